@@ -1,0 +1,324 @@
+"""Login, logout, the default-deny gate, CSRF, login throttling and security headers.
+
+Every request passes :func:`gate` first. It admits anonymous requests only to the login page,
+the files the login page needs and /healthz; everything else needs a session (flask-login)
+or an ``Authorization: Bearer`` token. Machine endpoints answer 401/403 as JSON, pages redirect
+to /login. State-changing requests of a session must echo the ``_csrf_token`` cookie in the
+``X-CSRFToken`` header (Dash does this by itself) or, for the login form, in a form field.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+from importlib import resources
+from urllib.parse import urlencode, urlsplit
+
+import redis
+from flask import Flask, Response, current_app, g, jsonify, redirect, request, session
+from flask_login import LoginManager, current_user, login_user, logout_user
+from werkzeug.exceptions import HTTPException
+
+from app import accounts, roles, store
+from app.accounts import Principal
+from app.config import Settings
+from app.context import client_addr, current_principal, redis_client
+from app.context import settings as current_settings
+from layouts import login as login_page
+
+CSRF_COOKIE = "_csrf_token"
+CSRF_HEADER = "X-CSRFToken"
+SESSION_COOKIE = "cityops_session"
+THROTTLE_LIMIT = 5
+THROTTLE_WINDOW_S = 300
+MAX_LOGIN_BODY = 16 * 1024
+MAX_NAME_LENGTH = 64
+
+PUBLIC_PATHS = frozenset({"/login", "/healthz"})
+PUBLIC_PREFIXES = ("/login/",)
+# Paths used by scripts rather than people: they answer 401/403 instead of redirecting.
+MACHINE_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon", "/assets/", "/api/")
+# What the wall page needs besides itself; a wall token may use nothing else.
+WALL_MACHINE_PREFIXES = ("/_dash-layout", "/_dash-dependencies", "/_dash-update-component",
+                         "/_dash-component-suites/", "/_favicon", "/assets/")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_machine_path(path: str) -> bool:
+    """True for paths that scripts call (Dash's endpoints, assets, the API)."""
+    return path.startswith(MACHINE_PREFIXES)
+
+
+def _error(status: int, message: str) -> Response:
+    """A JSON error for machine paths, a small HTML page for people."""
+    if is_machine_path(request.path):
+        response = jsonify({"error": message})
+    else:
+        response = Response(login_page.error_page(status, message), mimetype="text/html")
+    response.status_code = status
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after login (no //host or scheme://host)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+def _new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _set_csrf_cookie(response: Response, token: str, settings: Settings) -> None:
+    # Readable by JavaScript on purpose: Dash copies it into the X-CSRFToken header.
+    response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="Strict",
+                        secure=settings.secure_cookies, path="/")
+
+
+def _session_principal_snapshot(principal: Principal) -> dict[str, object]:
+    return {"name": principal.name, "role": principal.role, "kind": principal.kind,
+            "domains": list(principal.domains), "token_id": principal.token_id}
+
+
+def init_auth(server: Flask, settings: Settings) -> None:
+    """Install flask-login, the gate, the login routes and the security headers on ``server``."""
+    server.config.update(
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+    )
+    manager = LoginManager()
+    manager.session_protection = None  # the gate and session epochs do this job
+    manager.init_app(server)
+
+    @manager.user_loader
+    def load_user(session_id: str) -> Principal | None:
+        r = redis_client()
+        try:
+            if session_id.startswith("token:"):
+                return accounts.token_session_principal(r, session_id.removeprefix("token:"))
+            return accounts.load_session_user(r, session_id)
+        except redis.RedisError:
+            # Redis is away: trust the signed session for reading, so pages can still load and
+            # say "data link lost"; nothing can change while Redis is down anyway.
+            snapshot = session.get("principal")
+            if not isinstance(snapshot, dict):
+                return None
+            return Principal(name=str(snapshot.get("name")), role=str(snapshot.get("role")),
+                             kind=str(snapshot.get("kind", "user")),
+                             domains=tuple(snapshot.get("domains") or ()),
+                             token_id=str(snapshot.get("token_id", "")))
+
+    server.before_request(gate)
+    server.after_request(security_headers)
+    server.add_url_rule("/login", "login", login_view, methods=["GET", "POST"])
+    server.add_url_rule("/logout", "logout", logout_view, methods=["POST"])
+    server.add_url_rule("/login/login.css", "login_css", login_css)
+    server.add_url_rule("/healthz", "healthz", healthz)
+    server.register_error_handler(HTTPException, _http_error)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    return _error(exc.code or 500, exc.description or exc.name)
+
+
+def healthz() -> Response:
+    """Liveness for load balancers: 200 and no data."""
+    return Response("ok\n", mimetype="text/plain")
+
+
+def login_css() -> Response:
+    """The login page's stylesheet (assets/ itself is behind the gate)."""
+    css = resources.files("assets").joinpath("login", "login.css").read_text(encoding="utf-8")
+    return Response(css, mimetype="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+
+def gate() -> Response | None:
+    """Default deny: establish who is asking, or refuse."""
+    path = request.path
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        return None
+    principal: Principal | None = None
+    auth_header = request.headers.get("Authorization")
+    r = redis_client()
+    if auth_header is not None:
+        scheme, _, credential = auth_header.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            return _error(401, "the Authorization header must be 'Bearer <token>'")
+        try:
+            principal = accounts.token_principal(r, credential.strip()[:512])
+        except redis.RedisError:
+            return _error(503, "data link lost: cannot check the token now")
+        if principal is None:
+            return _error(401, "invalid, revoked or expired token")
+        g.auth_via = "bearer"
+    elif path == "/wall" and request.args.get("token"):
+        return _open_display_session(r)
+    elif current_user.is_authenticated:
+        principal = current_user._get_current_object()  # type: ignore[attr-defined]
+        g.auth_via = "session"
+    if principal is None:
+        if is_machine_path(path):
+            return _error(401, "login required")
+        query = urlencode({"next": request.full_path.rstrip("?")})
+        return redirect(f"/login?{query}", code=302)
+    g.principal = principal
+    if principal.role == roles.WALL and not (path == "/wall"
+                                             or path.startswith(WALL_MACHINE_PREFIXES)):
+        return _error(403, "a wall display token may only view the wall page")
+    if request.method not in SAFE_METHODS and g.auth_via == "session" and not _csrf_ok():
+        return _error(403, "CSRF token missing or wrong: reload the page")
+    if not is_machine_path(path) and path != "/logout" and not roles.may_open(principal.role, path):
+        return _error(403, "your role may not open this page")
+    return None
+
+
+def _csrf_ok() -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    header = request.headers.get(CSRF_HEADER, "") or request.form.get("csrf_token", "")
+    bound = session.get("csrf", "")
+    return bool(cookie) and hmac.compare_digest(cookie, header) and hmac.compare_digest(cookie,
+                                                                                        bound)
+
+
+def _open_display_session(r: redis.Redis) -> Response:
+    """A wall display opens /wall?token=...: swap the token for a session, drop it from the URL."""
+    try:
+        principal = accounts.token_principal(r, request.args.get("token", "")[:512])
+    except redis.RedisError:
+        return _error(503, "data link lost: cannot check the token now")
+    if principal is None or principal.role != roles.WALL:
+        store_audit(r, principal.name if principal else "anonymous", "display_login",
+                    outcome="denied")
+        return _error(401, "invalid, revoked or expired display token")
+    _start_session(principal)
+    store_audit(r, principal.name, "display_login")
+    rest = {k: v for k, v in request.args.items() if k != "token"}
+    response = redirect("/wall" + (f"?{urlencode(rest)}" if rest else ""), code=302)
+    _set_csrf_cookie(response, session["csrf"], current_settings())
+    return response
+
+
+def _start_session(principal: Principal) -> None:
+    """Begin a fresh session (new content and CSRF token: no session fixation)."""
+    session.clear()
+    session.permanent = True
+    login_user(principal, remember=False, fresh=True)
+    session["csrf"] = _new_csrf_token()
+    session["principal"] = _session_principal_snapshot(principal)
+
+
+def store_audit(r: redis.Redis, actor: str, action: str, **fields: str) -> None:
+    """Audit with the request's address; an audit failure never hides the real answer."""
+    try:
+        store.audit(r, actor, action, addr=client_addr(), **fields)
+    except redis.RedisError:
+        pass
+
+
+def _login_response(status: int, message: str = "", next_url: str = "/") -> Response:
+    token = request.cookies.get(CSRF_COOKIE) or _new_csrf_token()
+    response = Response(login_page.page(csrf_token=token, message=message, next_url=next_url),
+                        status=status, mimetype="text/html")
+    _set_csrf_cookie(response, token, current_settings())
+    return response
+
+
+def login_view() -> Response:
+    """GET shows the login form; POST checks it (throttled, audited, CSRF-checked)."""
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(next_url)
+        return _login_response(200, next_url=next_url)
+    if (request.content_length or 0) > MAX_LOGIN_BODY:
+        return _login_response(413, "The form was too large.", next_url)
+    name = request.form.get("username", "")
+    password = request.form.get("password", "")
+    if len(name) > MAX_NAME_LENGTH or len(password) > accounts.MAX_PASSWORD_LENGTH:
+        return _login_response(400, "User name or password is too long.", next_url)
+    form_token = request.form.get("csrf_token", "")
+    cookie_token = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie_token or not hmac.compare_digest(form_token, cookie_token):
+        return _login_response(400, "The login form expired. Please try again.", next_url)
+    r = redis_client()
+    subject_name = name.strip().lower()[:MAX_NAME_LENGTH] or "-"
+    subjects = [("user", subject_name), ("addr", client_addr())]
+    try:
+        counts = store.login_failures(r, subjects)
+        blocked = [ttl for count, ttl in counts if count >= THROTTLE_LIMIT]
+        if blocked:
+            wait = max(max(blocked), 1)
+            store_audit(r, subject_name, "login_throttled", outcome="denied")
+            response = _login_response(
+                429, f"Too many failed attempts. Try again in {(wait + 59) // 60} minute(s).",
+                next_url)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        principal = accounts.authenticate(r, name, password)
+        if principal is None:
+            store.record_login_failure(r, subjects, THROTTLE_WINDOW_S)
+            store_audit(r, subject_name, "login_failed", outcome="denied")
+            return _login_response(401, "Wrong user name or password.", next_url)
+        store.clear_login_failures(r, "user", principal.name)
+    except redis.RedisError:
+        return _login_response(503, "The data link is lost. Please try again shortly.", next_url)
+    _start_session(principal)
+    store_audit(r, principal.name, "login")
+    response = redirect(next_url, code=302)
+    _set_csrf_cookie(response, session["csrf"], current_settings())
+    return response
+
+
+def logout_view() -> Response:
+    """End the session (POST with the CSRF token, checked by the gate)."""
+    principal = current_principal()
+    if principal is not None:
+        store_audit(redis_client(), principal.name, "logout")
+    logout_user()
+    session.clear()
+    response = redirect("/login", code=302)
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+def content_security_policy(script_hashes: list[str]) -> str:
+    """As strict as Dash and plotly.js allow: no remote origins, no inline script but Dash's own."""
+    scripts = " ".join(["'self'", *script_hashes])  # Dash quotes its hashes already
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src {scripts}",
+        # plotly.js writes <style> elements at run time.
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def security_headers(response: Response) -> Response:
+    """Add CSP and the other protective headers to every answer."""
+    policy = current_app.extensions["cityops"].get("csp")
+    if policy:
+        response.headers.setdefault("Content-Security-Policy", policy)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if not request.path.startswith(("/assets/", "/_dash-component-suites/", "/login/")):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response

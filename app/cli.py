@@ -1,0 +1,249 @@
+"""The `cityops` command: run the command center and administer users and tokens."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+import redis
+
+from app import __version__, accounts, roles, store
+from app.config import ConfigError, Settings, load_settings, settings_table
+from app.redis_link import RedisUnavailable, redis_session
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A command that cannot be carried out; the message is shown as one line."""
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return f"cli:uid{os.getuid()}"
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    if not sys.stdin.isatty():
+        raise CommandError("no terminal to ask for the password: pipe it with --password-stdin")
+    first = getpass.getpass("New password: ")
+    if first != getpass.getpass("Repeat it: "):
+        raise CommandError("the two passwords differ")
+    return first
+
+
+def _when(ts: str | None) -> str:
+    if not ts:
+        return ""
+    return datetime.fromtimestamp(float(ts), timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+    print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip())
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+# -- commands --------------------------------------------------------------------------------------
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    """Start Redis, the adapter runner and the web server; stop them all on SIGINT/SIGTERM."""
+    from app.supervisor import Supervisor
+
+    return Supervisor(settings, demo=not args.no_demo, access_log=args.access_log).run()
+
+
+def cmd_runner(settings: Settings, _args: argparse.Namespace) -> int:
+    """The adapter runner process (started by `up`)."""
+    from data_adapters.runner import main
+
+    if not settings.redis_url:
+        raise CommandError("the runner is started by `cityops up`, which tells it where Redis is")
+    return main(settings, settings.redis_url)
+
+
+def cmd_users_add(r: redis.Redis, args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    domains = tuple(d.strip() for d in (args.domains or "").split(",") if d.strip())
+    name = accounts.add_user(r, args.name, args.role, password, domains)
+    store.audit(r, _actor(), "user_add", target=name, detail=f"role={args.role}")
+    print(f"user '{name}' added with role {args.role}")
+    return EXIT_OK
+
+
+def cmd_users_list(r: redis.Redis, args: argparse.Namespace) -> int:
+    users = store.list_users(r)
+    if args.json:
+        print(json.dumps([{"name": u["name"], "role": u.get("role"),
+                           "domains": [d for d in u.get("domains", "").split(",") if d],
+                           "disabled": u.get("disabled") == "1",
+                           "created_at": _when(u.get("created_at"))} for u in users], indent=2))
+        return EXIT_OK
+    _print_table(["name", "role", "domains", "state", "created"],
+                 [[u["name"], u.get("role", ""), u.get("domains", "") or "all",
+                   "disabled" if u.get("disabled") == "1" else "active",
+                   _when(u.get("created_at"))] for u in users])
+    return EXIT_OK
+
+
+def cmd_users_passwd(r: redis.Redis, args: argparse.Namespace) -> int:
+    accounts.set_password(r, args.name, _read_password(args))
+    store.audit(r, _actor(), "user_passwd", target=args.name)
+    print(f"password of '{args.name}' changed; their open sessions have ended")
+    return EXIT_OK
+
+
+def cmd_users_disable(r: redis.Redis, args: argparse.Namespace) -> int:
+    accounts.set_disabled(r, args.name, True)
+    store.audit(r, _actor(), "user_disable", target=args.name)
+    print(f"user '{args.name}' disabled; their open sessions have ended")
+    return EXIT_OK
+
+
+def cmd_users_enable(r: redis.Redis, args: argparse.Namespace) -> int:
+    accounts.set_disabled(r, args.name, False)
+    store.audit(r, _actor(), "user_enable", target=args.name)
+    print(f"user '{args.name}' enabled")
+    return EXIT_OK
+
+
+def cmd_token_create(r: redis.Redis, args: argparse.Namespace) -> int:
+    token = accounts.create_token(r, args.name, args.role, args.expires_days, created_by=_actor())
+    store.audit(r, _actor(), "token_create", target=args.name, detail=f"role={args.role}")
+    print(token)
+    print("This token is shown only once: keep it now. Send it as 'Authorization: Bearer <token>'"
+          + ("; a wall display opens /wall?token=<token>." if args.role == roles.WALL else "."),
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_token_list(r: redis.Redis, args: argparse.Namespace) -> int:
+    tokens = store.list_tokens(r)
+    rows = [{"id": t.get("id", ""), "name": t.get("name", ""), "role": t.get("role", ""),
+             "created_at": _when(t.get("created_at")), "expires_at": _when(t.get("expires_at")),
+             "state": "revoked" if t.get("revoked") == "1" else "active"} for t in tokens]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    _print_table(["id", "name", "role", "created", "expires", "state"],
+                 [[row["id"], row["name"], row["role"], row["created_at"],
+                   row["expires_at"] or "never", row["state"]] for row in rows])
+    return EXIT_OK
+
+
+def cmd_token_revoke(r: redis.Redis, args: argparse.Namespace) -> int:
+    token_id = accounts.revoke_token(r, args.token)
+    store.audit(r, _actor(), "token_revoke", target=token_id)
+    print(f"token {token_id} revoked")
+    return EXIT_OK
+
+
+# -- parser ----------------------------------------------------------------------------------------
+def _password_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of standard input")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `cityops` command."""
+    env_help = "\n".join(f"  {env:<28} [{toml}] {expected}" for env, toml, expected in
+                         settings_table())
+    parser = argparse.ArgumentParser(
+        prog="cityops", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="CityOps: an open command center for smart-city operations rooms.",
+        epilog=f"configuration (environment variable, TOML key, expected value):\n{env_help}\n"
+               "  CITYOPS_CONFIG               path of a TOML file with the keys above")
+    parser.add_argument("--version", action="version", version=f"cityops {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="start the command center (Redis, adapters, web server)")
+    up.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    up.add_argument("--port", type=int, help="port to listen on (default 8050)")
+    up.add_argument("--no-demo", action="store_true", help="do not start the demo city")
+    up.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    up.set_defaults(handler=cmd_up, needs_redis=False)
+
+    runner = sub.add_parser("_runner", help=argparse.SUPPRESS)
+    runner.set_defaults(handler=cmd_runner, needs_redis=False)
+
+    users = sub.add_parser("users", help="manage user accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = users_sub.add_parser("add", help="add a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=roles.USER_ROLES)
+    add.add_argument("--domains", help="emergency staff: comma-separated domains they act on "
+                                       f"({', '.join(store.DOMAINS)}); default all")
+    _password_flag(add)
+    add.set_defaults(handler=cmd_users_add)
+    lst = users_sub.add_parser("list", help="list users")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=cmd_users_list)
+    passwd = users_sub.add_parser("passwd", help="set a user's password")
+    passwd.add_argument("name")
+    _password_flag(passwd)
+    passwd.set_defaults(handler=cmd_users_passwd)
+    disable = users_sub.add_parser("disable", help="disable a user and end their sessions")
+    disable.add_argument("name")
+    disable.set_defaults(handler=cmd_users_disable)
+    enable = users_sub.add_parser("enable", help="enable a disabled user")
+    enable.add_argument("name")
+    enable.set_defaults(handler=cmd_users_enable)
+
+    token = sub.add_parser("token", help="manage API and display tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_sub.add_parser("create", help="create a token (printed once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=roles.TOKEN_ROLES)
+    create.add_argument("--expires-days", type=float, help="expire after this many days")
+    create.set_defaults(handler=cmd_token_create)
+    tlist = token_sub.add_parser("list", help="list tokens")
+    tlist.add_argument("--json", action="store_true")
+    tlist.set_defaults(handler=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by id or name")
+    revoke.add_argument("token")
+    revoke.set_defaults(handler=cmd_token_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `cityops` command; returns its exit code."""
+    logging.basicConfig(level=logging.INFO, format="cityops: %(message)s", stream=sys.stderr)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        overrides = {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}
+        if overrides["port"] is not None and not 1 <= overrides["port"] <= 65535:
+            raise ConfigError("--port: expected an integer from 1 to 65535")
+        settings = load_settings(**overrides)
+    except ConfigError as exc:
+        print(f"cityops: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    handler: Callable[..., int] = args.handler
+    try:
+        if not getattr(args, "needs_redis", True):
+            return handler(settings, args)
+        with redis_session(settings) as client:
+            return handler(client, args)
+    except (CommandError, accounts.AccountError, RedisUnavailable, ConfigError) as exc:
+        print(f"cityops: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except redis.RedisError as exc:
+        print(f"cityops: Redis error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

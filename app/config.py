@@ -1,0 +1,263 @@
+"""Settings of a CityOps installation, read from defaults, a TOML file and the environment.
+
+Precedence, lowest first: built-in defaults, the TOML file named by ``CITYOPS_CONFIG``,
+then ``CITYOPS_*`` environment variables. Every bad value raises :class:`ConfigError`
+naming the key and what was expected, so an operator never has to read a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, malformed or out of range."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one CityOps installation."""
+
+    data_dir: Path
+    redis_url: str | None = None
+    secret_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8050
+    web_workers: int = 2
+    web_threads: int = 8
+    session_hours: int = 12
+    secure_cookies: bool = False
+    heartbeat_seconds: float = 5.0
+    timezone: str = "Asia/Shanghai"
+    source: str = "defaults"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def embedded_redis(self) -> bool:
+        """True when CityOps runs its own redis-server instead of using ``redis_url``."""
+        return not self.redis_url
+
+
+# One row per setting: (TOML path, environment variable, parser, description of what is expected).
+def _parse_int(lo: int, hi: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError
+        number = int(str(value).strip()) if isinstance(value, str) else value
+        if not isinstance(number, int) or not lo <= number <= hi:
+            raise ValueError
+        return number
+
+    return parse
+
+
+def _parse_float(lo: float, hi: float) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+        if not lo <= number <= hi:
+            raise ValueError
+        return number
+
+    return parse
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError
+
+
+_REDIS_URL = re.compile(r"^(redis|rediss|unix)://\S+$")
+
+
+def _parse_redis_url(value: Any) -> str | None:
+    text = str(value).strip()
+    if not text:
+        return None
+    if not _REDIS_URL.match(text):
+        raise ValueError
+    return text
+
+
+def _parse_secret(value: Any) -> str | None:
+    text = str(value).strip()
+    if not text:
+        return None
+    if len(text) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError
+    return text
+
+
+_HOST = re.compile(r"^[A-Za-z0-9.:\-\[\]]{1,253}$")
+
+
+def _parse_host(value: Any) -> str:
+    text = str(value).strip()
+    if not _HOST.match(text):
+        raise ValueError
+    return text
+
+
+def _parse_path(value: Any) -> Path:
+    text = str(value).strip()
+    if not text or "\x00" in text:
+        raise ValueError
+    return Path(text).expanduser().resolve()
+
+
+def _parse_timezone(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError from None
+    return text
+
+
+_SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
+    # (attribute, TOML key, environment variable, parser, what is expected)
+    ("data_dir", "data_dir", "CITYOPS_DATA_DIR", _parse_path, "a directory path"),
+    ("redis_url", "redis.url", "CITYOPS_REDIS_URL", _parse_redis_url,
+     "a URL like redis://host:6379/0, rediss://... or unix:///path/redis.sock"),
+    ("secret_key", "web.secret_key", "CITYOPS_SECRET_KEY", _parse_secret,
+     f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters"),
+    ("host", "web.host", "CITYOPS_HOST", _parse_host, "a host name or IP address"),
+    ("port", "web.port", "CITYOPS_PORT", _parse_int(1, 65535), "an integer from 1 to 65535"),
+    ("web_workers", "web.workers", "CITYOPS_WEB_WORKERS", _parse_int(1, 64),
+     "an integer from 1 to 64"),
+    ("web_threads", "web.threads", "CITYOPS_WEB_THREADS", _parse_int(1, 64),
+     "an integer from 1 to 64"),
+    ("session_hours", "web.session_hours", "CITYOPS_SESSION_HOURS", _parse_int(1, 168),
+     "an integer from 1 to 168"),
+    ("secure_cookies", "web.secure_cookies", "CITYOPS_SECURE_COOKIES", _parse_bool,
+     "true or false"),
+    ("heartbeat_seconds", "runner.heartbeat_seconds", "CITYOPS_HEARTBEAT_SECONDS",
+     _parse_float(0.2, 300.0), "a number of seconds from 0.2 to 300"),
+    ("timezone", "city.timezone", "CITYOPS_TIMEZONE", _parse_timezone,
+     "an IANA time zone name such as Asia/Shanghai"),
+)
+
+_TOML_KEYS = {row[1] for row in _SETTINGS}
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _read_toml(path_text: str) -> dict[str, Any]:
+    path = Path(path_text).expanduser()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"CITYOPS_CONFIG: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"CITYOPS_CONFIG: {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"CITYOPS_CONFIG: {path} is not valid TOML: {exc}") from None
+    flat = _flatten(table)
+    unknown = sorted(set(flat) - _TOML_KEYS)
+    if unknown:
+        known = ", ".join(sorted(_TOML_KEYS))
+        raise ConfigError(f"{path}: unknown key '{unknown[0]}' (known keys: {known})")
+    return flat
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Resolve the settings from the environment (``os.environ`` by default) and its TOML file.
+
+    Keyword overrides (e.g. ``host`` and ``port`` from the command line) win over both.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {"data_dir": Path("var").resolve()}
+    source = "defaults"
+    config_path = env.get("CITYOPS_CONFIG", "").strip()
+    from_toml = _read_toml(config_path) if config_path else {}
+    if config_path:
+        source = config_path
+    for attribute, toml_key, env_key, parse, expected in _SETTINGS:
+        for origin, raw in ((toml_key, from_toml.get(toml_key)), (env_key, env.get(env_key))):
+            if raw is None:
+                continue
+            try:
+                values[attribute] = parse(raw)
+            except (TypeError, ValueError, OverflowError):
+                shown = "<hidden>" if attribute == "secret_key" else repr(raw)
+                raise ConfigError(f"{origin}: expected {expected}, got {shown}") from None
+    for attribute, value in overrides.items():
+        if value is not None:
+            values[attribute] = value
+    return Settings(source=source, **values)
+
+
+def ensure_data_dir(settings: Settings) -> Path:
+    """Create the data directory (owner-only) if needed and return it."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"CITYOPS_DATA_DIR: cannot create {settings.data_dir}: {exc.strerror or exc}"
+        ) from None
+    return settings.data_dir
+
+
+def write_private_file_once(path: Path, make_value: Callable[[], str]) -> str:
+    """Return the content of ``path``, creating it owner-readable with ``make_value()`` first.
+
+    Creation uses O_EXCL so that several processes starting at once agree on one value.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            text = path.read_text(encoding="utf-8").strip()
+            if text:
+                return text
+            # Another process created the file and is about to write to it.
+            time.sleep(0.02)
+        raise ConfigError(f"{path} exists but is empty: remove it and start again") from None
+    value = make_value()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """The configured secret key, or the one generated once and kept in the data directory."""
+    if settings.secret_key:
+        return settings.secret_key
+    ensure_data_dir(settings)
+    return write_private_file_once(
+        settings.data_dir / SECRET_KEY_FILE, lambda: secrets.token_urlsafe(48)
+    )
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(environment variable, TOML key, expected value) for each setting, for docs and --help."""
+    return [(env_key, toml_key, expected) for _, toml_key, env_key, _, expected in _SETTINGS]

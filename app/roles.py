@@ -1,0 +1,57 @@
+"""Roles and what each may open: the single table behind navigation, the gate and every callback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ADMIN = "admin"
+OPERATOR = "operator"
+EMERGENCY = "emergency"
+OFFICIAL = "official"
+WALL = "wall"
+
+USER_ROLES: tuple[str, ...] = (ADMIN, OPERATOR, EMERGENCY, OFFICIAL)
+"""Roles a person's account may have."""
+
+TOKEN_ROLES: tuple[str, ...] = USER_ROLES + (WALL,)
+"""Roles an API or display token may have; ``wall`` may only view the wall page."""
+
+EVERYONE: frozenset[str] = frozenset(USER_ROLES)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of the app: where it lives, its name in the navigation, and who may open it."""
+
+    path: str
+    title: str
+    roles: frozenset[str]
+
+
+PAGES: tuple[Page, ...] = (
+    Page("/", "Overview", frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL})),
+    Page("/wall", "Wall", frozenset({ADMIN, OPERATOR, OFFICIAL, WALL})),
+    Page("/alerts", "Alerts", frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL})),
+    Page("/official", "City status", frozenset({ADMIN, OPERATOR, OFFICIAL})),
+    Page("/admin", "Admin", frozenset({ADMIN})),
+)
+
+PAGE_BY_PATH: dict[str, Page] = {page.path: page for page in PAGES}
+
+# Who may use the JSON API's read endpoints (wall tokens only see the wall page).
+API_READERS: frozenset[str] = EVERYONE
+# Who may change users, tokens and configuration.
+ADMINS: frozenset[str] = frozenset({ADMIN})
+
+
+def pages_for(role: str) -> list[Page]:
+    """The pages ``role`` may open, in navigation order."""
+    return [page for page in PAGES if role in page.roles]
+
+
+def may_open(role: str, path: str) -> bool:
+    """True when ``role`` may open the page at ``path`` (unknown paths: every signed-in person)."""
+    page = PAGE_BY_PATH.get(path.rstrip("/") or "/")
+    if page is None:
+        return role in EVERYONE
+    return role in page.roles

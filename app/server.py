@@ -1,0 +1,69 @@
+"""create_app(): the Flask server with the gate, the JSON API and the Dash app of every page."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import dash
+import redis
+from flask import Flask
+
+from app import auth, live
+from app.api import api
+from app.config import Settings, load_settings, resolve_secret_key
+from app.context import EXTENSION
+from app.embedded_redis import EmbeddedRedis
+from app.redis_link import RedisUnavailable, connect
+from layouts import register_pages
+from layouts.components import shell
+
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+
+
+def assets_dir() -> Path:
+    """The installed assets/ folder (CSS themes, clientside JavaScript, login stylesheet)."""
+    return Path(str(resources.files("assets")))
+
+
+def web_redis_url(settings: Settings) -> str:
+    """The URL the web app uses: the configured one, or the embedded server that `up` runs."""
+    if settings.redis_url:
+        return settings.redis_url
+    info = EmbeddedRedis(settings.data_dir).running()
+    if info is None:
+        raise RedisUnavailable(
+            f"no embedded Redis runs for {settings.data_dir}: start CityOps with `cityops up`")
+    return info.url
+
+
+def create_app(settings: Settings | None = None, client: redis.Redis | None = None) -> dash.Dash:
+    """Build the whole web app. ``client`` overrides the Redis client (tests pass their own)."""
+    settings = settings or load_settings()
+    server = Flask("cityops")
+    server.secret_key = resolve_secret_key(settings)
+    server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    server.extensions[EXTENSION] = {
+        "settings": settings,
+        "redis": client if client is not None else connect(web_redis_url(settings)),
+    }
+    auth.init_auth(server, settings)
+    server.register_blueprint(api)
+    app = dash.Dash(
+        "cityops",
+        server=server,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(assets_dir()),
+        assets_ignore=r"^login/",
+        serve_locally=True,
+        title="CityOps",
+        update_title=None,
+        suppress_callback_exceptions=True,
+    )
+    register_pages(app)
+    live.register(app)
+    app.layout = shell
+    # Dash's inline bootstrap script is allowed by hash; nothing else inline may run.
+    server.extensions[EXTENSION]["csp"] = auth.content_security_policy(list(app.csp_hashes()))
+    return app

@@ -1,0 +1,244 @@
+"""`cityops up`: start Redis, the adapter runner and the web server, keep them alive, stop them all.
+
+Order of start: Redis (embedded or configured), first-run bootstrap, the runner, the web server
+(gunicorn). Order of stop, on SIGTERM or SIGINT: web, runner, Redis. A child that dies on its
+own is restarted; the embedded Redis comes back on the same port with its AOF data.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from types import FrameType
+from typing import Callable
+
+from app import accounts, roles, store
+from app.config import Settings, ensure_data_dir, resolve_secret_key
+from app.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from app.redis_link import RedisUnavailable, check, connect, public_url
+
+log = logging.getLogger("cityops")
+WEB_START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 15.0
+RESTART_DELAY_S = 1.0
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In a child before exec: get SIGTERM if `cityops up` itself dies, so nothing is orphaned."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the supervisor's own stop still applies
+        pass
+
+
+@dataclass
+class Child:
+    """A supervised child process."""
+
+    name: str
+    start: Callable[[], subprocess.Popen[bytes]]
+    process: subprocess.Popen[bytes] | None = None
+    died_at: float | None = None
+    restarts: int = 0
+
+
+def url_host(host: str) -> str:
+    """``host`` as it goes into a URL (IPv6 in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class Supervisor:
+    """Owns the children of one `cityops up`."""
+
+    def __init__(self, settings: Settings, demo: bool, access_log: bool = False) -> None:
+        self.settings = settings
+        self.demo = demo
+        self.access_log = access_log
+        self.stopping = False
+        self.embedded: EmbeddedRedis | None = None
+        self.redis_url = ""
+        self.children: list[Child] = []
+
+    # -- signals -------------------------------------------------------------------------------
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if not self.stopping:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+        self.stopping = True
+
+    # -- start ---------------------------------------------------------------------------------
+    def _start_redis(self) -> None:
+        if self.settings.redis_url:
+            self.redis_url = self.settings.redis_url
+            return
+        self.embedded = EmbeddedRedis(self.settings.data_dir)
+        if not self.embedded.try_own():
+            raise RedisUnavailable(
+                f"another `cityops up` (or command) already runs the embedded Redis of "
+                f"{self.settings.data_dir}")
+        info = self.embedded.start(preexec_fn=_die_with_parent)
+        self.redis_url = info.url
+        log.info("embedded Redis %s (data in %s)", info.public_url, self.embedded.dir)
+
+    def _bootstrap(self) -> None:
+        client = connect(self.redis_url)
+        try:
+            check(client, self.redis_url)
+            if store.count_users(client) == 0:
+                password = accounts.generate_password()
+                accounts.add_user(client, "admin", roles.ADMIN, password)
+                store.audit(client, "cityops up", "user_add", target="admin",
+                            detail="first run: generated admin")
+                print("First run: created user 'admin' with password (shown only once):",
+                      flush=True)
+                print(f"    {password}", flush=True)
+        finally:
+            client.close()
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["CITYOPS_REDIS_URL"] = self.redis_url
+        env["CITYOPS_DATA_DIR"] = str(self.settings.data_dir)
+        env["CITYOPS_DEMO"] = "1" if self.demo else "0"
+        return env
+
+    def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, env=self._child_env(), stdin=subprocess.DEVNULL,
+                                preexec_fn=_die_with_parent)
+
+    def _runner_child(self) -> Child:
+        return Child("runner", lambda: self._spawn([sys.executable, "-m", "app.cli", "_runner"]))
+
+    def _web_child(self) -> Child:
+        s = self.settings
+        argv = [sys.executable, "-m", "gunicorn",
+                "--bind", f"{url_host(s.host)}:{s.port}",
+                "--workers", str(s.web_workers), "--threads", str(s.web_threads),
+                "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "10",
+                "--log-level", "warning", "--error-logfile", "-",
+                "--limit-request-field_size", "16384"]
+        if self.access_log:
+            argv += ["--access-logfile", "-"]
+        argv.append("app.wsgi:application")
+        return Child("web", lambda: self._spawn(argv))
+
+    def _redis_child(self) -> Child | None:
+        if self.embedded is None or self.embedded.process is None:
+            return None
+        embedded = self.embedded
+
+        def restart() -> subprocess.Popen[bytes]:
+            embedded.start(preexec_fn=_die_with_parent)
+            assert embedded.process is not None
+            return embedded.process
+
+        return Child("redis", restart, process=embedded.process)
+
+    def _wait_for_web(self, web: Child) -> bool:
+        url = f"http://{url_host(self.local_host())}:{self.settings.port}/healthz"
+        deadline = time.monotonic() + WEB_START_TIMEOUT_S
+        while time.monotonic() < deadline and not self.stopping:
+            if web.process is not None and web.process.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                    if response.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.2)
+        return False
+
+    def local_host(self) -> str:
+        """Where this machine reaches the web server (a wildcard bind is reached on loopback)."""
+        return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.settings.host,
+                                                                          self.settings.host)
+
+    # -- run -----------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Start everything, supervise until told to stop, stop everything. Returns the exit code."""
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        ensure_data_dir(self.settings)
+        resolve_secret_key(self.settings)  # generated once here, before workers race for it
+        try:
+            try:
+                self._start_redis()
+                self._bootstrap()
+            except (RedisUnavailable, EmbeddedRedisError) as exc:
+                print(f"cityops: {exc}", file=sys.stderr, flush=True)
+                return 1
+            except accounts.AccountError as exc:  # pragma: no cover - fixed name and role
+                print(f"cityops: {exc}", file=sys.stderr, flush=True)
+                return 1
+            redis_child = self._redis_child()
+            if redis_child is not None:
+                self.children.append(redis_child)
+            runner, web = self._runner_child(), self._web_child()
+            for child in (runner, web):
+                child.process = child.start()
+                self.children.append(child)
+            if not self._wait_for_web(web):
+                if self.stopping:
+                    return 0
+                print(f"cityops: the web server did not start on "
+                      f"{self.settings.host}:{self.settings.port} (see the messages above)",
+                      file=sys.stderr, flush=True)
+                return 1
+            url = f"http://{url_host(self.local_host())}:{self.settings.port}/"
+            print(f"CityOps is running at {url}  (Redis: {public_url(self.redis_url)}; "
+                  f"Ctrl-C to stop)", flush=True)
+            self._supervise()
+            return 0
+        finally:
+            self._stop_all()
+
+    def _supervise(self) -> None:
+        while not self.stopping:
+            time.sleep(0.25)
+            for child in self.children:
+                if self.stopping:
+                    break
+                process = child.process
+                if process is None or process.poll() is None:
+                    continue
+                now = time.monotonic()
+                if child.died_at is None:
+                    child.died_at = now
+                    log.warning("%s exited with code %s; restarting", child.name,
+                                process.returncode)
+                    continue
+                if now - child.died_at < RESTART_DELAY_S * min(2 ** child.restarts, 30):
+                    continue
+                try:
+                    child.process = child.start()
+                    child.restarts += 1
+                    child.died_at = None
+                except (OSError, EmbeddedRedisError) as exc:
+                    log.error("cannot restart %s: %s", child.name, exc)
+                    child.died_at = now
+
+    def _stop_all(self) -> None:
+        # Web first (no new requests), then the runner (no new writes), then Redis (flushes AOF).
+        for child in sorted(self.children, key=lambda c: ("web", "runner", "redis").index(c.name)):
+            if child.name == "redis":
+                continue
+            process = child.process
+            if process is None or process.poll() is not None:
+                continue
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time; killing it", child.name)
+                process.kill()
+                process.wait()
+        if self.embedded is not None:
+            self.embedded.stop()

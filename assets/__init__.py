@@ -1,0 +1,1 @@
+"""Static files the web app serves: CSS themes (desk light, wall dark), clientside JavaScript."""

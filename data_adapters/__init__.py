@@ -1,0 +1,1 @@
+"""Feed adapters (one folder per feed) and the runner that schedules them."""
