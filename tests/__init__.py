@@ -1,0 +1,1 @@
+"""CityOps tests: unit, store on real Redis, HTTP gate, CLI, and browser tests."""

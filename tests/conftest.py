@@ -1,0 +1,118 @@
+"""Shared fixtures: a real redis-server (the embedded binary) on a free port, the web app, users."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import redis
+
+from app import accounts
+from app.config import load_settings
+from app.embedded_redis import free_port, redis_server_binary
+from app.redis_link import connect
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class RedisServer:
+    """A redis-server started for the tests."""
+
+    url: str
+    port: int
+    dir: Path
+    process: subprocess.Popen[bytes]
+
+    def start(self) -> None:
+        """(Re)start the server on the same port and directory."""
+        self.process = _spawn_redis(self.port, self.dir)
+
+    def stop(self) -> None:
+        """Stop the server (the data link is lost until start())."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def _spawn_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+         "--save", "", "--appendonly", "no", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if client.ping():
+                return process
+        except redis.RedisError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the test redis-server did not start")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the whole test session."""
+    directory = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    server = RedisServer(f"redis://127.0.0.1:{port}/0", port, directory,
+                         _spawn_redis(port, directory))
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+@pytest.fixture
+def r(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client of the test Redis, emptied before each test."""
+    client = connect(redis_server.url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def web_app(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The whole Dash/Flask app, configured against the test Redis."""
+    from app.server import create_app
+
+    settings = load_settings(environ={
+        "CITYOPS_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "CITYOPS_REDIS_URL": redis_server.url,
+    })
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(web_app, r):  # type: ignore[no-untyped-def]
+    """A Flask test client with no session."""
+    return web_app.server.test_client()
+
+
+@pytest.fixture
+def users(r: redis.Redis) -> dict[str, str]:
+    """One user per role, all with the password PASSWORD: role -> user name."""
+    names = {}
+    for role in ("admin", "operator", "emergency", "official"):
+        names[role] = accounts.add_user(r, f"{role}1", role, PASSWORD)
+    return names
+
+
+def login(client, name: str, password: str = PASSWORD, addr: str = "127.0.0.1"):  # type: ignore[no-untyped-def]
+    """Sign ``client`` in through the login form; returns the response of the POST."""
+    client.get("/login", environ_base={"REMOTE_ADDR": addr})
+    token = client.get_cookie("_csrf_token").value
+    return client.post("/login", data={"username": name, "password": password,
+                                       "csrf_token": token, "next": "/"},
+                       environ_base={"REMOTE_ADDR": addr})
+
+
+def csrf_header(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The header Dash sends with every POST: the _csrf_token cookie echoed."""
+    cookie = client.get_cookie("_csrf_token")
+    return {"X-CSRFToken": cookie.value if cookie else ""}
