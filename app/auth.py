@@ -51,8 +51,8 @@ def is_machine_path(path: str) -> bool:
 
 
 def _error(status: int, message: str) -> Response:
-    """A JSON error for machine paths, a small HTML page for people."""
-    if is_machine_path(request.path):
+    """A JSON error for scripts (machine paths, token callers), a small HTML page for people."""
+    if is_machine_path(request.path) or "Authorization" in request.headers:
         response = jsonify({"error": message})
     else:
         response = Response(login_page.error_page(status, message), mimetype="text/html")

@@ -11,6 +11,7 @@ from typing import Any
 import dash
 import redis
 from dash import Input, Output, State, html, no_update
+from dash.exceptions import PreventUpdate
 
 from app import roles, store
 from app.context import redis_client, require_roles
@@ -43,11 +44,11 @@ def refresh(_tick: int | None, seen: Any) -> tuple[Any, Any, Any]:
         runner_alive = store.read_runner_heartbeat(r) is not None
     except redis.RedisError:
         if seen == LINK_LOST:
-            return no_update, no_update, no_update
+            raise PreventUpdate  # an empty 204: the cheapest answer Dash has
         return no_update, False, LINK_LOST
     signature = [[d, v, t] for d, (v, t) in versions.items()] + [runner_alive]
     if signature == seen:
-        return no_update, no_update, no_update
+        raise PreventUpdate
     return _status(versions, runner_alive), True, signature
 
 

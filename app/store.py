@@ -163,8 +163,9 @@ def record_login_failure(r: redis.Redis, subjects: Iterable[tuple[str, str]],
     with r.pipeline(transaction=False) as pipe:
         for kind, subject in subjects:
             key = Keys.login_failures(kind, subject)
+            # SET NX EX opens the window once; INCR keeps its expiry (EXPIRE NX needs Redis 7).
+            pipe.set(key, 0, ex=window_s, nx=True)
             pipe.incr(key)
-            pipe.expire(key, window_s, nx=True)
         pipe.execute()
 
 
