@@ -32,7 +32,8 @@ def format_time(ts: float | None, with_date: bool = False) -> str:
 
 
 def _nav(role: str) -> html.Nav:
-    links = [dcc.Link(page.title, href=page.path, className="nav-link", id=f"nav-{page.path.strip('/') or 'overview'}")
+    links = [dcc.Link(page.title, href=page.path, className="nav-link",
+                      id=f"nav-{page.path.strip('/') or 'overview'}")
              for page in roles.pages_for(role)]
     return html.Nav(links, id=ids.NAV, className="nav")
 

@@ -1,0 +1,62 @@
+"""The adapter runner's heartbeat on a real Redis, and its survival of a lost link."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import redis
+
+from app import store
+from app.config import load_settings
+from data_adapters.runner import Runner
+from tests.conftest import RedisServer
+
+
+def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_runner_beats_until_stopped(r: redis.Redis, redis_server: RedisServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The heartbeat appears while the runner runs and it stops when asked."""
+    settings = load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path),
+                                      "CITYOPS_HEARTBEAT_SECONDS": "0.2"})
+    runner = Runner(settings, redis_server.url)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        assert _wait_for(lambda: store.read_runner_heartbeat(r) is not None)
+        first = float(store.read_runner_heartbeat(r)["beat_at"])  # type: ignore[index]
+        assert _wait_for(lambda: float(store.read_runner_heartbeat(r)["beat_at"]) > first)  # type: ignore[index]
+    finally:
+        runner.stop()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_runner_survives_a_redis_outage(r: redis.Redis, redis_server: RedisServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With Redis gone the runner keeps trying, and beats again when it is back."""
+    settings = load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path),
+                                      "CITYOPS_HEARTBEAT_SECONDS": "0.2"})
+    runner = Runner(settings, redis_server.url)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        assert _wait_for(lambda: store.read_runner_heartbeat(r) is not None)
+        redis_server.stop()
+        time.sleep(0.6)
+        assert thread.is_alive()
+    finally:
+        if redis_server.process.poll() is not None:
+            redis_server.start()
+    try:
+        fresh = redis.Redis.from_url(redis_server.url, decode_responses=True)
+        assert _wait_for(lambda: store.read_runner_heartbeat(fresh) is not None)
+    finally:
+        runner.stop()
+        thread.join(timeout=5)
