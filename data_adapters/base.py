@@ -1,0 +1,159 @@
+"""The adapter contract: normalized records, typed feed errors, and what fetch() and parse() do.
+
+An adapter is two halves, in the spirit of Singer taps and Home Assistant coordinators:
+``fetch()`` does I/O only and returns a :class:`RawPayload`; ``parse(raw)`` is pure and yields
+:class:`Entity`, :class:`Observation` and :class:`Event` records, plus a :class:`Rejected` for each
+row it had to skip (the runner keeps those in a dead-letter stream). ``parse`` raises
+:class:`ParseError` only when nothing in the payload is usable.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterator, Mapping, Union
+
+DOMAINS: tuple[str, ...] = ("transport", "water", "medical", "city")
+EXCERPT_LIMIT = 2048
+
+
+# -- errors ----------------------------------------------------------------------------------------
+class FeedError(Exception):
+    """Something went wrong with a feed."""
+
+
+class RetryableFeedError(FeedError):
+    """Try again later: timeouts, 429, 5xx. ``retry_after`` (seconds) is honoured when given."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FatalFeedError(FeedError):
+    """Retrying will not help until someone changes something: bad credentials, other 4xx."""
+
+
+class ParseError(FeedError):
+    """Nothing in the payload was usable; ``excerpt`` shows the start of it."""
+
+    def __init__(self, message: str, excerpt: bytes | str = b"") -> None:
+        super().__init__(message)
+        self.excerpt = excerpt_of(excerpt)
+
+
+def excerpt_of(data: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
+    """At most ``limit`` bytes of ``data`` as text that is safe to store and show."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", errors="replace")
+    return data[:limit].decode("utf-8", errors="replace")
+
+
+# -- payloads and records --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RawPayload:
+    """What fetch() returns: the bytes as received and how they came."""
+
+    data: bytes
+    source: str
+    fetched_at: float = field(default_factory=time.time)
+    content_type: str = ""
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+
+def valid_position(lat: float | None, lon: float | None) -> bool:
+    """True for a plausible WGS84 position (finite, in range, and not the 0,0 of a missing fix)."""
+    if lat is None or lon is None:
+        return False
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        return False
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return False
+    return not (abs(lat) < 1e-6 and abs(lon) < 1e-6)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """Something on the map with live state (a vehicle, a sensor, a hospital, a request)."""
+
+    domain: str
+    kind: str
+    id: str
+    lat: float | None
+    lon: float | None
+    status: str
+    observed_at: float
+    source: str
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One reading of one metric of one entity, in UCUM units."""
+
+    entity_id: str
+    metric: str
+    value: float
+    unit: str
+    observed_at: float
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened in a feed: a service alert, a CAP warning, a request opened."""
+
+    domain: str
+    kind: str
+    id: str
+    title: str
+    observed_at: float
+    source: str
+    severity: str = "info"
+    starts_at: float | None = None
+    ends_at: float | None = None
+    area: Mapping[str, Any] | None = None  # GeoJSON geometry
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A row parse() skipped: why, and an excerpt (at most 2 KB) for the dead-letter stream."""
+
+    reason: str
+    excerpt: str = ""
+
+    @classmethod
+    def of(cls, reason: str, data: bytes | str | object) -> "Rejected":
+        """A rejection with an excerpt of ``data`` (bytes, text, or anything printable)."""
+        raw = data if isinstance(data, (bytes, str)) else repr(data)
+        return cls(reason, excerpt_of(raw))
+
+
+Record = Union[Entity, Observation, Event]
+ParseItem = Union[Entity, Observation, Event, Rejected]
+
+
+# -- the adapter ----------------------------------------------------------------------------------
+class Adapter(ABC):
+    """One feed. Subclasses set ``name`` and ``domain`` and implement fetch() and parse()."""
+
+    name: ClassVar[str]
+    domain: ClassVar[str]
+    default_interval_s: ClassVar[float] = 15.0
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config: dict[str, Any] = dict(config or {})
+        self.interval_s = float(self.config.get("interval_s", self.default_interval_s))
+        # Past this age without a successful poll, the feed is stale on every screen.
+        self.freshness_budget_s = float(self.config.get("freshness_budget_s",
+                                                        3 * self.interval_s))
+
+    @abstractmethod
+    def fetch(self) -> RawPayload:
+        """Get the feed's current payload (I/O only). Raises Retryable/FatalFeedError."""
+
+    @abstractmethod
+    def parse(self, raw: RawPayload) -> Iterator[ParseItem]:
+        """Yield records and rejections from ``raw`` (pure). Raises ParseError if nothing is usable."""
