@@ -6,6 +6,7 @@ stored as SHA-256 digests, which is enough for secrets that no person chose.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -23,8 +24,12 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 PASSWORD_METHOD = "scrypt:32768:8:1"
 TOKEN_PREFIX = "cot"
-# Compared against when the user does not exist, so that the time taken does not tell.
-_DUMMY_HASH = generate_password_hash("not a real password", method=PASSWORD_METHOD)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the user does not exist, so that the time taken does not tell."""
+    return generate_password_hash("not a real password", method=PASSWORD_METHOD)
 
 
 class AccountError(ValueError):
@@ -164,9 +169,9 @@ def authenticate(r: redis.Redis, name: str, password: str) -> Principal | None:
         name = ""
     fields = store.get_user(r, name) if name else None
     if fields is None or len(password) > MAX_PASSWORD_LENGTH:
-        check_password_hash(_DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
+        check_password_hash(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
         return None
-    if not check_password_hash(fields.get("pw", _DUMMY_HASH), password):
+    if not check_password_hash(fields.get("pw", _dummy_hash()), password):
         return None
     if fields.get("disabled") == "1" or fields.get("role") not in roles.USER_ROLES:
         return None

@@ -14,7 +14,7 @@ from typing import Iterator
 import redis
 
 from app.config import Settings, ensure_data_dir
-from app.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from app.embedded_redis import EmbeddedRedis, EmbeddedRedisError, die_with_parent
 
 CONNECT_TIMEOUT_S = 2.0
 SOCKET_TIMEOUT_S = 5.0
@@ -66,7 +66,8 @@ def redis_session(settings: Settings) -> Iterator[redis.Redis]:
                     f"the embedded Redis of {settings.data_dir} is starting or stopping; try again"
                 )
             try:
-                info = embedded.start()
+                # A command killed meanwhile (SIGTERM, SIGKILL) must not leave its server behind.
+                info = embedded.start(preexec_fn=die_with_parent)
             except EmbeddedRedisError as exc:
                 embedded.stop()
                 raise RedisUnavailable(f"cannot start the embedded Redis: {exc}") from None

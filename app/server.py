@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
         use_pages=True,
         pages_folder="",
         assets_folder=str(assets_dir()),
-        assets_ignore=r"^login/",
+        # Dash matches assets_ignore against bare file names, never folders: skip login/ by path.
+        assets_path_ignore=["^login$"],
         serve_locally=True,
         title="CityOps",
         update_title=None,
@@ -64,6 +65,10 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     register_pages(app)
     live.register(app)
     app.layout = shell
-    # Dash's inline bootstrap script is allowed by hash; nothing else inline may run.
+    # Dash finishes its setup (asset registry, Dash Pages' router and its inline page-title
+    # script) in before_request hooks of the first request, unsafely under threaded workers
+    # (plotly/dash#3971). One public request here does it before any real request is served.
+    server.test_client().get("/healthz")
+    # Dash's inline scripts are allowed by hash; nothing else inline may run.
     server.extensions[EXTENSION]["csp"] = auth.content_security_policy(list(app.csp_hashes()))
     return app

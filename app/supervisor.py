@@ -7,7 +7,6 @@ own is restarted; the embedded Redis comes back on the same port with its AOF da
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -21,22 +20,14 @@ from typing import Callable
 
 from app import accounts, roles, store
 from app.config import Settings, ensure_data_dir, resolve_secret_key
-from app.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from app.embedded_redis import EmbeddedRedis, EmbeddedRedisError, die_with_parent
 from app.redis_link import RedisUnavailable, check, connect, public_url
 
 log = logging.getLogger("cityops")
 WEB_START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
 RESTART_DELAY_S = 1.0
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In a child before exec: get SIGTERM if `cityops up` itself dies, so nothing is orphaned."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the supervisor's own stop still applies
-        pass
+STABLE_AFTER_S = 60.0
 
 
 @dataclass
@@ -48,6 +39,7 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     died_at: float | None = None
     restarts: int = 0
+    started_at: float = 0.0
 
 
 def url_host(host: str) -> str:
@@ -83,7 +75,7 @@ class Supervisor:
             raise RedisUnavailable(
                 f"another `cityops up` (or command) already runs the embedded Redis of "
                 f"{self.settings.data_dir}")
-        info = self.embedded.start(preexec_fn=_die_with_parent)
+        info = self.embedded.start(preexec_fn=die_with_parent)
         self.redis_url = info.url
         log.info("embedded Redis %s (data in %s)", info.public_url, self.embedded.dir)
 
@@ -111,7 +103,7 @@ class Supervisor:
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(argv, env=self._child_env(), stdin=subprocess.DEVNULL,
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=die_with_parent)
 
     def _runner_child(self) -> Child:
         return Child("runner", lambda: self._spawn([sys.executable, "-m", "app.cli", "_runner"]))
@@ -135,7 +127,7 @@ class Supervisor:
         embedded = self.embedded
 
         def restart() -> subprocess.Popen[bytes]:
-            embedded.start(preexec_fn=_die_with_parent)
+            embedded.start(preexec_fn=die_with_parent)
             assert embedded.process is not None
             return embedded.process
 
@@ -143,12 +135,14 @@ class Supervisor:
 
     def _wait_for_web(self, web: Child) -> bool:
         url = f"http://{url_host(self.local_host())}:{self.settings.port}/healthz"
+        # No proxy: an http_proxy of the environment would send this local check elsewhere.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         deadline = time.monotonic() + WEB_START_TIMEOUT_S
         while time.monotonic() < deadline and not self.stopping:
             if web.process is not None and web.process.poll() is not None:
                 return False
             try:
-                with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                with opener.open(url, timeout=1) as response:  # noqa: S310 - loopback
                     if response.status == 200:
                         return True
             except OSError:
@@ -207,9 +201,11 @@ class Supervisor:
                 if self.stopping:
                     break
                 process = child.process
-                if process is None or process.poll() is None:
-                    continue
                 now = time.monotonic()
+                if process is None or process.poll() is None:
+                    if child.restarts and now - child.started_at > STABLE_AFTER_S:
+                        child.restarts = 0  # it ran long enough: the next crash restarts quickly
+                    continue
                 if child.died_at is None:
                     child.died_at = now
                     log.warning("%s exited with code %s; restarting", child.name,
@@ -220,6 +216,7 @@ class Supervisor:
                 try:
                     child.process = child.start()
                     child.restarts += 1
+                    child.started_at = now
                     child.died_at = None
                 except (OSError, EmbeddedRedisError) as exc:
                     log.error("cannot restart %s: %s", child.name, exc)

