@@ -28,7 +28,8 @@ def _status(versions: dict[str, tuple[int, float | None]], runner_alive: bool) -
         className="as-of-main")]
     for domain, (_, updated_at) in versions.items():
         state = "has-data" if updated_at else "no-data"
-        chips.append(html.Span(f"{DOMAIN_TITLES[domain]} {format_time(updated_at)}",
+        label = format_time(updated_at) if updated_at else "no data"
+        chips.append(html.Span(f"{DOMAIN_TITLES[domain]}: {label}",
                                className=f"chip {state}", title=f"{DOMAIN_TITLES[domain]} data as of"))
     chips.append(html.Span("Adapters running" if runner_alive else "Adapters not running",
                            className="chip " + ("ok" if runner_alive else "bad")))
@@ -44,7 +45,7 @@ def refresh(_tick: int | None, seen: Any) -> tuple[Any, Any, Any]:
         runner_alive = store.read_runner_heartbeat(r) is not None
     except redis.RedisError:
         if seen == LINK_LOST:
-            raise PreventUpdate  # an empty 204: the cheapest answer Dash has
+            raise PreventUpdate from None  # an empty 204: the cheapest answer Dash has
         return no_update, False, LINK_LOST
     signature = [[d, v, t] for d, (v, t) in versions.items()] + [runner_alive]
     if signature == seen:

@@ -225,7 +225,7 @@ def domain_versions(r: redis.Redis) -> dict[str, tuple[int, float | None]]:
             pipe.hmget(Keys.domain_meta(domain), "version", "updated_at")
         rows = pipe.execute()
     out: dict[str, tuple[int, float | None]] = {}
-    for domain, (version, updated_at) in zip(DOMAINS, rows):
+    for domain, (version, updated_at) in zip(DOMAINS, rows, strict=True):
         out[domain] = (int(version or 0), float(updated_at) if updated_at else None)
     return out
 
