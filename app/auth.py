@@ -19,6 +19,7 @@ import redis
 from flask import Flask, Response, current_app, g, jsonify, redirect, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from app import accounts, roles, store
 from app.accounts import Principal
@@ -74,7 +75,7 @@ def _new_csrf_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _set_csrf_cookie(response: Response, token: str, settings: Settings) -> None:
+def _set_csrf_cookie(response: BaseResponse, token: str, settings: Settings) -> None:
     # Readable by JavaScript on purpose: Dash copies it into the X-CSRFToken header.
     response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="Strict",
                         secure=settings.secure_cookies, path="/")
@@ -142,7 +143,7 @@ def login_css() -> Response:
     return Response(css, mimetype="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
 
-def gate() -> Response | None:
+def gate() -> BaseResponse | None:
     """Default deny: establish who is asking, or refuse."""
     path = request.path
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
@@ -190,7 +191,7 @@ def _csrf_ok() -> bool:
                                                                                         bound)
 
 
-def _open_display_session(r: redis.Redis) -> Response:
+def _open_display_session(r: redis.Redis) -> BaseResponse:
     """A wall display opens /wall?token=...: swap the token for a session, drop it from the URL."""
     try:
         principal = accounts.token_principal(r, request.args.get("token", "")[:512])
@@ -233,7 +234,7 @@ def _login_response(status: int, message: str = "", next_url: str = "/") -> Resp
     return response
 
 
-def login_view() -> Response:
+def login_view() -> BaseResponse:
     """GET shows the login form; POST checks it (throttled, audited, CSRF-checked)."""
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -274,12 +275,12 @@ def login_view() -> Response:
         return _login_response(503, "The data link is lost. Please try again shortly.", next_url)
     _start_session(principal)
     store_audit(r, principal.name, "login")
-    response = redirect(next_url, code=302)
-    _set_csrf_cookie(response, session["csrf"], current_settings())
-    return response
+    signed_in = redirect(next_url, code=302)
+    _set_csrf_cookie(signed_in, session["csrf"], current_settings())
+    return signed_in
 
 
-def logout_view() -> Response:
+def logout_view() -> BaseResponse:
     """End the session (POST with the CSRF token, checked by the gate)."""
     principal = current_principal()
     if principal is not None:
@@ -310,7 +311,7 @@ def content_security_policy(script_hashes: list[str]) -> str:
     ])
 
 
-def security_headers(response: Response) -> Response:
+def security_headers(response: BaseResponse) -> BaseResponse:
     """Add CSP and the other protective headers to every answer."""
     policy = current_app.extensions["cityops"].get("csp")
     if policy:

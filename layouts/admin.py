@@ -24,7 +24,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> html.Table:
     ])
 
 
-def _tables() -> list[html.Div]:
+def _tables() -> list[html.Table]:
     r = redis_client()
     users = [[u["name"], u.get("role", ""), u.get("domains", "") or "all",
               "disabled" if u.get("disabled") == "1" else "active"]
