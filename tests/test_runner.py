@@ -22,13 +22,19 @@ def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-unty
     return False
 
 
-def test_runner_beats_until_stopped(r: redis.Redis, redis_server: RedisServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The heartbeat appears while the runner runs and it stops when asked."""
-    settings = load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path),
+def _start_runner(url: str, data_dir) -> tuple[Runner, threading.Thread]:  # type: ignore[no-untyped-def]
+    """A runner beating every 0.2 s in a background thread."""
+    settings = load_settings(environ={"CITYOPS_DATA_DIR": str(data_dir),
                                       "CITYOPS_HEARTBEAT_SECONDS": "0.2"})
-    runner = Runner(settings, redis_server.url)
+    runner = Runner(settings, url)
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
+    return runner, thread
+
+
+def test_runner_beats_until_stopped(r: redis.Redis, redis_server: RedisServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The heartbeat appears while the runner runs and it stops when asked."""
+    runner, thread = _start_runner(redis_server.url, tmp_path)
     try:
         assert _wait_for(lambda: store.read_runner_heartbeat(r) is not None)
         first = float(store.read_runner_heartbeat(r)["beat_at"])  # type: ignore[index]
@@ -41,11 +47,7 @@ def test_runner_beats_until_stopped(r: redis.Redis, redis_server: RedisServer, t
 
 def test_runner_survives_a_redis_outage(r: redis.Redis, redis_server: RedisServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """With Redis gone the runner keeps trying, and beats again when it is back."""
-    settings = load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path),
-                                      "CITYOPS_HEARTBEAT_SECONDS": "0.2"})
-    runner = Runner(settings, redis_server.url)
-    thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
+    runner, thread = _start_runner(redis_server.url, tmp_path)
     try:
         assert _wait_for(lambda: store.read_runner_heartbeat(r) is not None)
         redis_server.stop()
