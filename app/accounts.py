@@ -72,9 +72,9 @@ class Principal:
                 "domains": list(self.domains)}
 
 
-def validate_name(name: str) -> str:
-    """Normalize and check a user or token name."""
-    name = (name or "").strip().lower()
+def validate_name(name: object) -> str:
+    """Normalize and check a user or token name (anything but a fitting string is refused)."""
+    name = name.strip().lower() if isinstance(name, str) else ""
     if not NAME_RE.match(name):
         raise AccountError("a name is 1 to 64 characters: lowercase letters, digits, '.', '_' or '-', "
                            "starting with a letter or digit")

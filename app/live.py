@@ -40,9 +40,7 @@ def _status(versions: dict[str, tuple[int, float | None]], runner_alive: bool) -
 def refresh(_tick: int | None, seen: Any) -> tuple[Any, Any, Any]:
     """Re-render the status strip only when a domain version or the runner state changed."""
     try:
-        r = redis_client()
-        versions = store.domain_versions(r)
-        runner_alive = store.read_runner_heartbeat(r) is not None
+        versions, runner_alive = store.live_status(redis_client())
     except redis.RedisError:
         if seen == LINK_LOST:
             raise PreventUpdate from None  # an empty 204: the cheapest answer Dash has

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import dash
 import redis
-from flask import Flask
+from flask import Flask, Response, jsonify, request
 
 from app import auth, live
 from app.api import api
@@ -37,6 +38,24 @@ def web_redis_url(settings: Settings) -> str:
     return info.url
 
 
+def callback_request_guard(app: dash.Dash) -> Callable[[], Response | None]:
+    """A before_request hook: a malformed POST to /_dash-update-component gets 400, not a 500."""
+
+    def check() -> Response | None:
+        if request.method != "POST" or request.path != "/_dash-update-component":
+            return None
+        body = request.get_json(silent=True)
+        if (not isinstance(body, dict) or not isinstance(body.get("output"), str)
+                or body["output"] not in app.callback_map
+                or not all(isinstance(body.get(part, []), list) for part in ("inputs", "state"))):
+            response = jsonify({"error": "malformed callback request"})
+            response.status_code = 400
+            return response
+        return None
+
+    return check
+
+
 def create_app(settings: Settings | None = None, client: redis.Redis | None = None) -> dash.Dash:
     """Build the whole web app. ``client`` overrides the Redis client (tests pass their own)."""
     settings = settings or load_settings()
@@ -64,6 +83,7 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     )
     register_pages(app)
     live.register(app)
+    server.before_request(callback_request_guard(app))
     app.layout = shell
     # Dash finishes its setup (asset registry, Dash Pages' router and its inline page-title
     # script) in before_request hooks of the first request, unsafely under threaded workers

@@ -218,16 +218,30 @@ def bump_domain_version(r: redis.Redis, domain: str, updated_at: float | None = 
     return int(version)
 
 
+def _meta_pipeline(pipe: redis.client.Pipeline) -> None:
+    for domain in DOMAINS:
+        pipe.hmget(Keys.domain_meta(domain), "version", "updated_at")
+
+
+def _meta_rows(rows: list[Any]) -> dict[str, tuple[int, float | None]]:
+    return {domain: (int(version or 0), float(updated_at) if updated_at else None)
+            for domain, (version, updated_at) in zip(DOMAINS, rows, strict=True)}
+
+
 def domain_versions(r: redis.Redis) -> dict[str, tuple[int, float | None]]:
     """(version, updated_at) of every domain; version 0 and None when it never had data."""
     with r.pipeline(transaction=False) as pipe:
-        for domain in DOMAINS:
-            pipe.hmget(Keys.domain_meta(domain), "version", "updated_at")
+        _meta_pipeline(pipe)
+        return _meta_rows(pipe.execute())
+
+
+def live_status(r: redis.Redis) -> tuple[dict[str, tuple[int, float | None]], bool]:
+    """Every domain's (version, updated_at) and whether a runner beats, in one round trip."""
+    with r.pipeline(transaction=False) as pipe:
+        _meta_pipeline(pipe)
+        pipe.exists(Keys.runner_heartbeat)
         rows = pipe.execute()
-    out: dict[str, tuple[int, float | None]] = {}
-    for domain, (version, updated_at) in zip(DOMAINS, rows, strict=True):
-        out[domain] = (int(version or 0), float(updated_at) if updated_at else None)
-    return out
+    return _meta_rows(rows[:-1]), bool(rows[-1])
 
 
 # -- runner heartbeat -----------------------------------------------------------------------------

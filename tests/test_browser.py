@@ -275,6 +275,13 @@ def expect_overview(page: Page, base_url: str) -> None:
     expect(page.locator("#data-as-of")).to_contain_text("No live data yet", timeout=10_000)
 
 
+def admin_on_overview(page: Page, cityops: "RunningCityOps") -> None:
+    """Sign in as the first-run admin and wait for the live overview."""
+    assert cityops.admin_password is not None
+    log_in(page, cityops.base_url, "admin", cityops.admin_password)
+    expect_overview(page, cityops.base_url)
+
+
 def _luminance(css_color: str) -> float:
     """Relative luminance (WCAG) of an opaque computed CSS colour like 'rgb(1, 2, 3)'."""
     match = re.fullmatch(r"rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)", css_color)
@@ -295,10 +302,8 @@ def test_login_and_overview(cityops: RunningCityOps, context: BrowserContext) ->
     """The admin signs in and sees the live overview: no errors, no host but 127.0.0.1."""
     page = context.new_page()
     watch = PageWatch().attach(page)
-    assert cityops.admin_password is not None
     with watch.explained():
-        log_in(page, cityops.base_url, "admin", cityops.admin_password)
-        expect_overview(page, cityops.base_url)
+        admin_on_overview(page, cityops)
         # Dash Pages sets the title with an inline clientside callback: it runs only if CSP allows.
         expect(page).to_have_title("Overview · CityOps")
         expect(page.locator("#clock")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
@@ -382,10 +387,8 @@ def test_wall_page_dark_no_scrollbars(cityops: RunningCityOps,
     """At 1920x1080 the wall is dark, fills the screen and needs no scrolling."""
     page = wall_context.new_page()
     watch = PageWatch().attach(page)
-    assert cityops.admin_password is not None
     with watch.explained():
-        log_in(page, cityops.base_url, "admin", cityops.admin_password)
-        expect_overview(page, cityops.base_url)
+        admin_on_overview(page, cityops)
         page.goto(f"{cityops.base_url}/wall")
         expect(page.locator("#shell")).to_have_class(re.compile(r"(^|\s)theme-wall(\s|$)"))
         expect(page.locator("#page-title")).to_have_text("City operations")

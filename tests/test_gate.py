@@ -374,3 +374,27 @@ def test_live_status_shows_link_lost_while_redis_is_away(client, users, web_app)
         extension["redis"] = working
     back = client.post("/_dash-update-component", json=LIVE_BODY, headers=csrf_header(client))
     assert back.json["response"]["link-banner"]["hidden"] is True
+
+
+@pytest.mark.parametrize("body", [
+    "garbage", "[]", "{}", '{"output": "nope.children", "inputs": [], "state": []}',
+    '{"output": "..data-as-of.children...link-banner.hidden...live-seen.data..", "inputs": 5}',
+])
+def test_malformed_callback_requests_get_400(client, users, body: str) -> None:  # type: ignore[no-untyped-def]
+    """A broken callback POST is answered 400 with a clear message, never a 500."""
+    login(client, users["admin"])
+    resp = client.post("/_dash-update-component", data=body,
+                       headers={**csrf_header(client), "Content-Type": "application/json"})
+    assert resp.status_code == 400
+    assert "error" in resp.json
+
+
+def test_admin_callback_with_wrong_types_stores_nothing(client, users, r) -> None:  # type: ignore[no-untyped-def]
+    """Values of the wrong type in a crafted admin POST are refused with a message."""
+    login(client, users["admin"])
+    body = add_user_body("ignored")
+    body["state"][0]["value"] = ["not", "a", "name"]
+    resp = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
+    assert resp.status_code == 200
+    assert "a name is" in resp.get_data(as_text=True)
+    assert store.count_users(r) == len(users)

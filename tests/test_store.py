@@ -72,3 +72,13 @@ def test_only_the_store_names_keys() -> None:
                  for p in (root / folder).rglob("*.py")
                  if p.name != "store.py" and '"co:' in p.read_text(encoding="utf-8")]
     assert offenders == []
+
+
+def test_live_status_in_one_round_trip(r: redis.Redis) -> None:
+    """live_status agrees with domain_versions and sees the runner's heartbeat."""
+    store.bump_domain_version(r, "city", updated_at=123.0)
+    versions, runner_alive = store.live_status(r)
+    assert versions == store.domain_versions(r) and versions["city"] == (1, 123.0)
+    assert runner_alive is False
+    store.write_runner_heartbeat(r, {"pid": 7}, ttl_s=5)
+    assert store.live_status(r)[1] is True
