@@ -131,8 +131,29 @@ class Rejected:
         return cls(reason, excerpt_of(raw))
 
 
-Record = Union[Entity, Observation, Event]
-ParseItem = Union[Entity, Observation, Event, Rejected]
+@dataclass(frozen=True)
+class Removed:
+    """An entity the feed says is gone (GTFS-rt ``is_deleted``, a closed request)."""
+
+    domain: str
+    id: str
+
+
+@dataclass(frozen=True)
+class FeedHeader:
+    """What a payload says of itself, yielded first by parse() when the format has it.
+
+    ``full_dataset`` with ``replaces`` (entity kinds): the payload is the whole current state
+    of those kinds for this feed, so the store may retire this feed's entities it no longer lists.
+    """
+
+    timestamp: float | None
+    full_dataset: bool = False
+    replaces: tuple[str, ...] = ()
+
+
+Record = Union[Entity, Observation, Event, Removed]
+ParseItem = Union[Entity, Observation, Event, Removed, Rejected, FeedHeader]
 
 
 # -- the adapter ----------------------------------------------------------------------------------
