@@ -1,0 +1,89 @@
+"""Live entity batches on a real Redis: atomic upserts, older-never-wins, full datasets, feeds."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from app import store
+from data_adapters.base import Entity, Event, Observation
+
+
+def vehicle(vid: str, ts: float, lat: float | None = 28.55, lon: float | None = 112.36) -> Entity:
+    """A transport vehicle entity of feed 'f'."""
+    return Entity(domain="transport", kind="vehicle", id=f"f:vehicle:{vid}", lat=lat, lon=lon,
+                  status="in_service", observed_at=ts, source="f", attrs={"route_id": "1"})
+
+
+def test_batch_upsert_and_read_back(r: redis.Redis) -> None:
+    """Entities, latest observations and events land together and bump the domain version."""
+    result = store.write_batch(
+        r, "transport", "f", entities=[vehicle("a", 100.0), vehicle("b", 100.0, None, None)],
+        observations=[Observation("f:vehicle:a", "delay_s", 42.0, "s", 100.0)],
+        events=[Event("transport", "service_alert", "f:alert:1", "Detour", 100.0, "f")])
+    assert (result.accepted, result.older, result.retired) == (2, 0, 0)
+    stored = {e["id"]: e for e in store.read_entities(r, "transport")}
+    assert stored["f:vehicle:a"]["attrs"] == {"route_id": "1"} and stored["f:vehicle:a"]["lat"] == 28.55
+    assert stored["f:vehicle:b"]["lat"] is None
+    assert store.read_latest(r, "transport", "delay_s") == {"f:vehicle:a": (42.0, "s", 100.0)}
+    assert [e["title"] for e in store.read_events(r, "transport")] == ["Detour"]
+    assert store.domain_versions(r)["transport"][0] >= 1
+    assert r.geopos(store.Keys.geo("transport"), "f:vehicle:a")[0] is not None
+
+
+def test_older_data_never_overwrites_newer(r: redis.Redis) -> None:
+    """A batch with an older timestamp for an entity leaves the newer record in place."""
+    store.write_batch(r, "transport", "f", entities=[vehicle("a", 200.0, 28.6, 112.4)])
+    version = store.domain_versions(r)["transport"][0]
+    result = store.write_batch(r, "transport", "f", entities=[vehicle("a", 150.0, 28.0, 112.0)])
+    assert (result.accepted, result.older) == (0, 1)
+    assert store.read_entities(r, "transport")[0]["lat"] == 28.6
+    assert store.domain_versions(r)["transport"][0] == version  # nothing changed, no new version
+
+
+def test_full_dataset_retires_what_it_no_longer_lists(r: redis.Redis) -> None:
+    """A full dataset removes the feed's vanished entities; other feeds are untouched."""
+    store.write_batch(r, "transport", "f", entities=[vehicle("a", 1), vehicle("b", 1)],
+                      full_dataset=True)
+    other = Entity("transport", "vehicle", "g:vehicle:z", 28.5, 112.3, "in_service", 1, "g")
+    store.write_batch(r, "transport", "g", entities=[other], full_dataset=True)
+    result = store.write_batch(r, "transport", "f", entities=[vehicle("b", 2)], full_dataset=True)
+    assert result.retired == 1
+    assert sorted(e["id"] for e in store.read_entities(r, "transport")) == ["f:vehicle:b",
+                                                                            "g:vehicle:z"]
+    assert r.geopos(store.Keys.geo("transport"), "f:vehicle:a") == [None]
+    store.write_batch(r, "transport", "f", removed=["f:vehicle:b"])
+    assert [e["id"] for e in store.read_entities(r, "transport")] == ["g:vehicle:z"]
+
+
+def test_polar_positions_are_stored_without_geo_index(r: redis.Redis) -> None:
+    """A valid latitude outside Redis GEO's band does not abort the batch."""
+    result = store.write_batch(r, "transport", "f", entities=[vehicle("p", 1, 89.0, 10.0),
+                                                              vehicle("q", 1)])
+    assert result.accepted == 2 and store.count_entities(r, "transport") == 2
+
+
+def test_event_retirement(r: redis.Redis) -> None:
+    """With retire_events, service alerts a feed stopped sending are removed."""
+    ev = [Event("transport", "service_alert", f"f:alert:{i}", f"A{i}", 1, "f") for i in range(3)]
+    store.write_batch(r, "transport", "f", events=ev, retire_events=True)
+    store.write_batch(r, "transport", "f", events=ev[:1], retire_events=True)
+    assert [e["id"] for e in store.read_events(r, "transport")] == ["f:alert:0"]
+
+
+def test_feed_health_dead_letters_and_lease(r: redis.Redis) -> None:
+    """Health counts failures, dead letters are capped and kept, a lease has one holder."""
+    store.write_feed_health(r, "f", {"last_error": "timeout"}, incr_failures=True)
+    store.write_feed_health(r, "f", {"last_error": "timeout"}, incr_failures=True)
+    assert store.read_feed_health(r)[0]["consecutive_failures"] == "2"
+    store.write_feed_health(r, "f", {"last_success": time.time()})
+    assert store.read_feed_health(r)[0]["consecutive_failures"] == "0"
+    store.dead_letter(r, "f", [("bad row", "x" * 5000)])
+    letter = store.read_dead_letters(r, "f")[0]
+    assert letter["reason"] == "bad row" and len(letter["excerpt"]) == 2048
+    assert store.acquire_lease(r, "f", "runner-1", 1000)
+    assert not store.acquire_lease(r, "f", "runner-2", 1000)
+    assert store.acquire_lease(r, "f", "runner-1", 1000)  # renewal
+    store.release_lease(r, "f", "runner-1")
+    assert store.acquire_lease(r, "f", "runner-2", 1000)
