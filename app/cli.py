@@ -16,6 +16,7 @@ import redis
 from app import __version__, accounts, roles, store
 from app.config import ConfigError, Settings, load_settings, settings_table
 from app.redis_link import RedisUnavailable, redis_session
+from data_adapters.base import FeedError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -66,11 +67,19 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_runner(settings: Settings, _args: argparse.Namespace) -> int:
     """The adapter runner process (started by `up`)."""
+    from data_adapters import registry
+    from data_adapters.demo import demo_feeds
     from data_adapters.runner import main
 
     if not settings.redis_url:
         raise CommandError("the runner is started by `cityops up`, which tells it where Redis is")
-    return main(settings, settings.redis_url)
+    demo_url = os.environ.get("CITYOPS_DEMO_URL", "")
+    configs = list(settings.feeds) or (demo_feeds(demo_url) if demo_url else [])
+    try:
+        feeds = [registry.build(config) for config in configs]
+    except (FeedError, ValueError, TypeError) as exc:
+        raise CommandError(f"feed configuration: {exc}") from None
+    return main(settings, settings.redis_url, feeds)
 
 
 def cmd_users_add(r: redis.Redis, args: argparse.Namespace) -> int:
@@ -149,6 +158,65 @@ def cmd_token_revoke(r: redis.Redis, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+INGEST_MAX_BYTES = 256 * 1024 * 1024
+TRANSPORT_KINDS = ("static", "vehicle_positions", "trip_updates", "alerts", "auto")
+
+
+def _ingest_adapter(domain: str, kind: str, feed: str, data: bytes):  # type: ignore[no-untyped-def]
+    """The adapter that parses a recorded payload of ``domain`` (and ``kind``)."""
+    from data_adapters.transport.adapter import GtfsRealtimeAdapter, GtfsStaticAdapter
+
+    if domain != "transport":
+        raise CommandError(f"no adapter ingests '{domain}' payloads yet")
+    if kind == "auto":
+        kind = "static" if data[:4] == b"PK\x03\x04" else "mixed"  # a GTFS zip, else GTFS-rt
+    config = {"name": feed, "url": "file://recorded"}
+    if kind == "static":
+        return GtfsStaticAdapter(config)
+    return GtfsRealtimeAdapter({**config, "kind": kind})
+
+
+def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
+    """Parse a recorded payload, store it, print a JSON summary (exit 2 if it is unusable)."""
+    from data_adapters.base import ParseError, RawPayload
+    from data_adapters.ingest import ingest
+
+    try:
+        with open(args.file, "rb") as handle:
+            data = handle.read(INGEST_MAX_BYTES + 1)
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    if len(data) > INGEST_MAX_BYTES:
+        print(f"cityops: {args.file} is larger than {INGEST_MAX_BYTES} bytes", file=sys.stderr)
+        return EXIT_USAGE
+    adapter = _ingest_adapter(args.domain, args.kind, args.feed, data)
+    try:
+        result = ingest(r, adapter, RawPayload(data=data, source=str(args.file)),
+                        dead_letter_unusable=False)
+    except ParseError as exc:
+        print(f"cityops: {args.file}: unusable payload: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(result.as_json()))
+    return EXIT_OK
+
+
+def cmd_feeds(r: redis.Redis, args: argparse.Namespace) -> int:
+    """Each feed with its health."""
+    from app.feeds import read_health
+
+    health = read_health(r)
+    if args.json:
+        print(json.dumps([h.as_json() for h in health], indent=2))
+        return EXIT_OK
+    _print_table(["feed", "domain", "state", "last success", "accepted", "rejected", "failures",
+                  "last error"],
+                 [[h.feed, h.domain, h.state,
+                   _when(str(h.last_success)) if h.last_success else "never",
+                   str(h.accepted), str(h.rejected), str(h.consecutive_failures),
+                   h.last_error[:60]] for h in health])
+    return EXIT_OK
+
+
 # -- parser ----------------------------------------------------------------------------------------
 def _password_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password-stdin", action="store_true",
@@ -199,6 +267,19 @@ def build_parser() -> argparse.ArgumentParser:
     enable = users_sub.add_parser("enable", help="enable a disabled user")
     enable.add_argument("name")
     enable.set_defaults(handler=cmd_users_enable)
+
+    ingest = sub.add_parser("ingest", help="parse a recorded feed payload into the store")
+    ingest.add_argument("domain", choices=store.DOMAINS + ("cap",))
+    ingest.add_argument("--file", required=True, help="the recorded payload")
+    ingest.add_argument("--kind", default="auto", choices=TRANSPORT_KINDS,
+                        help="transport: what the file holds (default: detect)")
+    ingest.add_argument("--feed", default="ingest",
+                        help="feed name that prefixes the ids of what is stored (default ingest)")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    feeds = sub.add_parser("feeds", help="each feed with its health")
+    feeds.add_argument("--json", action="store_true")
+    feeds.set_defaults(handler=cmd_feeds)
 
     token = sub.add_parser("token", help="manage API and display tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")

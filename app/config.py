@@ -40,6 +40,9 @@ class Settings:
     secure_cookies: bool = False
     heartbeat_seconds: float = 5.0
     timezone: str = "Asia/Shanghai"
+    feeds: tuple[Mapping[str, Any], ...] = ()
+    demo_vehicles: int = 300
+    demo_seed: int = 1
     source: str = "defaults"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -132,6 +135,24 @@ def _parse_timezone(value: Any) -> str:
     return text
 
 
+_FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def _parse_feeds(value: Any) -> tuple[Mapping[str, Any], ...]:
+    if not isinstance(value, list):
+        raise ValueError
+    feeds = []
+    for table in value:
+        if (not isinstance(table, dict) or not _FEED_NAME.match(str(table.get("name", "")))
+                or not isinstance(table.get("adapter"), str)):
+            raise ValueError
+        feeds.append(dict(table))
+    names = [f["name"] for f in feeds]
+    if len(set(names)) != len(names):
+        raise ValueError
+    return tuple(feeds)
+
+
 _SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
     # (attribute, TOML key, environment variable, parser, what is expected)
     ("data_dir", "data_dir", "CITYOPS_DATA_DIR", _parse_path, "a directory path"),
@@ -153,6 +174,13 @@ _SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
      _parse_float(0.2, 300.0), "a number of seconds from 0.2 to 300"),
     ("timezone", "city.timezone", "CITYOPS_TIMEZONE", _parse_timezone,
      "an IANA time zone name such as Asia/Shanghai"),
+    ("demo_vehicles", "demo.vehicles", "CITYOPS_DEMO_VEHICLES", _parse_int(1, 50_000),
+     "an integer from 1 to 50000"),
+    ("demo_seed", "demo.seed", "CITYOPS_DEMO_SEED", _parse_int(0, 2**31 - 1),
+     "a non-negative integer"),
+    ("feeds", "feeds", "", _parse_feeds,
+     "a list of [[feeds]] tables, each with a unique name (lowercase letters, digits, '-', '_') "
+     "and an adapter"),
 )
 
 _TOML_KEYS = {row[1] for row in _SETTINGS}
@@ -202,7 +230,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if config_path:
         source = config_path
     for attribute, toml_key, env_key, parse, expected in _SETTINGS:
-        for origin, raw in ((toml_key, from_toml.get(toml_key)), (env_key, env.get(env_key))):
+        from_env = env.get(env_key) if env_key else None
+        for origin, raw in ((toml_key, from_toml.get(toml_key)), (env_key, from_env)):
             if raw is None:
                 continue
             try:
@@ -260,4 +289,5 @@ def resolve_secret_key(settings: Settings) -> str:
 
 def settings_table() -> list[tuple[str, str, str]]:
     """(environment variable, TOML key, expected value) for each setting, for docs and --help."""
-    return [(env_key, toml_key, expected) for _, toml_key, env_key, _, expected in _SETTINGS]
+    return [(env_key, toml_key, expected) for _, toml_key, env_key, _, expected in _SETTINGS
+            if env_key]

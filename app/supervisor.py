@@ -20,11 +20,14 @@ from typing import Callable
 
 from app import accounts, roles, store
 from app.config import Settings, ensure_data_dir, resolve_secret_key
-from app.embedded_redis import EmbeddedRedis, EmbeddedRedisError, die_with_parent
+from app.embedded_redis import EmbeddedRedis, EmbeddedRedisError, die_with_parent, free_port
 from app.redis_link import RedisUnavailable, check, connect, public_url
+from data_adapters import registry
+from data_adapters.base import FeedError
 
 log = logging.getLogger("cityops")
 WEB_START_TIMEOUT_S = 90.0
+SIMULATOR_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 RESTART_DELAY_S = 1.0
 STABLE_AFTER_S = 60.0
@@ -58,6 +61,7 @@ class Supervisor:
         self.embedded: EmbeddedRedis | None = None
         self.redis_url = ""
         self.children: list[Child] = []
+        self.demo_url = ""
 
     # -- signals -------------------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -98,12 +102,21 @@ class Supervisor:
         env = dict(os.environ)
         env["CITYOPS_REDIS_URL"] = self.redis_url
         env["CITYOPS_DATA_DIR"] = str(self.settings.data_dir)
-        env["CITYOPS_DEMO"] = "1" if self.demo else "0"
+        if self.demo_url:
+            env["CITYOPS_DEMO_URL"] = self.demo_url
         return env
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(argv, env=self._child_env(), stdin=subprocess.DEVNULL,
                                 preexec_fn=die_with_parent)
+
+    def _simulator_child(self) -> Child:
+        port = free_port()
+        self.demo_url = f"http://127.0.0.1:{port}"
+        argv = [sys.executable, "-m", "data_adapters.simulator", "--port", str(port),
+                "--vehicles", str(self.settings.demo_vehicles),
+                "--seed", str(self.settings.demo_seed)]
+        return Child("simulator", lambda: self._spawn(argv))
 
     def _runner_child(self) -> Child:
         return Child("runner", lambda: self._spawn([sys.executable, "-m", "app.cli", "_runner"]))
@@ -135,11 +148,15 @@ class Supervisor:
 
     def _wait_for_web(self, web: Child) -> bool:
         url = f"http://{url_host(self.local_host())}:{self.settings.port}/healthz"
+        return self._wait_http(web, url, WEB_START_TIMEOUT_S)
+
+    def _wait_http(self, child: Child, url: str, timeout_s: float) -> bool:
+        """Wait until ``url`` answers 200 (False if ``child`` exits or time runs out)."""
         # No proxy: an http_proxy of the environment would send this local check elsewhere.
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        deadline = time.monotonic() + WEB_START_TIMEOUT_S
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not self.stopping:
-            if web.process is not None and web.process.poll() is not None:
+            if child.process is not None and child.process.poll() is not None:
                 return False
             try:
                 with opener.open(url, timeout=1) as response:  # noqa: S310 - loopback
@@ -160,6 +177,12 @@ class Supervisor:
         """Start everything, supervise until told to stop, stop everything. Returns the exit code."""
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
+        try:
+            for config in self.settings.feeds:  # a bad feed stops `up` now, not the runner later
+                registry.build(config)
+        except (FeedError, ValueError, TypeError) as exc:
+            print(f"cityops: feed configuration: {exc}", file=sys.stderr, flush=True)
+            return 2
         ensure_data_dir(self.settings)
         resolve_secret_key(self.settings)  # generated once here, before workers race for it
         try:
@@ -175,6 +198,18 @@ class Supervisor:
             redis_child = self._redis_child()
             if redis_child is not None:
                 self.children.append(redis_child)
+            if self.demo and not self.settings.feeds:
+                simulator = self._simulator_child()
+                simulator.process = simulator.start()
+                self.children.append(simulator)
+                if not self._wait_http(simulator, f"{self.demo_url}/healthz", SIMULATOR_TIMEOUT_S):
+                    if self.stopping:
+                        return 0
+                    print("cityops: the demo city simulator did not start (see the messages "
+                          "above)", file=sys.stderr, flush=True)
+                    return 1
+                log.info("demo city: %d vehicles around Yiyang (seed %d) at %s",
+                         self.settings.demo_vehicles, self.settings.demo_seed, self.demo_url)
             runner, web = self._runner_child(), self._web_child()
             for child in (runner, web):
                 child.process = child.start()
@@ -224,7 +259,8 @@ class Supervisor:
 
     def _stop_all(self) -> None:
         # Web first (no new requests), then the runner (no new writes), then Redis (flushes AOF).
-        for child in sorted(self.children, key=lambda c: ("web", "runner", "redis").index(c.name)):
+        order = ("web", "runner", "simulator", "redis")
+        for child in sorted(self.children, key=lambda c: order.index(c.name)):
             if child.name == "redis":
                 continue
             process = child.process

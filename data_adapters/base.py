@@ -166,6 +166,8 @@ class Adapter(ABC):
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config: dict[str, Any] = dict(config or {})
+        # The feed's name: prefixes its entity ids and names its health record and dead letters.
+        self.feed = str(self.config.get("name") or self.name)
         self.interval_s = float(self.config.get("interval_s", self.default_interval_s))
         # Past this age without a successful poll, the feed is stale on every screen.
         self.freshness_budget_s = float(self.config.get("freshness_budget_s",

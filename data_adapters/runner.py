@@ -1,36 +1,72 @@
-"""The adapter runner: the process that polls feeds and hands their batches to the store.
+"""The adapter runner: schedules every feed, backs off on errors, records health, holds leases.
 
-Until feeds are configured it only beats: a heartbeat record in Redis tells every screen whether
-adapters are running. It survives Redis outages by retrying, and stops cleanly on SIGTERM/SIGINT.
+Each feed is polled on its own interval in a small thread pool, so one slow or broken feed never
+delays the others. A failed poll backs off exponentially with jitter (never sooner than the
+server's Retry-After); a fatal error waits longer and marks the feed down. A lease in Redis makes
+sure only one runner, on any host, polls a feed at a time; a runner that dies loses its leases
+when they expire, within one freshness budget. The runner also beats a heartbeat.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import threading
 import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from types import FrameType
+from typing import Sequence
 
 import redis
 
 from app import store
 from app.config import Settings
 from app.redis_link import connect
+from data_adapters.base import Adapter, FatalFeedError, ParseError, RetryableFeedError
+from data_adapters.ingest import ingest
 
 log = logging.getLogger("cityops.runner")
+MAX_BACKOFF_S = 300.0
+FATAL_RETRY_S = 300.0
+LOOP_S = 0.2
+MAX_WORKERS = 8
+
+
+@dataclass
+class FeedSchedule:
+    """A feed's place in the schedule."""
+
+    adapter: Adapter
+    next_due: float = 0.0  # monotonic
+    failures: int = 0
+    first_attempt: float | None = None
+
+
+def backoff_delay(interval_s: float, failures: int, retry_after: float | None,
+                  rng: random.Random) -> float:
+    """Seconds to wait after the ``failures``-th consecutive failure (jittered, capped)."""
+    base = min(MAX_BACKOFF_S, max(interval_s, 1.0) * 2 ** min(failures - 1, 16))
+    delay = base * rng.uniform(0.75, 1.25)
+    return max(delay, retry_after or 0.0)
 
 
 class Runner:
-    """Runs until :meth:`stop` is called, beating every ``settings.heartbeat_seconds``."""
+    """Runs until :meth:`stop` is called."""
 
-    def __init__(self, settings: Settings, redis_url: str) -> None:
+    def __init__(self, settings: Settings, redis_url: str,
+                 feeds: Sequence[Adapter] = (), owner: str | None = None) -> None:
         self.settings = settings
         self.redis_url = redis_url
+        self.schedules = [FeedSchedule(adapter) for adapter in feeds]
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
         self.started_at = time.time()
+        self.rng = random.Random()
 
     def stop(self, *_: object) -> None:
         """Ask the loop to finish its current step and return."""
@@ -40,36 +76,122 @@ class Runner:
         """Write one heartbeat; it expires after three missed beats."""
         interval = self.settings.heartbeat_seconds
         store.write_runner_heartbeat(r, {
-            "pid": os.getpid(), "host": socket.gethostname(),
+            "pid": os.getpid(), "host": socket.gethostname(), "owner": self.owner,
+            "feeds": len(self.schedules),
             "started_at": f"{self.started_at:.3f}", "beat_at": f"{time.time():.3f}",
         }, ttl_s=max(int(interval * 3) + 1, 2))
 
+    # -- one poll --------------------------------------------------------------------------------
+    def poll(self, r: redis.Redis, sched: FeedSchedule) -> None:
+        """Fetch, parse and store one feed once, and record how it went."""
+        adapter = sched.adapter
+        started = time.time()
+        if sched.first_attempt is None:
+            sched.first_attempt = started
+        base = {"domain": adapter.domain, "adapter": adapter.name, "owner": self.owner,
+                "interval_s": adapter.interval_s, "freshness_budget_s": adapter.freshness_budget_s,
+                "last_attempt": f"{started:.3f}", "first_attempt": f"{sched.first_attempt:.3f}"}
+        retry_after: float | None = None
+        fatal = False
+        try:
+            raw = adapter.fetch()
+            result = ingest(r, adapter, raw)
+        except RetryableFeedError as exc:
+            error, retry_after = str(exc), exc.retry_after
+        except FatalFeedError as exc:
+            error, fatal = str(exc), True
+        except ParseError as exc:
+            error = f"unusable payload: {exc}"
+        except redis.RedisError:
+            raise  # the loop waits for Redis; this is not the feed's fault
+        except Exception as exc:  # noqa: BLE001 - an adapter bug must not stop the other feeds
+            log.exception("feed %s: unexpected error", adapter.feed)
+            error = f"internal error: {type(exc).__name__}: {exc}"
+        else:
+            sched.failures = 0
+            sched.next_due = time.monotonic() + adapter.interval_s
+            lag = None if result.feed_timestamp is None else max(raw.fetched_at
+                                                                 - result.feed_timestamp, 0.0)
+            store.write_feed_health(r, adapter.feed, {
+                **base, "last_success": f"{time.time():.3f}", "accepted": result.accepted,
+                "rejected": result.rejected, "lag_s": "" if lag is None else f"{lag:.3f}",
+                "fatal": "0", "duration_ms": f"{(time.time() - started) * 1000:.1f}"})
+            return
+        sched.failures += 1
+        delay = FATAL_RETRY_S if fatal else backoff_delay(adapter.interval_s, sched.failures,
+                                                          retry_after, self.rng)
+        sched.next_due = time.monotonic() + delay
+        if sched.failures == 1 or fatal:
+            log.warning("feed %s: %s (next try in %.0f s)", adapter.feed, error, delay)
+        store.write_feed_health(r, adapter.feed, {
+            **base, "last_error": error[:500], "last_error_at": f"{time.time():.3f}",
+            "fatal": "1" if fatal else "0", "accepted": 0, "rejected": 0,
+        }, incr_failures=True)
+
+    # -- the loop --------------------------------------------------------------------------------
+    def _lease_ms(self, adapter: Adapter) -> int:
+        return int(max(adapter.freshness_budget_s, 5.0) * 1000)
+
     def run(self) -> None:
-        """The main loop."""
+        """The main loop: beat, renew leases, start due polls, until stopped."""
         r = connect(self.redis_url)
+        pool = ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(self.schedules))),
+                                  thread_name_prefix="feed")
+        in_flight: dict[str, Future[None]] = {}
         link_ok = True
-        while not self.stopping.is_set():
-            try:
-                self.beat(r)
-                if not link_ok:
-                    log.warning("Redis is back")
-                link_ok = True
-            except redis.RedisError as exc:
-                if link_ok:
-                    log.warning("Redis unreachable, retrying: %s", exc)
-                link_ok = False
-            self.stopping.wait(self.settings.heartbeat_seconds)
-        r.close()
+        next_beat = 0.0
+        try:
+            while not self.stopping.is_set():
+                try:
+                    now = time.monotonic()
+                    if now >= next_beat:
+                        self.beat(r)
+                        next_beat = now + self.settings.heartbeat_seconds
+                    for sched in self.schedules:
+                        feed = sched.adapter.feed
+                        busy = feed in in_flight and not in_flight[feed].done()
+                        # Renew every loop, so a long poll does not let the lease lapse.
+                        if not store.acquire_lease(r, feed, self.owner,
+                                                   self._lease_ms(sched.adapter)):
+                            continue
+                        if not busy and now >= sched.next_due:
+                            in_flight[feed] = pool.submit(self._poll_safely, r, sched)
+                    if not link_ok:
+                        log.warning("Redis is back")
+                    link_ok = True
+                except redis.RedisError as exc:
+                    if link_ok:
+                        log.warning("Redis unreachable, retrying: %s", exc)
+                    link_ok = False
+                self.stopping.wait(LOOP_S if self.schedules else self.settings.heartbeat_seconds)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for sched in self.schedules:
+                try:
+                    store.release_lease(r, sched.adapter.feed, self.owner)
+                except redis.RedisError:
+                    pass
+            r.close()
+
+    def _poll_safely(self, r: redis.Redis, sched: FeedSchedule) -> None:
+        try:
+            self.poll(r, sched)
+        except redis.RedisError as exc:
+            # Try again soon; the loop reports the lost link.
+            sched.next_due = time.monotonic() + min(sched.adapter.interval_s, 5.0)
+            log.debug("feed %s: Redis error during poll: %s", sched.adapter.feed, exc)
 
 
-def main(settings: Settings, redis_url: str) -> int:
+def main(settings: Settings, redis_url: str, feeds: Sequence[Adapter] = ()) -> int:
     """Entry point of the runner process started by `cityops up`."""
-    runner = Runner(settings, redis_url)
+    runner = Runner(settings, redis_url, feeds)
 
     def handle(_signum: int, _frame: FrameType | None) -> None:
         runner.stop()
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+    if feeds:
+        log.info("polling %d feed(s): %s", len(feeds), ", ".join(a.feed for a in feeds))
     runner.run()
     return 0

@@ -1,0 +1,81 @@
+"""Feed health as every screen, the API and the CLI show it: ok, stale or down, and since when."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+
+from app import store
+
+DOWN_AFTER_FAILURES = 3
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """One feed's health, with its state computed against its freshness budget."""
+
+    feed: str
+    domain: str
+    adapter: str
+    state: str  # "ok", "stale", "down" or "waiting" (never succeeded yet, still within budget)
+    last_success: float | None
+    last_attempt: float | None
+    last_error: str
+    last_error_at: float | None
+    consecutive_failures: int
+    accepted: int
+    rejected: int
+    lag_s: float | None
+    interval_s: float
+    freshness_budget_s: float
+    owner: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON form (GET /api/v1/feeds, `cityops feeds --json`)."""
+        return asdict(self)
+
+
+def _num(row: dict[str, str], key: str) -> float | None:
+    value = row.get(key, "")
+    try:
+        return float(value) if value != "" else None
+    except ValueError:
+        return None
+
+
+def feed_state(row: dict[str, str], now: float) -> str:
+    """ok / stale / down / waiting for a stored health record at time ``now``."""
+    budget = _num(row, "freshness_budget_s") or 0.0
+    last_success = _num(row, "last_success")
+    failures = int(row.get("consecutive_failures") or 0)
+    if row.get("fatal") == "1":
+        return "down"
+    if last_success is None:
+        started = _num(row, "first_attempt") or now
+        if now - started <= budget:
+            return "waiting"
+        return "down" if failures >= DOWN_AFTER_FAILURES else "stale"
+    if now - last_success <= budget:
+        return "ok"
+    return "down" if failures >= DOWN_AFTER_FAILURES else "stale"
+
+
+def read_health(r: redis.Redis, now: float | None = None) -> list[FeedHealth]:
+    """Every feed's health, stale ones marked as such."""
+    now = time.time() if now is None else now
+    out = []
+    for row in store.read_feed_health(r):
+        out.append(FeedHealth(
+            feed=row["feed"], domain=row.get("domain", ""), adapter=row.get("adapter", ""),
+            state=feed_state(row, now), last_success=_num(row, "last_success"),
+            last_attempt=_num(row, "last_attempt"), last_error=row.get("last_error", ""),
+            last_error_at=_num(row, "last_error_at"),
+            consecutive_failures=int(row.get("consecutive_failures") or 0),
+            accepted=int(row.get("accepted") or 0), rejected=int(row.get("rejected") or 0),
+            lag_s=_num(row, "lag_s"), interval_s=_num(row, "interval_s") or 0.0,
+            freshness_budget_s=_num(row, "freshness_budget_s") or 0.0,
+            owner=row.get("owner", "")))
+    return out

@@ -1,0 +1,68 @@
+"""HTTP polling for adapters: one GET with a size cap, mapped onto the typed feed errors.
+
+Timeouts, connection failures, 429 and 5xx are retryable (with the server's Retry-After when it
+gives one); 401/403 and other 4xx are fatal until someone fixes the configuration.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+import time
+import urllib.error
+import urllib.request
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from data_adapters.base import FatalFeedError, RawPayload, RetryableFeedError
+
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+USER_AGENT = "CityOps feed adapter"
+
+# Loopback feeds (the demo city) must not be sent to a proxy named in the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_DEFAULT = urllib.request.build_opener()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def http_get(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
+             max_bytes: int = DEFAULT_MAX_BYTES,
+             headers: Mapping[str, str] | None = None) -> RawPayload:
+    """GET ``url`` and return its body; raise Retryable/FatalFeedError for what went wrong."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise FatalFeedError(f"unsupported URL scheme in {url!r}: use http or https")
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
+    opener = _DIRECT if parts.hostname in LOOPBACK else _DEFAULT
+    try:
+        with opener.open(request, timeout=timeout_s) as response:
+            body = response.read(max_bytes + 1)
+            content_type = response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as exc:
+        reason = f"HTTP {exc.code} from {url}"
+        if exc.code == 429 or exc.code >= 500:
+            raise RetryableFeedError(reason, _retry_after(exc.headers.get("Retry-After"))) from None
+        raise FatalFeedError(reason) from None
+    except (TimeoutError, socket.timeout):
+        raise RetryableFeedError(f"timed out after {timeout_s:g} s: {url}") from None
+    except (urllib.error.URLError, ConnectionError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RetryableFeedError(f"cannot reach {url}: {reason}") from None
+    if len(body) > max_bytes:
+        raise RetryableFeedError(f"payload of {url} is larger than {max_bytes} bytes")
+    return RawPayload(data=body, source=url, content_type=content_type)

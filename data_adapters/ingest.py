@@ -1,0 +1,82 @@
+"""From a raw payload to the store: parse, write the batch atomically, keep what was rejected.
+
+Shared by the runner (every poll) and `cityops ingest` (a recorded payload), so both follow the
+same rules: an unusable payload raises ParseError and leaves the store unchanged (its excerpt
+goes to the feed's dead-letter stream); valid records are stored even when others were rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import redis
+
+from app import store
+from data_adapters.base import (Adapter, Entity, Event, FeedHeader, Observation, ParseError,
+                                RawPayload, Rejected, Removed)
+
+MAX_REPORTED_ERRORS = 20
+
+
+@dataclass
+class IngestResult:
+    """What one payload gave: counts, the first reasons for rejection, and the feed's own time."""
+
+    accepted: int = 0
+    rejected: int = 0
+    older: int = 0
+    retired: int = 0
+    errors: list[str] = field(default_factory=list)
+    feed_timestamp: float | None = None
+
+    def as_json(self) -> dict[str, object]:
+        """The one-line summary `cityops ingest` prints."""
+        return {"accepted": self.accepted, "rejected": self.rejected, "older": self.older,
+                "retired": self.retired, "errors": self.errors}
+
+
+def ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
+           dead_letter_unusable: bool = True) -> IngestResult:
+    """Parse ``raw`` with ``adapter`` and store the result; raises ParseError if nothing is usable.
+
+    ``dead_letter_unusable=False`` (a person ingesting a file sees the reason at once) leaves
+    Redis entirely untouched by an unusable payload.
+    """
+    entities: list[Entity] = []
+    observations: list[Observation] = []
+    events: list[Event] = []
+    removed: list[str] = []
+    rejected: list[Rejected] = []
+    header = FeedHeader(timestamp=None)
+    try:
+        for item in adapter.parse(raw):
+            kind = type(item)
+            if kind is Entity:
+                entities.append(item)  # type: ignore[arg-type]
+            elif kind is Observation:
+                observations.append(item)  # type: ignore[arg-type]
+            elif kind is Rejected:
+                rejected.append(item)  # type: ignore[arg-type]
+            elif kind is Event:
+                events.append(item)  # type: ignore[arg-type]
+            elif kind is Removed:
+                removed.append(item.id)  # type: ignore[union-attr]
+            elif kind is FeedHeader:
+                header = item  # type: ignore[assignment]
+    except ParseError as exc:
+        if dead_letter_unusable:
+            store.dead_letter(r, adapter.feed, [(f"unusable payload: {exc}", exc.excerpt)])
+        raise
+    if rejected:
+        store.dead_letter(r, adapter.feed, [(rj.reason, rj.excerpt) for rj in rejected])
+    full = header.full_dataset and bool(header.replaces)
+    batch = store.write_batch(
+        r, adapter.domain, adapter.feed, entities=entities, observations=observations,
+        events=events, removed=removed,
+        full_dataset=full and any(k != "service_alert" for k in header.replaces),
+        retire_events=full and "service_alert" in header.replaces)
+    return IngestResult(
+        accepted=batch.accepted + len(observations) + len(events) + len(removed),
+        rejected=len(rejected), older=batch.older, retired=batch.retired,
+        errors=[rj.reason for rj in rejected[:MAX_REPORTED_ERRORS]],
+        feed_timestamp=header.timestamp)
