@@ -217,6 +217,27 @@ def cmd_feeds(r: redis.Redis, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    """Run a benchmark on a private Redis and print its figures."""
+    from app.bench import bench_ingest
+
+    if args.domain != "transport":
+        raise CommandError(f"no ingest benchmark for '{args.domain}' yet")
+    figures = bench_ingest(args.entities, runs=args.runs)
+    if args.json:
+        print(json.dumps(figures))
+        return EXIT_OK
+    print(f"ingest of a {int(figures['entities'])}-vehicle GTFS-rt feed (median of {args.runs} "
+          "runs, private redis-server)")
+    print(f"  parse + store      {figures['ingest_entities_per_s']:>12,.0f} entities/s "
+          f"({figures['ingest_ms']:.1f} ms)")
+    print(f"  plain redis write  {figures['raw_write_entities_per_s']:>12,.0f} entities/s "
+          f"({figures['raw_write_ms']:.1f} ms)")
+    print(f"  ratio              {figures['ingest_ratio_to_raw_write']:>12.2f}")
+    print(f"  redis memory       {figures['redis_bytes_per_entity']:>12.0f} bytes/entity")
+    return EXIT_OK
+
+
 # -- parser ----------------------------------------------------------------------------------------
 def _password_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password-stdin", action="store_true",
@@ -280,6 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
     feeds = sub.add_parser("feeds", help="each feed with its health")
     feeds.add_argument("--json", action="store_true")
     feeds.set_defaults(handler=cmd_feeds)
+
+    bench = sub.add_parser("bench", help="benchmarks on generated data and a private Redis")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="CASE")
+    bench_ingest = bench_sub.add_parser("ingest", help="parse + store of a GTFS-rt feed")
+    bench_ingest.add_argument("--domain", default="transport", choices=store.DOMAINS)
+    bench_ingest.add_argument("--entities", type=int, default=20000)
+    bench_ingest.add_argument("--runs", type=int, default=5)
+    bench_ingest.add_argument("--json", action="store_true")
+    bench_ingest.set_defaults(handler=cmd_bench, needs_redis=False)
 
     token = sub.add_parser("token", help="manage API and display tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")

@@ -11,6 +11,7 @@ import redis
 from app import store
 
 DOWN_AFTER_FAILURES = 3
+STALE_STATES = frozenset({"stale", "down"})
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """The shell's live status: "data as of" per domain, the adapters' heartbeat and the link banner.
 
-The browser polls every second; the callback reads the per-domain version counters (one cheap
-pipeline) and answers ``no_update`` unless something changed, so an idle page costs almost nothing.
+The browser polls every second; the callback reads the per-domain version counters, the runner's
+heartbeat and the feeds' compact health (one pipeline) and answers ``no_update`` unless something
+changed, so an idle page costs almost nothing. A stale or down feed is named on every page.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import dash
@@ -15,40 +17,63 @@ from dash.exceptions import PreventUpdate
 
 from app import roles, store
 from app.context import redis_client, require_roles
+from app.feeds import STALE_STATES, feed_state
 from layouts import ids
 from layouts.components import DOMAIN_TITLES, format_time
 
 LINK_LOST = "lost"
 
 
-def _status(versions: dict[str, tuple[int, float | None]], runner_alive: bool) -> list[Any]:
+def _feed_states(status: store.LiveStatus, now: float) -> list[list[str]]:
+    """[feed, domain, state] for every feed, sorted, with staleness judged at ``now``."""
+    return [[feed, row.get("domain", ""), feed_state(row, now)]
+            for feed, row in sorted(status.feeds.items())]
+
+
+def _status(status: store.LiveStatus, feeds: list[list[str]]) -> list[Any]:
+    versions = status.versions
     newest = max((t for _, t in versions.values() if t is not None), default=None)
     chips: list[Any] = [html.Span(
         f"Data as of {format_time(newest)}" if newest else "No live data yet",
         className="as-of-main")]
+    stale_domains = {domain for _, domain, state in feeds if state in STALE_STATES}
     for domain, (_, updated_at) in versions.items():
-        state = "has-data" if updated_at else "no-data"
         label = format_time(updated_at) if updated_at else "no data"
-        chips.append(html.Span(f"{DOMAIN_TITLES[domain]}: {label}",
-                               className=f"chip {state}", title=f"{DOMAIN_TITLES[domain]} data as of"))
-    chips.append(html.Span("Adapters running" if runner_alive else "Adapters not running",
-                           className="chip " + ("ok" if runner_alive else "bad")))
+        if domain in stale_domains:
+            # Old data must never pass for new: say it, and dim it.
+            chips.append(html.Span(f"{DOMAIN_TITLES[domain]}: {label} (stale)",
+                                   className="chip stale", title="a feed of this domain is stale"))
+        else:
+            chips.append(html.Span(f"{DOMAIN_TITLES[domain]}: {label}",
+                                   className="chip " + ("has-data" if updated_at else "no-data"),
+                                   title=f"{DOMAIN_TITLES[domain]} data as of"))
+    chips.append(html.Span("Adapters running" if status.runner_alive else "Adapters not running",
+                           className="chip " + ("ok" if status.runner_alive else "bad")))
+    troubled = [(feed, state) for feed, _, state in feeds if state != "ok"]
+    for feed, state in troubled:
+        last = status.feeds[feed].get("last_success")
+        since = f" since {format_time(float(last))}" if last and state in STALE_STATES else ""
+        chips.append(html.Span(f"Feed {feed}: {state}{since}", className=f"chip feed-{state}"))
+    if feeds and not troubled:
+        chips.append(html.Span(f"{len(feeds)} feeds ok", className="chip ok"))
     return chips
 
 
 @require_roles(roles.TOKEN_ROLES)
 def refresh(_tick: int | None, seen: Any) -> tuple[Any, Any, Any]:
-    """Re-render the status strip only when a domain version or the runner state changed."""
+    """Re-render the status strip only when a version, the runner or a feed's state changed."""
     try:
-        versions, runner_alive = store.live_status(redis_client())
+        status = store.live_status(redis_client())
     except redis.RedisError:
         if seen == LINK_LOST:
             raise PreventUpdate from None  # an empty 204: the cheapest answer Dash has
         return no_update, False, LINK_LOST
-    signature = [[d, v, t] for d, (v, t) in versions.items()] + [runner_alive]
+    feeds = _feed_states(status, time.time())
+    signature = [[d, v, t] for d, (v, t) in status.versions.items()] + [status.runner_alive,
+                                                                        feeds]
     if signature == seen:
         raise PreventUpdate
-    return _status(versions, runner_alive), True, signature
+    return _status(status, feeds), True, signature
 
 
 def register(app: dash.Dash) -> None:

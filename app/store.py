@@ -76,6 +76,8 @@ class Keys:
         return f"co:{{feeds}}:health:{feed}"
 
     feeds_index = "co:{feeds}:index"
+    # feed -> compact health (JSON), so the 1 s status tick reads all feeds with one HGETALL.
+    feeds_summary = "co:{feeds}:summary"
 
     @staticmethod
     def dead_letters(feed: str) -> str:
@@ -281,13 +283,24 @@ def domain_versions(r: redis.Redis) -> dict[str, tuple[int, float | None]]:
         return _meta_rows(pipe.execute())
 
 
-def live_status(r: redis.Redis) -> tuple[dict[str, tuple[int, float | None]], bool]:
-    """Every domain's (version, updated_at) and whether a runner beats, in one round trip."""
+@dataclass(frozen=True)
+class LiveStatus:
+    """What every page's status strip shows, read in one round trip."""
+
+    versions: dict[str, tuple[int, float | None]]
+    runner_alive: bool
+    feeds: dict[str, dict[str, str]]  # feed -> compact health (see SUMMARY_FIELDS)
+
+
+def live_status(r: redis.Redis) -> LiveStatus:
+    """Every domain's (version, updated_at), the runner's heartbeat and the feeds' health."""
     with r.pipeline(transaction=False) as pipe:
         _meta_pipeline(pipe)
         pipe.exists(Keys.runner_heartbeat)
+        pipe.hgetall(Keys.feeds_summary)
         rows = pipe.execute()
-    return _meta_rows(rows[:-1]), bool(rows[-1])
+    feeds = {feed: orjson.loads(raw) for feed, raw in (rows[-1] or {}).items()}
+    return LiveStatus(_meta_rows(rows[:-2]), bool(rows[-2]), feeds)
 
 
 # -- runner heartbeat -----------------------------------------------------------------------------
@@ -478,6 +491,8 @@ def count_entities(r: redis.Redis, domain: str) -> int:
 
 # -- feeds: health, dead letters, leases --------------------------------------------------------------
 DEAD_LETTER_MAXLEN = 1000
+SUMMARY_FIELDS = ("domain", "last_success", "first_attempt", "freshness_budget_s",
+                  "consecutive_failures", "fatal")
 
 
 def write_feed_health(r: redis.Redis, feed: str, fields: Mapping[str, Any],
@@ -491,7 +506,9 @@ def write_feed_health(r: redis.Redis, feed: str, fields: Mapping[str, Any],
             pipe.hincrby(key, "consecutive_failures", 1)
         else:
             pipe.hset(key, "consecutive_failures", 0)
-        pipe.execute()
+        pipe.hgetall(key)
+        record = pipe.execute()[-1]
+    r.hset(Keys.feeds_summary, feed, _dumps({k: record.get(k, "") for k in SUMMARY_FIELDS}))
 
 
 def read_feed_health(r: redis.Redis) -> list[dict[str, str]]:

@@ -398,3 +398,18 @@ def test_admin_callback_with_wrong_types_stores_nothing(client, users, r) -> Non
     assert resp.status_code == 200
     assert "a name is" in resp.get_data(as_text=True)
     assert store.count_users(r) == len(users)
+
+
+def test_live_status_names_a_stale_feed_and_dims_its_domain(client, users, r) -> None:  # type: ignore[no-untyped-def]
+    """A feed past its freshness budget is shown as stale, and so is its domain's data."""
+    login(client, users["official"])
+    store.bump_domain_version(r, "transport")
+    store.write_feed_health(r, "buses", {"domain": "transport", "freshness_budget_s": "30",
+                                         "last_success": f"{time.time() - 10:.3f}"})
+    fresh = client.post("/_dash-update-component", json=LIVE_BODY, headers=csrf_header(client))
+    assert "1 feeds ok" in fresh.get_data(as_text=True)
+    assert "(stale)" not in fresh.get_data(as_text=True)
+    store.write_feed_health(r, "buses", {"last_success": f"{time.time() - 60:.3f}"})
+    stale = client.post("/_dash-update-component", json=LIVE_BODY, headers=csrf_header(client))
+    text = stale.get_data(as_text=True)
+    assert "Feed buses: stale since" in text and "Transport" in text and "(stale)" in text

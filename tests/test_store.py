@@ -77,8 +77,14 @@ def test_only_the_store_names_keys() -> None:
 def test_live_status_in_one_round_trip(r: redis.Redis) -> None:
     """live_status agrees with domain_versions and sees the runner's heartbeat."""
     store.bump_domain_version(r, "city", updated_at=123.0)
-    versions, runner_alive = store.live_status(r)
-    assert versions == store.domain_versions(r) and versions["city"] == (1, 123.0)
-    assert runner_alive is False
+    status = store.live_status(r)
+    assert status.versions == store.domain_versions(r) and status.versions["city"] == (1, 123.0)
+    assert status.runner_alive is False and status.feeds == {}
     store.write_runner_heartbeat(r, {"pid": 7}, ttl_s=5)
-    assert store.live_status(r)[1] is True
+    store.write_feed_health(r, "f", {"domain": "city", "last_success": "99",
+                                     "freshness_budget_s": "30"})
+    store.write_feed_health(r, "f", {"last_error": "boom"}, incr_failures=True)
+    status = store.live_status(r)
+    assert status.runner_alive is True
+    assert status.feeds["f"]["last_success"] == "99"
+    assert status.feeds["f"]["consecutive_failures"] == "1"
