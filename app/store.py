@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import orjson
 import redis
@@ -55,8 +55,8 @@ class Keys:
         return f"co:{{{domain}}}:geo"
 
     @staticmethod
-    def feed_entities(domain: str, feed: str) -> str:
-        return f"co:{{{domain}}}:feed:{feed}:ids"
+    def feed_entities(domain: str, feed: str, kind: str) -> str:
+        return f"co:{{{domain}}}:feed:{feed}:ids:{kind}"
 
     @staticmethod
     def feed_events(domain: str, feed: str) -> str:
@@ -421,30 +421,45 @@ def pack_event(event: Any) -> bytes:
                    "area": event.area, "attrs": dict(event.attrs)})
 
 
-def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: list[Any] = (),  # type: ignore[assignment]
-                observations: list[Any] = (), events: list[Any] = (),  # type: ignore[assignment]
-                removed: list[str] = (), full_dataset: bool = False,  # type: ignore[assignment]
+def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[Any] = (),
+                observations: Sequence[Any] = (), events: Sequence[Any] = (),
+                removed: Sequence[str] = (), replaces: Iterable[str] = (),
                 retire_events: bool = False) -> BatchResult:
-    """Write one feed's parsed batch of a domain atomically (MULTI/EXEC around one script)."""
+    """Write one feed's parsed batch of a domain atomically (MULTI/EXEC).
+
+    ``replaces`` names the entity kinds this batch lists in full: the feed's entities of those
+    kinds that it no longer lists are retired. ``retire_events`` does the same for its events.
+    """
     now = f"{time.time():.3f}"
-    args: list[Any] = ["1" if full_dataset else "0", now]
+    full_kinds = set(replaces)
+    by_kind: dict[str, list[Any]] = {kind: [] for kind in full_kinds}
     for e in entities:
-        # Redis GEO covers the Web Mercator band only; polar entities are stored but not indexed.
-        has_pos = (e.lat is not None and e.lon is not None and abs(e.lat) <= GEO_LAT_LIMIT
-                   and abs(e.lon) <= 180.0)
-        args += [e.id, repr(float(e.observed_at)), pack_entity(e),
-                 repr(e.lon) if has_pos else "", repr(e.lat) if has_pos else ""]
+        by_kind.setdefault(e.kind, []).append(e)
     old_events: set[str] = set()
     if retire_events:
         old_events = set(r.smembers(Keys.feed_events(domain, feed)))
     with r.pipeline(transaction=True) as pipe:
-        pipe.eval(_UPSERT_ENTITIES, 5, Keys.live(domain), Keys.live_times(domain), Keys.geo(domain),
-                  Keys.feed_entities(domain, feed), Keys.domain_meta(domain), *args)
+        for kind, group in by_kind.items():
+            args: list[Any] = ["1" if kind in full_kinds else "0", now]
+            for e in group:
+                # Redis GEO covers the Web Mercator band only; polar entities are stored but
+                # not indexed.
+                has_pos = (e.lat is not None and e.lon is not None
+                           and abs(e.lat) <= GEO_LAT_LIMIT and abs(e.lon) <= 180.0)
+                args += [e.id, repr(float(e.observed_at)), pack_entity(e),
+                         repr(e.lon) if has_pos else "", repr(e.lat) if has_pos else ""]
+            pipe.eval(_UPSERT_ENTITIES, 5, Keys.live(domain), Keys.live_times(domain),
+                      Keys.geo(domain), Keys.feed_entities(domain, feed, kind),
+                      Keys.domain_meta(domain), *args)
         if removed:
             pipe.hdel(Keys.live(domain), *removed)
             pipe.hdel(Keys.live_times(domain), *removed)
             pipe.zrem(Keys.geo(domain), *removed)
-            pipe.srem(Keys.feed_entities(domain, feed), *removed)
+            for kind in by_kind:
+                pipe.srem(Keys.feed_entities(domain, feed, kind), *removed)
+            # A deleted entity may be an event (a GTFS-rt alert with is_deleted).
+            pipe.hdel(Keys.events(domain), *removed)
+            pipe.srem(Keys.feed_events(domain, feed), *removed)
         by_metric: dict[str, dict[str, bytes]] = {}
         for o in observations:
             by_metric.setdefault(o.metric, {})[o.entity_id] = _dumps(
@@ -464,7 +479,10 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: list[Any] =
             pipe.hincrby(Keys.domain_meta(domain), "version", 1)
             pipe.hset(Keys.domain_meta(domain), "updated_at", now)
         results = pipe.execute()
-    accepted, older, retired = (int(x) for x in results[0])
+    accepted = older = retired = 0
+    for counts in results[:len(by_kind)]:
+        accepted, older, retired = (accepted + int(counts[0]), older + int(counts[1]),
+                                    retired + int(counts[2]))
     return BatchResult(accepted, older, retired, len(removed), len(observations),
                        len(events) + len(gone_events))
 

@@ -8,7 +8,8 @@ from typing import Any
 def demo_feeds(base_url: str) -> list[dict[str, Any]]:
     """Feed configurations that poll the simulator at ``base_url`` like any real city's feeds."""
     base = base_url.rstrip("/")
-    return [
+    # One prefix for the whole demo transit system, so trip delays meet their vehicles.
+    return [dict(feed, id_prefix="demo") for feed in [
         {"name": "demo-gtfs", "adapter": "gtfs_static", "url": f"{base}/gtfs/static.zip",
          "interval_s": 3600},
         {"name": "demo-vehicles", "adapter": "gtfs_rt", "kind": "vehicle_positions",
@@ -17,4 +18,4 @@ def demo_feeds(base_url: str) -> list[dict[str, Any]]:
          "url": f"{base}/gtfs-rt/trip-updates.pb", "interval_s": 5},
         {"name": "demo-alerts", "adapter": "gtfs_rt", "kind": "alerts",
          "url": f"{base}/gtfs-rt/alerts.pb", "interval_s": 30},
-    ]
+    ]]

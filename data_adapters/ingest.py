@@ -16,6 +16,8 @@ from data_adapters.base import (Adapter, Entity, Event, FeedHeader, Observation,
                                 RawPayload, Rejected, Removed)
 
 MAX_REPORTED_ERRORS = 20
+# The kind a FeedHeader names when the payload lists a feed's events (alerts) in full.
+EVENT_KIND = "service_alert"
 
 
 @dataclass
@@ -69,12 +71,12 @@ def ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
         raise
     if rejected:
         store.dead_letter(r, adapter.feed, [(rj.reason, rj.excerpt) for rj in rejected])
-    full = header.full_dataset and bool(header.replaces)
+    replaces = header.replaces if header.full_dataset else ()
     batch = store.write_batch(
         r, adapter.domain, adapter.feed, entities=entities, observations=observations,
         events=events, removed=removed,
-        full_dataset=full and any(k != "service_alert" for k in header.replaces),
-        retire_events=full and "service_alert" in header.replaces)
+        replaces=[kind for kind in replaces if kind != EVENT_KIND],
+        retire_events=EVENT_KIND in replaces)
     return IngestResult(
         accepted=batch.accepted + len(observations) + len(events) + len(removed),
         rejected=len(rejected), older=batch.older, retired=batch.retired,

@@ -45,16 +45,34 @@ def test_older_data_never_overwrites_newer(r: redis.Redis) -> None:
 def test_full_dataset_retires_what_it_no_longer_lists(r: redis.Redis) -> None:
     """A full dataset removes the feed's vanished entities; other feeds are untouched."""
     store.write_batch(r, "transport", "f", entities=[vehicle("a", 1), vehicle("b", 1)],
-                      full_dataset=True)
+                      replaces=("vehicle",))
     other = Entity("transport", "vehicle", "g:vehicle:z", 28.5, 112.3, "in_service", 1, "g")
-    store.write_batch(r, "transport", "g", entities=[other], full_dataset=True)
-    result = store.write_batch(r, "transport", "f", entities=[vehicle("b", 2)], full_dataset=True)
+    store.write_batch(r, "transport", "g", entities=[other], replaces=("vehicle",))
+    result = store.write_batch(r, "transport", "f", entities=[vehicle("b", 2)], replaces=("vehicle",))
     assert result.retired == 1
     assert sorted(e["id"] for e in store.read_entities(r, "transport")) == ["f:vehicle:b",
                                                                             "g:vehicle:z"]
     assert r.geopos(store.Keys.geo("transport"), "f:vehicle:a") == [None]
     store.write_batch(r, "transport", "f", removed=["f:vehicle:b"])
     assert [e["id"] for e in store.read_entities(r, "transport")] == ["g:vehicle:z"]
+
+
+def test_full_dataset_retires_only_the_kinds_it_replaces(r: redis.Redis) -> None:
+    """A routes-only batch of a static feed leaves that feed's stops alone."""
+    stop = Entity("transport", "stop", "s:stop:1", 28.5, 112.3, "active", 1, "s")
+    route = Entity("transport", "route", "s:route:1", None, None, "active", 1, "s")
+    store.write_batch(r, "transport", "s", entities=[stop, route], replaces=("stop", "route"))
+    result = store.write_batch(r, "transport", "s", entities=[], replaces=("route",))
+    assert result.retired == 1
+    assert [e["id"] for e in store.read_entities(r, "transport")] == ["s:stop:1"]
+
+
+def test_removed_alert_event_is_deleted(r: redis.Redis) -> None:
+    """A Removed id that names an event (a deleted GTFS-rt alert) deletes the event."""
+    store.write_batch(r, "transport", "f",
+                      events=[Event("transport", "service_alert", "f:alert:9", "X", 1, "f")])
+    store.write_batch(r, "transport", "f", removed=["f:alert:9"])
+    assert store.read_events(r, "transport") == []
 
 
 def test_polar_positions_are_stored_without_geo_index(r: redis.Redis) -> None:

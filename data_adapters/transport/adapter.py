@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Iterator, Mapping
 
-from data_adapters.base import Adapter, FatalFeedError, FeedHeader, ParseItem, RawPayload
+from data_adapters.base import Adapter, FatalFeedError, ParseItem, RawPayload
 from data_adapters.http import http_get
 from data_adapters.transport.gtfs_rt import parse_feed_message
 from data_adapters.transport.gtfs_static import parse_gtfs_zip
@@ -19,6 +19,8 @@ class _HttpAdapter(Adapter):
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
+        # Feeds of one system (vehicles, trip updates) share a prefix so their ids meet.
+        self.id_prefix = str(self.config.get("id_prefix") or self.feed)
         self.url = str(self.config.get("url", ""))
         if not self.url:
             raise FatalFeedError(f"feed {self.feed}: no url configured")
@@ -44,11 +46,9 @@ class GtfsRealtimeAdapter(_HttpAdapter):
 
     def parse(self, raw: RawPayload) -> Iterator[ParseItem]:
         """Decode the FeedMessage; a configured kind says what an empty full dataset replaces."""
-        for item in parse_feed_message(raw.data, self.feed, raw.fetched_at):
-            if isinstance(item, FeedHeader) and item.full_dataset and self.kind in _REPLACES:
-                item = FeedHeader(item.timestamp, True,
-                                  tuple(dict.fromkeys(item.replaces + _REPLACES[self.kind])))
-            yield item
+        yield from parse_feed_message(raw.data, self.feed, raw.fetched_at,
+                                      expect=_REPLACES.get(self.kind, ()),
+                                      id_prefix=self.id_prefix)
 
 
 class GtfsStaticAdapter(_HttpAdapter):
@@ -60,4 +60,4 @@ class GtfsStaticAdapter(_HttpAdapter):
 
     def parse(self, raw: RawPayload) -> Iterator[ParseItem]:
         """Read the zip's stops and routes."""
-        yield from parse_gtfs_zip(raw.data, self.feed, raw.fetched_at)
+        yield from parse_gtfs_zip(raw.data, self.feed, raw.fetched_at, id_prefix=self.id_prefix)
