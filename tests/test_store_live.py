@@ -105,3 +105,12 @@ def test_feed_health_dead_letters_and_lease(r: redis.Redis) -> None:
     assert store.acquire_lease(r, "f", "runner-1", 1000)  # renewal
     store.release_lease(r, "f", "runner-1")
     assert store.acquire_lease(r, "f", "runner-2", 1000)
+
+
+def test_ids_with_separator_characters_keep_the_batch_intact(r: redis.Redis) -> None:
+    """Control characters a feed puts in an id cannot break the batch framing."""
+    odd = Entity("transport", "vehicle", "f:vehicle:a\x1fb\x1ec", 28.5, 112.3, "ok", 1, "f")
+    result = store.write_batch(r, "transport", "f", entities=[odd, vehicle("n", 1)])
+    assert result.accepted == 2
+    assert sorted(e["id"] for e in store.read_entities(r, "transport")) == [
+        "f:vehicle:a?b?c", "f:vehicle:n"]
