@@ -48,10 +48,12 @@ def transport_entities(r: redis.Redis, kind: str | None = None,
             continue
         row = flat_entity(record, include_heavy)
         if record.get("kind") == "vehicle":
+            # The vehicle's own delay first: frequency-based trips share one trip_id among
+            # several buses, so a trip's delay is only the fallback.
+            delay = by_vehicle.get(_suffix(record["id"], "vehicle") or "")
             trip_id = row.get("trip_id")
-            delay = by_trip.get(trip_id) if trip_id else None
-            if delay is None:
-                delay = by_vehicle.get(_suffix(record["id"], "vehicle") or "")
+            if delay is None and trip_id:
+                delay = by_trip.get(trip_id)
             row["delay_s"] = delay
             row.setdefault("route_id", None)
         rows.append(row)
