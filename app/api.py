@@ -47,6 +47,17 @@ def events() -> Response:
     return jsonify({"events": sorted(rows, key=lambda ev: ev["id"])})
 
 
+@api.get("/kpis")
+@require_roles(roles.API_READERS)
+def kpis() -> Response:
+    """The current KPIs of a domain (``?domain=transport``) or of all domains."""
+    domain = request.args.get("domain")
+    if domain is not None and domain not in store.DOMAINS:
+        abort(400, description=f"unknown domain: use one of {', '.join(store.DOMAINS)}")
+    domains = [domain] if domain else list(store.DOMAINS)
+    return jsonify({"kpis": [k for d in domains for k in store.read_kpis(redis_client(), d)]})
+
+
 @api.get("/feeds")
 @require_roles(roles.API_READERS)
 def feeds() -> Response:

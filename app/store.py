@@ -71,6 +71,14 @@ class Keys:
     def events(domain: str) -> str:
         return f"co:{{{domain}}}:events"
 
+    @staticmethod
+    def kpis(domain: str) -> str:
+        return f"co:{{{domain}}}:kpis"
+
+    @staticmethod
+    def kpi_history(domain: str) -> str:
+        return f"co:{{{domain}}}:kpis:history"
+
     # Feeds: health, dead letters and the lease that keeps one runner per feed.
     @staticmethod
     def feed_health(feed: str) -> str:
@@ -605,3 +613,36 @@ def release_lease(r: redis.Redis, feed: str, owner: str) -> None:
     """Give the lease up at a clean stop so another runner need not wait for it to expire."""
     r.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
            "return 0", 1, Keys.lease(feed), owner)
+
+
+# -- KPIs ---------------------------------------------------------------------------------------------
+KPI_HISTORY_EVERY_S = 60.0
+KPI_HISTORY_MAXLEN = 120_000  # 8 days of 10 KPIs a minute: enough for 24 h and 7 d trends
+
+
+def write_kpis(r: redis.Redis, domain: str, kpis: Sequence[Mapping[str, Any]]) -> None:
+    """Store a domain's current KPIs, and once a minute append them to its capped history."""
+    if not kpis:
+        return
+    newest = r.xrevrange(Keys.kpi_history(domain), count=1)
+    last_ms = int(newest[0][0].split("-")[0]) if newest else 0
+    with r.pipeline(transaction=True) as pipe:
+        pipe.hset(Keys.kpis(domain), mapping={k["name"]: _dumps(k) for k in kpis})
+        for k in kpis if time.time() * 1000 - last_ms >= KPI_HISTORY_EVERY_S * 1000 else ():
+            pipe.xadd(Keys.kpi_history(domain), {"name": k["name"], "value": _dumps(k["value"]),
+                                                  "status": k["status"]},
+                      maxlen=KPI_HISTORY_MAXLEN, approximate=True)
+        pipe.execute()
+
+
+def read_kpis(r: redis.Redis, domain: str) -> list[dict[str, Any]]:
+    """A domain's current KPIs (as stored), in their stored order of names."""
+    rows = [orjson.loads(v) for v in r.hvals(Keys.kpis(domain))]
+    return sorted(rows, key=lambda k: k.get("name", ""))
+
+
+def read_kpi_history(r: redis.Redis, domain: str, since: float) -> list[tuple[float, str, Any]]:
+    """(time, name, value) of a domain's KPI history since Unix time ``since``, oldest first."""
+    rows = r.xrange(Keys.kpi_history(domain), min=f"{int(since * 1000)}-0")
+    return [(int(entry_id.split("-")[0]) / 1000, f["name"], orjson.loads(f["value"]))
+            for entry_id, f in rows]

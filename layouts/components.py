@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
 import redis
-from dash import dcc, html
+from dash import Input, Output, dcc, html
 from flask import has_request_context, session
 
 from app import roles, store
-from app.context import current_principal, redis_client, settings
+from app.context import current_principal, redis_client, require_roles, settings
 from layouts import ids
 
 DOMAIN_TITLES: dict[str, str] = {
@@ -72,17 +73,57 @@ def shell() -> html.Div:
     ])
 
 
-def domain_card(domain: str, version: int, updated_at: float | None) -> html.Div:
-    """A card stating whether a domain has live data and how recent it is."""
+def _kpi_value(kpi: dict[str, Any]) -> str:
+    value = kpi.get("value")
+    if value is None:
+        return "—"
+    unit = kpi.get("unit", "")
+    if unit.startswith("{"):  # UCUM annotations such as {vehicle} are counts
+        return f"{value:,.0f}"
+    return f"{value:,.1f} {unit}" if unit != "%" else f"{value:.1f} %"
+
+
+def domain_card(domain: str, version: int, updated_at: float | None,
+                kpis: list[dict[str, Any]] | None = None) -> html.Div:
+    """A card with a domain's KPIs (value and status colour) and the age of its data."""
     if updated_at is None:
-        body = [html.Div("No data yet", className="card-value muted"),
-                html.Div("Waiting for the first feed of this domain.", className="card-note")]
+        body: list[Any] = [html.Div("No data yet", className="card-value muted"),
+                           html.Div("Waiting for the first feed of this domain.",
+                                    className="card-note")]
     else:
-        body = [html.Div(format_time(updated_at), className="card-value"),
-                html.Div(f"data as of (update {version})", className="card-note")]
+        body = [html.Div(f"data as of {format_time(updated_at)} (update {version})",
+                         className="card-note")]
+    if kpis:
+        body.insert(0, html.Ul(className="kpi-list", children=[
+            html.Li(className=f"kpi kpi-{k.get('status', 'unknown')}", title=k.get("target", ""),
+                    children=[html.Span(k.get("title", k.get("name", "")), className="kpi-name"),
+                              html.Span(_kpi_value(k), className="kpi-value")])
+            for k in kpis]))
     return html.Div(className=f"card domain-card domain-{domain}", children=[
         html.H3(DOMAIN_TITLES[domain]), *body,
     ])
+
+
+def domain_cards() -> list[html.Div]:
+    """One card per domain from the store (no data while Redis is unreachable)."""
+    versions = read_versions()
+    try:
+        r = redis_client()
+        kpis = {d: store.read_kpis(r, d) for d in store.DOMAINS}
+    except redis.RedisError:
+        kpis = {d: [] for d in store.DOMAINS}
+    return [domain_card(d, *versions[d], kpis=kpis[d]) for d in store.DOMAINS]
+
+
+def register_tiles_refresh(app: dash.Dash, output_id: str, path: str) -> None:
+    """Re-render a page's domain cards whenever the shell saw a version change."""
+
+    @require_roles(roles.PAGE_BY_PATH[path].roles)
+    def refresh_tiles(_seen: object) -> list[html.Div]:
+        return domain_cards()
+
+    app.callback(Output(output_id, "children"), Input(ids.SEEN, "data"),
+                 prevent_initial_call=True)(refresh_tiles)
 
 
 def read_versions() -> dict[str, tuple[int, float | None]]:

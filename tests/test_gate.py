@@ -413,3 +413,19 @@ def test_live_status_names_a_stale_feed_and_dims_its_domain(client, users, r) ->
     stale = client.post("/_dash-update-component", json=LIVE_BODY, headers=csrf_header(client))
     text = stale.get_data(as_text=True)
     assert "Feed buses: stale since" in text and "Transport" in text and "(stale)" in text
+
+
+def test_cards_refresh_with_kpis_and_respect_page_roles(client, users, r) -> None:  # type: ignore[no-untyped-def]
+    """The overview's cards show stored KPIs; the wall's cards are refused to emergency staff."""
+    store.write_kpis(r, "transport", [{"name": "mean_delay", "title": "Mean delay",
+                                       "value": 42.0, "unit": "s", "status": "ok",
+                                       "target": "<= 120 s", "domain": "transport"}])
+    store.bump_domain_version(r, "transport")
+    overview = callback_body([("overview-tiles", "children")], [("live-seen", "data", [1])])
+    wall = callback_body([("wall-tiles", "children")], [("live-seen", "data", [1])])
+    login(client, users["emergency"])
+    resp = client.post("/_dash-update-component", json=overview, headers=csrf_header(client))
+    assert resp.status_code == 200
+    assert "Mean delay" in resp.get_data(as_text=True) and "42.0 s" in resp.get_data(as_text=True)
+    assert client.post("/_dash-update-component", json=wall,
+                       headers=csrf_header(client)).status_code == 403
