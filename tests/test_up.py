@@ -99,12 +99,13 @@ def up_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def launch(data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> Up:
+def launch(data_dir: Path, port: int | None = None, env: dict[str, str] | None = None,
+           demo: bool = False) -> Up:
     """Start `python -m app.cli up` (without waiting for it)."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "up", "--host", "127.0.0.1", "--port", str(port),
-         "--no-demo"], cwd=ROOT, env=env or up_env(data_dir), stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "app.cli", "up", "--host", "127.0.0.1", "--port", str(port)]
+        + ([] if demo else ["--no-demo"]), cwd=ROOT, env=env or up_env(data_dir), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     up = Up(process, data_dir, port, LineReader(process.stdout), LineReader(process.stderr))
     _launched.append(up)
@@ -529,4 +530,27 @@ def test_unreachable_redis_url(fresh_dir: Path) -> None:
     lines = up.err.lines
     assert len(lines) == 1 and url in lines[0], lines
     assert "running at" not in up.out.text()
+    assert_nothing_left(up)
+
+
+def test_demo_city_reaches_the_screens_through_the_real_adapters(fresh_dir: Path) -> None:
+    """Without --no-demo the simulator runs, the runner polls it, and vehicles reach the API."""
+    up = wait_running(launch(fresh_dir, env=up_env(fresh_dir, CITYOPS_DEMO_VEHICLES="40"),
+                             demo=True))
+    assert up.admin_password
+    assert any("simulator" in name for name in children_of(up.process.pid).values())
+    session = login(up.base, "admin", up.admin_password)
+
+    def vehicles() -> list[dict[str, object]]:
+        resp = session.get(f"{up.base}/api/v1/entities/transport?kind=vehicle", timeout=5)
+        return resp.json()["entities"] if resp.status_code == 200 else []
+
+    rows = poll(lambda: vehicles() if len(vehicles()) == 40 else None, 30,
+                "the demo's 40 vehicles never reached the API")
+    assert all(row["route_id"] and row["lat"] and row["lon"] for row in rows)  # type: ignore[union-attr]
+    feeds = session.get(f"{up.base}/api/v1/feeds", timeout=5).json()["feeds"]
+    assert {f["feed"] for f in feeds} >= {"demo-gtfs", "demo-vehicles", "demo-trips"}
+    poll(lambda: any(v.get("delay_s") is not None for v in vehicles()) or None, 30,
+         "no vehicle got a delay from the TripUpdates feed")
+    assert stop(up) == 0, up.output()
     assert_nothing_left(up)
