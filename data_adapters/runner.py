@@ -24,7 +24,7 @@ from typing import Sequence
 
 import redis
 
-from app import store
+from app import kpis, store
 from app.config import Settings
 from app.redis_link import connect
 from data_adapters.base import Adapter, FatalFeedError, ParseError, RetryableFeedError
@@ -35,6 +35,7 @@ MAX_BACKOFF_S = 300.0
 FATAL_RETRY_S = 300.0
 LOOP_S = 0.2
 MAX_WORKERS = 8
+KPI_INTERVAL_S = 5.0
 
 
 @dataclass
@@ -67,6 +68,8 @@ class Runner:
         self.stopping = threading.Event()
         self.started_at = time.time()
         self.rng = random.Random()
+        self.kpis_due: dict[str, float] = {}
+        self.kpi_lock = threading.Lock()
 
     def stop(self, *_: object) -> None:
         """Ask the loop to finish its current step and return."""
@@ -116,6 +119,7 @@ class Runner:
                 **base, "last_success": f"{time.time():.3f}", "accepted": result.accepted,
                 "rejected": result.rejected, "lag_s": "" if lag is None else f"{lag:.3f}",
                 "fatal": "0", "duration_ms": f"{(time.time() - started) * 1000:.1f}"})
+            self._refresh_kpis(r, adapter.domain)
             return
         sched.failures += 1
         delay = FATAL_RETRY_S if fatal else backoff_delay(adapter.interval_s, sched.failures,
@@ -127,6 +131,15 @@ class Runner:
             **base, "last_error": error[:500], "last_error_at": f"{time.time():.3f}",
             "fatal": "1" if fatal else "0", "accepted": 0, "rejected": 0,
         }, incr_failures=True)
+
+    def _refresh_kpis(self, r: redis.Redis, domain: str) -> None:
+        """Recompute the domain's KPIs after new data, at most every KPI_INTERVAL_S seconds."""
+        now = time.monotonic()
+        with self.kpi_lock:
+            if now < self.kpis_due.get(domain, 0.0):
+                return
+            self.kpis_due[domain] = now + KPI_INTERVAL_S
+        kpis.refresh(r, domain)
 
     # -- the loop --------------------------------------------------------------------------------
     def _lease_ms(self, adapter: Adapter) -> int:
