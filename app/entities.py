@@ -12,12 +12,6 @@ from app import store
 HEAVY_ATTRS = ("shape",)
 
 
-def _suffix(entity_id: str, marker: str) -> str | None:
-    """The feed's own id in ``<feed>:<marker>:<id>`` (feeds prefix ids with their name)."""
-    _, sep, rest = entity_id.partition(f":{marker}:")
-    return rest if sep else None
-
-
 def flat_entity(record: dict[str, Any], include_heavy: bool = False) -> dict[str, Any]:
     """One stored entity as an API row: its fields with its attributes beside them."""
     attrs = {k: v for k, v in (record.get("attrs") or {}).items()
@@ -30,31 +24,26 @@ def flat_entity(record: dict[str, Any], include_heavy: bool = False) -> dict[str
 
 def transport_entities(r: redis.Redis, kind: str | None = None,
                        include_heavy: bool = False) -> list[dict[str, Any]]:
-    """Transport entities, vehicles with the delay of their trip (or their own) as ``delay_s``."""
+    """Transport entities, vehicles with their own delay (else their trip's) as ``delay_s``.
+
+    Delays are matched by full id (``<prefix>:vehicle:<id>``, ``<prefix>:trip:<id>``), so one
+    transit system's delays never land on another system's vehicle of the same bare id. The
+    vehicle's own delay comes first: frequency-based trips share one trip_id among buses.
+    """
     records = store.read_entities(r, "transport")
     delays = store.read_latest(r, "transport", "delay_s")
-    by_trip: dict[str, float] = {}
-    by_vehicle: dict[str, float] = {}
-    for key, (value, _unit, _at) in delays.items():
-        trip = _suffix(key, "trip")
-        if trip is not None:
-            by_trip[trip] = value
-        vehicle = _suffix(key, "vehicle")
-        if vehicle is not None:
-            by_vehicle[vehicle] = value
     rows = []
     for record in records:
         if kind and record.get("kind") != kind:
             continue
         row = flat_entity(record, include_heavy)
         if record.get("kind") == "vehicle":
-            # The vehicle's own delay first: frequency-based trips share one trip_id among
-            # several buses, so a trip's delay is only the fallback.
-            delay = by_vehicle.get(_suffix(record["id"], "vehicle") or "")
+            entry = delays.get(record["id"])
             trip_id = row.get("trip_id")
-            if delay is None and trip_id:
-                delay = by_trip.get(trip_id)
-            row["delay_s"] = delay
+            if entry is None and trip_id:
+                prefix = record["id"].partition(":vehicle:")[0]
+                entry = delays.get(f"{prefix}:trip:{trip_id}")
+            row["delay_s"] = entry[0] if entry else None
             row.setdefault("route_id", None)
         rows.append(row)
     rows.sort(key=lambda row: row["id"])
