@@ -89,5 +89,6 @@ def refresh(r: redis.Redis, domain: str, now: float | None = None) -> list[Kpi]:
     if compute is None:
         return []
     kpis = compute(r, now)
-    store.write_kpis(r, domain, [k.as_json() for k in kpis])
+    # rank keeps the order the definitions give (most telling first) on every screen.
+    store.write_kpis(r, domain, [dict(k.as_json(), rank=i) for i, k in enumerate(kpis)])
     return kpis

@@ -636,9 +636,9 @@ def write_kpis(r: redis.Redis, domain: str, kpis: Sequence[Mapping[str, Any]]) -
 
 
 def read_kpis(r: redis.Redis, domain: str) -> list[dict[str, Any]]:
-    """A domain's current KPIs (as stored), in their stored order of names."""
+    """A domain's current KPIs (as stored), in the order their definitions rank them."""
     rows = [orjson.loads(v) for v in r.hvals(Keys.kpis(domain))]
-    return sorted(rows, key=lambda k: k.get("name", ""))
+    return sorted(rows, key=lambda k: (k.get("rank", 0), k.get("name", "")))
 
 
 def read_kpi_history(r: redis.Redis, domain: str, since: float) -> list[tuple[float, str, Any]]:

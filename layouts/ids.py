@@ -17,6 +17,8 @@ PAGE_LOCATION = "_pages_location"  # owned by dash.page_container
 # Pages.
 PAGE_TITLE = "page-title"
 OVERVIEW_TILES = "overview-tiles"
+OVERVIEW_MAP = "overview-map"
+OVERVIEW_MAP_VERSION = "overview-map-version"
 WALL_TILES = "wall-tiles"
 ALERTS_LIST = "alerts-list"
 OFFICIAL_STATUS = "official-status"

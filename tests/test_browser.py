@@ -98,15 +98,19 @@ def _pump(stream: object, lines: list[str], inbox: queue.Queue[str | None]) -> N
     inbox.put(None)
 
 
-def start_cityops(data_dir: Path, redis_url: str | None = None) -> RunningCityOps:
-    """Run `cityops up --no-demo` on a free loopback port and wait until it says it is running."""
+def start_cityops(data_dir: Path, redis_url: str | None = None,
+                  demo_vehicles: int | None = None) -> RunningCityOps:
+    """Run `cityops up` (with the demo city only when ``demo_vehicles`` is given) on a free
+    loopback port and wait until it says it is running."""
     env = hermetic_env(data_dir, redis_url)
+    if demo_vehicles is not None:
+        env["CITYOPS_DEMO_VEHICLES"] = str(demo_vehicles)
     port = free_port()
     stderr_path = data_dir.parent / f"{data_dir.name}-stderr.log"
     with open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "up", "--host", LOOPBACK, "--port", str(port),
-             "--no-demo"],
+            [sys.executable, "-m", "app.cli", "up", "--host", LOOPBACK, "--port", str(port)]
+            + ([] if demo_vehicles is not None else ["--no-demo"]),
             env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
             text=True, bufsize=1)
     lines: list[str] = []
@@ -436,3 +440,35 @@ def test_navigation_by_role(cityops: RunningCityOps, context: BrowserContext) ->
     expect(page.locator("h1")).to_have_text("403")
     expect(page.get_by_role("alert")).to_have_text("your role may not open this page")
     expect(page.locator("#shell")).to_have_count(0)
+
+
+@pytest.fixture(scope="module")
+def demo_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCityOps]:
+    """`cityops up` with a small demo city (the simulator polled by the real adapters)."""
+    running = start_cityops(tmp_path_factory.mktemp("demo") / "data", demo_vehicles=60)
+    yield running
+    stop_cityops(running)
+
+
+@pytest.mark.browser
+def test_demo_city_on_the_overview_map(demo_city: RunningCityOps,
+                                       context: BrowserContext) -> None:
+    """The overview shows the demo's buses on an offline map and transport KPIs, all locally."""
+    page = context.new_page()
+    watch = PageWatch().attach(page)
+    assert demo_city.admin_password is not None
+    with watch.explained():
+        log_in(page, demo_city.base_url, "admin", demo_city.admin_password)
+        expect(page.locator("#page-title")).to_have_text("Operations overview")
+        # The map is plotly's maplibre canvas; the legend names the vehicle classes with counts.
+        expect(page.locator("#overview-map .maplibregl-canvas, #overview-map canvas").first
+               ).to_be_visible(timeout=20_000)
+        expect(page.locator("#overview-map")).to_contain_text("Vehicles", timeout=20_000)
+        counts = [int(n) for n in re.findall(r"Vehicles: [a-z ]+ \((\d+)\)",
+                                             page.locator("#overview-map").inner_text())]
+        assert sum(counts) == 60, counts
+        expect(page.locator("#overview-tiles")).to_contain_text("On-time performance",
+                                                                timeout=20_000)
+        expect(page.locator("#data-as-of")).to_contain_text("feeds ok", timeout=20_000)
+        screenshot(page, "overview-demo.png")
+        watch.assert_clean()

@@ -47,7 +47,9 @@ def test_refresh_stores_current_values_and_history(r: redis.Redis) -> None:
     store.write_batch(r, "transport", "f", entities=[bus(1, NOW)])
     kpis.refresh(r, "transport", NOW)
     kpis.refresh(r, "transport", NOW)
-    current = {k["name"]: k for k in store.read_kpis(r, "transport")}
+    ordered = store.read_kpis(r, "transport")
+    assert [k["name"] for k in ordered] == [k.name for k in kpis.compute_transport(r, NOW)]
+    current = {k["name"]: k for k in ordered}
     assert current["vehicles_in_service"]["value"] == 1.0
     history = store.read_kpi_history(r, "transport", since=0)
     assert len(history) == 5  # one row per KPI, not two
