@@ -13,7 +13,7 @@ import redis
 
 from app import store
 from data_adapters.base import (Adapter, Entity, Event, FeedHeader, Observation, ParseError,
-                                RawPayload, Rejected, Removed)
+                                RawPayload, Rejected, Removed, gc_paused)
 
 MAX_REPORTED_ERRORS = 20
 # The kind a FeedHeader names when the payload lists a feed's events (alerts) in full.
@@ -44,6 +44,12 @@ def ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
     ``dead_letter_unusable=False`` (a person ingesting a file sees the reason at once) leaves
     Redis entirely untouched by an unusable payload.
     """
+    with gc_paused():
+        return _ingest(r, adapter, raw, dead_letter_unusable)
+
+
+def _ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
+            dead_letter_unusable: bool) -> IngestResult:
     entities: list[Entity] = []
     observations: list[Observation] = []
     events: list[Event] = []
