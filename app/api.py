@@ -13,6 +13,14 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_KIND_LENGTH = 32
 
 
+def _domains_asked() -> list[str]:
+    """The domains named by ``?domain=`` (all when absent); 400 for an unknown one."""
+    domain = request.args.get("domain")
+    if domain is not None and domain not in store.DOMAINS:
+        abort(400, description=f"unknown domain: use one of {', '.join(store.DOMAINS)}")
+    return [domain] if domain else list(store.DOMAINS)
+
+
 @api.get("/me")
 @require_roles(roles.API_READERS)
 def me() -> Response:
@@ -39,10 +47,7 @@ def entities(domain: str) -> Response:
 @require_roles(roles.API_READERS)
 def events() -> Response:
     """The stored events of a domain (``?domain=transport``) or of all domains."""
-    domain = request.args.get("domain")
-    if domain is not None and domain not in store.DOMAINS:
-        abort(400, description=f"unknown domain: use one of {', '.join(store.DOMAINS)}")
-    domains = [domain] if domain else list(store.DOMAINS)
+    domains = _domains_asked()
     rows = [dict(ev, domain=d) for d in domains for ev in store.read_events(redis_client(), d)]
     return jsonify({"events": sorted(rows, key=lambda ev: ev["id"])})
 
@@ -51,10 +56,7 @@ def events() -> Response:
 @require_roles(roles.API_READERS)
 def kpis() -> Response:
     """The current KPIs of a domain (``?domain=transport``) or of all domains."""
-    domain = request.args.get("domain")
-    if domain is not None and domain not in store.DOMAINS:
-        abort(400, description=f"unknown domain: use one of {', '.join(store.DOMAINS)}")
-    domains = [domain] if domain else list(store.DOMAINS)
+    domains = _domains_asked()
     return jsonify({"kpis": [k for d in domains for k in store.read_kpis(redis_client(), d)]})
 
 

@@ -6,7 +6,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 import redis
@@ -116,3 +116,13 @@ def csrf_header(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """The header Dash sends with every POST: the _csrf_token cookie echoed."""
     cookie = client.get_cookie("_csrf_token")
     return {"X-CSRFToken": cookie.value if cookie else ""}
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

@@ -24,7 +24,8 @@ from data_adapters.base import (Adapter, Entity, Event, FeedHeader, Observation,
 from data_adapters.simulator import CityModel, Fleet, TransitNetwork
 from tests import fixtures_transport as fx
 from tests.conftest import RedisServer
-from tests.test_feed_runner import FeedServer, start_runner, wait_for
+from tests.conftest import wait_for
+from tests.test_feed_runner import FeedServer, start_runner
 
 NOW = 1_767_225_600.0 + 3600.0  # 2026-01-01 09:00 in Yiyang: buses running, delays building
 FETCHED_AT = 1_767_225_700.0

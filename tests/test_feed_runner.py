@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator
 
 import pytest
 import redis
@@ -18,7 +18,7 @@ from data_adapters.base import (Adapter, Entity, FeedHeader, ParseError, ParseIt
 from data_adapters.http import http_get
 from data_adapters.ingest import ingest
 from data_adapters.runner import Runner, backoff_delay
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, wait_for
 
 
 class CsvPointsAdapter(Adapter):
@@ -93,16 +93,6 @@ def feed_server() -> Iterator[FeedServer]:
     server = FeedServer()
     yield server
     server.close()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll ``predicate`` until true or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def start_runner(url: str, tmp_path: Any, adapters: list[Adapter],

@@ -10,16 +10,7 @@ import redis
 from app import store
 from app.config import load_settings
 from data_adapters.runner import Runner
-from tests.conftest import RedisServer
-
-
-def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.conftest import RedisServer, wait_for
 
 
 def _start_runner(url: str, data_dir) -> tuple[Runner, threading.Thread]:  # type: ignore[no-untyped-def]
@@ -36,9 +27,9 @@ def test_runner_beats_until_stopped(r: redis.Redis, redis_server: RedisServer, t
     """The heartbeat appears while the runner runs and it stops when asked."""
     runner, thread = _start_runner(redis_server.url, tmp_path)
     try:
-        assert _wait_for(lambda: store.read_runner_heartbeat(r) is not None)
+        assert wait_for(lambda: store.read_runner_heartbeat(r) is not None)
         first = float(store.read_runner_heartbeat(r)["beat_at"])  # type: ignore[index]
-        assert _wait_for(lambda: float(store.read_runner_heartbeat(r)["beat_at"]) > first)  # type: ignore[index]
+        assert wait_for(lambda: float(store.read_runner_heartbeat(r)["beat_at"]) > first)  # type: ignore[index]
     finally:
         runner.stop()
         thread.join(timeout=5)
@@ -49,7 +40,7 @@ def test_runner_survives_a_redis_outage(r: redis.Redis, redis_server: RedisServe
     """With Redis gone the runner keeps trying, and beats again when it is back."""
     runner, thread = _start_runner(redis_server.url, tmp_path)
     try:
-        assert _wait_for(lambda: store.read_runner_heartbeat(r) is not None)
+        assert wait_for(lambda: store.read_runner_heartbeat(r) is not None)
         redis_server.stop()
         time.sleep(0.6)
         assert thread.is_alive()
@@ -58,7 +49,7 @@ def test_runner_survives_a_redis_outage(r: redis.Redis, redis_server: RedisServe
             redis_server.start()
     try:
         fresh = redis.Redis.from_url(redis_server.url, decode_responses=True)
-        assert _wait_for(lambda: store.read_runner_heartbeat(fresh) is not None)
+        assert wait_for(lambda: store.read_runner_heartbeat(fresh) is not None)
     finally:
         runner.stop()
         thread.join(timeout=5)
