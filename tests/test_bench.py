@@ -1,0 +1,26 @@
+"""`cityops bench ingest` runs on a private Redis and reports every figure (timings are not tested)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_ingest_reports_its_figures(tmp_path: Path) -> None:
+    """A small run prints one JSON object with rates, their ratio and memory per entity."""
+    env = {"PATH": "/usr/bin:/bin", "CITYOPS_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "bench", "ingest", "--entities", "500", "--runs", "2",
+         "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["entities"] == 500
+    for key in ("ingest_entities_per_s", "raw_write_entities_per_s", "ingest_ratio_to_raw_write",
+                "redis_bytes_per_entity"):
+        assert figures[key] > 0, key
+    # It used a private server: the installation's data directory was never created.
+    assert not (tmp_path / "data").exists()
