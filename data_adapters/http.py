@@ -11,10 +11,10 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from typing import Mapping
+from typing import Any, ClassVar, Mapping
 from urllib.parse import urlsplit
 
-from data_adapters.base import FatalFeedError, RawPayload, RetryableFeedError
+from data_adapters.base import Adapter, FatalFeedError, RawPayload, RetryableFeedError
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -66,3 +66,24 @@ def http_get(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
     if len(body) > max_bytes:
         raise RetryableFeedError(f"payload of {url} is larger than {max_bytes} bytes")
     return RawPayload(data=body, source=url, content_type=content_type)
+
+
+class HttpPollAdapter(Adapter):
+    """An adapter that GETs one configured ``url`` each poll (subclasses parse what comes)."""
+
+    accept: ClassVar[str] = ""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        # Feeds of one system (a transit agency's vehicles and trip updates, a utility's
+        # gateways) may share a prefix so that their ids meet.
+        self.id_prefix = str(self.config.get("id_prefix") or self.feed)
+        self.url = str(self.config.get("url", ""))
+        if not self.url:
+            raise FatalFeedError(f"feed {self.feed}: no url configured")
+        self.timeout_s = float(self.config.get("timeout_s", min(self.interval_s, 10.0)))
+
+    def fetch(self) -> RawPayload:
+        """GET the configured URL."""
+        return http_get(self.url, timeout_s=self.timeout_s,
+                        headers={"Accept": self.accept} if self.accept else None)

@@ -14,6 +14,7 @@ from data_adapters.base import Adapter, FatalFeedError
 ADAPTERS: dict[str, str] = {
     "gtfs_static": "data_adapters.transport.adapter:GtfsStaticAdapter",
     "gtfs_rt": "data_adapters.transport.adapter:GtfsRealtimeAdapter",
+    "senml_http": "data_adapters.water.adapter:SenmlHttpAdapter",
 }
 
 

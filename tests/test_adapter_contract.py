@@ -9,6 +9,7 @@ registered adapter without an entry fails this suite until someone writes its fi
 from __future__ import annotations
 
 import functools
+import json
 import math
 import random
 from typing import Any, Callable, Iterator
@@ -75,9 +76,30 @@ def gtfs_rt_case() -> Case:
 
 
 # adapter name (as registered) -> its fixtures. Keep in step with registry.ADAPTERS.
+def senml_http_case() -> Case:
+    """SenML packs: a positioned reservoir and pressure logger, flow with sum, quality with a bad unit."""
+    t0 = NOW - 300.0
+
+    def pack(*records: dict[str, Any]) -> bytes:
+        return json.dumps(list(records)).encode()
+
+    return ({"name": "contract-senml", "url": UNUSED_URL, "zones": {"yy/": "north"}},
+            [pack({"bn": "yy/res-1/", "bt": t0, "n": "level", "u": "m", "v": 6.5},
+                  {"u": "lat", "v": 28.55}, {"u": "lon", "v": 112.35},
+                  {"bn": "yy/pz2-p1/", "n": "pressure", "u": "kPa", "v": 310, "t": 60},
+                  {"n": "lat", "v": 28.5}, {"n": "lon", "v": 112.3}),
+             pack({"bn": "yy/m1/", "n": "flow", "u": "m3/s", "v": 0.05, "s": 1234.5},
+                  {"n": "flow", "t": -60, "v": 0.04}, {"n": "valve", "vb": True},
+                  {"n": "label", "vs": "North main"}),
+             pack({"bn": "yy/q1:", "bt": t0, "n": "turbidity", "u": "NTU", "v": 0.4},
+                  {"n": "chlorine", "u": "mg/L", "v": 0.35},
+                  {"n": "pressure", "u": "psi", "v": 50})])
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "gtfs_static": gtfs_static_case,
     "gtfs_rt": gtfs_rt_case,
+    "senml_http": senml_http_case,
 }
 
 

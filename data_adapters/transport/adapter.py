@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Iterator, Mapping
 
-from data_adapters.base import Adapter, FatalFeedError, ParseItem, RawPayload
-from data_adapters.http import http_get
+from data_adapters.base import FatalFeedError, ParseItem, RawPayload
+from data_adapters.http import HttpPollAdapter
 from data_adapters.transport.gtfs_rt import parse_feed_message
 from data_adapters.transport.gtfs_static import parse_gtfs_zip
 
@@ -14,24 +14,7 @@ REALTIME_KINDS = ("vehicle_positions", "trip_updates", "alerts", "mixed")
 _REPLACES = {"vehicle_positions": ("vehicle",), "alerts": ("service_alert",)}
 
 
-class _HttpAdapter(Adapter):
-    """An adapter that GETs one URL from its configuration."""
-
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        super().__init__(config)
-        # Feeds of one system (vehicles, trip updates) share a prefix so their ids meet.
-        self.id_prefix = str(self.config.get("id_prefix") or self.feed)
-        self.url = str(self.config.get("url", ""))
-        if not self.url:
-            raise FatalFeedError(f"feed {self.feed}: no url configured")
-        self.timeout_s = float(self.config.get("timeout_s", min(self.interval_s, 10.0)))
-
-    def fetch(self) -> RawPayload:
-        """GET the configured URL."""
-        return http_get(self.url, timeout_s=self.timeout_s)
-
-
-class GtfsRealtimeAdapter(_HttpAdapter):
+class GtfsRealtimeAdapter(HttpPollAdapter):
     """GTFS-Realtime VehiclePositions, TripUpdates or Alerts (any mix) from one URL."""
 
     name: ClassVar[str] = "gtfs_rt"
@@ -51,7 +34,7 @@ class GtfsRealtimeAdapter(_HttpAdapter):
                                       id_prefix=self.id_prefix)
 
 
-class GtfsStaticAdapter(_HttpAdapter):
+class GtfsStaticAdapter(HttpPollAdapter):
     """A GTFS static zip: stops and routes (with a shape each) for the map."""
 
     name: ClassVar[str] = "gtfs_static"

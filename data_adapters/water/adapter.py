@@ -1,0 +1,32 @@
+"""The water feed adapter: a SenML (RFC 8428) JSON pack polled from one URL."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterator, Mapping
+
+from data_adapters.base import FatalFeedError, ParseItem, RawPayload
+from data_adapters.http import HttpPollAdapter
+from data_adapters.water.senml import parse_senml
+
+
+class SenmlHttpAdapter(HttpPollAdapter):
+    """SenML JSON from an HTTP(S) URL: sensor readings as Observations, positioned sensors as Entities."""
+
+    name: ClassVar[str] = "senml_http"
+    domain: ClassVar[str] = "water"
+    default_interval_s: ClassVar[float] = 60.0
+
+    accept: ClassVar[str] = "application/senml+json, application/json"
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        zones = self.config.get("zones") or {}
+        if not isinstance(zones, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in zones.items()):
+            raise FatalFeedError(f"feed {self.feed}: zones must be a table of name prefix = zone")
+        self.zones: dict[str, str] = dict(zones)
+
+    def parse(self, raw: RawPayload) -> Iterator[ParseItem]:
+        """Resolve the pack (relative times against the fetch time) and map it to water records."""
+        yield from parse_senml(raw.data, self.feed, raw.fetched_at, id_prefix=self.id_prefix,
+                               zones=self.zones)
