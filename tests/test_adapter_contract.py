@@ -96,10 +96,23 @@ def senml_http_case() -> Case:
                   {"n": "pressure", "u": "psi", "v": 50})])
 
 
+def open311_case() -> Case:
+    """Hand-made Open311 GeoReport v2 requests (tests/test_city_open311.py): JSON and XML quirks."""
+    from tests import test_city_open311 as o311
+    return ({"name": "contract-open311", "base_url": "http://127.0.0.1:9"},
+            [o311.payload(o311.request(),
+                          o311.request(service_request_id="2", lat=0, long=0, status="Closed"),
+                          o311.request(service_request_id="3", lat=None, long=None,
+                                       description="two\r\nlines", updated_datetime=None,
+                                       requested_datetime="2024-03-01 08:00:00")),
+             o311.XML_REQUESTS])
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "gtfs_static": gtfs_static_case,
     "gtfs_rt": gtfs_rt_case,
     "senml_http": senml_http_case,
+    "open311": open311_case,
 }
 
 

@@ -11,6 +11,10 @@ from data_adapters.city.open311 import DEFAULT_TZ, iso_utc, parse_requests, zone
 from data_adapters.http import http_get
 
 
+# requests.json should be JSON, but some servers pick the format by content negotiation.
+_ACCEPT = {"Accept": "application/json, application/xml;q=0.5"}
+
+
 class Open311Adapter(Adapter):
     """GET {base_url}/requests.json, asking only for requests updated since the last poll."""
 
@@ -63,7 +67,7 @@ class Open311Adapter(Adapter):
 
     def fetch(self) -> RawPayload:
         """GET the requests updated since the last poll (all recent ones on the first)."""
-        return http_get(self.request_url(), timeout_s=self.timeout_s)
+        return http_get(self.request_url(), timeout_s=self.timeout_s, headers=_ACCEPT)
 
     def parse(self, raw: RawPayload) -> Iterator[ParseItem]:
         """Parse the request list; once it parsed in full, move the updated_after cursor forward."""
