@@ -162,18 +162,24 @@ INGEST_MAX_BYTES = 256 * 1024 * 1024
 TRANSPORT_KINDS = ("static", "vehicle_positions", "trip_updates", "alerts", "auto")
 
 
+# The adapter that reads a recorded payload of each domain (transport picks by --kind).
+INGEST_ADAPTERS = {"water": "senml_http", "city": "open311"}
+
+
 def _ingest_adapter(domain: str, kind: str, feed: str, data: bytes):  # type: ignore[no-untyped-def]
     """The adapter that parses a recorded payload of ``domain`` (and ``kind``)."""
-    from data_adapters.transport.adapter import GtfsRealtimeAdapter, GtfsStaticAdapter
+    from data_adapters import registry
 
+    config = {"name": feed, "url": "file://recorded"}
+    if domain in INGEST_ADAPTERS:
+        return registry.build({**config, "adapter": INGEST_ADAPTERS[domain]})
     if domain != "transport":
         raise CommandError(f"no adapter ingests '{domain}' payloads yet")
     if kind == "auto":
         kind = "static" if data[:4] == b"PK\x03\x04" else "mixed"  # a GTFS zip, else GTFS-rt
-    config = {"name": feed, "url": "file://recorded"}
     if kind == "static":
-        return GtfsStaticAdapter(config)
-    return GtfsRealtimeAdapter({**config, "kind": kind})
+        return registry.build({**config, "adapter": "gtfs_static"})
+    return registry.build({**config, "adapter": "gtfs_rt", "kind": kind})
 
 
 def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:

@@ -364,3 +364,27 @@ def test_feeds_json(env: dict[str, str], r: redis.Redis) -> None:
     assert trams["state"] == "down"
     assert trams["last_error"] == "HTTP 500 from http://127.0.0.1:9/trams"
     assert trams["consecutive_failures"] == 3 and trams["last_success"] is None
+
+
+def test_ingest_water_and_city_payloads(tmp_path: Path, redis_server: RedisServer,
+                                        r: redis.Redis) -> None:
+    """SenML and Open311 files ingest into their domains; an unusable one exits 2."""
+    senml = tmp_path / "pack.json"
+    senml.write_text(json.dumps([{"bn": "yy/res-1/", "n": "level", "u": "m", "v": 6.5,
+                                  "bt": 1_800_000_000},
+                                 {"n": "lat", "v": 28.55}, {"n": "lon", "v": 112.35}]))
+    requests_json = tmp_path / "requests.json"
+    requests_json.write_text(json.dumps([{"service_request_id": "7", "status": "open",
+                                          "service_code": "pothole", "lat": 28.56,
+                                          "long": 112.37,
+                                          "requested_datetime": "2026-11-20T08:00:00+08:00"}]))
+    env = base_env(tmp_path / "data", redis_server.url)
+    for domain, path in (("water", senml), ("city", requests_json)):
+        result = run_cli(env, "ingest", domain, "--file", str(path))
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["accepted"] >= 1
+    assert store.read_entities(r, "water") and store.read_entities(r, "city")
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"n": "x", "v": 1, "crit_": 1}]')
+    assert run_cli(env, "ingest", "water", "--file", str(bad)).returncode == 2
+    assert run_cli(env, "ingest", "medical", "--file", str(bad)).returncode == 1
