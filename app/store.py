@@ -332,11 +332,13 @@ def read_runner_heartbeat(r: redis.Redis) -> dict[str, str] | None:
 # check); a full dataset retires the feed's entities of that kind it no longer lists. One script,
 # so a reader never sees half a batch.
 # KEYS: live, live_times, geo, feed_entities, meta
-# ARGV: full (0/1), now, batch: records separated by \x1e, each "id \x1f ts \x1f lon \x1f lat
-# \x1f packed" (lon/lat empty without a position). One blob instead of five arguments per entity:
+# ARGV: full (0/1), now, batch, indexed (0/1: keep the GEO set for this kind). The batch:
+# records separated by \x1e, each "id \x1f ts \x1f lon \x1f lat \x1f packed" (lon/lat empty
+# without a position). One blob instead of five arguments per entity:
 # encoding 100,000 arguments in redis-py costs more than the whole write.
 _UPSERT_ENTITIES = """
 local full = ARGV[1] == '1'
+local indexed = ARGV[4] == '1'
 local blob = ARGV[3]
 local CHUNK = 2000
 local ids, tss, lons, lats, packs = {}, {}, {}, {}, {}
@@ -386,8 +388,10 @@ local function chunked(cmd, key, args, width)
 end
 chunked('HSET', KEYS[1], live, 2)
 chunked('HSET', KEYS[2], times, 2)
-chunked('GEOADD', KEYS[3], geo, 3)
-chunked('ZREM', KEYS[3], nogeo, 1)
+if indexed then
+  chunked('GEOADD', KEYS[3], geo, 3)
+  chunked('ZREM', KEYS[3], nogeo, 1)
+end
 local retired = 0
 if full then
   local seen = {}
@@ -432,6 +436,10 @@ def _batch_blob(group: Sequence[Any]) -> bytes:
 
 
 GEO_LAT_LIMIT = 85.05112878
+# Things that move every few seconds are located from their live records; re-indexing tens of
+# thousands of them in the GEO set on every poll would cost more than the rest of the write.
+# The GEO set indexes places: stops, sensors, reservoirs, hospitals, requests.
+MOVING_KINDS = frozenset({"vehicle", "ambulance"})
 
 
 @dataclass(frozen=True)
@@ -487,7 +495,7 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
             pipe.eval(_UPSERT_ENTITIES, 5, Keys.live(domain), Keys.live_times(domain),
                       Keys.geo(domain), Keys.feed_entities(domain, feed, kind),
                       Keys.domain_meta(domain), "1" if kind in full_kinds else "0", now,
-                      _batch_blob(group))
+                      _batch_blob(group), "0" if kind in MOVING_KINDS else "1")
         if removed:
             pipe.hdel(Keys.live(domain), *removed)
             pipe.hdel(Keys.live_times(domain), *removed)

@@ -29,7 +29,11 @@ def test_batch_upsert_and_read_back(r: redis.Redis) -> None:
     assert store.read_latest(r, "transport", "delay_s") == {"f:vehicle:a": (42.0, "s", 100.0)}
     assert [e["title"] for e in store.read_events(r, "transport")] == ["Detour"]
     assert store.domain_versions(r)["transport"][0] >= 1
-    assert r.geopos(store.Keys.geo("transport"), "f:vehicle:a")[0] is not None
+    # Moving vehicles are located from their records; places are in the GEO index.
+    assert r.geopos(store.Keys.geo("transport"), "f:vehicle:a") == [None]
+    stop = Entity("transport", "stop", "f:stop:1", 28.5, 112.3, "active", 100.0, "f")
+    store.write_batch(r, "transport", "f", entities=[stop])
+    assert r.geopos(store.Keys.geo("transport"), "f:stop:1")[0] is not None
 
 
 def test_older_data_never_overwrites_newer(r: redis.Redis) -> None:
