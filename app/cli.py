@@ -163,7 +163,7 @@ TRANSPORT_KINDS = ("static", "vehicle_positions", "trip_updates", "alerts", "aut
 
 
 # The adapter that reads a recorded payload of each domain (transport picks by --kind).
-INGEST_ADAPTERS = {"water": "senml_http", "city": "open311"}
+INGEST_ADAPTERS = {"water": "senml_http", "city": "open311", "medical": "fhir", "cap": "cap"}
 
 
 def _ingest_adapter(domain: str, kind: str, feed: str, data: bytes):  # type: ignore[no-untyped-def]

@@ -108,11 +108,42 @@ def open311_case() -> Case:
              o311.XML_REQUESTS])
 
 
+def cap_case() -> Case:
+    """Hand-made CAP 1.2 alerts (tests/test_cap.py): polygon + circle, an Update with references,
+    an <alerts> list."""
+    from tests import test_cap as cap
+    shapes = cap.area("<polygon>28.5,112.3 28.6,112.3 28.6,112.4</polygon>",
+                      "<circle>28.55,112.35 5</circle>")
+    return ({"name": "contract-cap", "url": UNUSED_URL, "languages": ["zh", "en"]},
+            [cap.alert(cap.info(areas=shapes)).encode(),
+             cap.alert(cap.info("zh-CN", headline="洪水"), identifier="A-2", msg_type="Update",
+                       references="s@x.org,A-1,2024-05-01T10:00:00+08:00").encode(),
+             (f'<alerts xmlns="{cap.NS12}">' + cap.alert(cap.info(), decl=False)
+              + cap.alert(cap.info(severity="Extreme"), identifier="A-3", decl=False)
+              + "</alerts>").encode()])
+
+
+def fhir_case() -> Case:
+    """FHIR R4 (tests/test_medical_fhir.py): a Bundle with hospital, SANER report and Organization,
+    a dateTime report with a data-absent population, an out-of-bounds Location."""
+    from tests import test_medical_fhir as fm
+    return ({"name": "contract-fhir", "url": UNUSED_URL, "bounds": list(fm.YIYANG)},
+            [fm.dumps(fm.bundle(fm.location(), fm.report(),
+                                {"resourceType": "Organization", "id": "o1",
+                                 "name": "Yiyang Health"})),
+             fm.dumps(fm.report(date="2024-03-01T08:30:00+08:00",
+                                populations=[fm.population("numbeds", 5),
+                                             fm.population("numBedsOcc", None)])),
+             fm.dumps(fm.location("far", lat=40.19, lon=74.67))])
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "gtfs_static": gtfs_static_case,
     "gtfs_rt": gtfs_rt_case,
     "senml_http": senml_http_case,
     "open311": open311_case,
+    "cap": cap_case,
+    "fhir": fhir_case,
 }
 
 
@@ -242,9 +273,12 @@ def test_runner_health_after_failure_and_recovery(name: str, r: redis.Redis,
     """Through the runner: a 500 shows in health, then a good payload makes it ok and stored."""
     config, payloads = case_for(name)
     probe = registry.build(config)
+    # Entities where the adapter makes them, else events (warnings feeds make only events).
+    record_type = (Entity if any(isinstance(i, Entity) for data in payloads
+                                 for i in parse_all(probe, data)) else Event)
     good = next(data for data in payloads
-                if any(isinstance(i, Entity) for i in parse_all(probe, data)))
-    expected = {i.id for i in parse_all(probe, good) if isinstance(i, Entity)}
+                if any(isinstance(i, record_type) for i in parse_all(probe, data)))
+    expected = {i.id for i in parse_all(probe, good) if isinstance(i, record_type)}
     server = FeedServer()
     server.status, server.body = 500, b"<html>500</html>"
     adapter = registry.build({**config, "url": server.url, "interval_s": 0.2,
@@ -257,6 +291,7 @@ def test_runner_health_after_failure_and_recovery(name: str, r: redis.Redis,
         assert failed is not None and "500" in failed.last_error, failed
         assert failed.state != "ok" and failed.accepted == 0, failed
         assert store.count_entities(r, adapter.domain) == 0
+        assert store.read_events(r, adapter.domain) == []
         server.body = good
         server.status = 200
         assert wait_for(lambda: (h := _health_of(r, adapter.feed)) is not None
@@ -265,7 +300,8 @@ def test_runner_health_after_failure_and_recovery(name: str, r: redis.Redis,
         assert healthy is not None
         assert healthy.accepted > 0 and healthy.consecutive_failures == 0, healthy
         assert healthy.last_success is not None and healthy.domain == adapter.domain, healthy
-        stored = {e["id"] for e in store.read_entities(r, adapter.domain)}
+        read = store.read_entities if record_type is Entity else store.read_events
+        stored = {e["id"] for e in read(r, adapter.domain)}
         assert expected <= stored, f"not stored: {sorted(expected - stored)[:5]}"
     finally:
         runner.stop()

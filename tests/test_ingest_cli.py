@@ -387,4 +387,4 @@ def test_ingest_water_and_city_payloads(tmp_path: Path, redis_server: RedisServe
     bad = tmp_path / "bad.json"
     bad.write_text('[{"n": "x", "v": 1, "crit_": 1}]')
     assert run_cli(env, "ingest", "water", "--file", str(bad)).returncode == 2
-    assert run_cli(env, "ingest", "medical", "--file", str(bad)).returncode == 1
+    assert run_cli(env, "ingest", "medical", "--file", str(bad)).returncode == 2

@@ -1,0 +1,1 @@
+"""OASIS CAP (Common Alerting Protocol) public warnings: parser and HTTP polling adapter."""

@@ -1,0 +1,1 @@
+"""The medical domain: HL7 FHIR R4 hospitals (Location, Organization) and SANER bed capacity."""
