@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +20,7 @@ from data_adapters.city.adapter import Open311Adapter
 from data_adapters.city.open311 import (parse_datetime, parse_requests, parse_services,
                                         safe_xml_root)
 from data_adapters.ingest import ingest
+from tests.local_http import LocalHttpServer
 
 FETCHED_AT = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "open311"
@@ -467,38 +467,22 @@ def test_sample_counts_match_sources_md() -> None:
 
 
 # -- the adapter ------------------------------------------------------------------------------------
-class Open311Server:
+class Open311Server(LocalHttpServer):
     """A local requests.json endpoint that records each request's path and query."""
 
     def __init__(self, body: bytes) -> None:
         self.body = body
         self.seen: list[tuple[str, dict[str, list[str]]]] = []
         self.accept = ""
-        outer = self
+        super().__init__()
+        self.base_url = f"{self.origin}/open311/v2"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                parts = urlsplit(self.path)
-                outer.seen.append((parts.path, parse_qs(parts.query)))
-                outer.accept = self.headers.get("Accept", "")
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(outer.body)))
-                self.end_headers()
-                self.wfile.write(outer.body)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/open311/v2"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def respond(self, request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        """Record the query, answer the body."""
+        parts = urlsplit(request.path)
+        self.seen.append((parts.path, parse_qs(parts.query)))
+        self.accept = request.headers.get("Accept", "")
+        return 200, {"Content-Type": "application/json"}, self.body
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar, Iterator
 
 import pytest
@@ -19,6 +19,7 @@ from data_adapters.http import http_get
 from data_adapters.ingest import ingest
 from data_adapters.runner import Runner, backoff_delay
 from tests.conftest import RedisServer, wait_for
+from tests.local_http import LocalHttpServer
 
 
 class CsvPointsAdapter(Adapter):
@@ -50,7 +51,7 @@ class CsvPointsAdapter(Adapter):
                 yield Rejected.of("bad line", line)
 
 
-class FeedServer:
+class FeedServer(LocalHttpServer):
     """A local HTTP feed whose answer the test sets: a body, a status, or a stall."""
 
     def __init__(self) -> None:
@@ -59,32 +60,16 @@ class FeedServer:
         self.stall_s = 0.0
         self.retry_after: str | None = None
         self.hits = 0
-        outer = self
+        super().__init__()
+        self.url = f"{self.origin}/points.csv"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                outer.hits += 1
-                if outer.stall_s:
-                    time.sleep(outer.stall_s)
-                self.send_response(outer.status)
-                if outer.retry_after:
-                    self.send_header("Retry-After", outer.retry_after)
-                self.send_header("Content-Length", str(len(outer.body)))
-                self.end_headers()
-                self.wfile.write(outer.body)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/points.csv"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def respond(self, request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        """The answer the test has set."""
+        self.hits += 1
+        if self.stall_s:
+            time.sleep(self.stall_s)
+        headers = {"Retry-After": self.retry_after} if self.retry_after else {}
+        return self.status, headers, self.body
 
 
 @pytest.fixture

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -15,6 +14,7 @@ from data_adapters.base import (Entity, FatalFeedError, FeedHeader, Observation,
                                 ParseItem, RawPayload, Rejected, RetryableFeedError)
 from data_adapters.medical.adapter import FhirAdapter
 from data_adapters.medical.fhir import fhir_time, parse_fhir, reference_target
+from tests.local_http import LocalHttpServer
 
 FETCHED_AT = 1_709_300_000.0
 YIYANG = (28.3, 112.1, 28.8, 112.6)  # min_lat, min_lon, max_lat, max_lon
@@ -253,37 +253,22 @@ def test_fhir_time() -> None:
 
 
 # -- the adapter over loopback ------------------------------------------------------------------
-class PagedServer:
+class PagedServer(LocalHttpServer):
     """A FHIR search on 127.0.0.1: /fhir/Location?page=N, each page linking to the next."""
 
     def __init__(self, pages: list[dict[str, Any]]) -> None:
         self.pages = pages
         self.accepts: list[str] = []
-        outer = self
+        super().__init__()
+        self.base = self.origin
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                outer.accepts.append(self.headers.get("Accept", ""))
-                number = int(self.path.rsplit("page=", 1)[-1]) if "page=" in self.path else 0
-                body = dumps(outer.pages[number]) if number < len(outer.pages) else b"nope"
-                self.send_response(200 if number < len(outer.pages) else 404)
-                self.send_header("Content-Type", "application/fhir+json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def respond(self, request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        """Page N of the search, or 404 past the last."""
+        self.accepts.append(request.headers.get("Accept", ""))
+        number = int(request.path.rsplit("page=", 1)[-1]) if "page=" in request.path else 0
+        if number >= len(self.pages):
+            return 404, {"Content-Type": "application/fhir+json"}, b"nope"
+        return 200, {"Content-Type": "application/fhir+json"}, dumps(self.pages[number])
 
 
 def paged(n: int, next_of: Any = None) -> list[dict[str, Any]]:
