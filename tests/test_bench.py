@@ -20,6 +20,7 @@ def test_bench_ingest_reports_its_figures(tmp_path: Path) -> None:
     figures = json.loads(result.stdout)
     assert figures["entities"] == 500
     for key in ("ingest_entities_per_s", "raw_write_entities_per_s", "ingest_ratio_to_raw_write",
+                "packed_write_entities_per_s", "ingest_ratio_to_packed_write",
                 "redis_bytes_per_entity"):
         assert figures[key] > 0, key
     # It used a private server: the installation's data directory was never created.

@@ -111,10 +111,41 @@ def test_feed_health_dead_letters_and_lease(r: redis.Redis) -> None:
     assert store.acquire_lease(r, "f", "runner-2", 1000)
 
 
-def test_ids_with_separator_characters_keep_the_batch_intact(r: redis.Redis) -> None:
-    """Control characters a feed puts in an id cannot break the batch framing."""
+def test_ids_with_control_characters_keep_the_batch_intact(r: redis.Redis) -> None:
+    """Control characters a feed puts in an id reach the store as they are, next to the others."""
     odd = Entity("transport", "vehicle", "f:vehicle:a\x1fb\x1ec", 28.5, 112.3, "ok", 1, "f")
     result = store.write_batch(r, "transport", "f", entities=[odd, vehicle("n", 1)])
     assert result.accepted == 2
     assert sorted(e["id"] for e in store.read_entities(r, "transport")) == [
-        "f:vehicle:a?b?c", "f:vehicle:n"]
+        "f:vehicle:a\x1fb\x1ec", "f:vehicle:n"]
+
+
+def test_attrs_that_look_like_entity_boundaries_are_packed_alone(r: redis.Redis) -> None:
+    """A nested object starting with "domain" defeats the one-call packing, not the data."""
+    tricky = Entity("transport", "vehicle", "f:vehicle:t", 28.5, 112.3, "ok", 1, "f",
+                    {"stops": [{"domain": "x"}, {"domain": "y"}], "label": '},{"domain":'})
+    result = store.write_batch(r, "transport", "f", entities=[tricky, vehicle("n", 1)])
+    assert result.accepted == 2
+    stored = {e["id"]: e for e in store.read_entities(r, "transport")}
+    assert stored["f:vehicle:t"]["attrs"] == {"stops": [{"domain": "x"}, {"domain": "y"}],
+                                              "label": '},{"domain":'}
+    assert stored["f:vehicle:n"]["kind"] == "vehicle"
+
+
+def test_repeated_full_listings_still_retire_what_a_differential_added(r: redis.Redis) -> None:
+    """The steady-state shortcut (same ids as last time) never hides an entity to retire."""
+    def full(*ids: str) -> store.BatchResult:
+        return store.write_batch(r, "transport", "f", entities=[vehicle(i, 10) for i in ids],
+                                 replaces=["vehicle"])
+
+    assert full("a", "b").retired == 0
+    assert full("b", "a").retired == 0  # same set, other order
+    store.write_batch(r, "transport", "f", entities=[vehicle("c", 10)])  # a differential
+    assert full("a", "b").retired == 1
+    assert sorted(e["id"] for e in store.read_entities(r, "transport")) == ["f:vehicle:a",
+                                                                              "f:vehicle:b"]
+    store.write_batch(r, "transport", "f", entities=[vehicle("a", 11)], removed=["f:vehicle:b"])
+    assert full("a").retired == 0
+    assert full("a", "d").retired == 0
+    assert full("d").retired == 1
+    assert [e["id"] for e in store.read_entities(r, "transport")] == ["f:vehicle:d"]
