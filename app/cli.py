@@ -171,6 +171,9 @@ def _ingest_adapter(domain: str, kind: str, feed: str, data: bytes):  # type: ig
     from data_adapters import registry
 
     config = {"name": feed, "url": "file://recorded"}
+    if domain == "medical" and data.lstrip()[:1] not in (b"{", b"["):
+        # Not FHIR JSON: the ambulance service's GTFS-rt VehiclePositions (protobuf).
+        return registry.build({**config, "adapter": "ambulance_avl"})
     if domain in INGEST_ADAPTERS:
         return registry.build({**config, "adapter": INGEST_ADAPTERS[domain]})
     if domain != "transport":

@@ -18,6 +18,7 @@ ADAPTERS: dict[str, str] = {
     "open311": "data_adapters.city.adapter:Open311Adapter",
     "cap": "data_adapters.cap.adapter:CapAdapter",
     "fhir": "data_adapters.medical.adapter:FhirAdapter",
+    "ambulance_avl": "data_adapters.medical.ambulances:AmbulanceAvlAdapter",
 }
 
 

@@ -137,6 +137,15 @@ def fhir_case() -> Case:
              fm.dumps(fm.location("far", lat=40.19, lon=74.67))])
 
 
+def ambulance_avl_case() -> Case:
+    """Ambulance AVL as GTFS-rt VehiclePositions (tests/test_medical_ambulances.py), and the
+    transit quirks that apply to any VehiclePositions feed."""
+    from tests import test_medical_ambulances as am
+    return ({"name": "contract-ambulances", "url": UNUSED_URL},
+            [am.fleet_message(), fx.vehicles_without_trip(), fx.duplicate_vehicle(),
+             fx.ms_timestamps(), fx.invalid_utf8(), fx.large_vehicle_feed(50)])
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "gtfs_static": gtfs_static_case,
     "gtfs_rt": gtfs_rt_case,
@@ -144,6 +153,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "open311": open311_case,
     "cap": cap_case,
     "fhir": fhir_case,
+    "ambulance_avl": ambulance_avl_case,
 }
 
 

@@ -388,3 +388,17 @@ def test_ingest_water_and_city_payloads(tmp_path: Path, redis_server: RedisServe
     bad.write_text('[{"n": "x", "v": 1, "crit_": 1}]')
     assert run_cli(env, "ingest", "water", "--file", str(bad)).returncode == 2
     assert run_cli(env, "ingest", "medical", "--file", str(bad)).returncode == 2
+
+
+def test_ingest_medical_detects_ambulance_positions(tmp_path: Path, redis_server: RedisServer,
+                                                    r: redis.Redis) -> None:
+    """A protobuf medical payload is the ambulance AVL feed; JSON would be FHIR."""
+    from tests.test_medical_ambulances import fleet_message
+
+    avl = tmp_path / "ambulances.pb"
+    avl.write_bytes(fleet_message())
+    env = base_env(tmp_path / "data", redis_server.url)
+    result = run_cli(env, "ingest", "medical", "--file", str(avl))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["accepted"] == 3
+    assert {e["kind"] for e in store.read_entities(r, "medical")} == {"ambulance"}
