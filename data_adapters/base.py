@@ -198,3 +198,7 @@ class Adapter(ABC):
     @abstractmethod
     def parse(self, raw: RawPayload) -> Iterator[ParseItem]:
         """Yield records and rejections from ``raw`` (pure). Raises ParseError if nothing is usable."""
+
+    def close(self) -> None:
+        """Release what the adapter holds open between polls (a subscription); default: nothing."""
+        return None

@@ -166,6 +166,9 @@ class Runner:
                         # Renew every loop, so a long poll does not let the lease lapse.
                         if not store.acquire_lease(r, feed, self.owner,
                                                    self._lease_ms(sched.adapter)):
+                            if not busy:
+                                # Another runner polls it now: let go of any subscription.
+                                sched.adapter.close()
                             continue
                         if not busy and now >= sched.next_due:
                             in_flight[feed] = pool.submit(self._poll_safely, r, sched)
@@ -180,6 +183,7 @@ class Runner:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             for sched in self.schedules:
+                sched.adapter.close()
                 try:
                     store.release_lease(r, sched.adapter.feed, self.owner)
                 except redis.RedisError:

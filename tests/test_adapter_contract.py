@@ -146,10 +146,37 @@ def ambulance_avl_case() -> Case:
              fx.ms_timestamps(), fx.invalid_utf8(), fx.large_vehicle_feed(50)])
 
 
+def senml_mqtt_case() -> Case:
+    """SenML over MQTT: batch frames as fetch() drains them (named, topic-named, broken packs)."""
+    from data_adapters.water.mqtt import MqttMessage, encode_batch
+    t0 = NOW - 300.0
+
+    def pack(*records: dict[str, Any]) -> bytes:
+        return json.dumps(list(records)).encode()
+
+    def batch(*messages: tuple[str, bytes], dropped: int = 0) -> bytes:
+        return encode_batch([MqttMessage(topic, payload, FETCHED_AT - 5.0 + n, qos=1)
+                             for n, (topic, payload) in enumerate(messages)],
+                            dropped=dropped, last_message_at=FETCHED_AT - 1.0, buffer_size=100)
+
+    return ({"name": "contract-senml-mqtt", "url": "mqtt://127.0.0.1:9",
+             "topic": "city/water/+/senml", "zones": {"pz2": "north"}},
+            [batch(("city/water/res-1/senml",
+                    pack({"bn": "yy/res-1/", "bt": t0, "n": "level", "u": "m", "v": 6.5},
+                         {"u": "lat", "v": 28.55}, {"u": "lon", "v": 112.35}))),
+             batch(("city/water/pz2-p1/senml",
+                    pack({"n": "pressure", "u": "kPa", "v": 310, "t": -60},
+                         {"n": "lat", "v": 28.5}, {"n": "lon", "v": 112.3})),
+                   ("city/water/bad/senml", b"<html>500</html>"),
+                   ("city/water/m1/senml",
+                    pack({"n": "flow", "u": "m3/s", "v": 0.05, "s": 1234.5})), dropped=2)])
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "gtfs_static": gtfs_static_case,
     "gtfs_rt": gtfs_rt_case,
     "senml_http": senml_http_case,
+    "senml_mqtt": senml_mqtt_case,
     "open311": open311_case,
     "cap": cap_case,
     "fhir": fhir_case,
@@ -276,7 +303,13 @@ def _health_of(r: redis.Redis, feed: str) -> FeedHealth | None:
     return next((h for h in read_health(r) if h.feed == feed), None)
 
 
-@pytest.mark.parametrize("name", ADAPTER_NAMES)
+# Push transports: the runner test below drives a local HTTP feed; each of these has its own
+# runner test against its real transport.
+NOT_HTTP = {"senml_mqtt": "tests/test_water_mqtt.py::test_runner_stores_the_feed_and_follows_the_broker"}
+HTTP_ADAPTER_NAMES = [name for name in ADAPTER_NAMES if name not in NOT_HTTP]
+
+
+@pytest.mark.parametrize("name", HTTP_ADAPTER_NAMES)
 def test_runner_health_after_failure_and_recovery(name: str, r: redis.Redis,
                                                   redis_server: RedisServer,
                                                   tmp_path: Any) -> None:

@@ -1,1 +1,1 @@
-"""The water feed adapters: SenML (RFC 8428) JSON packs from network sensors, polled over HTTP."""
+"""The water feed adapters: SenML (RFC 8428) packs polled over HTTP or received by MQTT subscription."""
