@@ -30,6 +30,10 @@ class Page:
 
 PAGES: tuple[Page, ...] = (
     Page("/", "Overview", frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL})),
+    Page("/transport", "Transport", frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL})),
+    Page("/water", "Water", frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL})),
+    Page("/medical", "Medical", frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL})),
+    Page("/city", "City management", frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL})),
     Page("/wall", "Wall", frozenset({ADMIN, OPERATOR, OFFICIAL, WALL})),
     Page("/alerts", "Alerts", frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL})),
     Page("/official", "City status", frozenset({ADMIN, OPERATOR, OFFICIAL})),

@@ -7,7 +7,8 @@ import importlib
 import dash
 
 PAGE_MODULES: tuple[str, ...] = (
-    "layouts.overview", "layouts.wall", "layouts.alerts", "layouts.official", "layouts.admin",
+    "layouts.overview", "layouts.transport", "layouts.water", "layouts.medical", "layouts.city",
+    "layouts.wall", "layouts.alerts", "layouts.official", "layouts.admin",
 )
 
 

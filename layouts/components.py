@@ -73,7 +73,8 @@ def shell() -> html.Div:
     ])
 
 
-def _kpi_value(kpi: dict[str, Any]) -> str:
+def kpi_value_text(kpi: dict[str, Any]) -> str:
+    """A KPI's value with its unit, as a person reads it (a dash when unknown)."""
     value = kpi.get("value")
     if value is None:
         return "—"
@@ -97,7 +98,7 @@ def domain_card(domain: str, version: int, updated_at: float | None,
         body.insert(0, html.Ul(className="kpi-list", children=[
             html.Li(className=f"kpi kpi-{k.get('status', 'unknown')}", title=k.get("target", ""),
                     children=[html.Span(k.get("title", k.get("name", "")), className="kpi-name"),
-                              html.Span(_kpi_value(k), className="kpi-value")])
+                              html.Span(kpi_value_text(k), className="kpi-value")])
             for k in kpis]))
     return html.Div(className=f"card domain-card domain-{domain}", children=[
         html.H3(DOMAIN_TITLES[domain]), *body,

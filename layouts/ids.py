@@ -35,3 +35,7 @@ ADMIN_DISABLE_NAME = "admin-disable-name"
 ADMIN_DISABLE_USER = "admin-disable-user"
 ADMIN_RESULT = "admin-result"
 ADMIN_REFRESH = "admin-refresh"
+
+# Domain pages (layouts/domain_view.py): the body and the signature it was drawn for.
+DOMAIN_BODY: dict[str, str] = {d: f"domain-body-{d}" for d in ("transport", "water", "medical", "city")}
+DOMAIN_SHOWN: dict[str, str] = {d: f"domain-shown-{d}" for d in ("transport", "water", "medical", "city")}

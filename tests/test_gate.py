@@ -12,16 +12,17 @@ import redis
 from app import accounts, roles, store
 from tests.conftest import PASSWORD, csrf_header, login
 
-PAGES = ["/", "/wall", "/alerts", "/official", "/admin"]
+DOMAIN_PAGES = {"/transport", "/water", "/medical", "/city"}
+PAGES = ["/", "/transport", "/water", "/medical", "/city", "/wall", "/alerts", "/official", "/admin"]
 MACHINE_GETS = ["/_dash-layout", "/_dash-dependencies", "/assets/theme.css", "/assets/cityops.js",
                 "/_dash-component-suites/dash/deps/polyfill.js", "/api/v1/me", "/_reload-hash",
                 "/api/v1/anything"]
 # The specification of who may open which page (roles.PAGES must agree with it).
 PAGE_ACCESS = {
-    "admin": {"/", "/wall", "/alerts", "/official", "/admin"},
-    "operator": {"/", "/wall", "/alerts", "/official"},
-    "emergency": {"/", "/alerts"},
-    "official": {"/", "/wall", "/alerts", "/official"},
+    "admin": {"/", "/wall", "/alerts", "/official", "/admin"} | DOMAIN_PAGES,
+    "operator": {"/", "/wall", "/alerts", "/official"} | DOMAIN_PAGES,
+    "emergency": {"/", "/alerts"} | DOMAIN_PAGES,
+    "official": {"/", "/wall", "/alerts", "/official"} | DOMAIN_PAGES,
     "wall": {"/wall"},
 }
 

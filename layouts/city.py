@@ -1,0 +1,14 @@
+"""The city-management page (/city): its indicators, 24 h trends, feeds and what they report."""
+
+from __future__ import annotations
+
+import dash
+
+from layouts import domain_view
+
+DOMAIN = "city"
+
+
+def register(app: dash.Dash) -> None:
+    """Register the page with Dash Pages and its refresh."""
+    domain_view.register(app, __name__, DOMAIN)

@@ -1,0 +1,236 @@
+"""The page of one domain (transport, water, medical, city management): its KPIs, trends, feeds, things.
+
+Each domain's page module (layouts/transport.py, water.py, medical.py, city.py) is a few lines
+that hand their domain to :func:`layout` and :func:`register`. Every string from a feed goes into
+Dash components as text (React escapes it); nothing is rendered as HTML.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import dash
+import plotly.graph_objects as go
+import redis
+from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
+
+from app import roles, store
+from app.context import redis_client, require_roles
+from app.entities import domain_entities
+from app.feeds import STALE_STATES, FeedHealth, read_health
+from layouts import ids
+from layouts.components import DOMAIN_TITLES, format_time, kpi_value_text
+
+TREND_HOURS = 24
+MAX_ROWS = 200
+# Per kind: the attributes worth a column, in order (the id and status are always shown).
+KIND_COLUMNS: dict[str, tuple[str, ...]] = {
+    "vehicle": ("route_id", "trip_id", "delay_s", "occupancy"),
+    "stop": ("name",),
+    "route": ("short_name", "long_name"),
+    "sensor": ("name", "zone", "metric"),
+    "reservoir": ("name", "zone"),
+    "hospital": ("name", "beds_available", "icu_beds_available"),
+    "ambulance": ("label", "call_id"),
+    "request": ("service_name", "status", "requested_at", "address"),
+}
+
+
+def _domain_path(domain: str) -> str:
+    return f"/{domain}"
+
+
+def _kpi_rows(kpis: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """City-wide KPIs, and per-subject ones grouped by their base name."""
+    overall: list[dict[str, Any]] = []
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for k in kpis:
+        if k.get("subject"):
+            grouped.setdefault(str(k.get("group") or k["name"].split(":")[0]), []).append(k)
+        else:
+            overall.append(k)
+    return overall, grouped
+
+
+def _kpi_tiles(kpis: list[dict[str, Any]], stale: bool) -> list[Any]:
+    overall, grouped = _kpi_rows(kpis)
+    if not kpis:
+        return [html.P("No indicators yet: they appear once this domain's feeds deliver.",
+                       className="muted")]
+    tiles: list[Any] = [html.Div(className="kpi-tiles", children=[
+        html.Div(className=f"kpi-tile kpi-{k.get('status', 'unknown')}" + (" stale" if stale else ""),
+                 children=[html.Div(k.get("title") or k.get("name", ""), className="kpi-name"),
+                           html.Div(kpi_value_text(k), className="kpi-big"),
+                           html.Div(f"target {k['target']}" if k.get("target") else "",
+                                    className="kpi-target")])
+        for k in overall])]
+    for group, rows in sorted(grouped.items()):
+        title = rows[0].get("title") or group
+        tiles.append(html.Details(open=len(rows) <= 12, className="kpi-group", children=[
+            html.Summary(f"{title} ({len(rows)})"),
+            html.Table(className="data-table", children=[
+                html.Thead(html.Tr([html.Th("for"), html.Th("value"), html.Th("target"),
+                                    html.Th("status")])),
+                html.Tbody([html.Tr(className=f"kpi-{k.get('status', 'unknown')}", children=[
+                    html.Td(str(k.get("subject"))), html.Td(kpi_value_text(k)),
+                    html.Td(str(k.get("target") or "")), html.Td(str(k.get("status", "")))])
+                    for k in sorted(rows, key=lambda k: str(k.get("subject")))]),
+            ])]))
+    return tiles
+
+
+def _trend_figure(history: list[tuple[float, str, Any]], names: dict[str, str]) -> go.Figure:
+    """Lines of the domain's city-wide KPIs over the last 24 h (from the minute history)."""
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for ts, name, value in history:
+        if name not in names or not isinstance(value, (int, float)):
+            continue
+        xs, ys = series.setdefault(name, ([], []))
+        xs.append(ts * 1000)
+        ys.append(float(value))
+    figure = go.Figure([go.Scatter(x=xs, y=ys, mode="lines", name=names[name])
+                        for name, (xs, ys) in series.items()])
+    figure.update_layout(
+        height=260, margin={"l": 40, "r": 10, "t": 10, "b": 30}, xaxis={"type": "date"},
+        legend={"orientation": "h", "y": -0.25}, paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)")
+    if not series:
+        figure.add_annotation(text="No history yet", showarrow=False, x=0.5, y=0.5,
+                              xref="paper", yref="paper")
+    return figure
+
+
+def _feeds_table(feeds: list[FeedHealth]) -> html.Div:
+    if not feeds:
+        return html.P("No feeds of this domain are configured.", className="muted")
+    return html.Table(className="data-table", children=[
+        html.Thead(html.Tr([html.Th(h) for h in ("feed", "state", "last success", "last error",
+                                                  "accepted", "rejected")])),
+        html.Tbody([html.Tr(className=f"feed-{f.state}", children=[
+            html.Td(f.feed), html.Td(f.state + (" (data is old)" if f.state in STALE_STATES else "")),
+            html.Td(format_time(f.last_success) if f.last_success else "never"),
+            html.Td(f.last_error or ""), html.Td(str(f.accepted)), html.Td(str(f.rejected))])
+            for f in feeds]),
+    ])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return str(value)
+
+
+def _entities_table(rows: list[dict[str, Any]]) -> list[Any]:
+    if not rows:
+        return [html.P("Nothing reported yet.", className="muted")]
+    out: list[Any] = []
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_kind.setdefault(str(row.get("kind")), []).append(row)
+    for kind, members in sorted(by_kind.items()):
+        if kind == "route":
+            continue  # shapes are drawn on the map, not listed
+        columns = KIND_COLUMNS.get(kind, ())
+        shown = members[:MAX_ROWS]
+        out.append(html.Details(open=len(by_kind) == 1, className="entity-group", children=[
+            html.Summary(f"{kind} ({len(members)})"
+                         + (f", first {MAX_ROWS} shown" if len(members) > MAX_ROWS else "")),
+            html.Table(className="data-table", children=[
+                html.Thead(html.Tr([html.Th("id"), html.Th("status"), html.Th("as of")]
+                                   + [html.Th(c.replace("_", " ")) for c in columns])),
+                html.Tbody([html.Tr([html.Td(str(e.get("id"))), html.Td(str(e.get("status", ""))),
+                                     html.Td(format_time(e.get("observed_at")))]
+                                    + [html.Td(_cell(e.get(c))) for c in columns])
+                            for e in shown]),
+            ])]))
+    return out
+
+
+def _content(domain: str) -> list[Any]:
+    """The page body from the store (a clear note while Redis is unreachable)."""
+    try:
+        r = redis_client()
+        kpis = store.read_kpis(r, domain)
+        history = store.read_kpi_history(r, domain, time.time() - TREND_HOURS * 3600)
+        feeds = [f for f in read_health(r) if f.domain == domain]
+        entities = domain_entities(r, domain)
+        version, updated_at = store.domain_versions(r)[domain]
+    except redis.RedisError:
+        return [html.Div("Data link lost: showing nothing rather than old data.",
+                         className="card banner-bad")]
+    stale = [f for f in feeds if f.state in STALE_STATES]
+    banner: list[Any] = []
+    if stale:
+        since = min((f.last_success for f in stale if f.last_success), default=None)
+        banner = [html.Div(className="card banner-stale domain-stale", children=[
+            f"Stale: {', '.join(f.feed for f in stale)}"
+            + (f" since {format_time(since)}" if since else "")
+            + ". The figures below are the last received, not current."])]
+    names = {k["name"]: k.get("title") or k["name"] for k in kpis
+             if not k.get("subject") and k.get("unit") != "{alert}"}
+    return banner + [
+        html.P(f"Data as of {format_time(updated_at)} (update {version})" if updated_at
+               else "No data yet.", className="card-note"),
+        html.Section(className="card", children=[html.H2("Indicators"),
+                                                 *_kpi_tiles(kpis, bool(stale))]),
+        html.Section(className="card", children=[
+            html.H2(f"Last {TREND_HOURS} hours"),
+            dcc.Graph(figure=_trend_figure(history, names), config={"displaylogo": False})]),
+        html.Section(className="card", children=[html.H2("Feeds"), _feeds_table(feeds)]),
+        html.Section(className="card", children=[html.H2("Reported"), *_entities_table(entities)]),
+    ]
+
+
+def _signature(seen: Any, domain: str) -> list[Any] | None:
+    """This domain's part of the shell's SEEN signature: its version and its feeds' states."""
+    if not isinstance(seen, list) or not seen:
+        return None
+    version = [row for row in seen if isinstance(row, list) and len(row) == 3 and row[0] == domain]
+    feeds = seen[-1] if isinstance(seen[-1], list) else []
+    return version + [row for row in feeds if isinstance(row, list) and len(row) == 3
+                      and row[1] == domain]
+
+
+def layout(domain: str) -> Callable[..., html.Div]:
+    """The layout function of ``domain``'s page (role-checked on the server)."""
+    path = _domain_path(domain)
+
+    def domain_layout(**_query: str) -> html.Div:
+        from app.context import current_principal
+        from layouts.components import forbidden
+
+        principal = current_principal()
+        if principal is None or not roles.may_open(principal.role, path):
+            return forbidden()
+        return html.Div(className=f"domain-page domain-{domain}", children=[
+            html.H1(DOMAIN_TITLES[domain], id=ids.PAGE_TITLE),
+            html.Div(_content(domain), id=ids.DOMAIN_BODY[domain]),
+            dcc.Store(id=ids.DOMAIN_SHOWN[domain]),
+        ])
+
+    domain_layout.__name__ = f"{domain}_layout"
+    return domain_layout
+
+
+def register(app: dash.Dash, module: str, domain: str) -> None:
+    """Register ``domain``'s page (module name ``module``) and its refresh on version changes."""
+    path = _domain_path(domain)
+
+    @require_roles(roles.PAGE_BY_PATH[path].roles)
+    def refresh(seen: Any, shown: Any) -> tuple[list[Any], Any]:
+        # The shell's SEEN store moves with any domain's version or any feed's state: redraw
+        # only for this domain's own.
+        mine = _signature(seen, domain)
+        if mine is None or mine == shown:
+            raise PreventUpdate
+        return _content(domain), mine
+
+    app.callback(Output(ids.DOMAIN_BODY[domain], "children"),
+                 Output(ids.DOMAIN_SHOWN[domain], "data"), Input(ids.SEEN, "data"),
+                 State(ids.DOMAIN_SHOWN[domain], "data"), prevent_initial_call=True)(refresh)
+    dash.register_page(module, path=path, name=DOMAIN_TITLES[domain],
+                       title=f"{DOMAIN_TITLES[domain]} · CityOps", layout=layout(domain))

@@ -1,0 +1,86 @@
+"""The per-domain pages: indicators, feeds and reported things from the store; stale data labelled."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+import redis
+
+from app import store
+from data_adapters.base import Entity
+from tests.conftest import csrf_header, login
+from tests.test_gate import callback_body
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def refresh_body(domain: str, seen: Any, shown: Any = None) -> dict[str, Any]:
+    """The domain page's refresh callback as the renderer posts it."""
+    return callback_body([(f"domain-body-{domain}", "children"), (f"domain-shown-{domain}", "data")],
+                         [("live-seen", "data", seen)], [(f"domain-shown-{domain}", "data", shown)])
+
+
+def texts(node: Any) -> list[str]:
+    """Every string in a Dash component tree (as JSON), depth first."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, list):
+        return [t for child in node for t in texts(child)]
+    if isinstance(node, dict):
+        return texts(node.get("props", {}).get("children")) if "props" in node else [
+            t for v in node.values() for t in texts(v)]
+    return []
+
+
+def seed_medical(r: redis.Redis, now: float) -> None:
+    """A hospital with a hostile name, a KPI, and a feed health record that is long stale."""
+    hospital = Entity("medical", "hospital", "fhir:hospital:h1", 28.55, 112.35, "active", now,
+                      "test", {"name": HOSTILE})
+    store.write_batch(r, "medical", "fhir", entities=[hospital])
+    store.write_kpis(r, "medical", [
+        {"name": "beds_available", "domain": "medical", "title": "Beds available", "value": 42.0,
+         "unit": "{bed}", "target": ">= 50", "status": "warn", "computed_at": now, "rank": 0},
+        {"name": "beds_available:h1", "domain": "medical", "title": "Beds available per hospital",
+         "value": 7.0, "unit": "{bed}", "target": "", "status": "ok", "computed_at": now,
+         "subject": "h1", "group": "beds_available", "rank": 1}])
+    store.write_feed_health(r, "fhir", {"domain": "medical", "adapter": "fhir",
+                                        "last_success": now - 3600, "freshness_budget_s": 300,
+                                        "interval_s": 100})
+
+
+@pytest.mark.parametrize("role", ["operator", "official", "emergency"])
+def test_domain_page_shows_kpis_things_and_staleness(client, users, r: redis.Redis,
+                                                     role: str) -> None:  # type: ignore[no-untyped-def]
+    """KPIs (city-wide and per subject), the hospital's name as text, and the stale feed named."""
+    now = time.time()
+    seed_medical(r, now)
+    login(client, users[role])
+    version = store.domain_versions(r)["medical"][0]
+    seen = [["medical", version, now], True, [["fhir", "medical", "stale"]]]
+    resp = client.post("/_dash-update-component", json=refresh_body("medical", seen),
+                       headers=csrf_header(client))
+    assert resp.status_code == 200, resp.text
+    payload = resp.get_json()["response"]
+    words = texts(payload["domain-body-medical"]["children"])
+    joined = " ".join(words)
+    assert "Beds available" in joined and "42" in joined
+    assert "h1" in words  # the per-hospital table
+    assert HOSTILE in words  # shown as text: React escapes it; never raw HTML
+    assert "dangerouslySetInnerHTML" not in json.dumps(payload)
+    assert any(w.startswith("Stale: fhir since") for w in words)
+    # Nothing changed for this domain: the next tick answers 204 (no work, no bytes).
+    shown = payload["domain-shown-medical"]["data"]
+    again = client.post("/_dash-update-component", json=refresh_body("medical", seen, shown),
+                        headers=csrf_header(client))
+    assert again.status_code == 204
+
+
+def test_wall_token_and_anonymous_get_no_domain_data(client, users, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    """The refresh callback is role-checked on the server, not just hidden."""
+    seed_medical(r, time.time())
+    seen = [["medical", 1, 1.0], True, []]
+    assert client.post("/_dash-update-component", json=refresh_body("medical", seen)).status_code in (
+        401, 403)
