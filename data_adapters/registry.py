@@ -16,6 +16,7 @@ ADAPTERS: dict[str, str] = {
     "gtfs_rt": "data_adapters.transport.adapter:GtfsRealtimeAdapter",
     "senml_http": "data_adapters.water.adapter:SenmlHttpAdapter",
     "senml_mqtt": "data_adapters.water.mqtt:SenmlMqttAdapter",
+    "sensorthings": "data_adapters.water.sta_adapter:SensorThingsAdapter",
     "open311": "data_adapters.city.adapter:Open311Adapter",
     "cap": "data_adapters.cap.adapter:CapAdapter",
     "fhir": "data_adapters.medical.adapter:FhirAdapter",

@@ -172,11 +172,21 @@ def senml_mqtt_case() -> Case:
                     pack({"n": "flow", "u": "m3/s", "v": 0.05, "s": 1234.5})), dropped=2)])
 
 
+def sensorthings_case() -> Case:
+    """SensorThings Observations (tests/test_water_sensorthings.py): located pressure, a reservoir,
+    an unlocated flow meter, a text result; quality positioned by FeatureOfInterest, an interval
+    phenomenonTime, psi."""
+    from tests import test_water_sensorthings as sta
+    return ({"name": "contract-sta", "url": UNUSED_URL, "zones": {"PZ2": "pz2"}},
+            sta.contract_payloads(NOW))
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "gtfs_static": gtfs_static_case,
     "gtfs_rt": gtfs_rt_case,
     "senml_http": senml_http_case,
     "senml_mqtt": senml_mqtt_case,
+    "sensorthings": sensorthings_case,
     "open311": open311_case,
     "cap": cap_case,
     "fhir": fhir_case,
