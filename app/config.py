@@ -40,11 +40,44 @@ class Settings:
     secure_cookies: bool = False
     heartbeat_seconds: float = 5.0
     timezone: str = "Asia/Shanghai"
+    # The alert rules file (docs/alerts.md); None: the shipped app/default_rules.toml.
+    alert_rules: Path | None = None
     feeds: tuple[Mapping[str, Any], ...] = ()
     demo_vehicles: int = 300
     demo_seed: int = 1
+    demo_sensors: int = 120
+    demo_hospitals: int = 8
+    demo_ambulances: int = 12
+    demo_requests: int = 200
     source: str = "defaults"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # KPI targets and limits ([kpis] table, CITYOPS_KPI_* variables; docs/kpis.md explains each).
+    kpi_water_max_age_s: float = 900.0
+    kpi_pressure_min_bar: float = 2.0
+    kpi_pressure_bad_bar: float = 1.5
+    kpi_reservoir_min_m: float = 2.0
+    kpi_reservoir_bad_m: float = 1.0
+    kpi_turbidity_max_ntu: float = 1.0
+    kpi_free_chlorine_min_mgl: float = 0.05
+    kpi_free_chlorine_max_mgl: float = 5.0
+    kpi_quality_target_pct: float = 100.0
+    kpi_quality_bad_pct: float = 95.0
+    kpi_night_window: tuple[int, int] = (120, 240)  # minutes after local midnight: 02:00-04:00
+    kpi_leak_margin_pct: float = 20.0
+    kpi_leak_min_excess_m3h: float = 1.0
+    kpi_leak_learn_nights: int = 7
+    kpi_night_flow_baseline_m3h: Mapping[str, float] = field(default_factory=dict)
+    kpi_occupancy_target_pct: float = 85.0
+    kpi_occupancy_bad_pct: float = 95.0
+    kpi_ed_occupancy_target_pct: float = 100.0
+    kpi_ed_occupancy_bad_pct: float = 120.0
+    kpi_bed_report_max_age_h: float = 48.0
+    kpi_ambulances_available_pct: float = 25.0
+    kpi_sla_breach_target_pct: float = 10.0
+    kpi_sla_breach_bad_pct: float = 25.0
+    kpi_close_time_target_h: float = 72.0
+    kpi_close_time_bad_h: float = 168.0
+    kpi_close_window_days: int = 7
 
     @property
     def embedded_redis(self) -> bool:
@@ -153,6 +186,59 @@ def _parse_feeds(value: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(feeds)
 
 
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _parse_night_window(value: Any) -> tuple[int, int]:
+    """"HH:MM-HH:MM" (start before end, within one local day) as minutes after midnight."""
+    match = _CLOCK.match(str(value)) if isinstance(value, str) else None
+    if not match:
+        raise ValueError
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if m1 > 59 or m2 > 59 or not 0 <= start < end <= 24 * 60:
+        raise ValueError
+    return start, end
+
+
+def _parse_baselines(value: Any) -> dict[str, float]:
+    """Zone -> night-flow baseline (m3/h): a TOML table, or "zone=1.5, other=3" in a variable."""
+    if isinstance(value, str):
+        pairs = [part.partition("=") for part in value.split(",") if part.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ValueError
+        value = {name.strip(): number.strip() for name, _, number in pairs}
+    if not isinstance(value, dict):
+        raise ValueError
+    parse = _parse_float(0.0, 1e9)
+    baselines = {}
+    for zone, number in value.items():
+        if not isinstance(zone, str) or not zone or len(zone) > 100:
+            raise ValueError
+        baselines[zone] = parse(number)
+    return baselines
+
+
+def _check_kpi_limits(values: Mapping[str, Any]) -> None:
+    """Refuse KPI limits whose "bad" side is milder than their target (a status could never be ok)."""
+    defaults = Settings(data_dir=Path("."))
+    pairs = (("kpi_pressure_bad_bar", "kpi_pressure_min_bar", "kpis.pressure_bad_bar"),
+             ("kpi_reservoir_bad_m", "kpi_reservoir_min_m", "kpis.reservoir_bad_m"),
+             ("kpi_quality_bad_pct", "kpi_quality_target_pct", "kpis.quality_bad_pct"),
+             ("kpi_free_chlorine_min_mgl", "kpi_free_chlorine_max_mgl", "kpis.free_chlorine_min_mgl"),
+             ("kpi_occupancy_target_pct", "kpi_occupancy_bad_pct", "kpis.occupancy_target_pct"),
+             ("kpi_ed_occupancy_target_pct", "kpi_ed_occupancy_bad_pct",
+              "kpis.ed_occupancy_target_pct"),
+             ("kpi_sla_breach_target_pct", "kpi_sla_breach_bad_pct", "kpis.sla_breach_target_pct"),
+             ("kpi_close_time_target_h", "kpi_close_time_bad_h", "kpis.close_time_target_h"))
+    for low, high, key in pairs:
+        lo, hi = values.get(low, getattr(defaults, low)), values.get(high, getattr(defaults, high))
+        if lo > hi:
+            env = next(row[2] for row in _SETTINGS if row[0] == low)
+            other = "kpis." + high.removeprefix("kpi_")
+            raise ConfigError(f"{key} ({env}): expected at most {other} ({hi}), got {lo}")
+
+
 _SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
     # (attribute, TOML key, environment variable, parser, what is expected)
     ("data_dir", "data_dir", "CITYOPS_DATA_DIR", _parse_path, "a directory path"),
@@ -174,23 +260,89 @@ _SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
      _parse_float(0.2, 300.0), "a number of seconds from 0.2 to 300"),
     ("timezone", "city.timezone", "CITYOPS_TIMEZONE", _parse_timezone,
      "an IANA time zone name such as Asia/Shanghai"),
+    ("alert_rules", "alerts.rules_file", "CITYOPS_ALERT_RULES", _parse_path,
+     "the path of a TOML alert rules file (docs/alerts.md)"),
     ("demo_vehicles", "demo.vehicles", "CITYOPS_DEMO_VEHICLES", _parse_int(1, 50_000),
      "an integer from 1 to 50000"),
     ("demo_seed", "demo.seed", "CITYOPS_DEMO_SEED", _parse_int(0, 2**31 - 1),
      "a non-negative integer"),
+    ("demo_sensors", "demo.sensors", "CITYOPS_DEMO_SENSORS", _parse_int(1, 20_000),
+     "an integer from 1 to 20000"),
+    ("demo_hospitals", "demo.hospitals", "CITYOPS_DEMO_HOSPITALS", _parse_int(1, 2_000),
+     "an integer from 1 to 2000"),
+    ("demo_ambulances", "demo.ambulances", "CITYOPS_DEMO_AMBULANCES", _parse_int(0, 2_000),
+     "an integer from 0 to 2000"),
+    ("demo_requests", "demo.requests", "CITYOPS_DEMO_REQUESTS", _parse_int(0, 100_000),
+     "an integer from 0 to 100000"),
     ("feeds", "feeds", "", _parse_feeds,
      "a list of [[feeds]] tables, each with a unique name (lowercase letters, digits, '-', '_') "
      "and an adapter"),
+    # KPI targets and limits (docs/kpis.md).
+    ("kpi_water_max_age_s", "kpis.water_max_age_s", "CITYOPS_KPI_WATER_MAX_AGE_S",
+     _parse_float(10.0, 86_400.0), "a number of seconds from 10 to 86400"),
+    ("kpi_pressure_min_bar", "kpis.pressure_min_bar", "CITYOPS_KPI_PRESSURE_MIN_BAR",
+     _parse_float(0.0, 100.0), "a pressure in bar from 0 to 100"),
+    ("kpi_pressure_bad_bar", "kpis.pressure_bad_bar", "CITYOPS_KPI_PRESSURE_BAD_BAR",
+     _parse_float(0.0, 100.0), "a pressure in bar from 0 to 100"),
+    ("kpi_reservoir_min_m", "kpis.reservoir_min_m", "CITYOPS_KPI_RESERVOIR_MIN_M",
+     _parse_float(0.0, 1000.0), "a level in metres from 0 to 1000"),
+    ("kpi_reservoir_bad_m", "kpis.reservoir_bad_m", "CITYOPS_KPI_RESERVOIR_BAD_M",
+     _parse_float(0.0, 1000.0), "a level in metres from 0 to 1000"),
+    ("kpi_turbidity_max_ntu", "kpis.turbidity_max_ntu", "CITYOPS_KPI_TURBIDITY_MAX_NTU",
+     _parse_float(0.0, 4000.0), "a turbidity in NTU from 0 to 4000"),
+    ("kpi_free_chlorine_min_mgl", "kpis.free_chlorine_min_mgl", "CITYOPS_KPI_FREE_CHLORINE_MIN_MGL",
+     _parse_float(0.0, 100.0), "a concentration in mg/L from 0 to 100"),
+    ("kpi_free_chlorine_max_mgl", "kpis.free_chlorine_max_mgl", "CITYOPS_KPI_FREE_CHLORINE_MAX_MGL",
+     _parse_float(0.0, 100.0), "a concentration in mg/L from 0 to 100"),
+    ("kpi_quality_target_pct", "kpis.quality_target_pct", "CITYOPS_KPI_QUALITY_TARGET_PCT",
+     _parse_float(0.0, 100.0), "a percentage from 0 to 100"),
+    ("kpi_quality_bad_pct", "kpis.quality_bad_pct", "CITYOPS_KPI_QUALITY_BAD_PCT",
+     _parse_float(0.0, 100.0), "a percentage from 0 to 100"),
+    ("kpi_night_window", "kpis.night_window", "CITYOPS_KPI_NIGHT_WINDOW", _parse_night_window,
+     "local times \"HH:MM-HH:MM\", start before end, such as \"02:00-04:00\""),
+    ("kpi_leak_margin_pct", "kpis.leak_margin_pct", "CITYOPS_KPI_LEAK_MARGIN_PCT",
+     _parse_float(0.0, 1000.0), "a percentage from 0 to 1000"),
+    ("kpi_leak_min_excess_m3h", "kpis.leak_min_excess_m3h", "CITYOPS_KPI_LEAK_MIN_EXCESS_M3H",
+     _parse_float(0.0, 1e6), "a flow in m3/h from 0 to 1000000"),
+    ("kpi_leak_learn_nights", "kpis.leak_learn_nights", "CITYOPS_KPI_LEAK_LEARN_NIGHTS",
+     _parse_int(3, 60), "an integer from 3 to 60"),
+    ("kpi_night_flow_baseline_m3h", "kpis.night_flow_baseline_m3h",
+     "CITYOPS_KPI_NIGHT_FLOW_BASELINE_M3H", _parse_baselines,
+     "a table of zone = flow in m3/h (in a variable: \"zone=1.5,other=3\")"),
+    ("kpi_occupancy_target_pct", "kpis.occupancy_target_pct", "CITYOPS_KPI_OCCUPANCY_TARGET_PCT",
+     _parse_float(0.0, 1000.0), "a percentage from 0 to 1000"),
+    ("kpi_occupancy_bad_pct", "kpis.occupancy_bad_pct", "CITYOPS_KPI_OCCUPANCY_BAD_PCT",
+     _parse_float(0.0, 1000.0), "a percentage from 0 to 1000"),
+    ("kpi_ed_occupancy_target_pct", "kpis.ed_occupancy_target_pct",
+     "CITYOPS_KPI_ED_OCCUPANCY_TARGET_PCT", _parse_float(0.0, 1000.0), "a percentage from 0 to 1000"),
+    ("kpi_ed_occupancy_bad_pct", "kpis.ed_occupancy_bad_pct", "CITYOPS_KPI_ED_OCCUPANCY_BAD_PCT",
+     _parse_float(0.0, 1000.0), "a percentage from 0 to 1000"),
+    ("kpi_bed_report_max_age_h", "kpis.bed_report_max_age_h", "CITYOPS_KPI_BED_REPORT_MAX_AGE_H",
+     _parse_float(0.1, 8760.0), "a number of hours from 0.1 to 8760"),
+    ("kpi_ambulances_available_pct", "kpis.ambulances_available_pct",
+     "CITYOPS_KPI_AMBULANCES_AVAILABLE_PCT", _parse_float(0.0, 100.0), "a percentage from 0 to 100"),
+    ("kpi_sla_breach_target_pct", "kpis.sla_breach_target_pct", "CITYOPS_KPI_SLA_BREACH_TARGET_PCT",
+     _parse_float(0.0, 100.0), "a percentage from 0 to 100"),
+    ("kpi_sla_breach_bad_pct", "kpis.sla_breach_bad_pct", "CITYOPS_KPI_SLA_BREACH_BAD_PCT",
+     _parse_float(0.0, 100.0), "a percentage from 0 to 100"),
+    ("kpi_close_time_target_h", "kpis.close_time_target_h", "CITYOPS_KPI_CLOSE_TIME_TARGET_H",
+     _parse_float(0.1, 8760.0), "a number of hours from 0.1 to 8760"),
+    ("kpi_close_time_bad_h", "kpis.close_time_bad_h", "CITYOPS_KPI_CLOSE_TIME_BAD_H",
+     _parse_float(0.1, 8760.0), "a number of hours from 0.1 to 8760"),
+    ("kpi_close_window_days", "kpis.close_window_days", "CITYOPS_KPI_CLOSE_WINDOW_DAYS",
+     _parse_int(1, 366), "an integer from 1 to 366"),
 )
 
 _TOML_KEYS = {row[1] for row in _SETTINGS}
+# Keys whose value is itself a table (zone = number): kept whole, not flattened into dotted keys.
+_TABLE_KEYS = frozenset({"kpis.night_flow_baseline_m3h"})
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in table.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, dict) and name not in _TABLE_KEYS:
             flat.update(_flatten(value, f"{name}."))
         else:
             flat[name] = value
@@ -242,6 +394,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     for attribute, value in overrides.items():
         if value is not None:
             values[attribute] = value
+    _check_kpi_limits(values)
     return Settings(source=source, **values)
 
 

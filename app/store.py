@@ -545,10 +545,17 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
             # A deleted entity may be an event (a GTFS-rt alert with is_deleted).
             pipe.hdel(Keys.events(domain), *removed)
             pipe.srem(Keys.feed_events(domain, feed), *removed)
-        by_metric: dict[str, dict[str, bytes]] = {}
+        # The newest reading of each entity and metric in the batch (a FHIR Bundle may carry
+        # several reports of one hospital, in any order).
+        newest: dict[tuple[str, str], Any] = {}
         for o in observations:
-            by_metric.setdefault(o.metric, {})[o.entity_id] = _dumps(
-                [o.value, o.unit, o.observed_at])
+            key = (o.metric, o.entity_id)
+            held = newest.get(key)
+            if held is None or o.observed_at >= held.observed_at:
+                newest[key] = o
+        by_metric: dict[str, dict[str, bytes]] = {}
+        for (metric, entity_id), o in newest.items():
+            by_metric.setdefault(metric, {})[entity_id] = _dumps([o.value, o.unit, o.observed_at])
         for metric, mapping in by_metric.items():
             pipe.hset(Keys.latest(domain, metric), mapping=mapping)
         if events:
@@ -675,11 +682,17 @@ def write_kpis(r: redis.Redis, domain: str, kpis: Sequence[Mapping[str, Any]]) -
     newest = r.xrevrange(Keys.kpi_history(domain), count=1)
     last_ms = int(newest[0][0].split("-")[0]) if newest else 0
     with r.pipeline(transaction=True) as pipe:
+        # Replaced whole: a zone, hospital or category that is gone takes its KPIs with it.
+        pipe.delete(Keys.kpis(domain))
         pipe.hset(Keys.kpis(domain), mapping={k["name"]: _dumps(k) for k in kpis})
+        # History keeps the city-wide KPIs: hundreds of per-subject ones a minute would cut
+        # the 8 days it holds to hours.
         for k in kpis if time.time() * 1000 - last_ms >= KPI_HISTORY_EVERY_S * 1000 else ():
-            pipe.xadd(Keys.kpi_history(domain), {"name": k["name"], "value": _dumps(k["value"]),
-                                                  "status": k["status"]},
-                      maxlen=KPI_HISTORY_MAXLEN, approximate=True)
+            if k.get("subject") is None:
+                pipe.xadd(Keys.kpi_history(domain), {"name": k["name"],
+                                                      "value": _dumps(k["value"]),
+                                                      "status": k["status"]},
+                          maxlen=KPI_HISTORY_MAXLEN, approximate=True)
         pipe.execute()
 
 

@@ -110,7 +110,9 @@ def domain_cards() -> list[html.Div]:
     versions = read_versions()
     try:
         r = redis_client()
-        kpis = {d: store.read_kpis(r, d) for d in store.DOMAINS}
+        # The cards show city-wide KPIs; per zone, hospital or category ones are on the domain pages.
+        kpis = {d: [k for k in store.read_kpis(r, d) if k.get("subject") is None]
+                for d in store.DOMAINS}
     except redis.RedisError:
         kpis = {d: [] for d in store.DOMAINS}
     return [domain_card(d, *versions[d], kpis=kpis[d]) for d in store.DOMAINS]

@@ -760,3 +760,18 @@ def test_psnc_object_results_string_ids_and_zoneless_times() -> None:
     (entity,) = of(items, Entity)
     assert entity.id == f"sta:sensor:{ds['@iot.id']}" and (entity.lat, entity.lon) == (None, None)
     assert {(o.metric, o.unit) for o in of(items, Observation)} == {("jellyfish_abundance", "1")}
+
+
+def test_a_meters_role_comes_from_thing_or_datastream_properties() -> None:
+    """An inlet meter says so (a zone's flow is its inlets'); properties without one add nothing."""
+    inlet_thing = dict(thing(7, "PZ2 inlet"), properties={"role": "inlet"})
+    t = 1_767_225_600.0
+    rows = [observation(1, datastream(1, "PZ2 inlet flow", "m3/h", "ucum:m3/h", "Flow",
+                                      with_thing=inlet_thing), 120.0, t),
+            observation(2, datastream(2, "PZ2 district meter", "m3/h", "ucum:m3/h", "Flow",
+                                      properties={"role": "district"}), 30.0, t),
+            observation(3, datastream(3, "PZ2-P1 pressure"), 310, t)]
+    entities = {e.attrs["datastream_id"]: e for e in of(parse(collection(*rows)), Entity)}
+    assert entities["1"].attrs["role"] == "inlet"
+    assert entities["2"].attrs["role"] == "district"
+    assert "role" not in entities["3"].attrs

@@ -346,6 +346,13 @@ def _stream_of(ds: Mapping[str, Any], ref: str, prefix: str, overrides: Mapping[
     zone = next((z for z in (zone_of(n, zones) for n in (thing_name, name) if n) if z), None)
     if zone is not None:
         attrs["zone"] = zone
+    # A meter's place in the network (e.g. "inlet": a zone's flow is its inlets', not the sum
+    # of every meter inside it), as the Thing's or Datastream's properties give it.
+    for source in (ds.get("properties"), thing.get("properties")):
+        role = _mapping(source).get("role")
+        if isinstance(role, str) and role.strip():
+            attrs["role"] = role.strip()[:40]
+            break
     problem = None
     if measurement is None:
         problem = (f"Datastream {ref} ({name!r}, observed property {prop_name!r}, unit {code!r}) "
