@@ -62,7 +62,11 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     """Start Redis, the adapter runner and the web server; stop them all on SIGINT/SIGTERM."""
     from app.supervisor import Supervisor
 
-    return Supervisor(settings, demo=not args.no_demo, access_log=args.access_log).run()
+    if args.scenario and (args.no_demo or settings.feeds):
+        raise CommandError("--scenario plays in the demo city: leave out --no-demo and the "
+                           "configured [[feeds]]")
+    return Supervisor(settings, demo=not args.no_demo, access_log=args.access_log,
+                      scenario=args.scenario).run()
 
 
 def cmd_runner(settings: Settings, _args: argparse.Namespace) -> int:
@@ -162,6 +166,9 @@ INGEST_MAX_BYTES = 256 * 1024 * 1024
 TRANSPORT_KINDS = ("static", "vehicle_positions", "trip_updates", "alerts", "auto")
 
 
+DEMO_SCENARIOS = ("rainstorm",)  # data_adapters.simulator.scenario.SCENARIOS (a test holds them equal)
+
+
 # The adapter that reads a recorded payload of each domain (transport picks by --kind).
 INGEST_ADAPTERS = {"water": "senml_http", "city": "open311", "medical": "fhir", "cap": "cap"}
 
@@ -171,6 +178,10 @@ def _ingest_adapter(domain: str, kind: str, feed: str, data: bytes):  # type: ig
     from data_adapters import registry
 
     config = {"name": feed, "url": "file://recorded"}
+    if domain == "water" and data.lstrip()[:1] == b"{":
+        # A JSON object is a SensorThings collection; SenML packs are always arrays.
+        return registry.build({**config, "adapter": "sensorthings", "lookback_hours": 0,
+                               "url": "http://recorded.invalid/Observations"})
     if domain == "medical" and data.lstrip()[:1] not in (b"{", b"["):
         # Not FHIR JSON: the ambulance service's GTFS-rt VehiclePositions (protobuf).
         return registry.build({**config, "adapter": "ambulance_avl"})
@@ -198,7 +209,12 @@ def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
     if len(data) > INGEST_MAX_BYTES:
         print(f"cityops: {args.file} is larger than {INGEST_MAX_BYTES} bytes", file=sys.stderr)
         return EXIT_USAGE
-    adapter = _ingest_adapter(args.domain, args.kind, args.feed, data)
+    from data_adapters.base import FatalFeedError
+
+    try:
+        adapter = _ingest_adapter(args.domain, args.kind, args.feed, data)
+    except FatalFeedError as exc:
+        raise CommandError(str(exc)) from None
     try:
         result = ingest(r, adapter, RawPayload(data=data, source=str(args.file)),
                         dead_letter_unusable=False)
@@ -272,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     up.add_argument("--port", type=int, help="port to listen on (default 8050)")
     up.add_argument("--no-demo", action="store_true", help="do not start the demo city")
+    up.add_argument("--scenario", choices=DEMO_SCENARIOS,
+                    help="play a scripted scenario in the demo city (rainstorm: a CAP warning, "
+                         "rising water, a pressure drop, flooded bus routes, busier hospitals)")
     up.add_argument("--access-log", action="store_true", help="log every HTTP request")
     up.set_defaults(handler=cmd_up, needs_redis=False)
 

@@ -43,6 +43,8 @@ class Settings:
     # The alert rules file (docs/alerts.md); None: the shipped app/default_rules.toml.
     alert_rules: Path | None = None
     feeds: tuple[Mapping[str, Any], ...] = ()
+    # A raster tile URL template for connected sites; None: the offline basemap only.
+    map_tile_url: str | None = None
     demo_vehicles: int = 300
     demo_seed: int = 1
     demo_sensors: int = 120
@@ -168,6 +170,19 @@ def _parse_timezone(value: Any) -> str:
     return text
 
 
+_TILE_URL = re.compile(r"^https?://[^\s\"'<>]+$")
+
+
+def _parse_tile_url(value: Any) -> str | None:
+    """An http(s) tile URL template naming {z}, {x} and {y}; empty means none."""
+    text = str(value).strip()
+    if not text:
+        return None
+    if not _TILE_URL.match(text) or not all(part in text for part in ("{z}", "{x}", "{y}")):
+        raise ValueError
+    return text
+
+
 _FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -262,12 +277,15 @@ _SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
      "an IANA time zone name such as Asia/Shanghai"),
     ("alert_rules", "alerts.rules_file", "CITYOPS_ALERT_RULES", _parse_path,
      "the path of a TOML alert rules file (docs/alerts.md)"),
+    ("map_tile_url", "map.tile_url", "CITYOPS_MAP_TILE_URL", _parse_tile_url,
+     "an http(s) tile URL template with {z}, {x} and {y}, such as "
+     "https://tiles.example.org/{z}/{x}/{y}.png (empty: the offline basemap only)"),
     ("demo_vehicles", "demo.vehicles", "CITYOPS_DEMO_VEHICLES", _parse_int(1, 50_000),
      "an integer from 1 to 50000"),
     ("demo_seed", "demo.seed", "CITYOPS_DEMO_SEED", _parse_int(0, 2**31 - 1),
      "a non-negative integer"),
-    ("demo_sensors", "demo.sensors", "CITYOPS_DEMO_SENSORS", _parse_int(1, 20_000),
-     "an integer from 1 to 20000"),
+    ("demo_sensors", "demo.sensors", "CITYOPS_DEMO_SENSORS", _parse_int(15, 20_000),
+     "an integer from 15 to 20000"),
     ("demo_hospitals", "demo.hospitals", "CITYOPS_DEMO_HOSPITALS", _parse_int(1, 2_000),
      "an integer from 1 to 2000"),
     ("demo_ambulances", "demo.ambulances", "CITYOPS_DEMO_AMBULANCES", _parse_int(0, 2_000),

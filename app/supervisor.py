@@ -53,9 +53,12 @@ def url_host(host: str) -> str:
 class Supervisor:
     """Owns the children of one `cityops up`."""
 
-    def __init__(self, settings: Settings, demo: bool, access_log: bool = False) -> None:
+    def __init__(self, settings: Settings, demo: bool, access_log: bool = False,
+                 scenario: str | None = None) -> None:
         self.settings = settings
         self.demo = demo
+        self.scenario = scenario
+        self.scenario_start: float | None = None
         self.access_log = access_log
         self.stopping = False
         self.embedded: EmbeddedRedis | None = None
@@ -115,7 +118,15 @@ class Supervisor:
         self.demo_url = f"http://127.0.0.1:{port}"
         argv = [sys.executable, "-m", "data_adapters.simulator", "--port", str(port),
                 "--vehicles", str(self.settings.demo_vehicles),
-                "--seed", str(self.settings.demo_seed)]
+                "--seed", str(self.settings.demo_seed),
+                "--sensors", str(self.settings.demo_sensors),
+                "--hospitals", str(self.settings.demo_hospitals),
+                "--ambulances", str(self.settings.demo_ambulances),
+                "--requests", str(self.settings.demo_requests)]
+        if self.scenario:
+            # Fixed at the first start, so a restarted simulator resumes the same timeline.
+            self.scenario_start = self.scenario_start or time.time()
+            argv += ["--scenario", self.scenario, "--scenario-start", f"{self.scenario_start:.0f}"]
         return Child("simulator", lambda: self._spawn(argv))
 
     def _runner_child(self) -> Child:
@@ -208,8 +219,9 @@ class Supervisor:
                     print("cityops: the demo city simulator did not start (see the messages "
                           "above)", file=sys.stderr, flush=True)
                     return 1
-                log.info("demo city: %d vehicles around Yiyang (seed %d) at %s",
-                         self.settings.demo_vehicles, self.settings.demo_seed, self.demo_url)
+                log.info("demo city: %d vehicles around Yiyang (seed %d) at %s%s",
+                         self.settings.demo_vehicles, self.settings.demo_seed, self.demo_url,
+                         f", scenario {self.scenario}" if self.scenario else "")
             runner, web = self._runner_child(), self._web_child()
             for child in (runner, web):
                 child.process = child.start()

@@ -402,3 +402,17 @@ def test_ingest_medical_detects_ambulance_positions(tmp_path: Path, redis_server
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["accepted"] == 3
     assert {e["kind"] for e in store.read_entities(r, "medical")} == {"ambulance"}
+
+
+def test_ingest_water_reads_a_sensorthings_collection(tmp_path: Path, redis_server: RedisServer,
+                                                      r: redis.Redis) -> None:
+    """A JSON object is a SensorThings Observations collection (SenML packs are arrays)."""
+    from tests.test_water_sensorthings import contract_payloads
+
+    payload = tmp_path / "observations.json"
+    payload.write_bytes(contract_payloads(time.time())[0])
+    env = base_env(tmp_path / "data", redis_server.url)
+    result = run_cli(env, "ingest", "water", "--file", str(payload))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["accepted"] >= 1
+    assert any(e["kind"] in ("sensor", "reservoir") for e in store.read_entities(r, "water"))

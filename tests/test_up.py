@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import pytest
 import redis
@@ -100,12 +100,13 @@ def up_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def launch(data_dir: Path, port: int | None = None, env: dict[str, str] | None = None,
-           demo: bool = False) -> Up:
+           demo: bool = False, args: Sequence[str] = ()) -> Up:
     """Start `python -m app.cli up` (without waiting for it)."""
     port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "up", "--host", "127.0.0.1", "--port", str(port)]
-        + ([] if demo else ["--no-demo"]), cwd=ROOT, env=env or up_env(data_dir), stdin=subprocess.DEVNULL,
+        + ([] if demo else ["--no-demo"]) + list(args), cwd=ROOT, env=env or up_env(data_dir),
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     up = Up(process, data_dir, port, LineReader(process.stdout), LineReader(process.stderr))
     _launched.append(up)
@@ -554,3 +555,46 @@ def test_demo_city_reaches_the_screens_through_the_real_adapters(fresh_dir: Path
          "no vehicle got a delay from the TripUpdates feed")
     assert stop(up) == 0, up.output()
     assert_nothing_left(up)
+
+
+def test_rainstorm_scenario_reaches_every_domain(fresh_dir: Path) -> None:
+    """`up --scenario rainstorm`: the CAP warning, water, hospitals, ambulances and requests arrive."""
+    env = up_env(fresh_dir, CITYOPS_DEMO_VEHICLES="30", CITYOPS_DEMO_SENSORS="40",
+                 CITYOPS_DEMO_HOSPITALS="4", CITYOPS_DEMO_AMBULANCES="5", CITYOPS_DEMO_REQUESTS="50")
+    up = wait_running(launch(fresh_dir, env=env, demo=True, args=["--scenario", "rainstorm"]))
+    session = login(up.base, "admin", up.admin_password)
+
+    def kinds(domain: str) -> set[str]:
+        resp = session.get(f"{up.base}/api/v1/entities/{domain}", timeout=10)
+        return {e["kind"] for e in resp.json()["entities"]} if resp.status_code == 200 else set()
+
+    poll(lambda: {"sensor", "reservoir"} <= kinds("water") or None, 60, "no water sensors arrived")
+    poll(lambda: {"hospital", "ambulance"} <= kinds("medical") or None, 60,
+         "no hospitals or ambulances arrived")
+    poll(lambda: "request" in kinds("city") or None, 60, "no city requests arrived")
+
+    def warnings() -> list[dict[str, object]]:
+        resp = session.get(f"{up.base}/api/v1/events", timeout=10)
+        return [e for e in resp.json().get("events", []) if "rain" in str(e.get("title", "")).lower()
+                and e.get("area")] if resp.status_code == 200 else []
+
+    poll(lambda: warnings() or None, 60, "the rainstorm's CAP warning never arrived")
+    assert stop(up) == 0, up.output()
+    assert_nothing_left(up)
+
+
+def test_scenario_needs_the_demo_city(fresh_dir: Path) -> None:
+    """--scenario with --no-demo is refused with a clear message, before anything starts."""
+    result = subprocess.run([sys.executable, "-m", "app.cli", "up", "--no-demo", "--scenario",
+                             "rainstorm"], cwd=ROOT, env=up_env(fresh_dir), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0
+    assert "--scenario plays in the demo city" in result.stderr
+
+
+def test_cli_knows_every_simulator_scenario() -> None:
+    """The `up --scenario` choices are the simulator's scenarios."""
+    from app.cli import DEMO_SCENARIOS
+    from data_adapters.simulator.scenario import SCENARIOS
+
+    assert tuple(DEMO_SCENARIOS) == tuple(SCENARIOS)

@@ -1,8 +1,21 @@
-"""The demo city: a seeded street grid around Yiyang with buses that serve GTFS and GTFS-Realtime."""
+"""The demo city: a seeded Yiyang whose every feed is served in its real format over loopback HTTP.
 
+Buses (GTFS, GTFS-Realtime), ambulances (GTFS-Realtime), the water network (SensorThings API,
+SenML), hospitals (FHIR R4), service requests (Open311) and warnings (CAP), with scenarios.
+"""
+
+from data_adapters.simulator.ambulances import AmbulanceService
+from data_adapters.simulator.cap_feed import WarningFeed
 from data_adapters.simulator.city import YIYANG, BBox, CityModel, District, LonLat
+from data_adapters.simulator.medical import FhirService, HospitalNetwork
+from data_adapters.simulator.requests311 import RequestBook
+from data_adapters.simulator.scenario import SCENARIOS, Scenario, make_scenario
 from data_adapters.simulator.server import SimulatorServer
+from data_adapters.simulator.sta import SensorThingsService
 from data_adapters.simulator.transit import Fleet, FleetState, Route, Stop, TransitNetwork
+from data_adapters.simulator.water import WaterNetwork
 
-__all__ = ["YIYANG", "BBox", "CityModel", "District", "Fleet", "FleetState", "LonLat", "Route",
-           "SimulatorServer", "Stop", "TransitNetwork"]
+__all__ = ["SCENARIOS", "YIYANG", "AmbulanceService", "BBox", "CityModel", "District", "FhirService",
+           "Fleet", "FleetState", "HospitalNetwork", "LonLat", "RequestBook", "Route", "Scenario",
+           "SensorThingsService", "SimulatorServer", "Stop", "TransitNetwork", "WarningFeed", "WaterNetwork",
+           "make_scenario"]

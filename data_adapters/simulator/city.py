@@ -164,6 +164,18 @@ def point_in_polygon(lon: float, lat: float, ring: Sequence[tuple[float, float]]
     return inside
 
 
+def points_in_polygon(lon: Any, lat: Any, ring: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Even-odd test of many points (numpy arrays of lon and lat) against a closed ring."""
+    x, y = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+    inside = np.zeros(np.broadcast(x, y).shape, dtype=bool)
+    for (x1, y1), (x2, y2) in pairwise(ring):
+        if y1 == y2:
+            continue  # a horizontal edge never crosses the ray
+        crosses = (y1 > y) != (y2 > y)
+        inside ^= crosses & (x < x1 + (y - y1) * (x2 - x1) / (y2 - y1))
+    return inside
+
+
 def haversine_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> Any:
     """Great-circle distance in metres (numpy-friendly)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)

@@ -19,13 +19,14 @@ import random
 import zipfile
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 from google.transit import gtfs_realtime_pb2 as rt
 
-from data_adapters.simulator.city import CityModel, shortest_path
+from data_adapters.simulator.city import CityModel, points_in_polygon, shortest_path
+from data_adapters.simulator.patterns import uniform
 
 DAY_S = 86_400
 DEFAULT_VEHICLES = 200
@@ -58,6 +59,13 @@ INCIDENT_RAMP = 0.75      # delay gained per second while stuck
 INCIDENT_RECOVERY = 0.1   # delay recovered per second afterwards
 INCIDENT_MINUTES = (2.0, 12.0)
 RUSH_AMPLITUDE_S = 150.0
+# Delay areas (a flooded district) add delay on top of all that. The calm delay's slope already
+# reaches about +0.92 s/s (incident + noise) and -0.22 s/s (recovery + noise), so an area's extra
+# delay may rise at most 0.07 s/s and fall at most 0.025 s/s: a bus still never drives backwards
+# and never catches up faster than 25 % above its cruise speed.
+AREA_MAX_RISE = 0.07
+AREA_MAX_FALL = 0.025
+AREA_SAMPLE_M = 50.0
 
 AGENCY_ID = "YYBUS"
 ROUTE_COLORS: tuple[str, ...] = (
@@ -75,27 +83,8 @@ DATE_FORMAT = "%Y%m%d"
 ZIP_TIMESTAMP = (2024, 1, 1, 0, 0, 0)
 
 
-# -- deterministic hashing (numpy, vectorised) ----------------------------------------------------
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a well-spread 64-bit hash of each element."""
-    x = x + _GOLDEN
-    x = (x ^ (x >> np.uint64(30))) * _M1
-    x = (x ^ (x >> np.uint64(27))) * _M2
-    return x ^ (x >> np.uint64(31))
-
-
-def _uniform(seed: int, stream: int, a: Any, b: Any) -> np.ndarray:
-    """A uniform [0, 1) number for each (a, b) pair, the same on every run and machine."""
-    with np.errstate(over="ignore"):
-        key = _mix(np.full(1, (seed * 1_000_003 + stream) & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64))
-        h = _mix(key ^ np.asarray(a, dtype=np.int64).astype(np.uint64))
-        h = _mix(h ^ np.asarray(b, dtype=np.int64).astype(np.uint64))
-    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+# -- deterministic hashing: shared with the other models of the city --------------------------------
+_uniform = uniform
 
 
 # -- the network ----------------------------------------------------------------------------------
@@ -490,6 +479,28 @@ class FleetState:
     congestion: np.ndarray       # CongestionLevel values
 
 
+@dataclass(frozen=True)
+class DelayArea:
+    """Extra delay for the buses of routes through an area (a flooded district) for a while.
+
+    The extra delay rises linearly from ``start`` over ``rise_s``, holds for ``hold_s`` and falls
+    linearly over ``fall_s``; a route wholly inside the area gets up to ``peak_s``.
+    """
+
+    polygon: tuple[tuple[float, float], ...]
+    start: float
+    peak_s: float
+    rise_s: float
+    hold_s: float
+    fall_s: float
+
+    def profile(self, now: float) -> float:
+        """How much of the peak applies at ``now`` (0 to 1)."""
+        up = (now - self.start) / self.rise_s
+        down = 1.0 - (now - self.start - self.rise_s - self.hold_s) / self.fall_s
+        return min(1.0, max(0.0, min(up, down)))
+
+
 class Fleet:
     """The buses of a :class:`TransitNetwork`, each shuttling along its route on a trip."""
 
@@ -501,6 +512,7 @@ class Fleet:
         self.city = network.city
         self._zone = _zone(network.city.timezone)
         self._state: FleetState | None = None
+        self._areas: list[tuple[DelayArea, np.ndarray]] = []
         self._prepare()
 
     def __len__(self) -> int:
@@ -647,13 +659,49 @@ class Fleet:
         hours = ((t + self.utc_offset(t)) % DAY_S) / 3600.0
         rush = RUSH_AMPLITUDE_S * self._rush_factor * (
             math.exp(-((hours - 8.0) ** 2) / 2.0) + 0.8 * math.exp(-((hours - 17.75) ** 2) / 2.4))
-        return np.clip(self._base_delay + rush + noise + incident, DELAY_MIN_S, DELAY_MAX_S)
+        delay = np.clip(self._base_delay + rush + noise + incident, DELAY_MIN_S, DELAY_MAX_S)
+        for area, weight in self._areas:
+            share = area.profile(t)
+            if share > 0.0:
+                delay = delay + area.peak_s * share * weight
+        return delay
+
+    # -- delay areas ---------------------------------------------------------------------------
+    def add_delay_area(self, polygon: Sequence[tuple[float, float]], start: float, peak_s: float,
+                       rise_s: float = 0.0, hold_s: float = 0.0, fall_s: float = 0.0) -> DelayArea:
+        """Delay the buses of routes through ``polygon`` (a closed ring of lon, lat) from ``start``.
+
+        A bus gets up to ``peak_s`` times the share of its route inside the area (doubled, at most
+        1), varied per bus. Ramps shorter than the slope bounds allow are lengthened, so positions
+        stay a pure, forward-moving function of time. Calm behaviour is unchanged without areas.
+        """
+        if peak_s < 0:
+            raise ValueError("peak_s must not be negative")
+        area = DelayArea(tuple((float(x), float(y)) for x, y in polygon), float(start), float(peak_s),
+                         max(rise_s, peak_s / AREA_MAX_RISE, 1.0), max(hold_s, 0.0),
+                         max(fall_s, peak_s / AREA_MAX_FALL, 1.0))
+        share = self.route_shares(area.polygon)[self.route]
+        jitter = 0.7 + 0.3 * _uniform(self.seed, 40 + len(self._areas), self._ids, 0)
+        self._areas.append((area, np.minimum(1.0, 2.0 * share) * jitter))
+        self._state = None  # the cached step no longer holds
+        return area
+
+    def route_shares(self, polygon: Sequence[tuple[float, float]]) -> np.ndarray:
+        """Share of each route's length (indexed by route index) that lies inside ``polygon``."""
+        shares = np.zeros(len(self.network.routes))
+        for route in self.network.routes:
+            along = np.arange(0.0, route.length_m + AREA_SAMPLE_M, AREA_SAMPLE_M)
+            lon = np.interp(along, route.shape_dist, route.shape[:, 0])
+            lat = np.interp(along, route.shape_dist, route.shape[:, 1])
+            shares[route.index] = float(points_in_polygon(lon, lat, polygon).mean())
+        return shares
 
     # -- simulation ----------------------------------------------------------------------------
     def step(self, now: float) -> FleetState:
         """Move every vehicle to wall time ``now`` (UTC epoch seconds) and return the state."""
-        if self._state is not None and self._state.now == now:
-            return self._state
+        cached = self._state
+        if cached is not None and cached.now == now:
+            return cached
         delay = self.delays(now)
         slope = (delay - self.delays(now - 2.0)) / 2.0
         local = now + self.utc_offset(now)
@@ -720,11 +768,14 @@ class Fleet:
                               np.where(slope > 0.2, rt.VehiclePosition.STOP_AND_GO,
                                        rt.VehiclePosition.RUNNING_SMOOTHLY))
 
-        self._state = FleetState(now=now, lat=lat, lon=lon, bearing=bearing, speed=speed, delay=delay,
-                                 direction=direction, trip_start=trip_start, service_day=service_day,
-                                 stop_index=stop_index, next_index=next_index, status=status,
-                                 occupancy=occupancy, congestion=congestion)
-        return self._state
+        state = FleetState(now=now, lat=lat, lon=lon, bearing=bearing, speed=speed, delay=delay,
+                           direction=direction, trip_start=trip_start, service_day=service_day,
+                           stop_index=stop_index, next_index=next_index, status=status,
+                           occupancy=occupancy, congestion=congestion)
+        # Returned from the local, not the attribute: the server builds feeds in parallel threads,
+        # and another step may replace the cached state before this one returns.
+        self._state = state
+        return state
 
     # -- GTFS-Realtime -------------------------------------------------------------------------
     def _feed(self, now: float) -> rt.FeedMessage:
