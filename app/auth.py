@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import timedelta
+from typing import Sequence
 from importlib import resources
 from urllib.parse import urlencode, urlsplit
 
@@ -292,17 +293,19 @@ def logout_view() -> BaseResponse:
     return response
 
 
-def content_security_policy(script_hashes: list[str]) -> str:
-    """As strict as Dash and plotly.js allow: no remote origins, no inline script but Dash's own."""
+def content_security_policy(script_hashes: list[str], tile_origins: Sequence[str] = ()) -> str:
+    """As strict as Dash and plotly.js allow: no remote origins (but a configured tile server's),
+    no inline script but Dash's own."""
     scripts = " ".join(["'self'", *script_hashes])  # Dash quotes its hashes already
+    tiles = "".join(f" {origin}" for origin in tile_origins)
     return "; ".join([
         "default-src 'self'",
         f"script-src {scripts}",
         # plotly.js writes <style> elements at run time.
         "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
+        "img-src 'self' data: blob:" + tiles,
         "font-src 'self' data:",
-        "connect-src 'self'",
+        "connect-src 'self'" + tiles,
         "worker-src 'self' blob:",
         "object-src 'none'",
         "base-uri 'self'",

@@ -5,13 +5,15 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import dash
 import redis
 from flask import Flask, Response, jsonify, request
 
-from app import auth, live
+from app import auth, live, official_routes
 from app.api import api
+from app.api_alerts import api_alerts
 from app.config import Settings, load_settings, resolve_secret_key
 from app.context import EXTENSION
 from app.embedded_redis import EmbeddedRedis
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     }
     auth.init_auth(server, settings)
     server.register_blueprint(api)
+    server.register_blueprint(api_alerts)
+    server.register_blueprint(official_routes.blueprint)
     app = dash.Dash(
         "cityops",
         server=server,
@@ -90,5 +94,8 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     # (plotly/dash#3971). One public request here does it before any real request is served.
     server.test_client().get("/healthz")
     # Dash's inline scripts are allowed by hash; nothing else inline may run.
-    server.extensions[EXTENSION]["csp"] = auth.content_security_policy(list(app.csp_hashes()))
+    # A connected site's tile server (map.tile_url) is the one remote origin the pages may use.
+    tile = urlsplit(settings.map_tile_url) if settings.map_tile_url else None
+    server.extensions[EXTENSION]["csp"] = auth.content_security_policy(
+        list(app.csp_hashes()), [f"{tile.scheme}://{tile.netloc}"] if tile else [])
     return app

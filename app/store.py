@@ -101,6 +101,23 @@ class Keys:
     def lease(feed: str) -> str:
         return f"co:{{feeds}}:lease:{feed}"
 
+    # Alerts: one hash tag, so every lifecycle script touches one cluster slot. Durable: no
+    # live-data retention ever trims these keys (no TTL, no MAXLEN).
+    alerts_index = "co:{alerts}:index"  # zset: alert id -> time of its last change
+    alerts_open = "co:{alerts}:open"  # zset: ids of alerts that are not closed (cleared_ack)
+    alerts_meta = "co:{alerts}:meta"  # hash: version, bumped by every change (cheap polling)
+    alert_rule_state = "co:{alerts}:rulestate"  # hash: rule|subject -> pending/firing (JSON)
+    alert_settings = "co:{alerts}:settings"  # hash: sound:<severity> -> on/off
+    alerts_lease = "co:{alerts}:lease"  # string: the runner that evaluates the rules
+
+    @staticmethod
+    def alert(alert_id: str) -> str:
+        return f"co:{{alerts}}:alert:{alert_id}"
+
+    @staticmethod
+    def alert_timeline(alert_id: str) -> str:
+        return f"co:{{alerts}}:timeline:{alert_id}"
+
 
 class AlreadyExists(Exception):
     """The record to create exists already."""
@@ -707,3 +724,282 @@ def read_kpi_history(r: redis.Redis, domain: str, since: float) -> list[tuple[fl
     rows = r.xrange(Keys.kpi_history(domain), min=f"{int(since * 1000)}-0")
     return [(int(entry_id.split("-")[0]) / 1000, f["name"], orjson.loads(f["value"]))
             for entry_id, f in rows]
+
+
+# -- alerts -------------------------------------------------------------------------------------------
+# Every lifecycle step is one Lua script over the alert's keys (KEYS: alert hash, its timeline
+# stream, the index, the open set, the meta hash), so two people acting at once meet one winner,
+# and the loser is answered from the same atomic read: who did it and when. The timeline entry is
+# written in the same step as the change it records.
+ALERT_STATES: tuple[str, ...] = ("active_unack", "active_ack", "cleared_unack", "cleared_ack")
+ALERT_LEASE_NAME = "alert-rules"
+
+_ALERT_PRELUDE = """
+local id, now, actor, addr = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local function log(action, state, detail)
+  redis.call('XADD', KEYS[2], '*', 'at', now, 'actor', actor, 'action', action, 'addr', addr,
+             'state', state, 'detail', detail)
+end
+local function touch(state)
+  redis.call('HINCRBY', KEYS[1], 'version', 1)
+  redis.call('HSET', KEYS[1], 'state', state, 'updated_at', now)
+  redis.call('ZADD', KEYS[3], now, id)
+  if state == 'cleared_ack' then
+    redis.call('ZREM', KEYS[4], id)
+  else
+    redis.call('ZADD', KEYS[4], now, id)
+  end
+  redis.call('HINCRBY', KEYS[5], 'version', 1)
+end
+"""
+
+# ARGV: id, now, actor, addr, fingerprint, then field/value pairs describing the alert.
+# Returns {outcome, state}: created, repeated (still active: count and last_seen bumped),
+# reopened (it had cleared: the same alert is active and unacknowledged again) or collision.
+_ALERT_RAISE = _ALERT_PRELUDE + """
+local fp = ARGV[5]
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  redis.call('HSET', KEYS[1], 'id', id, 'fingerprint', fp, 'count', 1, 'first_seen', now,
+    'last_seen', now, 'opened_at', now, 'version', 0, 'escalated', '0', 'escalated_at', '',
+    'acked_by', '', 'acked_at', '', 'ack_note', '', 'assignee', '', 'assigned_by', '',
+    'assigned_at', '', 'cleared_at', '', 'closed_by', '', 'closed_at', '', 'resolved_by', '',
+    'resolved_at', '', 'notes', 0, 'created_by', actor)
+  redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+  touch('active_unack')
+  log('raised', 'active_unack', '')
+  return {'created', 'active_unack'}
+end
+if redis.call('HGET', KEYS[1], 'fingerprint') ~= fp then
+  return {'collision', state}
+end
+redis.call('HINCRBY', KEYS[1], 'count', 1)
+redis.call('HSET', KEYS[1], 'last_seen', now)
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if state == 'active_unack' or state == 'active_ack' then
+  touch(state)
+  log('repeated', state, '')
+  return {'repeated', state}
+end
+redis.call('HSET', KEYS[1], 'opened_at', now, 'escalated', '0', 'escalated_at', '', 'acked_by', '',
+  'acked_at', '', 'ack_note', '', 'cleared_at', '', 'closed_by', '', 'closed_at', '',
+  'resolved_by', '', 'resolved_at', '')
+touch('active_unack')
+log('reopened', 'active_unack', '')
+return {'reopened', 'active_unack'}
+"""
+
+# ARGV: id, now, actor, addr, action, text, arg, expected.
+# ack (text: note), assign (arg: the new assignee; expected: the assignee the caller saw),
+# note (text), resolve (text: note), clear, escalate (arg: the severity's deadline in seconds).
+# Returns {'ok', state}, {'noop', state}, {'missing'} or {'conflict', why, by, at}.
+_ALERT_ACT = _ALERT_PRELUDE + """
+local action, text, arg, expected = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local f = redis.call('HMGET', KEYS[1], 'state', 'acked_by', 'acked_at', 'assignee', 'assigned_by',
+                     'assigned_at', 'closed_by', 'closed_at', 'escalated', 'opened_at', 'cleared_at')
+local state = f[1]
+if not state then
+  return {'missing'}
+end
+local function conflict(why, by, at)
+  return {'conflict', why, by or '', at or ''}
+end
+local new = state
+if action == 'ack' then
+  if state == 'active_unack' then
+    new = 'active_ack'
+  elseif state == 'cleared_unack' then
+    new = 'cleared_ack'
+    redis.call('HSET', KEYS[1], 'closed_by', actor, 'closed_at', now)
+  else
+    return conflict('already acknowledged', f[2], f[3])
+  end
+  redis.call('HSET', KEYS[1], 'acked_by', actor, 'acked_at', now, 'ack_note', text)
+elseif action == 'assign' then
+  if state == 'cleared_ack' then
+    return conflict('the alert is closed', f[7], f[8])
+  end
+  if f[4] == arg then
+    return conflict('already assigned to ' .. arg, f[5], f[6])
+  end
+  if f[4] ~= '' and f[4] ~= expected then
+    return conflict('assigned to ' .. f[4] .. ' meanwhile', f[5], f[6])
+  end
+  redis.call('HSET', KEYS[1], 'assignee', arg, 'assigned_by', actor, 'assigned_at', now)
+  text = arg
+elseif action == 'note' then
+  redis.call('HINCRBY', KEYS[1], 'notes', 1)
+elseif action == 'resolve' then
+  if state == 'cleared_ack' then
+    return conflict('already closed', f[7], f[8])
+  end
+  new = 'cleared_ack'
+  redis.call('HSET', KEYS[1], 'resolved_by', actor, 'resolved_at', now, 'closed_by', actor,
+             'closed_at', now)
+  if f[11] == '' then redis.call('HSET', KEYS[1], 'cleared_at', now) end
+  if f[2] == '' then redis.call('HSET', KEYS[1], 'acked_by', actor, 'acked_at', now) end
+elseif action == 'clear' then
+  if state == 'active_unack' then
+    new = 'cleared_unack'
+  elseif state == 'active_ack' then
+    new = 'cleared_ack'
+    redis.call('HSET', KEYS[1], 'closed_by', actor, 'closed_at', now)
+  else
+    return {'noop', state}
+  end
+  redis.call('HSET', KEYS[1], 'cleared_at', now)
+elseif action == 'escalate' then
+  if state ~= 'active_unack' or f[9] == '1'
+     or tonumber(f[10]) + tonumber(arg) > tonumber(now) then
+    return {'noop', state}
+  end
+  redis.call('HSET', KEYS[1], 'escalated', '1', 'escalated_at', now)
+  text = arg
+else
+  return {'error', 'unknown action ' .. action}
+end
+touch(new)
+log(action, new, text)
+return {'ok', new}
+"""
+
+
+def _alert_keys(alert_id: str) -> list[str]:
+    return [Keys.alert(alert_id), Keys.alert_timeline(alert_id), Keys.alerts_index,
+            Keys.alerts_open, Keys.alerts_meta]
+
+
+def alert_raise(r: redis.Redis, alert_id: str, fingerprint: str, fields: Mapping[str, str], *,
+                actor: str, addr: str, now: float) -> tuple[str, str]:
+    """Create, repeat or reopen the alert ``alert_id`` atomically: (outcome, state)."""
+    pairs = [item for key_value in fields.items() for item in key_value]
+    if not pairs:
+        raise ValueError("an alert needs at least one field")
+    outcome = r.eval(_ALERT_RAISE, 5, *_alert_keys(alert_id), alert_id, f"{now:.3f}", actor, addr,
+                     fingerprint, *pairs)
+    return str(outcome[0]), str(outcome[1])
+
+
+def alert_act(r: redis.Redis, alert_id: str, action: str, *, actor: str, addr: str, now: float,
+              text: str = "", arg: str = "", expected: str = "") -> list[str]:
+    """One lifecycle step on an alert, atomically (see _ALERT_ACT for the answers)."""
+    return [str(v) for v in r.eval(_ALERT_ACT, 5, *_alert_keys(alert_id), alert_id, f"{now:.3f}",
+                                   actor, addr, action, text, arg, expected)]
+
+
+def read_alert(r: redis.Redis, alert_id: str) -> dict[str, str] | None:
+    """The stored fields of one alert, or None."""
+    return r.hgetall(Keys.alert(alert_id)) or None
+
+
+def read_alerts(r: redis.Redis, alert_ids: Sequence[str]) -> list[dict[str, str]]:
+    """The stored fields of several alerts (missing ones left out), in the order asked."""
+    with r.pipeline(transaction=False) as pipe:
+        for alert_id in alert_ids:
+            pipe.hgetall(Keys.alert(alert_id))
+        return [row for row in pipe.execute() if row]
+
+
+def alert_ids(r: redis.Redis, open_only: bool = False, limit: int = 200) -> list[str]:
+    """Alert ids, most recently changed first: every alert, or only those not closed."""
+    key = Keys.alerts_open if open_only else Keys.alerts_index
+    return list(r.zrevrange(key, 0, max(limit, 1) - 1))
+
+
+def read_alert_timeline(r: redis.Redis, alert_id: str,
+                        count: int | None = None) -> list[dict[str, str]]:
+    """An alert's timeline, oldest first (all of it unless ``count`` limits it)."""
+    return [dict(fields, id=entry_id)
+            for entry_id, fields in r.xrange(Keys.alert_timeline(alert_id), count=count)]
+
+
+def alerts_version(r: redis.Redis) -> int:
+    """A number that changes whenever any alert (or the alert settings) changed."""
+    return int(r.hget(Keys.alerts_meta, "version") or 0)
+
+
+def read_alert_settings(r: redis.Redis) -> dict[str, str]:
+    """Settings of the alert screens (which severities sound)."""
+    return r.hgetall(Keys.alert_settings)
+
+
+def write_alert_settings(r: redis.Redis, fields: Mapping[str, str]) -> None:
+    """Change alert screen settings; screens see the change with the next version."""
+    with r.pipeline(transaction=True) as pipe:
+        pipe.hset(Keys.alert_settings, mapping=dict(fields))
+        pipe.hincrby(Keys.alerts_meta, "version", 1)
+        pipe.execute()
+
+
+def read_rule_state(r: redis.Redis) -> dict[str, str]:
+    """The rules' memory: rule|subject -> JSON (since when a condition holds, whether it fired)."""
+    return r.hgetall(Keys.alert_rule_state)
+
+
+def write_rule_state(r: redis.Redis, changes: Mapping[str, str | None]) -> None:
+    """Set (a JSON text) or forget (None) entries of the rules' memory."""
+    if not changes:
+        return
+    gone = [key for key, value in changes.items() if value is None]
+    kept = {key: value for key, value in changes.items() if value is not None}
+    with r.pipeline(transaction=True) as pipe:
+        if gone:
+            pipe.hdel(Keys.alert_rule_state, *gone)
+        if kept:
+            pipe.hset(Keys.alert_rule_state, mapping=kept)
+        pipe.execute()
+
+
+def acquire_alerts_lease(r: redis.Redis, owner: str, ttl_ms: int) -> bool:
+    """Hold the lease of rule evaluation, so that one runner across hosts evaluates the rules."""
+    if r.set(Keys.alerts_lease, owner, nx=True, px=ttl_ms):
+        return True
+    return bool(r.eval(_RENEW_LEASE, 1, Keys.alerts_lease, owner, ttl_ms))
+
+
+@dataclass(frozen=True)
+class RuleInputs:
+    """Everything one rule evaluation reads, fetched in one round trip."""
+
+    kpis: dict[str, list[dict[str, Any]]]  # domain -> current KPIs
+    events: dict[str, list[dict[str, Any]]]  # domain -> stored events
+    feeds: dict[str, dict[str, str]]  # feed -> compact health (SUMMARY_FIELDS)
+    latest: dict[tuple[str, str], dict[str, Any]]  # (domain, metric) -> entity id -> reading
+    rule_state: dict[str, str]
+    open_alerts: list[dict[str, str]]
+
+
+def read_rule_inputs(r: redis.Redis, metrics: Sequence[tuple[str, str]] = ()) -> RuleInputs:
+    """KPIs, events, feed health, the named metrics' readings, the rules' memory, open alerts."""
+    with r.pipeline(transaction=False) as pipe:
+        for domain in DOMAINS:
+            pipe.hvals(Keys.kpis(domain))
+        for domain in DOMAINS:
+            pipe.hvals(Keys.events(domain))
+        pipe.hgetall(Keys.feeds_summary)
+        for domain, metric in metrics:
+            pipe.hgetall(Keys.latest(domain, metric))
+        pipe.hgetall(Keys.alert_rule_state)
+        pipe.zrange(Keys.alerts_open, 0, -1)
+        rows = pipe.execute()
+    n = len(DOMAINS)
+    kpis = {d: [orjson.loads(v) for v in rows[i]] for i, d in enumerate(DOMAINS)}
+    events = {d: [orjson.loads(v) for v in rows[n + i]] for i, d in enumerate(DOMAINS)}
+    feeds = {feed: orjson.loads(raw) for feed, raw in (rows[2 * n] or {}).items()}
+    latest = {key: {entity: orjson.loads(v) for entity, v in rows[2 * n + 1 + i].items()}
+              for i, key in enumerate(metrics)}
+    return RuleInputs(kpis, events, feeds, latest, rows[-2] or {},
+                      read_alerts(r, rows[-1]) if rows[-1] else [])
+
+
+def read_live_positions(r: redis.Redis, domain: str,
+                        entity_ids: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """entity id -> (lat, lon) of the live entities that have a position."""
+    if not entity_ids:
+        return {}
+    out: dict[str, tuple[float, float]] = {}
+    for entity_id, raw in zip(entity_ids, r.hmget(Keys.live(domain), list(entity_ids)), strict=True):
+        record = orjson.loads(raw) if raw else {}
+        if isinstance(record, dict) and record.get("lat") is not None and record.get("lon") is not None:
+            out[entity_id] = (float(record["lat"]), float(record["lon"]))
+    return out

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import redis
 
-from app import kpis, store
+from app import kpis, rules, store
 from app.config import Settings
 from app.redis_link import connect
 from data_adapters.base import Adapter, FatalFeedError, ParseError, RetryableFeedError
@@ -139,7 +139,7 @@ class Runner:
             if now < self.kpis_due.get(domain, 0.0):
                 return
             self.kpis_due[domain] = now + KPI_INTERVAL_S
-        kpis.refresh(r, domain)
+        kpis.refresh(r, domain, settings=self.settings)
 
     # -- the loop --------------------------------------------------------------------------------
     def _lease_ms(self, adapter: Adapter) -> int:
@@ -152,7 +152,7 @@ class Runner:
                                   thread_name_prefix="feed")
         in_flight: dict[str, Future[None]] = {}
         link_ok = True
-        next_beat = 0.0
+        next_beat = next_rules = 0.0
         try:
             while not self.stopping.is_set():
                 try:
@@ -160,6 +160,9 @@ class Runner:
                     if now >= next_beat:
                         self.beat(r)
                         next_beat = now + self.settings.heartbeat_seconds
+                    if now >= next_rules:  # alert rules, staleness and escalation
+                        rules.tick(r, self.settings, self.owner)
+                        next_rules = now + rules.EVALUATE_EVERY_S
                     for sched in self.schedules:
                         feed = sched.adapter.feed
                         busy = feed in in_flight and not in_flight[feed].done()

@@ -1,28 +1,485 @@
-"""The alerts page (/alerts) for emergency staff and operators."""
+"""The alerts page (/alerts) for emergency staff, operators and officials, on a phone or a laptop.
+
+Filters by domain, severity and state; the newest unacknowledged alerts first; acknowledging
+takes two taps ("Acknowledge" on the alert, then "Confirm" in the sheet that opens, a note being
+optional); the sheet shows the alert on a small offline map and its whole timeline. Every
+callback checks the role on the server, and every action also checks that this person may act
+on this alert's domain, whatever the buttons showed.
+"""
 
 from __future__ import annotations
 
-import dash
-from dash import html
+import math
+from html import escape
+from typing import Any, Mapping
 
-from layouts import ids
-from layouts.components import page_layout
+import dash
+import orjson
+import plotly.graph_objects as go
+import redis
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from app import accounts, alerts, roles, store
+from app.context import client_addr, current_principal, redis_client, require_roles
+from layouts import alert_panel, ids
+from layouts.components import DOMAIN_TITLES, format_time, page_layout
+from layouts.livemap import basemap_layers
 
 PATH = "/alerts"
+DEFAULT_CENTER = (28.55, 112.36)  # Yiyang, the demo city: where an unlocated alert's map opens
+PAGE_ROLES = roles.PAGE_BY_PATH[PATH].roles
+LIST_LIMIT = 200
+OPEN_STATES = ["active_unack", "active_ack", "cleared_unack"]
+SEVERITY_COLOURS = {"critical": "#D55E00", "major": "#E69F00", "minor": "#0072B2",
+                    "warning": "#CC79A7", "info": "#8C8C8C"}
+ACTION_LABELS = {"raised": "raised", "repeated": "occurred again", "reopened": "reopened",
+                 "ack": "acknowledged", "assign": "assigned to", "note": "note",
+                 "resolve": "resolved", "clear": "condition cleared", "escalate": "escalated"}
 
 
-@page_layout(PATH)
-def layout(**_query: str) -> html.Div:
-    """The list of alerts; empty until alert rules and feeds raise some."""
-    return html.Div([
-        html.H1("Alerts", id=ids.PAGE_TITLE),
-        html.Div(id=ids.ALERTS_LIST, className="card", children=[
-            html.P("No open alerts.", className="muted"),
+def _options(values: Any, labels: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    return [{"label": (labels or {}).get(v, v), "value": v} for v in values]
+
+
+def _default_domains() -> list[str]:
+    """Emergency staff start with their own domains; everybody else with all of them."""
+    principal = current_principal()
+    if principal is not None and principal.role == roles.EMERGENCY and principal.domains:
+        return list(principal.domains)
+    return []
+
+
+def _raise_form() -> html.Details:
+    """An incident raised by hand (a phone call): operators and admins."""
+    return html.Details(className="card raise-form", children=[
+        html.Summary("Raise an incident"),
+        html.Label("Title", htmlFor=ids.ALERT_NEW_TITLE),
+        dcc.Input(id=ids.ALERT_NEW_TITLE, type="text", maxLength=alerts.MAX_TITLE),
+        html.Div(className="form-row", children=[
+            html.Div([html.Label("Domain", htmlFor=ids.ALERT_NEW_DOMAIN),
+                      dcc.Dropdown(id=ids.ALERT_NEW_DOMAIN, clearable=False, value="city",
+                                   options=_options(store.DOMAINS, DOMAIN_TITLES))]),
+            html.Div([html.Label("Severity", htmlFor=ids.ALERT_NEW_SEVERITY),
+                      dcc.Dropdown(id=ids.ALERT_NEW_SEVERITY, clearable=False, value="major",
+                                   options=_options(alerts.SEVERITIES))]),
         ]),
+        html.Div(className="form-row", children=[
+            html.Div([html.Label("Latitude", htmlFor=ids.ALERT_NEW_LAT),
+                      dcc.Input(id=ids.ALERT_NEW_LAT, type="number", min=-90, max=90,
+                                step="any")]),
+            html.Div([html.Label("Longitude", htmlFor=ids.ALERT_NEW_LON),
+                      dcc.Input(id=ids.ALERT_NEW_LON, type="number", min=-180, max=180,
+                                step="any")]),
+        ]),
+        html.Label("Description", htmlFor=ids.ALERT_NEW_DESCRIPTION),
+        dcc.Textarea(id=ids.ALERT_NEW_DESCRIPTION, maxLength=alerts.MAX_DESCRIPTION, rows=3),
+        html.Button("Raise incident", id=ids.ALERT_NEW_RAISE, className="btn"),
+        html.Div(id=ids.ALERT_NEW_RESULT, role="status", className="action-result"),
     ])
 
 
-def register(app: dash.Dash) -> None:  # noqa: ARG001 - the page has no callbacks of its own
-    """Register the page with Dash Pages."""
+def _rules_status() -> html.Div:
+    """For admins: where the runner's rules came from, and a refused edit's error."""
+    principal = current_principal()
+    if principal is None or principal.role != roles.ADMIN:
+        return html.Div(id=ids.ALERTS_RULES_STATUS)
+    try:
+        raw = store.read_alert_settings(redis_client()).get("rules_status")
+    except redis.RedisError:
+        raw = None
+    if not raw:
+        return html.Div("Alert rules: not evaluated yet (the adapter runner loads them).",
+                        id=ids.ALERTS_RULES_STATUS, className="muted rules-status")
+    status = orjson.loads(raw)
+    text = (f"Alert rules: {status.get('rules', 0)} threshold rule(s) from {status.get('source')}"
+            f", loaded {format_time(status.get('at'), with_date=True)}.")
+    children: list[Any] = [html.Span(text)]
+    if status.get("error"):
+        children.append(html.Div(f"Refused edit: {status['error']}", className="error"))
+    return html.Div(children, id=ids.ALERTS_RULES_STATUS, className="rules-status")
+
+
+def _assignable_users() -> list[str]:
+    """Enabled users an operator may assign an alert to (none for other roles)."""
+    principal = current_principal()
+    if principal is None or principal.role not in alerts.ACT_ON_ALL:
+        return []
+    try:
+        return [u["name"] for u in store.list_users(redis_client()) if u.get("disabled") != "1"]
+    except redis.RedisError:
+        return []
+
+
+@page_layout(PATH)
+def layout(alert: str | None = None, **_query: str) -> html.Div:
+    """Counts, filters, the alert list and the sheet of the alert picked (``?alert=<id>`` opens
+    that alert's sheet: a link to one alert's page)."""
+    principal = current_principal()
+    raisers = principal is not None and principal.role in alerts.RAISERS
+    opened = {"id": alert, "mode": "view"} if isinstance(alert, str) and alerts.ALERT_ID.match(
+        alert) else None
+    return html.Div(className="alerts-page", children=[
+        html.H1("Alerts", id=ids.PAGE_TITLE),
+        alert_panel.panel(compact=True),
+        _rules_status(),
+        html.Div(className="alert-filters", children=[
+            dcc.Dropdown(id=ids.ALERTS_FILTER_DOMAIN, multi=True, value=_default_domains(),
+                         placeholder="All domains", options=_options(store.DOMAINS, DOMAIN_TITLES),
+                         searchable=False),
+            dcc.Dropdown(id=ids.ALERTS_FILTER_SEVERITY, multi=True, value=[],
+                         placeholder="All severities", options=_options(alerts.SEVERITIES),
+                         searchable=False),
+            dcc.Dropdown(id=ids.ALERTS_FILTER_STATE, multi=True, value=list(OPEN_STATES),
+                         placeholder="All states",
+                         options=_options(alerts.STATES, alert_panel.STATE_LABELS),
+                         searchable=False),
+        ]),
+        _raise_form() if raisers else html.Div(),
+        html.Div(className="alerts-layout", children=[
+            html.Div(id=ids.ALERTS_LIST, className="alert-cards", role="list"),
+            _detail_sheet(_assignable_users()),
+        ]),
+        dcc.Store(id=ids.ALERTS_SHOWN),
+        dcc.Store(id=ids.ALERT_SELECTED, data=opened),
+        dcc.Store(id=ids.ALERT_SEEN_ASSIGNEE),
+    ])
+
+
+def _detail_sheet(users: list[str]) -> html.Aside:
+    """The picked alert: actions first (so acknowledging is the second tap), map, timeline."""
+    return html.Aside(id=ids.ALERT_DETAIL, className="alert-detail", children=[
+        html.Button("Close", id=ids.ALERT_DETAIL_CLOSE, className="btn-link detail-close",
+                    **{"aria-label": "Close the alert"}),
+        html.Div(id=ids.ALERT_DETAIL_HEAD),
+        html.Div(id=ids.ALERT_ACTIONS, className="alert-actions", children=[
+            html.Button("Confirm acknowledgement", id=ids.ALERT_ACK, className="btn btn-ack"),
+            dcc.Textarea(id=ids.ALERT_NOTE, maxLength=alerts.MAX_NOTE, rows=2,
+                         placeholder="Note (optional for acknowledging)"),
+            html.Div(className="action-row", children=[
+                html.Button("Claim", id=ids.ALERT_CLAIM, className="btn btn-secondary"),
+                html.Button("Add note", id=ids.ALERT_ADD_NOTE, className="btn btn-secondary"),
+                html.Button("Resolve", id=ids.ALERT_RESOLVE, className="btn btn-danger"),
+            ]),
+            # Operators hand an alert to someone; everybody else claims it for themselves.
+            html.Div(id=ids.ALERT_ASSIGN_ROW, className="action-row assign-row", hidden=not users,
+                     children=[
+                dcc.Dropdown(id=ids.ALERT_ASSIGN_USER, options=users, placeholder="Assign to…",
+                             clearable=True, className="assign-user"),
+                html.Button("Assign", id=ids.ALERT_ASSIGN, className="btn btn-secondary"),
+            ]),
+        ]),
+        html.Div(id=ids.ALERT_RESULT, role="status", className="action-result"),
+        dcc.Graph(id=ids.ALERT_MAP, className="alert-map", figure=alert_figure(None),
+                  config={"displaylogo": False, "displayModeBar": False, "scrollZoom": True}),
+        html.Div(id=ids.ALERT_TIMELINE, className="alert-timeline"),
+    ])
+
+
+# -- the list -----------------------------------------------------------------------------------------
+def _card(alert: Mapping[str, Any], actionable: bool, group_title: str | None) -> html.Div:
+    buttons: list[Any] = [html.Button("Details", id={"type": ids.ALERT_PICK, "index": alert["id"]},
+                                      className="btn btn-secondary")]
+    if actionable and alert["state"] in alerts.UNACKED:
+        buttons.insert(0, html.Button("Acknowledge",
+                                      id={"type": ids.ALERT_ACK_START, "index": alert["id"]},
+                                      className="btn btn-ack"))
+    extra = [html.Div(f"In the area of: {group_title}", className="group-note")] if group_title else []
+    return html.Div(className=alert_panel.row_class(alert) + " alert-card", role="listitem",
+                    **{"data-alert": alert["id"]}, children=[
+        html.Div(alert_panel.badges(alert), className="alert-badges"),
+        html.Div(alert["title"], className="alert-title"),
+        html.Div(className="alert-meta", children=[
+            html.Span(DOMAIN_TITLES.get(alert["domain"], alert["domain"])),
+            html.Span(alert_panel.when(alert.get("last_seen")), className="alert-time")]),
+        *extra,
+        html.Div(buttons, className="card-actions"),
+    ])
+
+
+def _cards(r: redis.Redis, domains: list[str], severities: list[str],
+           states: list[str]) -> list[Any]:
+    found = alerts.list_alerts(r, domains=domains or None, severities=severities or None,
+                               states=states or None, limit=LIST_LIMIT)
+    if not found:
+        return [html.P("No alerts match these filters.", className="muted")]
+    principal = current_principal()
+    titles = {a["id"]: a["title"] for a in alerts.list_alerts(r, open_only=True, limit=1000)
+              if a["source"] == "cap"}
+    return [_card(a, alerts.may_act(principal, a), titles.get(a.get("group") or ""))
+            for a in found]
+
+
+@require_roles(PAGE_ROLES)
+def refresh_list(_panel_version: int | None, domains: list[str] | None,
+                 severities: list[str] | None, states: list[str] | None,
+                 shown: Any) -> tuple[Any, Any]:
+    """Redraw the list when an alert or a filter changed (the panel's version store moves on
+    every alert change, so the list needs no timer of its own)."""
+    try:
+        r = redis_client()
+        signature = [store.alerts_version(r), domains or [], severities or [], states or []]
+        if signature == shown:
+            raise PreventUpdate
+        return _cards(r, list(domains or []), list(severities or []), list(states or [])), signature
+    except redis.RedisError:
+        raise PreventUpdate from None
+
+
+@require_roles(PAGE_ROLES)
+def select(_ack: list[int | None], _pick: list[int | None], _close: int | None) -> tuple[Any, str]:
+    """Open the sheet of an alert ("Acknowledge": ready to confirm), or close it."""
+    triggered = ctx.triggered_id
+    value = ctx.triggered[0].get("value") if ctx.triggered else None
+    if triggered is None or not value:
+        raise PreventUpdate  # new cards appearing are not clicks
+    if triggered == ids.ALERT_DETAIL_CLOSE:
+        return None, ""
+    if isinstance(triggered, dict) and isinstance(triggered.get("index"), str):
+        mode = "ack" if triggered.get("type") == ids.ALERT_ACK_START else "view"
+        return {"id": triggered["index"], "mode": mode}, ""
+    raise PreventUpdate
+
+
+# -- the sheet ----------------------------------------------------------------------------------------
+def alert_figure(alert: Mapping[str, Any] | None,
+                 warning: Mapping[str, Any] | None = None) -> go.Figure:
+    """A small offline map: the alert's point, its own area or its warning's area (no tiles)."""
+    traces: list[go.Scattermap] = []
+    for shape, name in ((alert or {}).get("area"), "Area"), ((warning or {}).get("area"),
+                                                             "Warning area"):
+        for ring in _outer_rings(shape):
+            traces.append(go.Scattermap(lon=[p[0] for p in ring], lat=[p[1] for p in ring],
+                                        mode="lines", fill="toself", name=name, hoverinfo="skip",
+                                        line={"color": "#CC79A7", "width": 2}))
+    located = alert is not None and alert.get("lat") is not None and alert.get("lon") is not None
+    if located:
+        assert alert is not None
+        traces.append(go.Scattermap(
+            lat=[alert["lat"]], lon=[alert["lon"]], mode="markers", name="Alert",
+            marker={"size": 16, "color": SEVERITY_COLOURS.get(alert["severity"], "#8C8C8C")},
+            hovertext=[escape(alert["title"], quote=True)], hoverinfo="text"))
+    center = (alert["lat"], alert["lon"]) if located else DEFAULT_CENTER  # type: ignore[index]
+    figure = go.Figure(traces)
+    # The city's own offline basemap (districts, roads, river) from assets/: no tiles, no glyphs.
+    figure.update_layout(map={"style": "white-bg", "center": {"lat": center[0], "lon": center[1]},
+                              "zoom": 13 if located else 10,
+                              "layers": basemap_layers(lambda path: f"/assets/{path}")},
+                         margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, height=220,
+                         uirevision=(alert or {}).get("id", "none"),
+                         paper_bgcolor="rgba(0,0,0,0)")
+    return figure
+
+
+def _outer_rings(area: Mapping[str, Any] | None) -> list[list[list[float]]]:
+    if not area:
+        return []
+    coords = area.get("coordinates") or []
+    if area.get("type") == "Polygon":
+        return [coords[0]] if coords else []
+    if area.get("type") == "MultiPolygon":
+        return [polygon[0] for polygon in coords if polygon]
+    return []
+
+
+def _detail_text(entry: Mapping[str, Any]) -> str:
+    if entry["action"] == "escalate" and entry["detail"]:
+        return f"unacknowledged for {entry['detail']} s"
+    return str(entry["detail"])
+
+
+def _timeline(entries: list[dict[str, Any]]) -> html.Ol:
+    return html.Ol(className="timeline", children=[
+        html.Li(className=f"tl-{e['action']}", children=[
+            html.Span(format_time(e["at"], with_date=True), className="tl-time"),
+            html.Span(e["actor"], className="tl-actor"),
+            html.Span(ACTION_LABELS.get(e["action"], e["action"]), className="tl-action"),
+            html.Span(_detail_text(e), className="tl-detail") if e["detail"] else None,
+            html.Span(f"from {e['addr']}", className="tl-addr muted") if e["addr"] else None,
+        ]) for e in reversed(entries)])
+
+
+def _head(alert: Mapping[str, Any], warning: Mapping[str, Any] | None) -> list[Any]:
+    facts = [("Domain", DOMAIN_TITLES.get(alert["domain"], alert["domain"])),
+             ("First seen", format_time(alert["first_seen"], with_date=True)),
+             ("Last seen", format_time(alert["last_seen"], with_date=True)),
+             ("Acknowledged by", alert["acked_by"] or "—"), ("Assigned to", alert["assignee"] or "—")]
+    if alert.get("escalated"):
+        facts.append(("Escalated", format_time(alert["escalated_at"], with_date=True)))
+    if warning is not None:
+        facts.append(("In the area of", warning["title"]))
+    return [
+        html.Div(alert_panel.badges(alert), className="alert-badges"),
+        html.H2(alert["title"], className="detail-title"),
+        html.P(alert["description"], className="detail-description") if alert["description"] else None,
+        html.Dl([item for label, value in facts for item in (html.Dt(label), html.Dd(value))],
+                className="facts"),
+    ]
+
+
+@require_roles(PAGE_ROLES)
+def render_detail(selected: Mapping[str, Any] | None, _shown: Any) -> tuple[Any, ...]:
+    """Show the picked alert (kept current as it changes); buttons only for those who may act."""
+    alert_id = (selected or {}).get("id") if isinstance(selected, dict) else None
+    alert = None
+    if isinstance(alert_id, str) and len(alert_id) < 40:
+        try:
+            r = redis_client()
+            alert = alerts.get_alert(r, alert_id)
+            story = alerts.timeline(r, alert_id) if alert else []
+            warning = None
+            if alert is not None:
+                warnings = [a for a in alerts.list_alerts(r, open_only=True, limit=1000)
+                            if a["source"] == "cap" and a["id"] != alert_id]
+                probe = dict(alert)
+                alerts.assign_groups(warnings + [probe])
+                warning = next((w for w in warnings if w["id"] == probe.get("group")), None)
+        except redis.RedisError:
+            raise PreventUpdate from None
+    if alert is None:
+        return ("alert-detail", [], True, True, True, True, True, alert_figure(None), [], None)
+    may = alerts.may_act(current_principal(), alert)
+    mode = selected.get("mode") if isinstance(selected, dict) else "view"
+    sheet = "alert-detail open" + (" mode-ack" if mode == "ack" else "")
+    closed = alert["state"] == alerts.CLOSED
+    return (sheet, _head(alert, warning), not may, not may or alert["state"] not in alerts.UNACKED,
+            not may or closed, not may or closed, not may, alert_figure(alert, warning),
+            _timeline(story), alert["assignee"])
+
+
+# -- acting ------------------------------------------------------------------------------------------
+@require_roles(alerts.ACTORS)
+def act(_ack: int | None, _claim: int | None, _note: int | None, _resolve: int | None,
+        _assign: int | None, selected: Mapping[str, Any] | None, note: str | None,
+        user: str | None, seen_assignee: str | None) -> tuple[Any, Any]:
+    """Acknowledge, claim, assign, note or resolve the picked alert; a clear answer either way.
+
+    A claim or an assignment succeeds only if the assignee is still the one the sheet showed.
+    """
+    button = ctx.triggered_id
+    if button is None or not (ctx.triggered and ctx.triggered[0].get("value")):
+        raise PreventUpdate
+    alert_id = selected.get("id") if isinstance(selected, dict) else None
+    if not isinstance(alert_id, str):
+        return html.Span("Pick an alert first.", className="error"), no_update
+    note = (note or "")[:alerts.MAX_NOTE]
+    r = redis_client()
+    principal = current_principal()
+    assert principal is not None  # require_roles refused anonymous callers
+    alert = alerts.get_alert(r, alert_id)
+    if alert is None:
+        return html.Span("This alert no longer exists.", className="error"), no_update
+    if not alerts.may_act(principal, alert):
+        store.audit(r, principal.name, "alert_action", target=alert_id, addr=client_addr(),
+                    outcome="denied")
+        return html.Span(f"You may not act on {alert['domain']} alerts.", className="error"), no_update
+    addr = client_addr()
+    try:
+        if button == ids.ALERT_ACK:
+            alerts.acknowledge(r, alert_id, principal.name, note=note, addr=addr)
+            done = "Acknowledged."
+        elif button == ids.ALERT_CLAIM:
+            alerts.assign(r, alert_id, principal.name, principal.name,
+                          expected=str(seen_assignee or ""), addr=addr)
+            done = "Claimed: it is yours."
+        elif button == ids.ALERT_ASSIGN:
+            target = _existing_user(r, user)
+            if target is None:
+                return html.Span("Pick a user to assign it to.", className="error"), no_update
+            alerts.assign(r, alert_id, principal.name, target, expected=str(seen_assignee or ""),
+                          addr=addr)
+            done = f"Assigned to {target}."
+        elif button == ids.ALERT_ADD_NOTE:
+            alerts.add_note(r, alert_id, principal.name, note, addr=addr)
+            done = "Note added."
+        elif button == ids.ALERT_RESOLVE:
+            alerts.resolve(r, alert_id, principal.name, note=note, addr=addr)
+            done = "Resolved."
+        else:
+            raise PreventUpdate
+    except alerts.Conflict as exc:
+        at = format_time(exc.at) if exc.at else "just now"
+        return html.Span(f"Not done: {exc.why} by {exc.by or 'someone'} at {at}.",
+                         className="error conflict"), no_update
+    except alerts.AlertError as exc:
+        return html.Span(str(exc), className="error"), no_update
+    return html.Span(done, className="ok"), ""
+
+
+def _existing_user(r: redis.Redis, name: Any) -> str | None:
+    """``name`` if it is an enabled user, else None."""
+    if not isinstance(name, str) or not accounts.NAME_RE.match(name):
+        return None
+    record = store.get_user(r, name)
+    return name if record is not None and record.get("disabled") != "1" else None
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError
+    return float(value)
+
+
+@require_roles(alerts.RAISERS)
+def raise_incident(_clicks: int | None, title: str | None, domain: str | None,
+                   severity: str | None, lat: Any, lon: Any, description: str | None) -> Any:
+    """An operator raises an incident by hand; the form's values are checked like the API's."""
+    if not _clicks:
+        raise PreventUpdate
+    title = (title or "").strip()
+    if not title or len(title) > alerts.MAX_TITLE:
+        return html.Span(f"A title of 1 to {alerts.MAX_TITLE} characters, please.", className="error")
+    if domain not in store.DOMAINS or severity not in alerts.SEVERITIES:
+        return html.Span("Pick a domain and a severity.", className="error")
+    try:
+        lat_value, lon_value = _number(lat), _number(lon)
+    except ValueError:
+        return html.Span("Latitude and longitude are numbers.", className="error")
+    if (lat_value is None) != (lon_value is None) or (
+            lat_value is not None and not (-90 <= lat_value <= 90 and -180 <= lon_value <= 180)):  # type: ignore[operator]
+        return html.Span("Give both latitude (-90..90) and longitude (-180..180), or neither.",
+                         className="error")
+    principal = current_principal()
+    assert principal is not None
+    alert = alerts.raise_manual(redis_client(), title=title, domain=domain, severity=severity,
+                                lat=lat_value, lon=lon_value,
+                                description=(description or "")[:alerts.MAX_DESCRIPTION],
+                                actor=principal.name, addr=client_addr())
+    return html.Span(f"Raised: {alert['title']}", className="ok")
+
+
+def register(app: dash.Dash) -> None:
+    """Register the page with Dash Pages, its callbacks and the shared alert panel's."""
+    alert_panel.register(app)
     dash.register_page(__name__, path=PATH, name="Alerts", title="Alerts · CityOps",
                        layout=layout)
+    app.callback(Output(ids.ALERTS_LIST, "children"), Output(ids.ALERTS_SHOWN, "data"),
+                 Input(ids.ALERT_PANEL_SHOWN, "data"), Input(ids.ALERTS_FILTER_DOMAIN, "value"),
+                 Input(ids.ALERTS_FILTER_SEVERITY, "value"), Input(ids.ALERTS_FILTER_STATE, "value"),
+                 State(ids.ALERTS_SHOWN, "data"))(refresh_list)
+    app.callback(Output(ids.ALERT_SELECTED, "data"),
+                 Output(ids.ALERT_RESULT, "children", allow_duplicate=True),
+                 Input({"type": ids.ALERT_ACK_START, "index": ALL}, "n_clicks"),
+                 Input({"type": ids.ALERT_PICK, "index": ALL}, "n_clicks"),
+                 Input(ids.ALERT_DETAIL_CLOSE, "n_clicks"), prevent_initial_call=True)(select)
+    app.callback(Output(ids.ALERT_DETAIL, "className"), Output(ids.ALERT_DETAIL_HEAD, "children"),
+                 Output(ids.ALERT_ACTIONS, "hidden"), Output(ids.ALERT_ACK, "hidden"),
+                 Output(ids.ALERT_CLAIM, "hidden"), Output(ids.ALERT_RESOLVE, "hidden"),
+                 Output(ids.ALERT_ADD_NOTE, "hidden"), Output(ids.ALERT_MAP, "figure"),
+                 Output(ids.ALERT_TIMELINE, "children"), Output(ids.ALERT_SEEN_ASSIGNEE, "data"),
+                 Input(ids.ALERT_SELECTED, "data"), Input(ids.ALERTS_SHOWN, "data"),
+                 prevent_initial_call=True)(render_detail)
+    app.callback(Output(ids.ALERT_RESULT, "children"), Output(ids.ALERT_NOTE, "value"),
+                 Input(ids.ALERT_ACK, "n_clicks"), Input(ids.ALERT_CLAIM, "n_clicks"),
+                 Input(ids.ALERT_ADD_NOTE, "n_clicks"), Input(ids.ALERT_RESOLVE, "n_clicks"),
+                 Input(ids.ALERT_ASSIGN, "n_clicks"),
+                 State(ids.ALERT_SELECTED, "data"), State(ids.ALERT_NOTE, "value"),
+                 State(ids.ALERT_ASSIGN_USER, "value"), State(ids.ALERT_SEEN_ASSIGNEE, "data"),
+                 prevent_initial_call=True)(act)
+    app.callback(Output(ids.ALERT_NEW_RESULT, "children"), Input(ids.ALERT_NEW_RAISE, "n_clicks"),
+                 State(ids.ALERT_NEW_TITLE, "value"), State(ids.ALERT_NEW_DOMAIN, "value"),
+                 State(ids.ALERT_NEW_SEVERITY, "value"), State(ids.ALERT_NEW_LAT, "value"),
+                 State(ids.ALERT_NEW_LON, "value"), State(ids.ALERT_NEW_DESCRIPTION, "value"),
+                 prevent_initial_call=True)(raise_incident)

@@ -1,97 +1,526 @@
-"""The live map: transport routes, stops and vehicles on an offline basemap (no tiles, no labels).
+"""The live map: one component, used by every page, with every domain as layers on an offline basemap.
 
-Offline by default: style ``white-bg`` loads nothing from the internet, and text labels (which
-would fetch glyphs) are never used; names go in the hover text, escaped. ``uirevision`` keeps the
-user's zoom and pan across updates.
+- Offline: style ``white-bg`` (a plain dark style on the wall) under the city's own GeoJSON layers
+  from assets/basemap/; a raster tile layer only when ``map.tile_url`` is configured. No text
+  labels (they fetch glyphs); names go in hover text (escaped in app/mapdata.py) and the panel.
+- Live at scale: every second the callback reads the version counters; nothing moved -> no
+  update; otherwise a ``dash.Patch`` of only the traces whose content changed, coordinates as
+  float32 typed arrays (``{"dtype": "f4", "bdata": ...}``, which plotly.js decodes). Ids and hover
+  texts travel only when a trace's members change; the browser's state store keeps fingerprints.
+- ``uirevision`` keeps the user's zoom and pan; the relayoutData of a pan or zoom asks for the
+  markers of the new view, grouped into cells beyond ``mapdata.MAX_MARKERS``.
+- Click a marker: the side panel shows its details, latest readings and open alerts (as text
+  nodes: React escapes them).
 """
 
 from __future__ import annotations
 
-from html import escape
-from typing import Any, Sequence
+import base64
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
-import plotly.graph_objects as go
+import dash
+import numpy as np
+import redis
+from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 
-DEFAULT_CENTER = (28.55, 112.36)  # Yiyang
-# Delay classes, colour-blind safe (Okabe-Ito), with size as a second cue.
-DELAY_CLASSES: tuple[tuple[str, float, str, int], ...] = (
-    # (label, upper bound in s, colour, marker size)
-    ("early", -60.0, "#0072B2", 9),
-    ("on time", 300.0, "#009E73", 9),
-    ("late", 600.0, "#E69F00", 12),
-    ("very late", float("inf"), "#D55E00", 15),
-)
-UNKNOWN_DELAY = ("delay unknown", "#8C8C8C", 8)
+from app import mapdata, roles
+from app.context import redis_client, require_roles, settings
+from app.mapdata import LAYER_BY_KEY, LAYERS, SEVERITY_CLASSES, View
+from layouts import ids
+from layouts.components import format_time
 
-
-def _safe(value: Any) -> str:
-    """Feed text for hover labels: HTML-escaped (plotly renders a subset of HTML)."""
-    return escape(str(value), quote=True)
-
-
-def _delay_class(delay: float | None) -> tuple[str, str, int]:
-    if delay is None:
-        return UNKNOWN_DELAY
-    for label, upper, colour, size in DELAY_CLASSES:
-        if delay < upper:
-            return label, colour, size
-    return UNKNOWN_DELAY  # pragma: no cover - the last bound is infinite
-
-
-def _center(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
-    if not points:
-        return DEFAULT_CENTER
-    lats = sorted(p[0] for p in points)
-    lons = sorted(p[1] for p in points)
-    return lats[len(lats) // 2], lons[len(lons) // 2]
-
-
-def transport_figure(entities: Sequence[dict[str, Any]], theme: str = "desk") -> go.Figure:
-    """Routes as lines, stops as dots, vehicles coloured and sized by their delay class."""
-    vehicles = [e for e in entities if e.get("kind") == "vehicle" and e.get("lat") is not None]
-    stops = [e for e in entities if e.get("kind") == "stop" and e.get("lat") is not None]
-    routes = [e for e in entities if e.get("kind") == "route" and e.get("shape")]
-    traces: list[go.Scattermap] = []
-    line_lat: list[float | None] = []
-    line_lon: list[float | None] = []
-    for route in routes:
-        for lon, lat in route["shape"]:
-            line_lon.append(lon)
-            line_lat.append(lat)
-        line_lon.append(None)  # a gap between routes
-        line_lat.append(None)
-    traces.append(go.Scattermap(lat=line_lat, lon=line_lon, mode="lines", name="Routes",
-                                line={"width": 2, "color": "#9AA9B8"}, hoverinfo="skip"))
-    traces.append(go.Scattermap(
-        lat=[s["lat"] for s in stops], lon=[s["lon"] for s in stops], mode="markers",
-        name="Stops", marker={"size": 5, "color": "#5F6B76"},
-        hovertext=[f"Stop {_safe(s.get('name') or s['id'])}" for s in stops], hoverinfo="text"))
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for v in vehicles:
-        groups.setdefault(_delay_class(v.get("delay_s"))[0], []).append(v)
-    for label, colour, size in [(c[0], c[2], c[3]) for c in DELAY_CLASSES] + [UNKNOWN_DELAY]:
-        members = groups.get(label, [])
-        traces.append(go.Scattermap(
-            lat=[v["lat"] for v in members], lon=[v["lon"] for v in members], mode="markers",
-            name=f"Vehicles: {label} ({len(members)})",
-            marker={"size": size, "color": colour},
-            hovertext=[_vehicle_hover(v) for v in members], hoverinfo="text"))
-    lat, lon = _center([(v["lat"], v["lon"]) for v in vehicles + stops])
-    figure = go.Figure(traces)
-    figure.update_layout(
-        map={"style": "white-bg", "center": {"lat": lat, "lon": lon}, "zoom": 11.5},
-        uirevision="transport-map", margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        legend={"orientation": "h", "y": 0, "x": 0, "bgcolor": "rgba(255,255,255,0.8)"},
-        paper_bgcolor="rgba(0,0,0,0)", height=560,
-        font={"color": "#F4F7FA" if theme == "wall" else "#14202B"})
-    return figure
+ALL_LAYERS: tuple[str, ...] = tuple(layer.key for layer in LAYERS)
+PROBLEMS = "problems"
+DESK, WALL = "desk", "wall"
+# On a dark wall the map is dark too: a style with one background layer and nothing to fetch.
+# maplibre refuses a restyle (plotly restyles when the legend changes) of a style without
+# "glyphs" once text layers exist (we never draw text, so the local URL is never fetched), or
+# without "sources", which an empty {} does not survive on its way through the figure.
+WALL_STYLE: dict[str, Any] = {"version": 8, "name": "cityops-wall",
+                              "sources": {"none": {"type": "geojson", "data": {
+                                  "type": "FeatureCollection", "features": []}}},
+                              "glyphs": "/assets/glyphs/{fontstack}/{range}.pbf",
+                              "layers": [{"id": "background", "type": "background",
+                                          "paint": {"background-color": "#0b121a"}}]}
+BASEMAP_COLOURS: dict[str, dict[str, str]] = {
+    DESK: {"district": "#f3f5f8", "outline": "#c3ccd6", "road": "#d5dbe2", "river": "#56B4E9"},
+    WALL: {"district": "#141f2b", "outline": "#2d3d4f", "road": "#2a3846", "river": "#2f6f99"},
+}
+ROUTE_COLOUR = {DESK: "#9AA9B8", WALL: "#4d6478"}
+SEVERITY_SCALE = [[i / len(SEVERITY_CLASSES), c.colour] for n, c in enumerate(SEVERITY_CLASSES)
+                  for i in (n, n + 1)]
 
 
-def _vehicle_hover(v: dict[str, Any]) -> str:
-    delay = v.get("delay_s")
-    delay_text = "unknown" if delay is None else f"{delay:+.0f} s"
-    parts = [f"Vehicle {_safe(v.get('label') or v['id'])}",
-             f"Route {_safe(v.get('route_id') or '—')}", f"Delay {delay_text}"]
-    if v.get("occupancy"):
-        parts.append(f"Occupancy {_safe(v['occupancy']).replace('_', ' ').lower()}")
-    return "<br>".join(parts)
+# -- traces ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TraceSpec:
+    """One trace of a map: which layer it draws and in which role (a class, cells, lines, areas)."""
+
+    layer: str
+    role: str
+    code: int = 0
+
+
+def trace_plan(layers: Sequence[str]) -> tuple[TraceSpec, ...]:
+    """The traces of a map showing ``layers``, in drawing order (later traces on top)."""
+    plan: list[TraceSpec] = []
+    for layer in LAYERS:
+        if layer.key not in layers:
+            continue
+        if layer.geometry == "lines":
+            plan.append(TraceSpec(layer.key, "lines"))
+        elif layer.geometry == "areas":
+            plan.append(TraceSpec(layer.key, "areas"))
+        else:
+            plan.extend(TraceSpec(layer.key, "class", code) for code in range(len(layer.classes)))
+            plan.extend(TraceSpec(layer.key, "cells", rank)
+                        for rank in range(len(mapdata.RANK_COLOURS)))
+    return tuple(plan)
+
+
+def typed(values: np.ndarray, dtype: str = "f4") -> dict[str, str] | list[Any]:
+    """A numeric array as a plotly.js typed-array spec (base64 of little-endian values)."""
+    if values.size == 0:
+        return []
+    numpy_type = {"f4": "<f4", "u1": "u1"}[dtype]
+    raw = np.ascontiguousarray(values, dtype=numpy_type).tobytes()
+    return {"dtype": dtype, "bdata": base64.b64encode(raw).decode("ascii")}
+
+
+def _base_trace(spec: TraceSpec, theme: str) -> dict[str, Any]:
+    """The parts of a trace that never change."""
+    layer = LAYER_BY_KEY[spec.layer]
+    common = {"legendgroup": layer.key, "showlegend": False, "name": layer.title}
+    if spec.role == "lines":
+        return {**common, "type": "scattermap", "mode": "lines", "lat": [], "lon": [],
+                "line": {"width": 2, "color": ROUTE_COLOUR[theme]}, "hoverinfo": "skip"}
+    if spec.role == "areas":
+        return {**common, "type": "choroplethmap", "geojson": _collection(()), "locations": [],
+                "z": [], "featureidkey": "id", "zmin": 0, "zmax": len(SEVERITY_CLASSES),
+                "colorscale": SEVERITY_SCALE, "showscale": False,
+                "marker": {"opacity": 0.28, "line": {"width": 2, "color": "#D55E00"}},
+                "hovertemplate": "%{hovertext}<extra></extra>", "customdata": [], "hovertext": []}
+    trace = {**common, "type": "scattermap", "mode": "markers", "lat": [], "lon": [],
+             "customdata": [], "hovertext": [], "hovertemplate": "%{hovertext}<extra></extra>"}
+    if spec.role == "cells":
+        trace["name"] = f"{layer.title}: grouped, worst {mapdata.worst_label(layer, spec.code)}"
+        trace["marker"] = {"size": [], "color": mapdata.RANK_COLOURS[spec.code], "opacity": 0.7}
+        # The count travels as a typed array; the words are the same for every cell.
+        trace["hovertemplate"] = (f"%{{customdata:,}} {layer.noun}<br>zoom in to see each"
+                                  "<extra>%{fullData.name}</extra>")
+        return trace
+    marker_class = layer.classes[spec.code]
+    trace["marker"] = {"size": marker_class.size, "color": marker_class.colour,
+                       "opacity": layer.opacity}
+    # The class is in the trace's name: the hover box shows it beside the entity's own text.
+    trace["hovertemplate"] = "%{hovertext}<extra>%{fullData.name}</extra>"
+    return trace
+
+
+def _collection(warnings: Sequence[mapdata.Warning]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": w.id, "properties": {}, "geometry": w.geometry}
+        for w in warnings]}
+
+
+@dataclass(frozen=True)
+class Content:
+    """What the server would draw now: each point layer's cut, the routes and the warning areas."""
+
+    cuts: dict[str, mapdata.LayerCut]
+    lines: mapdata.Lines | None
+    warnings: tuple[mapdata.Warning, ...]
+
+
+def _class_name(layer: mapdata.Layer, code: int, total: int) -> str:
+    return f"{layer.title}: {layer.classes[code].label} ({total})"
+
+
+def trace_updates(spec: TraceSpec, content: Content, seen: Sequence[str] | None
+                  ) -> tuple[dict[tuple[str, ...], Any], list[str]]:
+    """The property paths of one trace that differ from what the browser has (``seen``
+    fingerprints), and the trace's new fingerprints: [members, positions, name]."""
+    seen = list(seen or ("", "", ""))
+    layer = LAYER_BY_KEY[spec.layer]
+    updates: dict[tuple[str, ...], Any] = {}
+    if spec.role == "lines":
+        lines = content.lines
+        members = lines.signature if lines else ""
+        if members != seen[0]:
+            updates[("lat",)] = lines.lat if lines else []
+            updates[("lon",)] = lines.lon if lines else []
+        return updates, [members, "", ""]
+    if spec.role == "areas":
+        warnings = content.warnings
+        members = mapdata.digest([w.id for w in warnings], [w.hover for w in warnings],
+                                 [str(w.severity) for w in warnings])
+        name = f"{layer.title} ({len(warnings)})"
+        if members != seen[0]:
+            updates[("geojson",)] = _collection(warnings)
+            updates[("locations",)] = [w.id for w in warnings]
+            updates[("customdata",)] = [w.id for w in warnings]
+            # z in the middle of its colour band: the severity's own colour, whatever the rounding.
+            updates[("z",)] = [w.severity + 0.5 for w in warnings]
+            updates[("hovertext",)] = [w.hover for w in warnings]
+        if name != seen[2]:
+            updates[("name",)] = name
+            updates[("showlegend",)] = bool(warnings)
+        return updates, [members, "", name]
+    cut = content.cuts.get(spec.layer)
+    if cut is None:
+        return updates, list(seen)
+    if spec.role == "cells":
+        group = cut.cells[spec.code] if cut.cells else None
+        empty = np.zeros(0, dtype=np.float32)
+        positions = group.positions if group else mapdata.digest()
+        counts = group.counts if group else mapdata.digest()
+        shown = "shown" if group is not None and group.count.size else ""
+        if positions != seen[0]:
+            updates[("lat",)] = typed(group.lat if group else empty)
+            updates[("lon",)] = typed(group.lon if group else empty)
+        if counts != seen[1]:
+            count = group.count if group else empty
+            updates[("marker", "size")] = typed(np.clip(10 + 5 * np.log2(np.maximum(count, 1)), 10, 44))
+            updates[("customdata",)] = typed(count)
+        if shown != seen[2]:
+            updates[("showlegend",)] = bool(shown)
+        return updates, [positions, counts, shown]
+    part = cut.classes[spec.code]
+    name = _class_name(layer, spec.code, part.total)
+    if part.members != seen[0]:
+        updates[("customdata",)] = part.ids
+        updates[("hovertext",)] = part.hover
+    if part.positions != seen[1]:
+        updates[("lat",)] = typed(part.lat)
+        updates[("lon",)] = typed(part.lon)
+    if name != seen[2]:
+        updates[("name",)] = name
+        updates[("showlegend",)] = part.total > 0
+    return updates, [part.members, part.positions, name]
+
+
+# -- reading the store -------------------------------------------------------------------------------
+def _limits() -> mapdata.Thresholds:
+    return mapdata.Thresholds.from_settings(settings())
+
+
+def read_content(r: redis.Redis, versions: Mapping[str, int], layers: Sequence[str], cut: View,
+                 problems_only: bool, limits: mapdata.Thresholds) -> tuple[Content, dict[str, int]]:
+    """Snapshots of the domains ``layers`` need (cached per version) cut to ``cut``."""
+    domains = {LAYER_BY_KEY[key].domain for key in layers}
+    if "warnings" in layers:
+        domains |= set(mapdata.store.DOMAINS)  # a CAP warning may belong to any domain
+    snapshots = {d: mapdata.domain_snapshot(r, d, versions[d], limits) for d in sorted(domains)}
+    cuts = mapdata.cut_layers(snapshots, layers, cut, problems_only, mapdata.MAX_MARKERS)
+    lines = snapshots["transport"].lines if "routes" in layers else None
+    warnings: tuple[mapdata.Warning, ...] = ()
+    if "warnings" in layers:
+        warnings = tuple(w for d in mapdata.store.DOMAINS for w in snapshots[d].warnings)
+    return Content(cuts, lines, warnings), {d: s.version for d, s in snapshots.items()}
+
+
+def _view_list(view: View) -> list[float]:
+    return [view.west, view.south, view.east, view.north, view.zoom]
+
+
+def _view_of(values: Any) -> View | None:
+    if isinstance(values, list) and len(values) == 5:
+        try:
+            return View(*(float(v) for v in values))
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+# -- the figure ------------------------------------------------------------------------------------
+def basemap_layers(asset_url: Callable[[str], str], theme: str = DESK,
+                   tile_url: str | None = None) -> list[dict[str, Any]]:
+    """The offline basemap (districts, roads, river) under the traces; tiles first when configured."""
+    colours = BASEMAP_COLOURS[theme]
+    layers: list[dict[str, Any]] = []
+    if tile_url:
+        layers.append({"sourcetype": "raster", "source": [tile_url], "below": "traces",
+                       "opacity": 0.85 if theme == WALL else 1.0})
+    districts = asset_url("basemap/districts.geojson")
+    layers += [
+        {"sourcetype": "geojson", "source": districts, "type": "fill", "below": "traces",
+         "color": colours["district"], "opacity": 0.0 if tile_url else 1.0},
+        {"sourcetype": "geojson", "source": districts, "type": "line", "below": "traces",
+         "color": colours["outline"], "line": {"width": 1.5, "dash": [3, 2]}},
+        {"sourcetype": "geojson", "source": asset_url("basemap/roads.geojson"), "type": "line",
+         "below": "traces", "color": colours["road"], "line": {"width": 2}},
+        {"sourcetype": "geojson", "source": asset_url("basemap/river.geojson"), "type": "line",
+         "below": "traces", "color": colours["river"], "line": {"width": 7}},
+    ]
+    return layers
+
+
+def figure(plan: Sequence[TraceSpec], content: Content, enabled: Sequence[str], *,
+           theme: str = DESK, asset_url: Callable[[str], str] = lambda path: f"/assets/{path}",
+           tile_url: str | None = None, center: tuple[float, float] = mapdata.DEFAULT_CENTER,
+           zoom: float = mapdata.DEFAULT_ZOOM, uirevision: str = "live-map"
+           ) -> tuple[dict[str, Any], list[list[str]]]:
+    """The whole figure (as a plain dict: no go.Figure validation) and its traces' fingerprints."""
+    data = []
+    fingerprints = []
+    for spec in plan:
+        trace = _base_trace(spec, theme)
+        updates, prints = trace_updates(spec, content, None)
+        for path, value in updates.items():
+            target = trace
+            for key in path[:-1]:
+                target = target.setdefault(key, {})
+            target[path[-1]] = value
+        trace["visible"] = spec.layer in enabled
+        data.append(trace)
+        fingerprints.append(prints)
+    ink = "#F4F7FA" if theme == WALL else "#14202B"
+    layout = {
+        "map": {"style": WALL_STYLE if theme == WALL else "white-bg",
+                "center": {"lat": center[0], "lon": center[1]}, "zoom": zoom,
+                "layers": basemap_layers(asset_url, theme, tile_url)},
+        "uirevision": uirevision, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "paper_bgcolor": "rgba(0,0,0,0)", "font": {"color": ink, "size": 18 if theme == WALL else 12},
+        "legend": {"x": 0.005, "y": 0.995, "xanchor": "left", "yanchor": "top",
+                   "bgcolor": "rgba(11,18,26,0.8)" if theme == WALL else "rgba(255,255,255,0.85)",
+                   "itemsizing": "constant", "groupclick": "toggleitem"},
+        "clickmode": "event", "hovermode": "closest",
+    }
+    return {"data": data, "layout": layout}, fingerprints
+
+
+def _initial(map_id: str, layers: Sequence[str], theme: str, zoom: float = mapdata.DEFAULT_ZOOM
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The figure a page opens with, and the state store that says what it holds."""
+    view = mapdata.view_around(*mapdata.DEFAULT_CENTER, zoom)
+    cut = mapdata.cut_for(view)
+    plan = trace_plan(layers)
+    try:
+        r = redis_client()
+        versions = mapdata.read_versions(r)
+        content, drawn = read_content(r, versions, layers, cut, False, _limits())
+    except redis.RedisError:
+        # The page still opens (the shell says the data link is lost); the first tick fills it.
+        content, drawn = Content({}, None, ()), {}
+    fig, prints = figure(plan, content, layers, theme=theme, asset_url=dash.get_asset_url,
+                         tile_url=settings().map_tile_url, zoom=zoom, uirevision=map_id)
+    state = {"versions": drawn, "view": _view_list(view), "cut": _view_list(cut),
+             "layers": list(layers), "problems": False, "prints": prints}
+    return fig, state
+
+
+def live_map(map_id: str, layers: Sequence[str] = ALL_LAYERS, theme: str = DESK,
+             controls: bool = True, zoom: float = mapdata.DEFAULT_ZOOM) -> html.Div:
+    """The map component: the graph and its state; with ``controls`` (desk screens) layer
+    toggles, a problems-only filter and the side panel that a click fills."""
+    fig, state = _initial(map_id, layers, theme, zoom)
+    graph = dcc.Graph(id=map_id, figure=fig, className="live-map", responsive=True,
+                      config={"displaylogo": False, "scrollZoom": True,
+                              "modeBarButtonsToRemove": ["toImage"]})
+    parts: list[Any] = [dcc.Store(id=ids.map_part(map_id, ids.MAP_STATE), data=state)]
+    if not controls:
+        return html.Div([graph, *parts], className=f"live-map-wrap map-{theme}")
+    toolbar = html.Div(className="map-toolbar", children=[
+        dcc.Checklist(id=ids.map_part(map_id, ids.MAP_LAYERS), value=list(layers), inline=True,
+                      options=[{"label": LAYER_BY_KEY[key].title, "value": key} for key in layers],
+                      className="map-layers", inputClassName="map-check"),
+        dcc.Checklist(id=ids.map_part(map_id, ids.MAP_FILTER), value=[], inline=True,
+                      options=[{"label": "Only problems", "value": PROBLEMS}],
+                      className="map-filter", inputClassName="map-check"),
+    ])
+    panel = html.Aside(id=ids.map_part(map_id, ids.MAP_PANEL), className="map-panel",
+                       children=_panel_hint(), **{"aria-live": "polite"})
+    return html.Div(className=f"live-map-wrap map-{theme}", children=[
+        toolbar, html.Div([graph, panel], className="map-body"), *parts])
+
+
+# -- callbacks -------------------------------------------------------------------------------------
+def refresh(layers: Sequence[str], relayout: Any, enabled_values: Any, filter_values: Any,
+            state: Any) -> tuple[Any, Any]:
+    """One tick of a map: ``PreventUpdate`` when nothing it shows changed, else a Patch."""
+    if not isinstance(state, dict):
+        raise PreventUpdate
+    enabled = [k for k in layers if enabled_values is None or k in enabled_values]
+    problems = isinstance(filter_values, list) and PROBLEMS in filter_values
+    view = mapdata.view_from_relayout(relayout) or _view_of(state.get("view"))
+    if view is None:
+        raise PreventUpdate
+    old_cut = _view_of(state.get("cut"))
+    r = redis_client()
+    try:
+        versions = mapdata.read_versions(r)
+    except redis.RedisError:
+        raise PreventUpdate from None  # the shell says the data link is lost; the map waits
+    drawn = state.get("versions") or {}
+    domains = {LAYER_BY_KEY[k].domain for k in enabled}
+    if "warnings" in enabled:
+        domains |= set(mapdata.store.DOMAINS)
+    moved = any(versions.get(d) != drawn.get(d) for d in domains)
+    new_cut = mapdata.needs_new_cut(view, old_cut)
+    toggled = enabled != state.get("layers") or problems != state.get("problems")
+    if not (moved or new_cut or toggled):
+        raise PreventUpdate
+    cut = mapdata.cut_for(view) if new_cut or old_cut is None else old_cut
+    try:
+        content, now_drawn = read_content(r, versions, enabled, cut, problems, _limits())
+    except redis.RedisError:
+        raise PreventUpdate from None
+    plan = trace_plan(layers)
+    prints = list(state.get("prints") or [])
+    prints += [["", "", ""]] * (len(plan) - len(prints))
+    patch = dash.Patch()
+    changed = False
+    was_enabled = set(state.get("layers") or [])
+    for index, spec in enumerate(plan):
+        on = spec.layer in enabled
+        if on != (spec.layer in was_enabled):
+            patch["data"][index]["visible"] = on
+            changed = True
+            if on:
+                prints[index] = ["", "", ""]  # hidden layers were not kept current
+        if not on:
+            continue
+        updates, prints[index] = trace_updates(spec, content, prints[index])
+        for path, value in updates.items():
+            target = patch["data"][index]
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+            changed = True
+    new_state = {"versions": {**drawn, **now_drawn}, "view": _view_list(view),
+                 "cut": _view_list(cut), "layers": enabled, "problems": problems, "prints": prints}
+    return (patch if changed else dash.no_update), new_state
+
+
+def _panel_hint() -> list[Any]:
+    return [html.P("Select a marker or an area on the map to see its details here.",
+                   className="muted")]
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if math.isfinite(value) else "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value_text(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_value_text(v)}" for k, v in value.items())
+    text = "—" if value is None else str(value)
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+_TIME_FIELDS = frozenset({"observed_at", "requested_at", "updated_at", "expected_at", "starts_at",
+                          "ends_at", "first_seen", "last_seen", "opened_at", "acked_at",
+                          "cleared_at"})
+_HIDDEN_FIELDS = frozenset({"shape", "area", "geometry", "fingerprint", "version", "group"})
+
+
+def _fields(record: Mapping[str, Any]) -> list[Any]:
+    rows: list[Any] = []
+    flat = {**{k: v for k, v in record.items() if k != "attrs"}, **(record.get("attrs") or {})}
+    for key, value in flat.items():
+        if key in _HIDDEN_FIELDS or value in (None, "", [], {}):
+            continue
+        text = (format_time(float(value), with_date=True)
+                if key in _TIME_FIELDS and isinstance(value, (int, float)) else _value_text(value))
+        rows += [html.Dt(key.replace("_", " ")), html.Dd(text)]
+    return [html.Dl(rows, className="map-fields")]
+
+
+def panel(details: mapdata.Details | None) -> list[Any]:
+    """The side panel's content for a clicked thing (every string a text node: React escapes it)."""
+    if details is None:
+        return [html.P("That item is no longer on the map.", className="muted")]
+    layer = LAYER_BY_KEY[details.layer]
+    record = details.record
+    if details.counts:
+        return [html.H3(f"{record.get('count', 0):,} {layer.noun} here", className="panel-title"),
+                html.Ul([html.Li(f"{label}: {count:,}") for label, count in details.counts if count],
+                        className="map-counts"),
+                html.P("Zoom in to see each of them.", className="muted")]
+    attrs = record.get("attrs") or {}
+    title = (record.get("title") or attrs.get("name") or attrs.get("label")
+             or attrs.get("service_name") or mapdata.short_id(details.id))
+    out: list[Any] = [html.H3(str(title), className="panel-title"),
+                      html.P(layer.title, className="panel-layer muted"), *_fields(record)]
+    if details.readings:
+        out += [html.H4("Latest readings"), html.Table(className="table map-readings", children=[
+            html.Tbody([html.Tr([html.Td(metric.replace("_", " ")),
+                                 html.Td(f"{value:,.2f} {unit}".strip()),
+                                 html.Td(format_time(at) if at else "—")])
+                        for metric, value, unit, at in details.readings])])]
+    if layer.domain != mapdata.ALERTS and layer.geometry == "points":
+        out.append(html.H4("Open alerts"))
+        out.append(html.Ul([html.Li(f"{a.get('severity', '')}: {a.get('title', '')} "
+                                    f"({a.get('state', '').replace('_', ' ')})",
+                                    className=f"alert-{a.get('severity', 'info')}")
+                            for a in details.alerts], className="map-alerts")
+                   if details.alerts else html.P("None.", className="muted"))
+    return out
+
+
+def show_details(layers: Sequence[str], click: Any, state: Any) -> list[Any]:
+    """Fill the side panel for the clicked marker, grouped cell or warning area."""
+    plan = trace_plan(layers)
+    try:
+        point = click["points"][0]
+        curve = int(point["curveNumber"])
+        if not 0 <= curve < len(plan):
+            raise PreventUpdate
+        spec = plan[curve]
+        item = str(point.get("customdata") if point.get("customdata") is not None
+                   else point.get("location"))
+        lat, lon = float(point.get("lat", "nan")), float(point.get("lon", "nan"))
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise PreventUpdate from None
+    try:
+        return _details_panel(spec, item, lat, lon, state)
+    except redis.RedisError:
+        return [html.P("The data link is lost: details cannot be read right now.", className="muted")]
+
+
+def _details_panel(spec: TraceSpec, item: str, lat: float, lon: float, state: Any) -> list[Any]:
+    r = redis_client()
+    if spec.role == "cells":
+        # The cell is found again from its centre and the grid of the cut the browser shows.
+        cut = _view_of(state.get("cut")) if isinstance(state, dict) else None
+        if cut is None or not (math.isfinite(lat) and math.isfinite(lon)):
+            raise PreventUpdate
+        return panel(mapdata.cell_details(r, spec.layer, lat, lon, cut, _limits()))
+    if spec.role == "lines":
+        raise PreventUpdate
+    return panel(mapdata.entity_details(r, spec.layer, item, _limits()))
+
+
+def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] = ALL_LAYERS,
+                 controls: bool = True) -> None:
+    """Register a map instance's callbacks; they answer only roles that may open ``path``."""
+    allowed = roles.PAGE_BY_PATH[path].roles
+    layers = tuple(layers)
+    state_id = ids.map_part(map_id, ids.MAP_STATE)
+    inputs = [Input(ids.TICK, "n_intervals"), Input(map_id, "relayoutData")]
+    if controls:
+        inputs += [Input(ids.map_part(map_id, ids.MAP_LAYERS), "value"),
+                   Input(ids.map_part(map_id, ids.MAP_FILTER), "value")]
+
+    @require_roles(allowed)
+    def tick(_n: Any, relayout: Any, *rest: Any) -> tuple[Any, Any]:
+        enabled, wanted, state = (rest if controls else (None, None, rest[0]))
+        return refresh(layers, relayout, enabled, wanted, state)
+
+    tick.__name__ = f"refresh_{map_id.replace('-', '_')}"
+    app.callback(Output(map_id, "figure"), Output(state_id, "data"), *inputs,
+                 State(state_id, "data"), prevent_initial_call=True)(tick)
+    if not controls:
+        return
+
+    @require_roles(allowed)
+    def details(click: Any, state: Any) -> list[Any]:
+        return show_details(layers, click, state)
+
+    details.__name__ = f"details_{map_id.replace('-', '_')}"
+    app.callback(Output(ids.map_part(map_id, ids.MAP_PANEL), "children"),
+                 Input(map_id, "clickData"), State(state_id, "data"),
+                 prevent_initial_call=True)(details)

@@ -1,35 +1,268 @@
-"""The officials' read-only city status (/official)."""
+"""The officials' read-only city view (/official): status per domain, top issues, trends, exports.
+
+Status and top issues come from :func:`app.report.read_situation`, the same reading the exported
+situation report uses. They are redrawn whenever the shell's live signature changes, which
+includes every feed's state: a feed that goes stale turns its domain amber here without any new
+data arriving. Trends (24 h or 7 days) are downsampled on the server and refreshed every minute.
+Feed text is shown only as Dash text (React escapes it) or HTML-escaped in plotly labels.
+"""
 
 from __future__ import annotations
 
-import dash
-from dash import html
+import html as html_text
+import time
+from datetime import datetime
+from typing import Any, Sequence
+from zoneinfo import ZoneInfo
 
-from app import store
+import dash
+import plotly.graph_objects as go
+import redis
+from dash import Input, Output, dcc, html
+from plotly.subplots import make_subplots
+
+from app import roles, store
+from app.context import redis_client, require_roles, settings
+from app.official_routes import ALERTS_CSV_PATH, KPIS_CSV_PATH, REPORT_PATH
+from app.report import (
+    STATUS_SYMBOLS,
+    Situation,
+    clock,
+    kpi_label,
+    read_situation,
+    value_text,
+)
 from layouts import ids
-from layouts.components import DOMAIN_TITLES, format_time, page_layout, read_versions
+from layouts.components import DOMAIN_TITLES, page_layout
 
 PATH = "/official"
+ALLOWED = roles.PAGE_BY_PATH[PATH].roles
+MAX_REASONS = 3
+TOP_LIMIT = 8
+TRENDS_REFRESH_MS = 60_000
+# window -> (label, span in seconds, bucket in seconds): about 300 and 170 points per line.
+WINDOWS: dict[str, tuple[str, int, int]] = {
+    "24h": ("Last 24 hours", 24 * 3600, 300),
+    "7d": ("Last 7 days", 7 * 24 * 3600, 3600),
+}
+DEFAULT_WINDOW = "24h"
+LINK_LOST_NOTE = "Data link lost: showing nothing rather than old data."
+
+
+def _situation() -> Situation | None:
+    try:
+        return read_situation(redis_client(), settings().timezone)
+    except redis.RedisError:
+        return None
+
+
+# -- status and top issues -------------------------------------------------------------------------
+def status_cards(situation: Situation | None) -> list[Any]:
+    """One card per domain: colour, word and symbol, the reasons (worst first), data age."""
+    if situation is None:
+        return [html.Div(LINK_LOST_NOTE, className="card banner-bad official-lost")]
+    cards = []
+    for status in situation.statuses:
+        reasons = list(status.reasons[:MAX_REASONS])
+        more = len(status.reasons) - len(reasons)
+        if more > 0:
+            reasons.append(f"and {more} more")
+        cards.append(html.Div(
+            className=f"card official-status-card status-{status.colour}",
+            id=f"official-status-{status.domain}", **{"data-status": status.colour}, children=[
+                html.H3(DOMAIN_TITLES.get(status.domain, status.domain)),
+                html.Div(f"{STATUS_SYMBOLS[status.colour]} {status.label}",
+                         className="official-status-word"),
+                html.Ul([html.Li(reason) for reason in reasons], className="official-reasons"),
+                html.Div(f"data as of {clock(status.updated_at, situation.timezone, with_date=True)}",
+                         className="card-note"),
+            ]))
+    return cards
+
+
+def _kpi_issue(kpi: dict[str, Any]) -> html.Li:
+    target = f" (target {kpi['target']})" if kpi.get("target") else ""
+    return html.Li(className=f"official-issue kpi-{kpi.get('status')}", children=[
+        html.Span(DOMAIN_TITLES.get(str(kpi.get("domain")), str(kpi.get("domain"))),
+                  className="official-issue-domain"),
+        html.Span(kpi_label(kpi), className="official-issue-title"),
+        html.Span(f"{value_text(kpi.get('value'), str(kpi.get('unit') or ''))}{target}",
+                  className="official-issue-value"),
+    ])
+
+
+def _alert_issue(alert: dict[str, Any], tz: str) -> html.Li:
+    severity = str(alert.get("severity") or "info")
+    count = int(alert.get("count") or 0)
+    domain = str(alert.get("domain"))
+    state = str(alert.get("state", "")).replace("_", " ")
+    detail = f"{DOMAIN_TITLES.get(domain, domain)} · {state} · last {clock(alert.get('last_seen'), tz)}"
+    return html.Li(className=f"official-issue severity-{severity}", children=[
+        html.Span(severity, className="official-issue-severity"),
+        html.Span(str(alert.get("title") or alert.get("id")), className="official-issue-title"),
+        html.Span(detail + (f" · ×{count}" if count > 1 else ""), className="official-issue-value"),
+    ])
+
+
+def top_issues(situation: Situation | None) -> list[Any]:
+    """The worst KPIs and the most urgent open alerts."""
+    if situation is None:
+        return [html.Div(LINK_LOST_NOTE, className="card banner-bad official-lost")]
+    worst = situation.worst_kpis(TOP_LIMIT)
+    urgent = situation.top_alerts(TOP_LIMIT)
+    return [
+        html.Section(className="card official-issues-kpis", children=[
+            html.H2("Indicators off target"),
+            html.Ul([_kpi_issue(k) for k in worst], className="official-issue-list") if worst
+            else html.P("Every judged indicator is on target.", className="muted"),
+        ]),
+        html.Section(className="card official-issues-alerts", children=[
+            html.H2(f"Open alerts ({len(situation.alerts)})"),
+            html.Ul([_alert_issue(a, situation.timezone) for a in urgent],
+                    className="official-issue-list") if urgent
+            else html.P("No open alerts.", className="muted"),
+        ]),
+    ]
+
+
+# -- trends ----------------------------------------------------------------------------------------
+def trend_series(history: Sequence[tuple[float, str, Any]], names: Sequence[str], bucket_s: int,
+                 tz: str) -> dict[str, tuple[list[str | None], list[float | None]]]:
+    """Bucket means of each named KPI's history, as city-time x values.
+
+    A bucket without readings between two with readings becomes a gap (None): a line must not
+    bridge a time when the feed said nothing.
+    """
+    sums: dict[str, dict[int, list[float]]] = {name: {} for name in names}
+    for ts, name, value in history:
+        if name in sums and isinstance(value, (int, float)) and not isinstance(value, bool):
+            acc = sums[name].setdefault(int(ts // bucket_s), [0.0, 0.0])
+            acc[0] += float(value)
+            acc[1] += 1
+    zone = ZoneInfo(tz)
+    out: dict[str, tuple[list[str | None], list[float | None]]] = {}
+    for name, buckets in sums.items():
+        xs: list[str | None] = []
+        ys: list[float | None] = []
+        previous: int | None = None
+        for bucket in sorted(buckets):
+            if previous is not None and bucket - previous > 1:
+                xs.append(None)
+                ys.append(None)
+            middle = (bucket + 0.5) * bucket_s
+            xs.append(datetime.fromtimestamp(middle, zone).replace(tzinfo=None).isoformat())
+            total, count = buckets[bucket]
+            ys.append(total / count)
+            previous = bucket
+        out[name] = (xs, ys)
+    return out
+
+
+def trend_figure(kpis: Sequence[dict[str, Any]],
+                 series: dict[str, tuple[list[str | None], list[float | None]]]) -> go.Figure:
+    """One small chart per city-wide KPI of a domain, sharing the time axis."""
+    shown = [k for k in kpis if any(y is not None for y in series.get(k["name"], ([], []))[1])]
+    if not shown:
+        figure = go.Figure()
+        figure.add_annotation(text="No history yet", showarrow=False, x=0.5, y=0.5,
+                              xref="paper", yref="paper")
+        figure.update_layout(height=120, xaxis={"visible": False}, yaxis={"visible": False})
+    else:
+        # Plotly renders a subset of HTML in titles: escape them like any text we did not write.
+        titles = [html_text.escape(f"{k.get('title') or k['name']} ({k.get('unit') or ''})")
+                  for k in shown]
+        figure = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, subplot_titles=titles,
+                               vertical_spacing=min(0.12, 0.5 / len(shown)))
+        for row, kpi in enumerate(shown, start=1):
+            xs, ys = series[kpi["name"]]
+            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", connectgaps=False,
+                                        name=html_text.escape(str(kpi.get("title") or kpi["name"])),
+                                        line={"width": 2, "color": "#1f5f99"},
+                                        hovertemplate="%{x|%d %b %H:%M}: %{y:.1f}<extra></extra>"),
+                             row=row, col=1)
+        figure.update_layout(height=90 + 110 * len(shown), showlegend=False)
+        figure.update_xaxes(type="date")
+    figure.update_layout(margin={"l": 45, "r": 10, "t": 30, "b": 25},
+                         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    return figure
+
+
+def trends(window: str, now: float | None = None) -> list[Any]:
+    """A chart per domain of its city-wide KPIs over ``window`` (24h or 7d)."""
+    label, span_s, bucket_s = WINDOWS.get(window, WINDOWS[DEFAULT_WINDOW])
+    now = time.time() if now is None else now
+    tz = settings().timezone
+    try:
+        r = redis_client()
+        charts = []
+        for domain in store.DOMAINS:
+            # Per-subject KPIs (one per zone or hospital) would be dozens of lines: the domain
+            # pages chart them; here only the city-wide figures.
+            kpis = [k for k in store.read_kpis(r, domain) if not k.get("subject")]
+            history = store.read_kpi_history(r, domain, now - span_s)
+            series = trend_series(history, [k["name"] for k in kpis], bucket_s, tz)
+            charts.append(html.Section(className="card official-trend", children=[
+                html.H3(f"{DOMAIN_TITLES[domain]} · {label.lower()}"),
+                dcc.Graph(id=f"official-trend-{domain}", figure=trend_figure(kpis, series),
+                          config={"displaylogo": False, "displayModeBar": False}),
+            ]))
+    except redis.RedisError:
+        return [html.Div(LINK_LOST_NOTE, className="card banner-bad official-lost")]
+    return charts
+
+
+# -- page ------------------------------------------------------------------------------------------
+def _exports() -> html.Div:
+    links = [(REPORT_PATH, "Situation report (HTML, opens offline)"),
+             (KPIS_CSV_PATH, "KPIs (CSV)"), (ALERTS_CSV_PATH, "Open alerts (CSV)")]
+    return html.Div(id=ids.OFFICIAL_EXPORTS, className="official-exports", children=[
+        html.A(text, href=href, download="", className="btn official-export",
+               id=f"official-export-{href.rsplit('/', 1)[-1].replace('.', '-')}")
+        for href, text in links])
 
 
 @page_layout(PATH)
 def layout(**_query: str) -> html.Div:
-    """One row per domain: whether it reports and since when."""
-    versions = read_versions()
-    rows = [html.Tr([html.Td(DOMAIN_TITLES[d]),
-                     html.Td("reporting" if versions[d][1] else "no data yet"),
-                     html.Td(format_time(versions[d][1], with_date=True))])
-            for d in store.DOMAINS]
-    return html.Div([
-        html.H1("City status", id=ids.PAGE_TITLE),
-        html.Table(className="table", id=ids.OFFICIAL_STATUS, children=[
-            html.Thead(html.Tr([html.Th("Domain"), html.Th("State"), html.Th("Data as of")])),
-            html.Tbody(rows),
+    """Status per domain with the reason, top issues, 24 h / 7 d trends and the exports."""
+    situation = _situation()
+    return html.Div(className="official", children=[
+        html.Div(className="official-head", children=[
+            html.H1("City status", id=ids.PAGE_TITLE),
+            _exports(),
         ]),
+        html.Div(status_cards(situation), id=ids.OFFICIAL_STATUS, className="card-grid"),
+        html.Div(top_issues(situation), id=ids.OFFICIAL_ISSUES, className="official-issues"),
+        html.Div(className="official-trends-head", children=[
+            html.H2("Trends"),
+            dcc.RadioItems(id=ids.OFFICIAL_WINDOW, value=DEFAULT_WINDOW, inline=True,
+                           options=[{"label": label, "value": key}
+                                    for key, (label, _span, _bucket) in WINDOWS.items()],
+                           className="official-window"),
+        ]),
+        html.Div(id=ids.OFFICIAL_TRENDS, className="official-trends",
+                 children=html.P("Loading trends…", className="muted")),
+        dcc.Interval(id=ids.OFFICIAL_TRENDS_TICK, interval=TRENDS_REFRESH_MS),
     ])
 
 
-def register(app: dash.Dash) -> None:  # noqa: ARG001 - the page has no callbacks of its own
-    """Register the page with Dash Pages."""
+@require_roles(ALLOWED)
+def refresh_status(_seen: object) -> tuple[list[Any], list[Any]]:
+    """Redraw status and top issues when the shell saw a version or a feed's state change."""
+    situation = _situation()
+    return status_cards(situation), top_issues(situation)
+
+
+@require_roles(ALLOWED)
+def refresh_trends(window: str | None, _tick: int | None) -> list[Any]:
+    """Draw the trends of the chosen window (on opening, on a change, and every minute)."""
+    return trends(window if window in WINDOWS else DEFAULT_WINDOW)
+
+
+def register(app: dash.Dash) -> None:
+    """Register the page with Dash Pages, and its callbacks."""
+    app.callback(Output(ids.OFFICIAL_STATUS, "children"), Output(ids.OFFICIAL_ISSUES, "children"),
+                 Input(ids.SEEN, "data"), prevent_initial_call=True)(refresh_status)
+    app.callback(Output(ids.OFFICIAL_TRENDS, "children"), Input(ids.OFFICIAL_WINDOW, "value"),
+                 Input(ids.OFFICIAL_TRENDS_TICK, "n_intervals"))(refresh_trends)
     dash.register_page(__name__, path=PATH, name="City status", title="City status · CityOps",
                        layout=layout)

@@ -433,7 +433,8 @@ def test_navigation_by_role(cityops: RunningCityOps, context: BrowserContext) ->
     log_in(page, cityops.base_url, "official-nav", PASSWORD)
     expect_overview(page, cityops.base_url)
     links = page.locator("#nav a")
-    expect(links).to_have_text(["Overview", "Wall", "Alerts", "City status"])
+    expect(links).to_have_text(["Overview", "Transport", "Water", "Medical", "City management",
+                                "Wall", "Alerts", "City status"])
     expect(page.locator("#nav").get_by_text("Admin")).to_have_count(0)
     response = page.goto(f"{cityops.base_url}/admin")
     assert response is not None and response.status == 403, response

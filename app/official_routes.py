@@ -1,0 +1,102 @@
+"""The officials' exports: the situation report (standalone HTML) and the KPIs and open alerts as CSV.
+
+Plain Flask views under /official, behind the gate and, inside each view, the same role check as
+the /official page (the gate lets any signed-in person reach a path that is not a page). Each
+export is a download (Content-Disposition: attachment) and is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+import redis
+from flask import Blueprint, Response, jsonify
+
+from app import roles, store
+from app.context import client_addr, current_principal, redis_client, require_roles, settings
+from app.report import (
+    ReportError,
+    Situation,
+    alerts_csv,
+    kpis_csv,
+    read_map_layers,
+    read_situation,
+    render_report,
+)
+
+OFFICIAL_PATH = "/official"
+READERS = roles.PAGE_BY_PATH[OFFICIAL_PATH].roles
+REPORT_PATH = f"{OFFICIAL_PATH}/report.html"
+KPIS_CSV_PATH = f"{OFFICIAL_PATH}/kpis.csv"
+ALERTS_CSV_PATH = f"{OFFICIAL_PATH}/alerts.csv"
+
+blueprint = Blueprint("official", __name__, url_prefix=OFFICIAL_PATH)
+
+
+def _download(body: str, mimetype: str, stem: str, suffix: str, at: float) -> Response:
+    """``body`` as an attachment named after the moment it describes (city time)."""
+    stamp = datetime.fromtimestamp(at, ZoneInfo(settings().timezone)).strftime("%Y%m%d-%H%M")
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{stem}-{stamp}.{suffix}"'
+    return response
+
+
+def _error(status: int, message: str) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+def _audit(r: redis.Redis, what: str, outcome: str) -> None:
+    """Exports leave the building: who took which one, and when, goes into the audit log."""
+    principal = current_principal()
+    store.audit(r, principal.name if principal else "", "export", target=what, addr=client_addr(),
+                outcome=outcome)
+
+
+def _export(what: str, make: Callable[[redis.Redis, Situation], Response]) -> Response:
+    """Read the situation once and answer with ``make``'s download (503 while Redis is away)."""
+    try:
+        r = redis_client()
+        situation = read_situation(r, settings().timezone, time.time())
+        response = make(r, situation)
+        _audit(r, what, "ok" if response.status_code == 200 else "failed")
+    except redis.RedisError:
+        return _error(503, "data link lost: no export now, rather than an old one")
+    return response
+
+
+@blueprint.get("/report.html")
+@require_roles(READERS)
+def report_html() -> Response:
+    """The situation report: status, map with alerts and places, KPIs, open alerts; opens offline."""
+
+    def make(r: redis.Redis, situation: Situation) -> Response:
+        layers = read_map_layers(r, situation.generated_at)
+        try:
+            document = render_report(situation, layers)
+        except ReportError as exc:
+            return _error(500, f"cannot make the situation report: {exc}")
+        return _download(document, "text/html", "cityops-situation", "html",
+                         situation.generated_at)
+
+    return _export("report.html", make)
+
+
+@blueprint.get("/kpis.csv")
+@require_roles(READERS)
+def kpis_download() -> Response:
+    """Every current KPI as CSV."""
+    return _export("kpis.csv", lambda _r, s: _download(kpis_csv(s), "text/csv", "cityops-kpis", "csv",
+                                                       s.generated_at))
+
+
+@blueprint.get("/alerts.csv")
+@require_roles(READERS)
+def alerts_download() -> Response:
+    """Every open alert as CSV."""
+    return _export("alerts.csv", lambda _r, s: _download(alerts_csv(s), "text/csv", "cityops-alerts",
+                                                         "csv", s.generated_at))

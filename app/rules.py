@@ -1,0 +1,656 @@
+"""Alert rules: thresholds held for a duration (TOML), feed staleness, feed alerts and escalation.
+
+The runner calls :func:`tick` every few seconds; it evaluates every rule at one instant ``now``
+(:func:`evaluate` takes the clock as an argument, so tests control time). One evaluation is one
+pipelined read; Redis is written only when something changes: a condition starts to hold, an
+alert fires, clears or escalates. Conditions are edge-triggered: an alert is raised when its
+condition has held for the rule's duration and cleared when it stops holding; while it keeps
+holding nothing is written. The rules' memory (since when a condition holds, whether it fired)
+lives in Redis, so a restarted or replacement runner carries on where the last one stopped.
+
+Run ``python -m app.rules check FILE`` to validate a rules file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import string
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import orjson
+import redis
+
+from app import alerts, store
+from app.feeds import STALE_STATES, feed_state
+from data_adapters.cap.parse import cap_id, map_severity
+
+log = logging.getLogger("cityops.rules")
+EVALUATE_EVERY_S = 5.0
+LEASE_MS = int(EVALUATE_EVERY_S * 3 * 1000)
+MAX_RULES = 500
+RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+TITLE_FIELDS = frozenset({"subject", "value", "unit", "threshold", "kpi", "metric"})
+DEFAULT_ESCALATION: dict[str, float | None] = {"critical": 300.0, "major": 900.0,
+                                               "minor": 3600.0, "warning": 14400.0, "info": None}
+SERVICE_ALERT = "service_alert"
+CAP_WARNING = "cap_warning"
+
+
+class RulesError(ValueError):
+    """A rules file that does not validate; the message names the file, rule and key."""
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """Fire when a KPI (every subject of a group) or an entity metric stays past a threshold."""
+
+    id: str
+    title: str
+    domain: str
+    severity: str
+    kpi: str | None
+    metric: str | None
+    below: float | None
+    above: float | None
+    for_s: float
+    scope: str = "city"  # KPI rules: "city" (the KPI named kpi) or "each" (every kpi:<subject>)
+
+    def breached(self, value: float) -> bool:
+        """True when ``value`` is on the wrong side of the threshold."""
+        if self.below is not None:
+            return value < self.below
+        return self.above is not None and value > self.above
+
+    @property
+    def threshold(self) -> float:
+        """The threshold value, whichever side it guards."""
+        return self.below if self.below is not None else float(self.above or 0.0)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A validated rules file."""
+
+    thresholds: tuple[ThresholdRule, ...] = ()
+    escalation: Mapping[str, float | None] = field(default_factory=lambda: dict(DEFAULT_ESCALATION))
+    staleness: bool = True
+    stale_severity: str = "major"
+    service_alerts: bool = True
+    cap_warnings: bool = True
+    source: str = "defaults"
+
+
+# -- loading ---------------------------------------------------------------------------------------
+def parse_duration(value: Any, where: str) -> float:
+    """"90s", "2m", "1.5h", "1d" or a number of seconds, as seconds."""
+    if isinstance(value, bool):
+        raise RulesError(f"{where}: expected a duration such as \"2m\", got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise RulesError(f"{where}: expected a duration such as \"90s\", \"2m\" or \"1h\", "
+                             f"got {value!r}")
+        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    if not math.isfinite(seconds) or not 0 <= seconds <= 30 * 86400:
+        raise RulesError(f"{where}: a duration from 0 s to 30 days, got {value!r}")
+    return seconds
+
+
+def _table(data: Mapping[str, Any], key: str, where: str, allowed: set[str]) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise RulesError(f"{where}: [{key}] must be a table")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise RulesError(f"{where}: [{key}]: unknown key '{unknown[0]}' "
+                         f"(known: {', '.join(sorted(allowed))})")
+    return value
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise RulesError(f"{where}: expected true or false, got {value!r}")
+    return value
+
+
+def _severity(value: Any, where: str) -> str:
+    if value not in alerts.SEVERITIES:
+        raise RulesError(f"{where}: expected one of {', '.join(alerts.SEVERITIES)}, got {value!r}")
+    return str(value)
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RulesError(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _title(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > alerts.MAX_TITLE:
+        raise RulesError(f"{where}: expected a title of 1 to {alerts.MAX_TITLE} characters")
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+    except ValueError as exc:
+        raise RulesError(f"{where}: {exc}") from None
+    # Only plain names: "{subject.__class__}" would reach into Python objects.
+    bad = [name for name in names if name not in TITLE_FIELDS]
+    if bad:
+        raise RulesError(f"{where}: unknown placeholder {{{bad[0]}}} (use "
+                         f"{', '.join('{' + n + '}' for n in sorted(TITLE_FIELDS))})")
+    return value
+
+
+_THRESHOLD_KEYS = {"id", "title", "domain", "kpi", "metric", "below", "above", "for", "severity",
+                   "enabled", "scope"}
+SCOPES = ("city", "each")
+
+
+def _threshold(raw: Any, index: int, source: str) -> ThresholdRule | None:
+    where = f"{source}: [[threshold]] #{index + 1}"
+    if not isinstance(raw, dict):
+        raise RulesError(f"{where}: must be a table")
+    if isinstance(raw.get("id"), str):
+        where = f"{source}: rule '{raw['id']}'"
+    unknown = sorted(set(raw) - _THRESHOLD_KEYS)
+    if unknown:
+        raise RulesError(f"{where}: unknown key '{unknown[0]}' "
+                         f"(known: {', '.join(sorted(_THRESHOLD_KEYS))})")
+    for key in ("id", "title", "domain", "severity"):
+        if key not in raw:
+            raise RulesError(f"{where}: '{key}' is missing")
+    if not isinstance(raw["id"], str) or not RULE_ID.match(raw["id"]):
+        raise RulesError(f"{where}: id: 1 to 64 lowercase letters, digits, '_' or '-'")
+    if raw["domain"] not in store.DOMAINS:
+        raise RulesError(f"{where}: domain: expected one of {', '.join(store.DOMAINS)}, "
+                         f"got {raw['domain']!r}")
+    if ("kpi" in raw) == ("metric" in raw):
+        raise RulesError(f"{where}: give exactly one of 'kpi' and 'metric'")
+    watched = raw.get("kpi", raw.get("metric"))
+    if not isinstance(watched, str) or not NAME.match(watched):
+        raise RulesError(f"{where}: kpi/metric: expected a name such as \"min_pressure\", "
+                         f"got {watched!r}")
+    if ("below" in raw) == ("above" in raw):
+        raise RulesError(f"{where}: give exactly one of 'below' and 'above'")
+    scope = raw.get("scope", "city")
+    if scope not in SCOPES or ("metric" in raw and "scope" in raw):
+        raise RulesError(f"{where}: scope: \"city\" (the KPI itself) or \"each\" (every "
+                         f"subject of the KPI group), for kpi rules only; got {scope!r}")
+    below = _number(raw["below"], f"{where}: below") if "below" in raw else None
+    above = _number(raw["above"], f"{where}: above") if "above" in raw else None
+    rule = ThresholdRule(
+        id=raw["id"], title=_title(raw["title"], f"{where}: title"), domain=raw["domain"],
+        severity=_severity(raw["severity"], f"{where}: severity"),
+        kpi=raw.get("kpi"), metric=raw.get("metric"), below=below, above=above,
+        for_s=parse_duration(raw.get("for", 0), f"{where}: for"), scope=scope)
+    return rule if _bool(raw.get("enabled", True), f"{where}: enabled") else None
+
+
+def parse_rules(text: str, source: str = "rules") -> RuleSet:
+    """Validate a rules file's text; :class:`RulesError` names what is wrong and where."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{source}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"escalation", "staleness", "feeds", "threshold"})
+    if unknown:
+        raise RulesError(f"{source}: unknown table '{unknown[0]}' "
+                         "(known: escalation, staleness, feeds, threshold)")
+    escalation: dict[str, float | None] = dict(DEFAULT_ESCALATION)
+    for severity, value in _table(data, "escalation", source, set(alerts.SEVERITIES)).items():
+        where = f"{source}: escalation.{severity}"
+        escalation[severity] = None if value == "never" else parse_duration(value, where)
+    stale = _table(data, "staleness", source, {"enabled", "severity"})
+    feeds = _table(data, "feeds", source, {"service_alerts", "cap_warnings"})
+    raw_rules = data.get("threshold", [])
+    if not isinstance(raw_rules, list):
+        raise RulesError(f"{source}: threshold rules are [[threshold]] tables")
+    if len(raw_rules) > MAX_RULES:
+        raise RulesError(f"{source}: at most {MAX_RULES} threshold rules")
+    rules = [rule for i, raw in enumerate(raw_rules) if (rule := _threshold(raw, i, source))]
+    ids = [rule.id for rule in rules]
+    duplicate = next((i for i in ids if ids.count(i) > 1), None)
+    if duplicate:
+        raise RulesError(f"{source}: rule id '{duplicate}' is used twice")
+    return RuleSet(
+        thresholds=tuple(rules), escalation=escalation,
+        staleness=_bool(stale.get("enabled", True), f"{source}: staleness.enabled"),
+        stale_severity=_severity(stale.get("severity", "major"), f"{source}: staleness.severity"),
+        service_alerts=_bool(feeds.get("service_alerts", True), f"{source}: feeds.service_alerts"),
+        cap_warnings=_bool(feeds.get("cap_warnings", True), f"{source}: feeds.cap_warnings"),
+        source=source)
+
+
+def default_rules_text() -> str:
+    """The shipped default rules file."""
+    return resources.files("app").joinpath("default_rules.toml").read_text(encoding="utf-8")
+
+
+def load_rules(path: Path | None = None) -> RuleSet:
+    """The rules of ``path``, or the shipped defaults without one."""
+    if path is None:
+        return parse_rules(default_rules_text(), "default_rules.toml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(f"{path}: cannot read: {exc}") from None
+    return parse_rules(text, str(path))
+
+
+# -- evaluation --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Condition:
+    """What one rule says about one subject now: whether its condition holds, and the alert."""
+
+    key: str  # the rules' memory key
+    holds: bool
+    for_s: float
+    alert: dict[str, Any]  # keyword arguments of alerts.raise_alert (fingerprint, title, ...)
+    refs: tuple[str, ...] = ()  # memory keys of the conditions this one continues (CAP Update)
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation changed, and the stored records it could not use."""
+
+    raised: list[str] = field(default_factory=list)
+    cleared: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    pending: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (reason, excerpt)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _threshold_conditions(rule: ThresholdRule, inputs: store.RuleInputs,
+                          rejected: list[tuple[str, str]]) -> list[Condition]:
+    """One condition per subject with a known value (an unknown value says nothing either way)."""
+    samples: list[tuple[str, float, str, dict[str, Any]]] = []  # subject, value, unit, extra
+    if rule.kpi is not None:
+        for kpi in inputs.kpis.get(rule.domain, []):
+            # "city" watches the group's own figure, "each" every subject's (a zone, a hospital).
+            if rule.scope == "each":
+                matches = kpi.get("group") == rule.kpi and bool(kpi.get("subject"))
+            else:
+                matches = kpi.get("name") == rule.kpi and not kpi.get("subject")
+            value = kpi.get("value")
+            if not matches or value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                rejected.append((f"KPI {str(kpi.get('name'))[:100]}: value is not a number",
+                                 orjson.dumps(kpi).decode()))
+                continue
+            extra: dict[str, Any] = {k: kpi[k] for k in ("lat", "lon")
+                                     if isinstance(kpi.get(k), (int, float))}
+            detail = kpi.get("detail") if isinstance(kpi.get("detail"), dict) else {}
+            if isinstance(detail.get("lowest"), str):
+                # The entity behind the figure (the zone's worst sensor) places the alert.
+                extra["hint"] = detail["lowest"]
+            samples.append((str(kpi.get("subject") or ""), float(value), str(kpi.get("unit") or ""),
+                            extra))
+    else:
+        assert rule.metric is not None
+        for entity_id, reading in inputs.latest.get((rule.domain, rule.metric), {}).items():
+            if (isinstance(reading, list) and len(reading) >= 2 and not isinstance(reading[0], bool)
+                    and isinstance(reading[0], (int, float))):
+                samples.append((entity_id, float(reading[0]), str(reading[1] or ""), {}))
+            else:
+                rejected.append((f"reading of {entity_id[:100]}: not [value, unit, time]",
+                                 orjson.dumps(reading).decode()))
+    out = []
+    watched = rule.kpi or rule.metric or ""
+    for subject, value, unit, extra in samples:
+        if not math.isfinite(value):
+            continue
+        side = "below" if rule.below is not None else "above"
+        names = {"subject": subject or "city", "value": _fmt(value), "unit": unit,
+                 "threshold": _fmt(rule.threshold), "kpi": watched, "metric": watched}
+        title = rule.title.format_map(names)
+        out.append(Condition(
+            key=f"rule|{rule.id}|{subject}", holds=rule.breached(value), for_s=rule.for_s,
+            alert={"fingerprint": f"rule:{rule.id}:{subject or watched}", "title": title,
+                   "severity": rule.severity, "domain": rule.domain, "source": "rule",
+                   "rule": rule.id, "entity": subject or watched,
+                   "description": f"{watched}{' of ' + subject if subject else ''} is "
+                                  f"{_fmt(value)} {unit}, {side} {_fmt(rule.threshold)} "
+                                  f"{unit} for {_fmt(rule.for_s)} s or more".replace("  ", " "),
+                   "lat": extra.get("lat"), "lon": extra.get("lon"),
+                   # Where it is: a metric's entity, a subject that is an entity (a hospital),
+                   # or the entity the KPI names as its worst (a zone's lowest sensor).
+                   "locate": [e for e in (subject, extra.get("hint")) if e]}))
+    return out
+
+
+def _stale_conditions(rules: RuleSet, inputs: store.RuleInputs, now: float) -> list[Condition]:
+    out = []
+    for feed, row in inputs.feeds.items():
+        state = feed_state(row, now)
+        if state == "waiting":
+            continue
+        domain = row.get("domain") if row.get("domain") in store.DOMAINS else "city"
+        out.append(Condition(
+            key=f"stale|{feed}", holds=state in STALE_STATES, for_s=0.0,
+            alert={"fingerprint": f"stale:{feed}", "title": f"Feed {feed} stale",
+                   "severity": rules.stale_severity, "domain": domain, "source": "staleness",
+                   "rule": "feed_stale", "entity": feed,
+                   "description": f"Feed {feed} is {state}: no fresh data within its freshness "
+                                  f"budget of {_fmt(float(row.get('freshness_budget_s') or 0))} s."}))
+    return out
+
+
+def event_active(event: Mapping[str, Any], now: float) -> bool:
+    """True while an event's active period includes ``now`` (open ends are unbounded)."""
+    starts, ends = event.get("starts_at"), event.get("ends_at")
+    return (starts is None or starts <= now) and (ends is None or now <= ends)
+
+
+def cap_severity(event: Mapping[str, Any]) -> str:
+    """Our severity of a CAP warning event: the CAP import's documented mapping of its
+    severity/urgency/certainty (docs/alerts.md), or the event's own when it carries none."""
+    attrs = event.get("attrs") or {}
+    if attrs.get("cap_severity"):
+        return map_severity(attrs.get("cap_severity"), attrs.get("urgency"), attrs.get("certainty"))
+    severity = event.get("severity")
+    return severity if severity in alerts.SEVERITIES else "info"
+
+
+def area_center(area: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """(lat, lon): the mean vertex of the first outer ring of a Polygon/MultiPolygon."""
+    if not area:
+        return None
+    coords = area.get("coordinates") or []
+    ring = (coords[0] if area.get("type") == "Polygon" and coords
+            else coords[0][0] if area.get("type") == "MultiPolygon" and coords and coords[0] else [])
+    points = ring[:-1] if len(ring) > 1 and ring[0] == ring[-1] else ring
+    if not points:
+        return None
+    return (sum(p[1] for p in points) / len(points), sum(p[0] for p in points) / len(points))
+
+
+def _checked_area(area: Any) -> dict[str, Any] | None:
+    """A stored event's area if it is a well-formed Polygon/MultiPolygon; ValueError if not."""
+    if area is None:
+        return None
+    polygons = ([area.get("coordinates")] if isinstance(area, dict) and area.get("type") == "Polygon"
+                else area.get("coordinates") if isinstance(area, dict)
+                and area.get("type") == "MultiPolygon" else None)
+    if not isinstance(polygons, list) or not polygons:
+        raise ValueError("area is not a GeoJSON Polygon or MultiPolygon")
+    for polygon in polygons:
+        for ring in polygon:
+            if len(ring) < 4 or not all(
+                    isinstance(point, list) and len(point) >= 2
+                    and all(isinstance(v, (int, float)) and math.isfinite(v) for v in point[:2])
+                    for point in ring):
+                raise ValueError("area ring with fewer than 4 points or a non-numeric point")
+    return area
+
+
+def _event_condition(rules: RuleSet, domain: str, event: Mapping[str, Any],
+                     now: float) -> Condition | None:
+    """The condition of one stored event (None when it is not an alert, or not active now)."""
+    kind = event.get("kind")
+    attrs = event.get("attrs") or {}
+    if kind == SERVICE_ALERT and rules.service_alerts:
+        severity, source = event.get("severity") or "info", "gtfs_rt"
+        if severity not in alerts.SEVERITIES:
+            severity = "info"
+        description = attrs.get("description") or ""
+    elif kind == CAP_WARNING and rules.cap_warnings and attrs.get("msgType") != "Cancel":
+        severity, source = cap_severity(event), "cap"
+        description = attrs.get("description") or attrs.get("areaDesc") or ""
+    else:
+        return None
+    if not event_active(event, now):
+        return None
+    area = _checked_area(event.get("area"))
+    center = area_center(area)
+    circles = attrs.get("circles") or []
+    if center is None and circles:
+        center = (float(circles[0]["lat"]), float(circles[0]["lon"]))
+    event_id = str(event["id"])
+    refs: list[str] = []
+    if source == "cap" and ":cap:" in event_id:
+        # An Update names the messages it replaces: their alert carries on (see evaluate).
+        prefix = event_id.split(":cap:", 1)[0]
+        refs = [f"event|{domain}|{cap_id(prefix, str(ref[1]), str(ref[0]))}"
+                for ref in attrs.get("references") or [] if isinstance(ref, list) and len(ref) >= 2]
+    return Condition(
+        key=f"event|{domain}|{event_id}", holds=True, for_s=0.0, refs=tuple(refs),
+        alert={"fingerprint": f"event:{domain}:{event_id}",
+               "title": str(event.get("title") or event_id), "severity": severity,
+               "domain": domain, "source": source, "rule": str(kind), "entity": event_id,
+               "description": str(description),
+               "lat": center[0] if center else None, "lon": center[1] if center else None,
+               "area": area, "stop_ids": [
+                   str(sel["stop_id"]) for sel in attrs.get("informed_entities") or []
+                   if isinstance(sel, dict) and sel.get("stop_id")]})
+
+
+_RECORD_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+
+
+def _event_conditions(rules: RuleSet, inputs: store.RuleInputs, now: float,
+                      rejected: list[tuple[str, str]]) -> list[Condition]:
+    """Conditions of every stored event; a malformed one is rejected alone, the rest stand."""
+    out = []
+    for domain, events in inputs.events.items():
+        for event in events:
+            try:
+                condition = _event_condition(rules, domain, event, now)
+            except _RECORD_ERRORS as exc:
+                rejected.append((f"event {str(event.get('id', '?'))[:100]} in {domain}: "
+                                 f"{type(exc).__name__}: {exc}", orjson.dumps(event).decode()))
+                continue
+            if condition is not None:
+                out.append(condition)
+    return out
+
+
+def _locate(r: redis.Redis, spec: dict[str, Any]) -> dict[str, Any]:
+    """Raise-time positions: the first known of the rule's candidate entities, or the first
+    informed stop of a service alert."""
+    spec = dict(spec)
+    candidates = [str(e) for e in spec.pop("locate", None) or []]
+    stops = spec.pop("stop_ids", None) or []
+    if spec.get("lat") is not None:
+        return spec
+    if stops and ":alert:" in spec["entity"]:
+        prefix = spec["entity"].split(":alert:", 1)[0]
+        candidates += [f"{prefix}:stop:{stop}" for stop in stops[:20]]
+    positions = store.read_live_positions(r, spec["domain"], candidates[:22])
+    position = next((positions[c] for c in candidates if c in positions), None)
+    if position is not None:
+        spec["lat"], spec["lon"] = position
+    return spec
+
+
+def _memory(raw: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def evaluate(r: redis.Redis, now: float, rules: RuleSet | None = None) -> Evaluation:
+    """Evaluate every rule at time ``now``: raise, clear and escalate alerts as due."""
+    rules = rules or load_rules()
+    metrics = list(dict.fromkeys((t.domain, t.metric) for t in rules.thresholds if t.metric))
+    inputs = store.read_rule_inputs(r, metrics)
+    memory = {key: _memory(raw) for key, raw in inputs.rule_state.items()}
+    conditions: list[Condition] = []
+    result = Evaluation()
+    for rule in rules.thresholds:
+        conditions.extend(_threshold_conditions(rule, inputs, result.rejected))
+    if rules.staleness:
+        conditions.extend(_stale_conditions(rules, inputs, now))
+    conditions.extend(_event_conditions(rules, inputs, now, result.rejected))
+    _dead_letter_once(r, result.rejected)
+    seen = {c.key for c in conditions}
+    rule_ids = {rule.id for rule in rules.thresholds}
+    changes: dict[str, str | None] = {}
+    held: set[str] = set()  # alerts that a holding condition keeps: never cleared this round
+    for condition in conditions:
+        entry = memory.get(condition.key, {})
+        continued = next((memory[ref] for ref in condition.refs
+                          if memory.get(ref, {}).get("fingerprint")), None)
+        if continued is not None and not entry:
+            # A CAP Update: the same alert, updated (a repeat), not a new one beside a cleared one.
+            condition.alert["fingerprint"] = continued["fingerprint"]
+        if not condition.holds:
+            if entry.get("firing") and alerts.clear(r, entry.get("alert", ""), now=now):
+                result.cleared.append(entry["alert"])
+            if entry:
+                changes[condition.key] = None
+            continue
+        since = float(entry.get("since", now))
+        if entry.get("firing"):
+            held.add(str(entry.get("alert")))
+            continue
+        if now - since >= condition.for_s:
+            raised = alerts.raise_alert(r, now=now, **_locate(r, condition.alert))
+            result.raised.append(raised.alert_id)
+            held.add(raised.alert_id)
+            changes[condition.key] = orjson.dumps({
+                "since": since, "firing": True, "alert": raised.alert_id,
+                "fingerprint": condition.alert["fingerprint"]}).decode()
+        else:
+            result.pending += 1
+            if not entry:
+                changes[condition.key] = orjson.dumps({"since": since, "firing": False}).decode()
+    # What is no longer there: an event the feed retired or that ended, a feed's staleness when
+    # staleness is switched off, a rule taken out of the file. An unknown KPI value, or a subject
+    # that is missing for now, says nothing: those alerts stay as they are.
+    for key, entry in memory.items():
+        kind, _, rest = key.partition("|")
+        gone = (kind == "event" or (kind == "stale" and not rules.staleness)
+                or (kind == "rule" and rest.partition("|")[0] not in rule_ids))
+        if key in seen or not gone:
+            continue
+        if entry.get("firing") and entry.get("alert") not in held and alerts.clear(
+                r, entry.get("alert", ""), now=now):
+            result.cleared.append(entry["alert"])
+        changes[key] = None
+    store.write_rule_state(r, changes)
+    result.escalated = escalate_due(r, inputs.open_alerts, rules, now)
+    return result
+
+
+# Reasons already kept in the dead-letter stream by this process: a bad stored record is seen
+# again every few seconds until its feed replaces it, but it is reported once.
+_reported: set[str] = set()
+DEAD_LETTER_FEED = "alert-rules"
+
+
+def _dead_letter_once(r: redis.Redis, rejected: list[tuple[str, str]]) -> None:
+    """Keep each new rejection (reason, excerpt) in the dead-letter stream of "alert-rules"."""
+    fresh = [(reason, excerpt) for reason, excerpt in rejected if reason not in _reported]
+    if fresh:
+        log.warning("alert rules skipped %d malformed record(s): %s", len(fresh), fresh[0][0])
+        store.dead_letter(r, DEAD_LETTER_FEED, fresh)
+        if len(_reported) > 10_000:
+            _reported.clear()
+        _reported.update(reason for reason, _ in fresh)
+
+
+def escalate_due(r: redis.Redis, open_alerts: Iterable[Mapping[str, str]], rules: RuleSet,
+                 now: float) -> list[str]:
+    """Escalate every alert still unacknowledged past its severity's deadline."""
+    escalated = []
+    for row in open_alerts:
+        if row.get("state") != "active_unack" or row.get("escalated") == "1":
+            continue
+        deadline = rules.escalation.get(row.get("severity", ""))
+        opened = float(row.get("opened_at") or now)
+        if deadline is not None and opened + deadline <= now and alerts.escalate(
+                r, row["id"], deadline, now=now):
+            escalated.append(row["id"])
+    return escalated
+
+
+# -- the runner's timer ------------------------------------------------------------------------------
+_loaded: dict[str, Any] = {}
+
+
+def current_rules(r: redis.Redis, path: Path | None) -> RuleSet:
+    """The rules of ``path`` (the defaults without one), re-read when the file changes.
+
+    A file that does not validate is refused: the rules loaded before stay in force, and the
+    error is logged and kept in Redis for the /alerts page to show to admins.
+    """
+    try:
+        stamp = (str(path), path.stat().st_mtime_ns) if path is not None else ("defaults", 0)
+    except OSError as exc:
+        stamp = (str(path), -1)
+        error: str | None = f"{path}: cannot read: {exc.strerror or exc}"
+    else:
+        error = None
+    if _loaded.get("stamp") == stamp:
+        return _loaded["rules"]  # type: ignore[no-any-return]
+    rules: RuleSet | None = None
+    if error is None:
+        try:
+            rules = load_rules(path)
+        except RulesError as exc:
+            error = str(exc)
+    if rules is None:
+        log.error("alert rules not loaded: %s (keeping the rules in force)", error)
+        rules = _loaded.get("rules") or load_rules()
+    else:
+        log.info("alert rules loaded from %s: %d threshold rule(s)", rules.source,
+                 len(rules.thresholds))
+    _loaded.update(stamp=stamp, rules=rules)
+    store.write_alert_settings(r, {"rules_status": orjson.dumps({
+        "source": rules.source, "rules": len(rules.thresholds), "error": error or "",
+        "at": time.time()}).decode()})
+    return rules
+
+
+def tick(r: redis.Redis, settings: Any, owner: str) -> Evaluation | None:
+    """The runner's timer: evaluate the rules if this runner holds the rules lease."""
+    if not store.acquire_alerts_lease(r, owner, LEASE_MS):
+        return None
+    try:
+        return evaluate(r, time.time(), current_rules(r, getattr(settings, "alert_rules", None)))
+    except redis.RedisError:
+        raise
+    except Exception:  # noqa: BLE001 - a rule bug must not stop the feeds
+        log.exception("alert rule evaluation failed")
+        return None
+
+
+def main(argv: list[str]) -> int:
+    """``python -m app.rules check FILE``: validate a rules file and summarize it."""
+    if len(argv) != 2 or argv[0] != "check":
+        print("usage: python -m app.rules check FILE", file=sys.stderr)
+        return 2
+    try:
+        rules = load_rules(Path(argv[1]))
+    except RulesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{rules.source}: {len(rules.thresholds)} threshold rule(s) valid")
+    for rule in rules.thresholds:
+        side = f"< {_fmt(rule.below)}" if rule.below is not None else f"> {_fmt(rule.threshold)}"
+        print(f"  {rule.id}: {rule.domain} {rule.kpi or rule.metric} {side} for "
+              f"{_fmt(rule.for_s)} s -> {rule.severity}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

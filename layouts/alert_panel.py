@@ -1,0 +1,241 @@
+"""The alert panel shared by the wall and /alerts: counts by severity and state, the newest alerts
+grouped under the CAP warning whose area holds them, unacknowledged critical alerts flashing until
+acknowledged, and an optional sound per severity that operators can mute.
+
+The browser asks every second (the shell's tick); the callback reads one version number and
+answers ``PreventUpdate`` unless an alert changed, so the panel costs almost nothing while the
+room is quiet and shows a change within a second or two. Sounds are synthesized in the browser
+(assets/alerts.js, WebAudio): nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Sequence
+
+import dash
+import redis
+from dash import ALL, Input, Output, State, ctx, dcc, html
+from dash.exceptions import PreventUpdate
+
+from app import alerts, roles, store
+from app.context import client_addr, current_principal, redis_client, require_roles
+from layouts import ids
+from layouts.components import DOMAIN_TITLES, format_time
+
+PANEL_ROWS = 8
+READERS = frozenset(roles.TOKEN_ROLES)
+SOUND_EDITORS = frozenset({roles.OPERATOR, roles.ADMIN})
+# Which severities sound unless an operator changed it: the two that need someone now.
+SOUND_DEFAULT: dict[str, bool] = {"critical": True, "major": True, "minor": False,
+                                  "warning": False, "info": False}
+STATE_LABELS: dict[str, str] = {"active_unack": "Unacknowledged", "active_ack": "Acknowledged",
+                                "cleared_unack": "Cleared, unacknowledged", "cleared_ack": "Closed"}
+# (state, column label, what the label stands for): short labels keep the table phone-wide.
+COUNT_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("active_unack", "Unack.", "Active, unacknowledged"), ("active_ack", "Ack.", "Active, acknowledged"),
+    ("cleared_unack", "Clear.", "Cleared, unacknowledged"), ("escalated", "Esc.", "Escalated"))
+_REGISTERED = "_cityops_alert_panel"
+
+
+def when(ts: float | None) -> str:
+    """A time as the room reads it: the clock time today, with the date when older than 20 h."""
+    if ts is None:
+        return "—"
+    return format_time(ts, with_date=time.time() - ts > 20 * 3600)
+
+
+def sound_settings(r: redis.Redis) -> dict[str, bool]:
+    """Severity -> whether it sounds (stored settings over the defaults)."""
+    stored = store.read_alert_settings(r)
+    return {s: stored.get(f"sound:{s}", "on" if on else "off") == "on"
+            for s, on in SOUND_DEFAULT.items()}
+
+
+def flashes(alert: Mapping[str, Any]) -> bool:
+    """Unacknowledged critical alerts flash until someone acknowledges them."""
+    return alert["severity"] == "critical" and alert["state"] in alerts.UNACKED
+
+
+def row_class(alert: Mapping[str, Any]) -> str:
+    """CSS classes of an alert line: severity, state, flashing, escalated."""
+    classes = ["alert-row", f"sev-{alert['severity']}", f"state-{alert['state']}"]
+    if flashes(alert):
+        classes.append("flash")
+    if alert.get("escalated") and alert["state"] != alerts.CLOSED:
+        classes.append("escalated")
+    return " ".join(classes)
+
+
+def badges(alert: Mapping[str, Any]) -> list[Any]:
+    """Severity, state, escalation, repeat count and assignee as small labels (text, escaped)."""
+    out: list[Any] = [html.Span(alert["severity"], className=f"sev-badge sev-{alert['severity']}"),
+                      html.Span(STATE_LABELS.get(alert["state"], alert["state"]),
+                                className="state-badge")]
+    if alert.get("escalated") and alert["state"] != alerts.CLOSED:
+        out.append(html.Span("Escalated", className="escalated-badge"))
+    if alert.get("count", 1) > 1:
+        out.append(html.Span(f"×{alert['count']}", className="count-badge",
+                             title="times this condition occurred"))
+    if alert.get("assignee"):
+        out.append(html.Span(f"→ {alert['assignee']}", className="assignee-badge"))
+    return out
+
+
+def alert_line(alert: Mapping[str, Any], extra: Sequence[Any] = ()) -> html.Div:
+    """One alert as one line of the wall (its id in data-alert, for people's tools and tests)."""
+    return html.Div(className=row_class(alert), **{"data-alert": alert["id"]}, children=[
+        html.Div(badges(alert), className="alert-badges"),
+        html.Div(alert["title"], className="alert-title"),
+        html.Div(className="alert-meta", children=[
+            html.Span(DOMAIN_TITLES.get(alert["domain"], alert["domain"])),
+            html.Span(when(alert.get("last_seen")), className="alert-time"), *extra]),
+    ])
+
+
+def grouped_lines(shown: Sequence[Mapping[str, Any]],
+                  everything: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """Lines for ``shown``: a CAP warning with members is one expandable line holding them."""
+    members: dict[str, list[Mapping[str, Any]]] = {}
+    for alert in everything:
+        if alert.get("group"):
+            members.setdefault(alert["group"], []).append(alert)
+    lines: list[Any] = []
+    for alert in shown:
+        if alert.get("group") and any(a["id"] == alert["group"] for a in shown):
+            continue  # shown inside its warning's line
+        inside = members.get(alert["id"], [])
+        if not inside:
+            lines.append(alert_line(alert))
+            continue
+        critical = any(flashes(m) for m in inside)
+        lines.append(html.Details(className="alert-group" + (" has-flash" if critical else ""),
+                                  children=[
+            html.Summary(alert_line(alert, [html.Span(f"{len(inside)} alert(s) in this area",
+                                                      className="group-size")])),
+            html.Div([alert_line(m) for m in inside], className="alert-group-members"),
+        ]))
+    return lines
+
+
+def counts_table(open_alerts: Sequence[Mapping[str, Any]]) -> html.Table:
+    """Counts of the open alerts by severity (rows) and state (columns)."""
+    table = alerts.counts(open_alerts)
+    return html.Table(className="alert-counts", children=[
+        html.Thead(html.Tr([html.Th("")] + [html.Th(html.Abbr(label, title=meaning), title=meaning)
+                                            for _, label, meaning in COUNT_COLUMNS])),
+        html.Tbody([html.Tr(className=f"sev-{severity}", children=[
+            html.Th(severity, scope="row"),
+            *[html.Td(str(table[severity][column]),
+                      className="zero" if not table[severity][column] else "nonzero",
+                      **{"data-count": f"{severity}:{column}"})
+              for column, _, _ in COUNT_COLUMNS]]) for severity in alerts.SEVERITIES]),
+    ])
+
+
+def sound_controls(settings: Mapping[str, bool], editable: bool) -> list[Any]:
+    """Per-severity sound switches for operators; a quiet note of what sounds for others."""
+    if not editable:
+        on = [s for s, enabled in settings.items() if enabled]
+        return [html.Span(f"Sound: {', '.join(on) if on else 'off'}", className="muted")]
+    return [html.Span("Sound:", className="muted")] + [
+        html.Button(f"{severity}: {'on' if enabled else 'off'}",
+                    id={"type": ids.ALERT_SOUND_TOGGLE, "index": severity},
+                    className="sound-toggle " + ("on" if enabled else "off"),
+                    title=f"{'Mute' if enabled else 'Sound'} {severity} alerts on every screen",
+                    **{"aria-pressed": "true" if enabled else "false"})
+        for severity, enabled in settings.items()]
+
+
+def _content(r: redis.Redis) -> dict[str, Any]:
+    """Everything the panel shows, from one read of the open alerts."""
+    open_alerts = alerts.list_alerts(r, open_only=True, limit=1000)
+    newest = sorted(open_alerts, key=alerts.most_urgent_first)[:PANEL_ROWS]
+    principal = current_principal()
+    settings = sound_settings(r)
+    return {
+        "counts": counts_table(open_alerts),
+        "list": grouped_lines(newest, open_alerts) or [html.P("No open alerts.", className="muted")],
+        "class": "alert-panel" + (" has-flash" if any(flashes(a) for a in open_alerts) else ""),
+        "sound": {"enabled": settings, "unacked": [[a["id"], a["severity"]] for a in open_alerts
+                                                   if a["state"] == "active_unack"]},
+        "controls": sound_controls(settings, principal is not None
+                                   and principal.role in SOUND_EDITORS),
+    }
+
+
+def panel(compact: bool = False) -> html.Div:
+    """The panel, drawn from the store now and refreshed by :func:`register`'s callback."""
+    try:
+        r = redis_client()
+        content = _content(r)
+        version: int | None = store.alerts_version(r)
+    except redis.RedisError:
+        content = {"counts": html.P("Data link lost.", className="muted"), "list": [],
+                   "class": "alert-panel", "sound": {"enabled": {}, "unacked": []},
+                   "controls": []}
+        version = None
+    return html.Div(id=ids.ALERT_PANEL, className=content["class"] + (" compact" if compact else ""),
+                    role="region", **{"aria-label": "Alerts"}, children=[
+        html.H2("Alerts", className="alert-panel-title"),
+        html.Div(content["counts"], id=ids.ALERT_PANEL_COUNTS),
+        html.Div(content["list"], id=ids.ALERT_PANEL_LIST, className="alert-panel-list",
+                 role="list", **{"aria-live": "polite"}),
+        html.Div(content["controls"], id=ids.ALERT_SOUND_CONTROLS, className="sound-controls"),
+        dcc.Store(id=ids.ALERT_SOUND, data=content["sound"]),
+        dcc.Store(id=ids.ALERT_SOUND_PLAYED),
+        dcc.Store(id=ids.ALERT_PANEL_SHOWN, data=version),
+    ])
+
+
+@require_roles(READERS)
+def refresh(_tick: int | None, shown: int | None, classes: str | None) -> tuple[Any, ...]:
+    """Redraw the panel when any alert changed (one HGET when nothing did)."""
+    try:
+        r = redis_client()
+        version = store.alerts_version(r)
+        if version == shown:
+            raise PreventUpdate
+        content = _content(r)
+    except redis.RedisError:
+        raise PreventUpdate from None  # the shell's banner says the link is lost
+    compact = " compact" if "compact" in (classes or "").split() else ""
+    return (content["counts"], content["list"], content["class"] + compact, content["sound"],
+            content["controls"], version)
+
+
+@require_roles(SOUND_EDITORS)
+def toggle_sound(clicks: list[int | None]) -> int:
+    """An operator switches one severity's sound on or off for every screen."""
+    triggered = ctx.triggered_id
+    if not isinstance(triggered, dict) or not any(clicks or []):
+        raise PreventUpdate
+    severity = triggered.get("index")
+    if severity not in SOUND_DEFAULT or not ctx.triggered or not ctx.triggered[0].get("value"):
+        raise PreventUpdate
+    r = redis_client()
+    now_on = not sound_settings(r)[severity]
+    store.write_alert_settings(r, {f"sound:{severity}": "on" if now_on else "off"})
+    principal = current_principal()
+    store.audit(r, principal.name if principal else "unknown", "alert_sound", target=severity,
+                addr=client_addr(), detail="on" if now_on else "off")
+    return -1  # forces the next tick to redraw
+
+
+def register(app: dash.Dash) -> None:
+    """Register the panel's callbacks once per app (the wall and /alerts both embed it)."""
+    if getattr(app, _REGISTERED, False):
+        return
+    setattr(app, _REGISTERED, True)
+    app.callback(Output(ids.ALERT_PANEL_COUNTS, "children"), Output(ids.ALERT_PANEL_LIST, "children"),
+                 Output(ids.ALERT_PANEL, "className"), Output(ids.ALERT_SOUND, "data"),
+                 Output(ids.ALERT_SOUND_CONTROLS, "children"), Output(ids.ALERT_PANEL_SHOWN, "data"),
+                 Input(ids.TICK, "n_intervals"), State(ids.ALERT_PANEL_SHOWN, "data"),
+                 State(ids.ALERT_PANEL, "className"), prevent_initial_call=True)(refresh)
+    app.callback(Output(ids.ALERT_PANEL_SHOWN, "data", allow_duplicate=True),
+                 Input({"type": ids.ALERT_SOUND_TOGGLE, "index": ALL}, "n_clicks"),
+                 prevent_initial_call=True)(toggle_sound)
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="cityops_alerts", function_name="sound"),
+        Output(ids.ALERT_SOUND_PLAYED, "data"), Input(ids.ALERT_SOUND, "data"),
+        State(ids.ALERT_SOUND_PLAYED, "data"))
