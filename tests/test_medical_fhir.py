@@ -405,3 +405,13 @@ def test_sample_values() -> None:
     assert "beds_occupied" not in metrics(nj) and "beds_available" not in metrics(nj)
     (state,) = of(parse((SAMPLES / "Location-states-NJ.json").read_bytes()), Entity)
     assert state.lat is None and state.attrs["out_of_bounds"] is True
+
+
+def test_a_suspended_hospital_is_on_diversion() -> None:
+    """Location.status says whether the hospital takes patients; other statuses say nothing."""
+    hospitals = {e.attrs["fhir_id"]: e for e in parse(bundle(
+        location("open"), location("closed", status="suspended"), location("gone", status="inactive")))
+        if isinstance(e, Entity)}
+    assert hospitals["open"].attrs["diversion"] is False
+    assert hospitals["closed"].attrs["diversion"] is True
+    assert "diversion" not in hospitals["gone"].attrs

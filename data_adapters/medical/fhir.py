@@ -225,6 +225,10 @@ def _location(resource: Mapping[str, Any], prefix: str, feed: str, fetched_at: f
     if types:
         attrs["type"] = types
     status = resource.get("status") if isinstance(resource.get("status"), str) else "unknown"
+    # FHIR has no diversion flag of its own: a hospital Location "suspended" (temporarily not
+    # available) is taken as on diversion, an "active" one as taking patients.
+    if status in ("active", "suspended"):
+        attrs["diversion"] = status == "suspended"
     when = _last_updated(resource, tz) or fetched_at
     return Entity(DOMAIN, "hospital", f"{prefix}:hospital:{resource['id']}", lat, lon, status,
                   when, feed, attrs)
