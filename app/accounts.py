@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app import roles, store
+from app import i18n, roles, store
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD_LENGTH = 10
@@ -46,6 +46,7 @@ class Principal:
     domains: tuple[str, ...] = field(default_factory=tuple)
     epoch: int = 0
     token_id: str = ""
+    language: str = ""  # the person's chosen language ("" = not chosen: cookie or browser decide)
 
     @property
     def is_authenticated(self) -> bool:  # flask-login protocol
@@ -152,10 +153,30 @@ def set_disabled(r: redis.Redis, name: str, disabled: bool) -> None:
         raise AccountError(f"no user '{name}'") from None
 
 
+def validate_language(language: object) -> str:
+    """A supported language code ("en", "zh"); anything else is refused with the choices."""
+    chosen = i18n.normalize(language)
+    if chosen is None or not isinstance(language, str) or len(language) > 16:
+        raise AccountError(f"unknown language {str(language)[:16]!r}: choose from "
+                           f"{', '.join(i18n.LANGUAGES)}")
+    return chosen
+
+
+def set_language(r: redis.Redis, name: str, language: str) -> str:
+    """Store a user's language (sessions stay open: it changes nothing about who they are)."""
+    chosen = validate_language(language)
+    try:
+        store.update_user(r, validate_name(name), {"language": chosen})
+    except store.NotFound:
+        raise AccountError(f"no user '{name}'") from None
+    return chosen
+
+
 def _principal_from_user(fields: dict[str, str]) -> Principal:
     domains = tuple(d for d in fields.get("domains", "").split(",") if d)
     return Principal(name=fields["name"], role=fields.get("role", ""), kind="user",
-                     domains=domains, epoch=int(fields.get("epoch", "1") or 1))
+                     domains=domains, epoch=int(fields.get("epoch", "1") or 1),
+                     language=fields.get("language", ""))
 
 
 def authenticate(r: redis.Redis, name: str, password: str) -> Principal | None:

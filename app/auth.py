@@ -22,7 +22,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import accounts, roles, store
+from app import accounts, i18n, roles, store
 from app.accounts import Principal
 from app.config import Settings
 from app.context import client_addr, current_principal, redis_client
@@ -37,6 +37,8 @@ THROTTLE_WINDOW_S = 300
 MAX_LOGIN_BODY = 16 * 1024
 MAX_NAME_LENGTH = 64
 
+LANG_PATH = "/lang"
+LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 PUBLIC_PATHS = frozenset({"/login", "/healthz"})
 PUBLIC_PREFIXES = ("/login/",)
 # Paths used by scripts rather than people: they answer 401/403 instead of redirecting.
@@ -124,6 +126,7 @@ def init_auth(server: Flask, settings: Settings) -> None:
     server.after_request(security_headers)
     server.add_url_rule("/login", "login", login_view, methods=["GET", "POST"])
     server.add_url_rule("/logout", "logout", logout_view, methods=["POST"])
+    server.add_url_rule(LANG_PATH, "language", language_view, methods=["POST"])
     server.add_url_rule("/login/login.css", "login_css", login_css)
     server.add_url_rule("/healthz", "healthz", healthz)
     server.register_error_handler(HTTPException, _http_error)
@@ -155,13 +158,13 @@ def gate() -> BaseResponse | None:
     if auth_header is not None:
         scheme, _, credential = auth_header.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
-            return _error(401, "the Authorization header must be 'Bearer <token>'")
+            return _error(401, i18n.t("error.bad_auth_header"))
         try:
             principal = accounts.token_principal(r, credential.strip()[:512])
         except redis.RedisError:
-            return _error(503, "data link lost: cannot check the token now")
+            return _error(503, i18n.t("error.token_check"))
         if principal is None:
-            return _error(401, "invalid, revoked or expired token")
+            return _error(401, i18n.t("error.bad_token"))
         g.auth_via = "bearer"
     elif path == "/wall" and request.args.get("token"):
         return _open_display_session(r)
@@ -170,17 +173,18 @@ def gate() -> BaseResponse | None:
         g.auth_via = "session"
     if principal is None:
         if is_machine_path(path):
-            return _error(401, "login required")
+            return _error(401, i18n.t("error.login_required"))
         query = urlencode({"next": request.full_path.rstrip("?")})
         return redirect(f"/login?{query}", code=302)
     g.principal = principal
-    if principal.role == roles.WALL and not (path == "/wall"
+    if principal.role == roles.WALL and not (path in ("/wall", LANG_PATH)
                                              or path.startswith(WALL_MACHINE_PREFIXES)):
-        return _error(403, "a wall display token may only view the wall page")
+        return _error(403, i18n.t("error.wall_only"))
     if request.method not in SAFE_METHODS and g.auth_via == "session" and not _csrf_ok():
-        return _error(403, "CSRF token missing or wrong: reload the page")
-    if not is_machine_path(path) and path != "/logout" and not roles.may_open(principal.role, path):
-        return _error(403, "your role may not open this page")
+        return _error(403, i18n.t("error.csrf"))
+    if (not is_machine_path(path) and path not in ("/logout", LANG_PATH)
+            and not roles.may_open(principal.role, path)):
+        return _error(403, i18n.t("error.page_role"))
     return None
 
 
@@ -197,16 +201,53 @@ def _open_display_session(r: redis.Redis) -> BaseResponse:
     try:
         principal = accounts.token_principal(r, request.args.get("token", "")[:512])
     except redis.RedisError:
-        return _error(503, "data link lost: cannot check the token now")
+        return _error(503, i18n.t("error.token_check"))
     if principal is None or principal.role != roles.WALL:
         store_audit(r, principal.name if principal else "anonymous", "display_login",
                     outcome="denied")
-        return _error(401, "invalid, revoked or expired display token")
+        return _error(401, i18n.t("error.bad_display_token"))
     _start_session(principal)
     store_audit(r, principal.name, "display_login")
-    rest = {k: v for k, v in request.args.items() if k != "token"}
+    rest = {k: v for k, v in request.args.items() if k not in ("token", "lang")}
     response = redirect("/wall" + (f"?{urlencode(rest)}" if rest else ""), code=302)
     _set_csrf_cookie(response, session["csrf"], current_settings())
+    # A wall has no account to keep a language on: /wall?token=...&lang=zh sets the cookie.
+    chosen = i18n.normalize(request.args.get("lang"))
+    if chosen:
+        set_language_cookie(response, chosen, current_settings())
+    return response
+
+
+def set_language_cookie(response: BaseResponse, lang: str, settings: Settings) -> None:
+    """Remember ``lang`` in the browser (display sessions, the login page, anonymous errors)."""
+    response.set_cookie(i18n.COOKIE, lang, max_age=LANG_COOKIE_MAX_AGE_S, httponly=True,
+                        samesite="Lax", secure=settings.secure_cookies, path="/")
+
+
+def _back_to_page() -> str:
+    """Where the language switch returns: the page it was pressed on (same site only)."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc and referrer.netloc != request.host:
+        return "/"
+    return _safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+
+
+def language_view() -> BaseResponse:
+    """POST /lang (CSRF-checked by the gate): store the choice on the user and in a cookie,
+    then show the same page again, now in that language."""
+    chosen = i18n.normalize(request.form.get("lang"))
+    if chosen is None:
+        return _error(400, i18n.t("error.bad_language"))
+    principal = current_principal()
+    if principal is not None and principal.kind == "user":
+        r = redis_client()
+        try:
+            accounts.set_language(r, principal.name, chosen)
+        except (redis.RedisError, accounts.AccountError):
+            pass  # the cookie below still carries the choice for this browser
+        store_audit(r, principal.name, "language", detail=chosen)
+    response = redirect(_back_to_page(), code=303)
+    set_language_cookie(response, chosen, current_settings())
     return response
 
 
@@ -229,8 +270,13 @@ def store_audit(r: redis.Redis, actor: str, action: str, **fields: str) -> None:
 
 def _login_response(status: int, message: str = "", next_url: str = "/") -> Response:
     token = request.cookies.get(CSRF_COOKIE) or _new_csrf_token()
-    response = Response(login_page.page(csrf_token=token, message=message, next_url=next_url),
-                        status=status, mimetype="text/html")
+    chosen = i18n.normalize(request.args.get("lang")) if request.method == "GET" else None
+    with i18n.use_language(chosen or i18n.current_language()):
+        text = login_page.page(csrf_token=token, message=message, next_url=next_url)
+    response = Response(text, status=status, mimetype="text/html")
+    if chosen:
+        # The login page's own switch: plain links, since an anonymous visitor has no session.
+        set_language_cookie(response, chosen, current_settings())
     _set_csrf_cookie(response, token, current_settings())
     return response
 
@@ -243,15 +289,15 @@ def login_view() -> BaseResponse:
             return redirect(next_url)
         return _login_response(200, next_url=next_url)
     if (request.content_length or 0) > MAX_LOGIN_BODY:
-        return _login_response(413, "The form was too large.", next_url)
+        return _login_response(413, i18n.t("login.too_large"), next_url)
     name = request.form.get("username", "")
     password = request.form.get("password", "")
     if len(name) > MAX_NAME_LENGTH or len(password) > accounts.MAX_PASSWORD_LENGTH:
-        return _login_response(400, "User name or password is too long.", next_url)
+        return _login_response(400, i18n.t("login.too_long"), next_url)
     form_token = request.form.get("csrf_token", "")
     cookie_token = request.cookies.get(CSRF_COOKIE, "")
     if not cookie_token or not hmac.compare_digest(form_token, cookie_token):
-        return _login_response(400, "The login form expired. Please try again.", next_url)
+        return _login_response(400, i18n.t("login.expired"), next_url)
     r = redis_client()
     subject_name = name.strip().lower()[:MAX_NAME_LENGTH] or "-"
     subjects = [("user", subject_name), ("addr", client_addr())]
@@ -262,18 +308,17 @@ def login_view() -> BaseResponse:
             wait = max(max(blocked), 1)
             store_audit(r, subject_name, "login_throttled", outcome="denied")
             response = _login_response(
-                429, f"Too many failed attempts. Try again in {(wait + 59) // 60} minute(s).",
-                next_url)
+                429, i18n.t("login.throttled", minutes=(wait + 59) // 60), next_url)
             response.headers["Retry-After"] = str(wait)
             return response
         principal = accounts.authenticate(r, name, password)
         if principal is None:
             store.record_login_failure(r, subjects, THROTTLE_WINDOW_S)
             store_audit(r, subject_name, "login_failed", outcome="denied")
-            return _login_response(401, "Wrong user name or password.", next_url)
+            return _login_response(401, i18n.t("login.wrong"), next_url)
         store.clear_login_failures(r, "user", principal.name)
     except redis.RedisError:
-        return _login_response(503, "The data link is lost. Please try again shortly.", next_url)
+        return _login_response(503, i18n.t("login.link_lost"), next_url)
     _start_session(principal)
     store_audit(r, principal.name, "login")
     signed_in = redirect(next_url, code=302)
@@ -317,7 +362,9 @@ def content_security_policy(script_hashes: list[str], tile_origins: Sequence[str
 def security_headers(response: BaseResponse) -> BaseResponse:
     """Add CSP and the other protective headers to every answer."""
     policy = current_app.extensions["cityops"].get("csp")
-    if policy:
+    # A policy governs documents: the once-a-second JSON and 204 answers need none, and it is
+    # most of their bytes.
+    if policy and response.mimetype == "text/html" and response.status_code != 204:
         response.headers.setdefault("Content-Security-Policy", policy)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")

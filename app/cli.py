@@ -242,6 +242,15 @@ def cmd_feeds(r: redis.Redis, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench_suite(_settings: Settings, args: argparse.Namespace) -> int:
+    """Run every benchmark case and print the figures against their targets (or JSON)."""
+    from app.bench_suite import run_suite, table
+
+    figures = run_suite(quick=args.quick, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(json.dumps(figures) if args.json else table(figures))
+    return EXIT_OK
+
+
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     """Run a benchmark on a private Redis and print its figures."""
     from app.bench import bench_ingest
@@ -334,7 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     feeds.set_defaults(handler=cmd_feeds)
 
     bench = sub.add_parser("bench", help="benchmarks on generated data and a private Redis")
-    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="CASE")
+    bench.add_argument("--quick", action="store_true", help="small sizes, few runs (checks only)")
+    bench.add_argument("--json", action="store_true", help="one JSON object of every figure")
+    bench.set_defaults(handler=cmd_bench_suite, needs_redis=False)
+    bench_sub = bench.add_subparsers(dest="bench_command", required=False, metavar="CASE")
     bench_ingest = bench_sub.add_parser("ingest", help="parse + store of a GTFS-rt feed")
     bench_ingest.add_argument("--domain", default="transport", choices=store.DOMAINS)
     bench_ingest.add_argument("--entities", type=int, default=20000)

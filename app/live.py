@@ -15,11 +15,11 @@ import redis
 from dash import Input, Output, State, html, no_update
 from dash.exceptions import PreventUpdate
 
-from app import roles, store
+from app import i18n, roles, store
 from app.context import redis_client, require_roles
 from app.feeds import STALE_STATES, feed_state
 from layouts import ids
-from layouts.components import DOMAIN_TITLES, format_time
+from layouts.components import domain_title, format_time
 
 LINK_LOST = "lost"
 
@@ -33,29 +33,35 @@ def _feed_states(status: store.LiveStatus, now: float) -> list[list[str]]:
 def _status(status: store.LiveStatus, feeds: list[list[str]]) -> list[Any]:
     versions = status.versions
     newest = max((t for _, t in versions.values() if t is not None), default=None)
+    t = i18n.t
     chips: list[Any] = [html.Span(
-        f"Data as of {format_time(newest)}" if newest else "No live data yet",
+        t("status.as_of", time=format_time(newest)) if newest else t("status.no_live_data"),
         className="as-of-main")]
     stale_domains = {domain for _, domain, state in feeds if state in STALE_STATES}
     for domain, (_, updated_at) in versions.items():
-        label = format_time(updated_at) if updated_at else "no data"
+        label = format_time(updated_at) if updated_at else t("status.no_data")
+        name = domain_title(domain)
         if domain in stale_domains:
             # Old data must never pass for new: say it, and dim it.
-            chips.append(html.Span(f"{DOMAIN_TITLES[domain]}: {label} (stale)",
-                                   className="chip stale", title="a feed of this domain is stale"))
+            chips.append(html.Span(t("status.domain_stale", domain=name, time=label),
+                                   className="chip stale", title=t("status.domain_stale_hint")))
         else:
-            chips.append(html.Span(f"{DOMAIN_TITLES[domain]}: {label}",
+            chips.append(html.Span(t("status.domain", domain=name, time=label),
                                    className="chip " + ("has-data" if updated_at else "no-data"),
-                                   title=f"{DOMAIN_TITLES[domain]} data as of"))
-    chips.append(html.Span("Adapters running" if status.runner_alive else "Adapters not running",
+                                   title=t("status.domain_as_of_hint", domain=name)))
+    chips.append(html.Span(t("status.runner_ok") if status.runner_alive else t("status.runner_down"),
                            className="chip " + ("ok" if status.runner_alive else "bad")))
     troubled = [(feed, state) for feed, _, state in feeds if state != "ok"]
     for feed, state in troubled:
         last = status.feeds[feed].get("last_success")
-        since = f" since {format_time(float(last))}" if last and state in STALE_STATES else ""
-        chips.append(html.Span(f"Feed {feed}: {state}{since}", className=f"chip feed-{state}"))
+        # The feed's name comes from configuration and stays as it is; its state is ours.
+        shown = i18n.label("feed_state", state)
+        text = (t("status.feed_since", feed=feed, state=shown, time=format_time(float(last)))
+                if last and state in STALE_STATES else t("status.feed", feed=feed, state=shown))
+        chips.append(html.Span(text, className=f"chip feed-{state}"))
     if feeds and not troubled:
-        chips.append(html.Span(f"{len(feeds)} feeds ok", className="chip ok"))
+        chips.append(html.Span(t("status.feeds_ok", count=i18n.format_number(len(feeds))),
+                               className="chip ok"))
     return chips
 
 

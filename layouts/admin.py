@@ -11,7 +11,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from app import accounts, roles, store
 from app.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids
-from layouts.components import format_time, page_layout
+from layouts.components import format_time, page_layout, tab_title
 
 PATH = "/admin"
 AUDIT_ROWS = 50
@@ -127,7 +127,7 @@ def refresh_tables(_version: float) -> tuple[object, object, object]:
 
 def register(app: dash.Dash) -> None:
     """Register the page and its callbacks."""
-    dash.register_page(__name__, path=PATH, name="Admin", title="Admin · CityOps", layout=layout)
+    dash.register_page(__name__, path=PATH, name="Admin", title=tab_title(PATH), layout=layout)
     app.callback(Output(ids.ADMIN_RESULT, "children"), Output(ids.ADMIN_REFRESH, "data"),
                  Input(ids.ADMIN_ADD_USER, "n_clicks"), State(ids.ADMIN_NEW_NAME, "value"),
                  State(ids.ADMIN_NEW_ROLE, "value"), State(ids.ADMIN_NEW_PASSWORD, "value"),

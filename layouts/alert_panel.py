@@ -18,10 +18,10 @@ import redis
 from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app import alerts, roles, store
+from app import alerts, i18n, roles, store
 from app.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids
-from layouts.components import DOMAIN_TITLES, format_time
+from layouts.components import domain_title, format_time
 
 PANEL_ROWS = 8
 READERS = frozenset(roles.TOKEN_ROLES)
@@ -69,11 +69,12 @@ def row_class(alert: Mapping[str, Any]) -> str:
 
 def badges(alert: Mapping[str, Any]) -> list[Any]:
     """Severity, state, escalation, repeat count and assignee as small labels (text, escaped)."""
-    out: list[Any] = [html.Span(alert["severity"], className=f"sev-badge sev-{alert['severity']}"),
-                      html.Span(STATE_LABELS.get(alert["state"], alert["state"]),
+    out: list[Any] = [html.Span(i18n.label("severity", alert["severity"]),
+                                className=f"sev-badge sev-{alert['severity']}"),
+                      html.Span(i18n.label("alert_state", alert["state"]),
                                 className="state-badge")]
     if alert.get("escalated") and alert["state"] != alerts.CLOSED:
-        out.append(html.Span("Escalated", className="escalated-badge"))
+        out.append(html.Span(i18n.t("alert_state.escalated"), className="escalated-badge"))
     if alert.get("count", 1) > 1:
         out.append(html.Span(f"×{alert['count']}", className="count-badge",
                              title="times this condition occurred"))
@@ -88,7 +89,7 @@ def alert_line(alert: Mapping[str, Any], extra: Sequence[Any] = ()) -> html.Div:
         html.Div(badges(alert), className="alert-badges"),
         html.Div(alert["title"], className="alert-title"),
         html.Div(className="alert-meta", children=[
-            html.Span(DOMAIN_TITLES.get(alert["domain"], alert["domain"])),
+            html.Span(domain_title(alert["domain"])),
             html.Span(when(alert.get("last_seen")), className="alert-time"), *extra]),
     ])
 
@@ -125,7 +126,7 @@ def counts_table(open_alerts: Sequence[Mapping[str, Any]]) -> html.Table:
         html.Thead(html.Tr([html.Th("")] + [html.Th(html.Abbr(label, title=meaning), title=meaning)
                                             for _, label, meaning in COUNT_COLUMNS])),
         html.Tbody([html.Tr(className=f"sev-{severity}", children=[
-            html.Th(severity, scope="row"),
+            html.Th(i18n.label("severity", severity), scope="row"),
             *[html.Td(str(table[severity][column]),
                       className="zero" if not table[severity][column] else "nonzero",
                       **{"data-count": f"{severity}:{column}"})
@@ -177,7 +178,7 @@ def panel(compact: bool = False) -> html.Div:
         version = None
     return html.Div(id=ids.ALERT_PANEL, className=content["class"] + (" compact" if compact else ""),
                     role="region", **{"aria-label": "Alerts"}, children=[
-        html.H2("Alerts", className="alert-panel-title"),
+        html.H2(i18n.t("page./alerts"), className="alert-panel-title"),
         html.Div(content["counts"], id=ids.ALERT_PANEL_COUNTS),
         html.Div(content["list"], id=ids.ALERT_PANEL_LIST, className="alert-panel-list",
                  role="list", **{"aria-live": "polite"}),

@@ -20,10 +20,10 @@ import redis
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from app import accounts, alerts, roles, store
+from app import accounts, alerts, i18n, roles, store
 from app.context import client_addr, current_principal, redis_client, require_roles
 from layouts import alert_panel, ids
-from layouts.components import DOMAIN_TITLES, format_time, page_layout
+from layouts.components import domain_title, format_time, page_layout, tab_title
 from layouts.livemap import basemap_layers
 
 PATH = "/alerts"
@@ -40,6 +40,11 @@ ACTION_LABELS = {"raised": "raised", "repeated": "occurred again", "reopened": "
 
 def _options(values: Any, labels: Mapping[str, str] | None = None) -> list[dict[str, str]]:
     return [{"label": (labels or {}).get(v, v), "value": v} for v in values]
+
+
+def _domain_options() -> list[dict[str, str]]:
+    """The domains as dropdown options, named in the reader's language."""
+    return _options(store.DOMAINS, {d: domain_title(d) for d in store.DOMAINS})
 
 
 def _default_domains() -> list[str]:
@@ -59,7 +64,7 @@ def _raise_form() -> html.Details:
         html.Div(className="form-row", children=[
             html.Div([html.Label("Domain", htmlFor=ids.ALERT_NEW_DOMAIN),
                       dcc.Dropdown(id=ids.ALERT_NEW_DOMAIN, clearable=False, value="city",
-                                   options=_options(store.DOMAINS, DOMAIN_TITLES))]),
+                                   options=_domain_options())]),
             html.Div([html.Label("Severity", htmlFor=ids.ALERT_NEW_SEVERITY),
                       dcc.Dropdown(id=ids.ALERT_NEW_SEVERITY, clearable=False, value="major",
                                    options=_options(alerts.SEVERITIES))]),
@@ -120,12 +125,12 @@ def layout(alert: str | None = None, **_query: str) -> html.Div:
     opened = {"id": alert, "mode": "view"} if isinstance(alert, str) and alerts.ALERT_ID.match(
         alert) else None
     return html.Div(className="alerts-page", children=[
-        html.H1("Alerts", id=ids.PAGE_TITLE),
+        html.H1(i18n.t("page./alerts"), id=ids.PAGE_TITLE),
         alert_panel.panel(compact=True),
         _rules_status(),
         html.Div(className="alert-filters", children=[
             dcc.Dropdown(id=ids.ALERTS_FILTER_DOMAIN, multi=True, value=_default_domains(),
-                         placeholder="All domains", options=_options(store.DOMAINS, DOMAIN_TITLES),
+                         placeholder="All domains", options=_domain_options(),
                          searchable=False),
             dcc.Dropdown(id=ids.ALERTS_FILTER_SEVERITY, multi=True, value=[],
                          placeholder="All severities", options=_options(alerts.SEVERITIES),
@@ -190,7 +195,7 @@ def _card(alert: Mapping[str, Any], actionable: bool, group_title: str | None) -
         html.Div(alert_panel.badges(alert), className="alert-badges"),
         html.Div(alert["title"], className="alert-title"),
         html.Div(className="alert-meta", children=[
-            html.Span(DOMAIN_TITLES.get(alert["domain"], alert["domain"])),
+            html.Span(domain_title(alert["domain"])),
             html.Span(alert_panel.when(alert.get("last_seen")), className="alert-time")]),
         *extra,
         html.Div(buttons, className="card-actions"),
@@ -300,7 +305,7 @@ def _timeline(entries: list[dict[str, Any]]) -> html.Ol:
 
 
 def _head(alert: Mapping[str, Any], warning: Mapping[str, Any] | None) -> list[Any]:
-    facts = [("Domain", DOMAIN_TITLES.get(alert["domain"], alert["domain"])),
+    facts = [("Domain", domain_title(alert["domain"])),
              ("First seen", format_time(alert["first_seen"], with_date=True)),
              ("Last seen", format_time(alert["last_seen"], with_date=True)),
              ("Acknowledged by", alert["acked_by"] or "—"), ("Assigned to", alert["assignee"] or "—")]
@@ -453,7 +458,7 @@ def raise_incident(_clicks: int | None, title: str | None, domain: str | None,
 def register(app: dash.Dash) -> None:
     """Register the page with Dash Pages, its callbacks and the shared alert panel's."""
     alert_panel.register(app)
-    dash.register_page(__name__, path=PATH, name="Alerts", title="Alerts · CityOps",
+    dash.register_page(__name__, path=PATH, name="Alerts", title=tab_title(PATH),
                        layout=layout)
     app.callback(Output(ids.ALERTS_LIST, "children"), Output(ids.ALERTS_SHOWN, "data"),
                  Input(ids.ALERT_PANEL_SHOWN, "data"), Input(ids.ALERTS_FILTER_DOMAIN, "value"),

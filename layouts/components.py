@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, Callable
 
 import dash
 import redis
 from dash import Input, Output, dcc, html
 from flask import has_request_context, session
 
-from app import roles, store
+from app import i18n, roles, store
 from app.context import current_principal, redis_client, require_roles, settings
 from layouts import ids
 
+# English names (logs, exports' machine columns); people read domain_title() in their language.
 DOMAIN_TITLES: dict[str, str] = {
     "transport": "Transport",
     "water": "Water",
@@ -25,28 +24,65 @@ TICK_MS = 1000
 
 
 def format_time(ts: float | None, with_date: bool = False) -> str:
-    """A Unix time as wall-clock time in the city's time zone ("—" when there is none)."""
-    if ts is None:
-        return "—"
-    moment = datetime.fromtimestamp(ts, ZoneInfo(settings().timezone))
-    return moment.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+    """A Unix time as wall-clock time in the city's time zone and the reader's locale ("—" if none)."""
+    return i18n.format_datetime(ts, with_date, tz=settings().timezone)
+
+
+def domain_title(domain: str) -> str:
+    """A domain's name in the reader's language."""
+    return i18n.label("domain", domain)
+
+
+def page_title(path: str) -> str:
+    """A page's name in the navigation, in the reader's language (roles.PAGES holds the English)."""
+    return i18n.t_or(f"page.{path}", roles.PAGE_BY_PATH[path].title if path in roles.PAGE_BY_PATH
+                     else path)
+
+
+def tab_title(path: str) -> Callable[..., str]:
+    """The browser tab's title of the page at ``path``, computed per request (Dash calls it)."""
+
+    def title(**_path_variables: str) -> str:
+        return i18n.t("title.suffix", title=page_title(path))
+
+    return title
 
 
 def _nav(role: str) -> html.Nav:
-    links = [dcc.Link(page.title, href=page.path, className="nav-link",
+    links = [dcc.Link(page_title(page.path), href=page.path, className="nav-link",
                       id=f"nav-{page.path.strip('/') or 'overview'}")
              for page in roles.pages_for(role)]
     return html.Nav(links, id=ids.NAV, className="nav")
 
 
+def _csrf() -> str:
+    return session.get("csrf", "") if has_request_context() else ""
+
+
+def language_switch() -> html.Form:
+    """"EN | 中文": a POST to /lang (CSRF token in the form) that stores the choice and reloads."""
+    current = i18n.current_language()
+    buttons: list[Any] = []
+    for lang in i18n.LANGUAGES:
+        if buttons:
+            buttons.append(html.Span("|", className="lang-sep", **{"aria-hidden": "true"}))
+        buttons.append(html.Button(
+            i18n.LABELS[lang], type="submit", name="lang", value=lang, id=f"lang-{lang}", lang=lang,
+            className="btn-link lang-button" + (" active" if lang == current else ""),
+            disabled=lang == current, **{"aria-pressed": "true" if lang == current else "false"}))
+    return html.Form(action="/lang", method="post", className="lang-switch", id=ids.LANG_SWITCH,
+                     title=i18n.t("shell.language"), children=[
+                         dcc.Input(type="hidden", name="csrf_token", value=_csrf()), *buttons])
+
+
 def _who(principal_name: str, role: str) -> html.Div:
-    csrf = session.get("csrf", "") if has_request_context() else ""
     return html.Div(className="who", children=[
         html.Span(principal_name, className="who-name"),
-        html.Span(role, className=f"role-badge role-{role}"),
+        html.Span(i18n.label("role", role), className=f"role-badge role-{role}"),
         html.Form(action="/logout", method="post", className="logout-form", children=[
-            dcc.Input(type="hidden", name="csrf_token", value=csrf),
-            html.Button("Sign out", type="submit", id="logout-button", className="btn-link"),
+            dcc.Input(type="hidden", name="csrf_token", value=_csrf()),
+            html.Button(i18n.t("shell.sign_out"), type="submit", id="logout-button",
+                        className="btn-link"),
         ]),
     ])
 
@@ -61,14 +97,16 @@ def shell() -> html.Div:
             html.Div("CityOps", className="brand"),
             _nav(role),
             html.Div(id=ids.CLOCK, className="clock"),
+            language_switch(),
             _who(name, role),
         ]),
-        html.Div("Data link lost: the figures below may be out of date. Reconnecting…",
+        html.Div(i18n.t("shell.link_lost"),
                  id=ids.LINK_BANNER, className="link-banner", hidden=True, role="alert"),
-        html.Div(id=ids.DATA_AS_OF, className="data-as-of", children="Connecting…"),
+        html.Div(id=ids.DATA_AS_OF, className="data-as-of", children=i18n.t("shell.connecting")),
         dcc.Interval(id=ids.TICK, interval=TICK_MS),
         dcc.Store(id=ids.SEEN),
         dcc.Store(id=ids.CITY_TIMEZONE, data=settings().timezone),
+        dcc.Store(id=ids.LANGUAGE, data=i18n.HTML_LANG[i18n.current_language()]),
         html.Main(dash.page_container, className="page"),
     ])
 
@@ -80,28 +118,27 @@ def kpi_value_text(kpi: dict[str, Any]) -> str:
         return "—"
     unit = kpi.get("unit", "")
     if unit.startswith("{"):  # UCUM annotations such as {vehicle} are counts
-        return f"{value:,.0f}"
-    return f"{value:,.1f} {unit}" if unit != "%" else f"{value:.1f} %"
+        return i18n.format_number(value, 0)
+    return f"{i18n.format_number(value, 1)} {unit}"
 
 
 def domain_card(domain: str, version: int, updated_at: float | None,
                 kpis: list[dict[str, Any]] | None = None) -> html.Div:
     """A card with a domain's KPIs (value and status colour) and the age of its data."""
     if updated_at is None:
-        body: list[Any] = [html.Div("No data yet", className="card-value muted"),
-                           html.Div("Waiting for the first feed of this domain.",
-                                    className="card-note")]
+        body: list[Any] = [html.Div(i18n.t("card.no_data"), className="card-value muted"),
+                           html.Div(i18n.t("card.waiting"), className="card-note")]
     else:
-        body = [html.Div(f"data as of {format_time(updated_at)} (update {version})",
+        body = [html.Div(i18n.t("card.as_of", time=format_time(updated_at), version=version),
                          className="card-note")]
     if kpis:
         body.insert(0, html.Ul(className="kpi-list", children=[
             html.Li(className=f"kpi kpi-{k.get('status', 'unknown')}", title=k.get("target", ""),
-                    children=[html.Span(k.get("title", k.get("name", "")), className="kpi-name"),
+                    children=[html.Span(i18n.kpi_title(k), className="kpi-name"),
                               html.Span(kpi_value_text(k), className="kpi-value")])
             for k in kpis]))
     return html.Div(className=f"card domain-card domain-{domain}", children=[
-        html.H3(DOMAIN_TITLES[domain]), *body,
+        html.H3(domain_title(domain)), *body,
     ])
 
 
@@ -140,7 +177,7 @@ def read_versions() -> dict[str, tuple[int, float | None]]:
 def forbidden() -> html.Div:
     """What a page shows a role that may not open it (the server never renders the page)."""
     return html.Div(className="card", children=[
-        html.H2("Not permitted"), html.P("Your role may not open this page."),
+        html.H2(i18n.t("forbidden.title")), html.P(i18n.t("forbidden.body")),
     ])
 
 

@@ -16,12 +16,12 @@ import redis
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app import roles, store
+from app import i18n, roles, store
 from app.context import redis_client, require_roles
 from app.entities import domain_entities
 from app.feeds import STALE_STATES, FeedHealth, read_health
 from layouts import ids
-from layouts.components import DOMAIN_TITLES, format_time, kpi_value_text
+from layouts.components import DOMAIN_TITLES, domain_title, format_time, kpi_value_text, tab_title
 
 TREND_HOURS = 24
 MAX_ROWS = 200
@@ -56,26 +56,27 @@ def _kpi_rows(kpis: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[st
 
 def _kpi_tiles(kpis: list[dict[str, Any]], stale: bool) -> list[Any]:
     overall, grouped = _kpi_rows(kpis)
+    t = i18n.t
     if not kpis:
-        return [html.P("No indicators yet: they appear once this domain's feeds deliver.",
-                       className="muted")]
+        return [html.P(t("domain.no_kpis"), className="muted")]
     tiles: list[Any] = [html.Div(className="kpi-tiles", children=[
         html.Div(className=f"kpi-tile kpi-{k.get('status', 'unknown')}" + (" stale" if stale else ""),
-                 children=[html.Div(k.get("title") or k.get("name", ""), className="kpi-name"),
+                 children=[html.Div(i18n.kpi_title(k), className="kpi-name"),
                            html.Div(kpi_value_text(k), className="kpi-big"),
-                           html.Div(f"target {k['target']}" if k.get("target") else "",
+                           html.Div(t("domain.target", target=k["target"]) if k.get("target") else "",
                                     className="kpi-target")])
         for k in overall])]
     for group, rows in sorted(grouped.items()):
-        title = rows[0].get("title") or group
+        title = i18n.t_or(f"kpi.{group}", str(rows[0].get("title") or group).split(": ")[0])
         tiles.append(html.Details(open=len(rows) <= 12, className="kpi-group", children=[
             html.Summary(f"{title} ({len(rows)})"),
             html.Table(className="data-table", children=[
-                html.Thead(html.Tr([html.Th("for"), html.Th("value"), html.Th("target"),
-                                    html.Th("status")])),
+                html.Thead(html.Tr([html.Th(t("domain.col_for")), html.Th(t("domain.col_value")),
+                                    html.Th(t("domain.col_target")), html.Th(t("domain.col_status"))])),
                 html.Tbody([html.Tr(className=f"kpi-{k.get('status', 'unknown')}", children=[
                     html.Td(str(k.get("subject"))), html.Td(kpi_value_text(k)),
-                    html.Td(str(k.get("target") or "")), html.Td(str(k.get("status", "")))])
+                    html.Td(str(k.get("target") or "")),
+                    html.Td(i18n.label("kpi_status", str(k.get("status", ""))))])
                     for k in sorted(rows, key=lambda k: str(k.get("subject")))]),
             ])]))
     return tiles
@@ -90,43 +91,51 @@ def _trend_figure(history: list[tuple[float, str, Any]], names: dict[str, str]) 
         xs, ys = series.setdefault(name, ([], []))
         xs.append(ts * 1000)
         ys.append(float(value))
-    figure = go.Figure([go.Scatter(x=xs, y=ys, mode="lines", name=names[name])
+    figure = go.Figure([go.Scatter(x=xs, y=ys, mode="lines", name=names[name],
+                                   hovertemplate="%{y:,.1f}<extra>%{fullData.name}</extra>")
                         for name, (xs, ys) in series.items()])
     figure.update_layout(
         height=260, margin={"l": 40, "r": 10, "t": 10, "b": 30}, xaxis={"type": "date"},
         legend={"orientation": "h", "y": -0.25}, paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)")
     if not series:
-        figure.add_annotation(text="No history yet", showarrow=False, x=0.5, y=0.5,
+        figure.add_annotation(text=i18n.t("domain.no_history"), showarrow=False, x=0.5, y=0.5,
                               xref="paper", yref="paper")
     return figure
 
 
 def _feeds_table(feeds: list[FeedHealth]) -> html.Div:
     if not feeds:
-        return html.P("No feeds of this domain are configured.", className="muted")
+        return html.P(i18n.t("domain.no_feeds"), className="muted")
+    t = i18n.t
+    heads = ("feed", "state", "last_success", "last_error", "accepted", "rejected")
     return html.Table(className="data-table", children=[
-        html.Thead(html.Tr([html.Th(h) for h in ("feed", "state", "last success", "last error",
-                                                  "accepted", "rejected")])),
+        html.Thead(html.Tr([html.Th(t(f"domain.col_{h}")) for h in heads])),
         html.Tbody([html.Tr(className=f"feed-{f.state}", children=[
-            html.Td(f.feed), html.Td(f.state + (" (data is old)" if f.state in STALE_STATES else "")),
-            html.Td(format_time(f.last_success) if f.last_success else "never"),
-            html.Td(f.last_error or ""), html.Td(str(f.accepted)), html.Td(str(f.rejected))])
+            html.Td(f.feed), html.Td(_feed_state_text(f.state)),
+            html.Td(format_time(f.last_success) if f.last_success else t("domain.never")),
+            html.Td(f.last_error or ""), html.Td(i18n.format_number(f.accepted)),
+            html.Td(i18n.format_number(f.rejected))])
             for f in feeds]),
     ])
+
+
+def _feed_state_text(state: str) -> str:
+    shown = i18n.label("feed_state", state)
+    return i18n.t("domain.data_is_old", state=shown) if state in STALE_STATES else shown
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:,.1f}"
+        return i18n.format_number(value, 1)
     return str(value)
 
 
 def _entities_table(rows: list[dict[str, Any]]) -> list[Any]:
     if not rows:
-        return [html.P("Nothing reported yet.", className="muted")]
+        return [html.P(i18n.t("domain.nothing"), className="muted")]
     out: list[Any] = []
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -137,10 +146,13 @@ def _entities_table(rows: list[dict[str, Any]]) -> list[Any]:
         columns = KIND_COLUMNS.get(kind, ())
         shown = members[:MAX_ROWS]
         out.append(html.Details(open=len(by_kind) == 1, className="entity-group", children=[
-            html.Summary(f"{kind} ({len(members)})"
-                         + (f", first {MAX_ROWS} shown" if len(members) > MAX_ROWS else "")),
+            html.Summary(i18n.t("domain.first_shown", kind=i18n.label("kind", kind),
+                                count=len(members), shown=MAX_ROWS) if len(members) > MAX_ROWS
+                         else i18n.t("domain.kind_count", kind=i18n.label("kind", kind),
+                                     count=len(members))),
             html.Table(className="data-table", children=[
-                html.Thead(html.Tr([html.Th("id"), html.Th("status"), html.Th("as of")]
+                html.Thead(html.Tr([html.Th(i18n.t("domain.col_id")), html.Th(i18n.t("domain.col_status")),
+                                    html.Th(i18n.t("domain.col_as_of"))]
                                    + [html.Th(c.replace("_", " ")) for c in columns])),
                 html.Tbody([html.Tr([html.Td(str(e.get("id"))), html.Td(str(e.get("status", ""))),
                                      html.Td(format_time(e.get("observed_at")))]
@@ -160,28 +172,28 @@ def _content(domain: str) -> list[Any]:
         entities = domain_entities(r, domain)
         version, updated_at = store.domain_versions(r)[domain]
     except redis.RedisError:
-        return [html.Div("Data link lost: showing nothing rather than old data.",
-                         className="card banner-bad")]
+        return [html.Div(i18n.t("domain.link_lost"), className="card banner-bad")]
     stale = [f for f in feeds if f.state in STALE_STATES]
     banner: list[Any] = []
     if stale:
         since = min((f.last_success for f in stale if f.last_success), default=None)
         banner = [html.Div(className="card banner-stale domain-stale", children=[
-            f"Stale: {', '.join(f.feed for f in stale)}"
-            + (f" since {format_time(since)}" if since else "")
-            + ". The figures below are the last received, not current."])]
-    names = {k["name"]: k.get("title") or k["name"] for k in kpis
+            i18n.t("domain.stale_since", feeds=", ".join(f.feed for f in stale),
+                   time=format_time(since)) if since
+            else i18n.t("domain.stale", feeds=", ".join(f.feed for f in stale))])]
+    names = {k["name"]: i18n.kpi_title(k) for k in kpis
              if not k.get("subject") and k.get("unit") != "{alert}"}
     return banner + [
-        html.P(f"Data as of {format_time(updated_at)} (update {version})" if updated_at
-               else "No data yet.", className="card-note"),
-        html.Section(className="card", children=[html.H2("Indicators"),
+        html.P(i18n.t("domain.as_of", time=format_time(updated_at), version=version) if updated_at
+               else i18n.t("domain.no_data"), className="card-note"),
+        html.Section(className="card", children=[html.H2(i18n.t("domain.indicators")),
                                                  *_kpi_tiles(kpis, bool(stale))]),
         html.Section(className="card", children=[
-            html.H2(f"Last {TREND_HOURS} hours"),
+            html.H2(i18n.t("domain.last_hours", hours=TREND_HOURS)),
             dcc.Graph(figure=_trend_figure(history, names), config={"displaylogo": False})]),
-        html.Section(className="card", children=[html.H2("Feeds"), _feeds_table(feeds)]),
-        html.Section(className="card", children=[html.H2("Reported"), *_entities_table(entities)]),
+        html.Section(className="card", children=[html.H2(i18n.t("domain.feeds")), _feeds_table(feeds)]),
+        html.Section(className="card", children=[html.H2(i18n.t("domain.reported")),
+                                                 *_entities_table(entities)]),
     ]
 
 
@@ -207,7 +219,7 @@ def layout(domain: str) -> Callable[..., html.Div]:
         if principal is None or not roles.may_open(principal.role, path):
             return forbidden()
         return html.Div(className=f"domain-page domain-{domain}", children=[
-            html.H1(DOMAIN_TITLES[domain], id=ids.PAGE_TITLE),
+            html.H1(domain_title(domain), id=ids.PAGE_TITLE),
             html.Div(_content(domain), id=ids.DOMAIN_BODY[domain]),
             dcc.Store(id=ids.DOMAIN_SHOWN[domain]),
         ])
@@ -233,4 +245,4 @@ def register(app: dash.Dash, module: str, domain: str) -> None:
                  Output(ids.DOMAIN_SHOWN[domain], "data"), Input(ids.SEEN, "data"),
                  State(ids.DOMAIN_SHOWN[domain], "data"), prevent_initial_call=True)(refresh)
     dash.register_page(module, path=path, name=DOMAIN_TITLES[domain],
-                       title=f"{DOMAIN_TITLES[domain]} · CityOps", layout=layout(domain))
+                       title=tab_title(path), layout=layout(domain))

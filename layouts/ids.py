@@ -12,6 +12,8 @@ TICK = "live-tick"
 SEEN = "live-seen"
 CLOCK = "clock"
 CITY_TIMEZONE = "city-timezone"
+LANG_SWITCH = "lang-switch"
+LANGUAGE = "ui-language"  # the reader's language as a BCP 47 tag, for the clientside clock
 PAGE_LOCATION = "_pages_location"  # owned by dash.page_container
 
 # Pages.
@@ -101,3 +103,17 @@ ALERT_ASSIGN_USER = "alert-assign-user"
 ALERT_ASSIGN = "alert-assign"
 ALERT_ASSIGN_ROW = "alert-assign-row"
 ALERT_SEEN_ASSIGNEE = "alert-seen-assignee"  # the assignee the sheet showed (for a reassignment)
+
+# The wall (layouts/wall.py, layouts/wall_tiles.py, assets/wall.js).
+WALL = "wall"
+WALL_FEEDS = "wall-feeds"
+WALL_VIEWS = "wall-views"
+WALL_VIEW_LABEL = "wall-view-label"
+WALL_ROTATION = "wall-rotation"  # {"seconds": n, "views": [...]}: what the kiosk cycles through
+WALL_ROTATION_STATE = "wall-rotation-state"
+WALL_BEAT_TICK = "wall-beat-tick"
+WALL_BEAT = "wall-beat"  # the server's answer: its app version and time
+WALL_LINK = "wall-link"  # what the browser knows of the link: version, last answer, lost since
+WALL_LINK_NOTE = "wall-link-note"
+WALL_DOMAIN_TILES: dict[str, str] = {d: f"wall-tiles-{d}" for d in ("transport", "water", "medical", "city")}
+WALL_DOMAIN_MAP: dict[str, str] = {d: f"wall-map-{d}" for d in ("transport", "water", "medical", "city")}

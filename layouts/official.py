@@ -21,7 +21,7 @@ import redis
 from dash import Input, Output, dcc, html
 from plotly.subplots import make_subplots
 
-from app import roles, store
+from app import i18n, roles, store
 from app.context import redis_client, require_roles, settings
 from app.official_routes import ALERTS_CSV_PATH, KPIS_CSV_PATH, REPORT_PATH
 from app.report import (
@@ -33,7 +33,7 @@ from app.report import (
     value_text,
 )
 from layouts import ids
-from layouts.components import DOMAIN_TITLES, page_layout
+from layouts.components import domain_title, page_layout, tab_title
 
 PATH = "/official"
 ALLOWED = roles.PAGE_BY_PATH[PATH].roles
@@ -70,7 +70,7 @@ def status_cards(situation: Situation | None) -> list[Any]:
         cards.append(html.Div(
             className=f"card official-status-card status-{status.colour}",
             id=f"official-status-{status.domain}", **{"data-status": status.colour}, children=[
-                html.H3(DOMAIN_TITLES.get(status.domain, status.domain)),
+                html.H3(domain_title(status.domain)),
                 html.Div(f"{STATUS_SYMBOLS[status.colour]} {status.label}",
                          className="official-status-word"),
                 html.Ul([html.Li(reason) for reason in reasons], className="official-reasons"),
@@ -83,7 +83,7 @@ def status_cards(situation: Situation | None) -> list[Any]:
 def _kpi_issue(kpi: dict[str, Any]) -> html.Li:
     target = f" (target {kpi['target']})" if kpi.get("target") else ""
     return html.Li(className=f"official-issue kpi-{kpi.get('status')}", children=[
-        html.Span(DOMAIN_TITLES.get(str(kpi.get("domain")), str(kpi.get("domain"))),
+        html.Span(domain_title(str(kpi.get("domain"))),
                   className="official-issue-domain"),
         html.Span(kpi_label(kpi), className="official-issue-title"),
         html.Span(f"{value_text(kpi.get('value'), str(kpi.get('unit') or ''))}{target}",
@@ -96,7 +96,7 @@ def _alert_issue(alert: dict[str, Any], tz: str) -> html.Li:
     count = int(alert.get("count") or 0)
     domain = str(alert.get("domain"))
     state = str(alert.get("state", "")).replace("_", " ")
-    detail = f"{DOMAIN_TITLES.get(domain, domain)} · {state} · last {clock(alert.get('last_seen'), tz)}"
+    detail = f"{domain_title(domain)} · {state} · last {clock(alert.get('last_seen'), tz)}"
     return html.Li(className=f"official-issue severity-{severity}", children=[
         html.Span(severity, className="official-issue-severity"),
         html.Span(str(alert.get("title") or alert.get("id")), className="official-issue-title"),
@@ -202,7 +202,7 @@ def trends(window: str, now: float | None = None) -> list[Any]:
             history = store.read_kpi_history(r, domain, now - span_s)
             series = trend_series(history, [k["name"] for k in kpis], bucket_s, tz)
             charts.append(html.Section(className="card official-trend", children=[
-                html.H3(f"{DOMAIN_TITLES[domain]} · {label.lower()}"),
+                html.H3(f"{domain_title(domain)} · {label.lower()}"),
                 dcc.Graph(id=f"official-trend-{domain}", figure=trend_figure(kpis, series),
                           config={"displaylogo": False, "displayModeBar": False}),
             ]))
@@ -227,7 +227,7 @@ def layout(**_query: str) -> html.Div:
     situation = _situation()
     return html.Div(className="official", children=[
         html.Div(className="official-head", children=[
-            html.H1("City status", id=ids.PAGE_TITLE),
+            html.H1(i18n.t("page./official"), id=ids.PAGE_TITLE),
             _exports(),
         ]),
         html.Div(status_cards(situation), id=ids.OFFICIAL_STATUS, className="card-grid"),
@@ -264,5 +264,5 @@ def register(app: dash.Dash) -> None:
                  Input(ids.SEEN, "data"), prevent_initial_call=True)(refresh_status)
     app.callback(Output(ids.OFFICIAL_TRENDS, "children"), Input(ids.OFFICIAL_WINDOW, "value"),
                  Input(ids.OFFICIAL_TRENDS_TICK, "n_intervals"))(refresh_trends)
-    dash.register_page(__name__, path=PATH, name="City status", title="City status · CityOps",
+    dash.register_page(__name__, path=PATH, name="City status", title=tab_title(PATH),
                        layout=layout)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dash
 from dash import html
 
+from app import i18n
 from layouts import alert_panel, ids
-from layouts.components import domain_cards, page_layout, register_tiles_refresh
+from layouts.components import domain_cards, page_layout, register_tiles_refresh, tab_title
 from layouts.livemap import live_map, register_map
 
 PATH = "/"
@@ -16,12 +17,12 @@ PATH = "/"
 def layout(**_query: str) -> html.Div:
     """Domain cards with KPIs and the age of their data, and the live map of every domain."""
     return html.Div([
-        html.H1("Operations overview", id=ids.PAGE_TITLE),
+        html.H1(i18n.t("overview.title"), id=ids.PAGE_TITLE),
         alert_panel.panel(compact=True),
         html.Div(domain_cards(),
                  id=ids.OVERVIEW_TILES, className="card-grid"),
         html.Div(className="card map-card", children=[
-            html.H2("City map", className="map-title"),
+            html.H2(i18n.t("overview.map"), className="map-title"),
             live_map(ids.OVERVIEW_MAP),
         ]),
     ])
@@ -32,5 +33,5 @@ def register(app: dash.Dash) -> None:
     register_tiles_refresh(app, ids.OVERVIEW_TILES, PATH)
     register_map(app, ids.OVERVIEW_MAP, PATH)
     alert_panel.register(app)
-    dash.register_page(__name__, path=PATH, name="Overview", title="Overview · CityOps",
+    dash.register_page(__name__, path=PATH, name="Overview", title=tab_title(PATH),
                        layout=layout)

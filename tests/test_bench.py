@@ -25,3 +25,23 @@ def test_bench_ingest_reports_its_figures(tmp_path: Path) -> None:
         assert figures[key] > 0, key
     # It used a private server: the installation's data directory was never created.
     assert not (tmp_path / "data").exists()
+
+
+def test_bench_quick_reports_every_figure(tmp_path: Path) -> None:
+    """`cityops bench --quick --json` produces every figure of the targets, and their growth."""
+    from app.bench_suite import TARGETS
+
+    env = {"PATH": "/usr/bin:/bin", "CITYOPS_DATA_DIR": str(tmp_path / "data"),
+           "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "app.cli", "bench", "--quick", "--json"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    missing = [name for name in TARGETS if name not in figures]
+    assert not missing, f"figures not produced: {missing}\n{result.stderr}"
+    for name in TARGETS:
+        if name != "tick_unchanged_bytes":
+            assert figures[name] > 0, name
+    assert figures["clients_errors"] == 0 and figures["web_worker_rss_mb"] > 0
+    assert {"ingest@500", "ingest@2000", "tick@500", "tick@2000"} <= set(figures["growth"])
+    assert not (tmp_path / "data").exists()

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from app import accounts, roles, store
+from layouts import ids
 from tests.conftest import PASSWORD, csrf_header, login
 
 DOMAIN_PAGES = {"/transport", "/water", "/medical", "/city"}
@@ -423,10 +424,26 @@ def test_cards_refresh_with_kpis_and_respect_page_roles(client, users, r) -> Non
                                        "target": "<= 120 s", "domain": "transport"}])
     store.bump_domain_version(r, "transport")
     overview = callback_body([("overview-tiles", "children")], [("live-seen", "data", [1])])
-    wall = callback_body([("wall-tiles", "children")], [("live-seen", "data", [1])])
+    wall = callback_body([("wall-tiles", "children"), (ids.WALL_FEEDS, "children")],
+                         [("live-seen", "data", [1])])
     login(client, users["emergency"])
     resp = client.post("/_dash-update-component", json=overview, headers=csrf_header(client))
     assert resp.status_code == 200
     assert "Mean delay" in resp.get_data(as_text=True) and "42.0 s" in resp.get_data(as_text=True)
     assert client.post("/_dash-update-component", json=wall,
                        headers=csrf_header(client)).status_code == 403
+
+
+def test_policy_only_on_documents(client, users) -> None:  # type: ignore[no-untyped-def]
+    """JSON and 204 answers carry the protective headers but not the (large) document policy."""
+    login(client, users["admin"])
+    api = client.get("/api/v1/me")
+    assert api.status_code == 200 and api.mimetype == "application/json"
+    assert "Content-Security-Policy" not in api.headers
+    assert api.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" in client.get("/").headers
+    quiet = client.post("/_dash-update-component", json=LIVE_BODY, headers=csrf_header(client))
+    seen = quiet.get_json()["response"]["live-seen"]["data"]
+    body = dict(LIVE_BODY, state=[{"id": "live-seen", "property": "data", "value": seen}])
+    nothing = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
+    assert nothing.status_code == 204 and "Content-Security-Policy" not in nothing.headers

@@ -1,0 +1,144 @@
+"""Benchmark of the live map's update tick: server time and response bytes at a city's scale.
+
+The store is filled with vehicles (with delays), water sensors, hospitals and open requests
+through the same write path as the adapters; the real map callback runs inside the web app, and
+the response is serialised the way Dash sends it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from typing import Any, Callable
+
+import numpy as np
+import redis
+
+from app import store
+from app.config import load_settings
+from data_adapters.base import Entity, Observation
+
+CENTER = (28.55, 112.36)
+
+
+def _positions(rng: np.random.Generator, n: int, spread: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    return (CENTER[0] + rng.uniform(-spread, spread, n),
+            CENTER[1] + rng.uniform(-spread * 1.2, spread * 1.2, n))
+
+
+def _vehicles(now: float, lat: np.ndarray, lon: np.ndarray) -> list[Entity]:
+    return [Entity("transport", "vehicle", f"bench:vehicle:bus-{i}", float(lat[i]), float(lon[i]),
+                   "in_service", now, "bench", {"route_id": str(1 + i % 60), "trip_id": f"trip-{i}",
+                                                "label": f"Bus {i}"})
+            for i in range(len(lat))]
+
+
+def fill_city(r: redis.Redis, vehicles: int, sensors: int, hospitals: int, requests: int,
+              seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Write a city of the given size to ``r``; returns the vehicles' positions (to move them)."""
+    rng = np.random.default_rng(seed)
+    now = time.time()
+    vlat, vlon = _positions(rng, vehicles)
+    store.write_batch(r, "transport", "bench", entities=_vehicles(now, vlat, vlon),
+                      observations=[Observation(f"bench:vehicle:bus-{i}", "delay_s",
+                                                float(rng.normal(60, 200)), "s", now)
+                                    for i in range(vehicles)], replaces=["vehicle"])
+    slat, slon = _positions(rng, sensors)
+    store.write_batch(r, "water", "bench-water", entities=[
+        Entity("water", "sensor", f"w:sensor:{i}", float(slat[i]), float(slon[i]), "active", now,
+               "bench", {"metrics": ["pressure_bar"], "zone": f"Z{i % 9}"}) for i in range(sensors)],
+        observations=[Observation(f"w:sensor:{i}", "pressure_bar", float(rng.uniform(1, 4)), "bar",
+                                  now) for i in range(sensors)])
+    hlat, hlon = _positions(rng, hospitals)
+    store.write_batch(r, "medical", "bench-medical", entities=[
+        Entity("medical", "hospital", f"m:hospital:{i}", float(hlat[i]), float(hlon[i]), "active",
+               now, "bench", {"name": f"Hospital {i}"}) for i in range(hospitals)],
+        observations=[Observation(f"m:hospital:{i}", "beds_available",
+                                  float(rng.integers(0, 60)), "1", now) for i in range(hospitals)])
+    qlat, qlon = _positions(rng, requests)
+    store.write_batch(r, "city", "bench-city", entities=[
+        Entity("city", "request", f"c:request:{i}", float(qlat[i]), float(qlon[i]), "open", now,
+               "bench", {"service_name": "Pothole", "expected_at": now + rng.uniform(-86400, 86400)})
+        for i in range(requests)])
+    return vlat, vlon
+
+
+def _median_ms(action: Callable[[], Any], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def _response_bytes(response: Any) -> int:
+    """What travels back: status line, headers and body."""
+    head = len(f"HTTP/1.1 {response.status}\r\n")
+    head += sum(len(k) + len(v) + 4 for k, v in response.headers.items()) + 2
+    return head + len(response.get_data())
+
+
+def bench_tick(r: redis.Redis, vehicles: int = 20_000, sensors: int = 2_000, hospitals: int = 200,
+               requests: int = 10_000, runs: int = 5) -> dict[str, float]:
+    """The wall map's update callback over the web app's own request path (gate, CSRF, Dash):
+    server time and response bytes when nothing changed and after every vehicle moved."""
+    from app import accounts, mapdata
+    from app.server import create_app
+    from layouts import ids
+
+    r.flushdb()
+    vlat, vlon = fill_city(r, vehicles, sensors, hospitals, requests)
+    accounts.add_user(r, "bench-operator", "operator", "bench password 1234")
+    port = r.connection_pool.connection_kwargs["port"]
+    state_id = ids.map_part(ids.WALL_MAP, ids.MAP_STATE)
+    rng = np.random.default_rng(2)
+    with tempfile.TemporaryDirectory(prefix="cityops-bench-map-") as data_dir:
+        app = create_app(load_settings(environ={"CITYOPS_DATA_DIR": data_dir,
+                                                "CITYOPS_REDIS_URL": f"redis://127.0.0.1:{port}/0"}))
+        mapdata.forget_snapshots()
+        client = app.server.test_client()
+        client.get("/login")
+        client.post("/login", data={"username": "bench-operator", "password": "bench password 1234",
+                                    "csrf_token": client.get_cookie("_csrf_token").value,
+                                    "next": "/wall"})
+        client.get("/wall")
+        csrf = {"X-CSRFToken": client.get_cookie("_csrf_token").value}
+        from layouts import livemap
+        with app.server.test_request_context():
+            _fig, state = livemap._initial(ids.WALL_MAP, livemap.ALL_LAYERS, livemap.WALL)
+
+        def tick(n: int, held: Any) -> tuple[float, int, Any]:
+            body = {"output": f"..{ids.WALL_MAP}.figure...{state_id}.data..",
+                    "outputs": [{"id": ids.WALL_MAP, "property": "figure"},
+                                {"id": state_id, "property": "data"}],
+                    "inputs": [{"id": ids.TICK, "property": "n_intervals", "value": n},
+                               {"id": ids.WALL_MAP, "property": "relayoutData", "value": None}],
+                    "changedPropIds": [f"{ids.TICK}.n_intervals"],
+                    "state": [{"id": state_id, "property": "data", "value": held}]}
+            started = time.perf_counter()
+            response = client.post("/_dash-update-component", json=body, headers=csrf)
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code == 200:
+                held = response.get_json()["response"][state_id]["data"]
+            elif response.status_code != 204:
+                raise RuntimeError(f"the map callback answered {response.status_code}")
+            return elapsed, _response_bytes(response), held
+
+        quiet = [tick(n, state) for n in range(30)]
+        if any(held is not state for _, _, held in quiet):
+            raise RuntimeError("the map updated although nothing changed")
+        changed, sizes = [], []
+        for run in range(runs):
+            vlat += rng.normal(0, 0.0003, vehicles)
+            vlon += rng.normal(0, 0.0003, vehicles)
+            store.write_batch(r, "transport", "bench", entities=_vehicles(time.time() + run, vlat, vlon),
+                              replaces=["vehicle"])
+            elapsed, size, state = tick(100 + run, state)
+            changed.append(elapsed)
+            sizes.append(size)
+    return {"tick_unchanged_ms": statistics.median(ms for ms, _, _ in quiet),
+            "tick_unchanged_bytes": float(statistics.median(b for _, b, _ in quiet)),
+            "tick_changed_ms": statistics.median(changed),
+            "tick_changed_bytes": float(statistics.median(sizes))}

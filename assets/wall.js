@@ -1,0 +1,111 @@
+/* The wall's kiosk logic, all in the browser: rotation between views (pinned while a critical alert
+   is unacknowledged) and the link watch (dim and say so when the server stops answering, reload
+   after a deploy or a long loss). No inline script: the CSP forbids it, Dash loads this file. */
+(function () {
+  var lastProbe = 0;
+  var PROBE_EVERY_MS = 10000;
+
+  function noUpdate() {
+    return window.dash_clientside.no_update;
+  }
+
+  function clock(ms, timeZone) {
+    var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+    try {
+      return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: timeZone }, options))
+        .format(new Date(ms));
+    } catch (err) {
+      return new Intl.DateTimeFormat("en-GB", options).format(new Date(ms));
+    }
+  }
+
+  // Reload only when the server answers: reloading into a dead server leaves the browser's own
+  // error page on the wall, which never comes back by itself.
+  function reloadWhenUp(now) {
+    if (now - lastProbe < PROBE_EVERY_MS) {
+      return;
+    }
+    lastProbe = now;
+    fetch("/healthz", { cache: "no-store", credentials: "same-origin" }).then(function (resp) {
+      if (resp.ok) {
+        window.location.reload();
+      }
+    }).catch(function () { /* still down: the next tick tries again */ });
+  }
+
+  function triggeredBy(id) {
+    var ctx = window.dash_clientside.callback_context;
+    return (ctx && ctx.triggered || []).some(function (t) {
+      return t.prop_id.indexOf(id + ".") === 0;
+    });
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    cityops_wall: {
+      rotate: function (_tick, sound, config, state) {
+        config = config || { seconds: 0, views: ["all"], titles: {} };
+        var titles = config.titles || {};
+        var views = config.views && config.views.length ? config.views : ["all"];
+        var now = Date.now();
+        var next = Object.assign({ start: now, pinned: false, view: null }, state || {});
+        var unacked = (sound && sound.unacked) || [];
+        var critical = unacked.some(function (a) { return a[1] === "critical"; });
+        var view;
+        var label;
+        if (config.seconds > 0 && critical) {
+          next.pinned = true;
+          view = "all";
+          label = (titles.all || "City") + " · pinned: unacknowledged critical alert";
+        } else {
+          if (next.pinned) {  // acknowledged: resume, giving the first view its full period
+            next.pinned = false;
+            next.start = now;
+          }
+          var period = config.seconds > 0 ? config.seconds * 1000 : 0;
+          view = period ? views[Math.floor((now - next.start) / period) % views.length] : views[0];
+          label = titles[view] || view;
+        }
+        var className = "wall-views show-" + view + (next.pinned ? " pinned" : "");
+        if (state && state.view === view && state.pinned === next.pinned) {
+          return [noUpdate(), noUpdate(), noUpdate()];
+        }
+        next.view = view;
+        return [className, label, next];
+      },
+
+      link: function (_tick, beat, link, timeZone) {
+        var now = Date.now();
+        var next = Object.assign({ lost_after: 15000, reload_after: 120000 }, link || {});
+        if (!next.opened) {
+          next.opened = now;
+        }
+        if (triggeredBy("wall-beat") && beat) {
+          if (beat.version && next.version && beat.version !== next.version) {
+            window.location.reload();  // a new version is deployed: load it
+            return [noUpdate(), noUpdate(), noUpdate(), noUpdate()];
+          }
+          if (next.lost_since && now - next.lost_since > next.reload_after) {
+            window.location.reload();  // back after a long loss: start from fresh data
+            return [noUpdate(), noUpdate(), noUpdate(), noUpdate()];
+          }
+          next.received = now;
+          next.lost_since = null;
+        }
+        var last = next.received || next.opened;
+        if (now - last > next.lost_after) {
+          next.lost_since = next.lost_since || last;
+        }
+        if (next.lost_since && now - next.lost_since > next.reload_after) {
+          reloadWhenUp(now);
+        }
+        var lost = Boolean(next.lost_since);
+        if (link && Boolean(link.lost_since) === lost && link.opened && !triggeredBy("wall-beat")) {
+          return [noUpdate(), noUpdate(), noUpdate(), noUpdate()];
+        }
+        var note = lost ? "No answer from the server since " + clock(next.lost_since, timeZone) +
+          ": what is shown may be out of date. Reconnecting…" : "";
+        return [lost ? "wall offline" : "wall", note, !lost, next];
+      }
+    }
+  });
+})();

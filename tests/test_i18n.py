@@ -1,0 +1,232 @@
+"""Languages: the catalogue, the reader's language per request, the switch, and locale formats."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+import redis
+
+from app import accounts, i18n, roles, store
+from app.i18n_catalog import CATALOG
+from tests.conftest import csrf_header, login
+from tests.test_domain_pages import HOSTILE, seed_medical, texts
+from tests.test_official import page_body
+
+HAN = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")  # ideographs, CJK punctuation
+
+
+def layout_texts(client) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every string of the shell as the browser receives it."""
+    response = client.get("/_dash-layout")
+    assert response.status_code == 200
+    return texts(response.get_json())
+
+
+def page_texts(client, path: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every string of a page's body as Dash Pages renders it for ``path``."""
+    response = client.post("/_dash-update-component", json=page_body(path), headers=csrf_header(client))
+    assert response.status_code == 200, response.data[:300]
+    return texts(response.get_json()["response"]["_pages_content"]["children"])
+
+
+def switch(client, lang: str, page: str = "/"):  # type: ignore[no-untyped-def]
+    """Press the shell's language switch on ``page`` (a form POST carrying the CSRF token)."""
+    token = client.get_cookie("_csrf_token").value
+    return client.post("/lang", data={"lang": lang, "csrf_token": token},
+                       headers={"Referer": f"http://localhost{page}"})
+
+
+# -- the catalogue -----------------------------------------------------------------------------
+def test_every_key_has_both_languages_with_the_same_placeholders() -> None:
+    """No empty text, Chinese text really Chinese (or a name), and matching {placeholders}."""
+    assert len(CATALOG) > 100
+    for key, texts_ in CATALOG.items():
+        assert len(texts_) == len(i18n.LANGUAGES), key
+        english, chinese = texts_
+        assert english.strip() and chinese.strip(), key
+        assert i18n.placeholders(english) == i18n.placeholders(chinese), key
+        assert HAN.search(chinese) or chinese == english or key == "title.suffix", key
+
+
+def test_every_page_state_severity_and_kpi_has_a_translation() -> None:
+    """Data-driven labels: every page of the navigation, alert state, severity and feed state."""
+    from app.alerts import SEVERITIES, STATES
+
+    for page in roles.PAGES:
+        assert CATALOG[f"page.{page.path}"][0] == page.title
+    for role in roles.TOKEN_ROLES:
+        assert f"role.{role}" in CATALOG
+    for severity in SEVERITIES:
+        assert f"severity.{severity}" in CATALOG
+    for state in STATES:
+        assert f"alert_state.{state}" in CATALOG
+    for state in ("ok", "stale", "down", "waiting"):
+        assert f"feed_state.{state}" in CATALOG
+    for domain in store.DOMAINS:
+        assert f"domain.{domain}" in CATALOG
+
+
+def test_t_fills_placeholders_and_refuses_unknown_keys() -> None:
+    with i18n.use_language("zh"):
+        assert i18n.t("status.feeds_ok", count=3) == "3 个数据源正常"
+        assert i18n.t("page./alerts") == "告警"
+    assert i18n.t("status.feeds_ok", count=3) == "3 feeds ok"
+    with pytest.raises(KeyError):
+        i18n.t("no.such.key")
+    with pytest.raises(ValueError):
+        with i18n.use_language("fr"):
+            pass
+
+
+def test_kpi_titles_translate_by_name_and_keep_the_subject() -> None:
+    """Stored titles stay English; a subject (a feed's name) is never translated."""
+    kpi = {"name": "min_pressure:北区<b>", "title": "Lowest pressure: 北区<b>", "subject": "北区<b>",
+           "group": "min_pressure"}
+    with i18n.use_language("zh"):
+        assert i18n.kpi_title(kpi) == "最低水压: 北区<b>"
+        assert i18n.kpi_title({"name": "on_time_performance", "title": "On-time"}) == "准点率"
+        assert i18n.kpi_title({"name": "made_up", "title": "Made up"}) == "Made up"
+    assert i18n.kpi_title(kpi) == "Lowest pressure: 北区<b>"
+
+
+# -- formats -------------------------------------------------------------------------------------
+def test_numbers_and_dates_per_locale() -> None:
+    ts = 1795241100.0  # 2026-11-21 06:05:00 UTC
+    assert i18n.format_datetime(ts, True, tz="Asia/Shanghai", lang="zh") == "2026年11月21日 14:05:00"
+    assert i18n.format_datetime(ts, True, tz="Asia/Shanghai", lang="en") == "2026-11-21 14:05:00"
+    assert i18n.format_datetime(ts, False, tz="Asia/Shanghai", seconds=False, lang="zh") == "14:05"
+    assert i18n.format_datetime(None) == "—"
+    assert i18n.format_number(1234567.891, 1) == "1,234,567.9"
+    assert i18n.format_number(-0.04, 1) == "0.0"
+    assert i18n.format_number(42) == "42"
+    assert i18n.format_number(None) == "—"
+
+
+def test_accept_language_picks_the_best_supported() -> None:
+    assert i18n.from_accept_language("zh-CN,zh;q=0.9,en;q=0.8") == "zh"
+    assert i18n.from_accept_language("fr-FR, en;q=0.5, zh;q=0.7") == "zh"
+    assert i18n.from_accept_language("de, fr") is None
+    assert i18n.from_accept_language("zh;q=0, en") == "en"
+    assert i18n.from_accept_language("") is None
+
+
+# -- accounts ------------------------------------------------------------------------------------
+def test_language_is_validated_and_stored_on_the_user(r: redis.Redis, users) -> None:  # type: ignore[no-untyped-def]
+    name = users["operator"]
+    assert accounts.set_language(r, name, "zh-CN") == "zh"
+    assert store.get_user(r, name)["language"] == "zh"
+    assert accounts.load_session_user(r, f"{name}:1").language == "zh"
+    with pytest.raises(accounts.AccountError, match="choose from en, zh"):
+        accounts.set_language(r, name, "<script>")
+    with pytest.raises(accounts.AccountError):
+        accounts.set_language(r, "nobody", "en")
+
+
+# -- the web app ---------------------------------------------------------------------------------
+def test_english_by_default_chinese_by_browser(client, users) -> None:  # type: ignore[no-untyped-def]
+    login(client, users["operator"])
+    words = layout_texts(client)
+    assert "Overview" in words and "Sign out" in words
+    zh = client.get("/_dash-layout", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "总览" in texts(zh.get_json())
+
+
+def test_switch_stores_the_preference_and_renders_chinese(client, users, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    """A Chinese user sees Chinese navigation, page titles, KPI names and states; feed text stays."""
+    now = time.time()
+    seed_medical(r, now)
+    login(client, users["operator"])
+    response = switch(client, "zh", "/medical?x=1")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/medical?x=1"
+    assert store.get_user(r, users["operator"])["language"] == "zh"
+    assert client.get_cookie("lang").value == "zh"
+    client.delete_cookie("lang")  # the stored preference alone must carry it
+    shell = layout_texts(client)
+    for word in ("总览", "交通", "供水", "医疗", "城市管理", "告警", "退出登录", "值班员"):
+        assert word in shell, word
+    assert "Overview" not in shell
+    body = page_texts(client, "/medical")
+    joined = " ".join(body)
+    assert "医疗" in body and "指标" in body and "数据源" in body
+    assert "可用床位" in joined  # KPI title by name
+    assert "数据过期" in joined  # the stale feed, labelled in Chinese
+    assert HOSTILE in body  # the hospital's name: as sent, as text
+    assert not any("<img" in w and w != HOSTILE for w in body)
+    # The page's browser tab title follows the language too.
+    response = client.post("/_dash-update-component", json=page_body("/medical"),
+                           headers=csrf_header(client))
+    assert response.get_json()["response"]["_pages_store"]["data"]["title"] == "医疗 · CityOps"
+    # And back: English everywhere again.
+    switch(client, "en")
+    assert "Overview" in layout_texts(client)
+
+
+def test_status_strip_in_chinese_keeps_feed_names(client, users, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_gate import callback_body
+
+    now = time.time()
+    store.write_feed_health(r, HOSTILE, {"domain": "water", "adapter": "x", "last_success": now - 7200,
+                                         "freshness_budget_s": 60, "interval_s": 10})
+    login(client, users["official"])
+    switch(client, "zh")
+    body = callback_body([("data-as-of", "children"), ("link-banner", "hidden"), ("live-seen", "data")],
+                         [("live-tick", "n_intervals", 1)], [("live-seen", "data", None)])
+    response = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
+    assert response.status_code == 200
+    words = texts(response.get_json()["response"]["data-as-of"]["children"])
+    stale = [w for w in words if w.startswith(f"数据源 {HOSTILE}：")]
+    assert stale and "数据过期" in stale[0], words
+    assert any(w.startswith("供水：") for w in words), words
+    # Escaping is React's: the name travels as a JSON string, never as markup.
+    assert "&lt;" not in json.dumps(words)
+
+
+def test_switch_needs_csrf_and_a_known_language(client, users, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    login(client, users["official"])
+    assert client.post("/lang", data={"lang": "zh"}).status_code == 403
+    assert store.get_user(r, users["official"]).get("language") is None
+    token = client.get_cookie("_csrf_token").value
+    assert client.post("/lang", data={"lang": "klingon", "csrf_token": token}).status_code == 400
+    # A foreign Referer never becomes the redirect target.
+    response = client.post("/lang", data={"lang": "zh", "csrf_token": token},
+                           headers={"Referer": "http://evil.example/x"})
+    assert response.headers["Location"] == "/"
+
+
+def test_wall_token_language_by_cookie(client, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    secret = accounts.create_token(r, "lobby", "wall")
+    response = client.get(f"/wall?token={secret}&lang=zh")
+    assert response.status_code == 302 and "lang" not in response.headers["Location"]
+    assert client.get_cookie("lang").value == "zh"
+    assert "大屏" in layout_texts(client)
+    token = client.get_cookie("_csrf_token").value
+    assert client.post("/lang", data={"lang": "en", "csrf_token": token}).status_code == 303
+    assert client.get_cookie("lang").value == "en"
+    assert "Wall" in layout_texts(client)
+
+
+def test_login_and_error_pages_in_chinese(client, users) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/login?lang=zh").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page and "用户名" in page and "密码" in page
+    assert client.get_cookie("lang").value == "zh"
+    token = client.get_cookie("_csrf_token").value
+    failed = client.post("/login", data={"username": "nobody", "password": "x" * 12,
+                                         "csrf_token": token, "next": "/"})
+    assert failed.status_code == 401 and "用户名或密码错误" in failed.get_data(as_text=True)
+    english = client.get("/login?lang=en").get_data(as_text=True)
+    assert "User name" in english and "用户名" not in english
+    # The switch links keep the next page, escaped.
+    hostile = client.get('/login?next=/"><script>&lang=zh').get_data(as_text=True)
+    assert "<script>" not in hostile
+
+
+def test_page_rendered_for_each_role_in_chinese(client, users, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    accounts.set_language(r, users["admin"], "zh")
+    login(client, users["admin"])
+    for path, title in (("/", "运营总览"), ("/transport", "交通"), ("/water", "供水"),
+                        ("/city", "城市管理")):
+        assert title in page_texts(client, path), path
