@@ -112,9 +112,12 @@ def test_wall_fills_the_screen_stays_local_and_shows_a_stale_feed(
             chip = page.locator("#wall-feeds [data-feed='water-feed']")
             expect(chip).to_have_class(re.compile(r"\bfeed-stale\b"))
             expect(chip).to_contain_text("stale since")
-            dimmed = card.locator(".wall-tile.stale > .tile-row").first.evaluate(
-                "el => parseFloat(getComputedStyle(el).opacity)")
-            assert dimmed < 0.6, "stale figures must be dimmed"
+            # Asked of the live document (a refresh may replace the element between two reads).
+            page.wait_for_function(
+                "() => { const el = document.querySelector("
+                "'#wall-tiles .domain-water .wall-tile.stale > .tile-row');"
+                " return el !== null && parseFloat(getComputedStyle(el).opacity) < 0.6; }",
+                timeout=UPDATE_MS)
             expect(page.locator("#wall-tiles .domain-transport")).not_to_have_class(
                 re.compile(r"\bstale\b"))
 

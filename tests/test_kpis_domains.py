@@ -312,8 +312,9 @@ def test_beds_unknown_is_never_zero(r: redis.Redis, settings: Settings) -> None:
     assert found["ward_occupancy"].value == 80.0 and found["ward_occupancy"].status == "ok"
     assert found["ward_occupancy:med:hospital:b"].value is None
     assert found["ed_occupancy"].status == "unknown"
-    assert found["hospitals_on_diversion"].value is None
-    assert found["hospitals_on_diversion"].status == "unknown"
+    # Active FHIR Locations say they take patients: diversion is known (none), not unknown.
+    assert found["hospitals_on_diversion"].value == 0.0
+    assert found["hospitals_on_diversion"].status == "ok"
     assert found["ambulances_available"].status == "unknown"
 
 

@@ -113,7 +113,8 @@ def test_bundle_with_location_and_measure_report() -> None:
                                   "address": "118 Kangfu Rd, Yiyang",
                                   "managing_organization": "Organization/o1",
                                   "organization_name": "Yiyang Health",
-                                  "telecom": [{"system": "phone", "value": "0737-1234567"}]})
+                                  "telecom": [{"system": "phone", "value": "0737-1234567"}],
+                                  "diversion": False})
     assert (org.kind, org.id, org.lat, org.lon, org.status) == (
         "organization", "med:organization:o1", None, None, "active")
     assert metrics(items) == {"beds_total": 200, "beds_occupied": 150, "icu_beds_total": 20,
