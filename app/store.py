@@ -355,23 +355,17 @@ def read_runner_heartbeat(r: redis.Redis) -> dict[str, str] | None:
 # so a reader never sees half a batch.
 # KEYS: live, live_times, geo, feed_entities, meta, feed_entities_digest
 # ARGV: full (0/1), now, batch, indexed (0/1: keep the GEO set for this kind), digest of the
-# batch's id set (full batches). The batch is one
-# MessagePack array, five items per entity: id, time, lon, lat (false without a position), packed
-# JSON. One argument instead of five per entity (encoding 100,000 arguments in redis-py costs more
-# than the whole write), and Redis's own C MessagePack decoder splits it 3x faster than Lua could.
+# batch's id set (full batches). The batch is one MessagePack array of five columns: ids, times,
+# lons, lats (false without a position; both empty for kinds not GEO-indexed), packed JSON. One
+# argument instead of five per entity (encoding 100,000 arguments in redis-py costs more than the
+# whole write); Redis's own C MessagePack decoder hands the columns to the script as they are.
 _UPSERT_ENTITIES = """
 local full = ARGV[1] == '1'
 local indexed = ARGV[4] == '1'
-local flat = cmsgpack.unpack(ARGV[3])
+local cols = cmsgpack.unpack(ARGV[3])
 local CHUNK = 2000
-local ids, tss, lons, lats, packs = {}, {}, {}, {}, {}
-local n = 0
-for k = 1, #flat, 5 do
-  n = n + 1
-  ids[n] = flat[k]; tss[n] = flat[k + 1]; lons[n] = flat[k + 2]; lats[n] = flat[k + 3]
-  packs[n] = flat[k + 4]
-end
-flat = nil
+local ids, tss, lons, lats, packs = cols[1], cols[2], cols[3], cols[4], cols[5]
+local n = #ids
 local prev = {}
 for c = 1, n, CHUNK do
   local vals = redis.call('HMGET', KEYS[2], unpack(ids, c, math.min(c + CHUNK - 1, n)))
@@ -387,10 +381,12 @@ for i = 1, n do
     accepted = accepted + 1
     live[#live + 1] = ids[i]; live[#live + 1] = packs[i]
     times[#times + 1] = ids[i]; times[#times + 1] = tss[i]
-    if lons[i] then
-      geo[#geo + 1] = lons[i]; geo[#geo + 1] = lats[i]; geo[#geo + 1] = ids[i]
-    else
-      nogeo[#nogeo + 1] = ids[i]
+    if indexed then
+      if lons[i] then
+        geo[#geo + 1] = lons[i]; geo[#geo + 1] = lats[i]; geo[#geo + 1] = ids[i]
+      else
+        nogeo[#nogeo + 1] = ids[i]
+      end
     end
   end
 end
@@ -468,25 +464,25 @@ def _id_set_digest(group: Sequence[Any]) -> str:
     return f"{len(ids)}:{sum(map(hash, ids)) & 0xFFFFFFFFFFFFFFFF:x}"
 
 
-def _batch_blob(group: Sequence[Any]) -> bytes:
-    """The entities of one kind as the upsert script's MessagePack batch."""
+def _batch_blob(group: Sequence[Any], indexed: bool = True) -> bytes:
+    """The entities of one kind as the upsert script's MessagePack columns."""
     limit = GEO_LAT_LIMIT
-    flat: list[Any] = []
-    add = flat.append
-    for e, packed in zip(group, _packed_entities(group), strict=True):
-        lat, lon = e.lat, e.lon
-        add(e.id)
-        add(float(e.observed_at))
-        # Redis GEO covers the Web Mercator band only; polar entities are stored, not indexed.
-        if lat is not None and lon is not None and -limit <= lat <= limit and -180 <= lon <= 180:
-            add(float(lon))
-            add(float(lat))
-        else:
-            add(False)
-            add(False)
-        add(packed)
+    lons: list[Any] = []
+    lats: list[Any] = []
+    if indexed:
+        for e in group:
+            lat, lon = e.lat, e.lon
+            # Redis GEO covers the Web Mercator band only; polar entities are stored, not indexed.
+            if lat is not None and lon is not None and -limit <= lat <= limit and -180 <= lon <= 180:
+                lons.append(float(lon))
+                lats.append(float(lat))
+            else:
+                lons.append(False)
+                lats.append(False)
+    columns = [[e.id for e in group], [float(e.observed_at) for e in group], lons, lats,
+               _packed_entities(group)]
     # Redis's cmsgpack reads the classic raw type, not the newer bin type.
-    return msgpack.packb(flat, use_bin_type=False)
+    return msgpack.packb(columns, use_bin_type=False)
 
 
 GEO_LAT_LIMIT = 85.05112878
@@ -550,7 +546,7 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
             pipe.eval(_UPSERT_ENTITIES, 6, Keys.live(domain), Keys.live_times(domain),
                       Keys.geo(domain), Keys.feed_entities(domain, feed, kind),
                       Keys.domain_meta(domain), Keys.feed_entities_digest(domain, feed, kind),
-                      "1" if full else "0", now, _batch_blob(group),
+                      "1" if full else "0", now, _batch_blob(group, kind not in MOVING_KINDS),
                       "0" if kind in MOVING_KINDS else "1", _id_set_digest(group) if full else "")
         if removed:
             pipe.hdel(Keys.live(domain), *removed)
