@@ -35,12 +35,12 @@ import redis
 from folium.template import Template
 
 from app import alerts as alert_store
-from app import store
+from app import i18n, store
 from app.feeds import FeedHealth, read_health
-from layouts.components import DOMAIN_TITLES
 
 GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
-# The colour is never the only cue: every status also carries a word and a symbol.
+# The colour is never the only cue: every status also carries a word and a symbol. The English
+# words, for code that needs them; people read them through i18n ("city_status.<colour>").
 STATUS_LABELS: dict[str, str] = {GREEN: "Normal", AMBER: "Attention", RED: "Critical",
                                  GREY: "Unknown"}
 STATUS_SYMBOLS: dict[str, str] = {GREEN: "●", AMBER: "▲", RED: "■", GREY: "○"}
@@ -67,6 +67,9 @@ BASEMAP_STYLES: dict[str, dict[str, Any]] = {
 }
 DEFAULT_BASEMAP_STYLE: dict[str, Any] = {"color": "#BDBDBD", "weight": 1, "fillOpacity": 0.1}
 
+# The CSV header rows are these column ids in every language, by choice: the CSV is the
+# machine-readable export (scripts and API tokens read it by column name, and a script must not
+# break because its user switched to Chinese); the HTML report is the one written for people.
 KPI_COLUMNS: tuple[str, ...] = ("domain", "name", "subject", "value", "unit", "target", "status",
                                 "computed_at")
 ALERT_COLUMNS: tuple[str, ...] = ("id", "state", "severity", "domain", "title", "count",
@@ -119,11 +122,9 @@ def csv_cell(value: object) -> object:
 
 # -- times and values ------------------------------------------------------------------------------
 def clock(ts: float | None, tz: str, with_date: bool = False) -> str:
-    """A Unix time as the city's wall-clock time, HH:MM (with the date if asked); "—" if none."""
-    if ts is None:
-        return "—"
-    return datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M" if with_date
-                                                               else "%H:%M")
+    """A Unix time as the city's wall-clock time, HH:MM (with the date, in the reader's locale, if
+    asked); "—" if none."""
+    return i18n.format_datetime(ts, with_date, tz=tz, seconds=False)
 
 
 def iso_time(ts: float | None, tz: str) -> str:
@@ -138,15 +139,19 @@ def value_text(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
     if unit.startswith("{"):  # UCUM annotations such as {vehicle} are counts
-        return f"{value:,.0f}"
+        return i18n.format_number(value)
     if unit == "%":
-        return f"{value:.1f} %"
-    return f"{value:,.1f} {unit}".strip()
+        return f"{i18n.format_number(value, 1)} %"
+    return f"{i18n.format_number(value, 1)} {unit}".strip()
 
 
 def kpi_label(kpi: Mapping[str, Any]) -> str:
     """A KPI's title, with its subject (zone, hospital, category) when it has one."""
     title = str(kpi.get("title") or kpi.get("name") or "")
+    if i18n.current_language() != i18n.DEFAULT and kpi.get("subject") is None:
+        # English keeps the title as computed; other languages name the KPI by the catalogue.
+        # A subject KPI keeps its stored title, whose subject part is a feed's name.
+        title = i18n.kpi_title(kpi)
     return f"{title} · {kpi['subject']}" if kpi.get("subject") else title
 
 
@@ -162,13 +167,13 @@ class DomainStatus:
 
     @property
     def title(self) -> str:
-        """The domain's name as people read it."""
-        return DOMAIN_TITLES.get(self.domain, self.domain)
+        """The domain's name in the reader's language."""
+        return i18n.label("domain", self.domain)
 
     @property
     def label(self) -> str:
-        """The status in words (the colour is never the only cue)."""
-        return STATUS_LABELS[self.colour]
+        """The status in words, in the reader's language (the colour is never the only cue)."""
+        return i18n.t(f"city_status.{self.colour}")
 
 
 @dataclass(frozen=True)
@@ -194,19 +199,26 @@ class Situation:
         return sorted(self.alerts, key=alert_store.most_urgent_first)[:limit]
 
 
+# Reasons are written in the language of the request that reads the situation (the officials'
+# page and the exports each read it afresh); feed and KPI names inside them stay as sent.
 def _feed_reason(feed: FeedHealth, tz: str) -> str:
-    since = (f" since {clock(feed.last_success, tz)}" if feed.last_success is not None
-             else ": no data received yet")
-    return f"feed {feed.feed} {feed.state}{since}"
+    state = i18n.label("feed_state", feed.state)
+    if feed.last_success is None:
+        return i18n.t("reason.feed_never", feed=feed.feed, state=state)
+    return i18n.t("reason.feed_since", feed=feed.feed, state=state, time=clock(feed.last_success, tz))
 
 
 def _kpi_reason(kpi: Mapping[str, Any]) -> str:
-    target = f" (target {kpi['target']})" if kpi.get("target") else ""
-    return f"{kpi_label(kpi)}: {value_text(kpi.get('value'), str(kpi.get('unit') or ''))}{target}"
+    value = value_text(kpi.get("value"), str(kpi.get("unit") or ""))
+    if kpi.get("target"):
+        return i18n.t("reason.kpi_target", kpi=kpi_label(kpi), value=value, target=kpi["target"])
+    return i18n.t("reason.kpi", kpi=kpi_label(kpi), value=value)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
+def _plural(count: int, key: str) -> str:
+    """``key.one`` or ``key.other`` with ``count`` filled in (English needs both; Chinese reads the
+    same either way)."""
+    return i18n.t(f"{key}.{'one' if count == 1 else 'other'}", count=i18n.format_number(count))
 
 
 def judge_domain(domain: str, *, kpis: Sequence[Mapping[str, Any]], feeds: Sequence[FeedHealth],
@@ -232,9 +244,9 @@ def judge_domain(domain: str, *, kpis: Sequence[Mapping[str, Any]], feeds: Seque
     critical = sum(1 for a in active if a.get("severity") == "critical")
     major = sum(1 for a in active if a.get("severity") == "major")
     if critical:
-        red.append(f"{_plural(critical, 'critical alert')} open")
+        red.append(_plural(critical, "reason.critical_open"))
     if major:
-        amber.append(f"{_plural(major, 'major alert')} open")
+        amber.append(_plural(major, "reason.major_open"))
     if red:
         return DomainStatus(domain, RED, tuple(red + amber), updated_at)
     if amber:
@@ -242,13 +254,12 @@ def judge_domain(domain: str, *, kpis: Sequence[Mapping[str, Any]], feeds: Seque
     judged = [k for k in kpis if k.get("status") == "ok"]
     if updated_at is None and not judged:
         waiting = any(f.state == "waiting" for f in feeds)
-        return DomainStatus(domain, GREY, ("waiting for the first data" if waiting
-                                           else "no data yet",), updated_at)
+        return DomainStatus(domain, GREY, (i18n.t("reason.waiting" if waiting else "reason.no_data"),),
+                            updated_at)
     if not judged:
-        return DomainStatus(domain, GREY, ("no indicator can be judged yet",), updated_at)
-    fresh = " and its feeds are fresh" if feeds else ""
-    return DomainStatus(domain, GREEN,
-                        (f"{_plural(len(judged), 'indicator')} on target{fresh}",), updated_at)
+        return DomainStatus(domain, GREY, (i18n.t("reason.unjudged"),), updated_at)
+    key = "reason.on_target_fresh" if feeds else "reason.on_target"
+    return DomainStatus(domain, GREEN, (_plural(len(judged), key),), updated_at)
 
 
 def open_alerts(r: redis.Redis) -> list[dict[str, Any]]:
@@ -446,11 +457,13 @@ def _entity_marker(entity: Mapping[str, Any], tz: str) -> folium.CircleMarker:
         [float(entity["lat"]), float(entity["lon"])], radius=5, color="#FFFFFF", weight=1,
         fill=True, fill_color=colour, fill_opacity=0.9,
         class_name=f"report-marker report-entity domain-{re.sub(r'[^a-z]', '', domain)}",
-        tooltip=folium.Tooltip(escape_feed(f"{entity.get('kind')}: {name}")))
+        tooltip=folium.Tooltip(escape_feed(f"{i18n.label('kind', str(entity.get('kind')))}: {name}")))
+    t = i18n.t
     SafePopup(_popup_html(str(name), [
-        ("kind", entity.get("kind")), ("id", entity.get("id")), ("status", entity.get("status")),
-        ("as of", clock(entity.get("observed_at"), tz, with_date=True)),
-        ("source", entity.get("source"))])).add_to(marker)
+        (t("report.pop_kind"), i18n.label("kind", str(entity.get("kind")))),
+        (t("report.pop_id"), entity.get("id")), (t("report.pop_status"), entity.get("status")),
+        (t("report.pop_as_of"), clock(entity.get("observed_at"), tz, with_date=True)),
+        (t("report.pop_source"), entity.get("source"))])).add_to(marker)
     return marker
 
 
@@ -463,13 +476,17 @@ def _alert_marker(alert: Mapping[str, Any], tz: str) -> folium.CircleMarker:
         [float(alert["lat"]), float(alert["lon"])], radius=radius, color="#000000", weight=2,
         fill=True, fill_color=colour, fill_opacity=0.95,
         class_name=f"report-marker report-alert severity-{severity}",
-        tooltip=folium.Tooltip(escape_feed(f"{severity}: {alert.get('title')}")))
+        tooltip=folium.Tooltip(escape_feed(f"{i18n.label('severity', severity)}: {alert.get('title')}")))
+    t = i18n.t
     SafePopup(_popup_html(str(alert.get("title") or alert.get("id")), [
-        ("severity", severity), ("state", alert.get("state")), ("domain", alert.get("domain")),
-        ("count", alert.get("count")), ("first seen", clock(alert.get("first_seen"), tz, True)),
-        ("last seen", clock(alert.get("last_seen"), tz, True)),
-        ("acknowledged by", alert.get("acked_by")), ("assignee", alert.get("assignee")),
-        ("description", _short(alert.get("description")))])).add_to(marker)
+        (t("report.pop_severity"), i18n.label("severity", severity)),
+        (t("report.pop_state"), i18n.label("alert_state", str(alert.get("state")))),
+        (t("report.pop_domain"), i18n.label("domain", str(alert.get("domain")))),
+        (t("report.pop_count"), alert.get("count")),
+        (t("report.pop_first_seen"), clock(alert.get("first_seen"), tz, True)),
+        (t("report.pop_last_seen"), clock(alert.get("last_seen"), tz, True)),
+        (t("report.pop_acked_by"), alert.get("acked_by")), (t("report.pop_assignee"), alert.get("assignee")),
+        (t("report.pop_description"), _short(alert.get("description")))])).add_to(marker)
     return marker
 
 
@@ -482,12 +499,16 @@ def _area_layer(event: Mapping[str, Any], tz: str) -> folium.GeoJson:
         style_function=lambda _f, c=colour: {"color": c, "weight": 2, "fillColor": c,
                                              "fillOpacity": 0.15, "className": "report-area"},
         tooltip=folium.Tooltip(escape_feed(f"{event.get('title')} — {area_names}")))
+    t = i18n.t
+    # The CAP fields' values (event, urgency, ...) are the warning's own text: shown as sent.
     SafePopup(_popup_html(str(event.get("title") or event.get("id")), [
-        ("areas", area_names), ("event", attrs.get("event")), ("severity", attrs.get("cap_severity")),
-        ("urgency", attrs.get("urgency")), ("certainty", attrs.get("certainty")),
-        ("sender", attrs.get("sender")), ("expires", clock(event.get("ends_at"), tz, True)),
-        ("description", _short(attrs.get("description"))),
-        ("instruction", _short(attrs.get("instruction")))])).add_to(layer)
+        (t("report.pop_areas"), area_names), (t("report.pop_event"), attrs.get("event")),
+        (t("report.pop_severity"), attrs.get("cap_severity")),
+        (t("report.pop_urgency"), attrs.get("urgency")), (t("report.pop_certainty"), attrs.get("certainty")),
+        (t("report.pop_sender"), attrs.get("sender")),
+        (t("report.pop_expires"), clock(event.get("ends_at"), tz, True)),
+        (t("report.pop_description"), _short(attrs.get("description"))),
+        (t("report.pop_instruction"), _short(attrs.get("instruction")))])).add_to(layer)
     return layer
 
 
@@ -559,6 +580,11 @@ table.popup th { text-align: left; padding-right: 0.5rem; color: #556574; font-w
 """
 
 
+def _headings(*keys: str) -> str:
+    """Table heading cells from catalogue keys (our own text, escaped all the same)."""
+    return "".join(f"<th>{escape_feed(i18n.t(key))}</th>" for key in keys)
+
+
 def _status_section(situation: Situation) -> str:
     tz = situation.timezone
     rows = "".join(
@@ -568,62 +594,71 @@ def _status_section(situation: Situation) -> str:
         f"<td>{'<br>'.join(escape_feed(reason) for reason in s.reasons)}</td>"
         f"<td>{escape_feed(clock(s.updated_at, tz, with_date=True))}</td></tr>"
         for s in situation.statuses)
-    return ("<section id='status'><h2>Status per domain</h2><table class='data'><thead><tr>"
-            "<th>Domain</th><th>Status</th><th>Why</th><th>Data as of</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></section>")
+    heads = _headings("report.col_domain", "report.col_status", "report.col_why", "report.col_data_as_of")
+    return (f"<section id='status'><h2>{escape_feed(i18n.t('report.status_heading'))}</h2>"
+            f"<table class='data'><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table></section>")
 
 
 def _kpi_section(situation: Situation) -> str:
     tz = situation.timezone
     rows = "".join(
         f"<tr class='kpi kpi-{escape_feed(k.get('status'))}'>"
-        f"<td>{escape_feed(DOMAIN_TITLES.get(str(k.get('domain')), k.get('domain')))}</td>"
+        f"<td>{escape_feed(i18n.label('domain', str(k.get('domain'))))}</td>"
         f"<td>{escape_feed(kpi_label(k))}</td>"
         f"<td>{escape_feed(value_text(k.get('value'), str(k.get('unit') or '')))}</td>"
-        f"<td>{escape_feed(k.get('target') or '')}</td><td>{escape_feed(k.get('status'))}</td>"
+        f"<td>{escape_feed(k.get('target') or '')}</td>"
+        f"<td>{escape_feed(i18n.label('kpi_status', str(k.get('status'))))}</td>"
         f"<td>{escape_feed(clock(k.get('computed_at'), tz))}</td></tr>"
         for k in situation.kpis)
     if not rows:
-        rows = "<tr><td colspan='6' class='note'>No KPIs yet.</td></tr>"
-    return ("<section id='kpis'><h2>Key performance indicators</h2><table class='data'><thead><tr>"
-            "<th>Domain</th><th>Indicator</th><th>Value</th><th>Target</th><th>Status</th>"
-            f"<th>Computed</th></tr></thead><tbody>{rows}</tbody></table></section>")
+        rows = f"<tr><td colspan='6' class='note'>{escape_feed(i18n.t('report.no_kpis'))}</td></tr>"
+    heads = _headings("report.col_domain", "report.col_indicator", "report.col_value",
+                      "report.col_target", "report.col_status", "report.col_computed")
+    return (f"<section id='kpis'><h2>{escape_feed(i18n.t('report.kpis_heading'))}</h2>"
+            f"<table class='data'><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table></section>")
 
 
 def _alert_section(situation: Situation) -> str:
     tz = situation.timezone
     rows = "".join(
         f"<tr class='alert severity-{escape_feed(a.get('severity'))}'>"
-        f"<td>{escape_feed(a.get('severity'))}</td><td>{escape_feed(a.get('state'))}</td>"
-        f"<td>{escape_feed(DOMAIN_TITLES.get(str(a.get('domain')), a.get('domain')))}</td>"
+        f"<td>{escape_feed(i18n.label('severity', str(a.get('severity'))))}</td>"
+        f"<td>{escape_feed(i18n.label('alert_state', str(a.get('state'))))}</td>"
+        f"<td>{escape_feed(i18n.label('domain', str(a.get('domain'))))}</td>"
         f"<td>{escape_feed(a.get('title'))}</td><td>{escape_feed(a.get('count'))}</td>"
         f"<td>{escape_feed(clock(a.get('first_seen'), tz, True))}</td>"
         f"<td>{escape_feed(clock(a.get('last_seen'), tz, True))}</td>"
         f"<td>{escape_feed(a.get('acked_by') or '')}</td><td>{escape_feed(a.get('assignee') or '')}</td>"
-        f"<td>{'yes' if a.get('escalated') else ''}</td></tr>"
+        f"<td>{escape_feed(i18n.t('report.yes')) if a.get('escalated') else ''}</td></tr>"
         for a in situation.top_alerts(limit=len(situation.alerts)))
     if not rows:
-        rows = "<tr><td colspan='10' class='note'>No open alerts.</td></tr>"
-    return ("<section id='alerts'><h2>Open alerts</h2><table class='data'><thead><tr>"
-            "<th>Severity</th><th>State</th><th>Domain</th><th>Title</th><th>Count</th>"
-            "<th>First seen</th><th>Last seen</th><th>Acknowledged by</th><th>Assignee</th>"
-            f"<th>Escalated</th></tr></thead><tbody>{rows}</tbody></table></section>")
+        rows = f"<tr><td colspan='10' class='note'>{escape_feed(i18n.t('report.no_open_alerts'))}</td></tr>"
+    heads = _headings("report.col_severity", "report.col_state", "report.col_domain", "report.col_title",
+                      "report.col_count", "report.col_first_seen", "report.col_last_seen",
+                      "report.col_acked_by", "report.col_assignee", "report.col_escalated")
+    return (f"<section id='alerts'><h2>{escape_feed(i18n.t('report.alerts_heading'))}</h2>"
+            f"<table class='data'><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table></section>")
 
 
 def _map_note(situation: Situation, layers: MapLayers) -> str:
     located = sum(1 for a in situation.alerts if _located(a))
-    parts = [f"{_plural(located, 'located alert')}", f"{_plural(len(layers.entities), 'place')}"
-             + (f" ({layers.left_out} more not drawn)" if layers.left_out else ""),
-             f"{_plural(len(layers.areas), 'warning area')}"]
+    places = _plural(len(layers.entities), "report.places")
+    if layers.left_out:
+        places = i18n.t("report.not_drawn", places=places, count=i18n.format_number(layers.left_out))
+    parts = [_plural(located, "report.located_alerts"), places,
+             _plural(len(layers.areas), "report.warning_areas")]
     legend = "".join(
-        f"<span class='swatch' style='background:{colour}'></span>{escape_feed(name)} "
+        f"<span class='swatch' style='background:{colour}'></span>"
+        f"{escape_feed(i18n.label('severity', name))} "
         for name, (colour, _size) in SEVERITY_STYLE.items())
-    places = "".join(
+    domains = "".join(
         f"<span class='swatch dot' style='background:{colour}'></span>"
-        f"{escape_feed(DOMAIN_TITLES[domain])} " for domain, colour in DOMAIN_COLOURS.items())
-    return (f"<p class='note' id='map-note'>The map shows {', '.join(parts)}. No online map tiles."
-            f"</p><p class='legend'>Alerts (larger is more severe): {legend}</p>"
-            f"<p class='legend'>Places: {places}</p>")
+        f"{escape_feed(i18n.label('domain', domain))} " for domain, colour in DOMAIN_COLOURS.items())
+    # Our templates are escaped whole; the legends are markup built from escaped parts.
+    note = escape_feed(i18n.t("report.map_note", parts=i18n.t("report.list_sep").join(parts)))
+    return (f"<p class='note' id='map-note'>{note}</p>"
+            f"<p class='legend'>{i18n.t('report.legend_alerts', legend=legend)}</p>"
+            f"<p class='legend'>{i18n.t('report.legend_places', legend=domains)}</p>")
 
 
 def assert_offline(document: str) -> None:
@@ -636,7 +671,8 @@ def assert_offline(document: str) -> None:
 def render_report(situation: Situation, layers: MapLayers) -> str:
     """The standalone situation report (one HTML file; opens offline with its map and markers)."""
     tz = situation.timezone
-    title = f"CityOps situation report {clock(situation.generated_at, tz, with_date=True)}"
+    generated = clock(situation.generated_at, tz, with_date=True)
+    title = i18n.t("report.title", time=generated)
     figure = branca.element.Figure(title=escape_feed(title))
     build_map(situation, layers).add_to(figure)
     rendered = figure.render()
@@ -646,16 +682,15 @@ def render_report(situation: Situation, layers: MapLayers) -> str:
             or rendered.count("</body>") != 1:
         raise ReportError("unexpected folium output: cannot place the report around the map")
     js, css = leaflet_assets()
-    top = (f"<header><h1>Situation report</h1><p class='meta'>Generated "
-           f"{escape_feed(clock(situation.generated_at, tz, with_date=True))} ({escape_feed(tz)}) "
-           f"by CityOps. Read-only copy: figures are as of that time.</p></header>"
-           f"{_status_section(situation)}<section id='report-map'><h2>Map</h2>"
-           f"{_map_note(situation, layers)}")
+    top = (f"<header><h1>{escape_feed(i18n.t('report.heading'))}</h1><p class='meta'>"
+           f"{escape_feed(i18n.t('report.generated', time=generated, tz=tz))}</p></header>"
+           f"{_status_section(situation)}<section id='report-map'>"
+           f"<h2>{escape_feed(i18n.t('report.map_heading'))}</h2>{_map_note(situation, layers)}")
     bottom = f"</section>{_kpi_section(situation)}{_alert_section(situation)}"
     # The report's parts go in before Leaflet's own text, so no string in Leaflet can be taken
     # for one of the tags (<head>, <body>) used to place them; feed text is escaped already.
     document = rendered.replace("<body>", "<body>" + top, 1).replace("</body>", bottom + "</body>", 1)
-    document = document.replace("<html>", "<html lang='en'>", 1)
+    document = document.replace("<html>", f"<html lang='{i18n.HTML_LANG[i18n.current_language()]}'>", 1)
     # The report's style comes after folium's full-window map style, so it wins.
     document = document.replace("</head>", f"<style>{REPORT_CSS}</style>\n</head>", 1)
     document = document.replace(

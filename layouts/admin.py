@@ -8,7 +8,7 @@ import dash
 import redis
 from dash import Input, Output, State, dcc, html, no_update
 
-from app import accounts, roles, store
+from app import accounts, i18n, roles, store
 from app.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids
 from layouts.components import format_time, page_layout, tab_title
@@ -18,28 +18,38 @@ AUDIT_ROWS = 50
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> html.Table:
+    """A table whose headings are catalogue keys (read in the reader's language)."""
     return html.Table(className="table", children=[
-        html.Thead(html.Tr([html.Th(h) for h in headers])),
+        html.Thead(html.Tr([html.Th(i18n.t(h)) for h in headers])),
         html.Tbody([html.Tr([html.Td(cell) for cell in row]) for row in rows]),
     ])
 
 
 def _tables() -> list[html.Table]:
     r = redis_client()
-    users = [[u["name"], u.get("role", ""), u.get("domains", "") or "all",
-              "disabled" if u.get("disabled") == "1" else "active"]
+    # Audit actions and outcomes stay as recorded: they are the log's own codes, searched as such.
+    users = [[u["name"], i18n.label("role", u.get("role", "")), _domains(u.get("domains", "")),
+              i18n.t("admin.disabled" if u.get("disabled") == "1" else "admin.active")]
              for u in store.list_users(r)]
-    tokens = [[t.get("name", ""), t.get("id", ""), t.get("role", ""),
+    tokens = [[t.get("name", ""), t.get("id", ""), i18n.label("role", t.get("role", "")),
                format_time(float(t["created_at"]), with_date=True) if t.get("created_at") else "",
-               "revoked" if t.get("revoked") == "1" else "active"]
+               i18n.t("admin.revoked" if t.get("revoked") == "1" else "admin.active")]
               for t in store.list_tokens(r)]
     audit = [[format_time(e.at, with_date=True), e.actor, e.action, e.target, e.addr, e.outcome]
              for e in store.read_audit(r, AUDIT_ROWS)]
     return [
-        _table(["User", "Role", "Domains", "State"], users),
-        _table(["Token", "Id", "Role", "Created", "State"], tokens),
-        _table(["When", "Who", "What", "Target", "From", "Outcome"], audit),
+        _table(["admin.col_user", "admin.col_role", "admin.col_domains", "admin.col_state"], users),
+        _table(["admin.col_token", "admin.col_id", "admin.col_role", "admin.col_created", "admin.col_state"],
+               tokens),
+        _table(["admin.col_when", "admin.col_who", "admin.col_what", "admin.col_target", "admin.col_from",
+                "admin.col_outcome"], audit),
     ]
+
+
+def _domains(stored: str) -> str:
+    """A user's domains (stored comma-separated) by name; none stored means all of them."""
+    names = [d for d in stored.split(",") if d]
+    return ", ".join(i18n.label("domain", d) for d in names) if names else i18n.t("admin.all_domains")
 
 
 @page_layout(PATH)
@@ -48,37 +58,39 @@ def layout(**_query: str) -> html.Div:
     try:
         users, tokens, audit = _tables()
     except redis.RedisError:
-        return html.Div([html.H1("Administration", id=ids.PAGE_TITLE),
-                         html.P("The data link is lost; reload when it is back.")])
+        return html.Div([html.H1(i18n.t("admin.title"), id=ids.PAGE_TITLE),
+                         html.P(i18n.t("admin.link_lost"))])
     return html.Div([
-        html.H1("Administration", id=ids.PAGE_TITLE),
+        html.H1(i18n.t("admin.title"), id=ids.PAGE_TITLE),
         dcc.Store(id=ids.ADMIN_REFRESH, data=0),
         html.Div(className="card-grid", children=[
             html.Div(className="card", children=[
-                html.H3("Add a user"),
-                html.Label("User name", htmlFor=ids.ADMIN_NEW_NAME),
+                html.H3(i18n.t("admin.add_user")),
+                html.Label(i18n.t("admin.user_name"), htmlFor=ids.ADMIN_NEW_NAME),
                 dcc.Input(id=ids.ADMIN_NEW_NAME, type="text", maxLength=64, debounce=False),
-                html.Label("Role", htmlFor=ids.ADMIN_NEW_ROLE),
-                dcc.Dropdown(id=ids.ADMIN_NEW_ROLE, options=list(roles.USER_ROLES),
+                html.Label(i18n.t("admin.role"), htmlFor=ids.ADMIN_NEW_ROLE),
+                dcc.Dropdown(id=ids.ADMIN_NEW_ROLE,
+                             options=[{"label": i18n.label("role", role), "value": role}
+                                      for role in roles.USER_ROLES],
                              value=roles.OPERATOR, clearable=False),
-                html.Label("Password", htmlFor=ids.ADMIN_NEW_PASSWORD),
+                html.Label(i18n.t("admin.password"), htmlFor=ids.ADMIN_NEW_PASSWORD),
                 dcc.Input(id=ids.ADMIN_NEW_PASSWORD, type="password",
                           maxLength=accounts.MAX_PASSWORD_LENGTH),
-                html.Button("Add user", id=ids.ADMIN_ADD_USER, className="btn"),
+                html.Button(i18n.t("admin.add_button"), id=ids.ADMIN_ADD_USER, className="btn"),
             ]),
             html.Div(className="card", children=[
-                html.H3("Disable a user"),
-                html.Label("User name", htmlFor=ids.ADMIN_DISABLE_NAME),
+                html.H3(i18n.t("admin.disable_user")),
+                html.Label(i18n.t("admin.user_name"), htmlFor=ids.ADMIN_DISABLE_NAME),
                 dcc.Input(id=ids.ADMIN_DISABLE_NAME, type="text", maxLength=64),
-                html.Button("Disable", id=ids.ADMIN_DISABLE_USER, className="btn btn-danger"),
+                html.Button(i18n.t("admin.disable_button"), id=ids.ADMIN_DISABLE_USER,
+                            className="btn btn-danger"),
             ]),
         ]),
         html.Div(id=ids.ADMIN_RESULT, className="admin-result", role="status"),
-        html.H2("Users"), html.Div(users, id=ids.ADMIN_USERS),
-        html.H2("Tokens"), html.Div(tokens, id=ids.ADMIN_TOKENS),
-        html.P("Tokens are created with `cityops token create`; their secret is shown only then.",
-               className="muted"),
-        html.H2("Audit log (newest first)"), html.Div(audit, id=ids.ADMIN_AUDIT),
+        html.H2(i18n.t("admin.users")), html.Div(users, id=ids.ADMIN_USERS),
+        html.H2(i18n.t("admin.tokens")), html.Div(tokens, id=ids.ADMIN_TOKENS),
+        html.P(i18n.t("admin.tokens_note"), className="muted"),
+        html.H2(i18n.t("admin.audit")), html.Div(audit, id=ids.ADMIN_AUDIT),
     ])
 
 
@@ -99,7 +111,8 @@ def add_user(_clicks: int | None, name: str | None, role: str | None,
     except accounts.AccountError as exc:
         return html.Span(str(exc), className="error"), no_update
     store.audit(r, _actor(), "user_add", target=created, addr=client_addr(), detail=f"role={role}")
-    return html.Span(f"User '{created}' added as {role}.", className="ok"), time.time()
+    return (html.Span(i18n.t("admin.user_added", user=created, role=i18n.label("role", str(role))),
+                      className="ok"), time.time())
 
 
 @require_roles(roles.ADMINS)
@@ -111,12 +124,12 @@ def disable_user(_clicks: int | None, name: str | None) -> tuple[object, object]
     try:
         target = accounts.validate_name(name or "")
         if target == _actor():
-            raise accounts.AccountError("you cannot disable your own account")
+            raise accounts.AccountError(i18n.t("admin.not_self"))
         accounts.set_disabled(r, target, True)
     except accounts.AccountError as exc:
         return html.Span(str(exc), className="error"), no_update
     store.audit(r, _actor(), "user_disable", target=target, addr=client_addr())
-    return html.Span(f"User '{target}' disabled.", className="ok"), time.time()
+    return html.Span(i18n.t("admin.user_disabled", user=target), className="ok"), time.time()
 
 
 @require_roles(roles.ADMINS)

@@ -77,7 +77,7 @@ def badges(alert: Mapping[str, Any]) -> list[Any]:
         out.append(html.Span(i18n.t("alert_state.escalated"), className="escalated-badge"))
     if alert.get("count", 1) > 1:
         out.append(html.Span(f"×{alert['count']}", className="count-badge",
-                             title="times this condition occurred"))
+                             title=i18n.t("alerts.count_hint")))
     if alert.get("assignee"):
         out.append(html.Span(f"→ {alert['assignee']}", className="assignee-badge"))
     return out
@@ -112,7 +112,7 @@ def grouped_lines(shown: Sequence[Mapping[str, Any]],
         critical = any(flashes(m) for m in inside)
         lines.append(html.Details(className="alert-group" + (" has-flash" if critical else ""),
                                   children=[
-            html.Summary(alert_line(alert, [html.Span(f"{len(inside)} alert(s) in this area",
+            html.Summary(alert_line(alert, [html.Span(i18n.t("alerts.group_size", count=len(inside)),
                                                       className="group-size")])),
             html.Div([alert_line(m) for m in inside], className="alert-group-members"),
         ]))
@@ -123,8 +123,11 @@ def counts_table(open_alerts: Sequence[Mapping[str, Any]]) -> html.Table:
     """Counts of the open alerts by severity (rows) and state (columns)."""
     table = alerts.counts(open_alerts)
     return html.Table(className="alert-counts", children=[
-        html.Thead(html.Tr([html.Th("")] + [html.Th(html.Abbr(label, title=meaning), title=meaning)
-                                            for _, label, meaning in COUNT_COLUMNS])),
+        html.Thead(html.Tr([html.Th("")] + [
+            html.Th(html.Abbr(i18n.t_or(f"alerts.col.{state}", label),
+                              title=i18n.t_or(f"alerts.col.{state}.meaning", meaning)),
+                    title=i18n.t_or(f"alerts.col.{state}.meaning", meaning))
+            for state, label, meaning in COUNT_COLUMNS])),
         html.Tbody([html.Tr(className=f"sev-{severity}", children=[
             html.Th(i18n.label("severity", severity), scope="row"),
             *[html.Td(str(table[severity][column]),

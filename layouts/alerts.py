@@ -10,6 +10,7 @@ on this alert's domain, whatever the buttons showed.
 from __future__ import annotations
 
 import math
+import re
 from html import escape
 from typing import Any, Mapping
 
@@ -33,13 +34,21 @@ LIST_LIMIT = 200
 OPEN_STATES = ["active_unack", "active_ack", "cleared_unack"]
 SEVERITY_COLOURS = {"critical": "#D55E00", "major": "#E69F00", "minor": "#0072B2",
                     "warning": "#CC79A7", "info": "#8C8C8C"}
-ACTION_LABELS = {"raised": "raised", "repeated": "occurred again", "reopened": "reopened",
-                 "ack": "acknowledged", "assign": "assigned to", "note": "note",
-                 "resolve": "resolved", "clear": "condition cleared", "escalate": "escalated"}
+# Why an action was refused, as the store words it -> catalogue key (names inside kept as sent).
+CONFLICT_REASONS: dict[str, str] = {"already acknowledged": "alerts.why_already_acked",
+                                    "the alert is closed": "alerts.why_closed",
+                                    "already closed": "alerts.why_already_closed"}
+_ALREADY_ASSIGNED = re.compile(r"already assigned to (?P<user>.+)")
+_ASSIGNED_MEANWHILE = re.compile(r"assigned to (?P<user>.+) meanwhile")
 
 
 def _options(values: Any, labels: Mapping[str, str] | None = None) -> list[dict[str, str]]:
     return [{"label": (labels or {}).get(v, v), "value": v} for v in values]
+
+
+def _labelled(prefix: str, values: Any) -> list[dict[str, str]]:
+    """Codes (severities, states) as dropdown options named in the reader's language."""
+    return [{"label": i18n.label(prefix, v), "value": v} for v in values]
 
 
 def _domain_options() -> list[dict[str, str]]:
@@ -58,28 +67,28 @@ def _default_domains() -> list[str]:
 def _raise_form() -> html.Details:
     """An incident raised by hand (a phone call): operators and admins."""
     return html.Details(className="card raise-form", children=[
-        html.Summary("Raise an incident"),
-        html.Label("Title", htmlFor=ids.ALERT_NEW_TITLE),
+        html.Summary(i18n.t("alerts.raise_summary")),
+        html.Label(i18n.t("alerts.field_title"), htmlFor=ids.ALERT_NEW_TITLE),
         dcc.Input(id=ids.ALERT_NEW_TITLE, type="text", maxLength=alerts.MAX_TITLE),
         html.Div(className="form-row", children=[
-            html.Div([html.Label("Domain", htmlFor=ids.ALERT_NEW_DOMAIN),
+            html.Div([html.Label(i18n.t("alerts.field_domain"), htmlFor=ids.ALERT_NEW_DOMAIN),
                       dcc.Dropdown(id=ids.ALERT_NEW_DOMAIN, clearable=False, value="city",
                                    options=_domain_options())]),
-            html.Div([html.Label("Severity", htmlFor=ids.ALERT_NEW_SEVERITY),
+            html.Div([html.Label(i18n.t("alerts.field_severity"), htmlFor=ids.ALERT_NEW_SEVERITY),
                       dcc.Dropdown(id=ids.ALERT_NEW_SEVERITY, clearable=False, value="major",
-                                   options=_options(alerts.SEVERITIES))]),
+                                   options=_labelled("severity", alerts.SEVERITIES))]),
         ]),
         html.Div(className="form-row", children=[
-            html.Div([html.Label("Latitude", htmlFor=ids.ALERT_NEW_LAT),
+            html.Div([html.Label(i18n.t("alerts.field_lat"), htmlFor=ids.ALERT_NEW_LAT),
                       dcc.Input(id=ids.ALERT_NEW_LAT, type="number", min=-90, max=90,
                                 step="any")]),
-            html.Div([html.Label("Longitude", htmlFor=ids.ALERT_NEW_LON),
+            html.Div([html.Label(i18n.t("alerts.field_lon"), htmlFor=ids.ALERT_NEW_LON),
                       dcc.Input(id=ids.ALERT_NEW_LON, type="number", min=-180, max=180,
                                 step="any")]),
         ]),
-        html.Label("Description", htmlFor=ids.ALERT_NEW_DESCRIPTION),
+        html.Label(i18n.t("alerts.field_description"), htmlFor=ids.ALERT_NEW_DESCRIPTION),
         dcc.Textarea(id=ids.ALERT_NEW_DESCRIPTION, maxLength=alerts.MAX_DESCRIPTION, rows=3),
-        html.Button("Raise incident", id=ids.ALERT_NEW_RAISE, className="btn"),
+        html.Button(i18n.t("alerts.raise_button"), id=ids.ALERT_NEW_RAISE, className="btn"),
         html.Div(id=ids.ALERT_NEW_RESULT, role="status", className="action-result"),
     ])
 
@@ -94,14 +103,15 @@ def _rules_status() -> html.Div:
     except redis.RedisError:
         raw = None
     if not raw:
-        return html.Div("Alert rules: not evaluated yet (the adapter runner loads them).",
+        return html.Div(i18n.t("alerts.rules_waiting"),
                         id=ids.ALERTS_RULES_STATUS, className="muted rules-status")
     status = orjson.loads(raw)
-    text = (f"Alert rules: {status.get('rules', 0)} threshold rule(s) from {status.get('source')}"
-            f", loaded {format_time(status.get('at'), with_date=True)}.")
+    text = i18n.t("alerts.rules_loaded", rules=i18n.format_number(status.get("rules", 0)),
+                  source=status.get("source"), time=format_time(status.get("at"), with_date=True))
     children: list[Any] = [html.Span(text)]
     if status.get("error"):
-        children.append(html.Div(f"Refused edit: {status['error']}", className="error"))
+        children.append(html.Div(i18n.t("alerts.rules_refused", error=status["error"]),
+                                 className="error"))
     return html.Div(children, id=ids.ALERTS_RULES_STATUS, className="rules-status")
 
 
@@ -130,14 +140,15 @@ def layout(alert: str | None = None, **_query: str) -> html.Div:
         _rules_status(),
         html.Div(className="alert-filters", children=[
             dcc.Dropdown(id=ids.ALERTS_FILTER_DOMAIN, multi=True, value=_default_domains(),
-                         placeholder="All domains", options=_domain_options(),
+                         placeholder=i18n.t("alerts.all_domains"), options=_domain_options(),
                          searchable=False),
             dcc.Dropdown(id=ids.ALERTS_FILTER_SEVERITY, multi=True, value=[],
-                         placeholder="All severities", options=_options(alerts.SEVERITIES),
+                         placeholder=i18n.t("alerts.all_severities"),
+                         options=_labelled("severity", alerts.SEVERITIES),
                          searchable=False),
             dcc.Dropdown(id=ids.ALERTS_FILTER_STATE, multi=True, value=list(OPEN_STATES),
-                         placeholder="All states",
-                         options=_options(alerts.STATES, alert_panel.STATE_LABELS),
+                         placeholder=i18n.t("alerts.all_states"),
+                         options=_labelled("alert_state", alerts.STATES),
                          searchable=False),
         ]),
         _raise_form() if raisers else html.Div(),
@@ -154,24 +165,26 @@ def layout(alert: str | None = None, **_query: str) -> html.Div:
 def _detail_sheet(users: list[str]) -> html.Aside:
     """The picked alert: actions first (so acknowledging is the second tap), map, timeline."""
     return html.Aside(id=ids.ALERT_DETAIL, className="alert-detail", children=[
-        html.Button("Close", id=ids.ALERT_DETAIL_CLOSE, className="btn-link detail-close",
-                    **{"aria-label": "Close the alert"}),
+        html.Button(i18n.t("alerts.close"), id=ids.ALERT_DETAIL_CLOSE, className="btn-link detail-close",
+                    **{"aria-label": i18n.t("alerts.close_label")}),
         html.Div(id=ids.ALERT_DETAIL_HEAD),
         html.Div(id=ids.ALERT_ACTIONS, className="alert-actions", children=[
-            html.Button("Confirm acknowledgement", id=ids.ALERT_ACK, className="btn btn-ack"),
+            html.Button(i18n.t("alerts.confirm_ack"), id=ids.ALERT_ACK, className="btn btn-ack"),
             dcc.Textarea(id=ids.ALERT_NOTE, maxLength=alerts.MAX_NOTE, rows=2,
-                         placeholder="Note (optional for acknowledging)"),
+                         placeholder=i18n.t("alerts.note_placeholder")),
             html.Div(className="action-row", children=[
-                html.Button("Claim", id=ids.ALERT_CLAIM, className="btn btn-secondary"),
-                html.Button("Add note", id=ids.ALERT_ADD_NOTE, className="btn btn-secondary"),
-                html.Button("Resolve", id=ids.ALERT_RESOLVE, className="btn btn-danger"),
+                html.Button(i18n.t("alerts.claim"), id=ids.ALERT_CLAIM, className="btn btn-secondary"),
+                html.Button(i18n.t("alerts.add_note"), id=ids.ALERT_ADD_NOTE,
+                            className="btn btn-secondary"),
+                html.Button(i18n.t("alerts.resolve"), id=ids.ALERT_RESOLVE, className="btn btn-danger"),
             ]),
             # Operators hand an alert to someone; everybody else claims it for themselves.
             html.Div(id=ids.ALERT_ASSIGN_ROW, className="action-row assign-row", hidden=not users,
                      children=[
-                dcc.Dropdown(id=ids.ALERT_ASSIGN_USER, options=users, placeholder="Assign to…",
+                dcc.Dropdown(id=ids.ALERT_ASSIGN_USER, options=users,
+                             placeholder=i18n.t("alerts.assign_placeholder"),
                              clearable=True, className="assign-user"),
-                html.Button("Assign", id=ids.ALERT_ASSIGN, className="btn btn-secondary"),
+                html.Button(i18n.t("alerts.assign"), id=ids.ALERT_ASSIGN, className="btn btn-secondary"),
             ]),
         ]),
         html.Div(id=ids.ALERT_RESULT, role="status", className="action-result"),
@@ -183,13 +196,15 @@ def _detail_sheet(users: list[str]) -> html.Aside:
 
 # -- the list -----------------------------------------------------------------------------------------
 def _card(alert: Mapping[str, Any], actionable: bool, group_title: str | None) -> html.Div:
-    buttons: list[Any] = [html.Button("Details", id={"type": ids.ALERT_PICK, "index": alert["id"]},
+    buttons: list[Any] = [html.Button(i18n.t("alerts.details"),
+                                      id={"type": ids.ALERT_PICK, "index": alert["id"]},
                                       className="btn btn-secondary")]
     if actionable and alert["state"] in alerts.UNACKED:
-        buttons.insert(0, html.Button("Acknowledge",
+        buttons.insert(0, html.Button(i18n.t("alerts.acknowledge"),
                                       id={"type": ids.ALERT_ACK_START, "index": alert["id"]},
                                       className="btn btn-ack"))
-    extra = [html.Div(f"In the area of: {group_title}", className="group-note")] if group_title else []
+    extra = ([html.Div(i18n.t("alerts.in_area", title=group_title), className="group-note")]
+             if group_title else [])
     return html.Div(className=alert_panel.row_class(alert) + " alert-card", role="listitem",
                     **{"data-alert": alert["id"]}, children=[
         html.Div(alert_panel.badges(alert), className="alert-badges"),
@@ -207,7 +222,7 @@ def _cards(r: redis.Redis, domains: list[str], severities: list[str],
     found = alerts.list_alerts(r, domains=domains or None, severities=severities or None,
                                states=states or None, limit=LIST_LIMIT)
     if not found:
-        return [html.P("No alerts match these filters.", className="muted")]
+        return [html.P(i18n.t("alerts.none_match"), className="muted")]
     principal = current_principal()
     titles = {a["id"]: a["title"] for a in alerts.list_alerts(r, open_only=True, limit=1000)
               if a["source"] == "cap"}
@@ -251,8 +266,8 @@ def alert_figure(alert: Mapping[str, Any] | None,
                  warning: Mapping[str, Any] | None = None) -> go.Figure:
     """A small offline map: the alert's point, its own area or its warning's area (no tiles)."""
     traces: list[go.Scattermap] = []
-    for shape, name in ((alert or {}).get("area"), "Area"), ((warning or {}).get("area"),
-                                                             "Warning area"):
+    for shape, name in (((alert or {}).get("area"), i18n.t("alerts.map_area")),
+                        ((warning or {}).get("area"), i18n.t("alerts.map_warning_area"))):
         for ring in _outer_rings(shape):
             traces.append(go.Scattermap(lon=[p[0] for p in ring], lat=[p[1] for p in ring],
                                         mode="lines", fill="toself", name=name, hoverinfo="skip",
@@ -261,7 +276,7 @@ def alert_figure(alert: Mapping[str, Any] | None,
     if located:
         assert alert is not None
         traces.append(go.Scattermap(
-            lat=[alert["lat"]], lon=[alert["lon"]], mode="markers", name="Alert",
+            lat=[alert["lat"]], lon=[alert["lon"]], mode="markers", name=i18n.t("alerts.map_alert"),
             marker={"size": 16, "color": SEVERITY_COLOURS.get(alert["severity"], "#8C8C8C")},
             hovertext=[escape(alert["title"], quote=True)], hoverinfo="text"))
     center = (alert["lat"], alert["lon"]) if located else DEFAULT_CENTER  # type: ignore[index]
@@ -289,8 +304,8 @@ def _outer_rings(area: Mapping[str, Any] | None) -> list[list[list[float]]]:
 
 def _detail_text(entry: Mapping[str, Any]) -> str:
     if entry["action"] == "escalate" and entry["detail"]:
-        return f"unacknowledged for {entry['detail']} s"
-    return str(entry["detail"])
+        return i18n.t("alerts.unacked_for", seconds=entry["detail"])
+    return str(entry["detail"])  # a person's note or a user's name: shown as written
 
 
 def _timeline(entries: list[dict[str, Any]]) -> html.Ol:
@@ -298,21 +313,24 @@ def _timeline(entries: list[dict[str, Any]]) -> html.Ol:
         html.Li(className=f"tl-{e['action']}", children=[
             html.Span(format_time(e["at"], with_date=True), className="tl-time"),
             html.Span(e["actor"], className="tl-actor"),
-            html.Span(ACTION_LABELS.get(e["action"], e["action"]), className="tl-action"),
+            html.Span(i18n.label("action", e["action"]), className="tl-action"),
             html.Span(_detail_text(e), className="tl-detail") if e["detail"] else None,
-            html.Span(f"from {e['addr']}", className="tl-addr muted") if e["addr"] else None,
+            html.Span(i18n.t("alerts.from_addr", addr=e["addr"]), className="tl-addr muted")
+            if e["addr"] else None,
         ]) for e in reversed(entries)])
 
 
 def _head(alert: Mapping[str, Any], warning: Mapping[str, Any] | None) -> list[Any]:
-    facts = [("Domain", domain_title(alert["domain"])),
-             ("First seen", format_time(alert["first_seen"], with_date=True)),
-             ("Last seen", format_time(alert["last_seen"], with_date=True)),
-             ("Acknowledged by", alert["acked_by"] or "—"), ("Assigned to", alert["assignee"] or "—")]
+    t = i18n.t
+    facts = [(t("alerts.fact_domain"), domain_title(alert["domain"])),
+             (t("alerts.fact_first_seen"), format_time(alert["first_seen"], with_date=True)),
+             (t("alerts.fact_last_seen"), format_time(alert["last_seen"], with_date=True)),
+             (t("alerts.fact_acked_by"), alert["acked_by"] or "—"),
+             (t("alerts.fact_assignee"), alert["assignee"] or "—")]
     if alert.get("escalated"):
-        facts.append(("Escalated", format_time(alert["escalated_at"], with_date=True)))
+        facts.append((t("alerts.fact_escalated"), format_time(alert["escalated_at"], with_date=True)))
     if warning is not None:
-        facts.append(("In the area of", warning["title"]))
+        facts.append((t("alerts.fact_in_area"), warning["title"]))
     return [
         html.Div(alert_panel.badges(alert), className="alert-badges"),
         html.H2(alert["title"], className="detail-title"),
@@ -366,49 +384,64 @@ def act(_ack: int | None, _claim: int | None, _note: int | None, _resolve: int |
         raise PreventUpdate
     alert_id = selected.get("id") if isinstance(selected, dict) else None
     if not isinstance(alert_id, str):
-        return html.Span("Pick an alert first.", className="error"), no_update
+        return html.Span(i18n.t("alerts.pick_first"), className="error"), no_update
     note = (note or "")[:alerts.MAX_NOTE]
     r = redis_client()
     principal = current_principal()
     assert principal is not None  # require_roles refused anonymous callers
     alert = alerts.get_alert(r, alert_id)
     if alert is None:
-        return html.Span("This alert no longer exists.", className="error"), no_update
+        return html.Span(i18n.t("alerts.gone"), className="error"), no_update
     if not alerts.may_act(principal, alert):
         store.audit(r, principal.name, "alert_action", target=alert_id, addr=client_addr(),
                     outcome="denied")
-        return html.Span(f"You may not act on {alert['domain']} alerts.", className="error"), no_update
+        # Lower case: the name sits mid-sentence in English; Chinese has no case to change.
+        domain = domain_title(alert["domain"]).lower()
+        return html.Span(i18n.t("alerts.not_permitted", domain=domain), className="error"), no_update
     addr = client_addr()
     try:
         if button == ids.ALERT_ACK:
             alerts.acknowledge(r, alert_id, principal.name, note=note, addr=addr)
-            done = "Acknowledged."
+            done = i18n.t("alerts.done_ack")
         elif button == ids.ALERT_CLAIM:
             alerts.assign(r, alert_id, principal.name, principal.name,
                           expected=str(seen_assignee or ""), addr=addr)
-            done = "Claimed: it is yours."
+            done = i18n.t("alerts.done_claim")
         elif button == ids.ALERT_ASSIGN:
             target = _existing_user(r, user)
             if target is None:
-                return html.Span("Pick a user to assign it to.", className="error"), no_update
+                return html.Span(i18n.t("alerts.pick_user"), className="error"), no_update
             alerts.assign(r, alert_id, principal.name, target, expected=str(seen_assignee or ""),
                           addr=addr)
-            done = f"Assigned to {target}."
+            done = i18n.t("alerts.done_assign", user=target)
         elif button == ids.ALERT_ADD_NOTE:
             alerts.add_note(r, alert_id, principal.name, note, addr=addr)
-            done = "Note added."
+            done = i18n.t("alerts.done_note")
         elif button == ids.ALERT_RESOLVE:
             alerts.resolve(r, alert_id, principal.name, note=note, addr=addr)
-            done = "Resolved."
+            done = i18n.t("alerts.done_resolve")
         else:
             raise PreventUpdate
     except alerts.Conflict as exc:
-        at = format_time(exc.at) if exc.at else "just now"
-        return html.Span(f"Not done: {exc.why} by {exc.by or 'someone'} at {at}.",
+        at = format_time(exc.at) if exc.at else i18n.t("alerts.just_now")
+        return html.Span(i18n.t("alerts.conflict", why=_conflict_reason(exc.why),
+                                by=exc.by or i18n.t("alerts.someone"), time=at),
                          className="error conflict"), no_update
     except alerts.AlertError as exc:
         return html.Span(str(exc), className="error"), no_update
     return html.Span(done, className="ok"), ""
+
+
+def _conflict_reason(why: str) -> str:
+    """The store's reason for a refused action in the reader's language (unknown ones as sent)."""
+    if why in CONFLICT_REASONS:
+        return i18n.t(CONFLICT_REASONS[why])
+    for pattern, key in ((_ALREADY_ASSIGNED, "alerts.why_already_assigned"),
+                         (_ASSIGNED_MEANWHILE, "alerts.why_assigned_meanwhile")):
+        match = pattern.fullmatch(why)
+        if match:
+            return i18n.t(key, user=match.group("user"))
+    return why
 
 
 def _existing_user(r: redis.Redis, name: Any) -> str | None:
@@ -435,24 +468,23 @@ def raise_incident(_clicks: int | None, title: str | None, domain: str | None,
         raise PreventUpdate
     title = (title or "").strip()
     if not title or len(title) > alerts.MAX_TITLE:
-        return html.Span(f"A title of 1 to {alerts.MAX_TITLE} characters, please.", className="error")
+        return html.Span(i18n.t("alerts.title_length", max=alerts.MAX_TITLE), className="error")
     if domain not in store.DOMAINS or severity not in alerts.SEVERITIES:
-        return html.Span("Pick a domain and a severity.", className="error")
+        return html.Span(i18n.t("alerts.pick_domain_severity"), className="error")
     try:
         lat_value, lon_value = _number(lat), _number(lon)
     except ValueError:
-        return html.Span("Latitude and longitude are numbers.", className="error")
+        return html.Span(i18n.t("alerts.not_numbers"), className="error")
     if (lat_value is None) != (lon_value is None) or (
             lat_value is not None and not (-90 <= lat_value <= 90 and -180 <= lon_value <= 180)):  # type: ignore[operator]
-        return html.Span("Give both latitude (-90..90) and longitude (-180..180), or neither.",
-                         className="error")
+        return html.Span(i18n.t("alerts.both_or_neither"), className="error")
     principal = current_principal()
     assert principal is not None
     alert = alerts.raise_manual(redis_client(), title=title, domain=domain, severity=severity,
                                 lat=lat_value, lon=lon_value,
                                 description=(description or "")[:alerts.MAX_DESCRIPTION],
                                 actor=principal.name, addr=client_addr())
-    return html.Span(f"Raised: {alert['title']}", className="ok")
+    return html.Span(i18n.t("alerts.raised", title=alert["title"]), className="ok")
 
 
 def register(app: dash.Dash) -> None:

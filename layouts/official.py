@@ -40,13 +40,18 @@ ALLOWED = roles.PAGE_BY_PATH[PATH].roles
 MAX_REASONS = 3
 TOP_LIMIT = 8
 TRENDS_REFRESH_MS = 60_000
-# window -> (label, span in seconds, bucket in seconds): about 300 and 170 points per line.
+# window -> (catalogue key of its label, span in seconds, bucket in seconds): about 300 and 170
+# points per line.
 WINDOWS: dict[str, tuple[str, int, int]] = {
-    "24h": ("Last 24 hours", 24 * 3600, 300),
-    "7d": ("Last 7 days", 7 * 24 * 3600, 3600),
+    "24h": ("official.window_24h", 24 * 3600, 300),
+    "7d": ("official.window_7d", 7 * 24 * 3600, 3600),
 }
 DEFAULT_WINDOW = "24h"
-LINK_LOST_NOTE = "Data link lost: showing nothing rather than old data."
+
+
+def _link_lost() -> html.Div:
+    """The banner shown instead of figures while Redis is away."""
+    return html.Div(i18n.t("official.link_lost"), className="card banner-bad official-lost")
 
 
 def _situation() -> Situation | None:
@@ -60,13 +65,13 @@ def _situation() -> Situation | None:
 def status_cards(situation: Situation | None) -> list[Any]:
     """One card per domain: colour, word and symbol, the reasons (worst first), data age."""
     if situation is None:
-        return [html.Div(LINK_LOST_NOTE, className="card banner-bad official-lost")]
+        return [_link_lost()]
     cards = []
     for status in situation.statuses:
         reasons = list(status.reasons[:MAX_REASONS])
         more = len(status.reasons) - len(reasons)
         if more > 0:
-            reasons.append(f"and {more} more")
+            reasons.append(i18n.t("official.and_more", count=i18n.format_number(more)))
         cards.append(html.Div(
             className=f"card official-status-card status-{status.colour}",
             id=f"official-status-{status.domain}", **{"data-status": status.colour}, children=[
@@ -74,14 +79,15 @@ def status_cards(situation: Situation | None) -> list[Any]:
                 html.Div(f"{STATUS_SYMBOLS[status.colour]} {status.label}",
                          className="official-status-word"),
                 html.Ul([html.Li(reason) for reason in reasons], className="official-reasons"),
-                html.Div(f"data as of {clock(status.updated_at, situation.timezone, with_date=True)}",
+                html.Div(i18n.t("official.data_as_of",
+                                time=clock(status.updated_at, situation.timezone, with_date=True)),
                          className="card-note"),
             ]))
     return cards
 
 
 def _kpi_issue(kpi: dict[str, Any]) -> html.Li:
-    target = f" (target {kpi['target']})" if kpi.get("target") else ""
+    target = " " + i18n.t("official.target", target=kpi["target"]) if kpi.get("target") else ""
     return html.Li(className=f"official-issue kpi-{kpi.get('status')}", children=[
         html.Span(domain_title(str(kpi.get("domain"))),
                   className="official-issue-domain"),
@@ -95,10 +101,11 @@ def _alert_issue(alert: dict[str, Any], tz: str) -> html.Li:
     severity = str(alert.get("severity") or "info")
     count = int(alert.get("count") or 0)
     domain = str(alert.get("domain"))
-    state = str(alert.get("state", "")).replace("_", " ")
-    detail = f"{domain_title(domain)} · {state} · last {clock(alert.get('last_seen'), tz)}"
+    state = i18n.label("alert_state", str(alert.get("state", "")))
+    last = i18n.t("official.alert_last", time=clock(alert.get("last_seen"), tz))
+    detail = f"{domain_title(domain)} · {state} · {last}"
     return html.Li(className=f"official-issue severity-{severity}", children=[
-        html.Span(severity, className="official-issue-severity"),
+        html.Span(i18n.label("severity", severity), className="official-issue-severity"),
         html.Span(str(alert.get("title") or alert.get("id")), className="official-issue-title"),
         html.Span(detail + (f" · ×{count}" if count > 1 else ""), className="official-issue-value"),
     ])
@@ -107,20 +114,20 @@ def _alert_issue(alert: dict[str, Any], tz: str) -> html.Li:
 def top_issues(situation: Situation | None) -> list[Any]:
     """The worst KPIs and the most urgent open alerts."""
     if situation is None:
-        return [html.Div(LINK_LOST_NOTE, className="card banner-bad official-lost")]
+        return [_link_lost()]
     worst = situation.worst_kpis(TOP_LIMIT)
     urgent = situation.top_alerts(TOP_LIMIT)
     return [
         html.Section(className="card official-issues-kpis", children=[
-            html.H2("Indicators off target"),
+            html.H2(i18n.t("official.off_target")),
             html.Ul([_kpi_issue(k) for k in worst], className="official-issue-list") if worst
-            else html.P("Every judged indicator is on target.", className="muted"),
+            else html.P(i18n.t("official.all_on_target"), className="muted"),
         ]),
         html.Section(className="card official-issues-alerts", children=[
-            html.H2(f"Open alerts ({len(situation.alerts)})"),
+            html.H2(i18n.t("official.open_alerts", count=i18n.format_number(len(situation.alerts)))),
             html.Ul([_alert_issue(a, situation.timezone) for a in urgent],
                     className="official-issue-list") if urgent
-            else html.P("No open alerts.", className="muted"),
+            else html.P(i18n.t("official.no_open_alerts"), className="muted"),
         ]),
     ]
 
@@ -164,19 +171,19 @@ def trend_figure(kpis: Sequence[dict[str, Any]],
     shown = [k for k in kpis if any(y is not None for y in series.get(k["name"], ([], []))[1])]
     if not shown:
         figure = go.Figure()
-        figure.add_annotation(text="No history yet", showarrow=False, x=0.5, y=0.5,
-                              xref="paper", yref="paper")
+        figure.add_annotation(text=html_text.escape(i18n.t("official.no_history")), showarrow=False,
+                              x=0.5, y=0.5, xref="paper", yref="paper")
         figure.update_layout(height=120, xaxis={"visible": False}, yaxis={"visible": False})
     else:
         # Plotly renders a subset of HTML in titles: escape them like any text we did not write.
-        titles = [html_text.escape(f"{k.get('title') or k['name']} ({k.get('unit') or ''})")
+        titles = [html_text.escape(f"{kpi_label(k) or k['name']} ({k.get('unit') or ''})")
                   for k in shown]
         figure = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, subplot_titles=titles,
                                vertical_spacing=min(0.12, 0.5 / len(shown)))
         for row, kpi in enumerate(shown, start=1):
             xs, ys = series[kpi["name"]]
             figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", connectgaps=False,
-                                        name=html_text.escape(str(kpi.get("title") or kpi["name"])),
+                                        name=html_text.escape(kpi_label(kpi) or str(kpi["name"])),
                                         line={"width": 2, "color": "#1f5f99"},
                                         hovertemplate="%{x|%d %b %H:%M}: %{y:.1f}<extra></extra>"),
                              row=row, col=1)
@@ -189,7 +196,9 @@ def trend_figure(kpis: Sequence[dict[str, Any]],
 
 def trends(window: str, now: float | None = None) -> list[Any]:
     """A chart per domain of its city-wide KPIs over ``window`` (24h or 7d)."""
-    label, span_s, bucket_s = WINDOWS.get(window, WINDOWS[DEFAULT_WINDOW])
+    label_key, span_s, bucket_s = WINDOWS.get(window, WINDOWS[DEFAULT_WINDOW])
+    # Lower case reads well after the domain in English; Chinese has no case to change.
+    label = i18n.t(label_key).lower()
     now = time.time() if now is None else now
     tz = settings().timezone
     try:
@@ -202,19 +211,20 @@ def trends(window: str, now: float | None = None) -> list[Any]:
             history = store.read_kpi_history(r, domain, now - span_s)
             series = trend_series(history, [k["name"] for k in kpis], bucket_s, tz)
             charts.append(html.Section(className="card official-trend", children=[
-                html.H3(f"{domain_title(domain)} · {label.lower()}"),
+                html.H3(f"{domain_title(domain)} · {label}"),
                 dcc.Graph(id=f"official-trend-{domain}", figure=trend_figure(kpis, series),
                           config={"displaylogo": False, "displayModeBar": False}),
             ]))
     except redis.RedisError:
-        return [html.Div(LINK_LOST_NOTE, className="card banner-bad official-lost")]
+        return [_link_lost()]
     return charts
 
 
 # -- page ------------------------------------------------------------------------------------------
 def _exports() -> html.Div:
-    links = [(REPORT_PATH, "Situation report (HTML, opens offline)"),
-             (KPIS_CSV_PATH, "KPIs (CSV)"), (ALERTS_CSV_PATH, "Open alerts (CSV)")]
+    links = [(REPORT_PATH, i18n.t("official.export_report")),
+             (KPIS_CSV_PATH, i18n.t("official.export_kpis")),
+             (ALERTS_CSV_PATH, i18n.t("official.export_alerts"))]
     return html.Div(id=ids.OFFICIAL_EXPORTS, className="official-exports", children=[
         html.A(text, href=href, download="", className="btn official-export",
                id=f"official-export-{href.rsplit('/', 1)[-1].replace('.', '-')}")
@@ -233,14 +243,14 @@ def layout(**_query: str) -> html.Div:
         html.Div(status_cards(situation), id=ids.OFFICIAL_STATUS, className="card-grid"),
         html.Div(top_issues(situation), id=ids.OFFICIAL_ISSUES, className="official-issues"),
         html.Div(className="official-trends-head", children=[
-            html.H2("Trends"),
+            html.H2(i18n.t("official.trends")),
             dcc.RadioItems(id=ids.OFFICIAL_WINDOW, value=DEFAULT_WINDOW, inline=True,
-                           options=[{"label": label, "value": key}
-                                    for key, (label, _span, _bucket) in WINDOWS.items()],
+                           options=[{"label": i18n.t(label_key), "value": key}
+                                    for key, (label_key, _span, _bucket) in WINDOWS.items()],
                            className="official-window"),
         ]),
         html.Div(id=ids.OFFICIAL_TRENDS, className="official-trends",
-                 children=html.P("Loading trends…", className="muted")),
+                 children=html.P(i18n.t("official.loading_trends"), className="muted")),
         dcc.Interval(id=ids.OFFICIAL_TRENDS_TICK, interval=TRENDS_REFRESH_MS),
     ])
 

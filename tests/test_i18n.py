@@ -230,3 +230,125 @@ def test_page_rendered_for_each_role_in_chinese(client, users, r: redis.Redis) -
     for path, title in (("/", "运营总览"), ("/transport", "交通"), ("/water", "供水"),
                         ("/city", "城市管理")):
         assert title in page_texts(client, path), path
+
+
+# -- the alerts, city status and admin pages, and the situation report -----------------------------
+def page_json(client, path: str) -> str:  # type: ignore[no-untyped-def]
+    """A page's body as the browser receives it, as text (props such as placeholders included)."""
+    response = client.post("/_dash-update-component", json=page_body(path), headers=csrf_header(client))
+    assert response.status_code == 200, response.data[:300]
+    return response.get_data(as_text=True)
+
+
+def sheet_action(client, button: str, alert_id: str | None):  # type: ignore[no-untyped-def]
+    """Press a button of the alert sheet (acknowledge, claim, ...) for ``alert_id``."""
+    from tests.test_gate import callback_body
+
+    buttons = ["alert-ack", "alert-claim", "alert-add-note", "alert-resolve", "alert-assign"]
+    body = callback_body([("alert-result", "children"), ("alert-note", "value")],
+                         [(b, "n_clicks", 1 if b == button else None) for b in buttons],
+                         [("alert-selected", "data", {"id": alert_id, "mode": "ack"} if alert_id else None),
+                          ("alert-note", "value", ""), ("alert-assign-user", "value", None),
+                          ("alert-seen-assignee", "data", "")])
+    body["changedPropIds"] = [f"{button}.n_clicks"]
+    response = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
+    assert response.status_code == 200, response.data[:300]
+    return texts(response.get_json()["response"]["alert-result"]["children"])
+
+
+def test_alerts_page_for_a_chinese_user(client, users, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    """Headings, form labels, buttons, filters, cards and results in Chinese; feed titles as sent."""
+    from app import alerts
+    from tests.test_gate import callback_body
+
+    raised = alerts.raise_alert(r, fingerprint="i18n:1", title=HOSTILE, severity="critical",
+                                domain="water", source="test", rule="test", now=time.time())
+    accounts.set_language(r, users["operator"], "zh")
+    login(client, users["operator"])
+    body = page_texts(client, "/alerts")
+    for word in ("告警", "手动上报事件", "标题", "纬度", "上报事件", "确认告警", "认领", "添加备注", "解决",
+                 "指派", "关闭"):
+        assert word in body, word
+    for english in ("Raise an incident", "Confirm acknowledgement", "Claim", "Resolve", "Add note"):
+        assert english not in body, english
+    raw = page_json(client, "/alerts")
+    assert "全部领域" in raw and "全部严重程度" in raw and "备注（确认时可不填）" in raw
+    assert '"label":"紧急"' in raw and '"label":"未确认"' in raw  # filter options by code
+    # The list: Chinese buttons around the feed's title, which stays text.
+    listing = callback_body([("alerts-list", "children"), ("alerts-shown", "data")],
+                            [("alert-panel-shown", "data", 1), ("alerts-filter-domain", "value", []),
+                             ("alerts-filter-severity", "value", []),
+                             ("alerts-filter-state", "value", ["active_unack"])],
+                            [("alerts-shown", "data", None)])
+    response = client.post("/_dash-update-component", json=listing, headers=csrf_header(client))
+    cards = texts(response.get_json()["response"]["alerts-list"]["children"])
+    assert "确认" in cards and "详情" in cards and "紧急" in cards and "供水" in cards
+    assert HOSTILE in cards and "Acknowledge" not in cards
+    # Results: done, then the conflict explained in Chinese with who did it.
+    assert sheet_action(client, "alert-ack", None) == ["请先选择一条告警。"]
+    assert sheet_action(client, "alert-ack", raised.alert_id) == ["已确认。"]
+    again = sheet_action(client, "alert-ack", raised.alert_id)
+    assert again[0].startswith(f"未执行：{users['operator']} 已于 ") and "确认了该告警" in again[0], again
+
+
+def test_official_page_for_a_chinese_user(client, users, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    """Status words, reasons, top issues, trends and export links in Chinese; feed text as sent."""
+    from tests.test_official import HOSTILE as OFFICIAL_HOSTILE
+    from tests.test_official import seed
+
+    seed(r, time.time())
+    accounts.set_language(r, users["official"], "zh")
+    login(client, users["official"])
+    body = page_texts(client, "/official")
+    joined = " ".join(body)
+    for word in ("城市态势", "趋势", "未达标指标", "未关闭告警（1）", "态势报告（HTML，可离线打开）",
+                 "指标（CSV）", "未关闭告警（CSV）", "▲ 关注", "● 正常", "■ 严重", "紧急"):
+        assert word in body, word
+    assert "数据源 senml数据过期，自 " in joined  # the reason's template, the feed's name as sent
+    assert "1 条紧急告警未关闭" in body
+    assert OFFICIAL_HOSTILE in body and "Trends" not in body and "Attention" not in joined
+    raw = page_json(client, "/official")
+    assert '"label":"最近 24 小时"' in raw and '"label":"最近 7 天"' in raw
+
+
+def test_admin_page_for_a_chinese_user(client, users, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    accounts.set_language(r, users["admin"], "zh")
+    login(client, users["admin"])
+    body = page_texts(client, "/admin")
+    for word in ("系统管理", "添加用户", "停用用户", "用户名", "密码", "添加", "停用", "用户", "令牌",
+                 "审计日志（最新在前）", "角色", "操作人", "值班员", "启用"):
+        assert word in body, word
+    assert "Administration" not in body and "Add user" not in body
+    assert '"label":"领导"' in page_json(client, "/admin")  # the role dropdown
+
+
+def test_report_for_a_chinese_user_keeps_escaping(client, users, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    """The report a Chinese official downloads: Chinese headings, feed text escaped, CSV ids stable."""
+    import csv
+    import io
+
+    from app import report
+    from tests.test_report import HOSTILE as REPORT_HOSTILE
+    from tests.test_report import seed_city
+
+    now = time.time()
+    seed_city(r, now)
+    accounts.set_language(r, users["official"], "zh")
+    login(client, users["official"])
+    document = client.get("/official/report.html").get_data(as_text=True)
+    for word in ("态势报告", "各领域状态", "关键绩效指标", "未关闭告警", "严重程度", "确认人", "地图显示",
+                 "个地点", "最低水压", "紧急"):
+        assert word in document, word
+    assert "<html lang='zh-CN'>" in document
+    assert "Situation report" not in document and "Status per domain" not in document
+    assert "<img src=x" not in document and "${alert(2)}" not in document
+    assert report.escape_feed(REPORT_HOSTILE) in document
+    # The same situation in English for an English reader: the language is the reader's.
+    with i18n.use_language("en"):
+        english = report.render_report(report.read_situation(r, "Asia/Shanghai", now),
+                                       report.read_map_layers(r, now))
+    assert "Situation report" in english and "态势报告" not in english
+    # The CSV keeps its machine-readable column ids whatever the reader's language.
+    text = client.get("/official/kpis.csv").get_data(as_text=True)
+    header = csv.DictReader(io.StringIO(text.lstrip("\ufeff"))).fieldnames
+    assert header == list(report.KPI_COLUMNS)
