@@ -173,3 +173,29 @@ def test_rotation_cycles_pins_on_a_critical_alert_and_resumes_after_ack(
         watch.assert_clean()
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_wall_says_when_the_link_is_lost_and_recovers_by_itself(
+        cityops_wall: RunningCityOps, r: redis.Redis, browser: Browser) -> None:  # noqa: F811
+    """Network loss: after the heartbeat goes silent the wall says so and dims; when the network
+    is back it clears the note and shows what changed meanwhile, with no one touching it."""
+    _seed(r)
+    context, page, _watch = _open_wall(browser, r, cityops_wall.base_url, 1920, 1080)
+    try:
+        note = page.locator("#wall-link-note")
+        expect(page.locator("#wall-tiles .wall-tile")).not_to_have_count(0)
+        expect(note).to_be_hidden()
+        context.set_offline(True)
+        expect(note).to_be_visible(timeout=30_000)
+        expect(note).to_contain_text("No answer from the server since")
+        # Meanwhile a feed of the water domain goes stale.
+        store.write_feed_health(r, "water-feed", {"domain": "water",
+                                                  "last_success": time.time() - 3600,
+                                                  "freshness_budget_s": 600})
+        context.set_offline(False)
+        expect(note).to_be_hidden(timeout=30_000)
+        expect(page.locator("#wall-tiles .domain-water")).to_have_class(re.compile(r"\bstale\b"),
+                                                                       timeout=UPDATE_MS)
+    finally:
+        context.close()
