@@ -202,3 +202,8 @@ class Adapter(ABC):
     def close(self) -> None:
         """Release what the adapter holds open between polls (a subscription); default: nothing."""
         return None
+
+    def committed(self, raw: RawPayload) -> None:
+        """Called once the batch parsed from ``raw`` is stored: an adapter that reads a feed
+        incrementally moves its cursor here, so a failed write is read again; default: nothing."""
+        return None

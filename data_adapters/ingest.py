@@ -83,6 +83,7 @@ def _ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
         events=events, removed=removed,
         replaces=[kind for kind in replaces if kind != EVENT_KIND],
         retire_events=EVENT_KIND in replaces)
+    adapter.committed(raw)
     return IngestResult(
         accepted=batch.accepted + len(observations) + len(events) + len(removed),
         rejected=len(rejected), older=batch.older, retired=batch.retired,

@@ -497,8 +497,11 @@ def open311_server() -> Iterator[Open311Server]:
 
 
 def poll(adapter: Open311Adapter) -> list[ParseItem]:
-    """One fetch and parse, as the runner does it."""
-    return list(adapter.parse(adapter.fetch()))
+    """One fetch, parse and the commit of a stored batch, as the runner does it."""
+    raw = adapter.fetch()
+    items = list(adapter.parse(raw))
+    adapter.committed(raw)
+    return items
 
 
 def test_adapter_sends_updated_after_on_second_poll(open311_server: Open311Server) -> None:
@@ -533,7 +536,10 @@ def test_adapter_first_poll_uses_lookback(open311_server: Open311Server) -> None
 def test_unusable_payload_does_not_move_cursor() -> None:
     """A failed parse leaves updated_after where it was."""
     adapter = Open311Adapter({"name": "sr", "base_url": "http://127.0.0.1:9"})
-    list(adapter.parse(RawPayload(payload(request()), "t", FETCHED_AT)))
+    raw = RawPayload(payload(request()), "t", FETCHED_AT)
+    list(adapter.parse(raw))
+    assert "updated_after" not in adapter.query()  # parsed, not yet stored: the cursor waits
+    adapter.committed(raw)
     assert adapter.query() == {"updated_after": "2024-03-01T01:30:00Z"}
     with pytest.raises(ParseError):
         list(adapter.parse(RawPayload(b'{"code": 500, "description": "down"}', "t", FETCHED_AT)))

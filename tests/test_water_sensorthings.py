@@ -518,9 +518,11 @@ def rows_at(times: list[float], ds: dict[str, Any] | None = None, first_id: int 
 
 
 def poll(adapter: SensorThingsAdapter) -> tuple[RawPayload, list[ParseItem]]:
-    """One fetch and a full parse, as the runner does."""
+    """One fetch, a full parse and the commit of a stored batch, as the runner does."""
     raw = adapter.fetch()
-    return raw, list(adapter.parse(raw))
+    items = list(adapter.parse(raw))
+    adapter.committed(raw)
+    return raw, items
 
 
 def read_ids(items: list[ParseItem]) -> list[float]:
@@ -775,3 +777,19 @@ def test_a_meters_role_comes_from_thing_or_datastream_properties() -> None:
     assert entities["1"].attrs["role"] == "inlet"
     assert entities["2"].attrs["role"] == "district"
     assert "role" not in entities["3"].attrs
+
+
+def test_a_failed_write_leaves_the_cursor_so_the_next_poll_reads_it_again(
+        servers: Any, r: redis.Redis) -> None:
+    """The cursor moves only once a batch is stored: Redis down during the write loses nothing."""
+    s = water_streams()
+    server = servers([observation(1, s["kpa"], 310, T0), observation(2, s["kpa"], 295, T0 + 60)])
+    adapter = adapter_for(server)
+    broken = redis.Redis(host="127.0.0.1", port=9, socket_connect_timeout=0.5)
+    with pytest.raises(redis.RedisError):
+        ingest(broken, adapter, adapter.fetch())
+    assert adapter.since is None  # nothing stored, nothing skipped
+    result = ingest(r, adapter, adapter.fetch())
+    assert result.accepted >= 2
+    assert store.read_latest(r, "water", "pressure_bar")["sta:sensor:1"][2] == T0 + 60
+    assert adapter.since == dt.datetime.fromtimestamp(T0 + 60, dt.timezone.utc)

@@ -43,6 +43,8 @@ class Open311Adapter(Adapter):
         # The newest updated_datetime seen (POSIX s): in memory only, so a restart re-reads the
         # lookback window once, which the store absorbs (it keeps the newer record per request).
         self.updated_after: float | None = None
+        # (payload, newest update) parsed in full but not yet stored.
+        self._pending: tuple[RawPayload, float | None] | None = None
 
     def query(self, now: float | None = None) -> dict[str, str]:
         """The query parameters of the next poll."""
@@ -82,6 +84,12 @@ class Open311Adapter(Adapter):
                         newest is None or updated > newest):
                     newest = updated
             yield item
-        # Only a payload read to its end advances the cursor: the records yielded output is the same
-        # whatever the cursor, so parse() stays pure in what it returns.
-        self.updated_after = newest
+        # Only a payload read to its end, once stored (committed()), advances the cursor: the
+        # records yielded are the same whatever the cursor, so parse() stays pure in what it returns.
+        self._pending = (raw, newest)
+
+    def committed(self, raw: RawPayload) -> None:
+        """The batch of ``raw`` is stored: move the updated_after cursor to its newest update."""
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] is raw:
+            self.updated_after = pending[1]

@@ -115,6 +115,8 @@ class SensorThingsAdapter(HttpPollAdapter):
         # store absorbs (older readings never overwrite newer ones).
         self.since: dt.datetime | None = None
         self.resume: str | None = None
+        # (payload, newest time, resume link) parsed but not yet stored.
+        self._pending: tuple[RawPayload, Any, str | None] | None = None
         self.refused: list[str] = []
         self.last_counts: Counter[str] = Counter()
 
@@ -214,7 +216,8 @@ class SensorThingsAdapter(HttpPollAdapter):
 
         The records are the same whatever the state, so parsing stays pure in what it yields;
         only a payload read to its end (and fetched by this adapter, so its meta has "pages")
-        advances the time cursor and sets where the next poll resumes.
+        advances the time cursor and sets where the next poll resumes, once it is stored
+        (committed()).
         """
         counts: Counter[str] = Counter()
         # Times ahead of the fetch (a forecast, a server clock ahead of ours) must not push the
@@ -227,6 +230,15 @@ class SensorThingsAdapter(HttpPollAdapter):
             yield Rejected.of("@iot.nextLink to another server refused", link)
         self.last_counts = counts
         if "pages" in raw.meta:
-            if newest.value is not None and (self.since is None or newest.value > self.since):
-                self.since = newest.value
-            self.resume = str(raw.meta.get("resume") or "") or None
+            # Applied by committed() once the batch is stored: a failed write is read again.
+            self._pending = (raw, newest.value, str(raw.meta.get("resume") or "") or None)
+
+    def committed(self, raw: RawPayload) -> None:
+        """The batch of ``raw`` is stored: advance the time cursor and set where to resume."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0] is not raw:
+            return
+        _raw, newest, resume = pending
+        if newest is not None and (self.since is None or newest > self.since):
+            self.since = newest
+        self.resume = resume
