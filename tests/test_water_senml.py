@@ -257,3 +257,19 @@ def test_unusable_pack_stores_nothing(r: redis.Redis) -> None:
     result = ingest(r, adapter, RawPayload(good, source="t", fetched_at=NOW))
     assert result.accepted == 2  # the level Observation and the reservoir Entity
     assert any(":deadletter:" not in k for k in r.keys("*"))
+
+
+@pytest.mark.parametrize("adapter", ["senml_http", "senml_mqtt", "sensorthings"])
+@pytest.mark.parametrize("zones", [["yy/"], {"yy/": 3}, "north"])
+def test_every_water_adapter_refuses_a_bad_zones_table(adapter: str, zones: object) -> None:
+    """One check of the zones table, the same clear error from every water adapter."""
+    from data_adapters import registry
+    from data_adapters.base import FatalFeedError
+
+    url = "mqtt://127.0.0.1:9" if adapter == "senml_mqtt" else "http://127.0.0.1:9/x"
+    config = {"name": "w", "adapter": adapter, "url": url, "topic": "city/water/+/senml",
+              "zones": zones}
+    with pytest.raises(FatalFeedError, match="feed w: zones must be a table of name prefix = zone"):
+        registry.build(config)
+    good = registry.build(dict(config, zones={"yy/": "north"}))
+    assert good.zones == {"yy/": "north"}  # type: ignore[attr-defined]

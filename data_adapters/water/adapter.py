@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Iterator, Mapping
 
-from data_adapters.base import FatalFeedError, ParseItem, RawPayload
+from data_adapters.base import ParseItem, RawPayload
 from data_adapters.http import HttpPollAdapter
-from data_adapters.water.senml import parse_senml
+from data_adapters.water.senml import parse_senml, zones_config
 
 
 class SenmlHttpAdapter(HttpPollAdapter):
@@ -20,11 +20,7 @@ class SenmlHttpAdapter(HttpPollAdapter):
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
-        zones = self.config.get("zones") or {}
-        if not isinstance(zones, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in zones.items()):
-            raise FatalFeedError(f"feed {self.feed}: zones must be a table of name prefix = zone")
-        self.zones: dict[str, str] = dict(zones)
+        self.zones = zones_config(self.config, self.feed)
 
     def parse(self, raw: RawPayload) -> Iterator[ParseItem]:
         """Resolve the pack (relative times against the fetch time) and map it to water records."""

@@ -37,7 +37,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from data_adapters.base import (EXCERPT_LIMIT, Adapter, FatalFeedError, FeedHeader, Observation,
                                 ParseError, ParseItem, RawPayload, Rejected, RetryableFeedError)
-from data_adapters.water.senml import decode_pack, parse_senml
+from data_adapters.water.senml import decode_pack, parse_senml, zones_config
 
 log = logging.getLogger("cityops.water.mqtt")
 
@@ -210,14 +210,6 @@ def _bare(name: Any) -> bool:
 
 
 # -- configuration ----------------------------------------------------------------------------------
-def _zones(config: Mapping[str, Any], feed: str) -> dict[str, str]:
-    zones = config.get("zones") or {}
-    if not isinstance(zones, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in zones.items()):
-        raise FatalFeedError(f"feed {feed}: zones must be a table of name prefix = zone")
-    return dict(zones)
-
-
 def _topics(config: Mapping[str, Any], feed: str) -> tuple[str, ...]:
     raw = config.get("topic")
     topics = [raw] if isinstance(raw, str) else raw
@@ -279,7 +271,7 @@ class SenmlMqttAdapter(Adapter):
         silence = cfg.get("max_silence_s")
         self.max_silence_s = None if silence in (None, "") else _number(cfg, "max_silence_s", 0, feed)
         self.id_prefix = str(cfg.get("id_prefix") or feed)
-        self.zones = _zones(cfg, feed)
+        self.zones = zones_config(cfg, feed)
         # Everything below is shared with paho's network thread: guarded by _lock.
         self._lock = threading.Lock()
         self._buffer: collections.deque[MqttMessage] = collections.deque()

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
-from data_adapters.base import (Entity, FeedHeader, Observation, ParseError, ParseItem, Rejected,
-                                valid_position)
+from data_adapters.base import (Entity, FatalFeedError, FeedHeader, Observation, ParseError,
+                                ParseItem, Rejected, valid_position)
 
 DOMAIN = "water"
 # RFC 8428 4.5.3: times below 2**28 (about 8.5 years of seconds) are relative to now.
@@ -228,6 +228,15 @@ def split_name(base_name: str, name: str) -> tuple[str, str]:
         # No base name, or a name that does not end in a measurement: the name is the sensor.
         sensor, measurement = name, ""
     return sensor.rstrip("/:") or name, measurement
+
+
+def zones_config(config: Mapping[str, Any], feed: str) -> dict[str, str]:
+    """A water feed's ``zones`` table (sensor name prefix -> supply zone), checked."""
+    zones = config.get("zones") or {}
+    if not isinstance(zones, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in zones.items()):
+        raise FatalFeedError(f"feed {feed}: zones must be a table of name prefix = zone")
+    return dict(zones)
 
 
 def zone_of(sensor: str, zones: Mapping[str, str] | None) -> str | None:

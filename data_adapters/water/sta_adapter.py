@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from data_adapters.base import (FatalFeedError, ParseError, ParseItem, RawPayload, Rejected,
                                 RetryableFeedError)
 from data_adapters.http import HttpPollAdapter, http_get
+from data_adapters.water.senml import zones_config
 from data_adapters.water.sensorthings import (Newest, check_metrics, iso_z, load_json,
                                               observations_in, parse_observations)
 
@@ -76,11 +77,7 @@ class SensorThingsAdapter(HttpPollAdapter):
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
-        zones = self.config.get("zones") or {}
-        if not isinstance(zones, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in zones.items()):
-            raise FatalFeedError(f"feed {self.feed}: zones must be a table of name prefix = zone")
-        self.zones: dict[str, str] = dict(zones)
+        self.zones = zones_config(self.config, self.feed)
         try:
             self.metrics = check_metrics(self.config.get("metrics"))
         except ValueError as exc:
