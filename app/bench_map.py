@@ -16,10 +16,10 @@ import numpy as np
 import redis
 
 from app import store
+from app.bench import CENTER
 from app.config import load_settings
 from data_adapters.base import Entity, Observation
 
-CENTER = (28.55, 112.36)
 
 
 def _positions(rng: np.random.Generator, n: int, spread: float = 0.05) -> tuple[np.ndarray, np.ndarray]:

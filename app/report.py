@@ -36,6 +36,7 @@ from folium.template import Template
 
 from app import alerts as alert_store
 from app import i18n, store
+from app.mapdata import DEFAULT_CENTER
 from app.feeds import FeedHealth, read_health
 
 GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
@@ -50,7 +51,6 @@ MAX_OPEN_ALERTS = 1000
 MAP_SKIPPED_KINDS = frozenset({"stop", "route", "shape", "trip"})
 MAX_ENTITY_MARKERS = 3000
 MAX_POPUP_TEXT = 500
-DEFAULT_CENTER = (28.55, 112.36)  # Yiyang, the demo city
 
 # Okabe-Ito colours (colour-blind safe); size is the second cue for severity.
 SEVERITY_STYLE: dict[str, tuple[str, int]] = {

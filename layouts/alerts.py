@@ -22,13 +22,13 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from app import accounts, alerts, i18n, roles, store
+from app.mapdata import DEFAULT_CENTER  # where an unlocated alert's map opens
 from app.context import client_addr, current_principal, redis_client, require_roles
 from layouts import alert_panel, ids
 from layouts.components import domain_title, format_time, page_layout, tab_title
 from layouts.livemap import basemap_layers
 
 PATH = "/alerts"
-DEFAULT_CENTER = (28.55, 112.36)  # Yiyang, the demo city: where an unlocated alert's map opens
 PAGE_ROLES = roles.PAGE_BY_PATH[PATH].roles
 LIST_LIMIT = 200
 OPEN_STATES = ["active_unack", "active_ack", "cleared_unack"]
