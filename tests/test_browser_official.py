@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import pytest
 import redis
-from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Route, expect
 
 from app import accounts, alerts, store
 from app.redis_link import connect
@@ -22,7 +22,7 @@ from data_adapters.base import Entity, Event
 from tests.conftest import PASSWORD, RedisServer
 from tests.test_browser import (
     CHROMIUM,
-    CHROMIUM_ARGS,
+    browser,  # noqa: F401 - the module's chromium fixture
     PAGE_TIMEOUT_MS,
     PageWatch,
     RunningCityOps,
@@ -85,20 +85,10 @@ def city(redis_server: RedisServer,
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """One headless chromium for the module."""
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture(scope="module")
-def saved_report(city: RunningCityOps, chromium: Browser,
+def saved_report(city: RunningCityOps, browser: Browser,  # noqa: F811
                  tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The situation report as an official downloads it from the page's export button."""
-    context = new_context(chromium)
+    context = new_context(browser)
     page = context.new_page()
     log_in(page, city.base_url, OFFICIAL, PASSWORD)
     page.goto(f"{city.base_url}/official")
@@ -123,9 +113,9 @@ def _dialogs(page: Page) -> list[str]:
     return opened
 
 
-def test_official_page_status_issues_trends(city: RunningCityOps, chromium: Browser) -> None:
+def test_official_page_status_issues_trends(city: RunningCityOps, browser: Browser) -> None:  # noqa: F811
     """Stale water is amber with its reason, medical red, the alert's markup shown as text."""
-    context = new_context(chromium)
+    context = new_context(browser)
     page = context.new_page()
     watch = PageWatch().attach(page)
     dialogs = _dialogs(page)
@@ -170,14 +160,14 @@ def _file_only(requests: list[str], allowed: str) -> Callable[[Route], None]:
 
 
 def test_exported_report_opens_offline_with_its_markers(saved_report: Path,
-                                                         chromium: Browser) -> None:
+                                                         browser: Browser) -> None:  # noqa: F811
     """The saved file, opened with every network request refused, draws each of its markers."""
     document = saved_report.read_text(encoding="utf-8")
     in_file = document.count("L.circleMarker(")
     # The alert, the hospital, three sensors and the bus (the runner may add alerts of its own).
     assert in_file >= 6, in_file
     url = saved_report.as_uri()
-    context: BrowserContext = chromium.new_context(viewport={"width": 1280, "height": 900},
+    context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 900},
                                                    offline=True)
     requests: list[str] = []
     context.route("**/*", _file_only(requests, url))
