@@ -7,6 +7,7 @@ Dash components as text (React escapes it); nothing is rendered as HTML.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable
 
@@ -162,6 +163,25 @@ def _entities_table(rows: list[dict[str, Any]]) -> list[Any]:
     return out
 
 
+# domain -> (version, rows): every session of a page shares one read per data version, so a
+# domain page open on many desks reads its thousands of entities once per update, not once each.
+# The key holds the update time too: a Redis that lost its data counts its versions from 1 again.
+_rows: dict[str, tuple[tuple[int, float | None], list[dict[str, Any]]]] = {}
+_rows_lock = threading.Lock()
+
+
+def _entities(r: redis.Redis, domain: str,
+              version: tuple[int, float | None]) -> list[dict[str, Any]]:
+    """The domain's entities as of ``version`` (read once per version and process)."""
+    with _rows_lock:
+        held = _rows.get(domain)
+        if held is not None and held[0] == version:
+            return held[1]
+        rows = domain_entities(r, domain)
+        _rows[domain] = (version, rows)
+        return rows
+
+
 def _content(domain: str) -> list[Any]:
     """The page body from the store (a clear note while Redis is unreachable)."""
     try:
@@ -169,8 +189,8 @@ def _content(domain: str) -> list[Any]:
         kpis = store.read_kpis(r, domain)
         history = store.read_kpi_history(r, domain, time.time() - TREND_HOURS * 3600)
         feeds = [f for f in read_health(r) if f.domain == domain]
-        entities = domain_entities(r, domain)
         version, updated_at = store.domain_versions(r)[domain]
+        entities = _entities(r, domain, (version, updated_at))
     except redis.RedisError:
         return [html.Div(i18n.t("domain.link_lost"), className="card banner-bad")]
     stale = [f for f in feeds if f.state in STALE_STATES]

@@ -84,3 +84,32 @@ def test_wall_token_and_anonymous_get_no_domain_data(client, users, r: redis.Red
     seen = [["medical", 1, 1.0], True, []]
     assert client.post("/_dash-update-component", json=refresh_body("medical", seen)).status_code in (
         401, 403)
+
+
+def test_sessions_share_one_read_of_the_entities_per_version(client, users, r: redis.Redis,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Two refreshes at the same version read the entities once; a new version reads again."""
+    from layouts import domain_view
+
+    reads: list[str] = []
+    real = domain_view.domain_entities
+    monkeypatch.setattr(domain_view, "domain_entities",
+                        lambda rr, domain: reads.append(domain) or real(rr, domain))
+    now = time.time()
+    seed_medical(r, now)
+    login(client, users["operator"])
+
+    def refresh() -> list[str]:
+        version = store.domain_versions(r)["medical"][0]
+        seen = [["medical", version, now], True, [["fhir", "medical", "stale"]]]
+        resp = client.post("/_dash-update-component", json=refresh_body("medical", seen),
+                           headers=csrf_header(client))
+        assert resp.status_code == 200
+        return texts(resp.get_json()["response"]["domain-body-medical"]["children"])
+
+    assert "fhir:hospital:h1" in refresh() and "fhir:hospital:h1" in refresh()
+    assert reads == ["medical"]
+    store.write_batch(r, "medical", "fhir", entities=[Entity(
+        "medical", "hospital", "fhir:hospital:h2", 28.56, 112.36, "active", now, "test", {})])
+    assert "fhir:hospital:h2" in refresh()
+    assert reads == ["medical", "medical"]
