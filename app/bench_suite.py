@@ -106,10 +106,12 @@ def bench_glass(samples: int) -> float | None:
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         print(f"glass to glass: not measured ({CHROMIUM} is missing)")
         return None
-    from app import accounts, store
+    from app import accounts, map_share, store
     from app.bench_web import _redis_of, running_up
+    from app.mapdata import Thresholds
     from data_adapters.base import Entity
 
+    limits = Thresholds()
     delays = []
     with running_up(workers=1) as up, sync_playwright() as playwright:
         r = _redis_of(up)
@@ -130,6 +132,7 @@ def bench_glass(samples: int) -> float | None:
                                  "in_service", time.time(), "bench")
                 started = time.perf_counter()
                 store.write_batch(r, "transport", "glass", entities=[vehicle])
+                map_share.publish(r, "transport", limits)  # what the runner does after a batch
                 page.wait_for_function("b => document.querySelector('#data-as-of').innerText !== b",
                                        arg=before, timeout=30_000)
                 delays.append(time.perf_counter() - started)

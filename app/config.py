@@ -123,7 +123,8 @@ def _parse_bool(value: Any) -> bool:
     raise ValueError
 
 
-_REDIS_URL = re.compile(r"^(redis|rediss|unix)://\S+$")
+# redis+cluster:// and rediss+cluster:// name a Redis Cluster by one or more seed nodes.
+_REDIS_URL = re.compile(r"^(redis|rediss|unix|redis\+cluster|rediss\+cluster)://\S+$")
 
 
 def _parse_redis_url(value: Any) -> str | None:
@@ -258,7 +259,8 @@ _SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
     # (attribute, TOML key, environment variable, parser, what is expected)
     ("data_dir", "data_dir", "CITYOPS_DATA_DIR", _parse_path, "a directory path"),
     ("redis_url", "redis.url", "CITYOPS_REDIS_URL", _parse_redis_url,
-     "a URL like redis://host:6379/0, rediss://... or unix:///path/redis.sock"),
+     "a URL like redis://host:6379/0, rediss://..., unix:///path/redis.sock or, for a Redis "
+     "Cluster, redis+cluster://host:7000[,host2:7000]"),
     ("secret_key", "web.secret_key", "CITYOPS_SECRET_KEY", _parse_secret,
      f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters"),
     ("host", "web.host", "CITYOPS_HOST", _parse_host, "a host name or IP address"),

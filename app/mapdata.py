@@ -154,7 +154,9 @@ def hover_text(value: Any, limit: int = HOVER_LIMIT) -> str:
     text = " ".join(str(value).split())
     if len(text) > limit:
         text = text[:limit - 1] + "…"
-    return escape(text, quote=True)
+    # Plotly decodes &lt; &gt; &amp; and numeric entities but not &quot;: with the brackets
+    # escaped no tag can form, so quotes are harmless and must stay quotes.
+    return escape(text, quote=False)
 
 
 def short_id(entity_id: str) -> str:
@@ -489,6 +491,16 @@ def domain_snapshot(r: redis.Redis, domain: str, version: int, limits: Threshold
         return snapshot
 
 
+def build_lock(domain: str) -> threading.Lock:
+    """The lock under which this process builds or loads ``domain``'s snapshot."""
+    return _build_locks[domain]
+
+
+def keep_snapshot(snapshot: DomainSnapshot) -> None:
+    """Cache a snapshot made elsewhere (a published one, see app/map_share.py)."""
+    _snapshots[snapshot.domain] = snapshot
+
+
 def cached_snapshot(domain: str) -> DomainSnapshot | None:
     """The newest snapshot this process holds for ``domain`` (None before the first build)."""
     return _snapshots.get(domain)
@@ -804,11 +816,15 @@ def entity_details(r: redis.Redis, layer_key: str, item: str, limits: Thresholds
     snapshot = _snapshot_for(r, layer.domain, limits)
     if layer.geometry == "areas":
         for domain in store.DOMAINS:
-            event = _snapshot_for(r, domain, limits).events.get(item)
+            # A published snapshot (app/map_share.py) carries no records: read the one asked for.
+            event = (_snapshot_for(r, domain, limits).events.get(item)
+                     or store.read_event(r, domain, item))
             if event is not None:
                 return Details(layer_key, item, event)
         return None
     record = snapshot.records.get(item)
+    if record is None and layer.domain != ALERTS:
+        record = store.read_entity(r, layer.domain, item)
     if record is None:
         return None
     if layer.domain == ALERTS:
@@ -818,8 +834,8 @@ def entity_details(r: redis.Redis, layer_key: str, item: str, limits: Thresholds
     readings = []
     for metric in metrics:
         source = snapshot.latest.get(metric)
-        entry = (source if source is not None else store.read_latest(r, layer.domain, metric)
-                 ).get(item)
+        entry = (source.get(item) if source is not None
+                 else store.read_reading(r, layer.domain, metric, item))
         if entry:
             value, unit, at = (list(entry) + [None, None, None])[:3]
             if isinstance(value, (int, float)):

@@ -2,6 +2,7 @@
 
 Every key carries a hash tag (``co:{transport}:...``, ``co:{auth}:...``) so that the keys one
 operation touches share a Redis Cluster slot. Nothing outside this module spells a key.
+Atomic pipelines say ``transaction=True``: redis-py's cluster pipeline defaults to none.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import msgpack
 import orjson
 import redis
+from redis.client import NEVER_DECODE
 
 DOMAINS: tuple[str, ...] = ("transport", "water", "medical", "city")
 
@@ -42,7 +44,8 @@ class Keys:
         return f"co:{{{domain}}}:meta"
 
     # Live state of a domain: one hash of packed records, one of their observation times, a GEO
-    # set, and per feed the ids it last reported (to retire what a full dataset no longer lists).
+    # set, and per feed the ids it last reported (to retire what a full dataset no longer lists;
+    # a string holding one MessagePack array of ids).
     @staticmethod
     def live(domain: str) -> str:
         return f"co:{{{domain}}}:live"
@@ -83,6 +86,16 @@ class Keys:
     @staticmethod
     def kpi_history(domain: str) -> str:
         return f"co:{{{domain}}}:kpis:history"
+
+    # The live map's arrays of a domain, built once per batch by the runner (app/map_share.py):
+    # the snapshot (positions, classes) and, by digest, its slowly changing parts (ids, labels).
+    @staticmethod
+    def map_snapshot(domain: str) -> str:
+        return f"co:{{{domain}}}:map"
+
+    @staticmethod
+    def map_parts(domain: str) -> str:
+        return f"co:{{{domain}}}:map:parts"
 
     # Feeds: health, dead letters and the lease that keeps one runner per feed.
     @staticmethod
@@ -131,7 +144,7 @@ class NotFound(Exception):
 def create_user(r: redis.Redis, name: str, fields: Mapping[str, str]) -> None:
     """Create user ``name`` with ``fields``; :class:`AlreadyExists` if the name is taken."""
     key = Keys.user(name)
-    with r.pipeline() as pipe:
+    with r.pipeline(transaction=True) as pipe:
         while True:
             try:
                 pipe.watch(key)
@@ -156,7 +169,7 @@ def update_user(r: redis.Redis, name: str, fields: Mapping[str, str],
                 bump_epoch: bool = False) -> None:
     """Change fields of an existing user; ``bump_epoch`` ends all of the user's sessions."""
     key = Keys.user(name)
-    with r.pipeline() as pipe:
+    with r.pipeline(transaction=True) as pipe:
         while True:
             try:
                 pipe.watch(key)
@@ -194,7 +207,7 @@ def create_token(r: redis.Redis, token_id: str, fields: Mapping[str, str]) -> No
     key = Keys.token(token_id)
     if not r.hsetnx(key, "id", token_id):
         raise AlreadyExists(token_id)
-    with r.pipeline() as pipe:
+    with r.pipeline(transaction=True) as pipe:
         pipe.hset(key, mapping=dict(fields))
         pipe.sadd(Keys.tokens, token_id)
         pipe.execute()
@@ -290,7 +303,7 @@ def read_audit(r: redis.Redis, count: int = 100) -> list[AuditEntry]:
 def bump_domain_version(r: redis.Redis, domain: str, updated_at: float | None = None) -> int:
     """Mark that ``domain``'s live data changed; returns its new version number."""
     key = Keys.domain_meta(domain)
-    with r.pipeline() as pipe:
+    with r.pipeline(transaction=True) as pipe:
         pipe.hincrby(key, "version", 1)
         pipe.hset(key, "updated_at", f"{time.time() if updated_at is None else updated_at:.3f}")
         version, _ = pipe.execute()
@@ -338,7 +351,7 @@ def live_status(r: redis.Redis) -> LiveStatus:
 def write_runner_heartbeat(r: redis.Redis, fields: Mapping[str, Any], ttl_s: int) -> None:
     """Record that an adapter runner is alive; the record expires when it stops beating."""
     key = Keys.runner_heartbeat
-    with r.pipeline() as pipe:
+    with r.pipeline(transaction=True) as pipe:
         pipe.hset(key, mapping={k: str(v) for k, v in fields.items()})
         pipe.expire(key, ttl_s)
         pipe.execute()
@@ -350,6 +363,21 @@ def read_runner_heartbeat(r: redis.Redis) -> dict[str, str] | None:
 
 
 # -- live entities, observations and events ---------------------------------------------------------
+# The ids a feed last listed, per kind: one MessagePack array in a string (a set costs three times
+# the memory per id, and is only read when a full listing differs from the last). feed_ids() also
+# reads the set an earlier CityOps left there, and removes it.
+_FEED_IDS_LUA = """
+local function feed_ids(key)
+  if redis.call('TYPE', key).ok == 'set' then
+    local members = redis.call('SMEMBERS', key)
+    redis.call('DEL', key)
+    return members
+  end
+  local packed = redis.call('GET', key)
+  if not packed then return {} end
+  return cmsgpack.unpack(packed)
+end
+"""
 # Upserts a batch of entities of one feed. Older data never overwrites newer (per-entity time
 # check); a full dataset retires the feed's entities of that kind it no longer lists. One script,
 # so a reader never sees half a batch.
@@ -390,6 +418,7 @@ for i = 1, n do
     end
   end
 end
+""" + _FEED_IDS_LUA + """
 local function chunked(cmd, key, args, width)
   local step = CHUNK * width
   for c = 1, #args, step do
@@ -410,19 +439,24 @@ if full then
     local seen = {}
     for i = 1, n do seen[ids[i]] = true end
     local gone = {}
-    for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    for _, id in ipairs(feed_ids(KEYS[4])) do
       if not seen[id] then gone[#gone + 1] = id end
     end
     retired = #gone
     chunked('HDEL', KEYS[1], gone, 1)
     chunked('HDEL', KEYS[2], gone, 1)
     chunked('ZREM', KEYS[3], gone, 1)
-    redis.call('DEL', KEYS[4])
-    chunked('SADD', KEYS[4], ids, 1)
+    redis.call('SET', KEYS[4], cmsgpack.pack(ids))
     redis.call('SET', KEYS[6], ARGV[5])
   end
 else
-  chunked('SADD', KEYS[4], ids, 1)
+  local list = feed_ids(KEYS[4])
+  local seen = {}
+  for _, id in ipairs(list) do seen[id] = true end
+  for i = 1, n do
+    if not seen[ids[i]] then seen[ids[i]] = true; list[#list + 1] = ids[i] end
+  end
+  redis.call('SET', KEYS[4], cmsgpack.pack(list))
   redis.call('DEL', KEYS[6])
 end
 if accepted > 0 or retired > 0 then
@@ -430,6 +464,17 @@ if accepted > 0 or retired > 0 then
   redis.call('HSET', KEYS[5], 'updated_at', ARGV[2])
 end
 return {accepted, older, retired}
+"""
+# Takes ids (ARGV) out of a feed's id list (KEYS[1]).
+_FORGET_FEED_IDS = _FEED_IDS_LUA + """
+local gone = {}
+for i = 1, #ARGV do gone[ARGV[i]] = true end
+local kept = {}
+for _, id in ipairs(feed_ids(KEYS[1])) do
+  if not gone[id] then kept[#kept + 1] = id end
+end
+redis.call('SET', KEYS[1], cmsgpack.pack(kept))
+return #kept
 """
 _ENTITY_JOINT = b'},{"domain":'
 
@@ -543,17 +588,20 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
     with r.pipeline(transaction=True) as pipe:
         for kind, group in by_kind.items():
             full = kind in full_kinds
-            pipe.eval(_UPSERT_ENTITIES, 6, Keys.live(domain), Keys.live_times(domain),
-                      Keys.geo(domain), Keys.feed_entities(domain, feed, kind),
-                      Keys.domain_meta(domain), Keys.feed_entities_digest(domain, feed, kind),
-                      "1" if full else "0", now, _batch_blob(group, kind not in MOVING_KINDS),
-                      "0" if kind in MOVING_KINDS else "1", _id_set_digest(group) if full else "")
+            # EVAL by name: redis-py's cluster pipeline has no eval() (what redis.Redis's sends).
+            pipe.execute_command(
+                "EVAL", _UPSERT_ENTITIES, 6, Keys.live(domain), Keys.live_times(domain),
+                Keys.geo(domain), Keys.feed_entities(domain, feed, kind),
+                Keys.domain_meta(domain), Keys.feed_entities_digest(domain, feed, kind),
+                "1" if full else "0", now, _batch_blob(group, kind not in MOVING_KINDS),
+                "0" if kind in MOVING_KINDS else "1", _id_set_digest(group) if full else "")
         if removed:
             pipe.hdel(Keys.live(domain), *removed)
             pipe.hdel(Keys.live_times(domain), *removed)
             pipe.zrem(Keys.geo(domain), *removed)
             for kind in by_kind:
-                pipe.srem(Keys.feed_entities(domain, feed, kind), *removed)
+                pipe.execute_command("EVAL", _FORGET_FEED_IDS, 1,
+                                     Keys.feed_entities(domain, feed, kind), *removed)
                 pipe.delete(Keys.feed_entities_digest(domain, feed, kind))
             # A deleted entity may be an event (a GTFS-rt alert with is_deleted).
             pipe.hdel(Keys.events(domain), *removed)
@@ -597,6 +645,25 @@ def read_entities(r: redis.Redis, domain: str) -> list[dict[str, Any]]:
     return [orjson.loads(v) for v in r.hvals(Keys.live(domain))]
 
 
+def read_entity(r: redis.Redis, domain: str, entity_id: str) -> dict[str, Any] | None:
+    """One live entity of ``domain`` as stored, or None."""
+    raw = r.hget(Keys.live(domain), entity_id)
+    return None if raw is None else orjson.loads(raw)
+
+
+def read_reading(r: redis.Redis, domain: str, metric: str, entity_id: str
+                 ) -> tuple[float, str, float] | None:
+    """The newest reading of ``metric`` of one entity: (value, unit, observed_at), or None."""
+    raw = r.hget(Keys.latest(domain, metric), entity_id)
+    return None if raw is None else tuple(orjson.loads(raw))  # type: ignore[return-value]
+
+
+def read_event(r: redis.Redis, domain: str, event_id: str) -> dict[str, Any] | None:
+    """One stored event of ``domain``, or None."""
+    raw = r.hget(Keys.events(domain), event_id)
+    return None if raw is None else orjson.loads(raw)
+
+
 def read_latest(r: redis.Redis, domain: str, metric: str) -> dict[str, tuple[float, str, float]]:
     """entity id -> (value, unit, observed_at) of the newest reading of ``metric``."""
     return {k: tuple(orjson.loads(v)) for k, v in r.hgetall(Keys.latest(domain, metric)).items()}  # type: ignore[misc]
@@ -610,6 +677,77 @@ def read_events(r: redis.Redis, domain: str) -> list[dict[str, Any]]:
 def count_entities(r: redis.Redis, domain: str) -> int:
     """How many live entities ``domain`` has."""
     return int(r.hlen(Keys.live(domain)))
+
+
+# -- the live map's shared snapshots ----------------------------------------------------------------
+# Stores a domain's map snapshot unless a newer one is there, with the parts it references, and
+# drops parts neither this snapshot nor the previous one references (a reader between the two
+# still finds its parts). Answers the referenced digests it lacks, so a writer that assumed a part
+# was stored (Redis lost it) sends it again.
+# KEYS: meta, map, parts. ARGV: version, snapshot, referenced digests (space-separated), then
+# digest/part pairs.
+_PUBLISH_MAP = """
+local v = tonumber(ARGV[1])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'map_version') or '0')
+if cur >= v then return {0} end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+local missing = {}
+local keep = {}
+for d in string.gmatch(ARGV[3], '%S+') do
+  keep[d] = true
+  if redis.call('HEXISTS', KEYS[3], d) == 0 then missing[#missing + 1] = d end
+end
+if #missing > 0 then return {2, unpack(missing)} end
+for d in string.gmatch(redis.call('HGET', KEYS[1], 'map_parts') or '', '%S+') do keep[d] = true end
+for _, d in ipairs(redis.call('HKEYS', KEYS[3])) do
+  if not keep[d] then redis.call('HDEL', KEYS[3], d) end
+end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], 'map_version', v, 'map_parts', ARGV[3])
+return {1}
+"""
+
+
+def write_map_snapshot(r: redis.Redis, domain: str, version: int, snapshot: bytes,
+                       digests: Sequence[str], parts: Mapping[str, bytes]) -> tuple[bool, list[str]]:
+    """Publish ``domain``'s map snapshot at ``version``; (stored, digests Redis lacks).
+
+    Nothing is stored when a snapshot of the same or a newer version is already there, or when a
+    referenced part is neither in Redis nor in ``parts`` (then send those parts again).
+    """
+    args: list[Any] = [version, snapshot, " ".join(digests)]
+    for key, part in parts.items():
+        args += [key, part]
+    answer = r.eval(_PUBLISH_MAP, 3, Keys.domain_meta(domain), Keys.map_snapshot(domain),
+                    Keys.map_parts(domain), *args)
+    status = int(answer[0])
+    return status == 1, [d.decode() if isinstance(d, bytes) else str(d) for d in answer[1:]]
+
+
+def read_map_snapshot(r: redis.Redis, domain: str) -> bytes | None:
+    """The published map snapshot of ``domain`` (None before the first)."""
+    return r.execute_command("GET", Keys.map_snapshot(domain), **{NEVER_DECODE: True})
+
+
+def read_map_parts(r: redis.Redis, domain: str, digests: Sequence[str]) -> list[bytes | None]:
+    """The published parts with these digests (None for any that is gone)."""
+    if not digests:
+        return []
+    return list(r.execute_command("HMGET", Keys.map_parts(domain), *digests, **{NEVER_DECODE: True}))
+
+
+def map_versions(r: redis.Redis) -> tuple[dict[str, tuple[int, float | None, int]], int]:
+    """(version, updated_at, published map version) of every domain, and the alerts' version,
+    in one round trip (the wall's map asks every second)."""
+    with r.pipeline(transaction=False) as pipe:
+        for domain in DOMAINS:
+            pipe.hmget(Keys.domain_meta(domain), "version", "updated_at", "map_version")
+        pipe.hget(Keys.alerts_meta, "version")
+        rows = pipe.execute()
+    domains = {domain: (int(version or 0), float(updated_at) if updated_at else None,
+                        int(mapped or 0))
+               for domain, (version, updated_at, mapped) in zip(DOMAINS, rows, strict=False)}
+    return domains, int(rows[-1] or 0)
 
 
 # -- feeds: health, dead letters, leases --------------------------------------------------------------

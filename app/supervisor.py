@@ -31,6 +31,9 @@ SIMULATOR_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 RESTART_DELAY_S = 1.0
 STABLE_AFTER_S = 60.0
+# Every process waits for Redis, so a dead embedded Redis comes back at once, and a crashing one
+# is retried at least every REDIS_MAX_DELAY_S: its outage stays within seconds, not half a minute.
+REDIS_MAX_DELAY_S = 2.0
 
 
 @dataclass
@@ -43,6 +46,14 @@ class Child:
     died_at: float | None = None
     restarts: int = 0
     started_at: float = 0.0
+
+
+def restart_delay(child: Child) -> float:
+    """Seconds to wait after ``child`` died before starting it again (longer for repeat crashes)."""
+    if child.name == "redis":
+        return 0.0 if child.restarts == 0 else min(RESTART_DELAY_S * 2 ** (child.restarts - 1),
+                                                   REDIS_MAX_DELAY_S)
+    return RESTART_DELAY_S * min(2 ** child.restarts, 30)
 
 
 def url_host(host: str) -> str:
@@ -257,8 +268,7 @@ class Supervisor:
                     child.died_at = now
                     log.warning("%s exited with code %s; restarting", child.name,
                                 process.returncode)
-                    continue
-                if now - child.died_at < RESTART_DELAY_S * min(2 ** child.restarts, 30):
+                if now - child.died_at < restart_delay(child):
                     continue
                 try:
                     child.process = child.start()
@@ -268,6 +278,7 @@ class Supervisor:
                 except (OSError, EmbeddedRedisError) as exc:
                     log.error("cannot restart %s: %s", child.name, exc)
                     child.died_at = now
+                    child.restarts += 1  # a failed start counts: the next try waits longer
 
     def _stop_all(self) -> None:
         # Web first (no new requests), then the runner (no new writes), then Redis (flushes AOF).

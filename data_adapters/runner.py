@@ -1,10 +1,11 @@
 """The adapter runner: schedules every feed, backs off on errors, records health, holds leases.
 
-Each feed is polled on its own interval in a small thread pool, so one slow or broken feed never
-delays the others. A failed poll backs off exponentially with jitter (never sooner than the
-server's Retry-After); a fatal error waits longer and marks the feed down. A lease in Redis makes
-sure only one runner, on any host, polls a feed at a time; a runner that dies loses its leases
-when they expire, within one freshness budget. The runner also beats a heartbeat.
+Each feed is polled on its own interval in a thread pool with a worker per feed, so one slow or
+broken feed never delays the others. A failed poll backs off exponentially with jitter (never sooner
+than the server's Retry-After); a fatal error waits longer and marks the feed down. A lease in
+Redis makes sure only one runner, on any host, polls a feed at a time; a runner that dies loses its
+leases when they expire, within half a freshness budget, so another runner takes the feed over
+before its data goes stale. The runner also beats a heartbeat.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from typing import Sequence
 
 import redis
 
-from app import kpis, rules, store
+from app import kpis, map_share, rules, store
 from app.config import Settings
+from app.mapdata import Thresholds
 from app.redis_link import connect
 from data_adapters.base import Adapter, FatalFeedError, ParseError, RetryableFeedError
 from data_adapters.ingest import ingest
@@ -34,8 +36,12 @@ log = logging.getLogger("cityops.runner")
 MAX_BACKOFF_S = 300.0
 FATAL_RETRY_S = 300.0
 LOOP_S = 0.2
-MAX_WORKERS = 8
 KPI_INTERVAL_S = 5.0
+# A lease lasts half the feed's freshness budget: a runner that dies hands its feeds over while
+# their data is still fresh. The floor leaves ten renewals (one per loop) of slack before a busy
+# loop could lose a lease; the ceiling keeps a slow feed (an hourly GTFS zip) from waiting hours.
+LEASE_MIN_S = 2.0
+LEASE_MAX_S = 30.0
 
 
 @dataclass
@@ -56,6 +62,11 @@ def backoff_delay(interval_s: float, failures: int, retry_after: float | None,
     return max(delay, retry_after or 0.0)
 
 
+def lease_ms(freshness_budget_s: float) -> int:
+    """How long a feed's lease lasts (ms): half its freshness budget, within the floor and ceiling."""
+    return int(min(max(freshness_budget_s / 2, LEASE_MIN_S), LEASE_MAX_S) * 1000)
+
+
 class Runner:
     """Runs until :meth:`stop` is called."""
 
@@ -63,6 +74,7 @@ class Runner:
                  feeds: Sequence[Adapter] = (), owner: str | None = None) -> None:
         self.settings = settings
         self.redis_url = redis_url
+        self.map_limits = Thresholds.from_settings(settings)
         self.schedules = [FeedSchedule(adapter) for adapter in feeds]
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
@@ -115,10 +127,21 @@ class Runner:
             sched.next_due = time.monotonic() + adapter.interval_s
             lag = None if result.feed_timestamp is None else max(raw.fetched_at
                                                                  - result.feed_timestamp, 0.0)
-            store.write_feed_health(r, adapter.feed, {
-                **base, "last_success": f"{time.time():.3f}", "accepted": result.accepted,
-                "rejected": result.rejected, "lag_s": "" if lag is None else f"{lag:.3f}",
-                "fatal": "0", "duration_ms": f"{(time.time() - started) * 1000:.1f}"})
+            fields = {**base, "accepted": result.accepted, "rejected": result.rejected,
+                      "lag_s": "" if lag is None else f"{lag:.3f}", "fatal": "0",
+                      "duration_ms": f"{(time.time() - started) * 1000:.1f}"}
+            max_lag = adapter.config.get("max_lag_s")
+            if max_lag is not None and lag is not None and lag > float(max_lag):
+                # The server answers, but with the same old snapshot (its backend went silent):
+                # not fresh data, so the feed goes stale as if it did not answer at all.
+                fields.update(last_error=f"no new data: the feed's own timestamp is {lag:.0f} s "
+                                         f"old (max_lag_s {float(max_lag):g})",
+                              last_error_at=f"{time.time():.3f}")
+            else:
+                fields["last_success"] = f"{time.time():.3f}"
+            store.write_feed_health(r, adapter.feed, fields)
+            # The map first: it is what a wall shows within a second of the change.
+            map_share.publish(r, adapter.domain, self.map_limits)
             self._refresh_kpis(r, adapter.domain)
             return
         sched.failures += 1
@@ -143,12 +166,14 @@ class Runner:
 
     # -- the loop --------------------------------------------------------------------------------
     def _lease_ms(self, adapter: Adapter) -> int:
-        return int(max(adapter.freshness_budget_s, 5.0) * 1000)
+        return lease_ms(adapter.freshness_budget_s)
 
     def run(self) -> None:
         """The main loop: beat, renew leases, start due polls, until stopped."""
         r = connect(self.redis_url)
-        pool = ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(self.schedules))),
+        # One worker per feed (a feed has at most one poll in flight): feeds that stall until
+        # their timeout can never hold up a healthy feed waiting for a free worker.
+        pool = ThreadPoolExecutor(max_workers=max(1, len(self.schedules)),
                                   thread_name_prefix="feed")
         in_flight: dict[str, Future[None]] = {}
         link_ok = True

@@ -278,7 +278,9 @@ def alert_figure(alert: Mapping[str, Any] | None,
         traces.append(go.Scattermap(
             lat=[alert["lat"]], lon=[alert["lon"]], mode="markers", name=i18n.t("alerts.map_alert"),
             marker={"size": 16, "color": SEVERITY_COLOURS.get(alert["severity"], "#8C8C8C")},
-            hovertext=[escape(alert["title"], quote=True)], hoverinfo="text"))
+            # Plotly reads <...> as markup and decodes &lt; &gt; &amp; but not &quot;: with the
+            # brackets escaped no tag can form, so a quote is harmless and stays a quote.
+            hovertext=[escape(alert["title"], quote=False)], hoverinfo="text"))
     center = (alert["lat"], alert["lon"]) if located else DEFAULT_CENTER  # type: ignore[index]
     figure = go.Figure(traces)
     # The city's own offline basemap (districts, roads, river) from assets/: no tiles, no glyphs.

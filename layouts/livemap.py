@@ -26,7 +26,7 @@ import redis
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app import mapdata, roles
+from app import map_share, mapdata, roles
 from app.context import redis_client, require_roles, settings
 from app.mapdata import LAYER_BY_KEY, LAYERS, SEVERITY_CLASSES, View
 from layouts import ids
@@ -213,7 +213,7 @@ def read_content(r: redis.Redis, versions: Mapping[str, int], layers: Sequence[s
     domains = {LAYER_BY_KEY[key].domain for key in layers}
     if "warnings" in layers:
         domains |= set(mapdata.store.DOMAINS)  # a CAP warning may belong to any domain
-    snapshots = {d: mapdata.domain_snapshot(r, d, versions[d], limits) for d in sorted(domains)}
+    snapshots = {d: map_share.domain_snapshot(r, d, versions[d], limits) for d in sorted(domains)}
     cuts = mapdata.cut_layers(snapshots, layers, cut, problems_only, mapdata.MAX_MARKERS)
     lines = snapshots["transport"].lines if "routes" in layers else None
     warnings: tuple[mapdata.Warning, ...] = ()
@@ -300,7 +300,7 @@ def _initial(map_id: str, layers: Sequence[str], theme: str, zoom: float = mapda
     plan = trace_plan(layers)
     try:
         r = redis_client()
-        versions = mapdata.read_versions(r)
+        versions = map_share.read_versions(r)
         content, drawn = read_content(r, versions, layers, cut, False, _limits())
     except redis.RedisError:
         # The page still opens (the shell says the data link is lost); the first tick fills it.
@@ -351,7 +351,7 @@ def refresh(layers: Sequence[str], relayout: Any, enabled_values: Any, filter_va
     old_cut = _view_of(state.get("cut"))
     r = redis_client()
     try:
-        versions = mapdata.read_versions(r)
+        versions = map_share.read_versions(r)
     except redis.RedisError:
         raise PreventUpdate from None  # the shell says the data link is lost; the map waits
     drawn = state.get("versions") or {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from app import accounts
 from app.config import load_settings
 from app.embedded_redis import free_port, redis_server_binary
 from app.redis_link import connect
+from tests.redis_cluster import RedisClusterServer, start_cluster
 
 PASSWORD = "correct horse battery"
 
@@ -67,10 +69,49 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         server.stop()
 
 
+# Suites that also run against a 3-master Redis Cluster (issue 8): each of their tests that takes
+# `r` runs twice, [standalone] and [cluster]. A test that also takes `redis_server` opens its own
+# standalone connections, so it runs standalone only; `redis_url` is the backend-neutral way.
+CLUSTER_SUITES = frozenset({"test_store", "test_store_live", "test_alerts_lifecycle", "test_map_share"})
+REDIS_BACKENDS = ("standalone", "cluster")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the cluster suites' Redis tests against both a standalone server and the cluster."""
+    module = metafunc.module.__name__.rpartition(".")[2]
+    # The test's own arguments: `redis_server` is always in the closure, through `r`.
+    asked = inspect.signature(metafunc.function).parameters
+    if module in CLUSTER_SUITES and "r" in metafunc.fixturenames and "redis_server" not in asked:
+        metafunc.parametrize("redis_backend", REDIS_BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
+    """One real 3-master Redis Cluster for the whole session, started when first needed."""
+    cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def r(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    """A client of the test Redis, emptied before each test."""
-    client = connect(redis_server.url)
+def redis_backend(request: pytest.FixtureRequest) -> str:
+    """Which Redis the test's `r` talks to: "standalone" unless the test is parametrized."""
+    return str(getattr(request, "param", "standalone"))
+
+
+@pytest.fixture
+def redis_url(redis_backend: str, request: pytest.FixtureRequest) -> str:
+    """The CityOps URL of the Redis under test (redis:// or redis+cluster://)."""
+    if redis_backend == "cluster":
+        return str(request.getfixturevalue("redis_cluster").url)
+    return str(request.getfixturevalue("redis_server").url)
+
+
+@pytest.fixture
+def r(redis_server: RedisServer, redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the test Redis (or of the test cluster), emptied before each test."""
+    client = connect(redis_url)
+    # On a cluster, redis-py sends FLUSHALL to every master (tests/test_cluster_misc.py checks).
     client.flushall()
     yield client
     client.close()

@@ -10,6 +10,7 @@ import redis
 
 from app import alerts, store
 from app.accounts import Principal
+from app.redis_link import connect
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 SQUARE = {"type": "Polygon", "coordinates": [[[112.0, 28.0], [113.0, 28.0], [113.0, 29.0],
@@ -170,14 +171,14 @@ def test_alerts_and_timelines_are_durable(r: redis.Redis) -> None:
 
 
 @pytest.mark.parametrize("action", ["ack", "resolve", "claim"])
-def test_twenty_at_once_exactly_one_wins(r: redis.Redis, redis_server: Any, action: str) -> None:
+def test_twenty_at_once_exactly_one_wins(r: redis.Redis, redis_url: str, action: str) -> None:
     """20 threads act on one alert at the same moment: one wins, 19 are told who and when."""
     alert_id = _raise(r).alert_id
     barrier = threading.Barrier(20)
     results: dict[str, Any] = {}
 
     def act(name: str) -> None:
-        client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+        client = connect(redis_url)
         try:
             barrier.wait(timeout=10)
             if action == "ack":

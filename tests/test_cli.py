@@ -74,7 +74,7 @@ def snapshot(r: redis.Redis) -> dict[str, Any]:
         elif kind == "stream":
             out[key] = r.xrange(key)
         elif kind == "string":
-            out[key] = r.get(key)
+            out[key] = r.dump(key)  # some strings are MessagePack, not text
         else:  # pragma: no cover - CityOps uses no other type yet
             out[key] = kind
     return out
