@@ -83,8 +83,10 @@ def validate_name(name: object) -> str:
 
 
 def validate_password(password: str) -> str:
-    """Check a new password's length."""
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+    """Check a new password's type and length."""
+    if not isinstance(password, str):
+        raise AccountError("a password must be text")
+    if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AccountError(f"a password may have at most {MAX_PASSWORD_LENGTH} characters")
@@ -93,16 +95,18 @@ def validate_password(password: str) -> str:
 
 def validate_role(role: str, allowed: tuple[str, ...] = roles.USER_ROLES) -> str:
     """Check a role name against ``allowed``."""
-    if role not in allowed:
-        raise AccountError(f"unknown role '{role}': choose one of {', '.join(allowed)}")
+    if not isinstance(role, str) or role not in allowed:
+        shown = role[:40] if isinstance(role, str) else type(role).__name__
+        raise AccountError(f"unknown role '{shown}': choose one of {', '.join(allowed)}")
     return role
 
 
 def validate_domains(domains: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Check a list of domain names (for emergency staff)."""
-    unknown = [d for d in domains if d not in store.DOMAINS]
+    unknown = [d for d in domains if not isinstance(d, str) or d not in store.DOMAINS]
     if unknown:
-        raise AccountError(f"unknown domain '{unknown[0]}': choose from {', '.join(store.DOMAINS)}")
+        raise AccountError(f"unknown domain '{str(unknown[0])[:40]}': choose from "
+                           f"{', '.join(store.DOMAINS)}")
     return tuple(dict.fromkeys(domains))
 
 
@@ -149,6 +153,14 @@ def set_disabled(r: redis.Redis, name: str, disabled: bool) -> None:
     try:
         store.update_user(r, validate_name(name), {"disabled": "1" if disabled else "0"},
                           bump_epoch=disabled)
+    except store.NotFound:
+        raise AccountError(f"no user '{name}'") from None
+
+
+def end_sessions(r: redis.Redis, name: str) -> None:
+    """End every open session of a user (sign-out: a copied session cookie stops working)."""
+    try:
+        store.update_user(r, validate_name(name), {}, bump_epoch=True)
     except store.NotFound:
         raise AccountError(f"no user '{name}'") from None
 

@@ -1,8 +1,19 @@
-"""The JSON API (/api/v1), behind the same gate as the pages."""
+"""The JSON API (/api/v1), behind the same gate as the pages, and the input schema of its endpoints.
+
+Every endpoint declares what it accepts with :func:`inputs`: its query parameters and, for POSTs,
+its JSON body, as tables of :class:`Field`. A parameter or body field that is not declared, given
+twice, missing when required, of the wrong type or too long is a 400 naming the field, before the
+view runs. Tests walk these tables, so a field added here is checked by them at once.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, request
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, NoReturn, Sequence, TypeVar
+
+from flask import Blueprint, Response, abort, g, jsonify, request
 
 from app import roles, store
 from app.context import current_principal, redis_client, require_roles
@@ -11,18 +22,158 @@ from app.feeds import read_health
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_KIND_LENGTH = 32
+MAX_QUERY_VALUE = 200
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Field:
+    """One query parameter or JSON body field: its name, what it holds, and its limits.
+
+    ``kind`` is "text" (a string of at most ``max_length``), "choice" (one of ``choices``),
+    "choices" (a comma-separated list of ``choices``, query only), "number" (a finite number
+    within ``low``..``high``) or "int" (a whole number within ``low``..``high``).
+    """
+
+    name: str
+    kind: str
+    required: bool = False
+    max_length: int = 64
+    choices: tuple[str, ...] = ()
+    low: float = -math.inf
+    high: float = math.inf
+
+
+def bad_request(message: str) -> NoReturn:
+    """Refuse the request with 400 and ``message`` (which names the field at fault)."""
+    abort(400, description=message)
+
+
+def _range(field: Field) -> str:
+    def show(x: float) -> str:
+        return f"{x:g}"
+
+    return f"{show(field.low)}..{show(field.high)}"
+
+
+def _body_value(field: Field, body: Mapping[str, Any]) -> Any:
+    """The checked value of one body field ("" or None when an optional field is absent or null)."""
+    value = body.get(field.name)
+    if value is None:
+        if field.required:
+            bad_request(f"'{field.name}' is required")
+        return None if field.kind == "number" else ""
+    if field.kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            bad_request(f"'{field.name}' must be a number")
+        if not field.low <= value <= field.high:
+            bad_request(f"'{field.name}' must be within {_range(field)}")
+        return float(value)
+    if not isinstance(value, str):
+        bad_request(f"'{field.name}' must be a string")
+    if len(value) > field.max_length:
+        bad_request(f"'{field.name}' is longer than {field.max_length} characters")
+    text = value.strip()
+    if field.required and not text:
+        bad_request(f"'{field.name}' must not be empty")
+    if field.kind == "choice" and text not in field.choices:
+        bad_request(f"'{field.name}' must be one of {', '.join(field.choices)}")
+    return text
+
+
+def parse_body(fields: Sequence[Field]) -> dict[str, Any]:
+    """The request's JSON object checked against ``fields`` (no other field allowed)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        bad_request("send a JSON object (Content-Type: application/json)")
+    allowed = {f.name for f in fields}
+    unknown = sorted(str(k) for k in body if k not in allowed)
+    if unknown:
+        expected = ", ".join(sorted(allowed)) or "no fields"
+        bad_request(f"unknown field '{unknown[0][:40]}': expected {expected}")
+    return {f.name: _body_value(f, body) for f in fields}
+
+
+def _query_value(field: Field, raw: str) -> Any:
+    limit = field.max_length if field.kind == "text" else MAX_QUERY_VALUE
+    if len(raw) > limit:
+        bad_request(f"'{field.name}' is longer than {limit} characters")
+    if field.kind == "int":
+        if not raw.isdigit() or not field.low <= int(raw) <= field.high:
+            bad_request(f"'{field.name}' must be a whole number from {_range(field).replace('..', ' to ')}")
+        return int(raw)
+    if field.kind == "choices":
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        unknown = [v for v in values if v not in field.choices]
+        if unknown:
+            bad_request(f"unknown {field.name} '{unknown[0][:40]}': use one of {', '.join(field.choices)}")
+        return values or None
+    if field.kind == "choice" and raw not in field.choices:
+        bad_request(f"'{field.name}' must be one of {', '.join(field.choices)}")
+    return raw
+
+
+def parse_query(fields: Sequence[Field]) -> dict[str, Any]:
+    """The query string checked against ``fields``: an absent or empty parameter is None."""
+    allowed = {f.name: f for f in fields}
+    for name in request.args:
+        if name not in allowed:
+            expected = ", ".join(sorted(allowed)) or "none"
+            bad_request(f"unknown parameter '{name[:40]}': expected {expected}")
+        if len(request.args.getlist(name)) > 1:
+            bad_request(f"'{name}' is given more than once")
+    parsed: dict[str, Any] = {}
+    for field in fields:
+        raw = request.args.get(field.name)
+        parsed[field.name] = None if raw is None or raw == "" else _query_value(field, raw)
+    return parsed
+
+
+def inputs(query: Sequence[Field] = (), body: Sequence[Field] | Mapping[str, Sequence[Field]] | None = None,
+           body_by: str = "") -> Callable[[F], F]:
+    """Declare and check a view's query parameters and JSON body (results in ``g.query``, ``g.body``).
+
+    ``body`` is one table, or a table per value of the URL variable ``body_by`` (one per action).
+    Put it under :func:`require_roles`, so that callers without the role learn nothing of the schema.
+    """
+    query = tuple(query)
+    bodies: dict[str, tuple[Field, ...]] | None = None
+    if isinstance(body, Mapping):
+        bodies = {key: tuple(fields) for key, fields in body.items()}
+    elif body is not None:
+        bodies = {"": tuple(body)}
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.query = parse_query(query)
+            if bodies is not None:
+                variant = str(kwargs.get(body_by, "")) if body_by else ""
+                if variant not in bodies:
+                    abort(404, description=f"no {body_by} '{variant[:20]}': use one of "
+                                           f"{', '.join(bodies)}")
+                g.body = parse_body(bodies[variant])
+            return view(*args, **kwargs)
+
+        wrapper.input_query = query  # type: ignore[attr-defined]
+        wrapper.input_body = bodies  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+DOMAIN_QUERY = (Field("domain", "choice", choices=store.DOMAINS),)
 
 
 def _domains_asked() -> list[str]:
-    """The domains named by ``?domain=`` (all when absent); 400 for an unknown one."""
-    domain = request.args.get("domain")
-    if domain is not None and domain not in store.DOMAINS:
-        abort(400, description=f"unknown domain: use one of {', '.join(store.DOMAINS)}")
+    """The domains named by ``?domain=`` (all when absent)."""
+    domain = g.query.get("domain")
     return [domain] if domain else list(store.DOMAINS)
 
 
 @api.get("/me")
 @require_roles(roles.API_READERS)
+@inputs()
 def me() -> Response:
     """Who is asking, and with which role."""
     principal = current_principal()
@@ -32,19 +183,20 @@ def me() -> Response:
 
 @api.get("/entities/<domain>")
 @require_roles(roles.API_READERS)
+@inputs(query=(Field("kind", "text", max_length=MAX_KIND_LENGTH),
+               Field("include", "choice", choices=("shape",))))
 def entities(domain: str) -> Response:
     """The live entities of one domain (``?kind=vehicle``; ``?include=shape`` for route shapes)."""
     if domain not in store.DOMAINS:
-        abort(404, description=f"unknown domain '{domain}': use one of {', '.join(store.DOMAINS)}")
-    kind = request.args.get("kind") or None
-    if kind is not None and len(kind) > MAX_KIND_LENGTH:
-        abort(400, description="kind is too long")
-    include_heavy = request.args.get("include") == "shape"
+        abort(404, description=f"unknown domain '{domain[:40]}': use one of {', '.join(store.DOMAINS)}")
+    kind = g.query["kind"]
+    include_heavy = g.query["include"] == "shape"
     return jsonify({"entities": domain_entities(redis_client(), domain, kind, include_heavy)})
 
 
 @api.get("/events")
 @require_roles(roles.API_READERS)
+@inputs(query=DOMAIN_QUERY)
 def events() -> Response:
     """The stored events of a domain (``?domain=transport``) or of all domains."""
     domains = _domains_asked()
@@ -54,6 +206,7 @@ def events() -> Response:
 
 @api.get("/kpis")
 @require_roles(roles.API_READERS)
+@inputs(query=DOMAIN_QUERY)
 def kpis() -> Response:
     """The current KPIs of a domain (``?domain=transport``) or of all domains."""
     domains = _domains_asked()
@@ -62,6 +215,7 @@ def kpis() -> Response:
 
 @api.get("/feeds")
 @require_roles(roles.API_READERS)
+@inputs()
 def feeds() -> Response:
     """Every feed's health record, with its state (ok, stale, down, waiting)."""
     return jsonify({"feeds": [h.as_json() for h in read_health(redis_client())]})

@@ -8,16 +8,16 @@ other gets 409 ``{"error", "by", "at"}``.
 
 from __future__ import annotations
 
-import math
 import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
 import redis
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, g, jsonify
 
 from app import accounts, alerts, roles, store
+from app.api import Field, bad_request, inputs
 from app.context import client_addr, current_principal, redis_client, require_roles
 from data_adapters.base import valid_position
 from data_adapters.cap.parse import CAP_SEVERITY_OF
@@ -25,7 +25,6 @@ from data_adapters.cap.parse import CAP_SEVERITY_OF
 api_alerts = Blueprint("api_alerts", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 1000
 MAX_AUDIT = 1000
-ACTIONS = ("ack", "assign", "note", "resolve")
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 # CAP says sender identifies the originator and must not hold spaces, commas, "<" or "&".
@@ -33,84 +32,37 @@ CAP_SENDER = "cityops"
 CAP_CATEGORY = {"transport": "Transport", "water": "Infra", "medical": "Health", "city": "Safety"}
 
 
-# -- validation -------------------------------------------------------------------------------------
-def _bad(message: str) -> None:
-    abort(400, description=message)
-
-
-def _body(allowed: set[str]) -> dict[str, Any]:
-    """The request's JSON object, with no field but ``allowed``."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        _bad("send a JSON object (Content-Type: application/json)")
-    unknown = sorted(set(body) - allowed)  # type: ignore[arg-type]
-    if unknown:
-        _bad(f"unknown field '{unknown[0]}': expected {', '.join(sorted(allowed))}")
-    return body  # type: ignore[return-value]
-
-
-def _text(body: Mapping[str, Any], name: str, limit: int, required: bool = False) -> str:
-    """A string field: present when ``required``, a string, not blank when required, not too long."""
-    if name not in body or body[name] is None:
-        if required:
-            _bad(f"'{name}' is required")
-        return ""
-    value = body[name]
-    if not isinstance(value, str):
-        _bad(f"'{name}' must be a string")
-    if len(value) > limit:
-        _bad(f"'{name}' is longer than {limit} characters")
-    if required and not value.strip():
-        _bad(f"'{name}' must not be empty")
-    return value.strip()
-
-
-def _choice(body: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> str:
-    value = _text(body, name, 32, required=True)
-    if value not in allowed:
-        _bad(f"'{name}' must be one of {', '.join(allowed)}")
-    return value
-
-
-def _coordinate(body: Mapping[str, Any], name: str) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        _bad(f"'{name}' must be a number")
-    return float(value)
+# -- input schema ----------------------------------------------------------------------------------
+# What each endpoint accepts (app.api.inputs checks it before the view runs; tests walk it).
+LIST_QUERY = (Field("state", "choices", choices=alerts.STATES),
+              Field("domain", "choices", choices=store.DOMAINS),
+              Field("severity", "choices", choices=alerts.SEVERITIES),
+              Field("limit", "int", low=1, high=MAX_LIMIT))
+AUDIT_QUERY = (Field("count", "int", low=1, high=MAX_AUDIT),)
+RAISE_BODY = (Field("title", "text", required=True, max_length=alerts.MAX_TITLE),
+              Field("domain", "choice", required=True, max_length=32, choices=store.DOMAINS),
+              Field("severity", "choice", required=True, max_length=32, choices=alerts.SEVERITIES),
+              Field("lat", "number", low=-90.0, high=90.0),
+              Field("lon", "number", low=-180.0, high=180.0),
+              Field("description", "text", max_length=alerts.MAX_DESCRIPTION))
+ACTION_BODIES: dict[str, tuple[Field, ...]] = {
+    "ack": (Field("note", "text", max_length=alerts.MAX_NOTE),),
+    "assign": (Field("user", "text", required=True, max_length=64),
+               Field("expected", "text", max_length=64)),
+    "note": (Field("text", "text", required=True, max_length=alerts.MAX_NOTE),),
+    "resolve": (Field("note", "text", max_length=alerts.MAX_NOTE),),
+}
+ACTIONS = tuple(ACTION_BODIES)
 
 
 def _position(body: Mapping[str, Any]) -> tuple[float | None, float | None]:
-    lat, lon = _coordinate(body, "lat"), _coordinate(body, "lon")
+    """Both coordinates or neither, and not the (0, 0) of a missing fix."""
+    lat, lon = body["lat"], body["lon"]
     if (lat is None) != (lon is None):
-        _bad("give both 'lat' and 'lon', or neither")
+        bad_request("give both 'lat' and 'lon', or neither")
     if lat is not None and not valid_position(lat, lon):
-        _bad("'lat' must be within -90..90 and 'lon' within -180..180 (and not 0,0)")
+        bad_request("'lat' must be within -90..90 and 'lon' within -180..180 (and not 0,0)")
     return lat, lon
-
-
-def _filter(name: str, allowed: tuple[str, ...]) -> list[str] | None:
-    """A ``?name=a,b`` filter: None when absent, 400 for a value not in ``allowed``."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    if len(raw) > 200:
-        _bad(f"'{name}' is too long")
-    values = [v.strip() for v in raw.split(",") if v.strip()]
-    unknown = [v for v in values if v not in allowed]
-    if unknown:
-        _bad(f"unknown {name} '{unknown[0][:40]}': use one of {', '.join(allowed)}")
-    return values
-
-
-def _int_arg(name: str, default: int, top: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= top:
-        _bad(f"'{name}' must be a whole number from 1 to {top}")
-    return int(raw)
 
 
 def _principal() -> accounts.Principal:
@@ -138,17 +90,18 @@ def _grouped(r: redis.Redis, alert: dict[str, Any]) -> dict[str, Any]:
 # -- reading -----------------------------------------------------------------------------------------
 @api_alerts.get("/alerts")
 @require_roles(roles.API_READERS)
+@inputs(query=LIST_QUERY)
 def list_alerts() -> Response:
     """Alerts by ``?state=&domain=&severity=`` (comma-separated), newest unacknowledged first."""
-    found = alerts.list_alerts(
-        redis_client(), states=_filter("state", alerts.STATES),
-        domains=_filter("domain", store.DOMAINS), severities=_filter("severity", alerts.SEVERITIES),
-        limit=_int_arg("limit", 200, MAX_LIMIT))
+    asked = g.query
+    found = alerts.list_alerts(redis_client(), states=asked["state"], domains=asked["domain"],
+                               severities=asked["severity"], limit=asked["limit"] or 200)
     return jsonify({"alerts": found})
 
 
 @api_alerts.get("/alerts/<alert_id>")
 @require_roles(roles.API_READERS)
+@inputs()
 def get_alert(alert_id: str) -> Response:
     """One alert with its whole timeline."""
     r = redis_client()
@@ -158,9 +111,10 @@ def get_alert(alert_id: str) -> Response:
 
 @api_alerts.get("/audit")
 @require_roles(roles.ADMINS)
+@inputs(query=AUDIT_QUERY)
 def audit() -> Response:
     """The newest ``?count=`` (100) entries of the audit log, newest first (admins)."""
-    entries = store.read_audit(redis_client(), _int_arg("count", 100, MAX_AUDIT))
+    entries = store.read_audit(redis_client(), g.query["count"] or 100)
     return jsonify({"audit": [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
                                "target": e.target, "addr": e.addr, "outcome": e.outcome,
                                "detail": e.detail} for e in entries]})
@@ -169,52 +123,41 @@ def audit() -> Response:
 # -- changing ----------------------------------------------------------------------------------------
 @api_alerts.post("/alerts")
 @require_roles(alerts.RAISERS)
+@inputs(body=RAISE_BODY)
 def raise_alert() -> tuple[Response, int]:
     """An incident raised by hand: title, domain, severity, optional lat/lon and description."""
-    body = _body({"title", "domain", "severity", "lat", "lon", "description"})
-    title = _text(body, "title", alerts.MAX_TITLE, required=True)
-    domain = _choice(body, "domain", store.DOMAINS)
-    severity = _choice(body, "severity", alerts.SEVERITIES)
+    body = g.body
     lat, lon = _position(body)
-    description = _text(body, "description", alerts.MAX_DESCRIPTION)
-    alert = alerts.raise_manual(redis_client(), title=title, domain=domain, severity=severity,
-                                lat=lat, lon=lon, description=description,
-                                actor=_principal().name, addr=client_addr())
+    alert = alerts.raise_manual(redis_client(), title=body["title"], domain=body["domain"],
+                                severity=body["severity"], lat=lat, lon=lon,
+                                description=body["description"], actor=_principal().name,
+                                addr=client_addr())
     return jsonify(alert), 201
 
 
-def _assignee(r: redis.Redis, body: Mapping[str, Any]) -> str:
-    name = _text(body, "user", 64, required=True)
+def _assignee(r: redis.Redis, name: str) -> str:
+    """An enabled user's normalized name, or 400 naming the field."""
     try:
         name = accounts.validate_name(name)
     except accounts.AccountError as exc:
-        _bad(f"'user': {exc}")
+        bad_request(f"'user': {exc}")
     user = store.get_user(r, name)
     if user is None:
-        _bad(f"'user': no user '{name}'")
-    if user.get("disabled") == "1":  # type: ignore[union-attr]
-        _bad(f"'user': '{name}' is disabled")
+        bad_request(f"'user': no user '{name}'")
+    if user.get("disabled") == "1":
+        bad_request(f"'user': '{name}' is disabled")
     return name
 
 
 @api_alerts.post("/alerts/<alert_id>/<action>")
 @require_roles(alerts.ACTORS)
+@inputs(body=ACTION_BODIES, body_by="action")
 def act(alert_id: str, action: str) -> Response | tuple[Response, int]:
     """ack {note}, assign {user, expected}, note {text}, resolve {note}: 200 with the alert."""
-    if action not in ACTIONS:
-        abort(404, description=f"no action '{action[:20]}': use one of {', '.join(ACTIONS)}")
     r = redis_client()
     principal = _principal()
-    if action == "assign":
-        body = _body({"user", "expected"})
-        user = _assignee(r, body)
-        expected = _text(body, "expected", 64)
-    elif action == "note":
-        body = _body({"text"})
-        text = _text(body, "text", alerts.MAX_NOTE, required=True)
-    else:
-        body = _body({"note"})
-        text = _text(body, "note", alerts.MAX_NOTE)
+    body = g.body
+    user = _assignee(r, body["user"]) if action == "assign" else ""
     alert = _alert_or_404(r, alert_id)
     if not alerts.may_act(principal, alert):
         store.audit(r, principal.name, f"alert_{action}", target=alert_id, addr=client_addr(),
@@ -223,13 +166,14 @@ def act(alert_id: str, action: str) -> Response | tuple[Response, int]:
     addr = client_addr()
     try:
         if action == "ack":
-            changed = alerts.acknowledge(r, alert_id, principal.name, note=text, addr=addr)
+            changed = alerts.acknowledge(r, alert_id, principal.name, note=body["note"], addr=addr)
         elif action == "assign":
-            changed = alerts.assign(r, alert_id, principal.name, user, expected=expected, addr=addr)
+            changed = alerts.assign(r, alert_id, principal.name, user, expected=body["expected"],
+                                    addr=addr)
         elif action == "note":
-            changed = alerts.add_note(r, alert_id, principal.name, text, addr=addr)
+            changed = alerts.add_note(r, alert_id, principal.name, body["text"], addr=addr)
         else:
-            changed = alerts.resolve(r, alert_id, principal.name, note=text, addr=addr)
+            changed = alerts.resolve(r, alert_id, principal.name, note=body["note"], addr=addr)
     except alerts.Conflict as exc:
         return jsonify({"error": exc.why, "by": exc.by, "at": exc.at}), 409
     except alerts.AlertNotFound as exc:
@@ -313,6 +257,7 @@ def cap_document(alert: Mapping[str, Any], sent: float) -> bytes:
 
 @api_alerts.get("/alerts/<alert_id>/cap")
 @require_roles(roles.API_READERS)
+@inputs()
 def alert_cap(alert_id: str) -> Response:
     """The alert as CAP 1.2 XML; msgType Alert, Update or Cancel as its state says."""
     alert = _alert_or_404(redis_client(), alert_id)

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app import accounts, i18n, roles, store
 from app.accounts import Principal
-from app.config import Settings
+from app.config import MIN_SECRET_KEY_LENGTH, ConfigError, Settings, weak_secret_reason
 from app.context import client_addr, current_principal, redis_client
 from app.context import settings as current_settings
 from layouts import login as login_page
@@ -36,6 +36,8 @@ THROTTLE_LIMIT = 5
 THROTTLE_WINDOW_S = 300
 MAX_LOGIN_BODY = 16 * 1024
 MAX_NAME_LENGTH = 64
+MAX_NEXT_LENGTH = 2048
+HSTS_MAX_AGE_S = 365 * 24 * 3600
 
 LANG_PATH = "/lang"
 LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
@@ -66,7 +68,8 @@ def _error(status: int, message: str) -> Response:
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths are followed after login (no //host or scheme://host)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (not target or len(target) > MAX_NEXT_LENGTH or not target.startswith("/")
+            or target.startswith("//") or "\\" in target):
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
@@ -89,8 +92,25 @@ def _session_principal_snapshot(principal: Principal) -> dict[str, object]:
             "domains": list(principal.domains), "token_id": principal.token_id}
 
 
+def check_secret_key(key: str | bytes | None) -> None:
+    """Refuse (ConfigError) to sign sessions with a missing or guessable key."""
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else (key or "")
+    if len(text) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"CITYOPS_SECRET_KEY: expected a random string of at least "
+                          f"{MIN_SECRET_KEY_LENGTH} characters")
+    reason = weak_secret_reason(text)
+    if reason is not None:
+        raise ConfigError(f"CITYOPS_SECRET_KEY: refused because {reason}; generate one with "
+                          "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`, or "
+                          "leave it unset to have one generated into the data directory")
+
+
 def init_auth(server: Flask, settings: Settings) -> None:
-    """Install flask-login, the gate, the login routes and the security headers on ``server``."""
+    """Install flask-login, the gate, the login routes and the security headers on ``server``.
+
+    Refuses (ConfigError) a secret key that anyone could guess: it signs every session.
+    """
+    check_secret_key(server.secret_key)
     server.config.update(
         SESSION_COOKIE_NAME=SESSION_COOKIE,
         SESSION_COOKIE_HTTPONLY=True,
@@ -130,10 +150,19 @@ def init_auth(server: Flask, settings: Settings) -> None:
     server.add_url_rule("/login/login.css", "login_css", login_css)
     server.add_url_rule("/healthz", "healthz", healthz)
     server.register_error_handler(HTTPException, _http_error)
+    server.register_error_handler(redis.RedisError, _link_lost)
 
 
 def _http_error(exc: HTTPException) -> Response:
     return _error(exc.code or 500, exc.description or exc.name)
+
+
+def _link_lost(exc: redis.RedisError) -> Response:
+    """Redis is away: 503 "data link lost" with Retry-After, not a 500 and a traceback."""
+    current_app.logger.warning("%s %s: Redis unreachable: %s", request.method, request.path, exc)
+    response = _error(503, i18n.t("login.link_lost"))
+    response.headers["Retry-After"] = "2"
+    return response
 
 
 def healthz() -> Response:
@@ -235,7 +264,8 @@ def _back_to_page() -> str:
 def language_view() -> BaseResponse:
     """POST /lang (CSRF-checked by the gate): store the choice on the user and in a cookie,
     then show the same page again, now in that language."""
-    chosen = i18n.normalize(request.form.get("lang"))
+    sent = request.form.getlist("lang")
+    chosen = i18n.normalize(sent[0]) if len(sent) == 1 and len(sent[0]) <= 16 else None
     if chosen is None:
         return _error(400, i18n.t("error.bad_language"))
     principal = current_principal()
@@ -281,6 +311,37 @@ def _login_response(status: int, message: str = "", next_url: str = "/") -> Resp
     return response
 
 
+# The login form's fields: (name, longest accepted value, required).
+LOGIN_FIELDS: tuple[tuple[str, int, bool], ...] = (
+    ("username", MAX_NAME_LENGTH, True),
+    ("password", accounts.MAX_PASSWORD_LENGTH, True),
+    ("csrf_token", 128, True),
+    ("next", MAX_NEXT_LENGTH, False),
+)
+
+
+def _login_form_error() -> str | None:
+    """What is wrong with the login form's fields (missing, sent twice, too long), naming the field;
+    None when they can be checked. Such a form is not a failed attempt: nothing is counted."""
+    labels = {"username": i18n.t("login.user"), "password": i18n.t("login.password")}
+    for name, longest, required in LOGIN_FIELDS:
+        values = request.form.getlist(name)
+        label = labels.get(name, name)
+        bad = len(values) > 1 or (required and (not values or not values[0])) or (
+            bool(values) and len(values[0]) > longest)
+        if bad and name == "csrf_token":
+            return i18n.t("login.expired")  # the page's own hidden field: reloading fixes it
+        if len(values) > 1:
+            return i18n.t_or("login.field_twice", f"{label}: sent more than once.", field=label)
+        if required and (not values or not values[0]):
+            return i18n.t_or("login.field_missing", f"{label}: please fill this in.", field=label)
+        if values and len(values[0]) > longest:
+            return i18n.t_or("login.field_too_long",
+                             f"{label}: too long (at most {longest} characters).",
+                             field=label, max=longest)
+    return None
+
+
 def login_view() -> BaseResponse:
     """GET shows the login form; POST checks it (throttled, audited, CSRF-checked)."""
     next_url = _safe_next(request.values.get("next"))
@@ -290,10 +351,11 @@ def login_view() -> BaseResponse:
         return _login_response(200, next_url=next_url)
     if (request.content_length or 0) > MAX_LOGIN_BODY:
         return _login_response(413, i18n.t("login.too_large"), next_url)
-    name = request.form.get("username", "")
-    password = request.form.get("password", "")
-    if len(name) > MAX_NAME_LENGTH or len(password) > accounts.MAX_PASSWORD_LENGTH:
-        return _login_response(400, i18n.t("login.too_long"), next_url)
+    refused = _login_form_error()
+    if refused is not None:
+        return _login_response(400, refused, next_url)
+    name = request.form["username"]
+    password = request.form["password"]
     form_token = request.form.get("csrf_token", "")
     cookie_token = request.cookies.get(CSRF_COOKIE, "")
     if not cookie_token or not hmac.compare_digest(form_token, cookie_token):
@@ -330,7 +392,15 @@ def logout_view() -> BaseResponse:
     """End the session (POST with the CSRF token, checked by the gate)."""
     principal = current_principal()
     if principal is not None:
-        store_audit(redis_client(), principal.name, "logout")
+        r = redis_client()
+        if principal.kind == "user":
+            # The session lives in a signed cookie that a copy (a shared machine, a proxy log)
+            # would keep valid: moving the account's session epoch makes every copy worthless.
+            try:
+                accounts.end_sessions(r, principal.name)
+            except (redis.RedisError, accounts.AccountError):
+                pass  # Redis is away: this browser's cookie is still cleared below
+        store_audit(r, principal.name, "logout")
     logout_user()
     session.clear()
     response = redirect("/login", code=302)
@@ -370,6 +440,10 @@ def security_headers(response: BaseResponse) -> BaseResponse:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_settings().secure_cookies:
+        # Secure cookies mean the site is served over HTTPS: browsers should never try plain HTTP.
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_MAX_AGE_S}")
     if not request.path.startswith(("/assets/", "/_dash-component-suites/", "/login/")):
         response.headers.setdefault("Cache-Control", "no-store")
     return response

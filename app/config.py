@@ -136,11 +136,35 @@ def _parse_redis_url(value: Any) -> str | None:
     return text
 
 
+# Parts of keys copied from examples and templates: such a key is public, whatever its length.
+WEAK_SECRET_MARKERS = ("changeme", "change-me", "change_me", "replaceme", "replace-me", "insecure",
+                       "example", "secretkey", "secret-key", "secret_key", "password", "default",
+                       "notsecret", "not-secret", "development", "0123456789")
+MIN_SECRET_DISTINCT = 8
+
+
+def weak_secret_reason(key: str) -> str | None:
+    """Why ``key`` cannot sign sessions (a template value, too few kinds of character, a repeated
+    pattern), or None when it may. The reason never quotes the key."""
+    lowered = key.lower()
+    marker = next((m for m in WEAK_SECRET_MARKERS if m in lowered), None)
+    if marker is not None:
+        return f"it contains the placeholder text '{marker}'"
+    if len(set(key)) < MIN_SECRET_DISTINCT:
+        return f"it uses fewer than {MIN_SECRET_DISTINCT} different characters"
+    for period in range(1, len(key) // 2 + 1):
+        if len(key) % period == 0 and key == key[:period] * (len(key) // period):
+            return "it repeats a short pattern"
+    return None
+
+
 def _parse_secret(value: Any) -> str | None:
     text = str(value).strip()
     if not text:
         return None
-    if len(text) < MIN_SECRET_KEY_LENGTH:
+    # Refused here, so `cityops up` stops with the reason instead of booting a web server that
+    # cannot start.
+    if len(text) < MIN_SECRET_KEY_LENGTH or weak_secret_reason(text) is not None:
         raise ValueError
     return text
 
@@ -262,7 +286,8 @@ _SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
      "a URL like redis://host:6379/0, rediss://..., unix:///path/redis.sock or, for a Redis "
      "Cluster, redis+cluster://host:7000[,host2:7000]"),
     ("secret_key", "web.secret_key", "CITYOPS_SECRET_KEY", _parse_secret,
-     f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters"),
+     f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters (no template text, no "
+     "repeated pattern)"),
     ("host", "web.host", "CITYOPS_HOST", _parse_host, "a host name or IP address"),
     ("port", "web.port", "CITYOPS_PORT", _parse_int(1, 65535), "an integer from 1 to 65535"),
     ("web_workers", "web.workers", "CITYOPS_WEB_WORKERS", _parse_int(1, 64),

@@ -47,9 +47,13 @@ def callback_request_guard(app: dash.Dash) -> Callable[[], Response | None]:
         if request.method != "POST" or request.path != "/_dash-update-component":
             return None
         body = request.get_json(silent=True)
-        if (not isinstance(body, dict) or not isinstance(body.get("output"), str)
-                or body["output"] not in app.callback_map
-                or not all(isinstance(body.get(part, []), list) for part in ("inputs", "state"))):
+        spec = (app.callback_map.get(body["output"]) if isinstance(body, dict)
+                and isinstance(body.get("output"), str) else None)
+        # Inputs and state must match the callback's own: Dash indexes them without checking.
+        if (spec is None
+                or not all(isinstance(body.get(part, []), list) for part in ("inputs", "state"))
+                or len(body.get("inputs", [])) != len(spec["inputs"])
+                or len(body.get("state", [])) != len(spec.get("state", []))):
             response = jsonify({"error": "malformed callback request"})
             response.status_code = 400
             return response

@@ -387,7 +387,11 @@ def act(_ack: int | None, _claim: int | None, _note: int | None, _resolve: int |
     alert_id = selected.get("id") if isinstance(selected, dict) else None
     if not isinstance(alert_id, str):
         return html.Span(i18n.t("alerts.pick_first"), className="error"), no_update
-    note = (note or "")[:alerts.MAX_NOTE]
+    if (note is not None and not isinstance(note, str)) or len(note or "") > alerts.MAX_NOTE:
+        return html.Span(i18n.t_or("alerts.note_length", "A note of at most "
+                                   f"{alerts.MAX_NOTE} characters, please.", max=alerts.MAX_NOTE),
+                         className="error"), no_update
+    note = note or ""
     r = redis_client()
     principal = current_principal()
     assert principal is not None  # require_roles refused anonymous callers
@@ -468,9 +472,14 @@ def raise_incident(_clicks: int | None, title: str | None, domain: str | None,
     """An operator raises an incident by hand; the form's values are checked like the API's."""
     if not _clicks:
         raise PreventUpdate
-    title = (title or "").strip()
+    title = title.strip() if isinstance(title, str) else ""
     if not title or len(title) > alerts.MAX_TITLE:
         return html.Span(i18n.t("alerts.title_length", max=alerts.MAX_TITLE), className="error")
+    if (description is not None and not isinstance(description, str)) or (
+            len(description or "") > alerts.MAX_DESCRIPTION):
+        return html.Span(i18n.t_or("alerts.description_length", "A description of at most "
+                                   f"{alerts.MAX_DESCRIPTION} characters, please.",
+                                   max=alerts.MAX_DESCRIPTION), className="error")
     if domain not in store.DOMAINS or severity not in alerts.SEVERITIES:
         return html.Span(i18n.t("alerts.pick_domain_severity"), className="error")
     try:
@@ -484,7 +493,7 @@ def raise_incident(_clicks: int | None, title: str | None, domain: str | None,
     assert principal is not None
     alert = alerts.raise_manual(redis_client(), title=title, domain=domain, severity=severity,
                                 lat=lat_value, lon=lon_value,
-                                description=(description or "")[:alerts.MAX_DESCRIPTION],
+                                description=description or "",
                                 actor=principal.name, addr=client_addr())
     return html.Span(i18n.t("alerts.raised", title=alert["title"]), className="ok")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from pathlib import Path
 
 import pytest
@@ -80,5 +82,8 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert key_file.stat().st_mode & 0o077 == 0
     other = load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path / "other")})
     assert resolve_secret_key(other) != first
-    configured = load_settings(environ={"CITYOPS_SECRET_KEY": "k" * 40})
-    assert resolve_secret_key(configured) == "k" * 40
+    key = secrets.token_urlsafe(32)
+    configured = load_settings(environ={"CITYOPS_SECRET_KEY": key})
+    assert resolve_secret_key(configured) == key
+    with pytest.raises(ConfigError, match="CITYOPS_SECRET_KEY"):
+        load_settings(environ={"CITYOPS_SECRET_KEY": "k" * 40})  # long, but guessable
