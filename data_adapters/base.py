@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -19,6 +20,13 @@ from typing import Any, ClassVar, Iterator, Mapping, Union
 
 DOMAINS: tuple[str, ...] = ("transport", "water", "medical", "city")
 EXCERPT_LIMIT = 2048
+# The largest payload a parser reads, as fetch() caps a download (http.DEFAULT_MAX_BYTES): a
+# recorded file given to `cityops ingest` must not be a way around it. CAP and Open311 cap lower.
+MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
+# Record times a datetime can hold in every time zone (1900-01-01 to 9999-01-01 UTC): a feed time
+# outside them cannot be shown, and "older never overwrites newer" would keep it forever.
+EARLIEST_TIME = -2_208_988_800.0
+LATEST_TIME = 253_370_764_800.0
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -51,6 +59,50 @@ def excerpt_of(data: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
     if isinstance(data, str):
         data = data.encode("utf-8", errors="replace")
     return data[:limit].decode("utf-8", errors="replace")
+
+
+def check_size(data: bytes, limit: int = MAX_PAYLOAD_BYTES) -> None:
+    """Raise ParseError when ``data`` is larger than ``limit`` bytes (before any decoding)."""
+    if len(data) > limit:
+        raise ParseError(f"payload of {len(data)} bytes is larger than the limit of {limit} bytes",
+                         data)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(doc: Any, text: str) -> Any:
+    """``doc`` (json.loads of ``text``) with lone UTF-16 surrogates replaced by U+FFFD.
+
+    JSON may escape half of a surrogate pair ("\\ud800"); json.loads keeps it as a str that no
+    UTF-8 encoder (the store's, a browser's) accepts. Only a payload whose text has such an
+    escape is walked, iteratively so that depth cannot exhaust the stack.
+    """
+    if not _SURROGATE_ESCAPE.search(text):
+        return doc
+    root = [doc]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        parent, key = stack.pop()
+        value = parent[key]
+        if isinstance(value, str):
+            parent[key] = _SURROGATE.sub("\ufffd", value)
+        elif isinstance(value, list):
+            stack.extend((value, index) for index in range(len(value)))
+        elif isinstance(value, dict):
+            if any(_SURROGATE.search(k) for k in value if isinstance(k, str)):
+                cleaned = {_SURROGATE.sub("\ufffd", k) if isinstance(k, str) else k: v
+                           for k, v in value.items()}
+                value.clear()
+                value.update(cleaned)
+            stack.extend((value, k) for k in list(value))
+    return root[0]
+
+
+def valid_time(seconds: float | None) -> bool:
+    """True for a record time (POSIX seconds) that is finite and a datetime can show anywhere."""
+    return seconds is not None and EARLIEST_TIME <= seconds < LATEST_TIME
 
 
 # -- payloads and records --------------------------------------------------------------------------

@@ -14,10 +14,11 @@ import urllib.request
 from typing import Any, ClassVar, Mapping
 from urllib.parse import urlsplit
 
-from data_adapters.base import Adapter, FatalFeedError, RawPayload, RetryableFeedError
+from data_adapters.base import (MAX_PAYLOAD_BYTES, Adapter, FatalFeedError, RawPayload,
+                                RetryableFeedError)
 
 DEFAULT_TIMEOUT_S = 10.0
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BYTES = MAX_PAYLOAD_BYTES  # one cap for fetching and parsing
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 USER_AGENT = "CityOps feed adapter"
 

@@ -76,7 +76,12 @@ def _ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
             store.dead_letter(r, adapter.feed, [(f"unusable payload: {exc}", exc.excerpt)])
         raise
     if rejected:
-        store.dead_letter(r, adapter.feed, [(rj.reason, rj.excerpt) for rj in rejected])
+        # The stream keeps the newest DEAD_LETTER_MAXLEN anyway: millions of bad rows in one
+        # payload must not cost millions of writes. The count says what was not kept.
+        letters = [(rj.reason, rj.excerpt) for rj in rejected[:store.DEAD_LETTER_MAXLEN]]
+        if len(rejected) > len(letters):
+            letters.append((f"{len(rejected) - len(letters)} more rejected rows not kept", ""))
+        store.dead_letter(r, adapter.feed, letters)
     replaces = header.replaces if header.full_dataset else ()
     batch = store.write_batch(
         r, adapter.domain, adapter.feed, entities=entities, observations=observations,

@@ -16,12 +16,14 @@ from xml.etree.ElementTree import ParseError as XmlParseError
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
-from data_adapters.base import Event, ParseError, ParseItem, Rejected, Removed
+from data_adapters.base import Event, ParseError, ParseItem, Rejected, Removed, valid_time
 
 KIND = "cap_warning"
 MAX_BYTES = 4 * 1024 * 1024
 CIRCLE_POINTS = 32
 KM_PER_DEGREE = 111.32
+# Half the Equator: a larger radius covers the whole Earth, and would overflow the ring's maths.
+MAX_RADIUS_KM = 20_037.5
 # CAP 1.2 section 3.2.2: an info block without <language> is in en-US.
 DEFAULT_LANGUAGE = "en-US"
 CAP_NAMESPACES = ("urn:oasis:names:tc:emergency:cap:1.0", "urn:oasis:names:tc:emergency:cap:1.1",
@@ -89,7 +91,11 @@ def parse_time(text: str | None) -> float | None:
     except ValueError:
         return None
     # CAP requires an offset; a time without one could be any zone's, so it is not guessed.
-    return when.timestamp() if when.tzinfo is not None else None
+    if when.tzinfo is None:
+        return None
+    seconds = when.timestamp()
+    # 9999-12-31T23:59:59-14:00 is past every datetime in UTC: no screen could show it.
+    return seconds if valid_time(seconds) else None
 
 
 def parse_polygon(text: str) -> list[list[float]]:
@@ -129,6 +135,8 @@ def parse_circle(text: str) -> tuple[float, float, float]:
         raise ValueError("not finite")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or radius < 0:
         raise ValueError("center out of range or negative radius")
+    if radius > MAX_RADIUS_KM:
+        raise ValueError(f"radius {radius} km is larger than the Earth ({MAX_RADIUS_KM} km)")
     return lat, lon, radius
 
 

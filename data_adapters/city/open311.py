@@ -12,6 +12,7 @@ payload size is capped.
 from __future__ import annotations
 
 import json
+import math
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone, tzinfo
@@ -22,7 +23,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from data_adapters.base import (Entity, Event, FeedHeader, ParseError, ParseItem, Rejected,
-                                valid_position)
+                                valid_position, valid_time, without_lone_surrogates)
 
 DOMAIN = "city"
 DEFAULT_TZ = "Asia/Shanghai"
@@ -83,9 +84,9 @@ def decode_document(data: bytes) -> Any:
         raise ParseError("payload is neither Open311 JSON nor XML", data)
     try:
         document = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the stack
         raise ParseError(f"not valid JSON: {exc}", data) from None
-    return document
+    return without_lone_surrogates(document, text)
 
 
 def _local(tag: Any) -> str:
@@ -173,9 +174,12 @@ def parse_datetime(value: Any, tz: str | tzinfo = DEFAULT_TZ) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(tz))
     try:
-        return moment.timestamp()
+        seconds = moment.timestamp()
     except (OverflowError, OSError, ValueError):
         raise ValueError(f"date out of range {value!r}") from None
+    if not valid_time(seconds):  # 9999-12-31T23:00-05:00 is past every datetime in UTC
+        raise ValueError(f"date out of range {value!r}")
+    return seconds
 
 
 def iso_utc(seconds: float) -> str:
@@ -208,7 +212,10 @@ def _coordinate(value: Any) -> tuple[float | None, bool]:
     if value is None or isinstance(value, bool):
         return None, value is None
     if isinstance(value, (int, float)):
-        return float(value), True
+        try:
+            return float(value), True
+        except OverflowError:  # an integer past float's range: a number, out of any range
+            return math.inf, True
     if isinstance(value, str):
         if not value.strip():
             return None, True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections import Counter
 from typing import Any, Iterator, Mapping
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from data_adapters.base import (Entity, FeedHeader, Observation, ParseError, ParseItem, Rejected,
-                                valid_position)
+                                check_size, valid_position, valid_time, without_lone_surrogates)
 
 DOMAIN = "medical"
 DEFAULT_TZ = "Asia/Shanghai"
@@ -51,6 +52,8 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _REF_TYPES = ("Location", "Organization")
 # A nested Bundle (a document inside a searchset) is read; deeper nesting is not FHIR we expect.
 MAX_BUNDLE_DEPTH = 2
+# No hospital counts a billion beds; a larger count is a corrupt value, not a capacity.
+MAX_COUNT = 10**9
 
 
 # -- small helpers ----------------------------------------------------------------------------------
@@ -60,14 +63,17 @@ def fhir_time(value: Any, tz: dt.tzinfo) -> float | None:
         return None
     try:
         if _DATE.match(value):
-            return dt.datetime.fromisoformat(value).replace(tzinfo=tz).timestamp()
-        if _DATETIME.match(value):
+            seconds = dt.datetime.fromisoformat(value).replace(tzinfo=tz).timestamp()
+        elif _DATETIME.match(value):
             moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
             # FHIR requires a zone with a time; one without is read in the city's zone.
-            return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).timestamp()
-    except ValueError:  # e.g. month 13 or a leap second, which datetime cannot hold
+            seconds = (moment if moment.tzinfo else moment.replace(tzinfo=tz)).timestamp()
+        else:
+            return None
+    except (ValueError, OverflowError):  # month 13 or a leap second, which datetime cannot hold
         return None
-    return None
+    # 9999-12-31T23:00:00-05:00 is past any datetime in UTC: not a time a screen can show.
+    return seconds if valid_time(seconds) else None
 
 
 def reference_target(ref: Any, full_urls: Mapping[str, tuple[str, str]] | None = None
@@ -78,7 +84,11 @@ def reference_target(ref: Any, full_urls: Mapping[str, tuple[str, str]] | None =
     text = ref["reference"].strip()
     if full_urls and text in full_urls:  # urn:uuid: or absolute fullUrl within the Bundle
         return full_urls[text]
-    parts = [p for p in (urlsplit(text).path if "://" in text else text).split("/") if p]
+    try:
+        path = urlsplit(text).path if "://" in text else text
+    except ValueError:  # "http://[x/Location/1": an unclosed IPv6 host names nothing
+        return None
+    parts = [p for p in path.split("/") if p]
     if len(parts) >= 4 and parts[-2] == "_history":  # a versioned reference: Type/id/_history/v
         parts = parts[:-2]
     if len(parts) >= 2 and parts[-2] in _REF_TYPES and _ID.match(parts[-1]):
@@ -125,7 +135,8 @@ def _telecom(value: Any) -> list[dict[str, str]]:
 def _outcome_text(outcome: Mapping[str, Any]) -> str:
     """The issues of an OperationOutcome as one line (severity, code, diagnostics)."""
     texts = []
-    for issue in outcome.get("issue") or []:
+    issues = outcome.get("issue")
+    for issue in issues if isinstance(issues, list) else []:
         if not isinstance(issue, Mapping):
             continue
         details = issue.get("details")
@@ -141,12 +152,13 @@ def _decode(data: bytes) -> dict[str, Any]:
     """The top-level FHIR resource of a payload, or ParseError."""
     if not data or not data.strip():
         raise ParseError("empty payload", data)
+    check_size(data)
     try:
         text = data.decode("utf-8-sig")  # some servers send a BOM
     except UnicodeDecodeError as exc:
         raise ParseError(f"not UTF-8: {exc}", data) from None
     try:
-        doc = json.loads(text)
+        doc = without_lone_surrogates(json.loads(text), text)
     except (ValueError, RecursionError) as exc:
         raise ParseError(f"not JSON: {exc}", data) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
@@ -189,7 +201,7 @@ def _position(resource: Mapping[str, Any],
     lon = position.get("longitude") if isinstance(position, Mapping) else None
     if (not isinstance(lat, (int, float)) or isinstance(lat, bool)
             or not isinstance(lon, (int, float)) or isinstance(lon, bool)
-            or not valid_position(float(lat), float(lon))):
+            or not valid_position(_as_float(lat), _as_float(lon))):
         return None, None, {"invalid_position": True}
     lat, lon = float(lat), float(lon)
     if bounds is not None:
@@ -198,6 +210,14 @@ def _position(resource: Mapping[str, Any],
             # Flagged, not drawn: wrong-sign longitudes (the SANER NJ and AK examples) land here.
             return None, None, {"out_of_bounds": True, "reported_position": [lat, lon]}
     return lat, lon, {}
+
+
+def _as_float(number: int | float) -> float:
+    """A JSON number as a float; an integer past float's range is infinite (so never valid)."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf
 
 
 def _location(resource: Mapping[str, Any], prefix: str, feed: str, fetched_at: float,
@@ -300,8 +320,10 @@ def _count(population: Mapping[str, Any]) -> int | None | str:
         return None  # "_count" with a data-absent-reason, or nothing: unknown, never zero
     count = population["count"]
     if isinstance(count, bool) or not isinstance(count, (int, float)) \
-            or count != count or count < 0 or int(count) != count:
-        return f"count {count!r} is not a non-negative integer"
+            or not math.isfinite(_as_float(count)) or count < 0 or int(count) != count:
+        return f"count {repr(count)[:40]} is not a non-negative integer"
+    if count > MAX_COUNT:
+        return f"count {repr(count)[:40]} is more than {MAX_COUNT}"
     return int(count)
 
 

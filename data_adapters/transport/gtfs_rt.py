@@ -20,8 +20,8 @@ from typing import Any, Iterable, Iterator, Sequence
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
-from data_adapters.base import (Entity, Event, FeedHeader, Observation, ParseError, ParseItem,
-                                Rejected, Removed, gc_paused)
+from data_adapters.base import (LATEST_TIME, Entity, Event, FeedHeader, Observation, ParseError,
+                                ParseItem, Rejected, Removed, check_size, gc_paused, valid_time)
 
 DOMAIN = "transport"
 DEFAULT_LANGUAGES: tuple[str, ...] = ("en", "zh")
@@ -74,6 +74,7 @@ def decode_feed_message(data: bytes) -> rt.FeedMessage:
     """The decoded FeedMessage, or ParseError when it is empty, corrupt or holds nothing."""
     if not data:
         raise ParseError("empty payload", data)
+    check_size(data)
     message = rt.FeedMessage()
     try:
         message.ParseFromString(data)
@@ -93,10 +94,14 @@ def feed_header(header: rt.FeedHeader, has_header: bool, kinds: set[str]) -> Fee
 
 
 def _seconds(value: int) -> float | None:
-    """POSIX seconds from a GTFS-rt timestamp; 0 is unset, values past 1e11 are milliseconds."""
+    """POSIX seconds from a GTFS-rt timestamp; 0 is unset, values past 1e11 are milliseconds.
+
+    A time no datetime can hold (a corrupt uint64) counts as unset.
+    """
     if not value:
         return None
-    return value / 1000.0 if value > _MS_THRESHOLD else float(value)
+    seconds = value / 1000.0 if value > _MS_THRESHOLD else float(value)
+    return seconds if valid_time(seconds) else None
 
 
 def _text(value: str | bytes) -> str:
@@ -136,7 +141,8 @@ def _collect(entities: Sequence[rt.FeedEntity], prefix: str, source: str, defaul
         if has_trip:
             out.extend(trip_delays(entity.trip_update, prefix, default_ts))
         if has_alert:
-            out.append(alert_event(entity, prefix, source, default_ts, languages))
+            out.append(alert_event(entity, prefix, source, default_ts, languages)
+                       if entity.id else Rejected.of("alert without an entity id", str(entity)))
         if not (has_vehicle or has_trip or has_alert):
             out.append(Rejected.of("entity has no vehicle, trip_update or alert", str(entity)))
     out.extend(vehicles.values())
@@ -157,18 +163,16 @@ def _settle_duplicate(entities: Sequence[rt.FeedEntity], vehicles: dict[str, Ent
                        "timestamp claims it", str(entities[loser]))
 
 
-def removed_item(entity: rt.FeedEntity, prefix: str, has_vehicle: bool, has_alert: bool) -> Removed:
+def removed_item(entity: rt.FeedEntity, prefix: str, has_vehicle: bool,
+                 has_alert: bool) -> Removed | Rejected:
     """The Removed for an is_deleted entity, in the id form of the record it had made."""
-    if has_vehicle:
-        return Removed(DOMAIN, vehicle_id(entity, prefix))
-    if has_alert:
-        return Removed(DOMAIN, f"{prefix}:alert:{_text(entity.id)}")
-    return Removed(DOMAIN, f"{prefix}:entity:{_text(entity.id)}")
-
-
-def vehicle_id(entity: rt.FeedEntity, prefix: str) -> str:
-    """The stable id of the vehicle an entity describes: vehicle.vehicle.id, else entity.id."""
-    return f"{prefix}:vehicle:{_text(entity.vehicle.vehicle.id) or _text(entity.id)}"
+    if has_vehicle:  # a vehicle's id is vehicle.vehicle.id, else entity.id (as vehicle_entity)
+        kind, key = "vehicle", _text(entity.vehicle.vehicle.id) or _text(entity.id)
+    else:
+        kind, key = "alert" if has_alert else "entity", _text(entity.id)
+    if not key:  # an empty id names nothing that could be removed
+        return Rejected.of("deleted entity without an id", str(entity))
+    return Removed(DOMAIN, f"{prefix}:{kind}:{key}")
 
 
 # -- vehicles ---------------------------------------------------------------------------------------
@@ -227,6 +231,10 @@ def vehicle_entity(entity: rt.FeedEntity, prefix: str, source: str,
         attrs["stop_id"] = value if value.__class__ is str else _text(value)
     value = vp.timestamp
     observed_at = (value / 1000.0 if value > _MS_THRESHOLD else float(value)) if value else default_ts
+    if observed_at >= LATEST_TIME:
+        # A uint64 cannot be negative: only the far end can be out of range. Kept, such a time
+        # would block every later position of the vehicle (the store keeps the newest).
+        return Rejected.of(f"vehicle timestamp {value} is out of range", str(entity))
     return _make_entity({"domain": DOMAIN, "kind": "vehicle", "id": f"{prefix}:vehicle:{vid}",
                          "lat": lat, "lon": lon, "status": "in_service", "observed_at": observed_at,
                          "source": source, "attrs": attrs})

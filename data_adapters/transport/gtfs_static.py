@@ -13,13 +13,15 @@ import io
 import math
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 
-from data_adapters.base import Entity, FeedHeader, ParseError, ParseItem, Rejected, valid_position
+from data_adapters.base import (Entity, FeedHeader, ParseError, ParseItem, Rejected, check_size,
+                                valid_position)
 
 DOMAIN = "transport"
 MAX_SHAPE_POINTS = 500
@@ -27,6 +29,13 @@ MAX_SHAPE_POINTS = 500
 STOP_TIMES_LIMIT_BYTES = 64 * 1024 * 1024
 # A member larger than this (uncompressed) is refused rather than inflated into memory.
 MEMBER_LIMIT_BYTES = 1024 * 1024 * 1024
+# CSV deflates about 5 to 20 times; a member past this ratio (and past the floor, so that tiny
+# files of repeated lines pass) is a zip bomb: a few KB that would inflate to gigabytes.
+MAX_COMPRESSION_RATIO = 100
+RATIO_FLOOR_BYTES = 1024 * 1024
+# Stored and deflated members only: zipfile inflates bzip2 and LZMA in unbounded steps, and
+# cannot read Deflate64 at all.
+_READABLE_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 _HEX_COLOR = re.compile(r"[0-9A-Fa-f]{6}")
 
 
@@ -63,22 +72,34 @@ def parse_gtfs_zip(data: bytes, feed: str, fetched_at: float, *,
     if stops is None and routes is None:
         detail = "; ".join(problem.reason for problem in problems)
         raise ParseError(f"GTFS zip has no readable stops.txt or routes.txt: {detail}", data[:256])
-    replaces = tuple(kind for kind, table in (("stop", stops), ("route", routes)) if table is not None)
+    prefix = id_prefix or feed
+    stop_list = list(stop_items(stops, prefix, feed, fetched_at)) if stops is not None else []
+    route_list: list[Entity | Rejected] = []
+    if routes is not None:
+        route_list = list(route_items(routes, prefix, feed, fetched_at,
+                                      *_route_extras(archive, members)))
+    # A full dataset retires what it does not list: a table none of whose rows is usable (say
+    # ";"-separated, so no stop_id column) must not empty the map of that feed's stops.
+    replaces = tuple(kind for kind, items in (("stop", stop_list), ("route", route_list))
+                     if any(isinstance(item, Entity) for item in items))
+    if not replaces:
+        reasons = [item.reason for item in [*problems, *stop_list, *route_list]
+                   if isinstance(item, Rejected)]
+        raise ParseError(f"GTFS zip has no usable stop or route: {'; '.join(reasons[:3])}",
+                         data[:256])
     yield FeedHeader(None, full_dataset=True, replaces=replaces)
     yield from problems
-    if stops is not None:
-        yield from stop_items(stops, id_prefix or feed, feed, fetched_at)
-    if routes is not None:
-        extras = _route_extras(archive, members)
-        yield from route_items(routes, id_prefix or feed, feed, fetched_at, *extras)
+    yield from stop_list
+    yield from route_list
 
 
 # -- reading the archive ----------------------------------------------------------------------------
 def _open_zip(data: bytes) -> zipfile.ZipFile:
     """The archive, or ParseError when the bytes are not a zip."""
+    check_size(data)
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError) as exc:
+    except (zipfile.BadZipFile, ValueError, NotImplementedError) as exc:  # "zip file version 8.4"
         raise ParseError(f"not a zip archive: {exc}", data) from exc
 
 
@@ -103,8 +124,9 @@ def _read_member(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], 
     info = members.get(name)
     if info is None:
         return None
-    if info.file_size > MEMBER_LIMIT_BYTES:
-        problems.append(Rejected.of(f"{name}: {info.file_size} bytes uncompressed, over the limit", ""))
+    refusal = _refusal(info)
+    if refusal is not None:
+        problems.append(Rejected.of(f"{name}: {refusal}", ""))
         return None
     bad_lines: list[list[str]] = []
     wanted = set(columns) if columns else None
@@ -116,11 +138,29 @@ def _read_member(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], 
                             on_bad_lines=bad_lines.append if strict else "skip",
                             usecols=(lambda c: c.strip() in wanted) if wanted else None)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, zipfile.BadZipFile,
-            OSError, EOFError) as exc:
+            zlib.error, NotImplementedError, OSError, EOFError) as exc:
         problems.append(Rejected.of(f"{name}: unreadable ({exc})", _head(archive, info)))
         return None
     frame.columns = [str(c).strip() for c in frame.columns]
+    # "stop_id, stop_id " names one column twice once stripped: the first one is read.
+    frame = frame.loc[:, ~frame.columns.duplicated()]
     return _Table(name, frame.fillna(""), bad_lines)
+
+
+def _refusal(info: zipfile.ZipInfo) -> str | None:
+    """Why a member is not inflated (size, ratio, encryption, compression method), or None."""
+    if info.file_size > MEMBER_LIMIT_BYTES:
+        return f"{info.file_size} bytes uncompressed, over the limit of {MEMBER_LIMIT_BYTES}"
+    if (info.file_size > RATIO_FLOOR_BYTES
+            and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
+        return (f"{info.file_size} bytes from {info.compress_size} compressed: a compression "
+                f"ratio over {MAX_COMPRESSION_RATIO} (a zip bomb?)")
+    if info.flag_bits & 0x1:
+        return "encrypted"
+    if info.compress_type not in _READABLE_METHODS:
+        return (f"compression method {info.compress_type} is not supported (only "
+                f"{' and '.join(_READABLE_METHODS.values())})")
+    return None
 
 
 def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
@@ -128,7 +168,7 @@ def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
         with archive.open(info) as member:
             return member.read(512)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError, EOFError, ValueError):
         return b""
 
 
@@ -322,11 +362,13 @@ def _float(text: str) -> float | None:
 
 
 def _int(text: str) -> int | None:
-    """An integer (GTFS enums are small integers), or None for empty or malformed text."""
+    """An integer (GTFS enums are small integers), or None for empty, malformed or huge text."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         return None
+    # A 30-digit "route type" is no enum, and no 64-bit field of the stored record could hold it.
+    return value if -2**31 <= value < 2**31 else None
 
 
 def _present(values: dict[str, str]) -> dict[str, Any]:

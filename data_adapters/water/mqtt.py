@@ -99,7 +99,12 @@ def encode_batch(messages: Sequence[MqttMessage], *, dropped: int = 0,
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past float's range
+        return False
 
 
 def _entry(raw: Any) -> MqttMessage | Rejected:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from data_adapters.base import (Entity, FatalFeedError, FeedHeader, Observation, ParseError,
-                                ParseItem, Rejected, valid_position)
+                                ParseItem, Rejected, check_size, valid_position, valid_time,
+                                without_lone_surrogates)
 
 DOMAIN = "water"
 # RFC 8428 4.5.3: times below 2**28 (about 8.5 years of seconds) are relative to now.
@@ -90,6 +91,7 @@ def decode_pack(data: bytes) -> list[dict[str, Any]]:
     """The records of a SenML JSON pack, or ParseError when it is not a non-empty array of objects."""
     if not data:
         raise ParseError("empty payload", data)
+    check_size(data)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -98,7 +100,7 @@ def decode_pack(data: bytes) -> list[dict[str, Any]]:
         raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels", data)
     try:
         # NaN/Infinity are not JSON; kept as floats here so that the type check rejects the record.
-        pack = json.loads(text, parse_constant=float)
+        pack = without_lone_surrogates(json.loads(text, parse_constant=float), text)
     except (ValueError, RecursionError) as exc:
         raise ParseError(f"not JSON: {exc}", data) from None
     if isinstance(pack, dict) and isinstance(pack.get("e"), list):
@@ -152,10 +154,28 @@ def _type_error(record: Mapping[str, Any]) -> str | None:
         if label in _NUMBER_FIELDS:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return f"field '{label}' must be a number, not {type(value).__name__}"
-            if not math.isfinite(value):
+            if not _finite(value):
                 return f"field '{label}' must be finite, not {value}"
         if label == "vb" and not isinstance(value, bool):
             return f"field 'vb' must be a boolean, not {type(value).__name__}"
+    return None
+
+
+def _finite(value: int | float) -> bool:
+    """True for a number a float can hold: not NaN or infinite, no integer past float's range."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer of 309 digits or more
+        return False
+
+
+def _range_error(record: Mapping[str, Any]) -> str | None:
+    """Why a resolved record's time or numbers cannot be stored (overflowed sums), or None."""
+    if not valid_time(record["t"]):
+        return f"time {record['t']} is out of range"
+    for label in ("v", "s"):
+        if label in record and not math.isfinite(record[label]):
+            return f"resolved '{label}' {record[label]} is not finite"
     return None
 
 
@@ -211,6 +231,10 @@ def _resolve(data: bytes, now: float) -> list[_Resolved]:
         for label, value in raw.items():
             if label not in resolved and label not in _BASE_FIELDS and label not in ("n", "t"):
                 resolved[label] = value
+        problem = _range_error(resolved)
+        if problem:
+            out.append(_Resolved(None, bn, name, Rejected.of(problem, json.dumps(raw))))
+            continue
         out.append(_Resolved(resolved, bn, name))
     return out
 
@@ -266,12 +290,17 @@ def observation_of(entity_id: str, measurement: str, record: Mapping[str, Any]
             if unit not in factors:
                 return Rejected.of(f"{key} in unit {unit!r}: expected one of "
                                    f"{', '.join(factors)}", json.dumps(record))
-            out.append(Observation(entity_id, metric, value * factors[unit], target, when))
+            value *= factors[unit]
+            if not math.isfinite(value):  # 1e308 m3/s is finite; in m3/h it is not
+                return Rejected.of(f"{key} {record['v']} {unit} is out of range",
+                                   json.dumps(record))
+            out.append(Observation(entity_id, metric, value, target, when))
         else:
             out.append(Observation(entity_id, key, value, "1" if "vb" in record else unit or "1",
                                    when))
     if "s" in record:
         if key == "flow" and unit in _FLOW_SUM:
+            # The factors are at most 1: the product of a finite sum stays finite.
             out.append(Observation(entity_id, "volume_m3", record["s"] * _FLOW_SUM[unit], "m3",
                                    when))
         else:

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping
 from urllib.parse import unquote
 
 from data_adapters.base import (Entity, FeedHeader, Observation, ParseError, ParseItem, Rejected,
-                                valid_position)
+                                check_size, valid_position, valid_time, without_lone_surrogates)
 from data_adapters.water.senml import observation_of, zone_of
 
 DOMAIN = "water"
@@ -89,13 +89,15 @@ def load_json(data: bytes) -> Any:
     """The JSON document of a payload; ParseError when it is empty, not UTF-8 or not JSON."""
     if not data:
         raise ParseError("empty payload", data)
+    check_size(data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ParseError(f"not UTF-8: {exc}", data) from None
     try:
         # NaN/Infinity are not JSON: kept as floats so that the row is rejected, not the payload.
-        return json.loads(text, parse_constant=float, parse_int=_int_or_float)
+        return without_lone_surrogates(
+            json.loads(text, parse_constant=float, parse_int=_int_or_float), text)
     except (ValueError, RecursionError) as exc:
         raise ParseError(f"not JSON: {exc}", data) from None
 
@@ -135,7 +137,11 @@ def _instant(text: str, tz: dt.tzinfo) -> dt.datetime | None:
     except ValueError:  # month 13, a leap second
         return None
     # STA times carry a zone; some servers leave it out (PSNC): read those in the configured zone.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(dt.timezone.utc)
+    try:
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(dt.timezone.utc)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is in the year 10000 in UTC
+        return None
+    return moment if valid_time(moment.timestamp()) else None
 
 
 def sta_time(value: Any, tz: dt.tzinfo = dt.timezone.utc) -> dt.datetime | None:
@@ -254,7 +260,10 @@ def _positions(value: Any, depth: int) -> Iterator[tuple[float, float]]:
         return
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
         if len(value) >= 2:
-            yield float(value[0]), float(value[1])
+            try:
+                yield float(value[0]), float(value[1])
+            except OverflowError:  # an integer past float's range: no position
+                return
         return
     for part in value:
         yield from _positions(part, depth + 1)
@@ -453,9 +462,13 @@ def parse_observations(data: bytes, feed: str, *, id_prefix: str | None = None,
         if isinstance(value, str):
             rejected.append(Rejected.of(f"Datastream {ref}: {value}", _excerpt(row)))
             continue
+        scaled = value * stream.factor
+        if not math.isfinite(scaled):
+            rejected.append(Rejected.of(f"Datastream {ref}: result {value!r} is out of range",
+                                        _excerpt(row)))
+            continue
         result = observation_of(stream.entity_id, stream.measurement,
-                                {"u": stream.unit, "t": when.timestamp(),
-                                 "v": value * stream.factor})
+                                {"u": stream.unit, "t": when.timestamp(), "v": scaled})
         if isinstance(result, Rejected):
             rejected.append(Rejected.of(f"Datastream {ref}: {result.reason}", _excerpt(row)))
             continue
