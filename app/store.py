@@ -363,10 +363,25 @@ def read_runner_heartbeat(r: redis.Redis) -> dict[str, str] | None:
 
 
 # -- live entities, observations and events ---------------------------------------------------------
-# The ids a feed last listed, per kind: one MessagePack array in a string (a set costs three times
-# the memory per id, and is only read when a full listing differs from the last). feed_ids() also
-# reads the set an earlier CityOps left there, and removes it.
+# Shared Lua helpers. The ids a feed last listed, per kind: one MessagePack array in a string (a
+# set costs three times the memory per id, and is only read when a full listing differs from the
+# last). feed_ids() also reads the set an earlier CityOps left there, and removes it.
 _FEED_IDS_LUA = """
+-- Each live entity's observation time: one MessagePack map (id -> time) per domain in a string.
+-- Decoding and re-encoding it in C costs less than 20,000 HMGET and HSET field operations, and a
+-- third of a hash's memory. Reads the hash an earlier CityOps left there, and removes it.
+local function times_of(key)
+  if redis.call('TYPE', key).ok == 'hash' then
+    local flat = redis.call('HGETALL', key)
+    local t = {}
+    for i = 1, #flat, 2 do t[flat[i]] = tonumber(flat[i + 1]) end
+    redis.call('DEL', key)
+    return t
+  end
+  local packed = redis.call('GET', key)
+  if not packed then return {} end
+  return cmsgpack.unpack(packed)
+end
 local function feed_ids(key)
   if redis.call('TYPE', key).ok == 'set' then
     local members = redis.call('SMEMBERS', key)
@@ -379,12 +394,13 @@ local function feed_ids(key)
 end
 """
 # Upserts a batch of entities of one feed. Older data never overwrites newer (per-entity time
-# check); a full dataset retires the feed's entities of that kind it no longer lists. One script,
-# so a reader never sees half a batch.
+# check against the domain's times map; within a batch too); a full dataset retires the feed's
+# entities of that kind it no longer lists. One script, so a reader never sees half a batch.
 # KEYS: live, live_times, geo, feed_entities, meta, feed_entities_digest
 # ARGV: full (0/1), now, batch, indexed (0/1: keep the GEO set for this kind), digest of the
 # batch's id set (full batches). The batch is one MessagePack array of five columns: ids, times,
-# lons, lats (false without a position; both empty for kinds not GEO-indexed), packed JSON. One
+# lons, lats (false without a position; both empty for kinds not GEO-indexed), packed JSON (a
+# list, or one body of the entities joined by commas, see _packed_entities). One
 # argument instead of five per entity (encoding 100,000 arguments in redis-py costs more than the
 # whole write); Redis's own C MessagePack decoder hands the columns to the script as they are.
 _UPSERT_ENTITIES = """
@@ -394,31 +410,39 @@ local cols = cmsgpack.unpack(ARGV[3])
 local CHUNK = 2000
 local ids, tss, lons, lats, packs = cols[1], cols[2], cols[3], cols[4], cols[5]
 local n = #ids
-local prev = {}
-for c = 1, n, CHUNK do
-  local vals = redis.call('HMGET', KEYS[2], unpack(ids, c, math.min(c + CHUNK - 1, n)))
-  for j = 1, #vals do prev[c + j - 1] = vals[j] end
+if type(packs) == 'string' then
+  -- One JSON body: cut it where one entity ends and the next begins (checked by the caller).
+  local body, list, pos = packs, {}, 1
+  for i = 1, n - 1 do
+    local e = string.find(body, '},{"domain":', pos, true)
+    list[i] = string.sub(body, pos, e)
+    pos = e + 2
+  end
+  list[n] = string.sub(body, pos)
+  packs = list
 end
+""" + _FEED_IDS_LUA + """
+local times = times_of(KEYS[2])
 local accepted, older = 0, 0
-local live, times, geo, nogeo = {}, {}, {}, {}
+local live, geo, nogeo = {}, {}, {}
 for i = 1, n do
-  local p = prev[i]
-  if p and tonumber(p) > tss[i] then
+  local id = ids[i]
+  local p = times[id]
+  if p and p > tss[i] then
     older = older + 1
   else
     accepted = accepted + 1
-    live[#live + 1] = ids[i]; live[#live + 1] = packs[i]
-    times[#times + 1] = ids[i]; times[#times + 1] = tss[i]
+    live[#live + 1] = id; live[#live + 1] = packs[i]
+    times[id] = tss[i]
     if indexed then
       if lons[i] then
-        geo[#geo + 1] = lons[i]; geo[#geo + 1] = lats[i]; geo[#geo + 1] = ids[i]
+        geo[#geo + 1] = lons[i]; geo[#geo + 1] = lats[i]; geo[#geo + 1] = id
       else
-        nogeo[#nogeo + 1] = ids[i]
+        nogeo[#nogeo + 1] = id
       end
     end
   end
 end
-""" + _FEED_IDS_LUA + """
 local function chunked(cmd, key, args, width)
   local step = CHUNK * width
   for c = 1, #args, step do
@@ -426,7 +450,6 @@ local function chunked(cmd, key, args, width)
   end
 end
 chunked('HSET', KEYS[1], live, 2)
-chunked('HSET', KEYS[2], times, 2)
 if indexed then
   chunked('GEOADD', KEYS[3], geo, 3)
   chunked('ZREM', KEYS[3], nogeo, 1)
@@ -444,7 +467,7 @@ if full then
     end
     retired = #gone
     chunked('HDEL', KEYS[1], gone, 1)
-    chunked('HDEL', KEYS[2], gone, 1)
+    for _, id in ipairs(gone) do times[id] = nil end
     chunked('ZREM', KEYS[3], gone, 1)
     redis.call('SET', KEYS[4], cmsgpack.pack(ids))
     redis.call('SET', KEYS[6], ARGV[5])
@@ -460,10 +483,18 @@ else
   redis.call('DEL', KEYS[6])
 end
 if accepted > 0 or retired > 0 then
+  redis.call('SET', KEYS[2], cmsgpack.pack(times))
   redis.call('HINCRBY', KEYS[5], 'version', 1)
   redis.call('HSET', KEYS[5], 'updated_at', ARGV[2])
 end
 return {accepted, older, retired}
+"""
+# Takes ids (ARGV) out of a domain's observation times (KEYS[1]).
+_FORGET_TIMES = _FEED_IDS_LUA + """
+local times = times_of(KEYS[1])
+for i = 1, #ARGV do times[ARGV[i]] = nil end
+redis.call('SET', KEYS[1], cmsgpack.pack(times))
+return 1
 """
 # Takes ids (ARGV) out of a feed's id list (KEYS[1]).
 _FORGET_FEED_IDS = _FEED_IDS_LUA + """
@@ -479,25 +510,22 @@ return #kept
 _ENTITY_JOINT = b'},{"domain":'
 
 
-def _packed_entities(group: Sequence[Any]) -> list[bytes]:
-    """Each entity of ``group`` as compact JSON, from one orjson call for the whole list.
+def _packed_entities(group: Sequence[Any]) -> bytes | list[bytes]:
+    """The entities of ``group`` as compact JSON: one body that the upsert script splits, from one
+    orjson call for the whole list, or (when that body cannot be split safely) one per entity.
 
-    orjson packs a list of 20,000 dataclasses in a few ms but takes 3x longer one call at a time.
-    The list splits exactly at ``},{"domain":``: inside a JSON string a quote is always escaped, so
-    that sequence only occurs where one entity ends and the next begins. Should an attribute hold
-    a nested object that starts with "domain", the count is off and each is packed alone.
+    orjson packs a list of 20,000 dataclasses in a few ms but takes 3x longer one call at a time,
+    and cutting the body into 20,000 pieces costs Python more than it costs Lua. The body splits
+    exactly at ``},{"domain":``: inside a JSON string a quote is always escaped, so that sequence
+    only occurs where one entity ends and the next begins. Should an attribute hold a nested
+    object that starts with "domain", the count is off and each is packed alone.
     """
     if not group:
         return []
     body = orjson.dumps(list(group))[1:-1]
-    parts = body.split(_ENTITY_JOINT)
-    if len(parts) != len(group) or not body.startswith(b'{"domain":') or not body.endswith(b"}"):
+    if body.count(_ENTITY_JOINT) != len(group) - 1 or not body.startswith(b'{"domain":'):
         return [orjson.dumps(e) for e in group]
-    head, tail = b'{"domain":', b"}"
-    if len(parts) == 1:
-        return [body]
-    last = len(parts) - 1
-    return [parts[0] + tail] + [head + p + tail for p in parts[1:last]] + [head + parts[last]]
+    return body
 
 
 def _id_set_digest(group: Sequence[Any]) -> str:
@@ -597,7 +625,7 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
                 "0" if kind in MOVING_KINDS else "1", _id_set_digest(group) if full else "")
         if removed:
             pipe.hdel(Keys.live(domain), *removed)
-            pipe.hdel(Keys.live_times(domain), *removed)
+            pipe.execute_command("EVAL", _FORGET_TIMES, 1, Keys.live_times(domain), *removed)
             pipe.zrem(Keys.geo(domain), *removed)
             for kind in by_kind:
                 pipe.execute_command("EVAL", _FORGET_FEED_IDS, 1,

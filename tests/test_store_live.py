@@ -149,3 +149,41 @@ def test_repeated_full_listings_still_retire_what_a_differential_added(r: redis.
     assert full("a", "d").retired == 0
     assert full("d").retired == 1
     assert [e["id"] for e in store.read_entities(r, "transport")] == ["f:vehicle:d"]
+
+
+def test_a_store_written_by_an_earlier_version_is_read_and_converted(r: redis.Redis) -> None:
+    """Observation times in a hash and feed ids in a set (the earlier layout): the next batch
+    still refuses older data and retires what the full listing drops, and converts both keys."""
+    store.write_batch(r, "transport", "f", entities=[vehicle("a", 200.0), vehicle("b", 200.0)])
+    r.delete(store.Keys.live_times("transport"), store.Keys.feed_entities("transport", "f", "vehicle"))
+    r.hset(store.Keys.live_times("transport"), mapping={"f:vehicle:a": "200", "f:vehicle:b": "200"})
+    r.sadd(store.Keys.feed_entities("transport", "f", "vehicle"), "f:vehicle:a", "f:vehicle:b")
+    result = store.write_batch(r, "transport", "f", entities=[vehicle("a", 100.0)],
+                               replaces=["vehicle"])
+    assert (result.accepted, result.older, result.retired) == (0, 1, 1)
+    assert [e["id"] for e in store.read_entities(r, "transport")] == ["f:vehicle:a"]
+    assert r.type(store.Keys.live_times("transport")) == "string"
+    assert r.type(store.Keys.feed_entities("transport", "f", "vehicle")) == "string"
+    result = store.write_batch(r, "transport", "f", entities=[vehicle("a", 300.0), vehicle("c", 300.0)])
+    assert (result.accepted, result.older) == (2, 0)
+
+
+def test_removed_entities_leave_the_times_and_the_feed_lists(r: redis.Redis) -> None:
+    """A removed entity comes back with any time (its old time is forgotten), and a later full
+    listing without it has nothing of it left to retire."""
+    store.write_batch(r, "transport", "f", entities=[vehicle("a", 500.0), vehicle("b", 500.0)])
+    store.write_batch(r, "transport", "f", entities=[vehicle("b", 501.0)], removed=["f:vehicle:a"])
+    assert [e["id"] for e in store.read_entities(r, "transport")] == ["f:vehicle:b"]
+    result = store.write_batch(r, "transport", "f", entities=[vehicle("a", 100.0)])
+    assert (result.accepted, result.older) == (1, 0)
+    result = store.write_batch(r, "transport", "f", entities=[vehicle("b", 502.0)],
+                               replaces=["vehicle"])
+    assert result.retired == 1  # a, listed again by the differential batch above, not b
+
+
+def test_duplicates_in_one_batch_keep_the_newest(r: redis.Redis) -> None:
+    """Two records of one entity in a batch: the newer stays, whatever their order."""
+    late = Entity("transport", "vehicle", "f:vehicle:a", 28.6, 112.4, "in_service", 300.0, "f")
+    early = Entity("transport", "vehicle", "f:vehicle:a", 28.5, 112.3, "in_service", 200.0, "f")
+    store.write_batch(r, "transport", "f", entities=[late, early])
+    assert store.read_entity(r, "transport", "f:vehicle:a")["lat"] == 28.6
