@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from datetime import timedelta
 from typing import Sequence
 from importlib import resources
@@ -117,6 +118,9 @@ def init_auth(server: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        # Not re-signed on every request (a wall polls every second): _keep_session_alive()
+        # renews the expiry every SESSION_REISSUE_S instead.
+        SESSION_REFRESH_EACH_REQUEST=False,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
     )
@@ -176,6 +180,19 @@ def login_css() -> Response:
     return Response(css, mimetype="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
 
+SESSION_REISSUE_S = 300
+
+
+def _keep_session_alive() -> None:
+    """Slide a session's expiry while it is used, re-issuing the cookie at most every
+    SESSION_REISSUE_S: a screen that stays open (a wall runs for weeks) never expires, and its
+    one-second ticks do not each carry a freshly signed cookie."""
+    now = int(time.time())
+    issued = session.get("iat")
+    if not isinstance(issued, int) or not 0 <= now - issued < SESSION_REISSUE_S:
+        session["iat"] = now  # modified: Flask sends the cookie with a new expiry
+
+
 def gate() -> BaseResponse | None:
     """Default deny: establish who is asking, or refuse."""
     path = request.path
@@ -206,6 +223,8 @@ def gate() -> BaseResponse | None:
         query = urlencode({"next": request.full_path.rstrip("?")})
         return redirect(f"/login?{query}", code=302)
     g.principal = principal
+    if g.auth_via == "session":
+        _keep_session_alive()
     if principal.role == roles.WALL and not (path in ("/wall", LANG_PATH)
                                              or path.startswith(WALL_MACHINE_PREFIXES)):
         return _error(403, i18n.t("error.wall_only"))
@@ -288,6 +307,7 @@ def _start_session(principal: Principal) -> None:
     login_user(principal, remember=False, fresh=True)
     session["csrf"] = _new_csrf_token()
     session["principal"] = _session_principal_snapshot(principal)
+    session["iat"] = int(time.time())
 
 
 def store_audit(r: redis.Redis, actor: str, action: str, **fields: str) -> None:

@@ -528,17 +528,17 @@ def _packed_entities(group: Sequence[Any]) -> bytes | list[bytes]:
     return body
 
 
-def _id_set_digest(group: Sequence[Any]) -> str:
-    """A digest of the set of ids in ``group``, equal for equal sets whatever their order."""
+def _id_set_digest(ids: Sequence[str]) -> str:
+    """A digest of the set of ``ids``, equal for equal sets whatever their order."""
     # Python's string hash is keyed per process: another runner (or a restart) computes other
     # digests, which costs it one full comparison, never a wrong skip. 64 bits and the count
     # make an accidental match between different sets practically impossible.
-    ids = {e.id for e in group}
-    return f"{len(ids)}:{sum(map(hash, ids)) & 0xFFFFFFFFFFFFFFFF:x}"
+    unique = set(ids)
+    return f"{len(unique)}:{sum(map(hash, unique)) & 0xFFFFFFFFFFFFFFFF:x}"
 
 
-def _batch_blob(group: Sequence[Any], indexed: bool = True) -> bytes:
-    """The entities of one kind as the upsert script's MessagePack columns."""
+def _batch_blob(group: Sequence[Any], ids: list[str], indexed: bool = True) -> bytes:
+    """The entities of one kind (and their ``ids``) as the upsert script's MessagePack columns."""
     limit = GEO_LAT_LIMIT
     lons: list[Any] = []
     lats: list[Any] = []
@@ -552,7 +552,7 @@ def _batch_blob(group: Sequence[Any], indexed: bool = True) -> bytes:
             else:
                 lons.append(False)
                 lats.append(False)
-    columns = [[e.id for e in group], [float(e.observed_at) for e in group], lons, lats,
+    columns = [ids, [float(e.observed_at) for e in group], lons, lats,
                _packed_entities(group)]
     # Redis's cmsgpack reads the classic raw type, not the newer bin type.
     return msgpack.packb(columns, use_bin_type=False)
@@ -616,13 +616,14 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
     with r.pipeline(transaction=True) as pipe:
         for kind, group in by_kind.items():
             full = kind in full_kinds
+            ids = [e.id for e in group]
             # EVAL by name: redis-py's cluster pipeline has no eval() (what redis.Redis's sends).
             pipe.execute_command(
                 "EVAL", _UPSERT_ENTITIES, 6, Keys.live(domain), Keys.live_times(domain),
                 Keys.geo(domain), Keys.feed_entities(domain, feed, kind),
                 Keys.domain_meta(domain), Keys.feed_entities_digest(domain, feed, kind),
-                "1" if full else "0", now, _batch_blob(group, kind not in MOVING_KINDS),
-                "0" if kind in MOVING_KINDS else "1", _id_set_digest(group) if full else "")
+                "1" if full else "0", now, _batch_blob(group, ids, kind not in MOVING_KINDS),
+                "0" if kind in MOVING_KINDS else "1", _id_set_digest(ids) if full else "")
         if removed:
             pipe.hdel(Keys.live(domain), *removed)
             pipe.execute_command("EVAL", _FORGET_TIMES, 1, Keys.live_times(domain), *removed)

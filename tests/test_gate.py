@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 
-from app import accounts, roles, store
+from app import accounts, auth, roles, store
 from layouts import ids
 from tests.conftest import PASSWORD, csrf_header, login
 
@@ -447,3 +447,23 @@ def test_policy_only_on_documents(client, users) -> None:  # type: ignore[no-unt
     body = dict(LIVE_BODY, state=[{"id": "live-seen", "property": "data", "value": seen}])
     nothing = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
     assert nothing.status_code == 204 and "Content-Security-Policy" not in nothing.headers
+
+
+def _session_cookie_set(response) -> bool:  # type: ignore[no-untyped-def]
+    return any(h.startswith(f"{auth.SESSION_COOKIE}=") for h in response.headers.getlist("Set-Cookie"))
+
+
+def test_a_session_in_use_slides_without_a_cookie_on_every_request(
+        client, users, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Requests right after sign-in carry no new session cookie; once SESSION_REISSUE_S has
+    passed, the next request re-issues it (a fresh expiry), and the re-issued cookie works."""
+    login(client, users["operator"])
+    for _ in range(3):
+        response = client.get("/api/v1/me")
+        assert response.status_code == 200 and not _session_cookie_set(response)
+    monkeypatch.setattr(auth, "SESSION_REISSUE_S", 0)
+    response = client.get("/api/v1/me")
+    assert response.status_code == 200 and _session_cookie_set(response)
+    monkeypatch.setattr(auth, "SESSION_REISSUE_S", 300)
+    response = client.get("/api/v1/me")
+    assert response.status_code == 200 and not _session_cookie_set(response)
