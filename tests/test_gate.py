@@ -378,6 +378,21 @@ def test_live_status_shows_link_lost_while_redis_is_away(client, users, web_app)
     assert back.json["response"]["link-banner"]["hidden"] is True
 
 
+def test_api_calls_while_redis_is_away_get_503_not_500(client, users, web_app) -> None:  # type: ignore[no-untyped-def]
+    """A signed-in API call that finds Redis unreachable: 503 "data link lost", Retry-After."""
+    login(client, users["official"])
+    extension = web_app.server.extensions["cityops"]
+    working = extension["redis"]
+    extension["redis"] = redis.Redis(port=1, socket_connect_timeout=0.2)
+    try:
+        resp = client.get("/api/v1/entities/transport")
+        assert resp.status_code == 503, resp.data
+        assert resp.headers["Retry-After"] == "2" and "lost" in resp.json["error"]
+    finally:
+        extension["redis"] = working
+    assert client.get("/api/v1/entities/transport").status_code == 200
+
+
 @pytest.mark.parametrize("body", [
     "garbage", "[]", "{}", '{"output": "nope.children", "inputs": [], "state": []}',
     '{"output": "..data-as-of.children...link-banner.hidden...live-seen.data..", "inputs": 5}',
