@@ -57,12 +57,22 @@
           view = "all";
           label = (titles.all || "City") + " · pinned: unacknowledged critical alert";
         } else {
-          if (next.pinned) {  // acknowledged: resume, giving the first view its full period
+          if (next.pinned) {  // acknowledged: resume from the first view, with its full period
             next.pinned = false;
-            next.start = now;
+            next.view = null;
           }
           var period = config.seconds > 0 ? config.seconds * 1000 : 0;
-          view = period ? views[Math.floor((now - next.start) / period) % views.length] : views[0];
+          // One view after another: a late tick (a busy browser) shows the next view late, never
+          // skips one, as a view computed from the clock alone would.
+          var index = views.indexOf(next.view);
+          if (index < 0) {
+            index = 0;
+            next.start = now;
+          } else if (period && now - next.start >= period) {
+            index = (index + 1) % views.length;
+            next.start = now;
+          }
+          view = period ? views[index] : views[0];
           label = titles[view] || view;
         }
         var className = "wall-views show-" + view + (next.pinned ? " pinned" : "");
