@@ -359,6 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench_ingest.add_argument("--json", action="store_true")
     bench_ingest.set_defaults(handler=cmd_bench, needs_redis=False)
 
+    from app import soak  # `cityops soak`: its options and handler live with the soak (issue 8)
+
+    soak.add_parser(sub)
+
     token = sub.add_parser("token", help="manage API and display tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     create = token_sub.add_parser("create", help="create a token (printed once)")
