@@ -981,7 +981,10 @@ def run_soak(minutes: float, scale: float = 10, interval_s: float = 10.0, *,
             except SoakError as exc:
                 report.error = str(exc)
             finally:
+                # A second Ctrl-C (or a SIGTERM) must not cut the stop short and orphan `up`.
                 old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+                if main_thread:
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 try:
                     soak.stop()
                 finally:

@@ -292,8 +292,9 @@ def test_short_soak_injects_every_fault_and_reports_json() -> None:
     _assert_nothing_left(lines)
 
 
-def test_interrupt_stops_everything() -> None:
-    """Ctrl-C (SIGINT to the soak) stops `up` and its children, and still prints a report."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_stops_everything(signum: int) -> None:
+    """Ctrl-C (SIGINT to the soak) or SIGTERM stops `up` and its children, and still prints a report."""
     process, lines = _start_soak("--minutes", "5", "--scale", "0.5", "--interval", "1",
                                  "--faults", "none", "--json")
     deadline = time.monotonic() + 90
@@ -301,7 +302,7 @@ def test_interrupt_stops_everything() -> None:
         assert process.poll() is None and time.monotonic() < deadline, "\n".join(lines)
         time.sleep(0.2)
     time.sleep(3)  # a few samples and client requests
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out = _finish(process, 90)
     assert process.returncode == 1, "\n".join(lines)
     report = json.loads(out)
