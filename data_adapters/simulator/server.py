@@ -172,10 +172,19 @@ class SimulatorServer:
                 status, body, content_type = build(origin, query, self.clock())
                 cached = (time.monotonic() + self.cache_s, (status, body, content_type, _etag(body)))
                 with self._lock:
+                    self._drop_expired()
                     if len(self._cache) >= CACHE_ENTRIES:
                         self._evict()
                     self._cache[key] = cached
         return cached[1]
+
+    def _drop_expired(self) -> None:
+        """Drop answers past their second: pollers' varying queries (SensorThings nextLinks) would
+        otherwise keep hundreds of multi-MB pages, and a lock per URL ever asked, until full."""
+        now = time.monotonic()
+        for k in [k for k, (until, _) in self._cache.items() if until <= now]:
+            self._cache.pop(k, None)
+            self._build_locks.pop(k, None)
 
     def _evict(self) -> None:
         """Drop expired entries (all of them if none has expired): pollers vary their queries."""
@@ -257,7 +266,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
         if with_body:
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the poller gave up (its timeout) before the answer: nothing to report
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         """Quiet: pollers hit this every few seconds."""
