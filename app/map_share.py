@@ -148,9 +148,8 @@ def _object_array(values: list[str]) -> np.ndarray:
     return array
 
 
-def decode(r: redis.Redis, domain: str, blob: bytes) -> DomainSnapshot | None:
-    """The snapshot a published blob describes (None when one of its parts is gone)."""
-    data = msgpack.unpackb(blob, raw=False)
+def decode(r: redis.Redis, domain: str, data: dict[str, Any]) -> DomainSnapshot | None:
+    """The snapshot a published (unpacked) blob describes (None when one of its parts is gone)."""
     digests = [p[3] for p in data["points"].values()] + [data["warnings"]]
     if data["lines"] is not None:
         digests.append(data["lines"])
@@ -181,10 +180,16 @@ def load(r: redis.Redis, domain: str, version: int, limits: Thresholds) -> Domai
     blob = store.read_map_snapshot(r, domain)
     if blob is None:
         return None
-    head = msgpack.unpackb(blob, raw=False)
-    if int(head.get("v", -1)) != version or head.get("limits") != _limits_list(limits):
+    try:
+        data = msgpack.unpackb(blob, raw=False)
+        if int(data.get("v", -1)) != version or data.get("limits") != _limits_list(limits):
+            return None
+        return decode(r, domain, data)
+    except (ValueError, TypeError, KeyError, AttributeError, zlib.error) as exc:
+        # Not what publish() writes (another version, a foreign writer): the worker builds the
+        # snapshot itself rather than failing the tick.
+        log.warning("published map snapshot of %s unusable (%s); building it here", domain, exc)
         return None
-    return decode(r, domain, blob)
 
 
 def read_versions(r: redis.Redis, now: float | None = None) -> dict[str, int]:

@@ -174,3 +174,17 @@ def test_cityops_ingest_publishes_what_it_stored(r: redis.Redis, redis_server, t
     assert published == version > 0
     shared = map_share.load(r, "transport", version, LIMITS)
     assert shared is not None and shared.points["vehicles"].ids.size == 30
+
+
+def test_an_unusable_published_snapshot_is_built_locally(r: redis.Redis) -> None:
+    """A blob or part that publish() did not write: the tick still gets a correct snapshot."""
+    fill(r)
+    map_share.publish(r, "transport", LIMITS)
+    version = current(r, "transport")
+    r.hset(store.Keys.map_parts("transport"),
+           mapping={key: "not zlib" for key in r.hkeys(store.Keys.map_parts("transport"))})
+    assert map_share.load(r, "transport", version, LIMITS) is None
+    r.set(store.Keys.map_snapshot("transport"), "not msgpack \xc1")
+    assert map_share.load(r, "transport", version, LIMITS) is None
+    snapshot = map_share.domain_snapshot(r, "transport", version, LIMITS)
+    assert snapshot.records and snapshot.points["vehicles"].ids.size == 50
