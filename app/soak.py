@@ -65,7 +65,6 @@ RESTART_WARMUP_S = 300.0
 MIN_SLOPE_SPAN_S = 600.0
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-WALL_ZOOM = 12.0  # the wall's map opens at this zoom (layouts/wall.py)
 SOAK_USER = "soak-operator"
 
 
@@ -236,6 +235,7 @@ def _percentile(values: Sequence[float], q: float) -> float:
 def _wall_map_state() -> dict[str, Any]:
     """The map state a wall opens with, before its first tick fills the rest."""
     from app import mapdata
+    from layouts.wall import WALL_ZOOM
 
     view = mapdata.view_around(*mapdata.DEFAULT_CENTER, WALL_ZOOM)
     return {"versions": {}, "view": [view.west, view.south, view.east, view.north, view.zoom],

@@ -36,6 +36,8 @@ BEAT_MS = 5000  # how often the browser asks for the server's version: slow, it 
 CITY = "all"  # not "city": that is the city-management domain
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
+WALL_ZOOM = 12.0  # the wall's maps open on the whole city (the soak's clients use it too)
+
 
 def domain_layers(domain: str) -> tuple[str, ...]:
     """The map layers of one domain's view: its own layers and the alerts (and CAP warnings, which
@@ -83,7 +85,8 @@ def _view(name: str, children: list[Any]) -> html.Section:
 
 def _city_view(data: wall_tiles.WallData) -> html.Section:
     return _view(CITY, [
-        html.Div(live_map(ids.WALL_MAP, theme=WALL, controls=False, zoom=12.0), className="card wall-map"),
+        html.Div(live_map(ids.WALL_MAP, theme=WALL, controls=False, zoom=WALL_ZOOM),
+                 className="card wall-map"),
         html.Div(wall_tiles.cards(data), id=ids.WALL_TILES, className="wall-grid"),
     ])
 
@@ -93,7 +96,7 @@ def _domain_view(domain: str, data: wall_tiles.WallData) -> html.Section:
         html.Div(wall_tiles.cards(data, (domain,), big=True), id=ids.WALL_DOMAIN_TILES[domain],
                  className="wall-domain-tiles"),
         html.Div(live_map(ids.WALL_DOMAIN_MAP[domain], layers=domain_layers(domain), theme=WALL,
-                          controls=False, zoom=12.0), className="card wall-map"),
+                          controls=False, zoom=WALL_ZOOM), className="card wall-map"),
     ])
 
 
