@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import re
 import time
 from typing import Any
@@ -362,18 +364,25 @@ def test_live_status_answers_no_update_when_nothing_changed(client, users, r) ->
     assert changed.json["response"]["link-banner"]["hidden"] is True
 
 
-def test_live_status_shows_link_lost_while_redis_is_away(client, users, web_app) -> None:  # type: ignore[no-untyped-def]
-    """With Redis unreachable the session still works and the banner is shown."""
-    login(client, users["official"])
+@contextlib.contextmanager
+def redis_away(web_app):  # type: ignore[no-untyped-def]
+    """The web app's Redis replaced by an unreachable one for the block."""
     extension = web_app.server.extensions["cityops"]
     working = extension["redis"]
     extension["redis"] = redis.Redis(port=1, socket_connect_timeout=0.2)
     try:
+        yield
+    finally:
+        extension["redis"] = working
+
+
+def test_live_status_shows_link_lost_while_redis_is_away(client, users, web_app) -> None:  # type: ignore[no-untyped-def]
+    """With Redis unreachable the session still works and the banner is shown."""
+    login(client, users["official"])
+    with redis_away(web_app):
         resp = client.post("/_dash-update-component", json=LIVE_BODY, headers=csrf_header(client))
         assert resp.status_code == 200
         assert resp.json["response"]["link-banner"]["hidden"] is False
-    finally:
-        extension["redis"] = working
     back = client.post("/_dash-update-component", json=LIVE_BODY, headers=csrf_header(client))
     assert back.json["response"]["link-banner"]["hidden"] is True
 
@@ -381,15 +390,10 @@ def test_live_status_shows_link_lost_while_redis_is_away(client, users, web_app)
 def test_api_calls_while_redis_is_away_get_503_not_500(client, users, web_app) -> None:  # type: ignore[no-untyped-def]
     """A signed-in API call that finds Redis unreachable: 503 "data link lost", Retry-After."""
     login(client, users["official"])
-    extension = web_app.server.extensions["cityops"]
-    working = extension["redis"]
-    extension["redis"] = redis.Redis(port=1, socket_connect_timeout=0.2)
-    try:
+    with redis_away(web_app):
         resp = client.get("/api/v1/entities/transport")
         assert resp.status_code == 503, resp.data
         assert resp.headers["Retry-After"] == "2" and "lost" in resp.json["error"]
-    finally:
-        extension["redis"] = working
     assert client.get("/api/v1/entities/transport").status_code == 200
 
 
