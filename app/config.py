@@ -38,6 +38,9 @@ class Settings:
     web_threads: int = 8
     session_hours: int = 12
     secure_cookies: bool = False
+    # How many reverse proxies stand in front of the web server; their X-Forwarded-* headers are
+    # believed for that many hops (0: the headers are ignored, anyone could forge them).
+    trusted_proxies: int = 0
     heartbeat_seconds: float = 5.0
     timezone: str = "Asia/Shanghai"
     # The alert rules file (docs/alerts.md); None: the shipped app/default_rules.toml.
@@ -298,6 +301,8 @@ _SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
      "an integer from 1 to 168"),
     ("secure_cookies", "web.secure_cookies", "CITYOPS_SECURE_COOKIES", _parse_bool,
      "true or false"),
+    ("trusted_proxies", "web.trusted_proxies", "CITYOPS_TRUSTED_PROXIES", _parse_int(0, 5),
+     "an integer from 0 to 5 (how many reverse proxies stand in front)"),
     ("heartbeat_seconds", "runner.heartbeat_seconds", "CITYOPS_HEARTBEAT_SECONDS",
      _parse_float(0.2, 300.0), "a number of seconds from 0.2 to 300"),
     ("timezone", "city.timezone", "CITYOPS_TIMEZONE", _parse_timezone,

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import dash
 import redis
 from flask import Flask, Response, jsonify, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import auth, live, official_routes
 from app.api import api
@@ -68,6 +69,11 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     server = Flask("cityops")
     server.secret_key = resolve_secret_key(settings)
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    if settings.trusted_proxies:
+        # Behind a reverse proxy the connection comes from the proxy: the client's address (for
+        # the login throttle and the audit), scheme and host are the ones the proxies forwarded.
+        n = settings.trusted_proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     server.extensions[EXTENSION] = {
         "settings": settings,
         "redis": client if client is not None else connect(web_redis_url(settings)),
