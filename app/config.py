@@ -42,6 +42,8 @@ class Settings:
     # believed for that many hops (0: the headers are ignored, anyone could forge them).
     trusted_proxies: int = 0
     heartbeat_seconds: float = 5.0
+    # The embedded Redis is killed and restarted when alive but silent this long (a hang).
+    redis_hung_seconds: float = 30.0
     timezone: str = "Asia/Shanghai"
     # The alert rules file (docs/alerts.md); None: the shipped app/default_rules.toml.
     alert_rules: Path | None = None
@@ -288,6 +290,8 @@ _SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
     ("redis_url", "redis.url", "CITYOPS_REDIS_URL", _parse_redis_url,
      "a URL like redis://host:6379/0, rediss://..., unix:///path/redis.sock or, for a Redis "
      "Cluster, redis+cluster://host:7000[,host2:7000]"),
+    ("redis_hung_seconds", "redis.hung_seconds", "CITYOPS_REDIS_HUNG_SECONDS",
+     _parse_float(2.0, 3600.0), "a number of seconds from 2 to 3600"),
     ("secret_key", "web.secret_key", "CITYOPS_SECRET_KEY", _parse_secret,
      f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters (no template text, no "
      "repeated pattern)"),

@@ -12,11 +12,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from types import FrameType
 from typing import Callable
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app import accounts, roles, store
 from app.config import Settings, ensure_data_dir, resolve_secret_key
@@ -34,6 +39,8 @@ STABLE_AFTER_S = 60.0
 # Every process waits for Redis, so a dead embedded Redis comes back at once, and a crashing one
 # is retried at least every REDIS_MAX_DELAY_S: its outage stays within seconds, not half a minute.
 REDIS_MAX_DELAY_S = 2.0
+HUNG_PING_EVERY_S = 1.0
+HUNG_PING_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -54,6 +61,73 @@ def restart_delay(child: Child) -> float:
         return 0.0 if child.restarts == 0 else min(RESTART_DELAY_S * 2 ** (child.restarts - 1),
                                                    REDIS_MAX_DELAY_S)
     return RESTART_DELAY_S * min(2 ** child.restarts, 30)
+
+
+def responds(client: redis.Redis) -> bool:
+    """True when the Redis behind ``client`` answers at all, even with an error.
+
+    A Redis loading its data or running a long script says so (LOADING, BUSY): it is alive and
+    must not be killed. Only silence (a timeout) or a refused connection counts as no answer.
+    """
+    try:
+        client.ping()
+    except redis.BusyLoadingError:  # a ConnectionError subclass, yet an answer
+        return True
+    except (redis.ConnectionError, redis.TimeoutError):
+        return False
+    except redis.RedisError:
+        return True
+    return True
+
+
+class HungRedisWatch(threading.Thread):
+    """Kills the embedded redis-server when it is alive but has not answered for ``after_s``.
+
+    A crash is seen by the supervisor's loop; a hang (stopped process, wedged disk, a bug) is not:
+    the process is still there while every client waits on it. Killed, it is restarted like a
+    crash, from its AOF, on the same port.
+    """
+
+    def __init__(self, embedded: EmbeddedRedis, after_s: float, stopping: Callable[[], bool]) -> None:
+        super().__init__(name="hung-redis-watch", daemon=True)
+        self.embedded, self.after_s, self.stopping = embedded, after_s, stopping
+        self.kills = 0
+
+    def run(self) -> None:
+        """Ping once a second; kill the server once it has been silent for ``after_s``."""
+        pid: int | None = None
+        client: redis.Redis | None = None
+        silent_since: float | None = None  # when the first unanswered ping of a row was sent
+        while not self.stopping():
+            time.sleep(HUNG_PING_EVERY_S)
+            process, info = self.embedded.process, self.embedded.info
+            if process is None or info is None or process.poll() is not None:
+                silent_since = None  # dead or restarting: the supervisor's loop sees to it
+                continue
+            if process.pid != pid or client is None:
+                if client is not None:
+                    client.close()
+                pid, silent_since = process.pid, None
+                client = redis.Redis(host=info.host, port=info.port, password=info.password,
+                                     socket_connect_timeout=HUNG_PING_TIMEOUT_S,
+                                     socket_timeout=HUNG_PING_TIMEOUT_S,
+                                     # One try per ping: redis-py's default retries would
+                                     # stretch one silent ping to ~25 s.
+                                     retry=Retry(NoBackoff(), 0))
+            sent = time.monotonic()
+            if responds(client):
+                silent_since = None
+                continue
+            silent_since = sent if silent_since is None else silent_since
+            silent_s = time.monotonic() - silent_since
+            if silent_s >= self.after_s and not self.stopping():
+                log.error("the embedded Redis (pid %d) has not answered for %.0f s; killing it "
+                          "to restart it", process.pid, silent_s)
+                process.kill()
+                self.kills += 1
+                silent_since = None
+        if client is not None:
+            client.close()
 
 
 def url_host(host: str) -> str:
@@ -222,8 +296,10 @@ class Supervisor:
                 print(f"cityops: {exc}", file=sys.stderr, flush=True)
                 return 1
             redis_child = self._redis_child()
-            if redis_child is not None:
+            if redis_child is not None and self.embedded is not None:
                 self.children.append(redis_child)
+                HungRedisWatch(self.embedded, self.settings.redis_hung_seconds,
+                               lambda: self.stopping).start()
             if self.demo and not self.settings.feeds:
                 simulator = self._simulator_child()
                 simulator.process = simulator.start()

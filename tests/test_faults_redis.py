@@ -4,7 +4,8 @@ While the adapters poll the simulator and a user acts through the HTTP API, the 
 redis-server is killed. The supervisor must have it serving again within 5 s on the same port,
 with every alert action, note, assignment and audit entry acknowledged more than a second before
 the kill (AOF everysec); the runner and the gunicorn workers must reconnect by themselves (same
-pids). A hung Redis must make the pages say "data link lost" until it answers again.
+pids). A hung Redis must make the pages say "data link lost" until it answers again, and one
+that stays hung is killed and restarted by the supervisor.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from app import store
 from app.redis_link import PROBE_EVERY_S, SOCKET_TIMEOUT_S, LinkLost, connect
 from tests.conftest import RedisServer, wait_for
 from tests.test_up import (Up, assert_nothing_left, child_pid, children_of, embedded_client,
-                           kill_group, launch, login, poll, redis_url_of, stop, up_env,
-                           wait_running)
+                           kill_group, launch, login, poll, post_login, redis_url_of, start_up,
+                           stop, up_env, wait_running)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -291,3 +292,45 @@ def test_hung_redis_shows_data_link_lost_until_it_answers(city: Up) -> None:
         context.close()
         browser.close()
     assert child_pid(city, "redis-server") == redis_pid  # a hang is not a crash: no restart
+
+
+HUNG_AFTER_S = 3.0
+
+
+def test_a_redis_hung_for_good_is_killed_and_restarted_with_its_data(tmp_path: Path) -> None:
+    """SIGSTOP of the embedded Redis that never ends: after CITYOPS_REDIS_HUNG_SECONDS without an
+    answer the supervisor kills it and starts it again from its AOF, on the same port, and the
+    web app serves again (a short hang, as in the banner test above, is waited out instead)."""
+    data_dir = tmp_path / "data"
+    up = start_up(data_dir, env=up_env(data_dir, CITYOPS_REDIS_HUNG_SECONDS=str(HUNG_AFTER_S)))
+    try:
+        assert up.admin_password
+        url = redis_url_of(data_dir)
+        client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=1,
+                                      socket_timeout=2)
+        marker = f"before-the-hang-{time.time_ns()}"
+        store.audit(client, "test", "marker", target=marker)
+        aof = data_dir / "redis" / "cityops.aof"
+        poll(lambda: marker.encode() in aof.read_bytes(), 5, "the marker is not in the AOF")
+        hung = child_pid(up, "redis-server")
+        assert hung is not None
+        os.kill(hung, signal.SIGSTOP)
+        stopped = time.monotonic()
+        poll(lambda: child_pid(up, "redis-server") not in (None, hung) and client.ping(),
+             HUNG_AFTER_S + 15, "the hung Redis was not replaced")
+        back = time.monotonic() - stopped
+        print(f"\nRedis hung for good (SIGSTOP): serving again {back:.2f} s later "
+              f"(CITYOPS_REDIS_HUNG_SECONDS={HUNG_AFTER_S:.0f})")
+        assert back >= HUNG_AFTER_S - 0.5  # not killed before its time
+        assert redis_url_of(data_dir) == url
+        assert any(e.target == marker for e in store.read_audit(client))
+        client.close()
+        assert "has not answered for" in up.err.text(), up.output()
+        poll(lambda: post_login(up.base, "admin", up.admin_password or "")[1].status_code == 302,
+             15, "the web app does not serve again")
+    finally:
+        leftover = child_pid(up, "redis-server")
+        if leftover is not None:
+            os.kill(leftover, signal.SIGCONT)
+        assert stop(up) == 0, up.output()
+        assert_nothing_left(up)
