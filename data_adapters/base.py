@@ -194,6 +194,20 @@ class Removed:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """Which of a feed's stored entities expire: those of ``kind`` whose status is ``status`` and
+    whose last observation is older than ``max_age_s`` (closed service requests after 30 days).
+
+    An incremental feed never lists its whole state, so nothing it sent would ever be retired
+    without this; the runner applies it to the store now and then.
+    """
+
+    kind: str
+    status: str
+    max_age_s: float
+
+
+@dataclass(frozen=True)
 class FeedHeader:
     """What a payload says of itself, yielded first by parse() when the format has it.
 
@@ -258,4 +272,8 @@ class Adapter(ABC):
     def committed(self, raw: RawPayload) -> None:
         """Called once the batch parsed from ``raw`` is stored: an adapter that reads a feed
         incrementally moves its cursor here, so a failed write is read again; default: nothing."""
+        return None
+
+    def retention(self) -> Retention | None:
+        """Which stored entities of this feed expire (see :class:`Retention`); default: none."""
         return None

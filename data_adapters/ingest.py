@@ -7,6 +7,7 @@ goes to the feed's dead-letter stream); valid records are stored even when other
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import redis
@@ -28,13 +29,14 @@ class IngestResult:
     rejected: int = 0
     older: int = 0
     retired: int = 0
+    expired: int = 0  # records already past the feed's retention limit, not stored
     errors: list[str] = field(default_factory=list)
     feed_timestamp: float | None = None
 
     def as_json(self) -> dict[str, object]:
         """The one-line summary `cityops ingest` prints."""
         return {"accepted": self.accepted, "rejected": self.rejected, "older": self.older,
-                "retired": self.retired, "errors": self.errors}
+                "retired": self.retired, "expired": self.expired, "errors": self.errors}
 
 
 def ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
@@ -82,6 +84,15 @@ def _ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
         if len(rejected) > len(letters):
             letters.append((f"{len(rejected) - len(letters)} more rejected rows not kept", ""))
         store.dead_letter(r, adapter.feed, letters)
+    expired = 0
+    keep = adapter.retention()
+    if keep is not None:
+        # A request closed long ago (a first poll's wide window, a server that ignores
+        # updated_after) would be stored only for the next retention pass to retire it.
+        cutoff = time.time() - keep.max_age_s
+        fresh = [e for e in entities if not (e.kind == keep.kind and e.status == keep.status
+                                             and e.observed_at < cutoff)]
+        expired, entities = len(entities) - len(fresh), fresh
     replaces = header.replaces if header.full_dataset else ()
     batch = store.write_batch(
         r, adapter.domain, adapter.feed, entities=entities, observations=observations,
@@ -91,6 +102,6 @@ def _ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
     adapter.committed(raw)
     return IngestResult(
         accepted=batch.accepted + len(observations) + len(events) + len(removed),
-        rejected=len(rejected), older=batch.older, retired=batch.retired,
+        rejected=len(rejected), older=batch.older, retired=batch.retired, expired=expired,
         errors=[rj.reason for rj in rejected[:MAX_REPORTED_ERRORS]],
         feed_timestamp=header.timestamp)

@@ -37,6 +37,9 @@ MAX_BACKOFF_S = 300.0
 FATAL_RETRY_S = 300.0
 LOOP_S = 0.2
 KPI_INTERVAL_S = 5.0
+# How often a feed's retention limit (closed requests after 30 days) is applied: a limit in days
+# needs no more, and each pass reads the domain's times map.
+RETENTION_EVERY_S = 300.0
 # A lease lasts half the feed's freshness budget: a runner that dies hands its feeds over while
 # their data is still fresh. The floor leaves ten renewals (one per loop) of slack before a busy
 # loop could lose a lease; the ceiling keeps a slow feed (an hourly GTFS zip) from waiting hours.
@@ -52,6 +55,7 @@ class FeedSchedule:
     next_due: float = 0.0  # monotonic
     failures: int = 0
     first_attempt: float | None = None
+    next_retention: float = 0.0  # monotonic
 
 
 def backoff_delay(interval_s: float, failures: int, retry_after: float | None,
@@ -140,6 +144,7 @@ class Runner:
             else:
                 fields["last_success"] = f"{time.time():.3f}"
             store.write_feed_health(r, adapter.feed, fields)
+            self._apply_retention(r, sched)
             # The map first: it is what a wall shows within a second of the change.
             map_share.publish(r, adapter.domain, self.map_limits)
             self._refresh_kpis(r, adapter.domain)
@@ -154,6 +159,21 @@ class Runner:
             **base, "last_error": error[:500], "last_error_at": f"{time.time():.3f}",
             "fatal": "1" if fatal else "0", "accepted": 0, "rejected": 0,
         }, incr_failures=True)
+
+    def _apply_retention(self, r: redis.Redis, sched: FeedSchedule) -> None:
+        """Retire the feed's expired entities (its retention limit), at most every
+        RETENTION_EVERY_S seconds."""
+        keep = sched.adapter.retention()
+        now = time.monotonic()
+        if keep is None or now < sched.next_retention:
+            return
+        sched.next_retention = now + RETENTION_EVERY_S
+        adapter = sched.adapter
+        gone = store.prune_entities(r, adapter.domain, adapter.feed, keep.kind, keep.status,
+                                    time.time() - keep.max_age_s)
+        if gone:
+            log.info("feed %s: %d %s %s(s) older than %.0f days retired", adapter.feed, gone,
+                     keep.status, keep.kind, keep.max_age_s / 86_400)
 
     def _refresh_kpis(self, r: redis.Redis, domain: str) -> None:
         """Recompute the domain's KPIs after new data, at most every KPI_INTERVAL_S seconds."""

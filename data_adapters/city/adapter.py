@@ -6,13 +6,15 @@ import time
 from typing import Any, ClassVar, Iterator, Mapping
 from urllib.parse import urlencode
 
-from data_adapters.base import Adapter, Entity, FatalFeedError, ParseItem, RawPayload
+from data_adapters.base import Adapter, Entity, FatalFeedError, ParseItem, RawPayload, Retention
 from data_adapters.city.open311 import DEFAULT_TZ, iso_utc, parse_requests, zone
 from data_adapters.http import http_get
 
 
 # requests.json should be JSON, but some servers pick the format by content negotiation.
 _ACCEPT = {"Accept": "application/json, application/xml;q=0.5"}
+# Closed requests stay listed (and count in the close-time KPIs, 7 days by default) this long.
+DEFAULT_CLOSED_RETENTION_DAYS = 30.0
 
 
 class Open311Adapter(Adapter):
@@ -40,6 +42,11 @@ class Open311Adapter(Adapter):
         self.jurisdiction_id = str(self.config.get("jurisdiction_id") or "")
         self.api_key = str(self.config.get("api_key") or "")
         self.timeout_s = float(self.config.get("timeout_s", min(self.interval_s, 10.0)))
+        days = self.config.get("closed_retention_days", DEFAULT_CLOSED_RETENTION_DAYS)
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 <= days <= 36_500:
+            raise FatalFeedError(f"feed {self.feed}: closed_retention_days: expected a number of "
+                                 f"days from 0 (keep forever) to 36500, got {days!r}")
+        self.closed_retention_s = float(days) * 86_400.0
         # The newest updated_datetime seen (POSIX s): in memory only, so a restart re-reads the
         # lookback window once, which the store absorbs (it keeps the newer record per request).
         self.updated_after: float | None = None
@@ -87,6 +94,12 @@ class Open311Adapter(Adapter):
         # Only a payload read to its end, once stored (committed()), advances the cursor: the
         # records yielded are the same whatever the cursor, so parse() stays pure in what it returns.
         self._pending = (raw, newest)
+
+    def retention(self) -> Retention | None:
+        """Closed requests leave the store ``closed_retention_days`` after their last update."""
+        if not self.closed_retention_s:
+            return None
+        return Retention(kind="request", status="closed", max_age_s=self.closed_retention_s)
 
     def committed(self, raw: RawPayload) -> None:
         """The batch of ``raw`` is stored: move the updated_after cursor to its newest update."""
