@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import random
+import time
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -331,7 +332,14 @@ def test_runner_health_after_failure_and_recovery(name: str, r: redis.Redis,
                                  for i in parse_all(probe, data)) else Event)
     good = next(data for data in payloads
                 if any(isinstance(i, record_type) for i in parse_all(probe, data)))
-    expected = {i.id for i in parse_all(probe, good) if isinstance(i, record_type)}
+    # Records already past the feed's retention limit (closed requests of a fixture from 2024)
+    # are not stored, by design (tests/test_retention.py).
+    keep = probe.retention()
+    cutoff = time.time() - keep.max_age_s if keep is not None else -math.inf
+    expected = {i.id for i in parse_all(probe, good) if isinstance(i, record_type)
+                and not (keep is not None and isinstance(i, Entity) and i.kind == keep.kind
+                         and i.status == keep.status and i.observed_at < cutoff)}
+    assert expected
     server = FeedServer()
     server.status, server.body = 500, b"<html>500</html>"
     adapter = registry.build({**config, "url": server.url, "interval_s": 0.2,
