@@ -36,6 +36,8 @@ class Settings:
     port: int = 8050
     web_workers: int = 2
     web_threads: int = 8
+    # A web worker past this resident memory is replaced after its current requests (0: never).
+    web_worker_max_mb: int = 1024
     session_hours: int = 12
     secure_cookies: bool = False
     # How many reverse proxies stand in front of the web server; their X-Forwarded-* headers are
@@ -301,6 +303,8 @@ _SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
      "an integer from 1 to 64"),
     ("web_threads", "web.threads", "CITYOPS_WEB_THREADS", _parse_int(1, 64),
      "an integer from 1 to 64"),
+    ("web_worker_max_mb", "web.worker_max_mb", "CITYOPS_WEB_WORKER_MAX_MB",
+     _parse_int(0, 1_048_576), "a number of MB (0: no limit)"),
     ("session_hours", "web.session_hours", "CITYOPS_SESSION_HOURS", _parse_int(1, 168),
      "an integer from 1 to 168"),
     ("secure_cookies", "web.secure_cookies", "CITYOPS_SECURE_COOKIES", _parse_bool,

@@ -195,6 +195,8 @@ class Supervisor:
         # arenas bound the rest. An operator's own settings win.
         env.setdefault("MALLOC_ARENA_MAX", "2")
         env.setdefault("MALLOC_MMAP_THRESHOLD_", "262144")
+        # Read by app/gunicorn_conf.py in each web worker (the setting may come from the file).
+        env["CITYOPS_WEB_WORKER_MAX_MB"] = str(self.settings.web_worker_max_mb)
         env["CITYOPS_REDIS_URL"] = self.redis_url
         env["CITYOPS_DATA_DIR"] = str(self.settings.data_dir)
         if self.demo_url:
@@ -232,6 +234,8 @@ class Supervisor:
                 "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "10",
                 "--log-level", "warning", "--error-logfile", "-",
                 "--limit-request-field_size", "16384",
+                # Hooks: a worker past web.worker_max_mb is replaced (app/gunicorn_conf.py).
+                "--config", "python:app.gunicorn_conf",
                 # A worker is replaced (gracefully, the others serving) after ~20,000 requests:
                 # whatever creep the malloc settings of _child_env leave is bounded by that.
                 "--max-requests", "20000", "--max-requests-jitter", "2000"]
