@@ -1,4 +1,4 @@
-"""gunicorn hooks of `cityops up`'s web server: a worker whose memory passes its limit is replaced.
+"""gunicorn hooks of `cityops up`'s web server: free memory trimmed, a worker past its limit replaced.
 
 `cityops up` runs gunicorn with ``-c python:app.gunicorn_conf``. After every CHECK_EVERY requests a
 worker reads its own resident memory; past ``CITYOPS_WEB_WORKER_MAX_MB`` it finishes the requests
@@ -10,12 +10,31 @@ kill. 0 turns the check off.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 from typing import Any
 
 LIMIT_ENV = "CITYOPS_WEB_WORKER_MAX_MB"
 CHECK_EVERY = 200
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def _load_malloc_trim() -> Any:
+    """glibc's malloc_trim, or None on a C library without it (musl)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand the C allocator's free pages back to the system (glibc only; a few ms)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def resident_mb() -> float:
@@ -38,6 +57,9 @@ def post_request(worker: Any, _req: Any, _environ: Any, _resp: Any) -> None:
     worker.cityops_requests = count
     if count % CHECK_EVERY:
         return
+    # Freed memory between live blocks stays resident until trimmed (workers run with
+    # PYTHONMALLOC=malloc, see app/supervisor.py).
+    release_free_memory()
     limit = limit_mb()
     if not limit or not worker.alive:
         return

@@ -203,9 +203,11 @@ class Supervisor:
             env["CITYOPS_DEMO_URL"] = self.demo_url
         return env
 
-    def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(argv, env=self._child_env(), stdin=subprocess.DEVNULL,
-                                preexec_fn=die_with_parent)
+    def _spawn(self, argv: list[str], **extra_env: str) -> subprocess.Popen[bytes]:
+        env = self._child_env()
+        for name, value in extra_env.items():
+            env.setdefault(name, value)
+        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
 
     def _simulator_child(self) -> Child:
         port = free_port()
@@ -242,7 +244,11 @@ class Supervisor:
         if self.access_log:
             argv += ["--access-logfile", "-"]
         argv.append("app.wsgi:application")
-        return Child("web", lambda: self._spawn(argv))
+        # Python's small-object allocator frees a 1 MiB arena only when every object in it is gone:
+        # a worker that serves for weeks keeps arenas pinned by a few long-lived objects (the
+        # soak's workers grew in anonymous arenas, not in live objects). The C allocator reuses
+        # and returns memory page by page (app/gunicorn_conf.py trims it now and then).
+        return Child("web", lambda: self._spawn(argv, PYTHONMALLOC="malloc"))
 
     def _redis_child(self) -> Child | None:
         if self.embedded is None or self.embedded.process is None:
