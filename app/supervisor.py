@@ -189,10 +189,10 @@ class Supervisor:
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         # glibc's malloc raises its mmap threshold after each large free (up to 32 MB) and keeps an
-        # arena per thread, so a long-running threaded Python process holds freed buffers as
-        # fragmentation: the 30-minute soak saw the web workers creep ~60-80 MB/h, not in Python
-        # objects. A fixed threshold hands large buffers back to the system when freed, and two
-        # arenas bound the rest. An operator's own settings win.
+        # arena per thread, so a long-running threaded Python process holds freed batch buffers
+        # as fragmentation. A fixed threshold hands large buffers back to the system when freed,
+        # and two arenas bound the rest: in the 30-minute soak the runner's plateau fell from
+        # 300-460 MB to 190-230 MB (docs/performance.md). An operator's own settings win.
         env.setdefault("MALLOC_ARENA_MAX", "2")
         env.setdefault("MALLOC_MMAP_THRESHOLD_", "262144")
         # Read by app/gunicorn_conf.py in each web worker (the setting may come from the file).
