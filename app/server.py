@@ -71,9 +71,9 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     if settings.trusted_proxies:
         # Behind a reverse proxy the connection comes from the proxy: the client's address (for
-        # the login throttle and the audit), scheme and host are the ones the proxies forwarded.
+        # the login throttle and the audit) and the host (the same-site check) are the forwarded ones.
         n = settings.trusted_proxies
-        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_host=n)  # type: ignore[method-assign]
     server.extensions[EXTENSION] = {
         "settings": settings,
         "redis": client if client is not None else connect(web_redis_url(settings)),

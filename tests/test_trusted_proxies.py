@@ -91,7 +91,7 @@ def _switch_language_from(app: Any, users: dict[str, str], referer: str) -> str:
     token = client.get_cookie("_csrf_token").value
     response = client.post("/lang", data={"lang": "en", "csrf_token": token},
                            headers={"Referer": referer, "X-Forwarded-Host": "ops.city.example",
-                                    "X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.4"},
+                                    "X-Forwarded-For": "192.0.2.4"},
                            environ_base={"REMOTE_ADDR": PROXY})
     assert response.status_code == 303
     return response.headers["Location"]
