@@ -38,6 +38,10 @@ def test_environment_wins_over_toml(tmp_path: Path) -> None:
     ("CITYOPS_WEB_WORKERS", "0", "from 1 to 64"),
     ("CITYOPS_SECURE_COOKIES", "maybe", "true or false"),
     ("CITYOPS_TIMEZONE", "Mars/Olympus", "IANA time zone"),
+    ("CITYOPS_TRUSTED_PROXIES", "6", "from 0 to 5"),
+    ("CITYOPS_REDIS_HUNG_SECONDS", "1", "from 2 to 3600"),
+    ("CITYOPS_REDIS_HUNG_SECONDS", "soon", "from 2 to 3600"),
+    ("CITYOPS_WEB_WORKER_MAX_MB", "-1", "MB (0: no limit)"),
 ])
 def test_bad_values_name_the_key(key: str, value: str, fragment: str) -> None:
     """Each bad value is refused with the variable's name and what was expected."""
