@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 import redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app import i18n, roles, store
+from app import i18n, store
+from app.model import roles
+from app.model.domains import DOMAINS
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD_LENGTH = 10
@@ -103,10 +105,10 @@ def validate_role(role: str, allowed: tuple[str, ...] = roles.USER_ROLES) -> str
 
 def validate_domains(domains: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Check a list of domain names (for emergency staff)."""
-    unknown = [d for d in domains if not isinstance(d, str) or d not in store.DOMAINS]
+    unknown = [d for d in domains if not isinstance(d, str) or d not in DOMAINS]
     if unknown:
         raise AccountError(f"unknown domain '{str(unknown[0])[:40]}': choose from "
-                           f"{', '.join(store.DOMAINS)}")
+                           f"{', '.join(DOMAINS)}")
     return tuple(dict.fromkeys(domains))
 
 
@@ -124,7 +126,7 @@ def add_user(r: redis.Redis, name: str, role: str, password: str,
     validate_password(password)
     domains = validate_domains(list(domains))
     try:
-        store.create_user(r, name, {
+        store.auth.create_user(r, name, {
             "role": role,
             "pw": generate_password_hash(password, method=PASSWORD_METHOD),
             "disabled": "0",
@@ -141,7 +143,7 @@ def set_password(r: redis.Redis, name: str, password: str) -> None:
     """Change a user's password and end their open sessions."""
     validate_password(password)
     try:
-        store.update_user(r, validate_name(name),
+        store.auth.update_user(r, validate_name(name),
                           {"pw": generate_password_hash(password, method=PASSWORD_METHOD)},
                           bump_epoch=True)
     except store.NotFound:
@@ -151,7 +153,7 @@ def set_password(r: redis.Redis, name: str, password: str) -> None:
 def set_disabled(r: redis.Redis, name: str, disabled: bool) -> None:
     """Disable (ending their sessions) or enable a user."""
     try:
-        store.update_user(r, validate_name(name), {"disabled": "1" if disabled else "0"},
+        store.auth.update_user(r, validate_name(name), {"disabled": "1" if disabled else "0"},
                           bump_epoch=disabled)
     except store.NotFound:
         raise AccountError(f"no user '{name}'") from None
@@ -160,7 +162,7 @@ def set_disabled(r: redis.Redis, name: str, disabled: bool) -> None:
 def end_sessions(r: redis.Redis, name: str) -> None:
     """End every open session of a user (sign-out: a copied session cookie stops working)."""
     try:
-        store.update_user(r, validate_name(name), {}, bump_epoch=True)
+        store.auth.update_user(r, validate_name(name), {}, bump_epoch=True)
     except store.NotFound:
         raise AccountError(f"no user '{name}'") from None
 
@@ -178,7 +180,7 @@ def set_language(r: redis.Redis, name: str, language: str) -> str:
     """Store a user's language (sessions stay open: it changes nothing about who they are)."""
     chosen = validate_language(language)
     try:
-        store.update_user(r, validate_name(name), {"language": chosen})
+        store.auth.update_user(r, validate_name(name), {"language": chosen})
     except store.NotFound:
         raise AccountError(f"no user '{name}'") from None
     return chosen
@@ -200,7 +202,7 @@ def authenticate(r: redis.Redis, name: str, password: str) -> Principal | None:
         name = validate_name(name)
     except AccountError:
         name = ""
-    fields = store.get_user(r, name) if name else None
+    fields = store.auth.get_user(r, name) if name else None
     if fields is None or len(password) > MAX_PASSWORD_LENGTH:
         check_password_hash(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
         return None
@@ -214,7 +216,7 @@ def authenticate(r: redis.Redis, name: str, password: str) -> Principal | None:
 def load_session_user(r: redis.Redis, session_id: str) -> Principal | None:
     """The user behind a session id ``name:epoch``, if the account is enabled and the epoch current."""
     name, _, epoch = session_id.partition(":")
-    fields = store.get_user(r, name) if NAME_RE.match(name) else None
+    fields = store.auth.get_user(r, name) if NAME_RE.match(name) else None
     if not fields or fields.get("disabled") == "1" or fields.get("epoch", "1") != epoch:
         return None
     if fields.get("role") not in roles.USER_ROLES:
@@ -234,12 +236,12 @@ def create_token(r: redis.Redis, name: str, role: str, expires_days: float | Non
     validate_role(role, roles.TOKEN_ROLES)
     if expires_days is not None and not 0 < expires_days <= 3650:
         raise AccountError("--expires-days must be between 0 and 3650")
-    if any(t.get("name") == name and t.get("revoked") != "1" for t in store.list_tokens(r)):
+    if any(t.get("name") == name and t.get("revoked") != "1" for t in store.auth.list_tokens(r)):
         raise AccountError(f"a token named '{name}' exists already: revoke it first")
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     now = time.time()
-    store.create_token(r, token_id, {
+    store.auth.create_token(r, token_id, {
         "name": name, "role": role, "digest": _digest(secret), "created_at": f"{now:.0f}",
         "created_by": created_by, "revoked": "0",
         "expires_at": f"{now + expires_days * 86400:.0f}" if expires_days else "",
@@ -249,9 +251,9 @@ def create_token(r: redis.Redis, name: str, role: str, expires_days: float | Non
 
 def revoke_token(r: redis.Redis, name_or_id: str) -> str:
     """Revoke the token with that id or name; returns its id."""
-    for record in store.list_tokens(r):
+    for record in store.auth.list_tokens(r):
         if name_or_id in (record.get("id"), record.get("name")) and record.get("revoked") != "1":
-            store.update_token(r, record["id"], {"revoked": "1", "revoked_at": f"{time.time():.0f}"})
+            store.auth.update_token(r, record["id"], {"revoked": "1", "revoked_at": f"{time.time():.0f}"})
             return record["id"]
     raise AccountError(f"no active token '{name_or_id}'")
 
@@ -274,7 +276,7 @@ def token_principal(r: redis.Redis, text: str) -> Principal | None:
     parts = (text or "").strip().split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not re.fullmatch(r"[0-9a-f]{12}", parts[1]):
         return None
-    record = store.get_token(r, parts[1])
+    record = store.auth.get_token(r, parts[1])
     if record is None or not hmac.compare_digest(record.get("digest", ""), _digest(parts[2])):
         return None
     return _token_record_principal(record)
@@ -284,4 +286,4 @@ def token_session_principal(r: redis.Redis, token_id: str) -> Principal | None:
     """The principal of a display session opened with a token, while the token stays valid."""
     if not re.fullmatch(r"[0-9a-f]{12}", token_id):
         return None
-    return _token_record_principal(store.get_token(r, token_id))
+    return _token_record_principal(store.auth.get_token(r, token_id))

@@ -10,9 +10,7 @@ that also writes the alert's timeline; the installation's audit log gets the sam
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,21 +19,16 @@ from typing import Any, Iterable, Mapping, Sequence
 import orjson
 import redis
 
-from app import roles, store
+from app import store
+from app.model import roles
+from app.model.alerts import (ACTIVE, ALERT_ID, CLOSED, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE, SEVERITIES,
+                              SEVERITY_RANK, STATES, UNACKED, alert_id_for)
+from app.model.geo import point_in_area
 from app.accounts import Principal
+from app.model.domains import DOMAINS
 
-SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "warning", "info")
-SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
-STATES: tuple[str, ...] = store.ALERT_STATES
-UNACKED = frozenset({"active_unack", "cleared_unack"})
-ACTIVE = frozenset({"active_unack", "active_ack"})
-CLOSED = "cleared_ack"
-MAX_TITLE = 200
-MAX_DESCRIPTION = 2000
-MAX_NOTE = 1000
 SYSTEM_ACTOR = "system:rules"
 SYSTEM_ADDR = "runner"
-ALERT_ID = re.compile(r"^al-[0-9a-f]{16}$")
 # Who acts on every alert; emergency staff act on the domains set on their user.
 ACT_ON_ALL = frozenset({roles.OPERATOR, roles.ADMIN})
 ACTORS = ACT_ON_ALL | {roles.EMERGENCY}
@@ -71,10 +64,6 @@ class Raised:
     state: str
 
 
-def alert_id_for(fingerprint: str) -> str:
-    """The alert id of a fingerprint: the same condition always maps to the same alert."""
-    return "al-" + hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:16]
-
 
 def _now(now: float | None) -> float:
     return time.time() if now is None else now
@@ -83,7 +72,7 @@ def _now(now: float | None) -> float:
 def _audit(r: redis.Redis, actor: str, action: str, alert_id: str, addr: str, outcome: str = "ok",
            detail: str = "") -> None:
     """Mirror a lifecycle step into the installation's audit log (append-only, never trimmed)."""
-    store.audit(r, actor, f"alert_{action}", target=alert_id, addr=addr, outcome=outcome,
+    store.audit.append(r, actor, f"alert_{action}", target=alert_id, addr=addr, outcome=outcome,
                 detail=detail)
 
 
@@ -100,7 +89,7 @@ def raise_alert(r: redis.Redis, *, fingerprint: str, title: str, severity: str, 
                 addr: str = SYSTEM_ADDR, now: float | None = None) -> Raised:
     """Raise the alert of ``fingerprint``: create it, bump a repeat, or reopen it if it had cleared."""
     _check_choice(severity, SEVERITIES, "severity")
-    _check_choice(domain, store.DOMAINS, "domain")
+    _check_choice(domain, DOMAINS, "domain")
     located = lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon)
     fields = {
         "title": title[:MAX_TITLE] or "(untitled)", "severity": severity, "domain": domain,
@@ -110,7 +99,7 @@ def raise_alert(r: redis.Redis, *, fingerprint: str, title: str, severity: str, 
         "area": orjson.dumps(area).decode() if area else "",
     }
     alert_id = alert_id_for(fingerprint)
-    outcome, state = store.alert_raise(r, alert_id, fingerprint, fields, actor=actor, addr=addr,
+    outcome, state = store.alerts.raise_alert(r, alert_id, fingerprint, fields, actor=actor, addr=addr,
                                        now=_now(now))
     if outcome == "collision":
         raise AlertError(f"alert id {alert_id} belongs to another fingerprint")
@@ -135,7 +124,7 @@ def _act(r: redis.Redis, alert_id: str, action: str, actor: str, addr: str, now:
          text: str = "", arg: str = "", expected: str = "") -> list[str]:
     if not ALERT_ID.match(alert_id):
         raise AlertNotFound(f"no alert '{alert_id[:40]}'")
-    answer = store.alert_act(r, alert_id, action, actor=actor, addr=addr, now=_now(now),
+    answer = store.alerts.act(r, alert_id, action, actor=actor, addr=addr, now=_now(now),
                              text=text, arg=arg, expected=expected)
     if answer[0] == "missing":
         raise AlertNotFound(f"no alert '{alert_id}'")
@@ -240,7 +229,7 @@ def to_json(row: Mapping[str, str]) -> dict[str, Any]:
 
 def get_alert(r: redis.Redis, alert_id: str) -> dict[str, Any] | None:
     """One alert (API form), or None (also for anything that is not an alert id)."""
-    row = store.read_alert(r, alert_id) if ALERT_ID.match(alert_id) else None
+    row = store.alerts.read_alert(r, alert_id) if ALERT_ID.match(alert_id) else None
     return to_json(row) if row else None
 
 
@@ -268,10 +257,10 @@ def list_alerts(r: redis.Redis, *, states: Iterable[str] | None = None,
     closed_wanted = not open_only and (not state_set or CLOSED in state_set)
     # Closed alerts accumulate for ever; open ones stay few. Every open alert is read; the
     # history only when closed ones are asked for, and then its most recently changed part.
-    ids = store.alert_ids(r, open_only=True, limit=100_000)
+    ids = store.alerts.ids(r, open_only=True, limit=100_000)
     if closed_wanted:
-        ids = list(dict.fromkeys(ids + store.alert_ids(r, limit=max(limit * 2, 500))))
-    rows = [to_json(row) for row in store.read_alerts(r, ids)]
+        ids = list(dict.fromkeys(ids + store.alerts.ids(r, limit=max(limit * 2, 500))))
+    rows = [to_json(row) for row in store.alerts.read_alerts(r, ids)]
     assign_groups(rows)
     picked = [a for a in rows if (not state_set or a["state"] in state_set)
               and (not domain_set or a["domain"] in domain_set)
@@ -283,7 +272,7 @@ def timeline(r: redis.Redis, alert_id: str) -> list[dict[str, Any]]:
     """An alert's whole story, oldest first: at, actor, action, addr, state, detail."""
     return [{"at": _float(e.get("at")), "actor": e.get("actor", ""), "action": e.get("action", ""),
              "addr": e.get("addr", ""), "state": e.get("state", ""), "detail": e.get("detail", "")}
-            for e in store.read_alert_timeline(r, alert_id)]
+            for e in store.alerts.read_timeline(r, alert_id)]
 
 
 def counts(alerts: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
@@ -305,33 +294,6 @@ def may_act(principal: Principal | None, alert: Mapping[str, Any]) -> bool:
     if principal.role in ACT_ON_ALL:
         return True
     return principal.role == roles.EMERGENCY and alert.get("domain") in principal.domains
-
-
-# -- grouping by area -------------------------------------------------------------------------------
-def _in_ring(lon: float, lat: float, ring: Sequence[Sequence[float]]) -> bool:
-    """Ray casting: is the point inside the closed ring of [lon, lat] vertices?"""
-    inside = False
-    for (x1, y1), (x2, y2) in zip(ring, list(ring[1:]) + [ring[0]], strict=True):
-        if (y1 > lat) != (y2 > lat):
-            cross = x1 + (lat - y1) * (x2 - x1) / (y2 - y1)
-            if lon < cross:
-                inside = not inside
-    return inside
-
-
-def point_in_area(lat: float, lon: float, area: Mapping[str, Any] | None) -> bool:
-    """True when the point lies in a GeoJSON Polygon or MultiPolygon (holes respected)."""
-    if not area:
-        return False
-    kind = area.get("type")
-    polygons = ([area.get("coordinates") or []] if kind == "Polygon"
-                else area.get("coordinates") or [] if kind == "MultiPolygon" else [])
-    for polygon in polygons:
-        rings = [[(float(p[0]), float(p[1])) for p in ring] for ring in polygon if len(ring) >= 3]
-        if rings and _in_ring(lon, lat, rings[0]) and not any(
-                _in_ring(lon, lat, hole) for hole in rings[1:]):
-            return True
-    return False
 
 
 def assign_groups(alerts: list[dict[str, Any]]) -> None:

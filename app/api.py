@@ -15,10 +15,12 @@ from typing import Any, Callable, Mapping, NoReturn, Sequence, TypeVar
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 
-from app import roles, store
+from app import store
+from app.model import roles
 from app.context import current_principal, redis_client, require_roles
 from app.entities import domain_entities
 from app.feeds import read_health
+from app.model.domains import DOMAINS
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_KIND_LENGTH = 32
@@ -162,13 +164,13 @@ def inputs(query: Sequence[Field] = (), body: Sequence[Field] | Mapping[str, Seq
     return decorate
 
 
-DOMAIN_QUERY = (Field("domain", "choice", choices=store.DOMAINS),)
+DOMAIN_QUERY = (Field("domain", "choice", choices=DOMAINS),)
 
 
 def _domains_asked() -> list[str]:
     """The domains named by ``?domain=`` (all when absent)."""
     domain = g.query.get("domain")
-    return [domain] if domain else list(store.DOMAINS)
+    return [domain] if domain else list(DOMAINS)
 
 
 @api.get("/me")
@@ -187,8 +189,8 @@ def me() -> Response:
                Field("include", "choice", choices=("shape",))))
 def entities(domain: str) -> Response:
     """The live entities of one domain (``?kind=vehicle``; ``?include=shape`` for route shapes)."""
-    if domain not in store.DOMAINS:
-        abort(404, description=f"unknown domain '{domain[:40]}': use one of {', '.join(store.DOMAINS)}")
+    if domain not in DOMAINS:
+        abort(404, description=f"unknown domain '{domain[:40]}': use one of {', '.join(DOMAINS)}")
     kind = g.query["kind"]
     include_heavy = g.query["include"] == "shape"
     return jsonify({"entities": domain_entities(redis_client(), domain, kind, include_heavy)})
@@ -200,7 +202,7 @@ def entities(domain: str) -> Response:
 def events() -> Response:
     """The stored events of a domain (``?domain=transport``) or of all domains."""
     domains = _domains_asked()
-    rows = [dict(ev, domain=d) for d in domains for ev in store.read_events(redis_client(), d)]
+    rows = [dict(ev, domain=d) for d in domains for ev in store.entities.read_events(redis_client(), d)]
     return jsonify({"events": sorted(rows, key=lambda ev: ev["id"])})
 
 
@@ -210,7 +212,7 @@ def events() -> Response:
 def kpis() -> Response:
     """The current KPIs of a domain (``?domain=transport``) or of all domains."""
     domains = _domains_asked()
-    return jsonify({"kpis": [k for d in domains for k in store.read_kpis(redis_client(), d)]})
+    return jsonify({"kpis": [k for d in domains for k in store.kpis.read(redis_client(), d)]})
 
 
 @api.get("/feeds")

@@ -16,11 +16,13 @@ from typing import Any, Mapping
 import redis
 from flask import Blueprint, Response, abort, g, jsonify
 
-from app import accounts, alerts, roles, store
+from app import accounts, alerts, store
+from app.model import roles
 from app.api import Field, bad_request, inputs
 from app.context import client_addr, current_principal, redis_client, require_roles
-from data_adapters.base import valid_position
-from data_adapters.cap.parse import CAP_SEVERITY_OF
+from app.model.geo import valid_position
+from app.model.cap import CAP_SEVERITY_OF
+from app.model.domains import DOMAINS
 
 api_alerts = Blueprint("api_alerts", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 1000
@@ -35,12 +37,12 @@ CAP_CATEGORY = {"transport": "Transport", "water": "Infra", "medical": "Health",
 # -- input schema ----------------------------------------------------------------------------------
 # What each endpoint accepts (app.api.inputs checks it before the view runs; tests walk it).
 LIST_QUERY = (Field("state", "choices", choices=alerts.STATES),
-              Field("domain", "choices", choices=store.DOMAINS),
+              Field("domain", "choices", choices=DOMAINS),
               Field("severity", "choices", choices=alerts.SEVERITIES),
               Field("limit", "int", low=1, high=MAX_LIMIT))
 AUDIT_QUERY = (Field("count", "int", low=1, high=MAX_AUDIT),)
 RAISE_BODY = (Field("title", "text", required=True, max_length=alerts.MAX_TITLE),
-              Field("domain", "choice", required=True, max_length=32, choices=store.DOMAINS),
+              Field("domain", "choice", required=True, max_length=32, choices=DOMAINS),
               Field("severity", "choice", required=True, max_length=32, choices=alerts.SEVERITIES),
               Field("lat", "number", low=-90.0, high=90.0),
               Field("lon", "number", low=-180.0, high=180.0),
@@ -114,7 +116,7 @@ def get_alert(alert_id: str) -> Response:
 @inputs(query=AUDIT_QUERY)
 def audit() -> Response:
     """The newest ``?count=`` (100) entries of the audit log, newest first (admins)."""
-    entries = store.read_audit(redis_client(), g.query["count"] or 100)
+    entries = store.audit.read(redis_client(), g.query["count"] or 100)
     return jsonify({"audit": [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
                                "target": e.target, "addr": e.addr, "outcome": e.outcome,
                                "detail": e.detail} for e in entries]})
@@ -141,7 +143,7 @@ def _assignee(r: redis.Redis, name: str) -> str:
         name = accounts.validate_name(name)
     except accounts.AccountError as exc:
         bad_request(f"'user': {exc}")
-    user = store.get_user(r, name)
+    user = store.auth.get_user(r, name)
     if user is None:
         bad_request(f"'user': no user '{name}'")
     if user.get("disabled") == "1":
@@ -160,7 +162,7 @@ def act(alert_id: str, action: str) -> Response | tuple[Response, int]:
     user = _assignee(r, body["user"]) if action == "assign" else ""
     alert = _alert_or_404(r, alert_id)
     if not alerts.may_act(principal, alert):
-        store.audit(r, principal.name, f"alert_{action}", target=alert_id, addr=client_addr(),
+        store.audit.append(r, principal.name, f"alert_{action}", target=alert_id, addr=client_addr(),
                     outcome="denied")
         abort(403, description=f"your role may not act on alerts of the {alert['domain']} domain")
     addr = client_addr()

@@ -23,7 +23,8 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import accounts, i18n, roles, store
+from app import accounts, i18n, store
+from app.model import roles
 from app.accounts import Principal
 from app.config import MIN_SECRET_KEY_LENGTH, ConfigError, Settings, weak_secret_reason
 from app.context import client_addr, current_principal, redis_client
@@ -313,7 +314,7 @@ def _start_session(principal: Principal) -> None:
 def store_audit(r: redis.Redis, actor: str, action: str, **fields: str) -> None:
     """Audit with the request's address; an audit failure never hides the real answer."""
     try:
-        store.audit(r, actor, action, addr=client_addr(), **fields)
+        store.audit.append(r, actor, action, addr=client_addr(), **fields)
     except redis.RedisError:
         pass
 
@@ -384,7 +385,7 @@ def login_view() -> BaseResponse:
     subject_name = name.strip().lower()[:MAX_NAME_LENGTH] or "-"
     subjects = [("user", subject_name), ("addr", client_addr())]
     try:
-        counts = store.login_failures(r, subjects)
+        counts = store.auth.login_failures(r, subjects)
         blocked = [ttl for count, ttl in counts if count >= THROTTLE_LIMIT]
         if blocked:
             wait = max(max(blocked), 1)
@@ -395,10 +396,10 @@ def login_view() -> BaseResponse:
             return response
         principal = accounts.authenticate(r, name, password)
         if principal is None:
-            store.record_login_failure(r, subjects, THROTTLE_WINDOW_S)
+            store.auth.record_login_failure(r, subjects, THROTTLE_WINDOW_S)
             store_audit(r, subject_name, "login_failed", outcome="denied")
             return _login_response(401, i18n.t("login.wrong"), next_url)
-        store.clear_login_failures(r, "user", principal.name)
+        store.auth.clear_login_failures(r, "user", principal.name)
     except redis.RedisError:
         return _login_response(503, i18n.t("login.link_lost"), next_url)
     _start_session(principal)

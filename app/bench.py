@@ -20,10 +20,10 @@ import redis
 from google.transit import gtfs_realtime_pb2
 
 from app import map_share, store
-from app.embedded_redis import free_port, redis_server_binary
+from app.store.embedded import free_port, redis_server_binary
 from app.mapdata import Thresholds
-from app.redis_link import connect
-from data_adapters.base import RawPayload
+from app.store.link import connect
+from app.model.records import RawPayload
 from data_adapters.ingest import ingest
 from data_adapters.transport.adapter import GtfsRealtimeAdapter
 
@@ -121,7 +121,7 @@ def bench_ingest(entities: int, runs: int = 5, r: redis.Redis | None = None) -> 
 
         def packed_write(_run: int) -> None:
             # The leanest write there is: every record packed into one HSET of one key.
-            client.hset("bench:packed", mapping={e.id: store.pack_entity(e) for e in parsed})
+            client.hset("bench:packed", mapping={e.id: store.entities.pack_entity(e) for e in parsed})
 
         client.flushdb()
         ingest(client, adapter, RawPayload(payloads[0], "bench"))

@@ -18,7 +18,8 @@ import redis
 from app import store
 from app.bench import CENTER
 from app.config import load_settings
-from data_adapters.base import Entity, Observation
+from app.model.records import Entity, Observation
+from app.model.domains import DOMAINS
 
 
 
@@ -40,24 +41,24 @@ def fill_city(r: redis.Redis, vehicles: int, sensors: int, hospitals: int, reque
     rng = np.random.default_rng(seed)
     now = time.time()
     vlat, vlon = _positions(rng, vehicles)
-    store.write_batch(r, "transport", "bench", entities=_vehicles(now, vlat, vlon),
+    store.entities.write_batch(r, "transport", "bench", entities=_vehicles(now, vlat, vlon),
                       observations=[Observation(f"bench:vehicle:bus-{i}", "delay_s",
                                                 float(rng.normal(60, 200)), "s", now)
                                     for i in range(vehicles)], replaces=["vehicle"])
     slat, slon = _positions(rng, sensors)
-    store.write_batch(r, "water", "bench-water", entities=[
+    store.entities.write_batch(r, "water", "bench-water", entities=[
         Entity("water", "sensor", f"w:sensor:{i}", float(slat[i]), float(slon[i]), "active", now,
                "bench", {"metrics": ["pressure_bar"], "zone": f"Z{i % 9}"}) for i in range(sensors)],
         observations=[Observation(f"w:sensor:{i}", "pressure_bar", float(rng.uniform(1, 4)), "bar",
                                   now) for i in range(sensors)])
     hlat, hlon = _positions(rng, hospitals)
-    store.write_batch(r, "medical", "bench-medical", entities=[
+    store.entities.write_batch(r, "medical", "bench-medical", entities=[
         Entity("medical", "hospital", f"m:hospital:{i}", float(hlat[i]), float(hlon[i]), "active",
                now, "bench", {"name": f"Hospital {i}"}) for i in range(hospitals)],
         observations=[Observation(f"m:hospital:{i}", "beds_available",
                                   float(rng.integers(0, 60)), "1", now) for i in range(hospitals)])
     qlat, qlon = _positions(rng, requests)
-    store.write_batch(r, "city", "bench-city", entities=[
+    store.entities.write_batch(r, "city", "bench-city", entities=[
         Entity("city", "request", f"c:request:{i}", float(qlat[i]), float(qlon[i]), "open", now,
                "bench", {"service_name": "Pothole", "expected_at": now + rng.uniform(-86400, 86400)})
         for i in range(requests)])
@@ -101,7 +102,7 @@ def bench_tick(r: redis.Redis, vehicles: int = 20_000, sensors: int = 2_000, hos
         # After each batch the runner publishes the domain's map arrays (app/map_share.py); the
         # bench does the same and reports that cost apart from the web tick.
         limits = mapdata.Thresholds.from_settings(settings)
-        for domain in store.DOMAINS:
+        for domain in DOMAINS:
             map_share.publish(r, domain, limits)
         mapdata.forget_snapshots()
         client = app.server.test_client()
@@ -139,7 +140,7 @@ def bench_tick(r: redis.Redis, vehicles: int = 20_000, sensors: int = 2_000, hos
         for run in range(runs):
             vlat += rng.normal(0, 0.0003, vehicles)
             vlon += rng.normal(0, 0.0003, vehicles)
-            store.write_batch(r, "transport", "bench", entities=_vehicles(time.time() + run, vlat, vlon),
+            store.entities.write_batch(r, "transport", "bench", entities=_vehicles(time.time() + run, vlat, vlon),
                               replaces=["vehicle"])
             started = time.perf_counter()
             map_share.publish(r, "transport", limits)

@@ -109,7 +109,7 @@ def bench_glass(samples: int) -> float | None:
     from app import accounts, map_share, store
     from app.bench_web import _redis_of, running_up
     from app.mapdata import Thresholds
-    from data_adapters.base import Entity
+    from app.model.records import Entity
 
     limits = Thresholds()
     delays = []
@@ -131,7 +131,7 @@ def bench_glass(samples: int) -> float | None:
                 vehicle = Entity("transport", "vehicle", "glass:vehicle:1", 28.55 + i * 1e-4, 112.36,
                                  "in_service", time.time(), "bench")
                 started = time.perf_counter()
-                store.write_batch(r, "transport", "glass", entities=[vehicle])
+                store.entities.write_batch(r, "transport", "glass", entities=[vehicle])
                 map_share.publish(r, "transport", limits)  # what the runner does after a batch
                 page.wait_for_function("b => document.querySelector('#data-as-of').innerText !== b",
                                        arg=before, timeout=30_000)

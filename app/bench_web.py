@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from app.embedded_redis import free_port
+from app.store.embedded import free_port
 
 START_TIMEOUT_S = 60.0
 # The 1 s status tick every page (and the wall) sends, as the Dash renderer posts it.
@@ -112,8 +112,8 @@ def bench_startup(runs: int = 3) -> dict[str, float]:
 
 def _redis_of(up: RunningUp) -> Any:
     """A client of the embedded Redis of ``up`` (found the way every CLI command finds it)."""
-    from app.embedded_redis import EmbeddedRedis
-    from app.redis_link import connect
+    from app.store.embedded import EmbeddedRedis
+    from app.store.link import connect
 
     info = EmbeddedRedis(up.data_dir).running()
     if info is None:

@@ -13,10 +13,12 @@ from typing import Callable, Sequence
 
 import redis
 
-from app import __version__, accounts, roles, store
+from app import __version__, accounts, store
+from app.model import roles
 from app.config import ConfigError, Settings, load_settings, settings_table
-from app.redis_link import RedisUnavailable, redis_session
+from app.store.link import RedisUnavailable, redis_session
 from data_adapters.base import FeedError
+from app.model.domains import DOMAINS
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -90,13 +92,13 @@ def cmd_users_add(r: redis.Redis, args: argparse.Namespace) -> int:
     password = _read_password(args)
     domains = tuple(d.strip() for d in (args.domains or "").split(",") if d.strip())
     name = accounts.add_user(r, args.name, args.role, password, domains)
-    store.audit(r, _actor(), "user_add", target=name, detail=f"role={args.role}")
+    store.audit.append(r, _actor(), "user_add", target=name, detail=f"role={args.role}")
     print(f"user '{name}' added with role {args.role}")
     return EXIT_OK
 
 
 def cmd_users_list(r: redis.Redis, args: argparse.Namespace) -> int:
-    users = store.list_users(r)
+    users = store.auth.list_users(r)
     if args.json:
         print(json.dumps([{"name": u["name"], "role": u.get("role"),
                            "domains": [d for d in u.get("domains", "").split(",") if d],
@@ -112,28 +114,28 @@ def cmd_users_list(r: redis.Redis, args: argparse.Namespace) -> int:
 
 def cmd_users_passwd(r: redis.Redis, args: argparse.Namespace) -> int:
     accounts.set_password(r, args.name, _read_password(args))
-    store.audit(r, _actor(), "user_passwd", target=args.name)
+    store.audit.append(r, _actor(), "user_passwd", target=args.name)
     print(f"password of '{args.name}' changed; their open sessions have ended")
     return EXIT_OK
 
 
 def cmd_users_disable(r: redis.Redis, args: argparse.Namespace) -> int:
     accounts.set_disabled(r, args.name, True)
-    store.audit(r, _actor(), "user_disable", target=args.name)
+    store.audit.append(r, _actor(), "user_disable", target=args.name)
     print(f"user '{args.name}' disabled; their open sessions have ended")
     return EXIT_OK
 
 
 def cmd_users_enable(r: redis.Redis, args: argparse.Namespace) -> int:
     accounts.set_disabled(r, args.name, False)
-    store.audit(r, _actor(), "user_enable", target=args.name)
+    store.audit.append(r, _actor(), "user_enable", target=args.name)
     print(f"user '{args.name}' enabled")
     return EXIT_OK
 
 
 def cmd_token_create(r: redis.Redis, args: argparse.Namespace) -> int:
     token = accounts.create_token(r, args.name, args.role, args.expires_days, created_by=_actor())
-    store.audit(r, _actor(), "token_create", target=args.name, detail=f"role={args.role}")
+    store.audit.append(r, _actor(), "token_create", target=args.name, detail=f"role={args.role}")
     print(token)
     print("This token is shown only once: keep it now. Send it as 'Authorization: Bearer <token>'"
           + ("; a wall display opens /wall?token=<token>." if args.role == roles.WALL else "."),
@@ -142,7 +144,7 @@ def cmd_token_create(r: redis.Redis, args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(r: redis.Redis, args: argparse.Namespace) -> int:
-    tokens = store.list_tokens(r)
+    tokens = store.auth.list_tokens(r)
     rows = [{"id": t.get("id", ""), "name": t.get("name", ""), "role": t.get("role", ""),
              "created_at": _when(t.get("created_at")), "expires_at": _when(t.get("expires_at")),
              "state": "revoked" if t.get("revoked") == "1" else "active"} for t in tokens]
@@ -157,7 +159,7 @@ def cmd_token_list(r: redis.Redis, args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(r: redis.Redis, args: argparse.Namespace) -> int:
     token_id = accounts.revoke_token(r, args.token)
-    store.audit(r, _actor(), "token_revoke", target=token_id)
+    store.audit.append(r, _actor(), "token_revoke", target=token_id)
     print(f"token {token_id} revoked")
     return EXIT_OK
 
@@ -198,7 +200,8 @@ def _ingest_adapter(domain: str, kind: str, feed: str, data: bytes):  # type: ig
 
 def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
     """Parse a recorded payload, store it, print a JSON summary (exit 2 if it is unusable)."""
-    from data_adapters.base import ParseError, RawPayload
+    from data_adapters.base import ParseError
+    from app.model.records import RawPayload
     from data_adapters.ingest import ingest
 
     try:
@@ -317,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=roles.USER_ROLES)
     add.add_argument("--domains", help="emergency staff: comma-separated domains they act on "
-                                       f"({', '.join(store.DOMAINS)}); default all")
+                                       f"({', '.join(DOMAINS)}); default all")
     _password_flag(add)
     add.set_defaults(handler=cmd_users_add)
     lst = users_sub.add_parser("list", help="list users")
@@ -335,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     enable.set_defaults(handler=cmd_users_enable)
 
     ingest = sub.add_parser("ingest", help="parse a recorded feed payload into the store")
-    ingest.add_argument("domain", choices=store.DOMAINS + ("cap",))
+    ingest.add_argument("domain", choices=DOMAINS + ("cap",))
     ingest.add_argument("--file", required=True, help="the recorded payload")
     ingest.add_argument("--kind", default="auto", choices=TRANSPORT_KINDS,
                         help="transport: what the file holds (default: detect)")
@@ -353,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(handler=cmd_bench_suite, needs_redis=False)
     bench_sub = bench.add_subparsers(dest="bench_command", required=False, metavar="CASE")
     bench_ingest = bench_sub.add_parser("ingest", help="parse + store of a GTFS-rt feed")
-    bench_ingest.add_argument("--domain", default="transport", choices=store.DOMAINS)
+    bench_ingest.add_argument("--domain", default="transport", choices=DOMAINS)
     bench_ingest.add_argument("--entities", type=int, default=20000)
     bench_ingest.add_argument("--runs", type=int, default=5)
     bench_ingest.add_argument("--json", action="store_true")

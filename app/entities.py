@@ -30,8 +30,8 @@ def transport_entities(r: redis.Redis, kind: str | None = None,
     transit system's delays never land on another system's vehicle of the same bare id. The
     vehicle's own delay comes first: frequency-based trips share one trip_id among buses.
     """
-    records = store.read_entities(r, "transport")
-    delays = store.read_latest(r, "transport", "delay_s")
+    records = store.entities.read_entities(r, "transport")
+    delays = store.entities.read_latest(r, "transport", "delay_s")
     rows = []
     for record in records:
         if kind and record.get("kind") != kind:
@@ -55,6 +55,6 @@ def domain_entities(r: redis.Redis, domain: str, kind: str | None = None,
     """Entities of any domain as API rows."""
     if domain == "transport":
         return transport_entities(r, kind, include_heavy)
-    rows = [flat_entity(rec, include_heavy) for rec in store.read_entities(r, domain)
+    rows = [flat_entity(rec, include_heavy) for rec in store.entities.read_entities(r, domain)
             if not kind or rec.get("kind") == kind]
     return sorted(rows, key=lambda row: row["id"])

@@ -68,7 +68,7 @@ def read_health(r: redis.Redis, now: float | None = None) -> list[FeedHealth]:
     """Every feed's health, stale ones marked as such."""
     now = time.time() if now is None else now
     out = []
-    for row in store.read_feed_health(r):
+    for row in store.feeds.read_health(r):
         out.append(FeedHealth(
             feed=row["feed"], domain=row.get("domain", ""), adapter=row.get("adapter", ""),
             state=feed_state(row, now), last_success=_num(row, "last_success"),

@@ -22,7 +22,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "role.emergency": ("emergency", "应急人员"),
     "role.official": ("official", "领导"),
     "role.wall": ("wall", "大屏"),
-    # -- navigation: page titles (app.roles.PAGES) ---------------------------------------------
+    # -- navigation: page titles (app.model.roles.PAGES) ---------------------------------------------
     "page./": ("Overview", "总览"),
     "page./transport": ("Transport", "交通"),
     "page./water": ("Water", "供水"),

@@ -134,7 +134,7 @@ def compute_transport(r: redis.Redis, now: float | None = None,
     on_time = (100.0 * sum(ON_TIME_EARLY_S <= d <= ON_TIME_LATE_S for d in delays) / len(delays)
                if delays else None)
     mean_delay = statistics.fmean(delays) if delays else None
-    alerts = [ev for ev in store.read_events(r, "transport")
+    alerts = [ev for ev in store.entities.read_events(r, "transport")
               if ev.get("kind") == "service_alert"
               and (ev.get("starts_at") is None or ev["starts_at"] <= now)
               and (ev.get("ends_at") is None or now <= ev["ends_at"])]
@@ -187,11 +187,11 @@ def refresh(r: redis.Redis, domain: str, now: float | None = None,
     compute = COMPUTERS.get(domain)
     if compute is None:
         return []
-    if store.domain_versions(r)[domain][0] == 0:
+    if store.status.domain_versions(r)[domain][0] == 0:
         # Never any data: the domain's card says it is waiting for its first feed, which says
         # more than a row of "unknown" tiles would.
         return []
     kpis = compute(r, now, settings or default_settings())
     # rank keeps the order the definitions give (most telling first) on every screen.
-    store.write_kpis(r, domain, [dict(k.as_json(), rank=i) for i, k in enumerate(kpis)])
+    store.kpis.write(r, domain, [dict(k.as_json(), rank=i) for i, k in enumerate(kpis)])
     return kpis

@@ -141,7 +141,7 @@ def compute_city(r: redis.Redis, now: float | None = None,
     tz = ZoneInfo(s.timezone)
     midnight = local_midnight(now, tz)
     day = datetime.fromtimestamp(now, tz).date().isoformat()
-    city, by_category = tally_requests(store.read_entities(r, DOMAIN), now, midnight,
+    city, by_category = tally_requests(store.entities.read_entities(r, DOMAIN), now, midnight,
                                        now - s.kpi_close_window_days * 86_400.0)
     out = _kpis(city, None, now, s, day)
     for name, tally in sorted(by_category.items()):

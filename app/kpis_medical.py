@@ -179,8 +179,8 @@ def compute_medical(r: redis.Redis, now: float | None = None,
     """Every medical KPI from the live store (see docs/kpis.md)."""
     now = time.time() if now is None else now
     s = settings or default_settings()
-    entities = store.read_entities(r, DOMAIN)
-    latest = {metric: store.read_latest(r, DOMAIN, metric) for metric in CAPACITY_METRICS}
+    entities = store.entities.read_entities(r, DOMAIN)
+    latest = {metric: store.entities.read_latest(r, DOMAIN, metric) for metric in CAPACITY_METRICS}
     oldest = now - s.kpi_bed_report_max_age_h * 3600.0
     hospitals = [e for e in entities if e.get("kind") == "hospital"]
     names = {e["id"]: str((e.get("attrs") or {}).get("name") or e["id"]) for e in entities}
@@ -200,6 +200,6 @@ def compute_medical(r: redis.Redis, now: float | None = None,
                         s.kpi_occupancy_target_pct, s.kpi_occupancy_bad_pct, now, None, ""),
         *_capacity_kpis(subjects, ed, "", "", "", s.kpi_ed_occupancy_target_pct,
                         s.kpi_ed_occupancy_bad_pct, now, "ed_occupancy", "ED occupancy"),
-        diversion_kpi(hospitals, store.read_events(r, DOMAIN), now),
+        diversion_kpi(hospitals, store.entities.read_events(r, DOMAIN), now),
         ambulance_kpi([e for e in entities if e.get("kind") == "ambulance"], now, s),
     ])

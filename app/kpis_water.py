@@ -330,10 +330,10 @@ def compute_water(r: redis.Redis, now: float | None = None,
     """Every water KPI from the live store (see docs/kpis.md)."""
     now = time.time() if now is None else now
     s = settings or default_settings()
-    net = Network.of(store.read_entities(r, DOMAIN))
-    latest = {metric: store.read_latest(r, DOMAIN, metric) for metric in METRICS}
+    net = Network.of(store.entities.read_entities(r, DOMAIN))
+    latest = {metric: store.entities.read_latest(r, DOMAIN, metric) for metric in METRICS}
     current = {metric: fresh(latest[metric], now, s.kpi_water_max_age_s) for metric in METRICS}
-    previous = {k.get("subject"): k.get("detail") for k in store.read_kpis(r, DOMAIN)
+    previous = {k.get("subject"): k.get("detail") for k in store.kpis.read(r, DOMAIN)
                 if k.get("group") == "night_flow" and k.get("subject")}
     return headline_first([
         *pressure_kpis(net, current[PRESSURE], now, s),

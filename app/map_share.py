@@ -27,6 +27,7 @@ import redis
 
 from app import mapdata, store
 from app.mapdata import ALERTS, DomainSnapshot, Lines, PointSet, Thresholds, Warning
+from app.model.domains import DOMAINS
 
 log = logging.getLogger("cityops")
 # How long the map keeps showing the published snapshot while the runner publishes a newer
@@ -50,8 +51,8 @@ def _limits_list(limits: Thresholds) -> list[float]:
 
 
 # -- writing (the runner) ---------------------------------------------------------------------------
-_publish_locks: dict[str, threading.Lock] = {d: threading.Lock() for d in store.DOMAINS}
-_publish_pending: dict[str, bool] = {d: False for d in store.DOMAINS}
+_publish_locks: dict[str, threading.Lock] = {d: threading.Lock() for d in DOMAINS}
+_publish_pending: dict[str, bool] = {d: False for d in DOMAINS}
 _pending_lock = threading.Lock()
 
 
@@ -100,15 +101,15 @@ def publish(r: redis.Redis, domain: str, limits: Thresholds) -> bool:
 
 def _publish_once(r: redis.Redis, domain: str, limits: Thresholds) -> None:
     # The version is read before the data: the snapshot holds that version's data or newer.
-    version = store.map_versions(r)[0][domain][0]
+    version = store.map_snapshots.versions(r)[0][domain][0]
     snapshot = mapdata.build_domain_snapshot(r, domain, version, limits)
     blob, parts = encode(snapshot, limits)
     digests = sorted(parts)
     # Parts are mostly unchanged between versions: send only the ones Redis lacks.
-    stored, missing = store.write_map_snapshot(r, domain, version, blob, digests, {})
+    stored, missing = store.map_snapshots.write(r, domain, version, blob, digests, {})
     if missing:
         packed = {key: zlib.compress(parts[key], 1) for key in missing}
-        stored, missing = store.write_map_snapshot(r, domain, version, blob, digests, packed)
+        stored, missing = store.map_snapshots.write(r, domain, version, blob, digests, packed)
     if missing:
         log.warning("map snapshot of %s not published: parts %s went missing", domain, missing)
 
@@ -130,7 +131,7 @@ def _decoded_parts(r: redis.Redis, domain: str, digests: list[str]) -> dict[str,
                 _parts.move_to_end((domain, key))
                 found[key] = held
     if wanted:
-        for key, raw in zip(wanted, store.read_map_parts(r, domain, wanted), strict=True):
+        for key, raw in zip(wanted, store.map_snapshots.read_parts(r, domain, wanted), strict=True):
             if raw is None:
                 return None  # replaced since the snapshot was read: build it here instead
             found[key] = msgpack.unpackb(zlib.decompress(raw), raw=False)
@@ -177,7 +178,7 @@ def decode(r: redis.Redis, domain: str, data: dict[str, Any]) -> DomainSnapshot 
 
 def load(r: redis.Redis, domain: str, version: int, limits: Thresholds) -> DomainSnapshot | None:
     """The published snapshot of ``domain`` at ``version`` with these limits, else None."""
-    blob = store.read_map_snapshot(r, domain)
+    blob = store.map_snapshots.read(r, domain)
     if blob is None:
         return None
     try:
@@ -200,7 +201,7 @@ def read_versions(r: redis.Redis, now: float | None = None) -> dict[str, int]:
     """
     now = time.time() if now is None else now
     versions = {}
-    domains, alerts_version = store.map_versions(r)
+    domains, alerts_version = store.map_snapshots.versions(r)
     for domain, (version, updated_at, published) in domains.items():
         catching_up = (0 < published < version and updated_at is not None
                        and now - updated_at < PUBLISH_GRACE_S)

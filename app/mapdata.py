@@ -30,6 +30,7 @@ import redis
 from app import alerts as alert_model
 from app import store
 from app.config import Settings
+from app.model.domains import DOMAINS
 
 MAX_MARKERS = 5000  # individually drawn markers in a view; beyond it the largest layers are grouped
 CELL_PX = 48  # edge of a grid cell on screen
@@ -117,7 +118,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer("alerts", "Alerts", ALERTS, ("alert",), "alerts", classes=SEVERITY_CLASSES, opacity=0.55),
 )
 LAYER_BY_KEY: dict[str, Layer] = {layer.key: layer for layer in LAYERS}
-VERSION_KEYS: tuple[str, ...] = store.DOMAINS + (ALERTS,)
+VERSION_KEYS: tuple[str, ...] = DOMAINS + (ALERTS,)
 # Delay classes of vehicles: early below -60 s, on time below 300 s, late below 600 s, then very
 # late; class 4 when no delay is known.
 DELAY_EDGES = np.array([-60.0, 300.0, 600.0])
@@ -414,8 +415,8 @@ def build_domain_snapshot(r: redis.Redis, domain: str, version: int, limits: Thr
     """Read one domain from the store and classify its markers (the expensive step)."""
     started = time.perf_counter()
     now = time.time() if now is None else now
-    records = store.read_entities(r, domain)
-    latest = {metric: store.read_latest(r, domain, metric) for metric in DOMAIN_METRICS[domain]}
+    records = store.entities.read_entities(r, domain)
+    latest = {metric: store.entities.read_latest(r, domain, metric) for metric in DOMAIN_METRICS[domain]}
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for rec in records:
         by_kind.setdefault(rec.get("kind", ""), []).append(rec)
@@ -440,7 +441,7 @@ def build_domain_snapshot(r: redis.Redis, domain: str, version: int, limits: Thr
         points["ambulances"] = PointSet.of(_ambulance_rows(located("ambulance")))
     elif domain == "city":
         points["requests"] = PointSet.of(_request_rows(located("request"), now))
-    events = {str(e.get("id")): e for e in store.read_events(r, domain)}
+    events = {str(e.get("id")): e for e in store.entities.read_events(r, domain)}
     return DomainSnapshot(
         domain, version, points, _warnings(domain, events.values(), now), lines,
         records={rec["id"]: rec for rec in records}, latest=latest, events=events,
@@ -514,8 +515,8 @@ def forget_snapshots() -> None:
 
 def read_versions(r: redis.Redis) -> dict[str, int]:
     """Every domain's version and the alerts' version: the map redraws only what moved."""
-    versions = {domain: version for domain, (version, _) in store.domain_versions(r).items()}
-    versions[ALERTS] = store.alerts_version(r)
+    versions = {domain: version for domain, (version, _) in store.status.domain_versions(r).items()}
+    versions[ALERTS] = store.alerts.version(r)
     return versions
 
 
@@ -815,16 +816,16 @@ def entity_details(r: redis.Redis, layer_key: str, item: str, limits: Thresholds
         return None
     snapshot = _snapshot_for(r, layer.domain, limits)
     if layer.geometry == "areas":
-        for domain in store.DOMAINS:
+        for domain in DOMAINS:
             # A published snapshot (app/map_share.py) carries no records: read the one asked for.
             event = (_snapshot_for(r, domain, limits).events.get(item)
-                     or store.read_event(r, domain, item))
+                     or store.entities.read_event(r, domain, item))
             if event is not None:
                 return Details(layer_key, item, event)
         return None
     record = snapshot.records.get(item)
     if record is None and layer.domain != ALERTS:
-        record = store.read_entity(r, layer.domain, item)
+        record = store.entities.read_entity(r, layer.domain, item)
     if record is None:
         return None
     if layer.domain == ALERTS:
@@ -835,7 +836,7 @@ def entity_details(r: redis.Redis, layer_key: str, item: str, limits: Thresholds
     for metric in metrics:
         source = snapshot.latest.get(metric)
         entry = (source.get(item) if source is not None
-                 else store.read_reading(r, layer.domain, metric, item))
+                 else store.entities.read_reading(r, layer.domain, metric, item))
         if entry:
             value, unit, at = (list(entry) + [None, None, None])[:3]
             if isinstance(value, (int, float)):

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import redis
 from flask import Blueprint, Response, jsonify
 
-from app import roles, store
+from app import store
+from app.model import roles
 from app.context import client_addr, current_principal, redis_client, require_roles, settings
 from app.report import (
     ReportError,
@@ -53,7 +54,7 @@ def _error(status: int, message: str) -> Response:
 def _audit(r: redis.Redis, what: str, outcome: str) -> None:
     """Exports leave the building: who took which one, and when, goes into the audit log."""
     principal = current_principal()
-    store.audit(r, principal.name if principal else "", "export", target=what, addr=client_addr(),
+    store.audit.append(r, principal.name if principal else "", "export", target=what, addr=client_addr(),
                 outcome=outcome)
 
 

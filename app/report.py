@@ -38,6 +38,7 @@ from app import alerts as alert_store
 from app import i18n, store
 from app.mapdata import DEFAULT_CENTER
 from app.feeds import FeedHealth, read_health
+from app.model.domains import DOMAINS
 
 GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
 # The colour is never the only cue: every status also carries a word and a symbol. The English
@@ -189,7 +190,7 @@ class Situation:
 
     def worst_kpis(self, limit: int = 10) -> list[dict[str, Any]]:
         """KPIs off target, bad before warn, in domain and definition order."""
-        domain_rank = {d: i for i, d in enumerate(store.DOMAINS)}
+        domain_rank = {d: i for i, d in enumerate(DOMAINS)}
         off = [k for k in self.kpis if k.get("status") in ("bad", "warn")]
         return sorted(off, key=lambda k: (KPI_ORDER[k["status"]], domain_rank.get(k.get("domain"), 9),
                                           k.get("rank", 0), str(k.get("name"))))[:limit]
@@ -271,17 +272,17 @@ def open_alerts(r: redis.Redis) -> list[dict[str, Any]]:
 def read_situation(r: redis.Redis, tz: str, now: float | None = None) -> Situation:
     """The situation now: every domain's status, all current KPIs, the open alerts, feed health."""
     now = time.time() if now is None else now
-    versions = store.domain_versions(r)
-    kpis = {d: store.read_kpis(r, d) for d in store.DOMAINS}
+    versions = store.status.domain_versions(r)
+    kpis = {d: store.kpis.read(r, d) for d in DOMAINS}
     feeds = read_health(r, now)
     alerts = open_alerts(r)
     statuses = tuple(
         judge_domain(d, kpis=kpis[d], feeds=[f for f in feeds if f.domain == d],
                      alerts=[a for a in alerts if a.get("domain") == d],
                      updated_at=versions[d][1], tz=tz)
-        for d in store.DOMAINS)
+        for d in DOMAINS)
     return Situation(generated_at=now, timezone=tz, statuses=statuses,
-                     kpis=tuple(k for d in store.DOMAINS for k in kpis[d]), alerts=tuple(alerts),
+                     kpis=tuple(k for d in DOMAINS for k in kpis[d]), alerts=tuple(alerts),
                      feeds=tuple(feeds))
 
 
@@ -339,12 +340,12 @@ def read_map_layers(r: redis.Redis, now: float | None = None,
     now = time.time() if now is None else now
     entities: list[dict[str, Any]] = []
     areas: list[dict[str, Any]] = []
-    for domain in store.DOMAINS:
-        entities += [e for e in store.read_entities(r, domain)
+    for domain in DOMAINS:
+        entities += [e for e in store.entities.read_entities(r, domain)
                      if e.get("kind") not in MAP_SKIPPED_KINDS and _located(e)]
-        areas += [dict(ev, domain=domain) for ev in store.read_events(r, domain)
+        areas += [dict(ev, domain=domain) for ev in store.entities.read_events(r, domain)
                   if ev.get("kind") == "cap_warning" and ev.get("area") and _event_active(ev, now)]
-    entities.sort(key=lambda e: (store.DOMAINS.index(e["domain"]) if e.get("domain") in store.DOMAINS
+    entities.sort(key=lambda e: (DOMAINS.index(e["domain"]) if e.get("domain") in DOMAINS
                                  else 9, str(e.get("id"))))
     shown = entities[:MAX_ENTITY_MARKERS]
     return MapLayers(entities=tuple(shown), areas=tuple(areas),

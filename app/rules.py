@@ -30,7 +30,9 @@ import redis
 
 from app import alerts, store
 from app.feeds import STALE_STATES, feed_state
-from data_adapters.cap.parse import cap_id, map_severity
+from app.model.geo import area_center
+from app.model.cap import cap_id, map_severity
+from app.model.domains import DOMAINS
 
 log = logging.getLogger("cityops.rules")
 EVALUATE_EVERY_S = 5.0
@@ -173,8 +175,8 @@ def _threshold(raw: Any, index: int, source: str) -> ThresholdRule | None:
             raise RulesError(f"{where}: '{key}' is missing")
     if not isinstance(raw["id"], str) or not RULE_ID.match(raw["id"]):
         raise RulesError(f"{where}: id: 1 to 64 lowercase letters, digits, '_' or '-'")
-    if raw["domain"] not in store.DOMAINS:
-        raise RulesError(f"{where}: domain: expected one of {', '.join(store.DOMAINS)}, "
+    if raw["domain"] not in DOMAINS:
+        raise RulesError(f"{where}: domain: expected one of {', '.join(DOMAINS)}, "
                          f"got {raw['domain']!r}")
     if ("kpi" in raw) == ("metric" in raw):
         raise RulesError(f"{where}: give exactly one of 'kpi' and 'metric'")
@@ -276,7 +278,7 @@ def _fmt(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _threshold_conditions(rule: ThresholdRule, inputs: store.RuleInputs,
+def _threshold_conditions(rule: ThresholdRule, inputs: store.alerts.RuleInputs,
                           rejected: list[tuple[str, str]]) -> list[Condition]:
     """One condition per subject with a known value (an unknown value says nothing either way)."""
     samples: list[tuple[str, float, str, dict[str, Any]]] = []  # subject, value, unit, extra
@@ -335,13 +337,13 @@ def _threshold_conditions(rule: ThresholdRule, inputs: store.RuleInputs,
     return out
 
 
-def _stale_conditions(rules: RuleSet, inputs: store.RuleInputs, now: float) -> list[Condition]:
+def _stale_conditions(rules: RuleSet, inputs: store.alerts.RuleInputs, now: float) -> list[Condition]:
     out = []
     for feed, row in inputs.feeds.items():
         state = feed_state(row, now)
         if state == "waiting":
             continue
-        domain = row.get("domain") if row.get("domain") in store.DOMAINS else "city"
+        domain = row.get("domain") if row.get("domain") in DOMAINS else "city"
         out.append(Condition(
             key=f"stale|{feed}", holds=state in STALE_STATES, for_s=0.0,
             alert={"fingerprint": f"stale:{feed}", "title": f"Feed {feed} stale",
@@ -366,19 +368,6 @@ def cap_severity(event: Mapping[str, Any]) -> str:
         return map_severity(attrs.get("cap_severity"), attrs.get("urgency"), attrs.get("certainty"))
     severity = event.get("severity")
     return severity if severity in alerts.SEVERITIES else "info"
-
-
-def area_center(area: Mapping[str, Any] | None) -> tuple[float, float] | None:
-    """(lat, lon): the mean vertex of the first outer ring of a Polygon/MultiPolygon."""
-    if not area:
-        return None
-    coords = area.get("coordinates") or []
-    ring = (coords[0] if area.get("type") == "Polygon" and coords
-            else coords[0][0] if area.get("type") == "MultiPolygon" and coords and coords[0] else [])
-    points = ring[:-1] if len(ring) > 1 and ring[0] == ring[-1] else ring
-    if not points:
-        return None
-    return (sum(p[1] for p in points) / len(points), sum(p[0] for p in points) / len(points))
 
 
 def _checked_area(area: Any) -> dict[str, Any] | None:
@@ -444,7 +433,7 @@ def _event_condition(rules: RuleSet, domain: str, event: Mapping[str, Any],
 _RECORD_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 
-def _event_conditions(rules: RuleSet, inputs: store.RuleInputs, now: float,
+def _event_conditions(rules: RuleSet, inputs: store.alerts.RuleInputs, now: float,
                       rejected: list[tuple[str, str]]) -> list[Condition]:
     """Conditions of every stored event; a malformed one is rejected alone, the rest stand."""
     out = []
@@ -472,7 +461,7 @@ def _locate(r: redis.Redis, spec: dict[str, Any]) -> dict[str, Any]:
     if stops and ":alert:" in spec["entity"]:
         prefix = spec["entity"].split(":alert:", 1)[0]
         candidates += [f"{prefix}:stop:{stop}" for stop in stops[:20]]
-    positions = store.read_live_positions(r, spec["domain"], candidates[:22])
+    positions = store.entities.read_live_positions(r, spec["domain"], candidates[:22])
     position = next((positions[c] for c in candidates if c in positions), None)
     if position is not None:
         spec["lat"], spec["lon"] = position
@@ -491,7 +480,7 @@ def evaluate(r: redis.Redis, now: float, rules: RuleSet | None = None) -> Evalua
     """Evaluate every rule at time ``now``: raise, clear and escalate alerts as due."""
     rules = rules or load_rules()
     metrics = list(dict.fromkeys((t.domain, t.metric) for t in rules.thresholds if t.metric))
-    inputs = store.read_rule_inputs(r, metrics)
+    inputs = store.alerts.read_rule_inputs(r, metrics)
     memory = {key: _memory(raw) for key, raw in inputs.rule_state.items()}
     conditions: list[Condition] = []
     result = Evaluation()
@@ -546,7 +535,7 @@ def evaluate(r: redis.Redis, now: float, rules: RuleSet | None = None) -> Evalua
                 r, entry.get("alert", ""), now=now):
             result.cleared.append(entry["alert"])
         changes[key] = None
-    store.write_rule_state(r, changes)
+    store.alerts.write_rule_state(r, changes)
     result.escalated = escalate_due(r, inputs.open_alerts, rules, now)
     return result
 
@@ -562,7 +551,7 @@ def _dead_letter_once(r: redis.Redis, rejected: list[tuple[str, str]]) -> None:
     fresh = [(reason, excerpt) for reason, excerpt in rejected if reason not in _reported]
     if fresh:
         log.warning("alert rules skipped %d malformed record(s): %s", len(fresh), fresh[0][0])
-        store.dead_letter(r, DEAD_LETTER_FEED, fresh)
+        store.feeds.dead_letter(r, DEAD_LETTER_FEED, fresh)
         if len(_reported) > 10_000:
             _reported.clear()
         _reported.update(reason for reason, _ in fresh)
@@ -615,7 +604,7 @@ def current_rules(r: redis.Redis, path: Path | None) -> RuleSet:
         log.info("alert rules loaded from %s: %d threshold rule(s)", rules.source,
                  len(rules.thresholds))
     _loaded.update(stamp=stamp, rules=rules)
-    store.write_alert_settings(r, {"rules_status": orjson.dumps({
+    store.alerts.write_settings(r, {"rules_status": orjson.dumps({
         "source": rules.source, "rules": len(rules.thresholds), "error": error or "",
         "at": time.time()}).decode()})
     return rules
@@ -623,7 +612,7 @@ def current_rules(r: redis.Redis, path: Path | None) -> RuleSet:
 
 def tick(r: redis.Redis, settings: Any, owner: str) -> Evaluation | None:
     """The runner's timer: evaluate the rules if this runner holds the rules lease."""
-    if not store.acquire_alerts_lease(r, owner, LEASE_MS):
+    if not store.alerts.acquire_rules_lease(r, owner, LEASE_MS):
         return None
     try:
         return evaluate(r, time.time(), current_rules(r, getattr(settings, "alert_rules", None)))

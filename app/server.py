@@ -17,8 +17,8 @@ from app.api import api
 from app.api_alerts import api_alerts
 from app.config import Settings, load_settings, resolve_secret_key
 from app.context import EXTENSION
-from app.embedded_redis import EmbeddedRedis
-from app.redis_link import RedisUnavailable, connect
+from app.store.embedded import EmbeddedRedis
+from app.store.link import RedisUnavailable, connect
 from layouts import register_pages
 from layouts.components import shell
 

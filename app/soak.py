@@ -32,12 +32,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import redis
 
-from app import accounts, roles, store
+from app import accounts, store
+from app.model import roles
 from app.bench_web import STATUS_OUTPUTS, _tick_body
 from app.config import ConfigError, Settings, load_settings
-from app.embedded_redis import free_port
+from app.store.embedded import free_port
 from app.feeds import read_health
-from app.redis_link import connect
+from app.store.link import connect
 
 ROLES = ("supervisor", "redis", "runner", "web_master", "web_workers", "simulator")
 FAULTS = ("redis", "runner", "web_worker", "simulator")
@@ -818,7 +819,7 @@ class Soak:
 
     def _beat_since(self, wall: float, other_than: int | None = None) -> bool:
         assert self.r is not None
-        beat = store.read_runner_heartbeat(self.r) or {}
+        beat = store.status.read_runner_heartbeat(self.r) or {}
         return float(beat.get("beat_at", 0)) > wall and int(beat.get("pid", 0)) != other_than
 
     def _api_ok(self, path: str) -> bool:
@@ -845,7 +846,7 @@ class Soak:
 
         def polling_again() -> bool:
             assert self.r is not None
-            beat = store.read_runner_heartbeat(self.r) or {}
+            beat = store.status.read_runner_heartbeat(self.r) or {}
             if not self._beat_since(wall, other_than=pid):
                 return False
             feed = [h for h in read_health(self.r) if h.feed == self.probe_feed]

@@ -23,10 +23,11 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from app import accounts, roles, store
+from app import accounts, store
+from app.model import roles
 from app.config import Settings, ensure_data_dir, resolve_secret_key
-from app.embedded_redis import EmbeddedRedis, EmbeddedRedisError, die_with_parent, free_port
-from app.redis_link import RedisUnavailable, check, connect, public_url
+from app.store.embedded import EmbeddedRedis, EmbeddedRedisError, die_with_parent, free_port
+from app.store.link import RedisUnavailable, check, connect, public_url
 from data_adapters import registry
 from data_adapters.base import FeedError
 
@@ -175,10 +176,10 @@ class Supervisor:
         client = connect(self.redis_url)
         try:
             check(client, self.redis_url)
-            if store.count_users(client) == 0:
+            if store.auth.count_users(client) == 0:
                 password = accounts.generate_password()
                 accounts.add_user(client, "admin", roles.ADMIN, password)
-                store.audit(client, "cityops up", "user_add", target="admin",
+                store.audit.append(client, "cityops up", "user_add", target="admin",
                             detail="first run: generated admin")
                 print("First run: created user 'admin' with password (shown only once):",
                       flush=True)

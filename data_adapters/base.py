@@ -11,22 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import math
 import re
-import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator, Mapping, Union
+from typing import Any, ClassVar, Iterator, Mapping
 
-DOMAINS: tuple[str, ...] = ("transport", "water", "medical", "city")
-EXCERPT_LIMIT = 2048
+from app.model.records import ParseItem, RawPayload, Retention, excerpt_of
+
 # The largest payload a parser reads, as fetch() caps a download (http.DEFAULT_MAX_BYTES): a
 # recorded file given to `cityops ingest` must not be a way around it. CAP and Open311 cap lower.
 MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
-# Record times a datetime can hold in every time zone (1900-01-01 to 9999-01-01 UTC): a feed time
-# outside them cannot be shown, and "older never overwrites newer" would keep it forever.
-EARLIEST_TIME = -2_208_988_800.0
-LATEST_TIME = 253_370_764_800.0
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -52,13 +45,6 @@ class ParseError(FeedError):
     def __init__(self, message: str, excerpt: bytes | str = b"") -> None:
         super().__init__(message)
         self.excerpt = excerpt_of(excerpt)
-
-
-def excerpt_of(data: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
-    """At most ``limit`` bytes of ``data`` as text that is safe to store and show."""
-    if isinstance(data, str):
-        data = data.encode("utf-8", errors="replace")
-    return data[:limit].decode("utf-8", errors="replace")
 
 
 def check_size(data: bytes, limit: int = MAX_PAYLOAD_BYTES) -> None:
@@ -98,130 +84,6 @@ def without_lone_surrogates(doc: Any, text: str) -> Any:
                 value.update(cleaned)
             stack.extend((value, k) for k in list(value))
     return root[0]
-
-
-def valid_time(seconds: float | None) -> bool:
-    """True for a record time (POSIX seconds) that is finite and a datetime can show anywhere."""
-    return seconds is not None and EARLIEST_TIME <= seconds < LATEST_TIME
-
-
-# -- payloads and records --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RawPayload:
-    """What fetch() returns: the bytes as received and how they came."""
-
-    data: bytes
-    source: str
-    fetched_at: float = field(default_factory=time.time)
-    content_type: str = ""
-    meta: Mapping[str, str] = field(default_factory=dict)
-
-
-def valid_position(lat: float | None, lon: float | None) -> bool:
-    """True for a plausible WGS84 position (finite, in range, and not the 0,0 of a missing fix)."""
-    if lat is None or lon is None:
-        return False
-    if not (math.isfinite(lat) and math.isfinite(lon)):
-        return False
-    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-        return False
-    return not (abs(lat) < 1e-6 and abs(lon) < 1e-6)
-
-
-@dataclass(frozen=True)
-class Entity:
-    """Something on the map with live state (a vehicle, a sensor, a hospital, a request)."""
-
-    domain: str
-    kind: str
-    id: str
-    lat: float | None
-    lon: float | None
-    status: str
-    observed_at: float
-    source: str
-    attrs: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One reading of one metric of one entity, in UCUM units."""
-
-    entity_id: str
-    metric: str
-    value: float
-    unit: str
-    observed_at: float
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened in a feed: a service alert, a CAP warning, a request opened."""
-
-    domain: str
-    kind: str
-    id: str
-    title: str
-    observed_at: float
-    source: str
-    severity: str = "info"
-    starts_at: float | None = None
-    ends_at: float | None = None
-    area: Mapping[str, Any] | None = None  # GeoJSON geometry
-    attrs: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A row parse() skipped: why, and an excerpt (at most 2 KB) for the dead-letter stream."""
-
-    reason: str
-    excerpt: str = ""
-
-    @classmethod
-    def of(cls, reason: str, data: bytes | str | object) -> "Rejected":
-        """A rejection with an excerpt of ``data`` (bytes, text, or anything printable)."""
-        raw = data if isinstance(data, (bytes, str)) else repr(data)
-        return cls(reason, excerpt_of(raw))
-
-
-@dataclass(frozen=True)
-class Removed:
-    """An entity the feed says is gone (GTFS-rt ``is_deleted``, a closed request)."""
-
-    domain: str
-    id: str
-
-
-@dataclass(frozen=True)
-class Retention:
-    """Which of a feed's stored entities expire: those of ``kind`` whose status is ``status`` and
-    whose last observation is older than ``max_age_s`` (closed service requests after 30 days).
-
-    An incremental feed never lists its whole state, so nothing it sent would ever be retired
-    without this; the runner applies it to the store now and then.
-    """
-
-    kind: str
-    status: str
-    max_age_s: float
-
-
-@dataclass(frozen=True)
-class FeedHeader:
-    """What a payload says of itself, yielded first by parse() when the format has it.
-
-    ``full_dataset`` with ``replaces`` (entity kinds): the payload is the whole current state
-    of those kinds for this feed, so the store may retire this feed's entities it no longer lists.
-    """
-
-    timestamp: float | None
-    full_dataset: bool = False
-    replaces: tuple[str, ...] = ()
-
-
-Record = Union[Entity, Observation, Event, Removed]
-ParseItem = Union[Entity, Observation, Event, Removed, Rejected, FeedHeader]
 
 
 @contextlib.contextmanager

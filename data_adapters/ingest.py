@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import redis
 
 from app import store
-from data_adapters.base import (Adapter, Entity, Event, FeedHeader, Observation, ParseError,
-                                RawPayload, Rejected, Removed, gc_paused)
+from data_adapters.base import Adapter, ParseError, gc_paused
+from app.model.records import Entity, Event, FeedHeader, Observation, RawPayload, Rejected, Removed
 
 MAX_REPORTED_ERRORS = 20
 # The kind a FeedHeader names when the payload lists a feed's events (alerts) in full.
@@ -75,15 +75,15 @@ def _ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
                 header = item  # type: ignore[assignment]
     except ParseError as exc:
         if dead_letter_unusable:
-            store.dead_letter(r, adapter.feed, [(f"unusable payload: {exc}", exc.excerpt)])
+            store.feeds.dead_letter(r, adapter.feed, [(f"unusable payload: {exc}", exc.excerpt)])
         raise
     if rejected:
         # The stream keeps the newest DEAD_LETTER_MAXLEN anyway: millions of bad rows in one
         # payload must not cost millions of writes. The count says what was not kept.
-        letters = [(rj.reason, rj.excerpt) for rj in rejected[:store.DEAD_LETTER_MAXLEN]]
+        letters = [(rj.reason, rj.excerpt) for rj in rejected[:store.feeds.DEAD_LETTER_MAXLEN]]
         if len(rejected) > len(letters):
             letters.append((f"{len(rejected) - len(letters)} more rejected rows not kept", ""))
-        store.dead_letter(r, adapter.feed, letters)
+        store.feeds.dead_letter(r, adapter.feed, letters)
     expired = 0
     keep = adapter.retention()
     if keep is not None:
@@ -94,7 +94,7 @@ def _ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
                                              and e.observed_at < cutoff)]
         expired, entities = len(entities) - len(fresh), fresh
     replaces = header.replaces if header.full_dataset else ()
-    batch = store.write_batch(
+    batch = store.entities.write_batch(
         r, adapter.domain, adapter.feed, entities=entities, observations=observations,
         events=events, removed=removed,
         replaces=[kind for kind in replaces if kind != EVENT_KIND],

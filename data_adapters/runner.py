@@ -28,7 +28,7 @@ import redis
 from app import kpis, map_share, rules, store
 from app.config import Settings
 from app.mapdata import Thresholds
-from app.redis_link import connect
+from app.store.link import connect
 from data_adapters.base import Adapter, FatalFeedError, ParseError, RetryableFeedError
 from data_adapters.ingest import ingest
 
@@ -94,7 +94,7 @@ class Runner:
     def beat(self, r: redis.Redis) -> None:
         """Write one heartbeat; it expires after three missed beats."""
         interval = self.settings.heartbeat_seconds
-        store.write_runner_heartbeat(r, {
+        store.status.write_runner_heartbeat(r, {
             "pid": os.getpid(), "host": socket.gethostname(), "owner": self.owner,
             "feeds": len(self.schedules),
             "started_at": f"{self.started_at:.3f}", "beat_at": f"{time.time():.3f}",
@@ -143,7 +143,7 @@ class Runner:
                               last_error_at=f"{time.time():.3f}")
             else:
                 fields["last_success"] = f"{time.time():.3f}"
-            store.write_feed_health(r, adapter.feed, fields)
+            store.feeds.write_health(r, adapter.feed, fields)
             self._apply_retention(r, sched)
             # The map first: it is what a wall shows within a second of the change.
             map_share.publish(r, adapter.domain, self.map_limits)
@@ -155,7 +155,7 @@ class Runner:
         sched.next_due = time.monotonic() + delay
         if sched.failures == 1 or fatal:
             log.warning("feed %s: %s (next try in %.0f s)", adapter.feed, error, delay)
-        store.write_feed_health(r, adapter.feed, {
+        store.feeds.write_health(r, adapter.feed, {
             **base, "last_error": error[:500], "last_error_at": f"{time.time():.3f}",
             "fatal": "1" if fatal else "0", "accepted": 0, "rejected": 0,
         }, incr_failures=True)
@@ -169,7 +169,7 @@ class Runner:
             return
         sched.next_retention = now + RETENTION_EVERY_S
         adapter = sched.adapter
-        gone = store.prune_entities(r, adapter.domain, adapter.feed, keep.kind, keep.status,
+        gone = store.entities.prune(r, adapter.domain, adapter.feed, keep.kind, keep.status,
                                     time.time() - keep.max_age_s)
         if gone:
             log.info("feed %s: %d %s %s(s) older than %.0f days retired", adapter.feed, gone,
@@ -212,7 +212,7 @@ class Runner:
                         feed = sched.adapter.feed
                         busy = feed in in_flight and not in_flight[feed].done()
                         # Renew every loop, so a long poll does not let the lease lapse.
-                        if not store.acquire_lease(r, feed, self.owner,
+                        if not store.feeds.acquire_lease(r, feed, self.owner,
                                                    self._lease_ms(sched.adapter)):
                             if not busy:
                                 # Another runner polls it now: let go of any subscription.
@@ -233,7 +233,7 @@ class Runner:
             for sched in self.schedules:
                 sched.adapter.close()
                 try:
-                    store.release_lease(r, sched.adapter.feed, self.owner)
+                    store.feeds.release_lease(r, sched.adapter.feed, self.owner)
                 except redis.RedisError:
                     pass
             r.close()

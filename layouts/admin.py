@@ -8,7 +8,8 @@ import dash
 import redis
 from dash import Input, Output, State, dcc, html, no_update
 
-from app import accounts, i18n, roles, store
+from app import accounts, i18n, store
+from app.model import roles
 from app.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids
 from layouts.components import format_time, page_layout, tab_title
@@ -30,13 +31,13 @@ def _tables() -> list[html.Table]:
     # Audit actions and outcomes stay as recorded: they are the log's own codes, searched as such.
     users = [[u["name"], i18n.label("role", u.get("role", "")), _domains(u.get("domains", "")),
               i18n.t("admin.disabled" if u.get("disabled") == "1" else "admin.active")]
-             for u in store.list_users(r)]
+             for u in store.auth.list_users(r)]
     tokens = [[t.get("name", ""), t.get("id", ""), i18n.label("role", t.get("role", "")),
                format_time(float(t["created_at"]), with_date=True) if t.get("created_at") else "",
                i18n.t("admin.revoked" if t.get("revoked") == "1" else "admin.active")]
-              for t in store.list_tokens(r)]
+              for t in store.auth.list_tokens(r)]
     audit = [[format_time(e.at, with_date=True), e.actor, e.action, e.target, e.addr, e.outcome]
-             for e in store.read_audit(r, AUDIT_ROWS)]
+             for e in store.audit.read(r, AUDIT_ROWS)]
     return [
         _table(["admin.col_user", "admin.col_role", "admin.col_domains", "admin.col_state"], users),
         _table(["admin.col_token", "admin.col_id", "admin.col_role", "admin.col_created", "admin.col_state"],
@@ -110,7 +111,7 @@ def add_user(_clicks: int | None, name: str | None, role: str | None,
         created = accounts.add_user(r, name or "", role or "", password or "")
     except accounts.AccountError as exc:
         return html.Span(str(exc), className="error"), no_update
-    store.audit(r, _actor(), "user_add", target=created, addr=client_addr(), detail=f"role={role}")
+    store.audit.append(r, _actor(), "user_add", target=created, addr=client_addr(), detail=f"role={role}")
     return (html.Span(i18n.t("admin.user_added", user=created, role=i18n.label("role", str(role))),
                       className="ok"), time.time())
 
@@ -128,7 +129,7 @@ def disable_user(_clicks: int | None, name: str | None) -> tuple[object, object]
         accounts.set_disabled(r, target, True)
     except accounts.AccountError as exc:
         return html.Span(str(exc), className="error"), no_update
-    store.audit(r, _actor(), "user_disable", target=target, addr=client_addr())
+    store.audit.append(r, _actor(), "user_disable", target=target, addr=client_addr())
     return html.Span(i18n.t("admin.user_disabled", user=target), className="ok"), time.time()
 
 

@@ -18,7 +18,8 @@ import redis
 from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app import alerts, i18n, roles, store
+from app import alerts, i18n, store
+from app.model import roles
 from app.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids
 from layouts.components import domain_title, format_time
@@ -47,7 +48,7 @@ def when(ts: float | None) -> str:
 
 def sound_settings(r: redis.Redis) -> dict[str, bool]:
     """Severity -> whether it sounds (stored settings over the defaults)."""
-    stored = store.read_alert_settings(r)
+    stored = store.alerts.read_settings(r)
     return {s: stored.get(f"sound:{s}", "on" if on else "off") == "on"
             for s, on in SOUND_DEFAULT.items()}
 
@@ -173,7 +174,7 @@ def panel(compact: bool = False) -> html.Div:
     try:
         r = redis_client()
         content = _content(r)
-        version: int | None = store.alerts_version(r)
+        version: int | None = store.alerts.version(r)
     except redis.RedisError:
         content = {"counts": html.P("Data link lost.", className="muted"), "list": [],
                    "class": "alert-panel", "sound": {"enabled": {}, "unacked": []},
@@ -197,7 +198,7 @@ def refresh(_tick: int | None, shown: int | None, classes: str | None) -> tuple[
     """Redraw the panel when any alert changed (one HGET when nothing did)."""
     try:
         r = redis_client()
-        version = store.alerts_version(r)
+        version = store.alerts.version(r)
         if version == shown:
             raise PreventUpdate
         content = _content(r)
@@ -219,9 +220,9 @@ def toggle_sound(clicks: list[int | None]) -> int:
         raise PreventUpdate
     r = redis_client()
     now_on = not sound_settings(r)[severity]
-    store.write_alert_settings(r, {f"sound:{severity}": "on" if now_on else "off"})
+    store.alerts.write_settings(r, {f"sound:{severity}": "on" if now_on else "off"})
     principal = current_principal()
-    store.audit(r, principal.name if principal else "unknown", "alert_sound", target=severity,
+    store.audit.append(r, principal.name if principal else "unknown", "alert_sound", target=severity,
                 addr=client_addr(), detail="on" if now_on else "off")
     return -1  # forces the next tick to redraw
 

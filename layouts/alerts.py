@@ -21,12 +21,14 @@ import redis
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from app import accounts, alerts, i18n, roles, store
+from app import accounts, alerts, i18n, store
+from app.model import roles
 from app.mapdata import DEFAULT_CENTER  # where an unlocated alert's map opens
 from app.context import client_addr, current_principal, redis_client, require_roles
 from layouts import alert_panel, ids
 from layouts.components import domain_title, format_time, page_layout, tab_title
 from layouts.livemap import basemap_layers
+from app.model.domains import DOMAINS
 
 PATH = "/alerts"
 PAGE_ROLES = roles.PAGE_BY_PATH[PATH].roles
@@ -53,7 +55,7 @@ def _labelled(prefix: str, values: Any) -> list[dict[str, str]]:
 
 def _domain_options() -> list[dict[str, str]]:
     """The domains as dropdown options, named in the reader's language."""
-    return _options(store.DOMAINS, {d: domain_title(d) for d in store.DOMAINS})
+    return _options(DOMAINS, {d: domain_title(d) for d in DOMAINS})
 
 
 def _default_domains() -> list[str]:
@@ -99,7 +101,7 @@ def _rules_status() -> html.Div:
     if principal is None or principal.role != roles.ADMIN:
         return html.Div(id=ids.ALERTS_RULES_STATUS)
     try:
-        raw = store.read_alert_settings(redis_client()).get("rules_status")
+        raw = store.alerts.read_settings(redis_client()).get("rules_status")
     except redis.RedisError:
         raw = None
     if not raw:
@@ -121,7 +123,7 @@ def _assignable_users() -> list[str]:
     if principal is None or principal.role not in alerts.ACT_ON_ALL:
         return []
     try:
-        return [u["name"] for u in store.list_users(redis_client()) if u.get("disabled") != "1"]
+        return [u["name"] for u in store.auth.list_users(redis_client()) if u.get("disabled") != "1"]
     except redis.RedisError:
         return []
 
@@ -238,7 +240,7 @@ def refresh_list(_panel_version: int | None, domains: list[str] | None,
     every alert change, so the list needs no timer of its own)."""
     try:
         r = redis_client()
-        signature = [store.alerts_version(r), domains or [], severities or [], states or []]
+        signature = [store.alerts.version(r), domains or [], severities or [], states or []]
         if signature == shown:
             raise PreventUpdate
         return _cards(r, list(domains or []), list(severities or []), list(states or [])), signature
@@ -399,7 +401,7 @@ def act(_ack: int | None, _claim: int | None, _note: int | None, _resolve: int |
     if alert is None:
         return html.Span(i18n.t("alerts.gone"), className="error"), no_update
     if not alerts.may_act(principal, alert):
-        store.audit(r, principal.name, "alert_action", target=alert_id, addr=client_addr(),
+        store.audit.append(r, principal.name, "alert_action", target=alert_id, addr=client_addr(),
                     outcome="denied")
         # Lower case: the name sits mid-sentence in English; Chinese has no case to change.
         domain = domain_title(alert["domain"]).lower()
@@ -454,7 +456,7 @@ def _existing_user(r: redis.Redis, name: Any) -> str | None:
     """``name`` if it is an enabled user, else None."""
     if not isinstance(name, str) or not accounts.NAME_RE.match(name):
         return None
-    record = store.get_user(r, name)
+    record = store.auth.get_user(r, name)
     return name if record is not None and record.get("disabled") != "1" else None
 
 
@@ -480,7 +482,7 @@ def raise_incident(_clicks: int | None, title: str | None, domain: str | None,
         return html.Span(i18n.t_or("alerts.description_length", "A description of at most "
                                    f"{alerts.MAX_DESCRIPTION} characters, please.",
                                    max=alerts.MAX_DESCRIPTION), className="error")
-    if domain not in store.DOMAINS or severity not in alerts.SEVERITIES:
+    if domain not in DOMAINS or severity not in alerts.SEVERITIES:
         return html.Span(i18n.t("alerts.pick_domain_severity"), className="error")
     try:
         lat_value, lon_value = _number(lat), _number(lon)

@@ -9,9 +9,11 @@ import redis
 from dash import Input, Output, dcc, html
 from flask import has_request_context, session
 
-from app import i18n, roles, store
+from app import i18n, store
+from app.model import roles
 from app.context import current_principal, redis_client, require_roles, settings
 from layouts import ids
+from app.model.domains import DOMAINS
 
 # English names (logs, exports' machine columns); people read domain_title() in their language.
 DOMAIN_TITLES: dict[str, str] = {
@@ -148,11 +150,11 @@ def domain_cards() -> list[html.Div]:
     try:
         r = redis_client()
         # The cards show city-wide KPIs; per zone, hospital or category ones are on the domain pages.
-        kpis = {d: [k for k in store.read_kpis(r, d) if k.get("subject") is None]
-                for d in store.DOMAINS}
+        kpis = {d: [k for k in store.kpis.read(r, d) if k.get("subject") is None]
+                for d in DOMAINS}
     except redis.RedisError:
-        kpis = {d: [] for d in store.DOMAINS}
-    return [domain_card(d, *versions[d], kpis=kpis[d]) for d in store.DOMAINS]
+        kpis = {d: [] for d in DOMAINS}
+    return [domain_card(d, *versions[d], kpis=kpis[d]) for d in DOMAINS]
 
 
 def register_tiles_refresh(app: dash.Dash, output_id: str, path: str) -> None:
@@ -169,9 +171,9 @@ def register_tiles_refresh(app: dash.Dash, output_id: str, path: str) -> None:
 def read_versions() -> dict[str, tuple[int, float | None]]:
     """Every domain's (version, updated_at); "no data" for all while Redis is unreachable."""
     try:
-        return store.domain_versions(redis_client())
+        return store.status.domain_versions(redis_client())
     except redis.RedisError:
-        return {domain: (0, None) for domain in store.DOMAINS}
+        return {domain: (0, None) for domain in DOMAINS}
 
 
 def forbidden() -> html.Div:

@@ -17,7 +17,8 @@ import redis
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app import i18n, roles, store
+from app import i18n, store
+from app.model import roles
 from app.context import redis_client, require_roles
 from app.entities import domain_entities
 from app.feeds import STALE_STATES, FeedHealth, read_health
@@ -186,10 +187,10 @@ def _content(domain: str) -> list[Any]:
     """The page body from the store (a clear note while Redis is unreachable)."""
     try:
         r = redis_client()
-        kpis = store.read_kpis(r, domain)
-        history = store.read_kpi_history(r, domain, time.time() - TREND_HOURS * 3600)
+        kpis = store.kpis.read(r, domain)
+        history = store.kpis.read_history(r, domain, time.time() - TREND_HOURS * 3600)
         feeds = [f for f in read_health(r) if f.domain == domain]
-        version, updated_at = store.domain_versions(r)[domain]
+        version, updated_at = store.status.domain_versions(r)[domain]
         entities = _entities(r, domain, (version, updated_at))
     except redis.RedisError:
         return [html.Div(i18n.t("domain.link_lost"), className="card banner-bad")]

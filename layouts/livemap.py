@@ -26,11 +26,13 @@ import redis
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app import map_share, mapdata, roles
+from app import map_share, mapdata
+from app.model import roles
 from app.context import redis_client, require_roles, settings
 from app.mapdata import LAYER_BY_KEY, LAYERS, SEVERITY_CLASSES, View
 from layouts import ids
 from layouts.components import format_time
+from app.model.domains import DOMAINS
 
 ALL_LAYERS: tuple[str, ...] = tuple(layer.key for layer in LAYERS)
 PROBLEMS = "problems"
@@ -212,13 +214,13 @@ def read_content(r: redis.Redis, versions: Mapping[str, int], layers: Sequence[s
     """Snapshots of the domains ``layers`` need (cached per version) cut to ``cut``."""
     domains = {LAYER_BY_KEY[key].domain for key in layers}
     if "warnings" in layers:
-        domains |= set(mapdata.store.DOMAINS)  # a CAP warning may belong to any domain
+        domains |= set(DOMAINS)  # a CAP warning may belong to any domain
     snapshots = {d: map_share.domain_snapshot(r, d, versions[d], limits) for d in sorted(domains)}
     cuts = mapdata.cut_layers(snapshots, layers, cut, problems_only, mapdata.MAX_MARKERS)
     lines = snapshots["transport"].lines if "routes" in layers else None
     warnings: tuple[mapdata.Warning, ...] = ()
     if "warnings" in layers:
-        warnings = tuple(w for d in mapdata.store.DOMAINS for w in snapshots[d].warnings)
+        warnings = tuple(w for d in DOMAINS for w in snapshots[d].warnings)
     return Content(cuts, lines, warnings), {d: s.version for d, s in snapshots.items()}
 
 
@@ -357,7 +359,7 @@ def refresh(layers: Sequence[str], relayout: Any, enabled_values: Any, filter_va
     drawn = state.get("versions") or {}
     domains = {LAYER_BY_KEY[k].domain for k in enabled}
     if "warnings" in enabled:
-        domains |= set(mapdata.store.DOMAINS)
+        domains |= set(DOMAINS)
     moved = any(versions.get(d) != drawn.get(d) for d in domains)
     new_cut = mapdata.needs_new_cut(view, old_cut)
     toggled = enabled != state.get("layers") or problems != state.get("problems")

@@ -21,7 +21,8 @@ import redis
 from dash import Input, Output, dcc, html
 from plotly.subplots import make_subplots
 
-from app import i18n, roles, store
+from app import i18n, store
+from app.model import roles
 from app.context import redis_client, require_roles, settings
 from app.official_routes import ALERTS_CSV_PATH, KPIS_CSV_PATH, REPORT_PATH
 from app.report import (
@@ -34,6 +35,7 @@ from app.report import (
 )
 from layouts import ids
 from layouts.components import domain_title, page_layout, tab_title
+from app.model.domains import DOMAINS
 
 PATH = "/official"
 ALLOWED = roles.PAGE_BY_PATH[PATH].roles
@@ -204,11 +206,11 @@ def trends(window: str, now: float | None = None) -> list[Any]:
     try:
         r = redis_client()
         charts = []
-        for domain in store.DOMAINS:
+        for domain in DOMAINS:
             # Per-subject KPIs (one per zone or hospital) would be dozens of lines: the domain
             # pages chart them; here only the city-wide figures.
-            kpis = [k for k in store.read_kpis(r, domain) if not k.get("subject")]
-            history = store.read_kpi_history(r, domain, now - span_s)
+            kpis = [k for k in store.kpis.read(r, domain) if not k.get("subject")]
+            history = store.kpis.read_history(r, domain, now - span_s)
             series = trend_series(history, [k["name"] for k in kpis], bucket_s, tz)
             charts.append(html.Section(className="card official-trend", children=[
                 html.H3(f"{domain_title(domain)} · {label}"),

@@ -21,12 +21,14 @@ import dash
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app import i18n, roles, store
+from app import i18n
+from app.model import roles
 from app.context import require_roles
 from app.mapdata import LAYERS
 from layouts import alert_panel, ids, wall_tiles
 from layouts.components import domain_title, page_layout
 from layouts.livemap import WALL, live_map, register_map
+from app.model.domains import DOMAINS
 
 PATH = "/wall"
 TEXT: dict[str, str] = {"title": "City operations", "city": "City"}
@@ -104,7 +106,7 @@ def _domain_view(domain: str, data: wall_tiles.WallData) -> html.Section:
 def layout(**query: str) -> html.Div:
     """The city at a glance (and, with ``rotate``, one view per domain that the kiosk cycles)."""
     seconds = rotate_seconds(query.get("rotate"))
-    views = [CITY] + (list(store.DOMAINS) if seconds else [])
+    views = [CITY] + (list(DOMAINS) if seconds else [])
     data = wall_tiles.read_wall()
     sections = [_city_view(data)] + [_domain_view(d, data) for d in views[1:]]
     return html.Div(id=ids.WALL, className="wall", children=[
@@ -122,7 +124,7 @@ def layout(**query: str) -> html.Div:
         ]),
         dcc.Store(id=ids.WALL_ROTATION, data={"seconds": seconds, "views": views,
                                                "titles": {CITY: i18n.t_or("wall.city", TEXT["city"])}
-                                               | {d: domain_title(d) for d in store.DOMAINS}}),
+                                               | {d: domain_title(d) for d in DOMAINS}}),
         dcc.Store(id=ids.WALL_ROTATION_STATE),
         dcc.Interval(id=ids.WALL_BEAT_TICK, interval=BEAT_MS),
         dcc.Store(id=ids.WALL_BEAT),
@@ -162,7 +164,7 @@ def register(app: dash.Dash) -> None:
     app.callback(Output(ids.WALL_TILES, "children"), Output(ids.WALL_FEEDS, "children"),
                  Input(ids.SEEN, "data"), prevent_initial_call=True)(refresh_city)
     register_map(app, ids.WALL_MAP, PATH, controls=False)
-    for domain in store.DOMAINS:
+    for domain in DOMAINS:
         app.callback(Output(ids.WALL_DOMAIN_TILES[domain], "children"), Input(ids.SEEN, "data"),
                      prevent_initial_call=True)(_refresh_domain(domain))
         register_map(app, ids.WALL_DOMAIN_MAP[domain], PATH, layers=domain_layers(domain),

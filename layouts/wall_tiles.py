@@ -21,6 +21,7 @@ from app import i18n
 from app.context import redis_client, settings
 from app.feeds import STALE_STATES, feed_state
 from layouts.components import domain_title, kpi_value_text
+from app.model.domains import DOMAINS
 
 # Plain English, in one place, so that the translations can take them over in one move.
 TEXT: dict[str, str] = {
@@ -144,14 +145,14 @@ def history_series(r: redis.Redis, domain: str, now: float | None = None
     now = time.time() if now is None else now
     # The newest rows (a minute's worth, a handful) say whether the history changed since the
     # cached read, so a cleared or rewritten store is never answered from an old cache.
-    recent = store.read_kpi_history(r, domain, now - 2 * store.KPI_HISTORY_EVERY_S)
+    recent = store.kpis.read_history(r, domain, now - 2 * store.kpis.HISTORY_EVERY_S)
     key = (int(now // 60), len(recent), recent[-1][0] if recent else 0.0)
     cached = _HISTORY_CACHE.get(domain)
     if cached and cached[0] == key:
         return cached[1]
     start = now - SPARK_WINDOW_S
     by_name: dict[str, list[tuple[float, float]]] = {}
-    for at, name, value in store.read_kpi_history(r, domain, start):
+    for at, name, value in store.kpis.read_history(r, domain, start):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             by_name.setdefault(name, []).append((at, float(value)))
     series = {name: bucket_means(points, start, now + 1e-6) for name, points in by_name.items()}
@@ -171,7 +172,7 @@ class FeedLine:
 
 
 def feed_lines(feeds: Mapping[str, Mapping[str, str]], now: float) -> list[FeedLine]:
-    """Every feed's state at ``now`` from the compact health records (see store.live_status)."""
+    """Every feed's state at ``now`` from the compact health records (see store.status.live_status)."""
     out = []
     for feed, row in sorted(feeds.items()):
         state = feed_state(dict(row), now)
@@ -280,17 +281,17 @@ def read_wall(r: redis.Redis | None = None, now: float | None = None) -> WallDat
     now = time.time() if now is None else now
     try:
         r = redis_client() if r is None else r
-        status = store.live_status(r)
-        kpis = {d: [k for k in store.read_kpis(r, d) if k.get("subject") is None] for d in store.DOMAINS}
-        history = {d: history_series(r, d, now) for d in store.DOMAINS}
+        status = store.status.live_status(r)
+        kpis = {d: [k for k in store.kpis.read(r, d) if k.get("subject") is None] for d in DOMAINS}
+        history = {d: history_series(r, d, now) for d in DOMAINS}
     except redis.RedisError:
-        empty: dict[str, Any] = {d: [] for d in store.DOMAINS}
-        return WallData(empty, {d: {} for d in store.DOMAINS},
-                        {d: (0, None) for d in store.DOMAINS}, [], False)
+        empty: dict[str, Any] = {d: [] for d in DOMAINS}
+        return WallData(empty, {d: {} for d in DOMAINS},
+                        {d: (0, None) for d in DOMAINS}, [], False)
     return WallData(kpis, history, status.versions, feed_lines(status.feeds, now), True)
 
 
-def cards(data: WallData, domains: Sequence[str] = store.DOMAINS, big: bool = False) -> list[html.Div]:
+def cards(data: WallData, domains: Sequence[str] = DOMAINS, big: bool = False) -> list[html.Div]:
     """The domain cards of ``domains`` from ``data``."""
     stale = stale_domains(data.feeds)
     return [domain_card(d, data.kpis[d], data.history[d], data.versions[d][1], d in stale,

@@ -14,8 +14,8 @@ import redis
 
 from app import accounts
 from app.config import load_settings
-from app.embedded_redis import free_port, redis_server_binary
-from app.redis_link import connect
+from app.store.embedded import free_port, redis_server_binary
+from app.store.link import connect
 from tests.redis_cluster import RedisClusterServer, start_cluster
 
 PASSWORD = "correct horse battery"

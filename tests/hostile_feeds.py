@@ -34,10 +34,12 @@ from google.transit import gtfs_realtime_pb2 as rt
 from app import kpis, rules, store
 from app.config import load_settings
 from data_adapters import registry
-from data_adapters.base import Adapter, Event
+from data_adapters.base import Adapter
+from app.model.records import Event
 from data_adapters.city.open311 import parse_services
 from data_adapters.runner import FeedSchedule, Runner
 from tests.local_http import LocalHttpServer
+from app.model.domains import DOMAINS
 
 PAYLOADS: tuple[str, ...] = (
     "<script>alert(1)</script>",
@@ -377,8 +379,8 @@ def ingest_hostile_city(r: redis.Redis, redis_url: str, data_dir: Path,
         server.close()
     # The adapter polls only requests; services come from services.json through the same parser.
     services = list(parse_services(open311_services(h), "xss-311", now))
-    store.write_batch(r, "city", "xss-311", events=[s for s in services if isinstance(s, Event)])
-    for domain in store.DOMAINS:
+    store.entities.write_batch(r, "city", "xss-311", events=[s for s in services if isinstance(s, Event)])
+    for domain in DOMAINS:
         kpis.refresh(r, domain, now)
     evaluation = rules.evaluate(r, now)
     return HostileCity(h, adapters, evaluation.raised)

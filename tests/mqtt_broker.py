@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from app.embedded_redis import die_with_parent, free_port
+from app.store.embedded import die_with_parent, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 15.0

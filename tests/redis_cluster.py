@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from app.embedded_redis import redis_server_binary
+from app.store.embedded import redis_server_binary
 
 MASTERS = 3
 SLOTS = 16384
@@ -68,7 +68,7 @@ class RedisClusterServer:
 
     @property
     def url(self) -> str:
-        """The CityOps URL of the cluster (app.redis_link.connect makes a RedisCluster of it)."""
+        """The CityOps URL of the cluster (app.store.link.connect makes a RedisCluster of it)."""
         return f"redis+cluster://127.0.0.1:{self.ports[0]}/0"
 
     def node_client(self, port: int) -> redis.Redis:

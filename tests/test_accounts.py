@@ -11,7 +11,7 @@ from app import accounts, store
 def test_password_is_stored_only_as_scrypt_hash(r: redis.Redis) -> None:
     """The stored record holds an scrypt hash, never the password."""
     accounts.add_user(r, "Alice", "operator", "a long enough password")
-    record = store.get_user(r, "alice")
+    record = store.auth.get_user(r, "alice")
     assert record is not None and record["pw"].startswith("scrypt:")
     dump = repr([r.hgetall(k) for k in r.keys("*") if r.type(k) == "hash"])
     assert "a long enough password" not in dump
@@ -50,10 +50,10 @@ def test_bad_user_input_changes_nothing(r: redis.Redis, name: str, role: str, pa
 def test_duplicate_user_is_refused(r: redis.Redis) -> None:
     """A second user with the same name is refused and the first is untouched."""
     accounts.add_user(r, "dave", "operator", "a long enough password")
-    before = store.get_user(r, "dave")
+    before = store.auth.get_user(r, "dave")
     with pytest.raises(accounts.AccountError, match="exists already"):
         accounts.add_user(r, "dave", "admin", "another long password")
-    assert store.get_user(r, "dave") == before
+    assert store.auth.get_user(r, "dave") == before
 
 
 def test_session_epoch(r: redis.Redis) -> None:
@@ -74,7 +74,7 @@ def test_tokens(r: redis.Redis) -> None:
     text = accounts.create_token(r, "wall-a", "wall")
     prefix, token_id, secret = text.split("_", 2)
     assert prefix == "cot" and len(token_id) == 12 and len(secret) >= 40
-    assert secret not in repr(store.get_token(r, token_id))
+    assert secret not in repr(store.auth.get_token(r, token_id))
     principal = accounts.token_principal(r, text)
     assert principal is not None and principal.role == "wall" and principal.kind == "token"
     assert accounts.token_principal(r, text[:-1] + ("A" if text[-1] != "A" else "B")) is None

@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from data_adapters.base import (EXCERPT_LIMIT, ParseError, Rejected, RetryableFeedError,
-                                excerpt_of, valid_position)
+from app.model.records import EXCERPT_LIMIT, Rejected, excerpt_of
+from data_adapters.base import ParseError, RetryableFeedError
+from app.model.geo import valid_position
 
 
 @pytest.mark.parametrize("lat, lon, ok", [

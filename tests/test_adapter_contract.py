@@ -21,13 +21,24 @@ import redis
 from app import store
 from app.feeds import FeedHealth, read_health
 from data_adapters import registry
-from data_adapters.base import (Adapter, Entity, Event, FeedHeader, Observation, ParseError,
-                                ParseItem, RawPayload, Rejected, Removed, valid_position)
+from data_adapters.base import Adapter, ParseError
+from app.model.records import (
+    Entity,
+    Event,
+    FeedHeader,
+    Observation,
+    ParseItem,
+    RawPayload,
+    Rejected,
+    Removed,
+)
+from app.model.geo import valid_position
 from data_adapters.simulator import CityModel, Fleet, TransitNetwork
 from tests import fixtures_transport as fx
 from tests.conftest import RedisServer
 from tests.conftest import wait_for
 from tests.test_feed_runner import FeedServer, start_runner
+from app.model.domains import DOMAINS
 
 NOW = 1_767_225_600.0 + 3600.0  # 2026-01-01 09:00 in Yiyang: buses running, delays building
 FETCHED_AT = 1_767_225_700.0
@@ -240,7 +251,7 @@ def test_registry_builds_the_adapter(name: str) -> None:
     config, _payloads = case_for(name)
     adapter = registry.build(config)
     assert isinstance(adapter, Adapter) and adapter.name == name
-    assert adapter.domain in store.DOMAINS
+    assert adapter.domain in DOMAINS
     assert adapter.feed == config["name"]
 
 
@@ -351,8 +362,8 @@ def test_runner_health_after_failure_and_recovery(name: str, r: redis.Redis,
         failed = _health_of(r, adapter.feed)
         assert failed is not None and "500" in failed.last_error, failed
         assert failed.state != "ok" and failed.accepted == 0, failed
-        assert store.count_entities(r, adapter.domain) == 0
-        assert store.read_events(r, adapter.domain) == []
+        assert store.entities.count(r, adapter.domain) == 0
+        assert store.entities.read_events(r, adapter.domain) == []
         server.body = good
         server.status = 200
         assert wait_for(lambda: (h := _health_of(r, adapter.feed)) is not None
@@ -361,7 +372,7 @@ def test_runner_health_after_failure_and_recovery(name: str, r: redis.Redis,
         assert healthy is not None
         assert healthy.accepted > 0 and healthy.consecutive_failures == 0, healthy
         assert healthy.last_success is not None and healthy.domain == adapter.domain, healthy
-        read = store.read_entities if record_type is Entity else store.read_events
+        read = store.entities.read_entities if record_type is Entity else store.entities.read_events
         stored = {e["id"] for e in read(r, adapter.domain)}
         assert expected <= stored, f"not stored: {sorted(expected - stored)[:5]}"
     finally:

@@ -10,7 +10,7 @@ import redis
 
 from app import alerts, store
 from app.accounts import Principal
-from app.redis_link import connect
+from app.store.link import connect
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 SQUARE = {"type": "Polygon", "coordinates": [[[112.0, 28.0], [113.0, 28.0], [113.0, 29.0],
@@ -68,13 +68,13 @@ def test_cleared_condition_that_returns_reopens_the_same_alert(r: redis.Redis) -
     assert alerts.clear(r, alert_id, now=T0 + 20)
     closed = _alert(r, alert_id)
     assert closed["state"] == "cleared_ack" and closed["closed_by"] == alerts.SYSTEM_ACTOR
-    assert alert_id not in store.alert_ids(r, open_only=True)
+    assert alert_id not in store.alerts.ids(r, open_only=True)
     reopened = _raise(r, now=T0 + 30)
     assert (reopened.alert_id, reopened.outcome, reopened.state) == (alert_id, "reopened",
                                                                     "active_unack")
     alert = _alert(r, alert_id)
     assert alert["count"] == 2 and alert["acked_by"] == "" and alert["opened_at"] == pytest.approx(T0 + 30)
-    assert alert_id in store.alert_ids(r, open_only=True)
+    assert alert_id in store.alerts.ids(r, open_only=True)
     actions = [e["action"] for e in alerts.timeline(r, alert_id)]
     assert actions == ["raised", "ack", "clear", "reopened"]
 
@@ -152,7 +152,7 @@ def test_every_change_is_audited_with_who_what_when_where(r: redis.Redis) -> Non
     alerts.acknowledge(r, alert_id, "ada", addr="10.1.1.1", now=T0 + 1)
     with pytest.raises(alerts.Conflict):
         alerts.acknowledge(r, alert_id, "bob", addr="10.2.2.2", now=T0 + 2)
-    entries = [e for e in store.read_audit(r, 10) if e.target == alert_id]
+    entries = [e for e in store.audit.read(r, 10) if e.target == alert_id]
     assert [(e.actor, e.action, e.addr, e.outcome) for e in entries] == [
         ("bob", "alert_ack", "10.2.2.2", "conflict"), ("ada", "alert_ack", "10.1.1.1", "ok"),
         (alerts.SYSTEM_ACTOR, "alert_created", alerts.SYSTEM_ADDR, "ok")]
@@ -165,8 +165,8 @@ def test_alerts_and_timelines_are_durable(r: redis.Redis) -> None:
     for i in range(1200):
         alerts.add_note(r, alert_id, "ada", f"note {i}", now=T0 + i)
     assert len(alerts.timeline(r, alert_id)) == 1201
-    for key in (store.Keys.alert(alert_id), store.Keys.alert_timeline(alert_id),
-                store.Keys.alerts_index, store.Keys.alerts_open, store.Keys.audit):
+    for key in (store.keys.Keys.alert(alert_id), store.keys.Keys.alert_timeline(alert_id),
+                store.keys.Keys.alerts_index, store.keys.Keys.alerts_open, store.keys.Keys.audit):
         assert r.ttl(key) == -1, key
 
 

@@ -9,8 +9,9 @@ import pytest
 import redis
 
 from app import accounts, alerts, store
-from data_adapters.base import Event, Removed
-from data_adapters.cap.parse import cap_id, parse_cap
+from app.model.records import Event, Removed
+from app.model.cap import cap_id
+from data_adapters.cap.parse import parse_cap
 from tests.conftest import PASSWORD, csrf_header, login
 
 T0 = 1_767_225_600.0
@@ -116,7 +117,7 @@ def test_emergency_staff_act_only_on_their_domains(web_app: Any, r: redis.Redis,
         assert "medical" in response.get_json()["error"]
     alert = alerts.get_alert(r, medical)
     assert alert is not None and alert["state"] == "active_unack" and alert["version"] == 1
-    assert [a.outcome for a in store.read_audit(r, 4)] == ["denied"] * 4
+    assert [a.outcome for a in store.audit.read(r, 4)] == ["denied"] * 4
 
 
 def test_anonymous_and_csrf(web_app: Any, r: redis.Redis, people: dict[str, str]) -> None:
@@ -407,9 +408,9 @@ def test_sound_switches_are_for_operators(web_app: Any, r: redis.Redis,
 
     assert press(_session(web_app, WATER_USER)).status_code == 403
     assert press(_bearer(web_app, r, "wall")).status_code == 403
-    assert store.read_alert_settings(r).get("sound:critical") is None
+    assert store.alerts.read_settings(r).get("sound:critical") is None
     assert press(_session(web_app, people["operator"])).status_code == 200
-    assert store.read_alert_settings(r)["sound:critical"] == "off"
+    assert store.alerts.read_settings(r)["sound:critical"] == "off"
     panel = _callback(_session(web_app, people["official"]),
                       _output_key(web_app, "alert-panel-counts.children"),
                       [{"id": "live-tick", "property": "n_intervals", "value": 3}],

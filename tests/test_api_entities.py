@@ -11,7 +11,7 @@ import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
 from app import accounts, store
-from data_adapters.base import RawPayload
+from app.model.records import RawPayload
 from data_adapters.ingest import ingest
 from data_adapters.simulator import CityModel, Fleet, TransitNetwork
 from data_adapters.transport.adapter import GtfsRealtimeAdapter, GtfsStaticAdapter
@@ -222,10 +222,10 @@ def test_events_of_an_unknown_domain_is_400(operator: Any) -> None:
 def test_feeds_returns_health_with_state(operator: Any, r: redis.Redis) -> None:
     """Each health record comes back with its computed state."""
     now = time.time()
-    store.write_feed_health(r, "t", {"domain": "transport", "adapter": "gtfs_rt",
+    store.feeds.write_health(r, "t", {"domain": "transport", "adapter": "gtfs_rt",
                                      "freshness_budget_s": 30, "last_success": f"{now:.3f}",
                                      "accepted": 30})
-    store.write_feed_health(r, "t-alerts", {"domain": "transport", "adapter": "gtfs_rt",
+    store.feeds.write_health(r, "t-alerts", {"domain": "transport", "adapter": "gtfs_rt",
                                             "freshness_budget_s": 30,
                                             "first_attempt": f"{now - 120:.3f}",
                                             "last_error": "HTTP 503 from http://x"},

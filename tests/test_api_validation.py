@@ -238,8 +238,8 @@ def test_login_form_fields(client: Any, r: redis.Redis, users: dict[str, str]) -
             if client.get("/api/v1/me").status_code != 401:
                 offenders.append((name, what, "signed in"))
     assert offenders == []
-    assert store.login_failures(r, [("user", users[ADMIN]), ("addr", "127.0.0.1")]) == [(0, 0), (0, 0)]
-    assert store.read_audit(r) == []
+    assert store.auth.login_failures(r, [("user", users[ADMIN]), ("addr", "127.0.0.1")]) == [(0, 0), (0, 0)]
+    assert store.audit.read(r) == []
     signed_in = client.post("/login", data=_login_form(client, users))
     assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/alerts"
 
@@ -251,7 +251,7 @@ def test_language_form(client: Any, r: redis.Redis, users: dict[str, str]) -> No
         response = client.post(auth.LANG_PATH, data=data, headers=csrf_header(client))
         assert response.status_code == 400, data
         assert "language" in response.get_data(as_text=True), data
-    assert store.get_user(r, users[OPERATOR]).get("language", "") == ""
+    assert store.auth.get_user(r, users[OPERATOR]).get("language", "") == ""
     assert client.post(auth.LANG_PATH, data={"lang": "zh"},
                        headers=csrf_header(client)).status_code == 303
 

@@ -29,8 +29,17 @@ from google.transit import gtfs_realtime_pb2 as rt
 
 from app import cli, store
 from data_adapters import registry
-from data_adapters.base import (Adapter, Entity, Event, FeedHeader, Observation, ParseError,
-                                ParseItem, RawPayload, Rejected, Removed)
+from data_adapters.base import Adapter, ParseError
+from app.model.records import (
+    Entity,
+    Event,
+    FeedHeader,
+    Observation,
+    ParseItem,
+    RawPayload,
+    Rejected,
+    Removed,
+)
 from data_adapters.ingest import ingest
 from tests.conftest import RedisServer
 
@@ -379,7 +388,7 @@ def test_cli_refuses_unusable_payload_and_changes_nothing(
     seeded = ingest(r, fmt.build(), RawPayload(data=_seed_payload(case.format), source="seed",
                                                fetched_at=FETCHED_AT))
     assert seeded.accepted > 0, seeded
-    store.dead_letter(r, FEED, [("an earlier rejection", "kept as it was")])
+    store.feeds.dead_letter(r, FEED, [("an earlier rejection", "kept as it was")])
     before = dump_all(raw_r)
     path = case.path
     if "pad_to_bytes" in case.expect:
@@ -432,10 +441,10 @@ def test_bad_rows_are_counted_and_good_rows_kept(case: Case, r: redis.Redis) -> 
     result = ingest(r, fmt.build(), RawPayload(data=case.payload(), source="bad-input",
                                                fetched_at=FETCHED_AT))
     assert result.rejected == len(rejected), result
-    letters = store.read_dead_letters(r, FEED, count=1000)
+    letters = store.feeds.read_dead_letters(r, FEED, count=1000)
     assert sorted(letter["reason"] for letter in letters) == sorted(
         item.reason[:500] for item in rejected), f"{label}: dead letters differ from rejections"
-    stored = {e["id"]: e for e in store.read_entities(r, adapter.domain)}
+    stored = {e["id"]: e for e in store.entities.read_entities(r, adapter.domain)}
     assert {e.id for e in entities} <= set(stored), f"{label}: a kept entity was not stored"
     for entity in stored.values():
         lat, lon = entity.get("lat"), entity.get("lon")

@@ -33,7 +33,7 @@ from playwright.sync_api import (
 )
 
 from app import accounts
-from app.embedded_redis import free_port
+from app.store.embedded import free_port
 from tests.conftest import PASSWORD, RedisServer
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -240,5 +240,5 @@ def test_wall_sounds_each_severity_until_an_operator_mutes_it(
             assert page.evaluate("() => window.__beeps") == [880, 880, 880, 660, 660]
     finally:
         desk.close()
-    assert store.read_alert_settings(r)["sound:critical"] == "off"
+    assert store.alerts.read_settings(r)["sound:critical"] == "off"
     watch.assert_clean()

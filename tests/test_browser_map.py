@@ -15,7 +15,7 @@ import redis
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from app import accounts, alerts, store
-from data_adapters.base import Entity, Observation
+from app.model.records import Entity, Observation
 from tests.conftest import PASSWORD, RedisServer
 from tests.test_browser import (
     CHROMIUM,
@@ -107,7 +107,7 @@ def city(redis_server: RedisServer, r: redis.Redis, tmp_path: Path) -> Iterator[
     """Three buses (one with a hostile label, late, with an alert) and `cityops up` on them."""
     now = time.time()
     accounts.add_user(r, "operator-map", "operator", PASSWORD)
-    store.write_batch(r, "transport", "t", entities=[
+    store.entities.write_batch(r, "transport", "t", entities=[
         bus(1, CENTER[0], CENTER[1], now, HOSTILE), bus(2, CENTER[0] + 0.004, CENTER[1] + 0.004, now),
         bus(3, CENTER[0] - 0.004, CENTER[1] - 0.004, now)],
         observations=[Observation("t:vehicle:1", "delay_s", 700.0, "s", now)])
@@ -148,7 +148,7 @@ def test_moved_bus_moves_on_the_open_map_and_the_zoom_stays(city: RunningCityOps
         page.wait_for_function(SETTLED_JS, polling=300)
         zoomed = page.evaluate(VIEW_JS)
         new_lat, new_lon = CENTER[0] + 0.0061, CENTER[1] + 0.0047
-        store.write_batch(r, "transport", "t", entities=[bus(2, new_lat, new_lon, time.time() + 1)])
+        store.entities.write_batch(r, "transport", "t", entities=[bus(2, new_lat, new_lon, time.time() + 1)])
         page.wait_for_function(
             "([id, lat, lon]) => { const p = (%s)(id);"
             " return p !== null && Math.abs(p[0] - lat) < 1e-5 && Math.abs(p[1] - lon) < 1e-5; }"

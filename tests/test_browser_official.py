@@ -17,8 +17,8 @@ import redis
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Route, expect
 
 from app import accounts, alerts, store
-from app.redis_link import connect
-from data_adapters.base import Entity, Event
+from app.store.link import connect
+from app.model.records import Entity, Event
 from tests.conftest import PASSWORD, RedisServer
 from tests.test_browser import (
     CHROMIUM,
@@ -43,27 +43,27 @@ expect.set_options(timeout=PAGE_TIMEOUT_MS)
 
 def seed(r: redis.Redis, now: float) -> None:
     """A city to report on: places in three domains, a warning area, KPIs, feeds, an alert."""
-    store.write_batch(r, "medical", "fhir", entities=[
+    store.entities.write_batch(r, "medical", "fhir", entities=[
         Entity("medical", "hospital", "fhir:hospital:h1", 28.56, 112.37, "active", now, "fhir",
                {"name": HOSTILE})])
-    store.write_batch(r, "water", "senml", entities=[
+    store.entities.write_batch(r, "water", "senml", entities=[
         Entity("water", "sensor", f"senml:p{i}", 28.54 + i / 200, 112.35, "ok", now, "senml")
         for i in range(3)])
-    store.write_batch(r, "transport", "buses", entities=[
+    store.entities.write_batch(r, "transport", "buses", entities=[
         Entity("transport", "vehicle", "t:vehicle:7", 28.55, 112.36, "in_transit", now, "buses")])
     area = {"type": "Polygon", "coordinates": [[[112.33, 28.53], [112.39, 28.53], [112.39, 28.58],
                                                 [112.33, 28.53]]]}
-    store.write_batch(r, "city", "cap", events=[
+    store.entities.write_batch(r, "city", "cap", events=[
         Event("city", "cap_warning", "cap:flood", "Flood warning", now, "cap", "major", now - 60,
               now + 86_400, area, {"areaDesc": HOSTILE})])
-    store.write_kpis(r, "transport", [
+    store.kpis.write(r, "transport", [
         {"name": "on_time_performance", "domain": "transport", "title": "On-time performance",
          "value": 91.5, "unit": "%", "target": ">= 85 %", "status": "ok", "computed_at": now}])
-    store.write_kpis(r, "water", [
+    store.kpis.write(r, "water", [
         {"name": "min_pressure:Zone 3", "domain": "water", "title": "Min pressure",
          "subject": "Zone 3", "group": "min_pressure", "value": 1.7, "unit": "bar",
          "target": ">= 2 bar", "status": "warn", "computed_at": now}])
-    store.write_feed_health(r, "senml", {"domain": "water", "adapter": "senml",
+    store.feeds.write_health(r, "senml", {"domain": "water", "adapter": "senml",
                                          "last_success": now - 3600, "freshness_budget_s": 300})
     alerts.raise_alert(r, fingerprint="browser:icu", title=HOSTILE, severity="critical",
                        domain="medical", source="test", rule="test", entity="h1", lat=28.56,

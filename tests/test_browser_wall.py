@@ -28,6 +28,7 @@ from tests.test_browser import (
     start_cityops,
     stop_cityops,
 )
+from app.model.domains import DOMAINS
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason=f"{CHROMIUM} is missing: install Debian's chromium package")
@@ -61,11 +62,11 @@ def _kpi(domain: str, name: str, value: float, status: str) -> dict[str, object]
 def _seed(r: redis.Redis) -> None:
     """KPIs for every domain and healthy feeds; the wall must show them as current."""
     now = time.time()
-    for domain in store.DOMAINS:
-        store.write_kpis(r, domain, [_kpi(domain, "share_a", 95.0, "ok"),
+    for domain in DOMAINS:
+        store.kpis.write(r, domain, [_kpi(domain, "share_a", 95.0, "ok"),
                                      _kpi(domain, "share_b", 70.0, "bad")])
-        store.bump_domain_version(r, domain, now)
-        store.write_feed_health(r, f"{domain}-feed", {
+        store.status.bump_domain_version(r, domain, now)
+        store.feeds.write_health(r, f"{domain}-feed", {
             "domain": domain, "adapter": "test", "interval_s": 10, "freshness_budget_s": 600,
             "last_success": now, "first_attempt": now - 60})
 
@@ -102,7 +103,7 @@ def test_wall_fills_the_screen_stays_local_and_shows_a_stale_feed(
 
             # The water feed's last success is now older than its budget: stale.
             last = time.time() - 3600
-            store.write_feed_health(r, "water-feed", {"domain": "water", "last_success": last,
+            store.feeds.write_health(r, "water-feed", {"domain": "water", "last_success": last,
                                                       "freshness_budget_s": 600})
             card = page.locator("#wall-tiles .domain-water")
             expect(card).to_have_class(re.compile(r"\bstale\b"), timeout=UPDATE_MS)
@@ -148,7 +149,7 @@ def test_rotation_cycles_pins_on_a_critical_alert_and_resumes_after_ack(
     views = page.locator(VIEWS_CLASS)
     try:
         with watch.explained():
-            expect(page.locator(".wall-view")).to_have_count(1 + len(store.DOMAINS))
+            expect(page.locator(".wall-view")).to_have_count(1 + len(DOMAINS))
             expect(views).to_have_class(re.compile(r"\bshow-all\b"))
             expect(views).to_have_class(re.compile(r"\bshow-transport\b"), timeout=UPDATE_MS)
             expect(page.locator(".view-transport")).to_be_visible()
@@ -190,7 +191,7 @@ def test_wall_says_when_the_link_is_lost_and_recovers_by_itself(
         expect(note).to_be_visible(timeout=30_000)
         expect(note).to_contain_text("No answer from the server since")
         # Meanwhile a feed of the water domain goes stale.
-        store.write_feed_health(r, "water-feed", {"domain": "water",
+        store.feeds.write_health(r, "water-feed", {"domain": "water",
                                                   "last_success": time.time() - 3600,
                                                   "freshness_budget_s": 600})
         context.set_offline(False)

@@ -37,8 +37,8 @@ from playwright.sync_api import Error as PlaywrightError
 
 from app import accounts, alerts, store
 from app.report import read_map_layers, read_situation, render_report
-from app.redis_link import connect
-from data_adapters.base import Event
+from app.store.link import connect
+from app.model.records import Event
 from data_adapters.cap.parse import parse_cap
 from tests import hostile_feeds as hf
 from tests.conftest import PASSWORD, RedisServer
@@ -179,16 +179,16 @@ def test_the_store_holds_the_hostile_text_as_sent(xss_city: XssCity,
     and what the parsers refused is counted and kept with its reason."""
     client = connect(redis_server.url)
     try:
-        hospital = next(e for e in store.read_entities(client, "medical") if e["kind"] == "hospital")
+        hospital = next(e for e in store.entities.read_entities(client, "medical") if e["kind"] == "hospital")
         assert hospital["attrs"]["name"] == xss_city["xss.fhir.loc_name"]
         api_alert = alerts.get_alert(client, xss_city.alert_ids["api"])
         assert api_alert is not None and api_alert["title"] == xss_city["xss.api.title"]
         notes = [e["detail"] for e in alerts.timeline(client, xss_city.alert_ids["api"])]
         assert xss_city["xss.api.note"] in notes and xss_city["xss.api.ack_note"] in notes
-        letters = store.read_dead_letters(client, "xss-senml")
+        letters = store.feeds.read_dead_letters(client, "xss-senml")
         assert any("invalid name" in letter["reason"] and xss_city["xss.senml.name"] in
                    letter["excerpt"] for letter in letters), letters
-        health = {row["feed"]: row for row in store.read_feed_health(client)}
+        health = {row["feed"]: row for row in store.feeds.read_health(client)}
         assert health["xss-senml"]["rejected"] == "2", health["xss-senml"]
         assert xss_city["xss.311.error"] in health["xss-311-broken"]["last_error"]
     finally:

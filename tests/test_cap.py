@@ -9,10 +9,18 @@ from typing import Any
 
 import pytest
 
-from data_adapters.base import Event, FatalFeedError, ParseError, RawPayload, Rejected, Removed
+from app.model.records import Event, RawPayload, Rejected, Removed
+from data_adapters.base import FatalFeedError, ParseError
 from data_adapters.cap.adapter import CapAdapter
-from data_adapters.cap.parse import (CAP_SEVERITY_OF, MAX_BYTES, cap_id, circle_ring, map_severity,
-                                     parse_cap, parse_circle, parse_polygon, parse_references)
+from app.model.cap import CAP_SEVERITY_OF, cap_id, map_severity
+from data_adapters.cap.parse import (
+    MAX_BYTES,
+    circle_ring,
+    parse_cap,
+    parse_circle,
+    parse_polygon,
+    parse_references,
+)
 
 NS12 = "urn:oasis:names:tc:emergency:cap:1.2"
 NS11 = "urn:oasis:names:tc:emergency:cap:1.1"

@@ -14,8 +14,9 @@ import pytest
 import redis
 
 from app import store
-from data_adapters.base import (Entity, Event, FeedHeader, ParseError, ParseItem, RawPayload,
-                                Rejected, valid_position)
+from app.model.records import Entity, Event, FeedHeader, ParseItem, RawPayload, Rejected
+from data_adapters.base import ParseError
+from app.model.geo import valid_position
 from data_adapters.city.adapter import Open311Adapter
 from data_adapters.city.open311 import (parse_datetime, parse_requests, parse_services,
                                         safe_xml_root)
@@ -565,11 +566,11 @@ def test_unusable_payload_stores_nothing(r: redis.Redis) -> None:
     assert r.dbsize() == 0
     with pytest.raises(ParseError):
         ingest(r, adapter, bad)
-    assert store.count_entities(r, "city") == 0
-    assert "Invalid api_key" in store.read_dead_letters(r, "sr")[0]["reason"]
+    assert store.entities.count(r, "city") == 0
+    assert "Invalid api_key" in store.feeds.read_dead_letters(r, "sr")[0]["reason"]
     result = ingest(r, adapter, RawPayload(payload(request(), request(service_request_id="9",
                                                                       lat=0, long=0)),
                                            "t", FETCHED_AT))
     assert result.accepted == 2
-    stored = {e["id"] for e in store.read_entities(r, "city")}
+    stored = {e["id"] for e in store.entities.read_entities(r, "city")}
     assert stored == {"sr:request:638344", "sr:request:9"}

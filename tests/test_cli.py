@@ -18,7 +18,7 @@ import redis
 from werkzeug.security import check_password_hash
 
 from app import store
-from app.embedded_redis import EmbeddedRedis, free_port
+from app.store.embedded import EmbeddedRedis, free_port
 from tests.conftest import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,7 @@ def add_user(env: dict[str, str], name: str, role: str = "operator",
 
 def actions(r: redis.Redis) -> list[tuple[str, str]]:
     """(action, target) of the audit entries, oldest first."""
-    return [(e.action, e.target) for e in reversed(store.read_audit(r, count=1000))]
+    return [(e.action, e.target) for e in reversed(store.audit.read(r, count=1000))]
 
 
 # -- users -----------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def test_users_add_stores_a_scrypt_hash_only(env: dict[str, str], r: redis.Redis
     result = add_user(env, "alice", "operator")
     assert result.returncode == 0, result.stderr
     assert "alice" in result.stdout
-    fields = store.get_user(r, "alice")
+    fields = store.auth.get_user(r, "alice")
     assert fields is not None
     assert fields["role"] == "operator"
     assert fields["disabled"] == "0"
@@ -186,7 +186,7 @@ def test_users_add_domains_for_emergency_staff(env: dict[str, str], r: redis.Red
     """--domains limits emergency staff to those domains; an unknown domain is refused."""
     result = add_user(env, "medic", "emergency", PASSWORD, "--domains", "transport, water")
     assert result.returncode == 0, result.stderr
-    assert store.get_user(r, "medic")["domains"] == "transport,water"  # type: ignore[index]
+    assert store.auth.get_user(r, "medic")["domains"] == "transport,water"  # type: ignore[index]
     data = json.loads(run_cli(env, "users", "list", "--json").stdout)
     assert data[0]["domains"] == ["transport", "water"]
     before = snapshot(r)
@@ -207,12 +207,12 @@ def test_users_add_without_password_stdin_and_no_terminal(env: dict[str, str],
 def test_users_passwd_changes_hash_and_ends_sessions(env: dict[str, str], r: redis.Redis) -> None:
     """users passwd stores a new scrypt hash and bumps the session epoch."""
     assert add_user(env, "alice").returncode == 0
-    before = store.get_user(r, "alice")
+    before = store.auth.get_user(r, "alice")
     assert before is not None
     new_password = "a brand new password"
     result = run_cli(env, "users", "passwd", "alice", "--password-stdin", stdin=new_password + "\n")
     assert result.returncode == 0, result.stderr
-    after = store.get_user(r, "alice")
+    after = store.auth.get_user(r, "alice")
     assert after is not None
     assert after["pw"].startswith("scrypt:") and after["pw"] != before["pw"]
     assert check_password_hash(after["pw"], new_password)
@@ -232,13 +232,13 @@ def test_users_passwd_too_short_changes_nothing(env: dict[str, str], r: redis.Re
 def test_users_disable_and_enable(env: dict[str, str], r: redis.Redis) -> None:
     """disable marks the account disabled and ends its sessions; enable lifts it."""
     assert add_user(env, "alice").returncode == 0
-    epoch = int(store.get_user(r, "alice")["epoch"])  # type: ignore[index]
+    epoch = int(store.auth.get_user(r, "alice")["epoch"])  # type: ignore[index]
     assert run_cli(env, "users", "disable", "alice").returncode == 0
-    fields = store.get_user(r, "alice")
+    fields = store.auth.get_user(r, "alice")
     assert fields is not None and fields["disabled"] == "1" and int(fields["epoch"]) == epoch + 1
     assert json.loads(run_cli(env, "users", "list", "--json").stdout)[0]["disabled"] is True
     assert run_cli(env, "users", "enable", "alice").returncode == 0
-    assert store.get_user(r, "alice")["disabled"] == "0"  # type: ignore[index]
+    assert store.auth.get_user(r, "alice")["disabled"] == "0"  # type: ignore[index]
     assert "active" in run_cli(env, "users", "list").stdout
 
 
@@ -268,7 +268,7 @@ def test_token_create_prints_once_and_stores_a_digest(env: dict[str, str],
                                                       r: redis.Redis) -> None:
     """The token is printed once; Redis holds only its SHA-256 digest, never the secret."""
     text, token_id, secret = create_token(env, "lobby", "wall")
-    record = store.get_token(r, token_id)
+    record = store.auth.get_token(r, token_id)
     assert record is not None
     assert record["name"] == "lobby" and record["role"] == "wall" and record["revoked"] == "0"
     assert record["digest"] == hashlib.sha256(secret.encode()).hexdigest()
@@ -279,7 +279,7 @@ def test_token_create_prints_once_and_stores_a_digest(env: dict[str, str],
 def test_token_list_shows_no_secret(env: dict[str, str], r: redis.Redis) -> None:
     """token list and --json show the token's id, name and role, but neither secret nor digest."""
     _, token_id, secret = create_token(env, "lobby", "wall")
-    digest = store.get_token(r, token_id)["digest"]  # type: ignore[index]
+    digest = store.auth.get_token(r, token_id)["digest"]  # type: ignore[index]
     table = run_cli(env, "token", "list")
     assert table.returncode == 0, table.stderr
     row = next(line for line in table.stdout.splitlines() if line.startswith(token_id))
@@ -301,7 +301,7 @@ def test_token_revoke(env: dict[str, str], r: redis.Redis, by: str) -> None:
     result = run_cli(env, "token", "revoke", key)
     assert result.returncode == 0, result.stderr
     assert token_id in result.stdout
-    assert store.get_token(r, token_id)["revoked"] == "1"  # type: ignore[index]
+    assert store.auth.get_token(r, token_id)["revoked"] == "1"  # type: ignore[index]
     assert json.loads(run_cli(env, "token", "list", "--json").stdout)[0]["state"] == "revoked"
     before = snapshot(r)
     assert key in one_line_error(run_cli(env, "token", "revoke", key))
@@ -344,7 +344,7 @@ def test_every_mutating_command_is_audited(env: dict[str, str], r: redis.Redis) 
     assert actions(r) == [("user_add", "alice"), ("user_passwd", "alice"),
                           ("user_disable", "alice"), ("user_enable", "alice"),
                           ("token_create", "lobby"), ("token_revoke", token_id)]
-    entries = store.read_audit(r)
+    entries = store.audit.read(r)
     assert all(e.actor.startswith("cli:") and e.outcome == "ok" for e in entries)
 
 

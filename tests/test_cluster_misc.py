@@ -14,12 +14,13 @@ from redis.cluster import RedisCluster
 
 from app import accounts, alerts, kpis, rules, store
 from app.config import load_settings
-from app.embedded_redis import free_port
-from app.redis_link import RedisUnavailable, connect, is_cluster_url
-from data_adapters.base import Entity, Observation
+from app.store.embedded import free_port
+from app.store.link import RedisUnavailable, connect, is_cluster_url
+from app.model.records import Entity, Observation
 from tests.conftest import PASSWORD, csrf_header, login
 from tests.redis_cluster import SLOTS, RedisClusterServer, free_cluster_port
 from tests.test_gate import LIVE_BODY
+from app.model.domains import DOMAINS
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 
@@ -111,18 +112,18 @@ def test_flushall_empties_every_master(cr: redis.Redis, redis_cluster: RedisClus
 
 def _city_batch(r: redis.Redis, now: float) -> None:
     """One small batch per domain, with readings, through the store."""
-    store.write_batch(r, "transport", "t", entities=[
+    store.entities.write_batch(r, "transport", "t", entities=[
         Entity("transport", "vehicle", "t:vehicle:1", 28.55, 112.36, "in_service", now, "t"),
         Entity("transport", "stop", "t:stop:1", 28.56, 112.37, "active", now, "t")],
         observations=[Observation("t:vehicle:1", "delay_s", 30.0, "s", now)], replaces=("vehicle",))
-    store.write_batch(r, "water", "w", entities=[
+    store.entities.write_batch(r, "water", "w", entities=[
         Entity("water", "sensor", "w:sensor:1", 28.54, 112.35, "ok", now, "w", {"zone": "north"})],
         observations=[Observation("w:sensor:1", "pressure_bar", 1.2, "bar", now)])
-    store.write_batch(r, "medical", "m", entities=[
+    store.entities.write_batch(r, "medical", "m", entities=[
         Entity("medical", "hospital", "m:hospital:1", 28.53, 112.34, "active", now, "m",
                {"name": "City Hospital"})],
         observations=[Observation("m:hospital:1", "icu_beds_available", 1.0, "{beds}", now)])
-    store.write_batch(r, "city", "c", entities=[
+    store.entities.write_batch(r, "city", "c", entities=[
         Entity("city", "request", "c:request:1", 28.52, 112.33, "open", now, "c")])
 
 
@@ -130,14 +131,14 @@ def test_store_keys_spread_over_the_masters_and_each_carries_a_tag(
         cr: redis.Redis, redis_cluster: RedisClusterServer) -> None:
     """Every kind of write the store makes works on the cluster (no CROSSSLOT), its keys carry a
     hash tag, and they are spread over all three masters."""
-    store.create_user(cr, "ada", {"role": "operator"})
-    store.create_token(cr, "abcdefabcdef", {"name": "wall", "role": "wall"})
-    store.record_login_failure(cr, [("user", "bob"), ("addr", "10.0.0.1")], 60)
-    store.write_runner_heartbeat(cr, {"pid": 1}, ttl_s=30)
+    store.auth.create_user(cr, "ada", {"role": "operator"})
+    store.auth.create_token(cr, "abcdefabcdef", {"name": "wall", "role": "wall"})
+    store.auth.record_login_failure(cr, [("user", "bob"), ("addr", "10.0.0.1")], 60)
+    store.status.write_runner_heartbeat(cr, {"pid": 1}, ttl_s=30)
     _city_batch(cr, T0)
-    store.write_feed_health(cr, "t", {"domain": "transport", "last_success": T0})
-    store.dead_letter(cr, "t", [("bad row", "excerpt")])
-    assert store.acquire_lease(cr, "t", "runner-1", 5000)
+    store.feeds.write_health(cr, "t", {"domain": "transport", "last_success": T0})
+    store.feeds.dead_letter(cr, "t", [("bad row", "excerpt")])
+    assert store.feeds.acquire_lease(cr, "t", "runner-1", 5000)
     raised = alerts.raise_alert(cr, fingerprint="f:1", title="T", severity="minor",
                                 domain="city", source="rule", now=T0)
     alerts.acknowledge(cr, raised.alert_id, "ada", now=T0 + 1)
@@ -146,7 +147,7 @@ def test_store_keys_spread_over_the_masters_and_each_carries_a_tag(
     assert every and all(k.startswith("co:{") and "}:" in k for k in every), every
     assert all(placed.values()), placed
     assert len(every) == len(set(every))
-    status = store.live_status(cr)
+    status = store.status.live_status(cr)
     assert status.runner_alive and status.feeds["t"]["domain"] == "transport"
     assert all(version >= 1 for version, _ in status.versions.values())
 
@@ -162,7 +163,7 @@ def test_ten_signups_of_one_name_at_once_one_wins(redis_cluster: RedisClusterSer
         client = connect(redis_cluster.url)
         try:
             barrier.wait(timeout=20)
-            store.create_user(client, "carol", {"role": role})
+            store.auth.create_user(client, "carol", {"role": role})
             outcome = role
         except store.AlreadyExists:
             outcome = "exists"
@@ -178,8 +179,8 @@ def test_ten_signups_of_one_name_at_once_one_wins(redis_cluster: RedisClusterSer
         thread.join(timeout=30)
     winners = [o for o in outcomes if o != "exists"]
     assert len(outcomes) == 10 and len(winners) == 1, outcomes
-    assert store.get_user(cr, "carol") == {"name": "carol", "role": winners[0]}
-    assert store.count_users(cr) == 1
+    assert store.auth.get_user(cr, "carol") == {"name": "carol", "role": winners[0]}
+    assert store.auth.count_users(cr) == 1
 
 
 PRESSURE_RULE = """
@@ -200,11 +201,11 @@ def test_kpis_and_rules_run_on_the_cluster(cr: redis.Redis) -> None:
     are computed and stored, and a threshold rule raises its alert."""
     now = time.time()
     _city_batch(cr, now)
-    for domain in store.DOMAINS:
+    for domain in DOMAINS:
         kpis.refresh(cr, domain, now=now)
-    assert {domain: bool(store.read_kpis(cr, domain)) for domain in store.DOMAINS} == {
+    assert {domain: bool(store.kpis.read(cr, domain)) for domain in DOMAINS} == {
         "transport": True, "water": True, "medical": True, "city": True}
-    store.write_kpis(cr, "water", [{
+    store.kpis.write(cr, "water", [{
         "name": "min_pressure:north", "domain": "water", "title": "p", "value": 1.2,
         "unit": "bar", "target": "", "status": "bad", "computed_at": now, "subject": "north",
         "group": "min_pressure"}])
@@ -233,7 +234,7 @@ def test_the_web_app_on_the_cluster(redis_cluster: RedisClusterServer, cr: redis
     live = client.post("/_dash-update-component", json=LIVE_BODY, headers=csrf_header(client))
     assert live.status_code == 200
     seen = live.get_json()["response"]["live-seen"]["data"]
-    assert ["transport", store.domain_versions(cr)["transport"][0]] == seen[0][:2]
-    assert [e.action for e in store.read_audit(cr, 10)][:2] == ["login", "login_failed"]
+    assert ["transport", store.status.domain_versions(cr)["transport"][0]] == seen[0][:2]
+    assert [e.action for e in store.audit.read(cr, 10)][:2] == ["login", "login_failed"]
     assert client.post("/logout", headers=csrf_header(client)).status_code == 302
     assert client.get("/api/v1/me").status_code == 401

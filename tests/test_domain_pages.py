@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from app import store
-from data_adapters.base import Entity
+from app.model.records import Entity
 from tests.conftest import csrf_header, login
 from tests.test_gate import callback_body
 
@@ -39,14 +39,14 @@ def seed_medical(r: redis.Redis, now: float) -> None:
     """A hospital with a hostile name, a KPI, and a feed health record that is long stale."""
     hospital = Entity("medical", "hospital", "fhir:hospital:h1", 28.55, 112.35, "active", now,
                       "test", {"name": HOSTILE})
-    store.write_batch(r, "medical", "fhir", entities=[hospital])
-    store.write_kpis(r, "medical", [
+    store.entities.write_batch(r, "medical", "fhir", entities=[hospital])
+    store.kpis.write(r, "medical", [
         {"name": "beds_available", "domain": "medical", "title": "Beds available", "value": 42.0,
          "unit": "{bed}", "target": ">= 50", "status": "warn", "computed_at": now, "rank": 0},
         {"name": "beds_available:h1", "domain": "medical", "title": "Beds available per hospital",
          "value": 7.0, "unit": "{bed}", "target": "", "status": "ok", "computed_at": now,
          "subject": "h1", "group": "beds_available", "rank": 1}])
-    store.write_feed_health(r, "fhir", {"domain": "medical", "adapter": "fhir",
+    store.feeds.write_health(r, "fhir", {"domain": "medical", "adapter": "fhir",
                                         "last_success": now - 3600, "freshness_budget_s": 300,
                                         "interval_s": 100})
 
@@ -58,7 +58,7 @@ def test_domain_page_shows_kpis_things_and_staleness(client, users, r: redis.Red
     now = time.time()
     seed_medical(r, now)
     login(client, users[role])
-    version = store.domain_versions(r)["medical"][0]
+    version = store.status.domain_versions(r)["medical"][0]
     seen = [["medical", version, now], True, [["fhir", "medical", "stale"]]]
     resp = client.post("/_dash-update-component", json=refresh_body("medical", seen),
                        headers=csrf_header(client))
@@ -100,7 +100,7 @@ def test_sessions_share_one_read_of_the_entities_per_version(client, users, r: r
     login(client, users["operator"])
 
     def refresh() -> list[str]:
-        version = store.domain_versions(r)["medical"][0]
+        version = store.status.domain_versions(r)["medical"][0]
         seen = [["medical", version, now], True, [["fhir", "medical", "stale"]]]
         resp = client.post("/_dash-update-component", json=refresh_body("medical", seen),
                            headers=csrf_header(client))
@@ -109,7 +109,7 @@ def test_sessions_share_one_read_of_the_entities_per_version(client, users, r: r
 
     assert "fhir:hospital:h1" in refresh() and "fhir:hospital:h1" in refresh()
     assert reads == ["medical"]
-    store.write_batch(r, "medical", "fhir", entities=[Entity(
+    store.entities.write_batch(r, "medical", "fhir", entities=[Entity(
         "medical", "hospital", "fhir:hospital:h2", 28.56, 112.36, "active", now, "test", {})])
     assert "fhir:hospital:h2" in refresh()
     assert reads == ["medical", "medical"]

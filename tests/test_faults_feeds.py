@@ -179,7 +179,7 @@ def spacing(times: list[float]) -> list[float]:
 
 def health(r: redis.Redis, feed: str) -> dict[str, str]:
     """The stored health record of ``feed`` (empty before its first poll)."""
-    return next((row for row in store.read_feed_health(r) if row["feed"] == feed), {})
+    return next((row for row in store.feeds.read_health(r) if row["feed"] == feed), {})
 
 
 class AttemptLog:
@@ -194,7 +194,7 @@ class AttemptLog:
 
     def _sample(self) -> None:
         while not self.done.is_set():
-            value = self.r.hget(store.Keys.feed_health(self.feed), "last_attempt")
+            value = self.r.hget(store.keys.Keys.feed_health(self.feed), "last_attempt")
             if value and (not self.attempts or float(value) != self.attempts[-1]):
                 self.attempts.append(float(value))
             self.done.wait(0.02)
@@ -212,7 +212,7 @@ class AttemptLog:
 @pytest.fixture
 def rules_lease(r: redis.Redis) -> str:
     """The alert rules' lease, held by the test: the runner never evaluates them behind its back."""
-    assert store.acquire_alerts_lease(r, TEST_OWNER, 600_000)
+    assert store.alerts.acquire_rules_lease(r, TEST_OWNER, 600_000)
     return TEST_OWNER
 
 
@@ -279,7 +279,7 @@ def test_feed_fault_backs_off_goes_stale_alerts_and_recovers(
     try:
         assert wait_for(lambda: health(r, name).get("accepted") == "2", timeout=10), health(r, name)
         assert feed_state(health(r, name), time.time()) == "ok"
-        assert store.count_entities(r, "transport") == 2
+        assert store.entities.count(r, "transport") == 2
         assert rules.evaluate(r, time.time()).raised.count(alert_id) == 0
 
         start_fault(feeds, name, fault)
@@ -297,10 +297,10 @@ def test_feed_fault_backs_off_goes_stale_alerts_and_recovers(
         assert fault.error in record.get("last_error", ""), record
         assert (int(record["consecutive_failures"]) >= 1) == fault.fails, record
         # Screens read the compact summary: it says the same.
-        summary = store.live_status(r).feeds[name]
+        summary = store.status.live_status(r).feeds[name]
         assert feed_state(summary, time.time()) in STALE_STATES, summary
         # The last good data stays (marked stale), untouched by the broken answers.
-        assert store.count_entities(r, "transport") == 2
+        assert store.entities.count(r, "transport") == 2
         # The rules raise the `feed stale` alert.
         evaluation = rules.evaluate(r, time.time())
         assert alert_id in evaluation.raised, evaluation
@@ -330,7 +330,7 @@ def test_feed_fault_backs_off_goes_stale_alerts_and_recovers(
         if fault.mode == "stall":
             assert len(feeds.feeds[name].hits) >= 3 + 1  # the runner really asked each time
         # Dead letters keep unusable payloads, not transport errors.
-        letters = store.read_dead_letters(r, name)
+        letters = store.feeds.read_dead_letters(r, name)
         if fault.mode == "garbage":
             assert letters and letters[0]["reason"].startswith("unusable payload"), letters
             assert "502 Bad Gateway" in letters[0]["excerpt"]
@@ -389,8 +389,8 @@ def test_bad_rows_are_dead_lettered_and_the_rest_stored(r: redis.Redis, redis_se
         record = health(r, "mixed")
         assert (record["accepted"], record["consecutive_failures"]) == ("1", "0"), record
         assert feed_state(record, time.time()) == "ok"
-        assert [e["id"] for e in store.read_entities(r, "transport")] == ["mixed:vehicle:bus-1"]
-        letter = store.read_dead_letters(r, "mixed")[0]
+        assert [e["id"] for e in store.entities.read_entities(r, "transport")] == ["mixed:vehicle:bus-1"]
+        letter = store.feeds.read_dead_letters(r, "mixed")[0]
         assert letter["reason"].startswith("invalid position"), letter
         assert "95" in letter["excerpt"]
     finally:

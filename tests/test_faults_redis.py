@@ -25,7 +25,7 @@ import requests
 from playwright.sync_api import Route, expect, sync_playwright
 
 from app import store
-from app.redis_link import PROBE_EVERY_S, SOCKET_TIMEOUT_S, LinkLost, connect
+from app.store.link import PROBE_EVERY_S, SOCKET_TIMEOUT_S, LinkLost, connect
 from tests.conftest import RedisServer, wait_for
 from tests.test_up import (Up, assert_nothing_left, child_pid, children_of, embedded_client,
                            kill_group, launch, login, poll, post_login, redis_url_of, start_up,
@@ -77,7 +77,7 @@ def act(session: requests.Session, base: str, alert_id: str, action: str,
 
 def health(client: redis.Redis, feed: str) -> dict[str, str]:
     """The feed's stored health record."""
-    return next(row for row in store.read_feed_health(client) if row["feed"] == feed)
+    return next(row for row in store.feeds.read_health(client) if row["feed"] == feed)
 
 
 @dataclass
@@ -168,10 +168,10 @@ def test_sigkill_of_redis_loses_nothing_acknowledged_and_everyone_reconnects(cit
     notes = writer.stop()
 
     # Nothing acknowledged before the last second is lost.
-    alert = store.read_alert(fresh, alert_id)
+    alert = store.alerts.read_alert(fresh, alert_id)
     assert alert is not None, "the alert is gone"
     assert (alert["state"], alert["assignee"]) == ("active_ack", "admin"), alert
-    story = store.read_alert_timeline(fresh, alert_id)
+    story = store.alerts.read_timeline(fresh, alert_id)
     details = {entry.get("detail", "") for entry in story}
     assert {"crew on the way", "valve 12 closed"} <= details, story
     assert any(entry["action"] == "assign" for entry in story), story
@@ -182,7 +182,7 @@ def test_sigkill_of_redis_loses_nothing_acknowledged_and_everyone_reconnects(cit
     missing = [n.text for n in durable if n.text not in details]
     assert missing == [], missing
     kept_last = sum(n.text in details for n in last_second)
-    audited = {(e.action, e.detail) for e in store.read_audit(fresh, count=10_000)
+    audited = {(e.action, e.detail) for e in store.audit.read(fresh, count=10_000)
                if e.target == alert_id}
     assert {("alert_ack", "crew on the way"), ("alert_note", "valve 12 closed")} <= audited, \
         audited
@@ -198,7 +198,7 @@ def test_sigkill_of_redis_loses_nothing_acknowledged_and_everyone_reconnects(cit
     assert child_pid(city, "gunicorn") == web_pid and set(children_of(web_pid)) == workers
     poll(lambda: float(health(fresh, FEED)["last_success"]) > killed + outage, 15,
          "the runner does not write new data after the restart")
-    poll(lambda: float((store.read_runner_heartbeat(fresh) or {})["beat_at"]) > killed + outage,
+    poll(lambda: float((store.status.read_runner_heartbeat(fresh) or {})["beat_at"]) > killed + outage,
          10, "the runner does not beat after the restart")
     after = time.time()
     again = session.get(f"{base}/api/v1/alerts/{alert_id}", timeout=20)
@@ -309,7 +309,7 @@ def test_a_redis_hung_for_good_is_killed_and_restarted_with_its_data(tmp_path: P
         client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=1,
                                       socket_timeout=2)
         marker = f"before-the-hang-{time.time_ns()}"
-        store.audit(client, "test", "marker", target=marker)
+        store.audit.append(client, "test", "marker", target=marker)
         aof = data_dir / "redis" / "cityops.aof"
         poll(lambda: marker.encode() in aof.read_bytes(), 5, "the marker is not in the AOF")
         hung = child_pid(up, "redis-server")
@@ -323,7 +323,7 @@ def test_a_redis_hung_for_good_is_killed_and_restarted_with_its_data(tmp_path: P
               f"(CITYOPS_REDIS_HUNG_SECONDS={HUNG_AFTER_S:.0f})")
         assert back >= HUNG_AFTER_S - 0.5  # not killed before its time
         assert redis_url_of(data_dir) == url
-        assert any(e.target == marker for e in store.read_audit(client))
+        assert any(e.target == marker for e in store.audit.read(client))
         client.close()
         assert "has not answered for" in up.err.text(), up.output()
         poll(lambda: post_login(up.base, "admin", up.admin_password or "")[1].status_code == 302,

@@ -13,8 +13,8 @@ import redis
 from app import store
 from app.config import load_settings
 from app.feeds import feed_state, read_health
-from data_adapters.base import (Adapter, Entity, FeedHeader, ParseError, ParseItem, RawPayload,
-                                Rejected, RetryableFeedError)
+from data_adapters.base import Adapter, ParseError, RetryableFeedError
+from app.model.records import Entity, FeedHeader, ParseItem, RawPayload, Rejected
 from data_adapters.http import http_get
 from data_adapters.ingest import ingest
 from data_adapters.runner import Runner, backoff_delay
@@ -93,7 +93,7 @@ def start_runner(url: str, tmp_path: Any, adapters: list[Adapter],
 
 def health(r: redis.Redis, feed: str) -> dict[str, str]:
     """The stored health record of ``feed`` (empty before the first poll)."""
-    return next((row for row in store.read_feed_health(r) if row["feed"] == feed), {})
+    return next((row for row in store.feeds.read_health(r) if row["feed"] == feed), {})
 
 
 def test_ingest_keeps_valid_rows_and_dead_letters_bad_ones(r: redis.Redis) -> None:
@@ -101,19 +101,19 @@ def test_ingest_keeps_valid_rows_and_dead_letters_bad_ones(r: redis.Redis) -> No
     adapter = CsvPointsAdapter({"name": "pts", "url": "http://127.0.0.1:1/"})
     result = ingest(r, adapter, RawPayload(b"a,28.5,112.3\nbroken line\nb,28.6,112.4\n", "test"))
     assert (result.accepted, result.rejected) == (2, 1)
-    assert store.count_entities(r, "city") == 2
-    assert store.read_dead_letters(r, "pts")[0]["excerpt"] == "broken line"
+    assert store.entities.count(r, "city") == 2
+    assert store.feeds.read_dead_letters(r, "pts")[0]["excerpt"] == "broken line"
 
 
 def test_unusable_payload_leaves_the_store_unchanged(r: redis.Redis) -> None:
     """Garbage raises ParseError: entities untouched, the excerpt in the dead-letter stream."""
     adapter = CsvPointsAdapter({"name": "pts", "url": "http://127.0.0.1:1/"})
     ingest(r, adapter, RawPayload(b"a,28.5,112.3\n", "test"))
-    before = store.read_entities(r, "city")
+    before = store.entities.read_entities(r, "city")
     with pytest.raises(ParseError):
         ingest(r, adapter, RawPayload(b"\xff\xfe garbage", "test"))
-    assert store.read_entities(r, "city") == before
-    assert store.read_dead_letters(r, "pts")[0]["reason"].startswith("unusable payload")
+    assert store.entities.read_entities(r, "city") == before
+    assert store.feeds.read_dead_letters(r, "pts")[0]["reason"].startswith("unusable payload")
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
@@ -140,14 +140,14 @@ def test_runner_fails_stalls_garbage_and_recovers(r: redis.Redis, redis_server: 
         feed_server.status, feed_server.retry_after = 503, "0"
         assert wait_for(lambda: "HTTP 503" in health(r, "pts").get("last_error", ""))
         assert wait_for(lambda: int(health(r, "pts").get("consecutive_failures", 0)) >= 2)
-        assert store.count_entities(r, "city") == 1  # the last good data stays, marked stale
+        assert store.entities.count(r, "city") == 1  # the last good data stays, marked stale
         assert wait_for(lambda: read_health(r)[0].state in ("stale", "down"), timeout=15)
         feed_server.status, feed_server.retry_after, feed_server.stall_s = 200, None, 2.0
         assert wait_for(lambda: "timed out" in health(r, "pts").get("last_error", ""), timeout=20)
         feed_server.stall_s, feed_server.body = 0.0, b"\x00\x01 not points"
         assert wait_for(lambda: "unusable payload" in health(r, "pts").get("last_error", ""),
                         timeout=40)
-        assert store.count_entities(r, "city") == 1
+        assert store.entities.count(r, "city") == 1
         feed_server.body = b"a,28.5,112.3\nb,28.6,112.4\n"
         assert wait_for(lambda: health(r, "pts").get("accepted") == "2", timeout=60)
         assert read_health(r)[0].state == "ok"
@@ -192,7 +192,7 @@ def test_only_one_runner_polls_a_feed_and_another_takes_over(
         # Stop the first without releasing its lease, as a crash would.
         first.stopping.set()
         t1.join(timeout=10)
-        r.set(store.Keys.lease("pts"), "one", px=1000)
+        r.set(store.keys.Keys.lease("pts"), "one", px=1000)
         assert wait_for(lambda: health(r, "pts").get("owner") == "two", timeout=5)
     finally:
         second.stop()

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data_adapters import registry
-from data_adapters.base import Adapter, ParseError, RawPayload
+from data_adapters.base import Adapter, ParseError
+from app.model.records import RawPayload
 from data_adapters.water.mqtt import MqttMessage, encode_batch
 from tests.test_bad_input import FEED, FETCHED_AT, check_record
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import redis
 
-from app import accounts, auth, roles, store
+from app import accounts, auth, store
+from app.model import roles
 from layouts import ids
 from tests.conftest import PASSWORD, csrf_header, login
 
@@ -135,7 +136,7 @@ def test_crafted_mutating_callback_is_forbidden(client, users, r, role: str) -> 
     resp = client.post("/_dash-update-component", json=add_user_body("intruder"),
                        headers=csrf_header(client))
     assert resp.status_code == 403
-    assert store.get_user(r, "intruder") is None
+    assert store.auth.get_user(r, "intruder") is None
 
 
 def test_admin_callback_creates_user_and_audits(client, users, r) -> None:  # type: ignore[no-untyped-def]
@@ -144,8 +145,8 @@ def test_admin_callback_creates_user_and_audits(client, users, r) -> None:  # ty
     resp = client.post("/_dash-update-component", json=add_user_body("newadmin"),
                        headers=csrf_header(client))
     assert resp.status_code == 200, resp.get_data(as_text=True)
-    assert store.get_user(r, "newadmin")["role"] == "admin"
-    actions = [(e.actor, e.action, e.target) for e in store.read_audit(r)]
+    assert store.auth.get_user(r, "newadmin")["role"] == "admin"
+    actions = [(e.actor, e.action, e.target) for e in store.audit.read(r)]
     assert (users["admin"], "user_add", "newadmin") in actions
 
 
@@ -157,7 +158,7 @@ def test_admin_callback_reports_bad_input_without_storing(client, users, r) -> N
     resp = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
     assert resp.status_code == 200
     assert "at least" in resp.get_data(as_text=True)
-    assert store.get_user(r, "shorty") is None
+    assert store.auth.get_user(r, "shorty") is None
 
 
 # -- CSRF --------------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def test_revoked_and_expired_tokens_are_refused(client, r) -> None:  # type: ign
     assert client.get("/api/v1/me", headers=auth).status_code == 401
     short = accounts.create_token(r, "short-lived", "official", expires_days=1)
     token_id = short.split("_")[1]
-    store.update_token(r, token_id, {"expires_at": f"{time.time() - 1:.0f}"})
+    store.auth.update_token(r, token_id, {"expires_at": f"{time.time() - 1:.0f}"})
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {short}"}).status_code == 401
 
 
@@ -249,7 +250,7 @@ def test_login_sets_safe_cookies_and_audits(client, users, r) -> None:  # type: 
                          headers=csrf_header(client))
     assert logout.status_code == 302
     assert client.get("/api/v1/me").status_code == 401
-    actions = [e.action for e in store.read_audit(r) if e.actor == users["operator"]]
+    actions = [e.action for e in store.audit.read(r) if e.actor == users["operator"]]
     assert actions[:2] == ["logout", "login"]
 
 
@@ -270,7 +271,7 @@ def test_failures_do_not_tell_whether_the_user_exists(client, users, r) -> None:
         resp = login(client, name, password, addr=f"10.0.0.{len(answers) + 1}")
         answers.add((resp.status_code, "Wrong user name or password." in resp.get_data(as_text=True)))
     assert answers == {(401, True)}
-    assert [e.action for e in store.read_audit(r)][:3] == ["login_failed"] * 3
+    assert [e.action for e in store.audit.read(r)][:3] == ["login_failed"] * 3
 
 
 def test_login_is_throttled_per_user(client, users, r) -> None:  # type: ignore[no-untyped-def]
@@ -280,7 +281,7 @@ def test_login_is_throttled_per_user(client, users, r) -> None:  # type: ignore[
     resp = login(client, users["operator"], PASSWORD, addr="10.1.0.99")
     assert resp.status_code == 429
     assert int(resp.headers["Retry-After"]) > 0
-    assert "login_throttled" in [e.action for e in store.read_audit(r)]
+    assert "login_throttled" in [e.action for e in store.audit.read(r)]
     assert login(client, users["admin"], PASSWORD, addr="10.1.0.98").status_code == 302
 
 
@@ -306,7 +307,7 @@ def test_oversized_login_fields_get_a_clear_answer(client, users, r) -> None:  #
                                        "csrf_token": token})
     assert huge.status_code == 413
     assert "Traceback" not in huge.get_data(as_text=True)
-    assert store.read_audit(r) == []  # nothing was tried, so nothing was counted
+    assert store.audit.read(r) == []  # nothing was tried, so nothing was counted
 
 
 def test_next_parameter_cannot_leave_the_site(client, users) -> None:  # type: ignore[no-untyped-def]
@@ -357,7 +358,7 @@ def test_live_status_answers_no_update_when_nothing_changed(client, users, r) ->
     again = dict(LIVE_BODY, state=[{"id": "live-seen", "property": "data", "value": seen}])
     assert client.post("/_dash-update-component", json=again,
                        headers=csrf_header(client)).status_code == 204
-    store.bump_domain_version(r, "water")
+    store.status.bump_domain_version(r, "water")
     changed = client.post("/_dash-update-component", json=again, headers=csrf_header(client))
     assert changed.status_code == 200
     assert "Water" in changed.get_data(as_text=True)
@@ -418,19 +419,19 @@ def test_admin_callback_with_wrong_types_stores_nothing(client, users, r) -> Non
     resp = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
     assert resp.status_code == 200
     assert "a name is" in resp.get_data(as_text=True)
-    assert store.count_users(r) == len(users)
+    assert store.auth.count_users(r) == len(users)
 
 
 def test_live_status_names_a_stale_feed_and_dims_its_domain(client, users, r) -> None:  # type: ignore[no-untyped-def]
     """A feed past its freshness budget is shown as stale, and so is its domain's data."""
     login(client, users["official"])
-    store.bump_domain_version(r, "transport")
-    store.write_feed_health(r, "buses", {"domain": "transport", "freshness_budget_s": "30",
+    store.status.bump_domain_version(r, "transport")
+    store.feeds.write_health(r, "buses", {"domain": "transport", "freshness_budget_s": "30",
                                          "last_success": f"{time.time() - 10:.3f}"})
     fresh = client.post("/_dash-update-component", json=LIVE_BODY, headers=csrf_header(client))
     assert "1 feeds ok" in fresh.get_data(as_text=True)
     assert "(stale)" not in fresh.get_data(as_text=True)
-    store.write_feed_health(r, "buses", {"last_success": f"{time.time() - 60:.3f}"})
+    store.feeds.write_health(r, "buses", {"last_success": f"{time.time() - 60:.3f}"})
     stale = client.post("/_dash-update-component", json=LIVE_BODY, headers=csrf_header(client))
     text = stale.get_data(as_text=True)
     assert "Feed buses: stale since" in text and "Transport" in text and "(stale)" in text
@@ -438,10 +439,10 @@ def test_live_status_names_a_stale_feed_and_dims_its_domain(client, users, r) ->
 
 def test_cards_refresh_with_kpis_and_respect_page_roles(client, users, r) -> None:  # type: ignore[no-untyped-def]
     """The overview's cards show stored KPIs; the wall's cards are refused to emergency staff."""
-    store.write_kpis(r, "transport", [{"name": "mean_delay", "title": "Mean delay",
+    store.kpis.write(r, "transport", [{"name": "mean_delay", "title": "Mean delay",
                                        "value": 42.0, "unit": "s", "status": "ok",
                                        "target": "<= 120 s", "domain": "transport"}])
-    store.bump_domain_version(r, "transport")
+    store.status.bump_domain_version(r, "transport")
     overview = callback_body([("overview-tiles", "children")], [("live-seen", "data", [1])])
     wall = callback_body([("wall-tiles", "children"), (ids.WALL_FEEDS, "children")],
                          [("live-seen", "data", [1])])

@@ -23,9 +23,9 @@ import redis
 import requests
 
 from app import accounts, auth, store
-from app.embedded_redis import die_with_parent, free_port
-from app.redis_link import connect
-from data_adapters.base import Entity
+from app.store.embedded import die_with_parent, free_port
+from app.store.link import connect
+from app.model.records import Entity
 from tests.conftest import PASSWORD
 from tests.test_gate import LIVE_BODY
 
@@ -280,7 +280,7 @@ def test_live_updates_written_after_the_page_loaded_reach_every_worker(
     browser = _browser()
     _sign_in(web, browser, _user(rr))
     at = time.time()
-    store.write_batch(rr, "transport", "gw", entities=[_bus(28.50, at)])
+    store.entities.write_batch(rr, "transport", "gw", entities=[_bus(28.50, at)])
     _expect(web.call(browser, "GET", "/")[0], 200)  # the page is loaded
 
     def bus_at(lat: float) -> Callable[[requests.Response], None]:
@@ -302,15 +302,15 @@ def test_live_updates_written_after_the_page_loaded_reach_every_worker(
             seen[:] = [signature]
         return check
 
-    version = store.domain_versions(rr)["transport"][0]
+    version = store.status.domain_versions(rr)["transport"][0]
     web.on_every_worker(browser, "POST", "/_dash-update-component", status_with(version),
                         json=LIVE_BODY, headers=_csrf(browser))
     polled = dict(LIVE_BODY, state=[{"id": "live-seen", "property": "data", "value": seen[0]}])
     web.on_every_worker(browser, "POST", "/_dash-update-component",
                         lambda resp: _expect(resp, 204), json=polled, headers=_csrf(browser))
     # The bus moves: every worker's next answer has it, and none says "nothing changed".
-    store.write_batch(rr, "transport", "gw", entities=[_bus(28.51, at + 1)])
-    moved = store.domain_versions(rr)["transport"][0]
+    store.entities.write_batch(rr, "transport", "gw", entities=[_bus(28.51, at + 1)])
+    moved = store.status.domain_versions(rr)["transport"][0]
     assert moved > version
     web.on_every_worker(browser, "GET", path, bus_at(28.51))
     web.on_every_worker(browser, "POST", "/_dash-update-component", status_with(moved),

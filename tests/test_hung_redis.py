@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 import redis
 
-from app.embedded_redis import EmbeddedRedis
+from app.store.embedded import EmbeddedRedis
 from app.supervisor import HungRedisWatch, responds
 
 BUSY_SCRIPT = """

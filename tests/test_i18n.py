@@ -9,11 +9,13 @@ import time
 import pytest
 import redis
 
-from app import accounts, i18n, roles, store
+from app import accounts, i18n, store
+from app.model import roles
 from app.i18n_catalog import CATALOG
 from tests.conftest import csrf_header, login
 from tests.test_domain_pages import HOSTILE, seed_medical, texts
 from tests.test_official import page_body
+from app.model.domains import DOMAINS
 
 HAN = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")  # ideographs, CJK punctuation
 
@@ -65,7 +67,7 @@ def test_every_page_state_severity_and_kpi_has_a_translation() -> None:
         assert f"alert_state.{state}" in CATALOG
     for state in ("ok", "stale", "down", "waiting"):
         assert f"feed_state.{state}" in CATALOG
-    for domain in store.DOMAINS:
+    for domain in DOMAINS:
         assert f"domain.{domain}" in CATALOG
 
 
@@ -117,7 +119,7 @@ def test_accept_language_picks_the_best_supported() -> None:
 def test_language_is_validated_and_stored_on_the_user(r: redis.Redis, users) -> None:  # type: ignore[no-untyped-def]
     name = users["operator"]
     assert accounts.set_language(r, name, "zh-CN") == "zh"
-    assert store.get_user(r, name)["language"] == "zh"
+    assert store.auth.get_user(r, name)["language"] == "zh"
     assert accounts.load_session_user(r, f"{name}:1").language == "zh"
     with pytest.raises(accounts.AccountError, match="choose from en, zh"):
         accounts.set_language(r, name, "<script>")
@@ -142,7 +144,7 @@ def test_switch_stores_the_preference_and_renders_chinese(client, users, r: redi
     response = switch(client, "zh", "/medical?x=1")
     assert response.status_code == 303
     assert response.headers["Location"] == "/medical?x=1"
-    assert store.get_user(r, users["operator"])["language"] == "zh"
+    assert store.auth.get_user(r, users["operator"])["language"] == "zh"
     assert client.get_cookie("lang").value == "zh"
     client.delete_cookie("lang")  # the stored preference alone must carry it
     shell = layout_texts(client)
@@ -169,7 +171,7 @@ def test_status_strip_in_chinese_keeps_feed_names(client, users, r: redis.Redis)
     from tests.test_gate import callback_body
 
     now = time.time()
-    store.write_feed_health(r, HOSTILE, {"domain": "water", "adapter": "x", "last_success": now - 7200,
+    store.feeds.write_health(r, HOSTILE, {"domain": "water", "adapter": "x", "last_success": now - 7200,
                                          "freshness_budget_s": 60, "interval_s": 10})
     login(client, users["official"])
     switch(client, "zh")
@@ -188,7 +190,7 @@ def test_status_strip_in_chinese_keeps_feed_names(client, users, r: redis.Redis)
 def test_switch_needs_csrf_and_a_known_language(client, users, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
     login(client, users["official"])
     assert client.post("/lang", data={"lang": "zh"}).status_code == 403
-    assert store.get_user(r, users["official"]).get("language") is None
+    assert store.auth.get_user(r, users["official"]).get("language") is None
     token = client.get_cookie("_csrf_token").value
     assert client.post("/lang", data={"lang": "klingon", "csrf_token": token}).status_code == 400
     # A foreign Referer never becomes the redirect target.

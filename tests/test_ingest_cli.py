@@ -23,8 +23,8 @@ from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
 from app import store
-from app.redis_link import connect
-from data_adapters.base import RawPayload
+from app.store.link import connect
+from app.model.records import RawPayload
 from data_adapters.ingest import ingest
 from data_adapters.simulator import CityModel, Fleet, TransitNetwork
 from data_adapters.transport.adapter import GtfsRealtimeAdapter
@@ -110,7 +110,7 @@ def plausible(lat: float, lon: float) -> bool:
 
 def vehicle_ids(r: redis.Redis, feed: str) -> set[str]:
     """Ids of the stored vehicles of ``feed``."""
-    return {e["id"] for e in store.read_entities(r, "transport")
+    return {e["id"] for e in store.entities.read_entities(r, "transport")
             if e["kind"] == "vehicle" and e["id"].startswith(f"{feed}:")}
 
 
@@ -126,7 +126,7 @@ def test_vehicle_positions_file_is_stored(env: dict[str, str], r: redis.Redis, t
     expected = {f"sim:vehicle:{e.vehicle.vehicle.id}" for e in message.entity}
     assert len(expected) == len(fleet)
     assert vehicle_ids(r, "sim") == expected
-    stored = {e["id"]: e for e in store.read_entities(r, "transport")}
+    stored = {e["id"]: e for e in store.entities.read_entities(r, "transport")}
     first = message.entity[0].vehicle
     record = stored[f"sim:vehicle:{first.vehicle.id}"]
     assert (record["lat"], record["lon"]) == (first.position.latitude, first.position.longitude)
@@ -144,7 +144,7 @@ def test_static_zip_stores_stops_and_routes(env: dict[str, str], r: redis.Redis,
               for row in csv.DictReader(io.TextIOWrapper(archive.open("routes.txt")))]
     result = summary(ingest_cli(env, write(tmp_path, "static.zip", data), "--feed", "sim"))
     assert (result["accepted"], result["rejected"]) == (len(stops) + len(routes), 0)
-    stored = store.read_entities(r, "transport")
+    stored = store.entities.read_entities(r, "transport")
     assert {e["id"] for e in stored if e["kind"] == "stop"} == {f"sim:stop:{s}" for s in stops}
     assert {e["id"] for e in stored if e["kind"] == "route"} == {f"sim:route:{x}" for x in routes}
 
@@ -161,7 +161,7 @@ def test_invalid_position_is_rejected_and_dead_lettered(env: dict[str, str], r: 
     assert (result["accepted"], result["rejected"]) == (2, 1), result
     assert len(result["errors"]) == 1 and "position" in result["errors"][0], result
     assert vehicle_ids(r, "pos") == {"pos:vehicle:good-1", "pos:vehicle:good-2"}
-    letters = store.read_dead_letters(r, "pos")
+    letters = store.feeds.read_dead_letters(r, "pos")
     assert len(letters) == 1, letters
     assert "position" in letters[0]["reason"] and "far-north" in letters[0]["excerpt"], letters
 
@@ -198,7 +198,7 @@ def test_unusable_payload_exits_2_and_changes_nothing(label: str, env: dict[str,
                                    "kind": "vehicle_positions"})
     ingest(r, adapter, RawPayload(fx.invalid_position(), "seed"))
     ingest(r, adapter, RawPayload(fx.mixed_entities(), "seed"))
-    store.write_feed_health(r, "ingest", {"domain": "transport", "last_success": "1"})
+    store.feeds.write_health(r, "ingest", {"domain": "transport", "last_success": "1"})
     before = dump_all(raw_r)
     assert before, "the seed wrote nothing"
     result = ingest_cli(env, write(tmp_path, f"{label}.bin", data))
@@ -216,7 +216,7 @@ def test_missing_file_exits_1_with_a_clear_message(env: dict[str, str], r: redis
     missing = tmp_path / "no-such-feed.pb"
     line = one_line_error(ingest_cli(env, missing))
     assert str(missing) in line and "cannot read" in line, line
-    assert store.count_entities(r, "transport") == 0
+    assert store.entities.count(r, "transport") == 0
 
 
 def test_empty_full_dataset_retires_the_feeds_vehicles(env: dict[str, str], r: redis.Redis,
@@ -322,12 +322,12 @@ def test_shared_capture_through_the_cli(path: Path, capture_runs: dict[str, Capt
 def _write_two_feeds(r: redis.Redis) -> float:
     """A healthy feed and one failing for ten minutes; returns the time used."""
     now = time.time()
-    store.write_feed_health(r, "buses", {
+    store.feeds.write_health(r, "buses", {
         "domain": "transport", "adapter": "gtfs_rt", "interval_s": 10, "freshness_budget_s": 60,
         "first_attempt": f"{now - 300:.3f}", "last_attempt": f"{now:.3f}",
         "last_success": f"{now:.3f}", "accepted": 42, "rejected": 1, "fatal": "0"})
     for _ in range(3):
-        store.write_feed_health(r, "trams", {
+        store.feeds.write_health(r, "trams", {
             "domain": "transport", "adapter": "gtfs_rt", "interval_s": 10,
             "freshness_budget_s": 60, "first_attempt": f"{now - 600:.3f}",
             "last_attempt": f"{now:.3f}", "last_error": "HTTP 500 from http://127.0.0.1:9/trams",
@@ -383,7 +383,7 @@ def test_ingest_water_and_city_payloads(tmp_path: Path, redis_server: RedisServe
         result = run_cli(env, "ingest", domain, "--file", str(path))
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["accepted"] >= 1
-    assert store.read_entities(r, "water") and store.read_entities(r, "city")
+    assert store.entities.read_entities(r, "water") and store.entities.read_entities(r, "city")
     bad = tmp_path / "bad.json"
     bad.write_text('[{"n": "x", "v": 1, "crit_": 1}]')
     assert run_cli(env, "ingest", "water", "--file", str(bad)).returncode == 2
@@ -401,7 +401,7 @@ def test_ingest_medical_detects_ambulance_positions(tmp_path: Path, redis_server
     result = run_cli(env, "ingest", "medical", "--file", str(avl))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["accepted"] == 3
-    assert {e["kind"] for e in store.read_entities(r, "medical")} == {"ambulance"}
+    assert {e["kind"] for e in store.entities.read_entities(r, "medical")} == {"ambulance"}
 
 
 def test_ingest_water_reads_a_sensorthings_collection(tmp_path: Path, redis_server: RedisServer,
@@ -415,4 +415,4 @@ def test_ingest_water_reads_a_sensorthings_collection(tmp_path: Path, redis_serv
     result = run_cli(env, "ingest", "water", "--file", str(payload))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["accepted"] >= 1
-    assert any(e["kind"] in ("sensor", "reservoir") for e in store.read_entities(r, "water"))
+    assert any(e["kind"] in ("sensor", "reservoir") for e in store.entities.read_entities(r, "water"))

@@ -8,7 +8,8 @@ from typing import Iterator
 import redis
 
 from app import store
-from data_adapters.base import Adapter, Entity, ParseItem, RawPayload, Rejected
+from data_adapters.base import Adapter
+from app.model.records import Entity, ParseItem, RawPayload, Rejected
 from data_adapters.ingest import ingest
 
 
@@ -35,9 +36,9 @@ def test_bad_rows_beyond_the_stream_length_are_counted_not_written(r: redis.Redi
     the good row is stored and the result counts every rejection."""
     result = ingest(r, ManyBadRows(), RawPayload(b"x", "test"))
     assert (result.accepted, result.rejected) == (1, 1500)
-    letters = store.read_dead_letters(r, "many-bad", count=5000)
-    assert len(letters) <= store.DEAD_LETTER_MAXLEN + 1
+    letters = store.feeds.read_dead_letters(r, "many-bad", count=5000)
+    assert len(letters) <= store.feeds.DEAD_LETTER_MAXLEN + 1
     reasons = [letter["reason"] for letter in letters]
     assert "500 more rejected rows not kept" in reasons
     assert "row 0 is bad" in reasons or "row 999 is bad" in reasons
-    assert store.read_entity(r, "city", "many-bad:request:1") is not None
+    assert store.entities.read_entity(r, "city", "many-bad:request:1") is not None

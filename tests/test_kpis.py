@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 
 from app import kpis, store
-from data_adapters.base import Entity, Event, Observation
+from app.model.records import Entity, Event, Observation
 
 NOW = 1_800_000_000.0
 
@@ -25,7 +25,7 @@ def test_transport_kpis(r: redis.Redis) -> None:
                     starts_at=NOW - 60, ends_at=NOW + 60),
               Event("transport", "service_alert", "f:alert:2", "Over", NOW, "f",
                     starts_at=NOW - 600, ends_at=NOW - 300)]
-    store.write_batch(r, "transport", "f", entities=buses, observations=delays, events=alerts)
+    store.entities.write_batch(r, "transport", "f", entities=buses, observations=delays, events=alerts)
     by_name = {k.name: k for k in kpis.compute_transport(r, NOW)}
     assert by_name["vehicles_in_service"].value == 4
     assert by_name["on_time_performance"].value == 50.0
@@ -44,13 +44,13 @@ def test_kpis_without_data_are_unknown(r: redis.Redis) -> None:
 
 def test_refresh_stores_current_values_and_history(r: redis.Redis) -> None:
     """refresh() keeps the current KPIs and appends at most one history row a minute."""
-    store.write_batch(r, "transport", "f", entities=[bus(1, NOW)])
+    store.entities.write_batch(r, "transport", "f", entities=[bus(1, NOW)])
     kpis.refresh(r, "transport", NOW)
     kpis.refresh(r, "transport", NOW)
-    ordered = store.read_kpis(r, "transport")
+    ordered = store.kpis.read(r, "transport")
     assert [k["name"] for k in ordered] == [k.name for k in kpis.compute_transport(r, NOW)]
     current = {k["name"]: k for k in ordered}
     assert current["vehicles_in_service"]["value"] == 1.0
-    history = store.read_kpi_history(r, "transport", since=0)
+    history = store.kpis.read_history(r, "transport", since=0)
     assert len(history) == 5  # one row per KPI, not two
     assert kpis.refresh(r, "water") == []

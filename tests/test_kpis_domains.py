@@ -17,7 +17,7 @@ from app.config import ConfigError, Settings, load_settings
 from app.kpis_water import compute_water
 from app.kpis_medical import compute_medical
 from app.kpis_city import compute_city
-from data_adapters.base import Entity, Event, Observation, RawPayload
+from app.model.records import Entity, Event, Observation, RawPayload
 from data_adapters.city.adapter import Open311Adapter
 from data_adapters.ingest import ingest
 from data_adapters.medical.adapter import FhirAdapter
@@ -157,7 +157,7 @@ def test_zone_flow_counts_its_inlets_when_known(r: redis.Redis, settings: Settin
         return Entity("water", "sensor", f"w:sensor:{name}", 28.55, 112.36, "active", NOW, "w", attrs)
 
     flows = {"in1": 100.0, "in2": 50.0, "sub1": 30.0, "loose": 7.0}
-    store.write_batch(r, "water", "w", entities=[meter("in1", "inlet"), meter("in2", "inlet"),
+    store.entities.write_batch(r, "water", "w", entities=[meter("in1", "inlet"), meter("in2", "inlet"),
                                                  meter("sub1")],
                       observations=[Observation(f"w:sensor:{n}", "flow_m3h", v, "m3/h", NOW)
                                     for n, v in flows.items()])
@@ -188,7 +188,7 @@ def night(r: redis.Redis, settings: Settings, day: int, zone_flows: dict[str, li
 
 def current(r: redis.Redis) -> dict[str, dict[str, Any]]:
     """The stored water KPIs by name."""
-    return {k["name"]: k for k in store.read_kpis(r, "water")}
+    return {k["name"]: k for k in store.kpis.read(r, "water")}
 
 
 def test_leak_is_suspected_when_night_flow_exceeds_learned_baseline(
@@ -351,10 +351,10 @@ def test_ed_occupancy_diversion_and_ambulances(r: redis.Redis, settings: Setting
     """
     feed_fhir(r, location("a", "Central"), location("b", "East"), location("c", "West"),
               location("d", "North"))
-    store.write_batch(r, "medical", "ed", observations=[
+    store.entities.write_batch(r, "medical", "ed", observations=[
         Observation("med:hospital:a", "ed_beds_total", 20.0, "1", NOW - 600),
         Observation("med:hospital:a", "ed_patients", 26.0, "1", NOW - 600)])
-    store.write_batch(r, "medical", "div", events=[
+    store.entities.write_batch(r, "medical", "div", events=[
         Event("medical", "diversion", "div:1", "Central on diversion", NOW - 300, "div",
               starts_at=NOW - 300, attrs={"hospital": "med:hospital:a"}),
         Event("medical", "diversion", "div:2", "East was on diversion", NOW - 9000, "div",
@@ -514,7 +514,7 @@ def test_refresh_stores_groups_and_subjects_headlines_first(r: redis.Redis,
     feed_water(r, sensor("north-p1", NOW, pressure=(2.5, "bar")),
                sensor("south-p1", NOW, pressure=(1.0, "bar")))
     computed = kpis.refresh(r, "water", NOW, settings)
-    stored = store.read_kpis(r, "water")
+    stored = store.kpis.read(r, "water")
     assert [k["name"] for k in stored] == [k.name for k in computed]
     firsts = [k["subject"] for k in stored]
     assert firsts.index("north") > max(i for i, s in enumerate(firsts) if s is None)

@@ -14,7 +14,7 @@ import redis
 
 from app import accounts, mapdata, store
 from app.config import ConfigError, load_settings
-from data_adapters.base import Entity, Observation
+from app.model.records import Entity, Observation
 from data_adapters.simulator.basemap import LAYER_FILES, render, write_basemap
 from data_adapters.simulator.city import CityModel
 from layouts import ids, livemap
@@ -43,13 +43,13 @@ def bus(n: int, lat: float, lon: float, at: float, **attrs: object) -> Entity:
 
 def seed_city(r: redis.Redis, now: float) -> None:
     """Three buses (one with a hostile label), a stop and a hospital."""
-    store.write_batch(r, "transport", "t", entities=[
+    store.entities.write_batch(r, "transport", "t", entities=[
         bus(1, 28.55, 112.36, now, label=HOSTILE), bus(2, 28.56, 112.37, now),
         bus(3, 28.57, 112.38, now)],
         observations=[Observation(f"t:vehicle:{n}", "delay_s", 10.0, "s", now) for n in (1, 2, 3)])
-    store.write_batch(r, "transport", "s", entities=[
+    store.entities.write_batch(r, "transport", "s", entities=[
         Entity("transport", "stop", "s:stop:1", 28.55, 112.35, "active", now, "s", {"name": HOSTILE})])
-    store.write_batch(r, "medical", "m", entities=[
+    store.entities.write_batch(r, "medical", "m", entities=[
         Entity("medical", "hospital", "m:hospital:1", 28.54, 112.34, "active", now, "m",
                {"name": "City Hospital"})])
 
@@ -155,11 +155,11 @@ def test_updates_carry_only_what_changed(r: redis.Redis) -> None:
         return out
 
     assert changes() == {}
-    store.write_batch(r, "transport", "t", entities=[bus(2, 28.5612, 112.3712, now + 1)])
+    store.entities.write_batch(r, "transport", "t", entities=[bus(2, 28.5612, 112.3712, now + 1)])
     moved = changes()
     assert set(moved) == {ON_TIME} and set(moved[ON_TIME]) == {("lat",), ("lon",)}
     assert 28.5612 in decode(moved[ON_TIME][("lat",)]).round(4).tolist()
-    store.write_batch(r, "transport", "t", entities=[bus(2, 28.5612, 112.3712, now + 2)],
+    store.entities.write_batch(r, "transport", "t", entities=[bus(2, 28.5612, 112.3712, now + 2)],
                       observations=[Observation("t:vehicle:2", "delay_s", 420.0, "s", now + 2)])
     reclassed = changes()
     assert set(reclassed) == {ON_TIME, LATE}
@@ -206,7 +206,7 @@ def test_tick_answers_204_unless_something_moved_then_a_small_patch(
     post = lambda body: client.post("/_dash-update-component", json=body,  # noqa: E731
                                     headers=csrf_header(client))
     assert post(tick_body(state)).status_code == 204
-    store.write_batch(r, "transport", "t", entities=[bus(3, 28.5799, 112.3899, now + 1)])
+    store.entities.write_batch(r, "transport", "t", entities=[bus(3, 28.5799, 112.3899, now + 1)])
     resp = post(tick_body(state))
     ops = operations(resp)
     assert set(ops) == {("data", ON_TIME, "lat"), ("data", ON_TIME, "lon")}
@@ -215,7 +215,7 @@ def test_tick_answers_204_unless_something_moved_then_a_small_patch(
     new_state = resp.get_json()["response"][STATE]["data"]
     assert post(tick_body(new_state)).status_code == 204
     # Another domain's change reads and sends only that domain's layers.
-    store.write_batch(r, "medical", "m", entities=[
+    store.entities.write_batch(r, "medical", "m", entities=[
         Entity("medical", "hospital", "m:hospital:1", 28.5401, 112.34, "active", now + 1, "m",
                {"name": "City Hospital"})])
     hospital_ops = operations(post(tick_body(new_state)))
@@ -230,7 +230,7 @@ def test_zooming_in_draws_each_and_zooming_out_groups(
     monkeypatch.setattr(mapdata, "MAX_MARKERS", 50)
     now = time.time()
     rng = np.random.default_rng(5)
-    store.write_batch(r, "transport", "t", entities=[
+    store.entities.write_batch(r, "transport", "t", entities=[
         bus(n, 28.55 + float(dy), 112.36 + float(dx), now)
         for n, (dy, dx) in enumerate(rng.uniform(-0.03, 0.03, (400, 2)))])
     state = initial_state(web_app)

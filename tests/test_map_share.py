@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from app import map_share, mapdata, store
-from data_adapters.base import Entity, Event, Observation
+from app.model.records import Entity, Event, Observation
 
 LIMITS = mapdata.Thresholds()
 SQUARE = {"type": "Polygon", "coordinates": [[[112.3, 28.5], [112.4, 28.5], [112.4, 28.6],
@@ -34,7 +34,7 @@ def fresh_cache() -> Iterator[None]:
 def fill(r: redis.Redis, n: int = 50, at: float | None = None, label: str = "Bus") -> None:
     """Vehicles with delays, a route, a stop and a CAP warning area."""
     at = time.time() if at is None else at
-    store.write_batch(r, "transport", "t", entities=[
+    store.entities.write_batch(r, "transport", "t", entities=[
         Entity("transport", "vehicle", f"t:vehicle:{i}", 28.5 + i * 1e-3, 112.3 + i * 1e-3,
                "in_service", at, "t", {"label": f"{label} <{i}>", "route_id": "7"})
         for i in range(n)] + [
@@ -49,7 +49,7 @@ def fill(r: redis.Redis, n: int = 50, at: float | None = None, label: str = "Bus
 
 def current(r: redis.Redis, domain: str) -> int:
     """The domain's stored version."""
-    return store.map_versions(r)[0][domain][0]
+    return store.map_snapshots.versions(r)[0][domain][0]
 
 
 def test_a_published_snapshot_equals_a_local_build(r: redis.Redis) -> None:
@@ -81,7 +81,7 @@ def test_an_older_snapshot_never_replaces_a_newer_one(r: redis.Redis) -> None:
     fill(r)
     map_share.publish(r, "transport", LIMITS)
     version = current(r, "transport")
-    stored, missing = store.write_map_snapshot(r, "transport", version - 1, b"old", [], {})
+    stored, missing = store.map_snapshots.write(r, "transport", version - 1, b"old", [], {})
     assert (stored, missing) == (False, [])
     assert map_share.load(r, "transport", version, LIMITS) is not None
 
@@ -90,17 +90,17 @@ def test_parts_travel_once_and_old_ones_are_pruned(r: redis.Redis) -> None:
     """Unchanged labels are not sent again; labels two publishes old are deleted."""
     fill(r, label="Bus")
     map_share.publish(r, "transport", LIMITS)
-    first = set(r.hkeys(store.Keys.map_parts("transport")))
+    first = set(r.hkeys(store.keys.Keys.map_parts("transport")))
     fill(r, at=time.time() + 1, label="Bus")  # moved, same labels
     map_share.publish(r, "transport", LIMITS)
-    assert set(r.hkeys(store.Keys.map_parts("transport"))) == first
+    assert set(r.hkeys(store.keys.Keys.map_parts("transport"))) == first
     fill(r, at=time.time() + 2, label="Coach")
     map_share.publish(r, "transport", LIMITS)
-    second = set(r.hkeys(store.Keys.map_parts("transport")))
+    second = set(r.hkeys(store.keys.Keys.map_parts("transport")))
     assert first < second  # the previous publish's parts stay for readers in between
     fill(r, at=time.time() + 3, label="Tram")
     map_share.publish(r, "transport", LIMITS)
-    third = set(r.hkeys(store.Keys.map_parts("transport")))
+    third = set(r.hkeys(store.keys.Keys.map_parts("transport")))
     assert not (first - second) & third  # labels of two publishes ago are gone
 
 
@@ -108,7 +108,7 @@ def test_parts_lost_by_redis_are_sent_again(r: redis.Redis) -> None:
     """A publisher never assumes a part is stored: Redis answers what it lacks."""
     fill(r)
     map_share.publish(r, "transport", LIMITS)
-    r.delete(store.Keys.map_parts("transport"))
+    r.delete(store.keys.Keys.map_parts("transport"))
     fill(r, at=time.time() + 1)
     map_share.publish(r, "transport", LIMITS)
     assert map_share.load(r, "transport", current(r, "transport"), LIMITS) is not None
@@ -125,7 +125,7 @@ def test_the_map_keeps_the_published_version_while_the_runner_catches_up(r: redi
     late = now + map_share.PUBLISH_GRACE_S + 1
     assert map_share.read_versions(r, late)["transport"] == current(r, "transport") > published
     # A domain nobody publishes shows its stored version.
-    store.write_batch(r, "water", "w", entities=[
+    store.entities.write_batch(r, "water", "w", entities=[
         Entity("water", "sensor", "w:1", 28.5, 112.3, "active", now, "w", {})])
     assert map_share.read_versions(r, now)["water"] == current(r, "water")
 
@@ -170,7 +170,7 @@ def test_cityops_ingest_publishes_what_it_stored(r: redis.Redis, redis_server, t
                            str(payload)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["accepted"] >= 30
-    version, _, published = store.map_versions(r)[0]["transport"]
+    version, _, published = store.map_snapshots.versions(r)[0]["transport"]
     assert published == version > 0
     shared = map_share.load(r, "transport", version, LIMITS)
     assert shared is not None and shared.points["vehicles"].ids.size == 30
@@ -181,10 +181,10 @@ def test_an_unusable_published_snapshot_is_built_locally(r: redis.Redis) -> None
     fill(r)
     map_share.publish(r, "transport", LIMITS)
     version = current(r, "transport")
-    r.hset(store.Keys.map_parts("transport"),
-           mapping={key: "not zlib" for key in r.hkeys(store.Keys.map_parts("transport"))})
+    r.hset(store.keys.Keys.map_parts("transport"),
+           mapping={key: "not zlib" for key in r.hkeys(store.keys.Keys.map_parts("transport"))})
     assert map_share.load(r, "transport", version, LIMITS) is None
-    r.set(store.Keys.map_snapshot("transport"), "not msgpack \xc1")
+    r.set(store.keys.Keys.map_snapshot("transport"), "not msgpack \xc1")
     assert map_share.load(r, "transport", version, LIMITS) is None
     snapshot = map_share.domain_snapshot(r, "transport", version, LIMITS)
     assert snapshot.records and snapshot.points["vehicles"].ids.size == 50

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from app import alerts, mapdata, store
-from data_adapters.base import Entity, Event, Observation
+from app.model.records import Entity, Event, Observation
 from data_adapters.cap.parse import parse_cap
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -48,7 +48,7 @@ def classes_by_id(layer: str, snap: mapdata.DomainSnapshot) -> dict[str, str]:
 def test_vehicles_are_classed_by_their_own_delay_else_their_trips(r: redis.Redis) -> None:
     """Own delay first, the trip's otherwise, unknown without either; hover text is escaped."""
     now = time.time()
-    store.write_batch(r, "transport", "t", entities=[
+    store.entities.write_batch(r, "transport", "t", entities=[
         vehicle(1, 28.5, 112.3, now, label=HOSTILE, route_id=HOSTILE),
         vehicle(2, 28.51, 112.31, now), vehicle(3, 28.52, 112.32, now),
         vehicle(4, 28.53, 112.33, now)],
@@ -66,7 +66,7 @@ def test_vehicles_are_classed_by_their_own_delay_else_their_trips(r: redis.Redis
 def test_water_hospitals_ambulances_and_requests_are_classed(r: redis.Redis) -> None:
     """Pressure and level against the KPI limits, bed occupancy, call status, open and past due."""
     now = time.time()
-    store.write_batch(r, "water", "w", entities=[
+    store.entities.write_batch(r, "water", "w", entities=[
         Entity("water", "sensor", f"w:sensor:{n}", 28.5 + n / 100, 112.3, "active", now, "w",
                {"metrics": ["pressure_bar"]}) for n in range(4)] + [
         Entity("water", "reservoir", "w:sensor:res", 28.6, 112.4, "active", now, "w",
@@ -81,7 +81,7 @@ def test_water_hospitals_ambulances_and_requests_are_classed(r: redis.Redis) -> 
     assert classes_by_id("reservoirs", water) == {"w:sensor:res": "very_low"}
     assert "&lt;img" in water.points["reservoirs"].hover[0]
 
-    store.write_batch(r, "medical", "m", entities=[
+    store.entities.write_batch(r, "medical", "m", entities=[
         Entity("medical", "hospital", f"m:hospital:{n}", 28.5, 112.3 + n / 100, "active", now, "m",
                {"name": f"H{n}"}) for n in range(4)] + [
         Entity("medical", "hospital", "m:hospital:nowhere", None, None, "active", now, "m", {}),
@@ -100,7 +100,7 @@ def test_water_hospitals_ambulances_and_requests_are_classed(r: redis.Redis) -> 
                                                     "m:ambulance:b": "available"}
     assert "1 of 100 beds free" in " ".join(medical.points["hospitals"].hover.tolist())
 
-    store.write_batch(r, "city", "c", entities=[
+    store.entities.write_batch(r, "city", "c", entities=[
         Entity("city", "request", "c:request:open", 28.5, 112.3, "open", now, "c",
                {"service_name": HOSTILE, "expected_at": now + 3600}),
         Entity("city", "request", "c:request:late", 28.5, 112.3, "open", now, "c",
@@ -119,7 +119,7 @@ def test_cap_warnings_and_located_alerts(r: redis.Redis) -> None:
     now = time.time()
     area = {"type": "Polygon", "coordinates": [[[112.3, 28.5], [112.4, 28.5], [112.4, 28.6],
                                                 [112.3, 28.5]]]}
-    store.write_batch(r, "city", "cap", events=[
+    store.entities.write_batch(r, "city", "cap", events=[
         Event("city", "cap_warning", "cap:w1", HOSTILE, now, "cap", "major", now, now + 3600, area,
               {"areaDesc": "Riverside"}),
         Event("city", "cap_warning", "cap:old", "expired", now, "cap", "minor", now - 7200,
@@ -145,15 +145,15 @@ def test_snapshot_is_built_once_per_version_and_rebuilt_after_a_reset(r: redis.R
     """Concurrent sessions share one build; a new version (or a Redis that restarted its
     counters) gives a new snapshot, never the old markers."""
     now = time.time()
-    store.write_batch(r, "transport", "t", entities=[vehicle(1, 28.5, 112.3, now)])
+    store.entities.write_batch(r, "transport", "t", entities=[vehicle(1, 28.5, 112.3, now)])
     first = snapshot(r, "transport")
     assert snapshot(r, "transport") is first
-    store.write_batch(r, "transport", "t", entities=[vehicle(1, 28.6, 112.4, now + 1)])
+    store.entities.write_batch(r, "transport", "t", entities=[vehicle(1, 28.6, 112.4, now + 1)])
     second = snapshot(r, "transport")
     assert second is not first and second.version > first.version
     assert float(second.points["vehicles"].lat[0]) == pytest.approx(28.6)
     r.flushall()  # counters start again at 1: the same version number, other data
-    store.write_batch(r, "transport", "t", entities=[vehicle(2, 28.7, 112.5, now)])
+    store.entities.write_batch(r, "transport", "t", entities=[vehicle(2, 28.7, 112.5, now)])
     third = snapshot(r, "transport")
     assert third.points["vehicles"].ids.tolist() == ["t:vehicle:2"]
 
@@ -189,7 +189,7 @@ def _fleet(r: redis.Redis, count: int, spread: float = 0.05, seed: int = 3) -> N
     now = time.time()
     lats = CENTER[0] + rng.uniform(-spread, spread, count)
     lons = CENTER[1] + rng.uniform(-spread, spread, count)
-    store.write_batch(r, "transport", "t", entities=[
+    store.entities.write_batch(r, "transport", "t", entities=[
         vehicle(n, float(lat), float(lon), now) for n, (lat, lon) in enumerate(zip(lats, lons, strict=True))],
         observations=[Observation(f"t:vehicle:{n}", "delay_s", 700.0 if n % 10 == 0 else 0.0, "s", now)
                       for n in range(count)])
@@ -200,7 +200,7 @@ def test_beyond_the_limit_the_largest_layer_is_grouped_into_cells(r: redis.Redis
     up and whose worst class is right; stops stay markers."""
     _fleet(r, 300)
     now = time.time()
-    store.write_batch(r, "transport", "s", entities=[
+    store.entities.write_batch(r, "transport", "s", entities=[
         Entity("transport", "stop", f"s:stop:{n}", CENTER[0] + n / 1000, CENTER[1], "active", now, "s",
                {"name": f"S{n}"}) for n in range(30)])
     snap = snapshot(r, "transport")
@@ -273,7 +273,7 @@ def test_float32_positions_stay_within_a_metre(r: redis.Redis) -> None:
 def test_details_of_an_entity_and_of_a_cell(r: redis.Redis) -> None:
     """A click finds the record, its latest readings and its open alerts; a cell its counts."""
     now = time.time()
-    store.write_batch(r, "water", "w", entities=[
+    store.entities.write_batch(r, "water", "w", entities=[
         Entity("water", "sensor", "w:sensor:p1", 28.55, 112.36, "active", now, "w",
                {"metrics": ["pressure_bar", "turbidity_ntu"], "zone": HOSTILE})],
         observations=[Observation("w:sensor:p1", "pressure_bar", 1.4, "bar", now),
@@ -315,7 +315,7 @@ def test_real_cap_warnings_become_areas(r: redis.Redis, name: str) -> None:
     is drawn with that area and its severity; once expired, none is."""
     items = list(parse_cap((SAMPLES / name).read_bytes(), "cap", time.time()))
     events = [i for i in items if isinstance(i, Event)]
-    store.write_batch(r, "city", "cap", events=events)
+    store.entities.write_batch(r, "city", "cap", events=events)
     while_current = min(e.starts_at or e.observed_at for e in events) + 1
     version = mapdata.read_versions(r)["city"]
     warnings = mapdata.build_domain_snapshot(r, "city", version, LIMITS, now=while_current).warnings

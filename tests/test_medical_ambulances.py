@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 
 from app import store
-from data_adapters.base import Entity, FeedHeader, RawPayload, Rejected, Removed
+from app.model.records import Entity, FeedHeader, RawPayload, Rejected, Removed
 from data_adapters.ingest import ingest
 from data_adapters.medical.ambulances import AmbulanceAvlAdapter, parse_ambulances
 from tests import fixtures_transport as fx
@@ -59,12 +59,12 @@ def test_ingest_stores_ambulances_in_the_medical_domain(r: redis.Redis) -> None:
     adapter = AmbulanceAvlAdapter({"name": "ems", "url": "http://127.0.0.1:9/avl.pb"})
     result = ingest(r, adapter, RawPayload(fleet_message(), "avl", FETCHED))
     assert result.accepted == 3
-    rows = {e["id"]: e for e in store.read_entities(r, "medical")}
+    rows = {e["id"]: e for e in store.entities.read_entities(r, "medical")}
     assert rows["ems:ambulance:amb-1"]["status"] == "on_call"
-    assert store.read_entities(r, "transport") == []
+    assert store.entities.read_entities(r, "transport") == []
     message = fx.new_message(fx.HEADER_TS + 10)
     fx.add_vehicle(message, "e1", "amb-1", lat=28.57, lon=112.35, timestamp=fx.HEADER_TS + 10)
     result = ingest(r, adapter, RawPayload(message.SerializeToString(), "avl", FETCHED + 10))
     assert result.retired == 2
-    rows = {e["id"]: e for e in store.read_entities(r, "medical")}
+    rows = {e["id"]: e for e in store.entities.read_entities(r, "medical")}
     assert list(rows) == ["ems:ambulance:amb-1"] and rows["ems:ambulance:amb-1"]["status"] == "available"

@@ -10,8 +10,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from data_adapters.base import (Entity, FatalFeedError, FeedHeader, Observation, ParseError,
-                                ParseItem, RawPayload, Rejected, RetryableFeedError)
+from app.model.records import Entity, FeedHeader, Observation, ParseItem, RawPayload, Rejected
+from data_adapters.base import FatalFeedError, ParseError, RetryableFeedError
 from data_adapters.medical.adapter import FhirAdapter
 from data_adapters.medical.fhir import fhir_time, parse_fhir, reference_target
 from tests.local_http import LocalHttpServer

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from app import accounts, alerts, store
-from data_adapters.base import Entity
+from app.model.records import Entity
 from layouts import official
 from tests.conftest import csrf_header, login
 from tests.test_gate import callback_body
@@ -51,22 +51,22 @@ def find(node: Any, component_id: str) -> dict[str, Any] | None:
 
 def seed(r: redis.Redis, now: float) -> str:
     """Water stale (feed silent for an hour), transport fine, a critical medical alert."""
-    store.write_batch(r, "medical", "fhir", entities=[
+    store.entities.write_batch(r, "medical", "fhir", entities=[
         Entity("medical", "hospital", "fhir:hospital:h1", 28.56, 112.37, "active", now, "fhir",
                {"name": HOSTILE})])
-    store.write_kpis(r, "transport", [
+    store.kpis.write(r, "transport", [
         {"name": "on_time_performance", "domain": "transport", "title": "On-time performance",
          "value": 91.5, "unit": "%", "target": ">= 85 %", "status": "ok", "computed_at": now,
          "rank": 0}])
-    store.write_kpis(r, "water", [
+    store.kpis.write(r, "water", [
         {"name": "min_pressure", "domain": "water", "title": "Min pressure", "value": 2.5,
          "unit": "bar", "target": ">= 2 bar", "status": "ok", "computed_at": now, "rank": 0},
         {"name": "min_pressure:Zone 3", "domain": "water", "title": "Min pressure",
          "subject": "Zone 3", "group": "min_pressure", "value": 1.7, "unit": "bar",
          "target": ">= 2 bar", "status": "warn", "computed_at": now, "rank": 1}])
-    store.write_feed_health(r, "buses", {"domain": "transport", "adapter": "gtfs_rt",
+    store.feeds.write_health(r, "buses", {"domain": "transport", "adapter": "gtfs_rt",
                                          "last_success": now - 5, "freshness_budget_s": 120})
-    store.write_feed_health(r, "senml", {"domain": "water", "adapter": "senml",
+    store.feeds.write_health(r, "senml", {"domain": "water", "adapter": "senml",
                                          "last_success": now - 3600, "freshness_budget_s": 300})
     raised = alerts.raise_alert(r, fingerprint="test:icu", title=HOSTILE, severity="critical",
                                 domain="medical", source="test", rule="test", entity="h1",
@@ -122,7 +122,7 @@ def test_official_token_exports_and_is_audited(client, r: redis.Redis) -> None: 
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert [(row["severity"], row["title"]) for row in rows] == [("critical", HOSTILE)]
-    entry = store.read_audit(r, count=1)[0]
+    entry = store.audit.read(r, count=1)[0]
     assert (entry.actor, entry.action, entry.target, entry.outcome) == (
         "token:reporting", "export", "alerts.csv", "ok")
 
@@ -197,10 +197,10 @@ def test_page_shows_status_reasons_issues_and_exports(client, users, r: redis.Re
 def test_status_follows_a_feed_going_stale(client, users, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
     """The live refresh: a fresh feed shows green, the same feed silent past its budget amber."""
     now = time.time()
-    store.write_kpis(r, "transport", [
+    store.kpis.write(r, "transport", [
         {"name": "on_time_performance", "domain": "transport", "title": "On-time performance",
          "value": 91.5, "unit": "%", "target": ">= 85 %", "status": "ok", "computed_at": now}])
-    store.write_feed_health(r, "buses", {"domain": "transport", "last_success": now,
+    store.feeds.write_health(r, "buses", {"domain": "transport", "last_success": now,
                                          "freshness_budget_s": 120})
     login(client, users["operator"])
 
@@ -214,7 +214,7 @@ def test_status_follows_a_feed_going_stale(client, users, r: redis.Redis) -> Non
         return card
 
     assert transport()["props"]["data-status"] == "green"
-    store.write_feed_health(r, "buses", {"last_success": now - 600})
+    store.feeds.write_health(r, "buses", {"last_success": now - 600})
     card = transport()
     assert card["props"]["data-status"] == "amber"
     assert f"feed buses stale since {hhmm(now - 600)}" in texts(card)

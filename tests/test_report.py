@@ -15,7 +15,7 @@ import redis
 
 from app import alerts, report, store
 from app.feeds import FeedHealth
-from data_adapters.base import Entity, Event
+from app.model.records import Entity, Event
 from data_adapters.cap.parse import parse_cap
 
 TZ = "Asia/Shanghai"
@@ -133,26 +133,26 @@ def test_nothing_to_judge_is_grey() -> None:
 # -- the situation from the store ----------------------------------------------------------------------
 def seed_city(r: redis.Redis, now: float) -> dict[str, str]:
     """Transport fine, water with a long-stale feed and a bad zone, a critical medical alert."""
-    store.write_batch(r, "transport", "buses", entities=[
+    store.entities.write_batch(r, "transport", "buses", entities=[
         Entity("transport", "vehicle", "t:vehicle:1", 28.55, 112.36, "in_transit", now, "buses"),
         Entity("transport", "stop", "t:stop:1", 28.551, 112.361, "", now, "gtfs")])
-    store.write_batch(r, "medical", "fhir", entities=[
+    store.entities.write_batch(r, "medical", "fhir", entities=[
         Entity("medical", "hospital", "fhir:hospital:h1", 28.56, 112.37, "active", now, "fhir",
                {"name": HOSTILE})])
-    store.write_batch(r, "water", "senml", entities=[
+    store.entities.write_batch(r, "water", "senml", entities=[
         Entity("water", "sensor", "senml:p1", 28.54, 112.35, "ok", now, "senml", {"name": "P1"})])
-    store.write_kpis(r, "transport", [
+    store.kpis.write(r, "transport", [
         kpi("on_time_performance", "ok", 91.0, domain="transport", unit="%", target=">= 85 %",
             title="On-time performance", computed_at=now),
         kpi("mean_delay", "ok", -35.0, domain="transport", unit="s", target="<= 120 s",
             title="Mean delay", computed_at=now, rank=1)])
-    store.write_kpis(r, "water", [
+    store.kpis.write(r, "water", [
         kpi("min_pressure", "ok", 2.4, title="Min pressure", computed_at=now),
         kpi("min_pressure:=cmd|' /C calc'!A0", "bad", 1.2, title="Min pressure",
             subject="=cmd|' /C calc'!A0", group="min_pressure", computed_at=now, rank=1)])
-    store.write_feed_health(r, "buses", {"domain": "transport", "adapter": "gtfs_rt",
+    store.feeds.write_health(r, "buses", {"domain": "transport", "adapter": "gtfs_rt",
                                          "last_success": now - 5, "freshness_budget_s": 120})
-    store.write_feed_health(r, "senml", {"domain": "water", "adapter": "senml",
+    store.feeds.write_health(r, "senml", {"domain": "water", "adapter": "senml",
                                          "last_success": now - 3600, "freshness_budget_s": 300})
     critical = alerts.raise_alert(r, fingerprint="test:icu", title=HOSTILE, severity="critical",
                                   domain="medical", source="test", rule="test", entity="h1",
@@ -298,7 +298,7 @@ def test_entity_markers_are_capped_and_counted(r: redis.Redis,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Beyond the marker budget the map says how many places it leaves out."""
     now = time.time()
-    store.write_batch(r, "water", "senml", entities=[
+    store.entities.write_batch(r, "water", "senml", entities=[
         Entity("water", "sensor", f"senml:p{i}", 28.5 + i / 100, 112.3, "ok", now, "senml")
         for i in range(5)])
     monkeypatch.setattr(report, "MAX_ENTITY_MARKERS", 3)
@@ -317,7 +317,7 @@ def test_cap_warning_area_with_hostile_area_name(r: redis.Redis) -> None:
                    now - 60, now + 3600, area, {"areaDesc": HOSTILE})
     expired = Event("city", "cap_warning", "cap:2", "Old warning", now, "cap", "major",
                     now - 7200, now - 3600, area, {"areaDesc": "Gone"})
-    store.write_batch(r, "city", "cap", events=[active, expired])
+    store.entities.write_batch(r, "city", "cap", events=[active, expired])
     layers = report.read_map_layers(r, now)
     assert [a["id"] for a in layers.areas] == ["cap:1"]
     document = report.render_report(report.read_situation(r, TZ, now), layers)
@@ -332,7 +332,7 @@ def test_real_cap_sample_areas_on_the_report(r: redis.Redis) -> None:
     events = [item for item in parse_cap(data, "nws", time.time()) if isinstance(item, Event)]
     located = [e for e in events if e.area]
     assert located, "the sample has polygons"
-    store.write_batch(r, "city", "nws", events=events)
+    store.entities.write_batch(r, "city", "nws", events=events)
     moment = located[0].starts_at if located[0].starts_at is not None else located[0].observed_at
     layers = report.read_map_layers(r, moment)
     assert {a["id"] for a in layers.areas} >= {located[0].id}

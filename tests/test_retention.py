@@ -17,7 +17,8 @@ import redis
 
 from app import store
 from app.config import load_settings
-from data_adapters.base import Entity, FatalFeedError, Retention
+from app.model.records import Entity, Retention
+from data_adapters.base import FatalFeedError
 from data_adapters.city.adapter import DEFAULT_CLOSED_RETENTION_DAYS, Open311Adapter
 from data_adapters.ingest import ingest
 from data_adapters.runner import Runner
@@ -36,11 +37,11 @@ def req(feed: str, number: int, status: str, age_days: float, now: float,
 
 
 def stored_ids(r: redis.Redis) -> set[str]:
-    return {e["id"] for e in store.read_entities(r, "city")}
+    return {e["id"] for e in store.entities.read_entities(r, "city")}
 
 
 def version(r: redis.Redis) -> int:
-    return store.domain_versions(r)["city"][0]
+    return store.status.domain_versions(r)["city"][0]
 
 
 def test_prune_retires_only_old_closed_requests_of_the_feed(r: redis.Redis) -> None:
@@ -51,24 +52,24 @@ def test_prune_retires_only_old_closed_requests_of_the_feed(r: redis.Redis) -> N
     mine = [req("sr", 1, "closed", 40, now), req("sr", 2, "closed", 31, now, lat=None),
             req("sr", 3, "closed", 5, now), req("sr", 4, "open", 400, now)]
     theirs = [req("other", 1, "closed", 40, now)]
-    store.write_batch(r, "city", "sr", entities=mine)
-    store.write_batch(r, "city", "other", entities=theirs)
+    store.entities.write_batch(r, "city", "sr", entities=mine)
+    store.entities.write_batch(r, "city", "other", entities=theirs)
     before = version(r)
-    assert store.prune_entities(r, "city", "sr", "request", "closed", now - 30 * DAY) == 2
+    assert store.entities.prune(r, "city", "sr", "request", "closed", now - 30 * DAY) == 2
     assert stored_ids(r) == {"sr:request:3", "sr:request:4", "other:request:1"}
     assert version(r) == before + 1
     assert "sr:request:1" not in {m.decode() if isinstance(m, bytes) else m
-                                  for m in r.zrange(store.Keys.geo("city"), 0, -1)}
+                                  for m in r.zrange(store.keys.Keys.geo("city"), 0, -1)}
     # Nothing left to retire: no write, no version bump.
-    assert store.prune_entities(r, "city", "sr", "request", "closed", now - 30 * DAY) == 0
+    assert store.entities.prune(r, "city", "sr", "request", "closed", now - 30 * DAY) == 0
     assert version(r) == before + 1
     # Gone from the times map: the same request sent again (even older) is accepted anew,
     # where a remembered newer time would have refused it as older data.
-    again = store.write_batch(r, "city", "sr", entities=[req("sr", 1, "closed", 45, now)])
+    again = store.entities.write_batch(r, "city", "sr", entities=[req("sr", 1, "closed", 45, now)])
     assert (again.accepted, again.older) == (1, 0)
     # Gone from the feed's id list: the next pass sees only what the feed still holds.
-    assert store.prune_entities(r, "city", "sr", "request", "closed", now - 30 * DAY) == 1
-    assert store.prune_entities(r, "city", "other", "request", "closed", now - 30 * DAY) == 1
+    assert store.entities.prune(r, "city", "sr", "request", "closed", now - 30 * DAY) == 1
+    assert store.entities.prune(r, "city", "other", "request", "closed", now - 30 * DAY) == 1
     assert stored_ids(r) == {"sr:request:3", "sr:request:4"}
 
 
@@ -77,13 +78,13 @@ def test_prune_of_many_requests_takes_only_the_expired(r: redis.Redis) -> None:
     now = time.time()
     batch = [req("sr", i, "closed" if i % 3 == 0 else "open", 60 if i % 3 == 0 else 1, now)
              for i in range(30_000)]
-    store.write_batch(r, "city", "sr", entities=batch)
+    store.entities.write_batch(r, "city", "sr", entities=batch)
     started = time.perf_counter()
-    gone = store.prune_entities(r, "city", "sr", "request", "closed", now - 30 * DAY)
+    gone = store.entities.prune(r, "city", "sr", "request", "closed", now - 30 * DAY)
     elapsed = time.perf_counter() - started
     print(f"\nretention pass over 30,000 requests: {gone} retired in {elapsed * 1000:.0f} ms")
     assert gone == 10_000
-    assert store.count_entities(r, "city") == 20_000
+    assert store.entities.count(r, "city") == 20_000
 
 
 def test_the_open311_adapter_declares_its_limit() -> None:
@@ -139,7 +140,7 @@ def test_the_runner_applies_the_feed_limit(r: redis.Redis, redis_server: RedisSe
     """A request stored earlier and closed 40 days ago is retired by the runner polling the feed;
     one the feed sends already past the limit is not stored. With the limit at 0, closed requests
     are kept forever."""
-    store.write_batch(r, "city", "sr", entities=[req("sr", 1, "closed", 40, time.time())])
+    store.entities.write_batch(r, "city", "sr", entities=[req("sr", 1, "closed", 40, time.time())])
     settings = load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path)})
     runner = Runner(settings, redis_server.url, [city_feed(city_server, days)])
     thread = threading.Thread(target=runner.run, daemon=True)

@@ -15,7 +15,7 @@ from google.transit import gtfs_realtime_pb2 as rt
 
 from app import alerts, rules, store
 from app.config import load_settings
-from data_adapters.base import Entity, Event, Observation, RawPayload
+from app.model.records import Entity, Event, Observation, RawPayload
 from data_adapters.cap.adapter import CapAdapter
 from data_adapters.ingest import ingest
 from data_adapters.runner import Runner
@@ -37,7 +37,7 @@ def _kpi(domain: str, name: str, value: float | None, unit: str = "", subject: s
 
 
 def _pressure(r: redis.Redis, zone: str, bar: float | None) -> None:
-    store.write_kpis(r, "water", [_kpi("water", f"min_pressure:{zone}", bar, "bar", zone)])
+    store.kpis.write(r, "water", [_kpi("water", f"min_pressure:{zone}", bar, "bar", zone)])
 
 
 def _alert_of(r: redis.Redis, fingerprint: str) -> dict[str, Any] | None:
@@ -195,10 +195,10 @@ def test_the_other_default_rules(r: redis.Redis) -> None:
     """ICU beds below 2 is critical at once; SLA breach share above 20 % a warning at once;
     on-time performance below 80 % a minor alert after 15 minutes."""
     shipped = rules.load_rules()
-    store.write_kpis(r, "medical", [_kpi("medical", "icu_beds_available", 1.0, "{bed}")])
-    store.write_kpis(r, "city", [_kpi("city", "sla_breach", 25.0, "%"),
+    store.kpis.write(r, "medical", [_kpi("medical", "icu_beds_available", 1.0, "{bed}")])
+    store.kpis.write(r, "city", [_kpi("city", "sla_breach", 25.0, "%"),
                                  _kpi("city", "sla_breach:potholes", 90.0, "%", "potholes")])
-    store.write_kpis(r, "transport", [_kpi("transport", "on_time_performance", 70.0, "%")])
+    store.kpis.write(r, "transport", [_kpi("transport", "on_time_performance", 70.0, "%")])
     rules.evaluate(r, T0, shipped)
     icu = _alert_of(r, "rule:icu_beds_low:icu_beds_available")
     sla = _alert_of(r, "rule:sla_breach_high:sla_breach")
@@ -216,16 +216,16 @@ def test_scope_city_or_each_subject(r: redis.Redis) -> None:
     """The zone rule watches every zone, not the city-wide minimum; the ICU rule the city-wide
     figure, not each hospital's (whose alert would carry the hospital's position)."""
     shipped = rules.load_rules()
-    store.write_kpis(r, "water", [_kpi("water", "min_pressure", 1.0, "bar"),
+    store.kpis.write(r, "water", [_kpi("water", "min_pressure", 1.0, "bar"),
                                   _kpi("water", "min_pressure:north", 1.0, "bar", "north")])
-    store.write_kpis(r, "medical", [_kpi("medical", "icu_beds_available", 5.0, "{bed}"),
+    store.kpis.write(r, "medical", [_kpi("medical", "icu_beds_available", 5.0, "{bed}"),
                                     _kpi("medical", "icu_beds_available:m:hospital:1", 0.0,
                                          "{bed}", "m:hospital:1")])
     rules.evaluate(r, T0, shipped)
     rules.evaluate(r, T0 + 120, shipped)
     assert [a["fingerprint"] for a in alerts.list_alerts(r)] == ["rule:zone_pressure_low:north"]
     hospital = Entity("medical", "hospital", "m:hospital:1", 28.57, 112.33, "open", T0, "m")
-    store.write_batch(r, "medical", "m", entities=[hospital])
+    store.entities.write_batch(r, "medical", "m", entities=[hospital])
     each = _only_rules("""
 [[threshold]]
 id = "hospital_icu"
@@ -245,8 +245,8 @@ severity = "major"
 def test_zone_alert_sits_at_the_zones_lowest_sensor(r: redis.Redis) -> None:
     """A zone is no place, but its KPI names its lowest sensor: the alert goes where that is."""
     sensor = Entity("water", "sensor", "w:sensor:p7", 28.541, 112.352, "ok", T0, "w")
-    store.write_batch(r, "water", "w", entities=[sensor])
-    store.write_kpis(r, "water", [_kpi("water", "min_pressure:north", 1.2, "bar", "north",
+    store.entities.write_batch(r, "water", "w", entities=[sensor])
+    store.kpis.write(r, "water", [_kpi("water", "min_pressure:north", 1.2, "bar", "north",
                                        detail={"sensors": 3, "lowest": "w:sensor:p7"})])
     rules.evaluate(r, T0, _only_rules(PRESSURE_RULES.replace('"2m"', '"0s"')))
     alert = _alert_of(r, "rule:zone_pressure_low:north")
@@ -266,7 +266,7 @@ below = 1.0
 severity = "minor"
 """)
     sensor = Entity("water", "sensor", "w:s1", 28.56, 112.35, "ok", T0, "w")
-    store.write_batch(r, "water", "w", entities=[sensor], observations=[
+    store.entities.write_batch(r, "water", "w", entities=[sensor], observations=[
         Observation("w:s1", "pressure_bar", 0.4, "bar", T0),
         Observation("w:s2", "pressure_bar", 3.0, "bar", T0)])
     assert len(rules.evaluate(r, T0, ruleset).raised) == 1
@@ -304,7 +304,7 @@ def test_nothing_is_written_when_nothing_changed(r: redis.Redis) -> None:
 
 # -- staleness ------------------------------------------------------------------------------------------
 def _health(r: redis.Redis, feed: str, last_success: float | None, first_attempt: float) -> None:
-    store.write_feed_health(r, feed, {"domain": "transport", "adapter": "gtfs_rt",
+    store.feeds.write_health(r, feed, {"domain": "transport", "adapter": "gtfs_rt",
                                       "freshness_budget_s": 60, "first_attempt": first_attempt,
                                       "last_success": "" if last_success is None else last_success})
 
@@ -356,7 +356,7 @@ def _service_alerts(*alerts_: tuple[str, int, str, int | None]) -> bytes:
 def test_gtfs_rt_service_alerts_become_alerts_at_their_stop(r: redis.Redis) -> None:
     """A service alert read by gtfs-realtime-bindings becomes an alert located at its stop;
     it clears when the feed retires it."""
-    store.write_batch(r, "transport", "t-static", entities=[
+    store.entities.write_batch(r, "transport", "t-static", entities=[
         Entity("transport", "stop", "t:stop:S1", 28.551, 112.361, "active", T0, "t-static")])
     adapter = GtfsRealtimeAdapter({"name": "t-alerts", "url": URL, "kind": "alerts",
                                    "id_prefix": "t"})
@@ -398,7 +398,7 @@ def test_cap_warning_becomes_an_alert_and_groups_what_lies_inside(r: redis.Redis
     adapter = CapAdapter({"name": "met", "url": URL})
     ingest(r, adapter, RawPayload(_cap("W1"), URL, fetched_at=T0))
     _pressure(r, "north", 1.0)
-    store.write_kpis(r, "water", [_kpi("water", "min_pressure:north", 1.0, "bar", "north",
+    store.kpis.write(r, "water", [_kpi("water", "min_pressure:north", 1.0, "bar", "north",
                                        lat=28.55, lon=112.36)])
     ruleset = _only_rules(PRESSURE_RULES.replace('"2m"', '"0s"'))
     rules.evaluate(r, T0, ruleset)
@@ -434,20 +434,20 @@ def test_a_malformed_stored_record_is_rejected_alone(r: redis.Redis) -> None:
                    area={"type": "Polygon", "coordinates": [[["a", "b"]]]})
     fine = Event("city", "cap_warning", "met:cap:good:x", "Flood watch", T0, "met",
                  severity="minor", attrs={"msgType": "Alert"})
-    store.write_batch(r, "city", "met", events=[broken, fine])
-    store.write_kpis(r, "water", [_kpi("water", "min_pressure:north", "low", "bar", "north"),  # type: ignore[arg-type]
+    store.entities.write_batch(r, "city", "met", events=[broken, fine])
+    store.kpis.write(r, "water", [_kpi("water", "min_pressure:north", "low", "bar", "north"),  # type: ignore[arg-type]
                                   _kpi("water", "min_pressure:east", 1.0, "bar", "east")])
     ruleset = _only_rules(PRESSURE_RULES.replace('"2m"', '"0s"'))
     result = rules.evaluate(r, T0, ruleset)
     assert sorted(a["title"] for a in alerts.list_alerts(r)) == [
         "Flood watch", "Low pressure in zone east: 1 bar"]
     assert len(result.rejected) == 2
-    letters = store.read_dead_letters(r, rules.DEAD_LETTER_FEED)
+    letters = store.feeds.read_dead_letters(r, rules.DEAD_LETTER_FEED)
     reasons = sorted(letter["reason"] for letter in letters)
     assert len(letters) == 2 and "met:cap:bad:x" in reasons[1] and "value is not a number" in reasons[0]
     assert any('"coordinates"' in letter["excerpt"] for letter in letters)
     rules.evaluate(r, T0 + 5, ruleset)
-    assert len(store.read_dead_letters(r, rules.DEAD_LETTER_FEED)) == 2, "reported once"
+    assert len(store.feeds.read_dead_letters(r, rules.DEAD_LETTER_FEED)) == 2, "reported once"
 
 
 @pytest.mark.parametrize(("severity", "urgency", "certainty", "ours"), [
@@ -482,7 +482,7 @@ def test_escalation_past_the_configured_deadline(r: redis.Redis) -> None:
     assert alerts.get_alert(r, critical)["escalated"] is True  # type: ignore[index]
     assert alerts.get_alert(r, minor)["escalated"] is False  # type: ignore[index]
     assert any(e.action == "alert_escalate" and e.target == critical
-               for e in store.read_audit(r, 20))
+               for e in store.audit.read(r, 20))
 
 
 # -- the runner's timer ---------------------------------------------------------------------------------
@@ -506,7 +506,7 @@ def test_rules_file_reloads_and_a_bad_edit_keeps_the_rules_in_force(r: redis.Red
     time.sleep(0.01)
     path.write_text("[[threshold]]\nid = 'broken'\n", encoding="utf-8")
     assert [t.id for t in rules.current_rules(r, path).thresholds] == ["renamed"]
-    status = store.read_alert_settings(r)["rules_status"]
+    status = store.alerts.read_settings(r)["rules_status"]
     assert "'title' is missing" in status
 
 
@@ -518,7 +518,7 @@ def test_the_runner_evaluates_the_rules_on_its_timer(r: redis.Redis, redis_serve
     settings = load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path),
                                       "CITYOPS_ALERT_RULES": str(path),
                                       "CITYOPS_HEARTBEAT_SECONDS": "0.2"})
-    store.write_kpis(r, "water", [_kpi("water", "min_pressure:docks", 0.5, "bar", "docks")])
+    store.kpis.write(r, "water", [_kpi("water", "min_pressure:docks", 0.5, "bar", "docks")])
     runner = Runner(settings, redis_server.url)
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()

@@ -27,9 +27,9 @@ def test_runner_beats_until_stopped(r: redis.Redis, redis_server: RedisServer, t
     """The heartbeat appears while the runner runs and it stops when asked."""
     runner, thread = _start_runner(redis_server.url, tmp_path)
     try:
-        assert wait_for(lambda: store.read_runner_heartbeat(r) is not None)
-        first = float(store.read_runner_heartbeat(r)["beat_at"])  # type: ignore[index]
-        assert wait_for(lambda: float(store.read_runner_heartbeat(r)["beat_at"]) > first)  # type: ignore[index]
+        assert wait_for(lambda: store.status.read_runner_heartbeat(r) is not None)
+        first = float(store.status.read_runner_heartbeat(r)["beat_at"])  # type: ignore[index]
+        assert wait_for(lambda: float(store.status.read_runner_heartbeat(r)["beat_at"]) > first)  # type: ignore[index]
     finally:
         runner.stop()
         thread.join(timeout=5)
@@ -40,7 +40,7 @@ def test_runner_survives_a_redis_outage(r: redis.Redis, redis_server: RedisServe
     """With Redis gone the runner keeps trying, and beats again when it is back."""
     runner, thread = _start_runner(redis_server.url, tmp_path)
     try:
-        assert wait_for(lambda: store.read_runner_heartbeat(r) is not None)
+        assert wait_for(lambda: store.status.read_runner_heartbeat(r) is not None)
         redis_server.stop()
         time.sleep(0.6)
         assert thread.is_alive()
@@ -49,7 +49,7 @@ def test_runner_survives_a_redis_outage(r: redis.Redis, redis_server: RedisServe
             redis_server.start()
     try:
         fresh = redis.Redis.from_url(redis_server.url, decode_responses=True)
-        assert wait_for(lambda: store.read_runner_heartbeat(fresh) is not None)
+        assert wait_for(lambda: store.status.read_runner_heartbeat(fresh) is not None)
     finally:
         runner.stop()
         thread.join(timeout=5)

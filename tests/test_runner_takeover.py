@@ -62,13 +62,13 @@ def start_runner(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 def lease_pid(r: redis.Redis) -> int | None:
     """The pid in the owner ("host:pid:nonce") of the feed's lease, if anyone holds it."""
-    owner = r.get(store.Keys.lease(FEED))
+    owner = r.get(store.keys.Keys.lease(FEED))
     return int(owner.split(":")[1]) if owner else None
 
 
 def health(r: redis.Redis) -> dict[str, str]:
     """The feed's stored health record (empty before its first poll)."""
-    return next((row for row in store.read_feed_health(r) if row["feed"] == FEED), {})
+    return next((row for row in store.feeds.read_health(r) if row["feed"] == FEED), {})
 
 
 def test_killed_lease_holder_hands_the_feed_over_within_one_budget(

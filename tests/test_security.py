@@ -26,7 +26,8 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import Rule
 
-from app import accounts, alerts, auth, i18n, roles, store
+from app import accounts, alerts, auth, i18n, store
+from app.model import roles
 from app.config import ConfigError, load_settings
 from app.context import require_roles
 from app.server import create_app
@@ -241,7 +242,7 @@ class Snapshot:
     def __init__(self, raw: redis.Redis) -> None:
         self.raw = raw
         self.values = self._read()
-        self.audit_ids = {e.id for e in store.read_audit(raw, 10_000)}
+        self.audit_ids = {e.id for e in store.audit.read(raw, 10_000)}
 
     def _read(self) -> dict[bytes, bytes | None]:
         return {key: self.raw.dump(key) for key in self.raw.scan_iter(count=1000)}
@@ -252,10 +253,10 @@ class Snapshot:
         now = self._read()
         changed = {k.decode() for k in self.values.keys() | now.keys()
                    if self.values.get(k) != now.get(k)}
-        if store.Keys.audit in changed:
-            new = [e for e in store.read_audit(self.raw, 10_000) if e.id not in self.audit_ids]
+        if store.keys.Keys.audit in changed:
+            new = [e for e in store.audit.read(self.raw, 10_000) if e.id not in self.audit_ids]
             if all(e.outcome == "denied" for e in new):
-                changed.discard(store.Keys.audit)
+                changed.discard(store.keys.Keys.audit)
         return sorted(changed)
 
 
@@ -564,7 +565,7 @@ def test_login_form_needs_its_csrf_token(client: Any, users: dict[str, str], r: 
         response = client.post("/login", data=form)
         assert response.status_code == 400
         assert client.get("/api/v1/me").status_code == 401
-    assert store.login_failures(r, [("user", users[ADMIN])]) == [(0, 0)]
+    assert store.auth.login_failures(r, [("user", users[ADMIN])]) == [(0, 0)]
 
 
 # -- revoked tokens ------------------------------------------------------------------------------------

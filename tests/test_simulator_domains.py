@@ -28,9 +28,10 @@ import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
 from app import store
-from app.embedded_redis import free_port
+from app.store.embedded import free_port
 from data_adapters import registry
-from data_adapters.base import Entity, Event, Observation, ParseError, Rejected, Removed
+from app.model.records import Entity, Event, Observation, Rejected, Removed
+from data_adapters.base import ParseError
 from data_adapters.cap.parse import parse_cap
 from data_adapters.city.open311 import parse_requests, parse_services
 from data_adapters.demo import demo_feeds
@@ -748,7 +749,7 @@ def test_demo_feeds_reach_redis_through_the_real_adapters(r: redis.Redis) -> Non
             assert result.rejected == 0, (config["name"], result.errors)
             accepted[config["name"]] = result.accepted
     assert all(accepted[name] > 0 for name in names if name != "demo-alerts"), accepted
-    assert store.read_events(r, "city"), "the rainstorm warning did not reach the store"
+    assert store.entities.read_events(r, "city"), "the rainstorm warning did not reach the store"
 
 
 def test_module_takes_the_scenario_and_the_knobs() -> None:

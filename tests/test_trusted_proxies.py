@@ -45,7 +45,7 @@ def _failed_login(client: Any, name: str, forwarded: str) -> Any:
 
 
 def _last_addr(r: redis.Redis, action: str) -> str:
-    return next(e.addr for e in store.read_audit(r, 20) if e.action == action)
+    return next(e.addr for e in store.audit.read(r, 20) if e.action == action)
 
 
 def test_the_audit_records_the_address_the_trusted_proxy_forwarded(proxied_app: Any, r: redis.Redis,

@@ -19,7 +19,7 @@ import redis
 import requests
 
 from app import store
-from app.embedded_redis import free_port, redis_server_binary
+from app.store.embedded import free_port, redis_server_binary
 from tests.test_cli import base_env, redis_pids_for, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,7 +194,7 @@ def embedded_client(data_dir: Path) -> redis.Redis:
 
 def beat_field(client: redis.Redis, name: str) -> str:
     """A field of the runner's heartbeat record (KeyError while there is none)."""
-    return (store.read_runner_heartbeat(client) or {})[name]
+    return (store.status.read_runner_heartbeat(client) or {})[name]
 
 
 def http() -> requests.Session:
@@ -380,7 +380,7 @@ def test_runner_writes_heartbeat(running: Up) -> None:
     assert runner is not None
     client = embedded_client(running.data_dir)
     try:
-        beat = poll(lambda: store.read_runner_heartbeat(client), 15, "no runner heartbeat")
+        beat = poll(lambda: store.status.read_runner_heartbeat(client), 15, "no runner heartbeat")
         assert int(beat["pid"]) == runner  # type: ignore[index]
         first = float(beat["beat_at"])  # type: ignore[index]
         poll(lambda: float(beat_field(client, "beat_at")) > first, 10,
@@ -457,7 +457,7 @@ def test_killed_redis_is_restarted_with_its_data(running: Up) -> None:
     client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=1,
                                   socket_timeout=2)
     marker = f"marker-{time.time_ns()}"
-    store.audit(client, "test", "marker", target=marker)
+    store.audit.append(client, "test", "marker", target=marker)
     # Written to the AOF (the page cache) means it survives the process: wait for that, not fsync.
     aof = running.data_dir / "redis" / "cityops.aof"
     poll(lambda: marker.encode() in aof.read_bytes(), 5, "the marker is not in the AOF")
@@ -467,8 +467,8 @@ def test_killed_redis_is_restarted_with_its_data(running: Up) -> None:
          "the embedded Redis is not back on its port")
     assert time.monotonic() - started < 5
     assert redis_url_of(running.data_dir) == url
-    assert store.get_user(client, "admin") is not None
-    assert any(e.target == marker for e in store.read_audit(client))
+    assert store.auth.get_user(client, "admin") is not None
+    assert any(e.target == marker for e in store.audit.read(client))
     client.close()
     assert http().get(f"{running.base}/healthz", timeout=10).status_code == 200
     # The web app's own connection comes back too: the admin can sign in.

@@ -12,6 +12,7 @@ from dash import html
 
 from app import store
 from layouts import wall, wall_tiles
+from app.model.domains import DOMAINS
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +98,7 @@ def test_stale_tiles_are_dimmed_and_labelled_with_the_time() -> None:
 
 def _health(r: redis.Redis, feed: str, domain: str, last_success: float | None, budget: float = 60,
             failures: bool = False) -> None:
-    store.write_feed_health(r, feed, {"domain": domain, "adapter": "test", "interval_s": 10,
+    store.feeds.write_health(r, feed, {"domain": domain, "adapter": "test", "interval_s": 10,
                                       "last_success": last_success, "freshness_budget_s": budget,
                                       "first_attempt": (last_success or time.time()) - 5},
                             incr_failures=failures)
@@ -111,7 +112,7 @@ def test_feed_strip_and_stale_domains_from_real_health_records(r: redis.Redis) -
     _health(r, "fhir <b>", "medical", None, budget=0)
     for _ in range(3):
         _health(r, "open311", "city", now - 7200, failures=True)
-    lines = wall_tiles.feed_lines(store.live_status(r).feeds, now)
+    lines = wall_tiles.feed_lines(store.status.live_status(r).feeds, now)
     states = {line.feed: line.state for line in lines}
     assert states == {"buses": "ok", "pressure": "stale", "levels": "stale", "fhir <b>": "stale",
                       "open311": "down"}
@@ -136,15 +137,15 @@ def _kpi(name: str, value: float, status: str = "ok", subject: str | None = None
 
 def test_read_wall_and_cards_from_the_store(r: redis.Redis) -> None:
     now = time.time()
-    store.write_kpis(r, "water", [_kpi("min_pressure", 2.5), _kpi("min_pressure", 1.0, "bad", "z1")])
-    store.bump_domain_version(r, "water", now)
+    store.kpis.write(r, "water", [_kpi("min_pressure", 2.5), _kpi("min_pressure", 1.0, "bad", "z1")])
+    store.status.bump_domain_version(r, "water", now)
     _health(r, "pressure", "water", now - 3600)
     data = wall_tiles.read_wall(r, now + 1)
     assert data.ok and [k["name"] for k in data.kpis["water"]] == ["min_pressure"]  # city-wide only
     series = data.history["water"]["min_pressure"]
     assert len(series) == wall_tiles.SPARK_BUCKETS and series[-1] == 2.5 and series[0] is None
     cards = wall_tiles.cards(data)
-    assert [c.to_plotly_json()["props"]["data-domain"] for c in cards] == list(store.DOMAINS)
+    assert [c.to_plotly_json()["props"]["data-domain"] for c in cards] == list(DOMAINS)
     water = cards[1]
     assert "stale" in water.className.split() and "domain-card" in water.className.split()
     assert any(t.startswith("stale since ") for t in _texts(water))

@@ -13,8 +13,8 @@ import redis
 from paho.mqtt.enums import CallbackAPIVersion
 
 from app import store
-from data_adapters.base import (Entity, FatalFeedError, FeedHeader, Observation, ParseError,
-                                ParseItem, RawPayload, Rejected, RetryableFeedError)
+from app.model.records import Entity, FeedHeader, Observation, ParseItem, RawPayload, Rejected
+from data_adapters.base import FatalFeedError, ParseError, RetryableFeedError
 from data_adapters.ingest import ingest
 from data_adapters.water.mqtt import (BATCH_FORMAT, MqttMessage, SenmlMqttAdapter, decode_batch,
                                       encode_batch, topic_name, valid_filter)
@@ -277,9 +277,9 @@ def test_garbage_is_rejected_with_an_excerpt_and_the_good_kept(
     assert received(adapter, 3)
     result = ingest(r, adapter, adapter.fetch())
     assert result.rejected == 1 and result.accepted >= 3
-    assert store.read_latest(r, "water", "pressure_bar")["w:sensor:pz2-p1"][0] == \
+    assert store.entities.read_latest(r, "water", "pressure_bar")["w:sensor:pz2-p1"][0] == \
         pytest.approx(2.8)
-    letter = store.read_dead_letters(r, "w")[0]
+    letter = store.feeds.read_dead_letters(r, "w")[0]
     assert "city/water/bad/senml" in letter["reason"]
     assert "<script>not senml</script>" in letter["excerpt"]
 
@@ -455,11 +455,11 @@ def test_runner_stores_the_feed_and_follows_the_broker(r: redis.Redis, redis_ser
         publisher.send("city/water/pz2-p1/senml", logger_pack(300.0))
         publisher.send("city/water/bad/senml", b"{broken")
         assert wait_for(lambda: "wm:sensor:pz2-p1" in {e["id"] for e in
-                                                       store.read_entities(r, "water")})
-        assert store.read_latest(r, "water", "pressure_bar")["wm:sensor:pz2-p1"][0] == \
+                                                       store.entities.read_entities(r, "water")})
+        assert store.entities.read_latest(r, "water", "pressure_bar")["wm:sensor:pz2-p1"][0] == \
             pytest.approx(3.0)
-        assert wait_for(lambda: store.read_dead_letters(r, "wm"))
-        assert store.read_dead_letters(r, "wm")[0]["excerpt"] == "{broken"
+        assert wait_for(lambda: store.feeds.read_dead_letters(r, "wm"))
+        assert store.feeds.read_dead_letters(r, "wm")[0]["excerpt"] == "{broken"
         assert wait_for(lambda: health(r, "wm").get("lag_s") not in (None, ""))
         broker.stop()
         assert wait_for(lambda: int(health(r, "wm").get("consecutive_failures") or 0) >= 1,
@@ -470,7 +470,7 @@ def test_runner_stores_the_feed_and_follows_the_broker(r: redis.Redis, redis_ser
         try:
             assert wait_for(lambda: adapter.status()["subscribed"], timeout=15)
             again.send("city/water/pz2-p1/senml", logger_pack(250.0, T0 + 600))
-            assert wait_for(lambda: store.read_latest(r, "water", "pressure_bar")
+            assert wait_for(lambda: store.entities.read_latest(r, "water", "pressure_bar")
                             ["wm:sensor:pz2-p1"][0] == pytest.approx(2.5), timeout=20)
             assert wait_for(lambda: health(r, "wm").get("consecutive_failures") == "0",
                             timeout=20), health(r, "wm")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import redis
 
-from data_adapters.base import (Entity, FeedHeader, Observation, ParseError, ParseItem,
-                                RawPayload, Rejected)
+from app.model.records import Entity, FeedHeader, Observation, ParseItem, RawPayload, Rejected
+from data_adapters.base import ParseError
 from data_adapters.ingest import ingest
 from data_adapters.water.adapter import SenmlHttpAdapter
 from data_adapters.water.senml import parse_senml, resolve_pack

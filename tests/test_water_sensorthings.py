@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from app import store
-from data_adapters.base import (Entity, FatalFeedError, FeedHeader, Observation, ParseError,
-                                ParseItem, RawPayload, Rejected, RetryableFeedError)
+from app.model.records import Entity, FeedHeader, Observation, ParseItem, RawPayload, Rejected
+from data_adapters.base import FatalFeedError, ParseError, RetryableFeedError
 from data_adapters.ingest import ingest
 from data_adapters.water.sensorthings import (Newest, check_metrics, geometry_point, iso_z,
                                               measurement_in, numeric_result, parse_observations,
@@ -658,13 +658,13 @@ def test_polled_batch_is_stored_with_dead_letters(servers: Any, r: redis.Redis) 
     adapter = adapter_for(server, top=2, zones={"PZ2": "pz2"})
     result = ingest(r, adapter, adapter.fetch())
     assert result.rejected == 1 and result.feed_timestamp == T0 + 60
-    latest = store.read_latest(r, "water", "pressure_bar")
+    latest = store.entities.read_latest(r, "water", "pressure_bar")
     assert latest == {"sta:sensor:1": (pytest.approx(2.95), "bar", T0 + 60)}
-    assert store.read_latest(r, "water", "level_m") == {"sta:sensor:6": (6.5, "m", T0 + 60)}
-    entities = {e["id"]: e for e in store.read_entities(r, "water")}
+    assert store.entities.read_latest(r, "water", "level_m") == {"sta:sensor:6": (6.5, "m", T0 + 60)}
+    entities = {e["id"]: e for e in store.entities.read_entities(r, "water")}
     assert entities["sta:sensor:1"]["attrs"]["zone"] == "pz2"
     assert entities["sta:sensor:6"]["kind"] == "reservoir"
-    (letter,) = store.read_dead_letters(r, "sta")
+    (letter,) = store.feeds.read_dead_letters(r, "sta")
     assert "object result" in letter["reason"] and '"result": {"v": 1}' in letter["excerpt"]
 
 
@@ -791,5 +791,5 @@ def test_a_failed_write_leaves_the_cursor_so_the_next_poll_reads_it_again(
     assert adapter.since is None  # nothing stored, nothing skipped
     result = ingest(r, adapter, adapter.fetch())
     assert result.accepted >= 2
-    assert store.read_latest(r, "water", "pressure_bar")["sta:sensor:1"][2] == T0 + 60
+    assert store.entities.read_latest(r, "water", "pressure_bar")["sta:sensor:1"][2] == T0 + 60
     assert adapter.since == dt.datetime.fromtimestamp(T0 + 60, dt.timezone.utc)

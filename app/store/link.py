@@ -26,7 +26,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisClusterException
 
 from app.config import Settings, ensure_data_dir
-from app.embedded_redis import EmbeddedRedis, EmbeddedRedisError, die_with_parent
+from app.store.embedded import EmbeddedRedis, EmbeddedRedisError, die_with_parent
 
 CONNECT_TIMEOUT_S = 2.0
 SOCKET_TIMEOUT_S = 5.0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Iterator, Mapping
 
-from data_adapters.base import DOMAINS, FatalFeedError, ParseItem, RawPayload
+from app.model.domains import DOMAINS
+from data_adapters.base import FatalFeedError
+from app.model.records import ParseItem, RawPayload
 from data_adapters.cap.parse import parse_cap
 from data_adapters.http import HttpPollAdapter
 

@@ -16,7 +16,9 @@ from xml.etree.ElementTree import ParseError as XmlParseError
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
-from data_adapters.base import Event, ParseError, ParseItem, Rejected, Removed, valid_time
+from app.model.cap import cap_id, map_severity
+from app.model.records import Event, ParseItem, Rejected, Removed, valid_time
+from data_adapters.base import ParseError
 
 KIND = "cap_warning"
 MAX_BYTES = 4 * 1024 * 1024
@@ -31,45 +33,15 @@ CAP_NAMESPACES = ("urn:oasis:names:tc:emergency:cap:1.0", "urn:oasis:names:tc:em
 ATOM_NAMESPACE = "http://www.w3.org/2005/Atom"
 EXCERPT_BYTES = 512
 
-# CAP <severity> -> ours. Urgency only matters for Extreme, which is critical either way; the
-# pair is listed so that the table reads as the documented mapping (README.md).
-SEVERITY_TABLE: dict[tuple[str, str | None], str] = {
-    ("Extreme", "Immediate"): "critical",
-    ("Extreme", None): "critical",
-    ("Severe", None): "major",
-    ("Moderate", None): "minor",
-    ("Minor", None): "warning",
-    ("Unknown", None): "info",
-}
-# Ours -> CAP <severity>, for alerts the command center would publish as CAP.
-CAP_SEVERITY_OF: dict[str, str] = {"critical": "Extreme", "major": "Severe", "minor": "Moderate",
-                                   "warning": "Minor", "info": "Unknown"}
 # Only Actual alerts are for the public; Test/Exercise/Draft/System never reach a screen.
 SHOWN_STATUS = "Actual"
 # Ack and Error answer other messages; they warn nobody of anything.
 NOT_WARNINGS = frozenset({"Ack", "Error"})
 
-_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._@+\-]")
 _ENCODING_DECL = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
 _COMMA_SPACES = re.compile(r"\s*,\s*")
 _SEPARATORS = re.compile(r"[\s,]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
-
-
-def map_severity(severity: str | None, urgency: str | None = None,
-                 certainty: str | None = None) -> str:
-    """Our severity (critical, major, minor, warning, info) for a CAP severity/urgency/certainty."""
-    # Certainty is kept in attrs for the operator; the documented table does not weigh it.
-    del certainty
-    sev = (severity or "").strip()
-    urg = (urgency or "").strip()
-    return SEVERITY_TABLE.get((sev, urg), SEVERITY_TABLE.get((sev, None), "info"))
-
-
-def cap_id(prefix: str, identifier: str, sender: str) -> str:
-    """The Event id of a CAP alert: ``{prefix}:cap:{identifier}:{sender}``, unsafe chars as "_"."""
-    # ":" separates the parts and senders are often URLs, so both parts lose their ":" and "/".
-    return f"{prefix}:cap:{_UNSAFE_ID.sub('_', identifier)}:{_UNSAFE_ID.sub('_', sender)}"
 
 
 def parse_references(text: str | None) -> list[tuple[str, str, str]]:

@@ -6,7 +6,8 @@ import time
 from typing import Any, ClassVar, Iterator, Mapping
 from urllib.parse import urlencode
 
-from data_adapters.base import Adapter, Entity, FatalFeedError, ParseItem, RawPayload, Retention
+from data_adapters.base import Adapter, FatalFeedError
+from app.model.records import Entity, ParseItem, RawPayload, Retention
 from data_adapters.city.open311 import DEFAULT_TZ, iso_utc, parse_requests, zone
 from data_adapters.http import http_get
 

@@ -14,8 +14,16 @@ from __future__ import annotations
 
 from typing import ClassVar, Iterator
 
-from data_adapters.base import (Entity, Event, FeedHeader, Observation, ParseItem, RawPayload,
-                                Rejected, Removed)
+from app.model.records import (
+    Entity,
+    Event,
+    FeedHeader,
+    Observation,
+    ParseItem,
+    RawPayload,
+    Rejected,
+    Removed,
+)
 from data_adapters.http import HttpPollAdapter
 from data_adapters.transport.gtfs_rt import parse_feed_message
 

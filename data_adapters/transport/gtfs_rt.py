@@ -20,8 +20,18 @@ from typing import Any, Iterable, Iterator, Sequence
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
-from data_adapters.base import (LATEST_TIME, Entity, Event, FeedHeader, Observation, ParseError,
-                                ParseItem, Rejected, Removed, check_size, gc_paused, valid_time)
+from app.model.records import (
+    LATEST_TIME,
+    Entity,
+    Event,
+    FeedHeader,
+    Observation,
+    ParseItem,
+    Rejected,
+    Removed,
+    valid_time,
+)
+from data_adapters.base import ParseError, check_size, gc_paused
 
 DOMAIN = "transport"
 DEFAULT_LANGUAGES: tuple[str, ...] = ("en", "zh")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Iterator, Mapping
 
-from data_adapters.base import ParseItem, RawPayload
+from app.model.records import ParseItem, RawPayload
 from data_adapters.http import HttpPollAdapter
 from data_adapters.water.senml import parse_senml, zones_config
 

@@ -35,8 +35,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from data_adapters.base import (EXCERPT_LIMIT, Adapter, FatalFeedError, FeedHeader, Observation,
-                                ParseError, ParseItem, RawPayload, Rejected, RetryableFeedError)
+from app.model.records import EXCERPT_LIMIT, FeedHeader, Observation, ParseItem, RawPayload, Rejected
+from data_adapters.base import Adapter, FatalFeedError, ParseError, RetryableFeedError
 from data_adapters.water.senml import decode_pack, parse_senml, zones_config
 
 log = logging.getLogger("cityops.water.mqtt")

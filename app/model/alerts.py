@@ -1,0 +1,24 @@
+"""The alert vocabulary: severities, lifecycle states, alert ids and the limits of an alert's text."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "warning", "info")
+SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+# active_unack -> active_ack -> cleared_ack, or active_unack -> cleared_unack -> cleared_ack
+# (docs/alerts.md); cleared_ack is closed.
+STATES: tuple[str, ...] = ("active_unack", "active_ack", "cleared_unack", "cleared_ack")
+UNACKED = frozenset({"active_unack", "cleared_unack"})
+ACTIVE = frozenset({"active_unack", "active_ack"})
+CLOSED = "cleared_ack"
+MAX_TITLE = 200
+MAX_DESCRIPTION = 2000
+MAX_NOTE = 1000
+ALERT_ID = re.compile(r"^al-[0-9a-f]{16}$")
+
+
+def alert_id_for(fingerprint: str) -> str:
+    """The alert id of a fingerprint: the same condition always maps to the same alert."""
+    return "al-" + hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:16]
