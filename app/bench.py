@@ -24,7 +24,7 @@ from app.store.embedded import free_port, redis_server_binary
 from app.mapdata import Thresholds
 from app.store.link import connect
 from app.model.records import RawPayload
-from data_adapters.ingest import ingest
+from app.pipeline.ingest import ingest
 from data_adapters.transport.adapter import GtfsRealtimeAdapter
 
 CENTER = (28.55, 112.36)  # Yiyang

@@ -75,7 +75,7 @@ def cmd_runner(settings: Settings, _args: argparse.Namespace) -> int:
     """The adapter runner process (started by `up`)."""
     from data_adapters import registry
     from data_adapters.demo import demo_feeds
-    from data_adapters.runner import main
+    from app.ops.runner_process import main
 
     if not settings.redis_url:
         raise CommandError("the runner is started by `cityops up`, which tells it where Redis is")
@@ -202,7 +202,7 @@ def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
     """Parse a recorded payload, store it, print a JSON summary (exit 2 if it is unusable)."""
     from data_adapters.base import ParseError
     from app.model.records import RawPayload
-    from data_adapters.ingest import ingest
+    from app.pipeline.ingest import ingest
 
     try:
         with open(args.file, "rb") as handle:

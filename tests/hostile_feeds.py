@@ -37,9 +37,10 @@ from data_adapters import registry
 from data_adapters.base import Adapter
 from app.model.records import Event
 from data_adapters.city.open311 import parse_services
-from data_adapters.runner import FeedSchedule, Runner
+from app.pipeline.runner import FeedSchedule
 from tests.local_http import LocalHttpServer
 from app.model.domains import DOMAINS
+from app.ops.runner_process import build_runner
 
 PAYLOADS: tuple[str, ...] = (
     "<script>alert(1)</script>",
@@ -372,7 +373,7 @@ def ingest_hostile_city(r: redis.Redis, redis_url: str, data_dir: Path,
         settings = load_settings(environ={"CITYOPS_DATA_DIR": str(data_dir),
                                           "CITYOPS_REDIS_URL": redis_url})
         adapters = [registry.build(config) for config in feed_configs(server.origin)]
-        runner = Runner(settings, redis_url, adapters, owner="xss-test")
+        runner = build_runner(settings, redis_url, adapters, owner="xss-test")
         for adapter in adapters:
             runner.poll(r, FeedSchedule(adapter))
     finally:

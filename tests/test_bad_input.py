@@ -40,7 +40,7 @@ from app.model.records import (
     Rejected,
     Removed,
 )
-from data_adapters.ingest import ingest
+from app.pipeline.ingest import ingest
 from tests.conftest import RedisServer
 
 CORPUS = Path(__file__).resolve().parent / "bad_input"

@@ -20,7 +20,7 @@ from app.model.geo import valid_position
 from data_adapters.city.adapter import Open311Adapter
 from data_adapters.city.open311 import (parse_datetime, parse_requests, parse_services,
                                         safe_xml_root)
-from data_adapters.ingest import ingest
+from app.pipeline.ingest import ingest
 from tests.local_http import LocalHttpServer
 
 FETCHED_AT = 1_767_225_600.0  # 2026-01-01T00:00:00Z

@@ -26,8 +26,9 @@ from app.config import load_settings
 from app.feeds import STALE_STATES, feed_state
 from data_adapters import registry
 from data_adapters.base import Adapter
-from data_adapters.runner import LOOP_S, Runner
+from app.pipeline.runner import LOOP_S
 from tests.conftest import RedisServer, wait_for
+from app.ops.runner_process import build_runner
 
 YIYANG = (28.55, 112.36)
 INTERVAL_S = 0.5
@@ -161,7 +162,7 @@ class RunningRunner:
     def __init__(self, url: str, data_dir: Any, adapters: list[Adapter]) -> None:
         settings = load_settings(environ={"CITYOPS_DATA_DIR": str(data_dir),
                                           "CITYOPS_HEARTBEAT_SECONDS": "0.5"})
-        self.runner = Runner(settings, url, adapters, owner="runner-under-test")
+        self.runner = build_runner(settings, url, adapters, owner="runner-under-test")
         self.thread = threading.Thread(target=self.runner.run, daemon=True)
         self.thread.start()
 

@@ -16,10 +16,11 @@ from app.feeds import feed_state, read_health
 from data_adapters.base import Adapter, ParseError, RetryableFeedError
 from app.model.records import Entity, FeedHeader, ParseItem, RawPayload, Rejected
 from data_adapters.http import http_get
-from data_adapters.ingest import ingest
-from data_adapters.runner import Runner, backoff_delay
+from app.pipeline.ingest import ingest
+from app.pipeline.runner import Runner, backoff_delay
 from tests.conftest import RedisServer, wait_for
 from tests.local_http import LocalHttpServer
+from app.ops.runner_process import build_runner
 
 
 class CsvPointsAdapter(Adapter):
@@ -85,7 +86,7 @@ def start_runner(url: str, tmp_path: Any, adapters: list[Adapter],
     """A runner for ``adapters`` in a background thread."""
     settings = load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path),
                                       "CITYOPS_HEARTBEAT_SECONDS": "0.5"})
-    runner = Runner(settings, url, adapters, owner=owner)
+    runner = build_runner(settings, url, adapters, owner=owner)
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
     return runner, thread

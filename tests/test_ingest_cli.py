@@ -25,7 +25,7 @@ from google.transit import gtfs_realtime_pb2 as rt
 from app import store
 from app.store.link import connect
 from app.model.records import RawPayload
-from data_adapters.ingest import ingest
+from app.pipeline.ingest import ingest
 from data_adapters.simulator import CityModel, Fleet, TransitNetwork
 from data_adapters.transport.adapter import GtfsRealtimeAdapter
 from tests import fixtures_transport as fx

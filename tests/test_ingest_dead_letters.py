@@ -10,7 +10,7 @@ import redis
 from app import store
 from data_adapters.base import Adapter
 from app.model.records import Entity, ParseItem, RawPayload, Rejected
-from data_adapters.ingest import ingest
+from app.pipeline.ingest import ingest
 
 
 class ManyBadRows(Adapter):

@@ -19,7 +19,7 @@ from app.kpis_medical import compute_medical
 from app.kpis_city import compute_city
 from app.model.records import Entity, Event, Observation, RawPayload
 from data_adapters.city.adapter import Open311Adapter
-from data_adapters.ingest import ingest
+from app.pipeline.ingest import ingest
 from data_adapters.medical.adapter import FhirAdapter
 from data_adapters.medical.ambulances import AmbulanceAvlAdapter
 from data_adapters.water.adapter import SenmlHttpAdapter

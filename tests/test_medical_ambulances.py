@@ -6,7 +6,7 @@ import redis
 
 from app import store
 from app.model.records import Entity, FeedHeader, RawPayload, Rejected, Removed
-from data_adapters.ingest import ingest
+from app.pipeline.ingest import ingest
 from data_adapters.medical.ambulances import AmbulanceAvlAdapter, parse_ambulances
 from tests import fixtures_transport as fx
 

@@ -20,10 +20,10 @@ from app.config import load_settings
 from app.model.records import Entity, Retention
 from data_adapters.base import FatalFeedError
 from data_adapters.city.adapter import DEFAULT_CLOSED_RETENTION_DAYS, Open311Adapter
-from data_adapters.ingest import ingest
-from data_adapters.runner import Runner
+from app.pipeline.ingest import ingest
 from tests.conftest import RedisServer, wait_for
 from tests.test_city_open311 import Open311Server, payload, request
+from app.ops.runner_process import build_runner
 
 DAY = 86_400.0
 
@@ -142,7 +142,7 @@ def test_the_runner_applies_the_feed_limit(r: redis.Redis, redis_server: RedisSe
     are kept forever."""
     store.entities.write_batch(r, "city", "sr", entities=[req("sr", 1, "closed", 40, time.time())])
     settings = load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path)})
-    runner = Runner(settings, redis_server.url, [city_feed(city_server, days)])
+    runner = build_runner(settings, redis_server.url, [city_feed(city_server, days)])
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
     try:

@@ -17,10 +17,10 @@ from app import alerts, rules, store
 from app.config import load_settings
 from app.model.records import Entity, Event, Observation, RawPayload
 from data_adapters.cap.adapter import CapAdapter
-from data_adapters.ingest import ingest
-from data_adapters.runner import Runner
+from app.pipeline.ingest import ingest
 from data_adapters.transport.adapter import GtfsRealtimeAdapter
 from tests.conftest import RedisServer, wait_for
+from app.ops.runner_process import build_runner
 
 T0 = 1_767_225_600.0
 URL = "http://127.0.0.1/feed"
@@ -519,7 +519,7 @@ def test_the_runner_evaluates_the_rules_on_its_timer(r: redis.Redis, redis_serve
                                       "CITYOPS_ALERT_RULES": str(path),
                                       "CITYOPS_HEARTBEAT_SECONDS": "0.2"})
     store.kpis.write(r, "water", [_kpi("water", "min_pressure:docks", 0.5, "bar", "docks")])
-    runner = Runner(settings, redis_server.url)
+    runner = build_runner(settings, redis_server.url)
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
     try:

@@ -9,15 +9,16 @@ import redis
 
 from app import store
 from app.config import load_settings
-from data_adapters.runner import Runner
+from app.pipeline.runner import Runner
 from tests.conftest import RedisServer, wait_for
+from app.ops.runner_process import build_runner
 
 
 def _start_runner(url: str, data_dir) -> tuple[Runner, threading.Thread]:  # type: ignore[no-untyped-def]
     """A runner beating every 0.2 s in a background thread."""
     settings = load_settings(environ={"CITYOPS_DATA_DIR": str(data_dir),
                                       "CITYOPS_HEARTBEAT_SECONDS": "0.2"})
-    runner = Runner(settings, url)
+    runner = build_runner(settings, url)
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
     return runner, thread

@@ -21,7 +21,7 @@ import redis
 
 from app import store
 from app.feeds import feed_state
-from data_adapters.runner import lease_ms
+from app.pipeline.runner import lease_ms
 from tests.conftest import RedisServer, wait_for
 from tests.test_faults_feeds import FeedServer
 

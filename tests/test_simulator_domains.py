@@ -35,7 +35,7 @@ from data_adapters.base import ParseError
 from data_adapters.cap.parse import parse_cap
 from data_adapters.city.open311 import parse_requests, parse_services
 from data_adapters.demo import demo_feeds
-from data_adapters.ingest import ingest
+from app.pipeline.ingest import ingest
 from data_adapters.medical.fhir import parse_fhir
 from data_adapters.simulator import (AmbulanceService, CityModel, FhirService, Fleet, HospitalNetwork,
                                      RequestBook, SensorThingsService, SimulatorServer, TransitNetwork,

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from app import store
 from app.model.records import Entity, FeedHeader, Observation, ParseItem, RawPayload, Rejected
 from data_adapters.base import FatalFeedError, ParseError, RetryableFeedError
-from data_adapters.ingest import ingest
+from app.pipeline.ingest import ingest
 from data_adapters.water.mqtt import (BATCH_FORMAT, MqttMessage, SenmlMqttAdapter, decode_batch,
                                       encode_batch, topic_name, valid_filter)
 from data_adapters.water.senml import parse_senml

@@ -6,6 +6,10 @@ than the server's Retry-After); a fatal error waits longer and marks the feed do
 Redis makes sure only one runner, on any host, polls a feed at a time; a runner that dies loses its
 leases when they expire, within half a freshness budget, so another runner takes the feed over
 before its data goes stale. The runner also beats a heartbeat.
+
+Work derived from stored data (the map snapshot, KPIs, alert rules) is not the pipeline's: whoever
+starts a runner plugs it in as :class:`DerivedWork` (app/ops/runner_process.py does for
+`cityops up`), so the pipeline imports none of the services that read what it writes.
 """
 
 from __future__ import annotations
@@ -13,30 +17,26 @@ from __future__ import annotations
 import logging
 import os
 import random
-import signal
 import socket
 import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from types import FrameType
-from typing import Sequence
+from typing import Callable, Sequence
 
 import redis
 
-from app import kpis, map_share, rules, store
+from app import store
 from app.config import Settings
-from app.mapdata import Thresholds
+from app.pipeline.ingest import ingest
 from app.store.link import connect
 from data_adapters.base import Adapter, FatalFeedError, ParseError, RetryableFeedError
-from data_adapters.ingest import ingest
 
 log = logging.getLogger("cityops.runner")
 MAX_BACKOFF_S = 300.0
 FATAL_RETRY_S = 300.0
 LOOP_S = 0.2
-KPI_INTERVAL_S = 5.0
 # How often a feed's retention limit (closed requests after 30 days) is applied: a limit in days
 # needs no more, and each pass reads the domain's times map.
 RETENTION_EVERY_S = 300.0
@@ -45,6 +45,37 @@ RETENTION_EVERY_S = 300.0
 # loop could lose a lease; the ceiling keeps a slow feed (an hourly GTFS zip) from waiting hours.
 LEASE_MIN_S = 2.0
 LEASE_MAX_S = 30.0
+
+
+AfterBatch = Callable[[redis.Redis, str], object]
+"""Work run after a feed's batch is stored: called with the Redis client and the batch's domain."""
+Periodic = Callable[[redis.Redis, str], object]
+"""Work run on a timer: called with the Redis client and the runner's owner id (for leases)."""
+
+
+@dataclass(frozen=True)
+class DerivedWork:
+    """What a runner does besides storing feeds: after each batch (in the order given, the map
+    first since a wall shows it within a second), and on timers of their own."""
+
+    after_batch: Sequence[AfterBatch] = ()
+    periodic: Sequence[tuple[float, Periodic]] = ()  # (every seconds, work)
+
+
+def throttled(every_s: float, work: AfterBatch) -> AfterBatch:
+    """``work`` run at most every ``every_s`` seconds per domain (KPIs need no more)."""
+    due: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def run(r: redis.Redis, domain: str) -> object:
+        now = time.monotonic()
+        with lock:
+            if now < due.get(domain, 0.0):
+                return None
+            due[domain] = now + every_s
+        return work(r, domain)
+
+    return run
 
 
 @dataclass
@@ -75,17 +106,16 @@ class Runner:
     """Runs until :meth:`stop` is called."""
 
     def __init__(self, settings: Settings, redis_url: str,
-                 feeds: Sequence[Adapter] = (), owner: str | None = None) -> None:
+                 feeds: Sequence[Adapter] = (), owner: str | None = None,
+                 derived: DerivedWork = DerivedWork()) -> None:
         self.settings = settings
         self.redis_url = redis_url
-        self.map_limits = Thresholds.from_settings(settings)
+        self.derived = derived
         self.schedules = [FeedSchedule(adapter) for adapter in feeds]
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
         self.started_at = time.time()
         self.rng = random.Random()
-        self.kpis_due: dict[str, float] = {}
-        self.kpi_lock = threading.Lock()
 
     def stop(self, *_: object) -> None:
         """Ask the loop to finish its current step and return."""
@@ -145,9 +175,8 @@ class Runner:
                 fields["last_success"] = f"{time.time():.3f}"
             store.feeds.write_health(r, adapter.feed, fields)
             self._apply_retention(r, sched)
-            # The map first: it is what a wall shows within a second of the change.
-            map_share.publish(r, adapter.domain, self.map_limits)
-            self._refresh_kpis(r, adapter.domain)
+            for work in self.derived.after_batch:
+                work(r, adapter.domain)
             return
         sched.failures += 1
         delay = FATAL_RETRY_S if fatal else backoff_delay(adapter.interval_s, sched.failures,
@@ -175,15 +204,6 @@ class Runner:
             log.info("feed %s: %d %s %s(s) older than %.0f days retired", adapter.feed, gone,
                      keep.status, keep.kind, keep.max_age_s / 86_400)
 
-    def _refresh_kpis(self, r: redis.Redis, domain: str) -> None:
-        """Recompute the domain's KPIs after new data, at most every KPI_INTERVAL_S seconds."""
-        now = time.monotonic()
-        with self.kpi_lock:
-            if now < self.kpis_due.get(domain, 0.0):
-                return
-            self.kpis_due[domain] = now + KPI_INTERVAL_S
-        kpis.refresh(r, domain, settings=self.settings)
-
     # -- the loop --------------------------------------------------------------------------------
     def _lease_ms(self, adapter: Adapter) -> int:
         return lease_ms(adapter.freshness_budget_s)
@@ -197,7 +217,8 @@ class Runner:
                                   thread_name_prefix="feed")
         in_flight: dict[str, Future[None]] = {}
         link_ok = True
-        next_beat = next_rules = 0.0
+        next_beat = 0.0
+        next_periodic = [0.0] * len(self.derived.periodic)
         try:
             while not self.stopping.is_set():
                 try:
@@ -205,9 +226,10 @@ class Runner:
                     if now >= next_beat:
                         self.beat(r)
                         next_beat = now + self.settings.heartbeat_seconds
-                    if now >= next_rules:  # alert rules, staleness and escalation
-                        rules.tick(r, self.settings, self.owner)
-                        next_rules = now + rules.EVALUATE_EVERY_S
+                    for i, (every_s, work) in enumerate(self.derived.periodic):
+                        if now >= next_periodic[i]:  # alert rules, staleness and escalation
+                            work(r, self.owner)
+                            next_periodic[i] = now + every_s
                     for sched in self.schedules:
                         feed = sched.adapter.feed
                         busy = feed in in_flight and not in_flight[feed].done()
@@ -246,17 +268,3 @@ class Runner:
             sched.next_due = time.monotonic() + min(sched.adapter.interval_s, 5.0)
             log.debug("feed %s: Redis error during poll: %s", sched.adapter.feed, exc)
 
-
-def main(settings: Settings, redis_url: str, feeds: Sequence[Adapter] = ()) -> int:
-    """Entry point of the runner process started by `cityops up`."""
-    runner = Runner(settings, redis_url, feeds)
-
-    def handle(_signum: int, _frame: FrameType | None) -> None:
-        runner.stop()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-    if feeds:
-        log.info("polling %d feed(s): %s", len(feeds), ", ".join(a.feed for a in feeds))
-    runner.run()
-    return 0

@@ -1,0 +1,62 @@
+"""The adapter runner process of `cityops up`: the pipeline's runner with the city's derived work.
+
+After each stored batch the domain's map snapshot is published (first: a wall shows it within a
+second) and its KPIs recomputed (at most every KPI_EVERY_S per domain); every few seconds the
+alert rules are evaluated by whichever runner holds their lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+from typing import Sequence
+
+import redis
+
+from app import kpis, map_share, rules
+from app.config import Settings
+from app.mapdata import Thresholds
+from app.pipeline.runner import DerivedWork, Runner, throttled
+from data_adapters.base import Adapter
+
+log = logging.getLogger("cityops.runner")
+KPI_EVERY_S = 5.0
+
+
+def derived_work(settings: Settings) -> DerivedWork:
+    """The work every runner of this installation does besides storing feeds."""
+    limits = Thresholds.from_settings(settings)
+
+    def publish_map(r: redis.Redis, domain: str) -> object:
+        return map_share.publish(r, domain, limits)
+
+    def refresh_kpis(r: redis.Redis, domain: str) -> object:
+        return kpis.refresh(r, domain, settings=settings)
+
+    def evaluate_rules(r: redis.Redis, owner: str) -> object:
+        return rules.tick(r, settings, owner)
+
+    return DerivedWork(after_batch=(publish_map, throttled(KPI_EVERY_S, refresh_kpis)),
+                       periodic=((rules.EVALUATE_EVERY_S, evaluate_rules),))
+
+
+def build_runner(settings: Settings, redis_url: str, feeds: Sequence[Adapter] = (),
+                 owner: str | None = None) -> Runner:
+    """A runner of ``feeds`` that also keeps the map, KPIs and alerts up to date."""
+    return Runner(settings, redis_url, feeds, owner=owner, derived=derived_work(settings))
+
+
+def main(settings: Settings, redis_url: str, feeds: Sequence[Adapter] = ()) -> int:
+    """Entry point of the runner process started by `cityops up`: runs until SIGTERM or SIGINT."""
+    runner = build_runner(settings, redis_url, feeds)
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    if feeds:
+        log.info("polling %d feed(s): %s", len(feeds), ", ".join(a.feed for a in feeds))
+    runner.run()
+    return 0
