@@ -19,7 +19,7 @@ from app import store
 from app.model import roles
 from app.context import current_principal, redis_client, require_roles
 from app.entities import domain_entities
-from app.feeds import read_health
+from app.situation.feeds import read_health
 from app.model.domains import DOMAINS
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")

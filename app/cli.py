@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Sequence
 
 import redis
@@ -235,7 +236,7 @@ def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
 
 def cmd_feeds(r: redis.Redis, args: argparse.Namespace) -> int:
     """Each feed with its health."""
-    from app.feeds import read_health
+    from app.situation.feeds import read_health
 
     health = read_health(r)
     if args.json:
@@ -247,6 +248,19 @@ def cmd_feeds(r: redis.Redis, args: argparse.Namespace) -> int:
                    _when(str(h.last_success)) if h.last_success else "never",
                    str(h.accepted), str(h.rejected), str(h.consecutive_failures),
                    h.last_error[:60]] for h in health])
+    return EXIT_OK
+
+
+def cmd_rules_check(_settings: Settings, args: argparse.Namespace) -> int:
+    """Validate an alert rules file: a summary and 0, or the error naming file, rule and key and 1."""
+    from app.alerts import rules
+
+    try:
+        ruleset = rules.load_rules(Path(args.file))
+    except rules.RulesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print("\n".join(rules.summary(ruleset)))
     return EXIT_OK
 
 
@@ -345,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--feed", default="ingest",
                         help="feed name that prefixes the ids of what is stored (default ingest)")
     ingest.set_defaults(handler=cmd_ingest)
+
+    rules_cmd = sub.add_parser("rules", help="alert rules files")
+    rules_sub = rules_cmd.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    check = rules_sub.add_parser("check", help="validate a rules file (docs/alerts.md)")
+    check.add_argument("file")
+    check.set_defaults(handler=cmd_rules_check, needs_redis=False)
 
     feeds = sub.add_parser("feeds", help="each feed with its health")
     feeds.add_argument("--json", action="store_true")

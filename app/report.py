@@ -37,8 +37,11 @@ from folium.template import Template
 from app import alerts as alert_store
 from app import i18n, store
 from app.mapdata import DEFAULT_CENTER
-from app.feeds import FeedHealth, read_health
+from app.model.feeds import FeedHealth
+from app.situation.feeds import read_health
 from app.model.domains import DOMAINS
+from app.model.alerts import ACTIVE
+from app.model.alerts import most_urgent_first
 
 GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
 # The colour is never the only cue: every status also carries a word and a symbol. The English
@@ -197,7 +200,7 @@ class Situation:
 
     def top_alerts(self, limit: int = 10) -> list[dict[str, Any]]:
         """The most urgent open alerts: unacknowledged first, then by severity, newest first."""
-        return sorted(self.alerts, key=alert_store.most_urgent_first)[:limit]
+        return sorted(self.alerts, key=most_urgent_first)[:limit]
 
 
 # Reasons are written in the language of the request that reads the situation (the officials'
@@ -241,7 +244,7 @@ def judge_domain(domain: str, *, kpis: Sequence[Mapping[str, Any]], feeds: Seque
     ranked = sorted(kpis, key=lambda k: k.get("rank", 0))
     red += [_kpi_reason(k) for k in ranked if k.get("status") == "bad"]
     amber += [_kpi_reason(k) for k in ranked if k.get("status") == "warn"]
-    active = [a for a in alerts if a.get("state") in alert_store.ACTIVE]
+    active = [a for a in alerts if a.get("state") in ACTIVE]
     critical = sum(1 for a in active if a.get("severity") == "critical")
     major = sum(1 for a in active if a.get("severity") == "major")
     if critical:
@@ -266,7 +269,7 @@ def judge_domain(domain: str, *, kpis: Sequence[Mapping[str, Any]], feeds: Seque
 def open_alerts(r: redis.Redis) -> list[dict[str, Any]]:
     """Every alert that is not closed, most urgent first (app/alerts.py's public read)."""
     rows = alert_store.list_alerts(r, open_only=True, limit=MAX_OPEN_ALERTS)
-    return sorted(rows, key=alert_store.most_urgent_first)
+    return sorted(rows, key=most_urgent_first)
 
 
 def read_situation(r: redis.Redis, tz: str, now: float | None = None) -> Situation:
@@ -547,7 +550,7 @@ def build_map(situation: Situation, layers: MapLayers) -> OfflineMap:
         _area_layer(event, tz).add_to(fmap)
     for entity in layers.entities:
         _entity_marker(entity, tz).add_to(fmap)
-    for alert in sorted(located_alerts, key=alert_store.most_urgent_first, reverse=True):
+    for alert in sorted(located_alerts, key=most_urgent_first, reverse=True):
         _alert_marker(alert, tz).add_to(fmap)  # the most urgent drawn last, so on top
     bounds = _bounds(points)
     if bounds and bounds[0] != bounds[1]:

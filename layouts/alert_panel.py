@@ -23,6 +23,10 @@ from app.model import roles
 from app.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids
 from layouts.components import domain_title, format_time
+from app.model.alerts import SEVERITIES
+from app.model.alerts import UNACKED
+from app.model.alerts import CLOSED
+from app.model.alerts import most_urgent_first
 
 PANEL_ROWS = 8
 READERS = frozenset(roles.TOKEN_ROLES)
@@ -55,7 +59,7 @@ def sound_settings(r: redis.Redis) -> dict[str, bool]:
 
 def flashes(alert: Mapping[str, Any]) -> bool:
     """Unacknowledged critical alerts flash until someone acknowledges them."""
-    return alert["severity"] == "critical" and alert["state"] in alerts.UNACKED
+    return alert["severity"] == "critical" and alert["state"] in UNACKED
 
 
 def row_class(alert: Mapping[str, Any]) -> str:
@@ -63,7 +67,7 @@ def row_class(alert: Mapping[str, Any]) -> str:
     classes = ["alert-row", f"sev-{alert['severity']}", f"state-{alert['state']}"]
     if flashes(alert):
         classes.append("flash")
-    if alert.get("escalated") and alert["state"] != alerts.CLOSED:
+    if alert.get("escalated") and alert["state"] != CLOSED:
         classes.append("escalated")
     return " ".join(classes)
 
@@ -74,7 +78,7 @@ def badges(alert: Mapping[str, Any]) -> list[Any]:
                                 className=f"sev-badge sev-{alert['severity']}"),
                       html.Span(i18n.label("alert_state", alert["state"]),
                                 className="state-badge")]
-    if alert.get("escalated") and alert["state"] != alerts.CLOSED:
+    if alert.get("escalated") and alert["state"] != CLOSED:
         out.append(html.Span(i18n.t("alert_state.escalated"), className="escalated-badge"))
     if alert.get("count", 1) > 1:
         out.append(html.Span(f"×{alert['count']}", className="count-badge",
@@ -134,7 +138,7 @@ def counts_table(open_alerts: Sequence[Mapping[str, Any]]) -> html.Table:
             *[html.Td(str(table[severity][column]),
                       className="zero" if not table[severity][column] else "nonzero",
                       **{"data-count": f"{severity}:{column}"})
-              for column, _, _ in COUNT_COLUMNS]]) for severity in alerts.SEVERITIES]),
+              for column, _, _ in COUNT_COLUMNS]]) for severity in SEVERITIES]),
     ])
 
 
@@ -155,7 +159,7 @@ def sound_controls(settings: Mapping[str, bool], editable: bool) -> list[Any]:
 def _content(r: redis.Redis) -> dict[str, Any]:
     """Everything the panel shows, from one read of the open alerts."""
     open_alerts = alerts.list_alerts(r, open_only=True, limit=1000)
-    newest = sorted(open_alerts, key=alerts.most_urgent_first)[:PANEL_ROWS]
+    newest = sorted(open_alerts, key=most_urgent_first)[:PANEL_ROWS]
     principal = current_principal()
     settings = sound_settings(r)
     return {

@@ -29,6 +29,14 @@ from layouts import alert_panel, ids
 from layouts.components import domain_title, format_time, page_layout, tab_title
 from layouts.livemap import basemap_layers
 from app.model.domains import DOMAINS
+from app.model.alerts import SEVERITIES
+from app.model.alerts import STATES
+from app.model.alerts import UNACKED
+from app.model.alerts import CLOSED
+from app.model.alerts import MAX_TITLE
+from app.model.alerts import MAX_DESCRIPTION
+from app.model.alerts import MAX_NOTE
+from app.model.alerts import ALERT_ID
 
 PATH = "/alerts"
 PAGE_ROLES = roles.PAGE_BY_PATH[PATH].roles
@@ -71,14 +79,14 @@ def _raise_form() -> html.Details:
     return html.Details(className="card raise-form", children=[
         html.Summary(i18n.t("alerts.raise_summary")),
         html.Label(i18n.t("alerts.field_title"), htmlFor=ids.ALERT_NEW_TITLE),
-        dcc.Input(id=ids.ALERT_NEW_TITLE, type="text", maxLength=alerts.MAX_TITLE),
+        dcc.Input(id=ids.ALERT_NEW_TITLE, type="text", maxLength=MAX_TITLE),
         html.Div(className="form-row", children=[
             html.Div([html.Label(i18n.t("alerts.field_domain"), htmlFor=ids.ALERT_NEW_DOMAIN),
                       dcc.Dropdown(id=ids.ALERT_NEW_DOMAIN, clearable=False, value="city",
                                    options=_domain_options())]),
             html.Div([html.Label(i18n.t("alerts.field_severity"), htmlFor=ids.ALERT_NEW_SEVERITY),
                       dcc.Dropdown(id=ids.ALERT_NEW_SEVERITY, clearable=False, value="major",
-                                   options=_labelled("severity", alerts.SEVERITIES))]),
+                                   options=_labelled("severity", SEVERITIES))]),
         ]),
         html.Div(className="form-row", children=[
             html.Div([html.Label(i18n.t("alerts.field_lat"), htmlFor=ids.ALERT_NEW_LAT),
@@ -89,7 +97,7 @@ def _raise_form() -> html.Details:
                                 step="any")]),
         ]),
         html.Label(i18n.t("alerts.field_description"), htmlFor=ids.ALERT_NEW_DESCRIPTION),
-        dcc.Textarea(id=ids.ALERT_NEW_DESCRIPTION, maxLength=alerts.MAX_DESCRIPTION, rows=3),
+        dcc.Textarea(id=ids.ALERT_NEW_DESCRIPTION, maxLength=MAX_DESCRIPTION, rows=3),
         html.Button(i18n.t("alerts.raise_button"), id=ids.ALERT_NEW_RAISE, className="btn"),
         html.Div(id=ids.ALERT_NEW_RESULT, role="status", className="action-result"),
     ])
@@ -134,7 +142,7 @@ def layout(alert: str | None = None, **_query: str) -> html.Div:
     that alert's sheet: a link to one alert's page)."""
     principal = current_principal()
     raisers = principal is not None and principal.role in alerts.RAISERS
-    opened = {"id": alert, "mode": "view"} if isinstance(alert, str) and alerts.ALERT_ID.match(
+    opened = {"id": alert, "mode": "view"} if isinstance(alert, str) and ALERT_ID.match(
         alert) else None
     return html.Div(className="alerts-page", children=[
         html.H1(i18n.t("page./alerts"), id=ids.PAGE_TITLE),
@@ -146,11 +154,11 @@ def layout(alert: str | None = None, **_query: str) -> html.Div:
                          searchable=False),
             dcc.Dropdown(id=ids.ALERTS_FILTER_SEVERITY, multi=True, value=[],
                          placeholder=i18n.t("alerts.all_severities"),
-                         options=_labelled("severity", alerts.SEVERITIES),
+                         options=_labelled("severity", SEVERITIES),
                          searchable=False),
             dcc.Dropdown(id=ids.ALERTS_FILTER_STATE, multi=True, value=list(OPEN_STATES),
                          placeholder=i18n.t("alerts.all_states"),
-                         options=_labelled("alert_state", alerts.STATES),
+                         options=_labelled("alert_state", STATES),
                          searchable=False),
         ]),
         _raise_form() if raisers else html.Div(),
@@ -172,7 +180,7 @@ def _detail_sheet(users: list[str]) -> html.Aside:
         html.Div(id=ids.ALERT_DETAIL_HEAD),
         html.Div(id=ids.ALERT_ACTIONS, className="alert-actions", children=[
             html.Button(i18n.t("alerts.confirm_ack"), id=ids.ALERT_ACK, className="btn btn-ack"),
-            dcc.Textarea(id=ids.ALERT_NOTE, maxLength=alerts.MAX_NOTE, rows=2,
+            dcc.Textarea(id=ids.ALERT_NOTE, maxLength=MAX_NOTE, rows=2,
                          placeholder=i18n.t("alerts.note_placeholder")),
             html.Div(className="action-row", children=[
                 html.Button(i18n.t("alerts.claim"), id=ids.ALERT_CLAIM, className="btn btn-secondary"),
@@ -201,7 +209,7 @@ def _card(alert: Mapping[str, Any], actionable: bool, group_title: str | None) -
     buttons: list[Any] = [html.Button(i18n.t("alerts.details"),
                                       id={"type": ids.ALERT_PICK, "index": alert["id"]},
                                       className="btn btn-secondary")]
-    if actionable and alert["state"] in alerts.UNACKED:
+    if actionable and alert["state"] in UNACKED:
         buttons.insert(0, html.Button(i18n.t("alerts.acknowledge"),
                                       id={"type": ids.ALERT_ACK_START, "index": alert["id"]},
                                       className="btn btn-ack"))
@@ -368,8 +376,8 @@ def render_detail(selected: Mapping[str, Any] | None, _shown: Any) -> tuple[Any,
     may = alerts.may_act(current_principal(), alert)
     mode = selected.get("mode") if isinstance(selected, dict) else "view"
     sheet = "alert-detail open" + (" mode-ack" if mode == "ack" else "")
-    closed = alert["state"] == alerts.CLOSED
-    return (sheet, _head(alert, warning), not may, not may or alert["state"] not in alerts.UNACKED,
+    closed = alert["state"] == CLOSED
+    return (sheet, _head(alert, warning), not may, not may or alert["state"] not in UNACKED,
             not may or closed, not may or closed, not may, alert_figure(alert, warning),
             _timeline(story), alert["assignee"])
 
@@ -389,9 +397,9 @@ def act(_ack: int | None, _claim: int | None, _note: int | None, _resolve: int |
     alert_id = selected.get("id") if isinstance(selected, dict) else None
     if not isinstance(alert_id, str):
         return html.Span(i18n.t("alerts.pick_first"), className="error"), no_update
-    if (note is not None and not isinstance(note, str)) or len(note or "") > alerts.MAX_NOTE:
+    if (note is not None and not isinstance(note, str)) or len(note or "") > MAX_NOTE:
         return html.Span(i18n.t_or("alerts.note_length", "A note of at most "
-                                   f"{alerts.MAX_NOTE} characters, please.", max=alerts.MAX_NOTE),
+                                   f"{MAX_NOTE} characters, please.", max=MAX_NOTE),
                          className="error"), no_update
     note = note or ""
     r = redis_client()
@@ -475,14 +483,14 @@ def raise_incident(_clicks: int | None, title: str | None, domain: str | None,
     if not _clicks:
         raise PreventUpdate
     title = title.strip() if isinstance(title, str) else ""
-    if not title or len(title) > alerts.MAX_TITLE:
-        return html.Span(i18n.t("alerts.title_length", max=alerts.MAX_TITLE), className="error")
+    if not title or len(title) > MAX_TITLE:
+        return html.Span(i18n.t("alerts.title_length", max=MAX_TITLE), className="error")
     if (description is not None and not isinstance(description, str)) or (
-            len(description or "") > alerts.MAX_DESCRIPTION):
+            len(description or "") > MAX_DESCRIPTION):
         return html.Span(i18n.t_or("alerts.description_length", "A description of at most "
-                                   f"{alerts.MAX_DESCRIPTION} characters, please.",
-                                   max=alerts.MAX_DESCRIPTION), className="error")
-    if domain not in DOMAINS or severity not in alerts.SEVERITIES:
+                                   f"{MAX_DESCRIPTION} characters, please.",
+                                   max=MAX_DESCRIPTION), className="error")
+    if domain not in DOMAINS or severity not in SEVERITIES:
         return html.Span(i18n.t("alerts.pick_domain_severity"), className="error")
     try:
         lat_value, lon_value = _number(lat), _number(lon)

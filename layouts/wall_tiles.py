@@ -19,7 +19,7 @@ from dash import html
 from app import store
 from app import i18n
 from app.context import redis_client, settings
-from app.feeds import STALE_STATES, feed_state
+from app.model.feeds import STALE_STATES, feed_state
 from layouts.components import domain_title, kpi_value_text
 from app.model.domains import DOMAINS
 

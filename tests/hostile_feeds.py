@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
-from app import kpis, rules, store
+from app import kpis, store
 from app.config import load_settings
 from data_adapters import registry
 from data_adapters.base import Adapter
@@ -41,6 +41,7 @@ from app.pipeline.runner import FeedSchedule
 from tests.local_http import LocalHttpServer
 from app.model.domains import DOMAINS
 from app.ops.runner_process import build_runner
+from app.alerts import evaluation
 
 PAYLOADS: tuple[str, ...] = (
     "<script>alert(1)</script>",
@@ -383,8 +384,8 @@ def ingest_hostile_city(r: redis.Redis, redis_url: str, data_dir: Path,
     store.entities.write_batch(r, "city", "xss-311", events=[s for s in services if isinstance(s, Event)])
     for domain in DOMAINS:
         kpis.refresh(r, domain, now)
-    evaluation = rules.evaluate(r, now)
-    return HostileCity(h, adapters, evaluation.raised)
+    result = evaluation.evaluate(r, now)
+    return HostileCity(h, adapters, result.raised)
 
 
 # -- the JSON API -----------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import pytest
 import redis
 
 from app import store
-from app.feeds import FeedHealth, read_health
+from app.model.feeds import FeedHealth
+from app.situation.feeds import read_health
 from data_adapters import registry
 from data_adapters.base import Adapter, ParseError
 from app.model.records import (

@@ -11,6 +11,7 @@ import redis
 from app import alerts, store
 from app.accounts import Principal
 from app.store.link import connect
+from app.model.geo import point_in_area
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 SQUARE = {"type": "Polygon", "coordinates": [[[112.0, 28.0], [113.0, 28.0], [113.0, 29.0],
@@ -265,6 +266,6 @@ def test_point_in_multipolygon() -> None:
     """MultiPolygon areas (several CAP polygons or circles) group like one area."""
     far = [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]]
     multi = {"type": "MultiPolygon", "coordinates": [far, SQUARE["coordinates"]]}
-    assert alerts.point_in_area(28.5, 112.5, multi)
-    assert not alerts.point_in_area(50.0, 112.5, multi)
-    assert not alerts.point_in_area(28.5, 112.5, None)
+    assert point_in_area(28.5, 112.5, multi)
+    assert not point_in_area(50.0, 112.5, multi)
+    assert not point_in_area(28.5, 112.5, None)

@@ -13,6 +13,7 @@ from app.model.records import Event, Removed
 from app.model.cap import cap_id
 from data_adapters.cap.parse import parse_cap
 from tests.conftest import PASSWORD, csrf_header, login
+from app.model.alerts import SEVERITIES
 
 T0 = 1_767_225_600.0
 WATER_USER = "medic-water"
@@ -284,7 +285,7 @@ def test_cap_export_reads_back_to_the_same_fields(web_app: Any, r: redis.Redis,
     assert cancelled == replaced
 
 
-@pytest.mark.parametrize("severity", alerts.SEVERITIES)
+@pytest.mark.parametrize("severity", SEVERITIES)
 def test_cap_export_severity_round_trip(web_app: Any, r: redis.Redis, people: dict[str, str],
                                         severity: str) -> None:
     """Each of our severities leaves as CAP and comes back as itself; an area stays an area."""

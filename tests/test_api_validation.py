@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import pytest
 import redis
 
-from app import alerts, api, auth, i18n, store
+from app import api, auth, i18n, store
 from app.api import Field
 from app.api_alerts import RAISE_BODY
 from layouts import ids
@@ -36,6 +36,7 @@ from tests.test_security import (
     session_caller,
     water_alert,
 )
+from app.model.alerts import MAX_TITLE
 
 # Values of the wrong type for a field, by what they are.
 NOT_TEXT: dict[str, Any] = {"number": 5, "fraction": 1.5, "list": ["a"], "object": {"a": "b"},
@@ -408,4 +409,4 @@ def test_numbers_accepted_by_the_api_match_the_form(web_app: Any, users: dict[st
         if field.kind == "number":
             component = components[{"lat": ids.ALERT_NEW_LAT, "lon": ids.ALERT_NEW_LON}[field.name]]
             assert (component["min"], component["max"]) == (field.low, field.high), field.name
-    assert alerts.MAX_TITLE == components[ids.ALERT_NEW_TITLE]["maxLength"]
+    assert MAX_TITLE == components[ids.ALERT_NEW_TITLE]["maxLength"]

@@ -12,7 +12,8 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from app import accounts, alerts, kpis, rules, store
+from app import accounts, alerts, kpis, store
+from app.alerts import rules
 from app.config import load_settings
 from app.store.embedded import free_port
 from app.store.link import RedisUnavailable, connect, is_cluster_url
@@ -21,6 +22,8 @@ from tests.conftest import PASSWORD, csrf_header, login
 from tests.redis_cluster import SLOTS, RedisClusterServer, free_cluster_port
 from tests.test_gate import LIVE_BODY
 from app.model.domains import DOMAINS
+from app.model.alerts import alert_id_for
+from app.alerts import evaluation
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 
@@ -209,9 +212,9 @@ def test_kpis_and_rules_run_on_the_cluster(cr: redis.Redis) -> None:
         "name": "min_pressure:north", "domain": "water", "title": "p", "value": 1.2,
         "unit": "bar", "target": "", "status": "bad", "computed_at": now, "subject": "north",
         "group": "min_pressure"}])
-    evaluation = rules.evaluate(cr, now, rules.parse_rules(PRESSURE_RULE, "test"))
-    alert = alerts.get_alert(cr, alerts.alert_id_for("rule:zone_pressure_low:north"))
-    assert alert is not None and evaluation.raised == [alert["id"]]
+    result = evaluation.evaluate(cr, now, rules.parse_rules(PRESSURE_RULE, "test"))
+    alert = alerts.get_alert(cr, alert_id_for("rule:zone_pressure_low:north"))
+    assert alert is not None and result.raised == [alert["id"]]
     assert alert["title"] == "Low pressure in zone north: 1.2 bar"
     assert [a["id"] for a in alerts.list_alerts(cr, open_only=True)] == [alert["id"]]
 

@@ -3,7 +3,7 @@
 A local HTTP server plays GTFS-Realtime VehiclePositions feeds (built with gtfs-realtime-bindings
 and read by the real gtfs_rt adapter) and switches each into a fault while a real runner polls
 it. For every fault: the runner backs off (attempt times measured from the health record), the
-feed shows stale within its freshness budget, app.rules.evaluate raises its `feed stale` alert,
+feed shows stale within its freshness budget, app.alerts.evaluation.evaluate raises its `feed stale` alert,
 garbage lands in the dead-letter stream, and the feed recovers by itself (the alert clears) when
 it answers again. A healthy feed keeps its pace while many others stall in the same runner.
 """
@@ -21,14 +21,16 @@ import pytest
 import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
-from app import alerts, rules, store
+from app import alerts, store
 from app.config import load_settings
-from app.feeds import STALE_STATES, feed_state
+from app.model.feeds import STALE_STATES, feed_state
 from data_adapters import registry
 from data_adapters.base import Adapter
 from app.pipeline.runner import LOOP_S
 from tests.conftest import RedisServer, wait_for
 from app.ops.runner_process import build_runner
+from app.model.alerts import alert_id_for
+from app.alerts import evaluation
 
 YIYANG = (28.55, 112.36)
 INTERVAL_S = 0.5
@@ -276,12 +278,12 @@ def test_feed_fault_backs_off_goes_stale_alerts_and_recovers(
                            **({"max_lag_s": MAX_LAG_S} if fault.mode == "frozen" else {}))
     running = RunningRunner(redis_server.url, tmp_path, [adapter])
     log = AttemptLog(r, name)
-    alert_id = alerts.alert_id_for(f"stale:{name}")
+    alert_id = alert_id_for(f"stale:{name}")
     try:
         assert wait_for(lambda: health(r, name).get("accepted") == "2", timeout=10), health(r, name)
         assert feed_state(health(r, name), time.time()) == "ok"
         assert store.entities.count(r, "transport") == 2
-        assert rules.evaluate(r, time.time()).raised.count(alert_id) == 0
+        assert evaluation.evaluate(r, time.time()).raised.count(alert_id) == 0
 
         start_fault(feeds, name, fault)
         started = time.time()
@@ -303,8 +305,8 @@ def test_feed_fault_backs_off_goes_stale_alerts_and_recovers(
         # The last good data stays (marked stale), untouched by the broken answers.
         assert store.entities.count(r, "transport") == 2
         # The rules raise the `feed stale` alert.
-        evaluation = rules.evaluate(r, time.time())
-        assert alert_id in evaluation.raised, evaluation
+        result = evaluation.evaluate(r, time.time())
+        assert alert_id in result.raised, result
         alert = alerts.get_alert(r, alert_id)
         assert alert is not None
         assert (alert["state"], alert["rule"], alert["entity"]) == ("active_unack", "feed_stale",
@@ -348,8 +350,8 @@ def test_feed_fault_backs_off_goes_stale_alerts_and_recovers(
         record = health(r, name)
         assert feed_state(record, time.time()) == "ok"
         assert record["consecutive_failures"] == "0"
-        evaluation = rules.evaluate(r, time.time())
-        assert alert_id in evaluation.cleared, evaluation
+        result = evaluation.evaluate(r, time.time())
+        assert alert_id in result.cleared, result
         assert alerts.get_alert(r, alert_id)["state"] == "cleared_unack"  # type: ignore[index]
     finally:
         log.stop()
@@ -374,7 +376,7 @@ def test_slow_feed_under_its_timeout_stays_fresh(r: redis.Redis, redis_server: R
         gaps = spacing(hits)
         # Each poll takes ~0.6 s, then the feed waits its interval: no backoff in between.
         assert max(gaps) <= 0.6 + INTERVAL_S + LOOP_S + 0.5, gaps
-        assert alerts.alert_id_for("stale:slow") not in rules.evaluate(r, time.time()).raised
+        assert alert_id_for("stale:slow") not in evaluation.evaluate(r, time.time()).raised
     finally:
         running.stop()
 

@@ -12,7 +12,8 @@ import redis
 
 from app import store
 from app.config import load_settings
-from app.feeds import feed_state, read_health
+from app.model.feeds import feed_state
+from app.situation.feeds import read_health
 from data_adapters.base import Adapter, ParseError, RetryableFeedError
 from app.model.records import Entity, FeedHeader, ParseItem, RawPayload, Rejected
 from data_adapters.http import http_get

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from app import alerts, report, store
-from app.feeds import FeedHealth
+from app.model.feeds import FeedHealth
 from app.model.records import Entity, Event
 from data_adapters.cap.parse import parse_cap
 
@@ -24,7 +24,7 @@ CAP_SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples" 
 
 
 def feed(name: str, state: str, last_success: float | None, domain: str = "water") -> FeedHealth:
-    """A feed health record as app.feeds reads it."""
+    """A feed health record as app.situation.feeds reads it."""
     return FeedHealth(feed=name, domain=domain, adapter="test", state=state,
                       last_success=last_success, last_attempt=last_success, last_error="",
                       last_error_at=None, consecutive_failures=0, accepted=1, rejected=0,

@@ -13,7 +13,9 @@ import pytest
 import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
-from app import alerts, rules, store
+from app import alerts, store
+from app import cli
+from app.alerts import rules
 from app.config import load_settings
 from app.model.records import Entity, Event, Observation, RawPayload
 from data_adapters.cap.adapter import CapAdapter
@@ -21,6 +23,9 @@ from app.pipeline.ingest import ingest
 from data_adapters.transport.adapter import GtfsRealtimeAdapter
 from tests.conftest import RedisServer, wait_for
 from app.ops.runner_process import build_runner
+from app.model.alerts import alert_id_for
+from app.alerts import evaluation
+from app.alerts import ticker
 
 T0 = 1_767_225_600.0
 URL = "http://127.0.0.1/feed"
@@ -41,7 +46,7 @@ def _pressure(r: redis.Redis, zone: str, bar: float | None) -> None:
 
 
 def _alert_of(r: redis.Redis, fingerprint: str) -> dict[str, Any] | None:
-    return alerts.get_alert(r, alerts.alert_id_for(fingerprint))
+    return alerts.get_alert(r, alert_id_for(fingerprint))
 
 
 def _only_rules(text: str = "") -> rules.RuleSet:
@@ -121,14 +126,14 @@ def test_durations() -> None:
 
 
 def test_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`python -m app.rules check FILE` validates a file: 0 and a summary, or 1 and the error."""
+    """`cityops rules check FILE` validates a file: 0 and a summary, or 1 and the error."""
     good = tmp_path / "rules.toml"
     good.write_text(PRESSURE_RULES, encoding="utf-8")
-    assert rules.main(["check", str(good)]) == 0
+    assert cli.main(["rules", "check", str(good)]) == 0
     assert "zone_pressure_low: water min_pressure < 2 for 120 s -> major" in capsys.readouterr().out
     bad = tmp_path / "bad.toml"
     bad.write_text(PRESSURE_RULES.replace('"major"', '"huge"'), encoding="utf-8")
-    assert rules.main(["check", str(bad)]) == 1
+    assert cli.main(["rules", "check", str(bad)]) == 1
     assert "severity" in capsys.readouterr().err
 
 
@@ -137,16 +142,16 @@ def test_threshold_fires_only_after_its_duration(r: redis.Redis) -> None:
     """Pressure below 2.0 bar must hold for 2 minutes; then a major alert names the zone."""
     ruleset = _only_rules(PRESSURE_RULES)
     _pressure(r, "north", 1.8)
-    assert rules.evaluate(r, T0, ruleset).raised == []
-    assert rules.evaluate(r, T0 + 119, ruleset).pending == 1
+    assert evaluation.evaluate(r, T0, ruleset).raised == []
+    assert evaluation.evaluate(r, T0 + 119, ruleset).pending == 1
     assert _alert_of(r, "rule:zone_pressure_low:north") is None
-    fired = rules.evaluate(r, T0 + 120, ruleset)
+    fired = evaluation.evaluate(r, T0 + 120, ruleset)
     alert = _alert_of(r, "rule:zone_pressure_low:north")
     assert alert is not None and fired.raised == [alert["id"]]
     assert (alert["severity"], alert["domain"], alert["state"]) == ("major", "water", "active_unack")
     assert alert["title"] == "Low pressure in zone north: 1.8 bar"
     assert alert["entity"] == "north" and alert["rule"] == "zone_pressure_low"
-    assert rules.evaluate(r, T0 + 125, ruleset).raised == [], "a holding condition fires once"
+    assert evaluation.evaluate(r, T0 + 125, ruleset).raised == [], "a holding condition fires once"
     assert _alert_of(r, "rule:zone_pressure_low:north")["count"] == 1  # type: ignore[index]
 
 
@@ -154,28 +159,28 @@ def test_an_interrupted_condition_starts_its_duration_again(r: redis.Redis) -> N
     """Low at 0 s, fine at 60 s, low again at 100 s: nothing before 220 s."""
     ruleset = _only_rules(PRESSURE_RULES)
     _pressure(r, "east", 1.5)
-    rules.evaluate(r, T0, ruleset)
+    evaluation.evaluate(r, T0, ruleset)
     _pressure(r, "east", 2.5)
-    rules.evaluate(r, T0 + 60, ruleset)
+    evaluation.evaluate(r, T0 + 60, ruleset)
     _pressure(r, "east", 1.5)
-    rules.evaluate(r, T0 + 100, ruleset)
-    assert rules.evaluate(r, T0 + 150, ruleset).raised == []
-    assert rules.evaluate(r, T0 + 219, ruleset).raised == []
-    assert len(rules.evaluate(r, T0 + 220, ruleset).raised) == 1
+    evaluation.evaluate(r, T0 + 100, ruleset)
+    assert evaluation.evaluate(r, T0 + 150, ruleset).raised == []
+    assert evaluation.evaluate(r, T0 + 219, ruleset).raised == []
+    assert len(evaluation.evaluate(r, T0 + 220, ruleset).raised) == 1
 
 
 def test_recovery_clears_and_a_return_reopens_the_same_alert(r: redis.Redis) -> None:
     """The alert clears when pressure recovers and reopens (count 2) when it drops again."""
     ruleset = _only_rules(PRESSURE_RULES)
     _pressure(r, "west", 1.0)
-    rules.evaluate(r, T0, ruleset)
-    alert_id = rules.evaluate(r, T0 + 120, ruleset).raised[0]
+    evaluation.evaluate(r, T0, ruleset)
+    alert_id = evaluation.evaluate(r, T0 + 120, ruleset).raised[0]
     _pressure(r, "west", 2.2)
-    assert rules.evaluate(r, T0 + 130, ruleset).cleared == [alert_id]
+    assert evaluation.evaluate(r, T0 + 130, ruleset).cleared == [alert_id]
     assert alerts.get_alert(r, alert_id)["state"] == "cleared_unack"  # type: ignore[index]
     _pressure(r, "west", 1.9)
-    assert rules.evaluate(r, T0 + 140, ruleset).raised == []
-    assert rules.evaluate(r, T0 + 260, ruleset).raised == [alert_id]
+    assert evaluation.evaluate(r, T0 + 140, ruleset).raised == []
+    assert evaluation.evaluate(r, T0 + 260, ruleset).raised == [alert_id]
     again = alerts.get_alert(r, alert_id)
     assert again is not None and again["state"] == "active_unack" and again["count"] == 2
 
@@ -184,10 +189,10 @@ def test_an_unknown_value_changes_nothing(r: redis.Redis) -> None:
     """No data is not recovery: a firing alert stays active while the KPI is unknown."""
     ruleset = _only_rules(PRESSURE_RULES)
     _pressure(r, "south", 1.0)
-    rules.evaluate(r, T0, ruleset)
-    alert_id = rules.evaluate(r, T0 + 120, ruleset).raised[0]
+    evaluation.evaluate(r, T0, ruleset)
+    alert_id = evaluation.evaluate(r, T0 + 120, ruleset).raised[0]
     _pressure(r, "south", None)
-    result = rules.evaluate(r, T0 + 300, ruleset)
+    result = evaluation.evaluate(r, T0 + 300, ruleset)
     assert result.cleared == [] and alerts.get_alert(r, alert_id)["state"] == "active_unack"  # type: ignore[index]
 
 
@@ -199,15 +204,15 @@ def test_the_other_default_rules(r: redis.Redis) -> None:
     store.kpis.write(r, "city", [_kpi("city", "sla_breach", 25.0, "%"),
                                  _kpi("city", "sla_breach:potholes", 90.0, "%", "potholes")])
     store.kpis.write(r, "transport", [_kpi("transport", "on_time_performance", 70.0, "%")])
-    rules.evaluate(r, T0, shipped)
+    evaluation.evaluate(r, T0, shipped)
     icu = _alert_of(r, "rule:icu_beds_low:icu_beds_available")
     sla = _alert_of(r, "rule:sla_breach_high:sla_breach")
     assert icu is not None and (icu["severity"], icu["domain"]) == ("critical", "medical")
     assert sla is not None and (sla["severity"], sla["domain"]) == ("warning", "city")
     assert _alert_of(r, "rule:on_time_low:on_time_performance") is None
-    rules.evaluate(r, T0 + 899, shipped)
+    evaluation.evaluate(r, T0 + 899, shipped)
     assert _alert_of(r, "rule:on_time_low:on_time_performance") is None
-    rules.evaluate(r, T0 + 900, shipped)
+    evaluation.evaluate(r, T0 + 900, shipped)
     on_time = _alert_of(r, "rule:on_time_low:on_time_performance")
     assert on_time is not None and on_time["severity"] == "minor"
 
@@ -221,8 +226,8 @@ def test_scope_city_or_each_subject(r: redis.Redis) -> None:
     store.kpis.write(r, "medical", [_kpi("medical", "icu_beds_available", 5.0, "{bed}"),
                                     _kpi("medical", "icu_beds_available:m:hospital:1", 0.0,
                                          "{bed}", "m:hospital:1")])
-    rules.evaluate(r, T0, shipped)
-    rules.evaluate(r, T0 + 120, shipped)
+    evaluation.evaluate(r, T0, shipped)
+    evaluation.evaluate(r, T0 + 120, shipped)
     assert [a["fingerprint"] for a in alerts.list_alerts(r)] == ["rule:zone_pressure_low:north"]
     hospital = Entity("medical", "hospital", "m:hospital:1", 28.57, 112.33, "open", T0, "m")
     store.entities.write_batch(r, "medical", "m", entities=[hospital])
@@ -236,7 +241,7 @@ scope = "each"
 below = 1
 severity = "major"
 """)
-    rules.evaluate(r, T0 + 130, each)
+    evaluation.evaluate(r, T0 + 130, each)
     alert = _alert_of(r, "rule:hospital_icu:m:hospital:1")
     assert alert is not None and alert["title"] == "ICU beds at m:hospital:1: 0"
     assert (alert["lat"], alert["lon"]) == (pytest.approx(28.57), pytest.approx(112.33))
@@ -248,7 +253,7 @@ def test_zone_alert_sits_at_the_zones_lowest_sensor(r: redis.Redis) -> None:
     store.entities.write_batch(r, "water", "w", entities=[sensor])
     store.kpis.write(r, "water", [_kpi("water", "min_pressure:north", 1.2, "bar", "north",
                                        detail={"sensors": 3, "lowest": "w:sensor:p7"})])
-    rules.evaluate(r, T0, _only_rules(PRESSURE_RULES.replace('"2m"', '"0s"')))
+    evaluation.evaluate(r, T0, _only_rules(PRESSURE_RULES.replace('"2m"', '"0s"')))
     alert = _alert_of(r, "rule:zone_pressure_low:north")
     assert alert is not None
     assert (alert["lat"], alert["lon"]) == (pytest.approx(28.541), pytest.approx(112.352))
@@ -269,7 +274,7 @@ severity = "minor"
     store.entities.write_batch(r, "water", "w", entities=[sensor], observations=[
         Observation("w:s1", "pressure_bar", 0.4, "bar", T0),
         Observation("w:s2", "pressure_bar", 3.0, "bar", T0)])
-    assert len(rules.evaluate(r, T0, ruleset).raised) == 1
+    assert len(evaluation.evaluate(r, T0, ruleset).raised) == 1
     alert = _alert_of(r, "rule:sensor_pressure_low:w:s1")
     assert alert is not None and alert["title"] == "Pressure 0.4 bar at w:s1"
     assert (alert["lat"], alert["lon"]) == (pytest.approx(28.56), pytest.approx(112.35))
@@ -278,10 +283,10 @@ severity = "minor"
 def test_a_rule_taken_out_of_the_file_clears_its_alerts(r: redis.Redis) -> None:
     """Rules are edited by an admin: an alert of a rule that no longer exists clears."""
     _pressure(r, "north", 1.0)
-    rules.evaluate(r, T0, _only_rules(PRESSURE_RULES.replace('"2m"', '"0s"')))
+    evaluation.evaluate(r, T0, _only_rules(PRESSURE_RULES.replace('"2m"', '"0s"')))
     alert = _alert_of(r, "rule:zone_pressure_low:north")
     assert alert is not None
-    assert rules.evaluate(r, T0 + 5, _only_rules()).cleared == [alert["id"]]
+    assert evaluation.evaluate(r, T0 + 5, _only_rules()).cleared == [alert["id"]]
 
 
 def test_nothing_is_written_when_nothing_changed(r: redis.Redis) -> None:
@@ -289,16 +294,16 @@ def test_nothing_is_written_when_nothing_changed(r: redis.Redis) -> None:
     ruleset = _only_rules(PRESSURE_RULES)
     _pressure(r, "north", 1.0)
     _pressure(r, "east", 3.0)
-    rules.evaluate(r, T0, ruleset)
-    rules.evaluate(r, T0 + 120, ruleset)
+    evaluation.evaluate(r, T0, ruleset)
+    evaluation.evaluate(r, T0 + 120, ruleset)
 
     def writes() -> int:
         stats = r.info("commandstats")
         return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in WRITE_COMMANDS)
 
     before = writes()
-    rules.evaluate(r, T0 + 125, ruleset)
-    rules.evaluate(r, T0 + 130, ruleset)
+    evaluation.evaluate(r, T0 + 125, ruleset)
+    evaluation.evaluate(r, T0 + 130, ruleset)
     assert writes() == before
 
 
@@ -313,23 +318,23 @@ def test_a_stale_feed_raises_an_alert_that_clears_itself(r: redis.Redis) -> None
     """Past its freshness budget a feed raises `feed stale`; fresh data clears it."""
     ruleset = _only_rules()
     _health(r, "buses", T0, T0 - 600)
-    assert rules.evaluate(r, T0 + 60, ruleset).raised == []
-    raised = rules.evaluate(r, T0 + 61, ruleset).raised
+    assert evaluation.evaluate(r, T0 + 60, ruleset).raised == []
+    raised = evaluation.evaluate(r, T0 + 61, ruleset).raised
     alert = _alert_of(r, "stale:buses")
     assert alert is not None and raised == [alert["id"]]
     assert (alert["title"], alert["domain"], alert["severity"], alert["source"]) == (
         "Feed buses stale", "transport", "major", "staleness")
     _health(r, "buses", T0 + 70, T0 - 600)
-    assert rules.evaluate(r, T0 + 71, ruleset).cleared == [alert["id"]]
+    assert evaluation.evaluate(r, T0 + 71, ruleset).cleared == [alert["id"]]
     assert _alert_of(r, "stale:buses")["state"] == "cleared_unack"  # type: ignore[index]
 
 
 def test_a_feed_still_waiting_for_its_first_success_is_not_stale(r: redis.Redis) -> None:
     """Within its budget a new feed is waiting, not stale; staleness can be switched off."""
     _health(r, "trams", None, T0)
-    assert rules.evaluate(r, T0 + 30, _only_rules()).raised == []
-    assert rules.evaluate(r, T0 + 61, _only_rules("[staleness]\nenabled = false")).raised == []
-    assert len(rules.evaluate(r, T0 + 61, _only_rules()).raised) == 1
+    assert evaluation.evaluate(r, T0 + 30, _only_rules()).raised == []
+    assert evaluation.evaluate(r, T0 + 61, _only_rules("[staleness]\nenabled = false")).raised == []
+    assert len(evaluation.evaluate(r, T0 + 61, _only_rules()).raised) == 1
 
 
 # -- alerts arriving in feeds ---------------------------------------------------------------------------
@@ -363,15 +368,15 @@ def test_gtfs_rt_service_alerts_become_alerts_at_their_stop(r: redis.Redis) -> N
     ingest(r, adapter, RawPayload(_service_alerts(("d1", rt.Alert.SEVERE, "S1", None),
                                                   ("d2", rt.Alert.INFO, "S9", int(T0) - 60)),
                                   URL, fetched_at=T0))
-    raised = rules.evaluate(r, T0, _only_rules()).raised
+    raised = evaluation.evaluate(r, T0, _only_rules()).raised
     alert = _alert_of(r, "event:transport:t:alert:d1")
     assert alert is not None and raised == [alert["id"]], "an ended alert raises nothing"
     assert (alert["title"], alert["severity"], alert["source"]) == ("Detour <b>d1</b>", "major",
                                                                     "gtfs_rt")
     assert (alert["lat"], alert["lon"]) == (pytest.approx(28.551), pytest.approx(112.361))
     ingest(r, adapter, RawPayload(_service_alerts(), URL, fetched_at=T0 + 30))
-    assert rules.evaluate(r, T0 + 30, _only_rules()).cleared == [alert["id"]]
-    assert rules.evaluate(r, T0 + 30, _only_rules("[feeds]\nservice_alerts = false")).raised == []
+    assert evaluation.evaluate(r, T0 + 30, _only_rules()).cleared == [alert["id"]]
+    assert evaluation.evaluate(r, T0 + 30, _only_rules("[feeds]\nservice_alerts = false")).raised == []
 
 
 def _cap(identifier: str, severity: str = "Severe", urgency: str = "Expected",
@@ -401,7 +406,7 @@ def test_cap_warning_becomes_an_alert_and_groups_what_lies_inside(r: redis.Redis
     store.kpis.write(r, "water", [_kpi("water", "min_pressure:north", 1.0, "bar", "north",
                                        lat=28.55, lon=112.36)])
     ruleset = _only_rules(PRESSURE_RULES.replace('"2m"', '"0s"'))
-    rules.evaluate(r, T0, ruleset)
+    evaluation.evaluate(r, T0, ruleset)
     warning = next(a for a in alerts.list_alerts(r) if a["source"] == "cap")
     assert (warning["title"], warning["severity"], warning["domain"]) == (
         "Rainstorm warning W1", "major", "city")
@@ -413,16 +418,16 @@ def test_cap_warning_becomes_an_alert_and_groups_what_lies_inside(r: redis.Redis
     ingest(r, adapter, RawPayload(_cap("W2", severity="Extreme", msg_type="Update",
                                        references="met@yiyang.example,W1,2026-01-01T08:00:00+08:00"),
                                   URL, fetched_at=T0 + 30))
-    updated = rules.evaluate(r, T0 + 30, ruleset)
+    updated = evaluation.evaluate(r, T0 + 30, ruleset)
     assert updated.raised == [warning["id"]] and updated.cleared == []
     caps = [a for a in alerts.list_alerts(r) if a["source"] == "cap"]
     assert [(a["id"], a["title"], a["severity"], a["state"], a["count"]) for a in caps] == [
         (warning["id"], "Rainstorm warning W2", "critical", "active_unack", 2)]
-    assert rules.evaluate(r, T0 + 35, ruleset).raised == []
+    assert evaluation.evaluate(r, T0 + 35, ruleset).raised == []
     ingest(r, adapter, RawPayload(_cap("W3", msg_type="Cancel",
                                        references="met@yiyang.example,W2,2026-01-01T08:20:00+08:00"),
                                   URL, fetched_at=T0 + 60))
-    result = rules.evaluate(r, T0 + 60, ruleset)
+    result = evaluation.evaluate(r, T0 + 60, ruleset)
     assert result.cleared == [warning["id"]] and result.raised == [], "a Cancel raises nothing"
     assert all(a["group"] is None for a in alerts.list_alerts(r))
 
@@ -438,16 +443,16 @@ def test_a_malformed_stored_record_is_rejected_alone(r: redis.Redis) -> None:
     store.kpis.write(r, "water", [_kpi("water", "min_pressure:north", "low", "bar", "north"),  # type: ignore[arg-type]
                                   _kpi("water", "min_pressure:east", 1.0, "bar", "east")])
     ruleset = _only_rules(PRESSURE_RULES.replace('"2m"', '"0s"'))
-    result = rules.evaluate(r, T0, ruleset)
+    result = evaluation.evaluate(r, T0, ruleset)
     assert sorted(a["title"] for a in alerts.list_alerts(r)) == [
         "Flood watch", "Low pressure in zone east: 1 bar"]
     assert len(result.rejected) == 2
-    letters = store.feeds.read_dead_letters(r, rules.DEAD_LETTER_FEED)
+    letters = store.feeds.read_dead_letters(r, evaluation.DEAD_LETTER_FEED)
     reasons = sorted(letter["reason"] for letter in letters)
     assert len(letters) == 2 and "met:cap:bad:x" in reasons[1] and "value is not a number" in reasons[0]
     assert any('"coordinates"' in letter["excerpt"] for letter in letters)
-    rules.evaluate(r, T0 + 5, ruleset)
-    assert len(store.feeds.read_dead_letters(r, rules.DEAD_LETTER_FEED)) == 2, "reported once"
+    evaluation.evaluate(r, T0 + 5, ruleset)
+    assert len(store.feeds.read_dead_letters(r, evaluation.DEAD_LETTER_FEED)) == 2, "reported once"
 
 
 @pytest.mark.parametrize(("severity", "urgency", "certainty", "ours"), [
@@ -460,7 +465,7 @@ def test_cap_severity_mapping(r: redis.Redis, severity: str, urgency: str, certa
     """The documented CAP severity/urgency/certainty -> ours table, end to end from XML."""
     ingest(r, CapAdapter({"name": "met", "url": URL}),
            RawPayload(_cap("M1", severity, urgency, certainty), URL, fetched_at=T0))
-    rules.evaluate(r, T0, _only_rules())
+    evaluation.evaluate(r, T0, _only_rules())
     warning = next(a for a in alerts.list_alerts(r) if a["source"] == "cap")
     assert warning["severity"] == ours
 
@@ -476,9 +481,9 @@ def test_escalation_past_the_configured_deadline(r: redis.Redis) -> None:
     acked = alerts.raise_alert(r, fingerprint="a", title="a", severity="critical",
                                domain="medical", source="manual", now=T0).alert_id
     alerts.acknowledge(r, acked, "ada", now=T0 + 1)
-    assert rules.evaluate(r, T0 + 59, ruleset).escalated == []
-    assert rules.evaluate(r, T0 + 60, ruleset).escalated == [critical]
-    assert rules.evaluate(r, T0 + 10_000, ruleset).escalated == []
+    assert evaluation.evaluate(r, T0 + 59, ruleset).escalated == []
+    assert evaluation.evaluate(r, T0 + 60, ruleset).escalated == [critical]
+    assert evaluation.evaluate(r, T0 + 10_000, ruleset).escalated == []
     assert alerts.get_alert(r, critical)["escalated"] is True  # type: ignore[index]
     assert alerts.get_alert(r, minor)["escalated"] is False  # type: ignore[index]
     assert any(e.action == "alert_escalate" and e.target == critical
@@ -489,9 +494,9 @@ def test_escalation_past_the_configured_deadline(r: redis.Redis) -> None:
 def test_one_runner_evaluates_at_a_time(r: redis.Redis) -> None:
     """The rules lease keeps a second runner from evaluating (no double raises)."""
     settings = load_settings(environ={"CITYOPS_DATA_DIR": "/tmp"})
-    assert rules.tick(r, settings, "runner-a") is not None
-    assert rules.tick(r, settings, "runner-b") is None
-    assert rules.tick(r, settings, "runner-a") is not None
+    assert ticker.tick(r, settings, "runner-a") is not None
+    assert ticker.tick(r, settings, "runner-b") is None
+    assert ticker.tick(r, settings, "runner-a") is not None
 
 
 def test_rules_file_reloads_and_a_bad_edit_keeps_the_rules_in_force(r: redis.Redis,
@@ -499,13 +504,13 @@ def test_rules_file_reloads_and_a_bad_edit_keeps_the_rules_in_force(r: redis.Red
     """An edit is picked up; an invalid edit is refused, logged and shown, the old rules stay."""
     path = tmp_path / "rules.toml"
     path.write_text(PRESSURE_RULES, encoding="utf-8")
-    assert [t.id for t in rules.current_rules(r, path).thresholds] == ["zone_pressure_low"]
+    assert [t.id for t in ticker.current_rules(r, path).thresholds] == ["zone_pressure_low"]
     time.sleep(0.01)
     path.write_text(PRESSURE_RULES.replace("zone_pressure_low", "renamed"), encoding="utf-8")
-    assert [t.id for t in rules.current_rules(r, path).thresholds] == ["renamed"]
+    assert [t.id for t in ticker.current_rules(r, path).thresholds] == ["renamed"]
     time.sleep(0.01)
     path.write_text("[[threshold]]\nid = 'broken'\n", encoding="utf-8")
-    assert [t.id for t in rules.current_rules(r, path).thresholds] == ["renamed"]
+    assert [t.id for t in ticker.current_rules(r, path).thresholds] == ["renamed"]
     status = store.alerts.read_settings(r)["rules_status"]
     assert "'title' is missing" in status
 

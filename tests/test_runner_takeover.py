@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from app import store
-from app.feeds import feed_state
+from app.model.feeds import feed_state
 from app.pipeline.runner import lease_ms
 from tests.conftest import RedisServer, wait_for
 from tests.test_faults_feeds import FeedServer

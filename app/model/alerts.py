@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any, Mapping
 
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "warning", "info")
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
@@ -22,3 +23,14 @@ ALERT_ID = re.compile(r"^al-[0-9a-f]{16}$")
 def alert_id_for(fingerprint: str) -> str:
     """The alert id of a fingerprint: the same condition always maps to the same alert."""
     return "al-" + hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:16]
+
+
+def newest_unacked_first(alert: Mapping[str, Any]) -> tuple[int, float]:
+    """Sort key: unacknowledged before acknowledged, then the newest occurrence first."""
+    return (0 if alert["state"] in UNACKED else 1, -(alert.get("last_seen") or 0.0))
+
+
+def most_urgent_first(alert: Mapping[str, Any]) -> tuple[int, int, float]:
+    """Sort key of the wall: unacknowledged first, then by severity, then newest first."""
+    return (0 if alert["state"] in UNACKED else 1, SEVERITY_RANK.get(alert["severity"], 9),
+            -(alert.get("last_seen") or 0.0))

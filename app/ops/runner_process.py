@@ -14,11 +14,12 @@ from typing import Sequence
 
 import redis
 
-from app import kpis, map_share, rules
+from app import kpis, map_share
 from app.config import Settings
 from app.mapdata import Thresholds
 from app.pipeline.runner import DerivedWork, Runner, throttled
 from data_adapters.base import Adapter
+from app.alerts import ticker
 
 log = logging.getLogger("cityops.runner")
 KPI_EVERY_S = 5.0
@@ -35,10 +36,10 @@ def derived_work(settings: Settings) -> DerivedWork:
         return kpis.refresh(r, domain, settings=settings)
 
     def evaluate_rules(r: redis.Redis, owner: str) -> object:
-        return rules.tick(r, settings, owner)
+        return ticker.tick(r, settings, owner)
 
     return DerivedWork(after_batch=(publish_map, throttled(KPI_EVERY_S, refresh_kpis)),
-                       periodic=((rules.EVALUATE_EVERY_S, evaluate_rules),))
+                       periodic=((ticker.EVALUATE_EVERY_S, evaluate_rules),))
 
 
 def build_runner(settings: Settings, redis_url: str, feeds: Sequence[Adapter] = (),

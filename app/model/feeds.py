@@ -1,14 +1,9 @@
-"""Feed health as every screen, the API and the CLI show it: ok, stale or down, and since when."""
+"""Feed health as every screen shows it: ok, stale, down or waiting, judged against the freshness budget."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
-
-import redis
-
-from app import store
 
 DOWN_AFTER_FAILURES = 3
 STALE_STATES = frozenset({"stale", "down"})
@@ -64,19 +59,15 @@ def feed_state(row: dict[str, str], now: float) -> str:
     return "down" if failures >= DOWN_AFTER_FAILURES else "stale"
 
 
-def read_health(r: redis.Redis, now: float | None = None) -> list[FeedHealth]:
-    """Every feed's health, stale ones marked as such."""
-    now = time.time() if now is None else now
-    out = []
-    for row in store.feeds.read_health(r):
-        out.append(FeedHealth(
-            feed=row["feed"], domain=row.get("domain", ""), adapter=row.get("adapter", ""),
-            state=feed_state(row, now), last_success=_num(row, "last_success"),
-            last_attempt=_num(row, "last_attempt"), last_error=row.get("last_error", ""),
-            last_error_at=_num(row, "last_error_at"),
-            consecutive_failures=int(row.get("consecutive_failures") or 0),
-            accepted=int(row.get("accepted") or 0), rejected=int(row.get("rejected") or 0),
-            lag_s=_num(row, "lag_s"), interval_s=_num(row, "interval_s") or 0.0,
-            freshness_budget_s=_num(row, "freshness_budget_s") or 0.0,
-            owner=row.get("owner", "")))
-    return out
+def health_of(row: dict[str, str], now: float) -> FeedHealth:
+    """A stored health record (its feed name under "feed") with its state judged at ``now``."""
+    return FeedHealth(
+        feed=row["feed"], domain=row.get("domain", ""), adapter=row.get("adapter", ""),
+        state=feed_state(row, now), last_success=_num(row, "last_success"),
+        last_attempt=_num(row, "last_attempt"), last_error=row.get("last_error", ""),
+        last_error_at=_num(row, "last_error_at"),
+        consecutive_failures=int(row.get("consecutive_failures") or 0),
+        accepted=int(row.get("accepted") or 0), rejected=int(row.get("rejected") or 0),
+        lag_s=_num(row, "lag_s"), interval_s=_num(row, "interval_s") or 0.0,
+        freshness_budget_s=_num(row, "freshness_budget_s") or 0.0,
+        owner=row.get("owner", ""))
