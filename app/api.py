@@ -16,10 +16,10 @@ from typing import Any, Callable, Mapping, NoReturn, Sequence, TypeVar
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from app import store
-from app.model import roles
 from app.context import current_principal, redis_client, require_roles
-from app.entities import domain_entities
-from app.situation.feeds import read_health
+from app.live.entities import domain_entities
+from app.live.feeds import read_health
+from app.model import roles
 from app.model.domains import DOMAINS
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -15,17 +15,13 @@ import redis
 from flask import Blueprint, Response, abort, g, jsonify
 
 from app import accounts, alerts, store
-from app.model import roles
+from app.alerts.cap_export import cap_document
 from app.api import Field, bad_request, inputs
 from app.context import client_addr, current_principal, redis_client, require_roles
-from app.model.geo import valid_position
+from app.model import roles
+from app.model.alerts import MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE, SEVERITIES, STATES
 from app.model.domains import DOMAINS
-from app.model.alerts import SEVERITIES
-from app.model.alerts import STATES
-from app.model.alerts import MAX_TITLE
-from app.model.alerts import MAX_DESCRIPTION
-from app.model.alerts import MAX_NOTE
-from app.alerts.cap_export import cap_document
+from app.model.geo import valid_position
 
 api_alerts = Blueprint("api_alerts", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 1000

@@ -13,8 +13,8 @@ import hmac
 import secrets
 import time
 from datetime import timedelta
-from typing import Sequence
 from importlib import resources
+from typing import Sequence
 from urllib.parse import urlencode, urlsplit
 
 import redis
@@ -24,11 +24,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import accounts, i18n, store
-from app.model import roles
 from app.accounts import Principal
 from app.config import MIN_SECRET_KEY_LENGTH, ConfigError, Settings, weak_secret_reason
 from app.context import client_addr, current_principal, redis_client
 from app.context import settings as current_settings
+from app.model import roles
 from layouts import login as login_page
 
 CSRF_COOKIE = "_csrf_token"

@@ -20,11 +20,11 @@ import redis
 from google.transit import gtfs_realtime_pb2
 
 from app import map_share, store
-from app.store.embedded import free_port, redis_server_binary
 from app.mapdata import Thresholds
-from app.store.link import connect
 from app.model.records import RawPayload
 from app.pipeline.ingest import ingest
+from app.store.embedded import free_port, redis_server_binary
+from app.store.link import connect
 from data_adapters.transport.adapter import GtfsRealtimeAdapter
 
 CENTER = (28.55, 112.36)  # Yiyang

@@ -18,9 +18,8 @@ import redis
 from app import store
 from app.bench import CENTER
 from app.config import load_settings
-from app.model.records import Entity, Observation
 from app.model.domains import DOMAINS
-
+from app.model.records import Entity, Observation
 
 
 def _positions(rng: np.random.Generator, n: int, spread: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +139,8 @@ def bench_tick(r: redis.Redis, vehicles: int = 20_000, sensors: int = 2_000, hos
         for run in range(runs):
             vlat += rng.normal(0, 0.0003, vehicles)
             vlon += rng.normal(0, 0.0003, vehicles)
-            store.entities.write_batch(r, "transport", "bench", entities=_vehicles(time.time() + run, vlat, vlon),
+            store.entities.write_batch(r, "transport", "bench",
+                                       entities=_vehicles(time.time() + run, vlat, vlon),
                               replaces=["vehicle"])
             started = time.perf_counter()
             map_share.publish(r, "transport", limits)

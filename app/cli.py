@@ -15,11 +15,11 @@ from typing import Callable, Sequence
 import redis
 
 from app import __version__, accounts, store
-from app.model import roles
 from app.config import ConfigError, Settings, load_settings, settings_table
+from app.model import roles
+from app.model.domains import DOMAINS
 from app.store.link import RedisUnavailable, redis_session
 from data_adapters.base import FeedError
-from app.model.domains import DOMAINS
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -74,9 +74,9 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_runner(settings: Settings, _args: argparse.Namespace) -> int:
     """The adapter runner process (started by `up`)."""
+    from app.ops.runner_process import main
     from data_adapters import registry
     from data_adapters.demo import demo_feeds
-    from app.ops.runner_process import main
 
     if not settings.redis_url:
         raise CommandError("the runner is started by `cityops up`, which tells it where Redis is")
@@ -201,9 +201,9 @@ def _ingest_adapter(domain: str, kind: str, feed: str, data: bytes):  # type: ig
 
 def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
     """Parse a recorded payload, store it, print a JSON summary (exit 2 if it is unusable)."""
-    from data_adapters.base import ParseError
     from app.model.records import RawPayload
     from app.pipeline.ingest import ingest
+    from data_adapters.base import ParseError
 
     try:
         with open(args.file, "rb") as handle:
@@ -236,7 +236,7 @@ def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
 
 def cmd_feeds(r: redis.Redis, args: argparse.Namespace) -> int:
     """Each feed with its health."""
-    from app.situation.feeds import read_health
+    from app.live.feeds import read_health
 
     health = read_health(r)
     if args.json:

@@ -16,8 +16,8 @@ import redis
 from flask import Blueprint, Response, jsonify
 
 from app import store
-from app.model import roles
 from app.context import client_addr, current_principal, redis_client, require_roles, settings
+from app.model import roles
 from app.report import (
     ReportError,
     Situation,

@@ -12,14 +12,14 @@ import redis
 from flask import Flask, Response, jsonify, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import auth, live, official_routes
+from app import auth, official_routes
 from app.api import api
 from app.api_alerts import api_alerts
 from app.config import Settings, load_settings, resolve_secret_key
 from app.context import EXTENSION
 from app.store.embedded import EmbeddedRedis
 from app.store.link import RedisUnavailable, connect
-from layouts import register_pages
+from layouts import register_pages, status_strip
 from layouts.components import shell
 
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
         suppress_callback_exceptions=True,
     )
     register_pages(app)
-    live.register(app)
+    status_strip.register(app)
     server.before_request(callback_request_guard(app))
     app.layout = shell
     # Dash finishes its setup (asset registry, Dash Pages' router and its inline page-title

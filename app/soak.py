@@ -33,11 +33,11 @@ from typing import Any, Callable, Mapping, Sequence
 import redis
 
 from app import accounts, store
-from app.model import roles
 from app.bench_web import STATUS_OUTPUTS, _tick_body
 from app.config import ConfigError, Settings, load_settings
+from app.live.feeds import read_health
+from app.model import roles
 from app.store.embedded import free_port
-from app.situation.feeds import read_health
 from app.store.link import connect
 
 ROLES = ("supervisor", "redis", "runner", "web_master", "web_workers", "simulator")

@@ -24,8 +24,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from app import accounts, store
-from app.model import roles
 from app.config import Settings, ensure_data_dir, resolve_secret_key
+from app.model import roles
 from app.store.embedded import EmbeddedRedis, EmbeddedRedisError, die_with_parent, free_port
 from app.store.link import RedisUnavailable, check, connect, public_url
 from data_adapters import registry

@@ -14,8 +14,8 @@ import urllib.request
 from typing import Any, ClassVar, Mapping
 from urllib.parse import urlsplit
 
-from data_adapters.base import MAX_PAYLOAD_BYTES, Adapter, FatalFeedError, RetryableFeedError
 from app.model.records import RawPayload
+from data_adapters.base import MAX_PAYLOAD_BYTES, Adapter, FatalFeedError, RetryableFeedError
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_BYTES = MAX_PAYLOAD_BYTES  # one cap for fetching and parsing

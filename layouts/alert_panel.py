@@ -19,14 +19,11 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app import alerts, i18n, store
-from app.model import roles
 from app.context import client_addr, current_principal, redis_client, require_roles
+from app.model import roles
+from app.model.alerts import CLOSED, SEVERITIES, UNACKED, most_urgent_first
 from layouts import ids
 from layouts.components import domain_title, format_time
-from app.model.alerts import SEVERITIES
-from app.model.alerts import UNACKED
-from app.model.alerts import CLOSED
-from app.model.alerts import most_urgent_first
 
 PANEL_ROWS = 8
 READERS = frozenset(roles.TOKEN_ROLES)

@@ -22,21 +22,23 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from app import accounts, alerts, i18n, store
-from app.model import roles
-from app.mapdata import DEFAULT_CENTER  # where an unlocated alert's map opens
 from app.context import client_addr, current_principal, redis_client, require_roles
+from app.mapdata import DEFAULT_CENTER  # where an unlocated alert's map opens
+from app.model import roles
+from app.model.alerts import (
+    ALERT_ID,
+    CLOSED,
+    MAX_DESCRIPTION,
+    MAX_NOTE,
+    MAX_TITLE,
+    SEVERITIES,
+    STATES,
+    UNACKED,
+)
+from app.model.domains import DOMAINS
 from layouts import alert_panel, ids
 from layouts.components import domain_title, format_time, page_layout, tab_title
 from layouts.livemap import basemap_layers
-from app.model.domains import DOMAINS
-from app.model.alerts import SEVERITIES
-from app.model.alerts import STATES
-from app.model.alerts import UNACKED
-from app.model.alerts import CLOSED
-from app.model.alerts import MAX_TITLE
-from app.model.alerts import MAX_DESCRIPTION
-from app.model.alerts import MAX_NOTE
-from app.model.alerts import ALERT_ID
 
 PATH = "/alerts"
 PAGE_ROLES = roles.PAGE_BY_PATH[PATH].roles

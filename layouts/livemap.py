@@ -27,12 +27,12 @@ from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app import map_share, mapdata
-from app.model import roles
 from app.context import redis_client, require_roles, settings
 from app.mapdata import LAYER_BY_KEY, LAYERS, SEVERITY_CLASSES, View
+from app.model import roles
+from app.model.domains import DOMAINS
 from layouts import ids
 from layouts.components import format_time
-from app.model.domains import DOMAINS
 
 ALL_LAYERS: tuple[str, ...] = tuple(layer.key for layer in LAYERS)
 PROBLEMS = "problems"

@@ -22,8 +22,9 @@ from dash import Input, Output, dcc, html
 from plotly.subplots import make_subplots
 
 from app import i18n, store
-from app.model import roles
 from app.context import redis_client, require_roles, settings
+from app.model import roles
+from app.model.domains import DOMAINS
 from app.official_routes import ALERTS_CSV_PATH, KPIS_CSV_PATH, REPORT_PATH
 from app.report import (
     STATUS_SYMBOLS,
@@ -35,7 +36,6 @@ from app.report import (
 )
 from layouts import ids
 from layouts.components import domain_title, page_layout, tab_title
-from app.model.domains import DOMAINS
 
 PATH = "/official"
 ALLOWED = roles.PAGE_BY_PATH[PATH].roles

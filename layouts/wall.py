@@ -22,13 +22,13 @@ from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app import i18n
-from app.model import roles
 from app.context import require_roles
 from app.mapdata import LAYERS
+from app.model import roles
+from app.model.domains import DOMAINS
 from layouts import alert_panel, ids, wall_tiles
 from layouts.components import domain_title, page_layout
 from layouts.livemap import WALL, live_map, register_map
-from app.model.domains import DOMAINS
 
 PATH = "/wall"
 TEXT: dict[str, str] = {"title": "City operations", "city": "City"}

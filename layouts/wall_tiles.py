@@ -16,12 +16,11 @@ from urllib.parse import quote
 import redis
 from dash import html
 
-from app import store
-from app import i18n
+from app import i18n, store
 from app.context import redis_client, settings
+from app.model.domains import DOMAINS
 from app.model.feeds import STALE_STATES, feed_state
 from layouts.components import domain_title, kpi_value_text
-from app.model.domains import DOMAINS
 
 # Plain English, in one place, so that the translations can take them over in one move.
 TEXT: dict[str, str] = {

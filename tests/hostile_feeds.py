@@ -32,16 +32,16 @@ import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
 from app import kpis, store
+from app.alerts import evaluation
 from app.config import load_settings
+from app.model.domains import DOMAINS
+from app.model.records import Event
+from app.ops.runner_process import build_runner
+from app.pipeline.runner import FeedSchedule
 from data_adapters import registry
 from data_adapters.base import Adapter
-from app.model.records import Event
 from data_adapters.city.open311 import parse_services
-from app.pipeline.runner import FeedSchedule
 from tests.local_http import LocalHttpServer
-from app.model.domains import DOMAINS
-from app.ops.runner_process import build_runner
-from app.alerts import evaluation
 
 PAYLOADS: tuple[str, ...] = (
     "<script>alert(1)</script>",

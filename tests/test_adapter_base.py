@@ -6,9 +6,9 @@ import math
 
 import pytest
 
+from app.model.geo import valid_position
 from app.model.records import EXCERPT_LIMIT, Rejected, excerpt_of
 from data_adapters.base import ParseError, RetryableFeedError
-from app.model.geo import valid_position
 
 
 @pytest.mark.parametrize("lat, lon, ok", [

@@ -19,10 +19,10 @@ import pytest
 import redis
 
 from app import store
+from app.live.feeds import read_health
+from app.model.domains import DOMAINS
 from app.model.feeds import FeedHealth
-from app.situation.feeds import read_health
-from data_adapters import registry
-from data_adapters.base import Adapter, ParseError
+from app.model.geo import valid_position
 from app.model.records import (
     Entity,
     Event,
@@ -33,13 +33,12 @@ from app.model.records import (
     Rejected,
     Removed,
 )
-from app.model.geo import valid_position
+from data_adapters import registry
+from data_adapters.base import Adapter, ParseError
 from data_adapters.simulator import CityModel, Fleet, TransitNetwork
 from tests import fixtures_transport as fx
-from tests.conftest import RedisServer
-from tests.conftest import wait_for
+from tests.conftest import RedisServer, wait_for
 from tests.test_feed_runner import FeedServer, start_runner
-from app.model.domains import DOMAINS
 
 NOW = 1_767_225_600.0 + 3600.0  # 2026-01-01 09:00 in Yiyang: buses running, delays building
 FETCHED_AT = 1_767_225_700.0

@@ -10,8 +10,8 @@ import redis
 
 from app import alerts, store
 from app.accounts import Principal
-from app.store.link import connect
 from app.model.geo import point_in_area
+from app.store.link import connect
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 SQUARE = {"type": "Polygon", "coordinates": [[[112.0, 28.0], [113.0, 28.0], [113.0, 29.0],

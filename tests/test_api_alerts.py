@@ -9,11 +9,11 @@ import pytest
 import redis
 
 from app import accounts, alerts, store
-from app.model.records import Event, Removed
+from app.model.alerts import SEVERITIES
 from app.model.cap import cap_id
+from app.model.records import Event, Removed
 from data_adapters.cap.parse import parse_cap
 from tests.conftest import PASSWORD, csrf_header, login
-from app.model.alerts import SEVERITIES
 
 T0 = 1_767_225_600.0
 WATER_USER = "medic-water"

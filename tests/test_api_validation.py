@@ -20,6 +20,7 @@ import redis
 from app import api, auth, i18n, store
 from app.api import Field
 from app.api_alerts import RAISE_BODY
+from app.model.alerts import MAX_TITLE
 from layouts import ids
 from tests.conftest import PASSWORD, csrf_header, login
 from tests.test_security import (
@@ -36,7 +37,6 @@ from tests.test_security import (
     session_caller,
     water_alert,
 )
-from app.model.alerts import MAX_TITLE
 
 # Values of the wrong type for a field, by what they are.
 NOT_TEXT: dict[str, Any] = {"number": 5, "fraction": 1.5, "list": ["a"], "object": {"a": "b"},

@@ -28,8 +28,6 @@ import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
 from app import cli, store
-from data_adapters import registry
-from data_adapters.base import Adapter, ParseError
 from app.model.records import (
     Entity,
     Event,
@@ -41,6 +39,8 @@ from app.model.records import (
     Removed,
 )
 from app.pipeline.ingest import ingest
+from data_adapters import registry
+from data_adapters.base import Adapter, ParseError
 from tests.conftest import RedisServer
 
 CORPUS = Path(__file__).resolve().parent / "bad_input"

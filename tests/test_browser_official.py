@@ -17,15 +17,15 @@ import redis
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Route, expect
 
 from app import accounts, alerts, store
-from app.store.link import connect
 from app.model.records import Entity, Event
+from app.store.link import connect
 from tests.conftest import PASSWORD, RedisServer
 from tests.test_browser import (
     CHROMIUM,
-    browser,  # noqa: F401 - the module's chromium fixture
     PAGE_TIMEOUT_MS,
     PageWatch,
     RunningCityOps,
+    browser,  # noqa: F401 - the module's chromium fixture
     log_in,
     new_context,
     screenshot,

@@ -17,6 +17,7 @@ import redis
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from app import accounts, alerts, store
+from app.model.domains import DOMAINS
 from tests.conftest import RedisServer
 from tests.test_browser import (
     CHROMIUM,
@@ -28,7 +29,6 @@ from tests.test_browser import (
     start_cityops,
     stop_cityops,
 )
-from app.model.domains import DOMAINS
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason=f"{CHROMIUM} is missing: install Debian's chromium package")

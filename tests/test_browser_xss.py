@@ -36,9 +36,9 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 
 from app import accounts, alerts, store
+from app.model.records import Event
 from app.report import read_map_layers, read_situation, render_report
 from app.store.link import connect
-from app.model.records import Event
 from data_adapters.cap.parse import parse_cap
 from tests import hostile_feeds as hf
 from tests.conftest import PASSWORD, RedisServer

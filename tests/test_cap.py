@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from app.model.cap import CAP_SEVERITY_OF, cap_id, map_severity
 from app.model.records import Event, RawPayload, Rejected, Removed
 from data_adapters.base import FatalFeedError, ParseError
 from data_adapters.cap.adapter import CapAdapter
-from app.model.cap import CAP_SEVERITY_OF, cap_id, map_severity
 from data_adapters.cap.parse import (
     MAX_BYTES,
     circle_ring,

@@ -14,13 +14,12 @@ import pytest
 import redis
 
 from app import store
-from app.model.records import Entity, Event, FeedHeader, ParseItem, RawPayload, Rejected
-from data_adapters.base import ParseError
 from app.model.geo import valid_position
-from data_adapters.city.adapter import Open311Adapter
-from data_adapters.city.open311 import (parse_datetime, parse_requests, parse_services,
-                                        safe_xml_root)
+from app.model.records import Entity, Event, FeedHeader, ParseItem, RawPayload, Rejected
 from app.pipeline.ingest import ingest
+from data_adapters.base import ParseError
+from data_adapters.city.adapter import Open311Adapter
+from data_adapters.city.open311 import parse_datetime, parse_requests, parse_services, safe_xml_root
 from tests.local_http import LocalHttpServer
 
 FETCHED_AT = 1_767_225_600.0  # 2026-01-01T00:00:00Z

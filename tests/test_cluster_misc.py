@@ -13,17 +13,16 @@ import redis
 from redis.cluster import RedisCluster
 
 from app import accounts, alerts, kpis, store
-from app.alerts import rules
+from app.alerts import evaluation, rules
 from app.config import load_settings
+from app.model.alerts import alert_id_for
+from app.model.domains import DOMAINS
+from app.model.records import Entity, Observation
 from app.store.embedded import free_port
 from app.store.link import RedisUnavailable, connect, is_cluster_url
-from app.model.records import Entity, Observation
 from tests.conftest import PASSWORD, csrf_header, login
 from tests.redis_cluster import SLOTS, RedisClusterServer, free_cluster_port
 from tests.test_gate import LIVE_BODY
-from app.model.domains import DOMAINS
-from app.model.alerts import alert_id_for
-from app.alerts import evaluation
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 

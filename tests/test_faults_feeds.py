@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import threading
 import time
-from itertools import pairwise
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from typing import Any, Iterator
 
 import pytest
@@ -22,15 +22,15 @@ import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
 from app import alerts, store
+from app.alerts import evaluation
 from app.config import load_settings
+from app.model.alerts import alert_id_for
 from app.model.feeds import STALE_STATES, feed_state
+from app.ops.runner_process import build_runner
+from app.pipeline.runner import LOOP_S
 from data_adapters import registry
 from data_adapters.base import Adapter
-from app.pipeline.runner import LOOP_S
 from tests.conftest import RedisServer, wait_for
-from app.ops.runner_process import build_runner
-from app.model.alerts import alert_id_for
-from app.alerts import evaluation
 
 YIYANG = (28.55, 112.36)
 INTERVAL_S = 0.5

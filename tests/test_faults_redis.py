@@ -27,9 +27,23 @@ from playwright.sync_api import Route, expect, sync_playwright
 from app import store
 from app.store.link import PROBE_EVERY_S, SOCKET_TIMEOUT_S, LinkLost, connect
 from tests.conftest import RedisServer, wait_for
-from tests.test_up import (Up, assert_nothing_left, child_pid, children_of, embedded_client,
-                           kill_group, launch, login, poll, post_login, redis_url_of, start_up,
-                           stop, up_env, wait_running)
+from tests.test_up import (
+    Up,
+    assert_nothing_left,
+    child_pid,
+    children_of,
+    embedded_client,
+    kill_group,
+    launch,
+    login,
+    poll,
+    post_login,
+    redis_url_of,
+    start_up,
+    stop,
+    up_env,
+    wait_running,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -12,16 +12,16 @@ import redis
 
 from app import store
 from app.config import load_settings
+from app.live.feeds import read_health
 from app.model.feeds import feed_state
-from app.situation.feeds import read_health
-from data_adapters.base import Adapter, ParseError, RetryableFeedError
 from app.model.records import Entity, FeedHeader, ParseItem, RawPayload, Rejected
-from data_adapters.http import http_get
+from app.ops.runner_process import build_runner
 from app.pipeline.ingest import ingest
 from app.pipeline.runner import Runner, backoff_delay
+from data_adapters.base import Adapter, ParseError, RetryableFeedError
+from data_adapters.http import http_get
 from tests.conftest import RedisServer, wait_for
 from tests.local_http import LocalHttpServer
-from app.ops.runner_process import build_runner
 
 
 class CsvPointsAdapter(Adapter):

@@ -24,9 +24,9 @@ from google.transit import gtfs_realtime_pb2 as rt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.model.records import RawPayload
 from data_adapters import registry
 from data_adapters.base import Adapter, ParseError
-from app.model.records import RawPayload
 from data_adapters.water.mqtt import MqttMessage, encode_batch
 from tests.test_bad_input import FEED, FETCHED_AT, check_record
 

@@ -23,9 +23,9 @@ import redis
 import requests
 
 from app import accounts, auth, store
+from app.model.records import Entity
 from app.store.embedded import die_with_parent, free_port
 from app.store.link import connect
-from app.model.records import Entity
 from tests.conftest import PASSWORD
 from tests.test_gate import LIVE_BODY
 

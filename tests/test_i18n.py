@@ -10,12 +10,12 @@ import pytest
 import redis
 
 from app import accounts, i18n, store
-from app.model import roles
 from app.i18n_catalog import CATALOG
+from app.model import roles
+from app.model.domains import DOMAINS
 from tests.conftest import csrf_header, login
 from tests.test_domain_pages import HOSTILE, seed_medical, texts
 from tests.test_official import page_body
-from app.model.domains import DOMAINS
 
 HAN = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")  # ideographs, CJK punctuation
 

@@ -23,9 +23,9 @@ from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
 from app import store
-from app.store.link import connect
 from app.model.records import RawPayload
 from app.pipeline.ingest import ingest
+from app.store.link import connect
 from data_adapters.simulator import CityModel, Fleet, TransitNetwork
 from data_adapters.transport.adapter import GtfsRealtimeAdapter
 from tests import fixtures_transport as fx

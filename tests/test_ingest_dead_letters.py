@@ -8,9 +8,9 @@ from typing import Iterator
 import redis
 
 from app import store
-from data_adapters.base import Adapter
 from app.model.records import Entity, ParseItem, RawPayload, Rejected
 from app.pipeline.ingest import ingest
+from data_adapters.base import Adapter
 
 
 class ManyBadRows(Adapter):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 
 from app import kpis, store
+from app.kpis.transport import compute_transport
 from app.model.records import Entity, Event, Observation
 
 NOW = 1_800_000_000.0
@@ -26,7 +27,7 @@ def test_transport_kpis(r: redis.Redis) -> None:
               Event("transport", "service_alert", "f:alert:2", "Over", NOW, "f",
                     starts_at=NOW - 600, ends_at=NOW - 300)]
     store.entities.write_batch(r, "transport", "f", entities=buses, observations=delays, events=alerts)
-    by_name = {k.name: k for k in kpis.compute_transport(r, NOW)}
+    by_name = {k.name: k for k in compute_transport(r, NOW)}
     assert by_name["vehicles_in_service"].value == 4
     assert by_name["on_time_performance"].value == 50.0
     assert by_name["on_time_performance"].status == "bad"
@@ -37,7 +38,7 @@ def test_transport_kpis(r: redis.Redis) -> None:
 
 def test_kpis_without_data_are_unknown(r: redis.Redis) -> None:
     """An empty city has no on-time figure rather than a made-up one."""
-    by_name = {k.name: k for k in kpis.compute_transport(r, NOW)}
+    by_name = {k.name: k for k in compute_transport(r, NOW)}
     assert by_name["on_time_performance"].value is None
     assert by_name["on_time_performance"].status == "unknown"
 
@@ -48,7 +49,7 @@ def test_refresh_stores_current_values_and_history(r: redis.Redis) -> None:
     kpis.refresh(r, "transport", NOW)
     kpis.refresh(r, "transport", NOW)
     ordered = store.kpis.read(r, "transport")
-    assert [k["name"] for k in ordered] == [k.name for k in kpis.compute_transport(r, NOW)]
+    assert [k["name"] for k in ordered] == [k.name for k in compute_transport(r, NOW)]
     current = {k["name"]: k for k in ordered}
     assert current["vehicles_in_service"]["value"] == 1.0
     history = store.kpis.read_history(r, "transport", since=0)

@@ -14,12 +14,12 @@ import redis
 
 from app import kpis, store
 from app.config import ConfigError, Settings, load_settings
-from app.kpis_water import compute_water
-from app.kpis_medical import compute_medical
-from app.kpis_city import compute_city
+from app.kpis.city import compute_city
+from app.kpis.medical import compute_medical
+from app.kpis.water import compute_water
 from app.model.records import Entity, Event, Observation, RawPayload
-from data_adapters.city.adapter import Open311Adapter
 from app.pipeline.ingest import ingest
+from data_adapters.city.adapter import Open311Adapter
 from data_adapters.medical.adapter import FhirAdapter
 from data_adapters.medical.ambulances import AmbulanceAvlAdapter
 from data_adapters.water.adapter import SenmlHttpAdapter

@@ -24,7 +24,7 @@ CAP_SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples" 
 
 
 def feed(name: str, state: str, last_success: float | None, domain: str = "water") -> FeedHealth:
-    """A feed health record as app.situation.feeds reads it."""
+    """A feed health record as app.live.feeds reads it."""
     return FeedHealth(feed=name, domain=domain, adapter="test", state=state,
                       last_success=last_success, last_attempt=last_success, last_error="",
                       last_error_at=None, consecutive_failures=0, accepted=1, rejected=0,

@@ -18,12 +18,12 @@ import redis
 from app import store
 from app.config import load_settings
 from app.model.records import Entity, Retention
+from app.ops.runner_process import build_runner
+from app.pipeline.ingest import ingest
 from data_adapters.base import FatalFeedError
 from data_adapters.city.adapter import DEFAULT_CLOSED_RETENTION_DAYS, Open311Adapter
-from app.pipeline.ingest import ingest
 from tests.conftest import RedisServer, wait_for
 from tests.test_city_open311 import Open311Server, payload, request
-from app.ops.runner_process import build_runner
 
 DAY = 86_400.0
 

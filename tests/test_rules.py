@@ -13,19 +13,16 @@ import pytest
 import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
-from app import alerts, store
-from app import cli
-from app.alerts import rules
+from app import alerts, cli, store
+from app.alerts import evaluation, rules, ticker
 from app.config import load_settings
+from app.model.alerts import alert_id_for
 from app.model.records import Entity, Event, Observation, RawPayload
-from data_adapters.cap.adapter import CapAdapter
+from app.ops.runner_process import build_runner
 from app.pipeline.ingest import ingest
+from data_adapters.cap.adapter import CapAdapter
 from data_adapters.transport.adapter import GtfsRealtimeAdapter
 from tests.conftest import RedisServer, wait_for
-from app.ops.runner_process import build_runner
-from app.model.alerts import alert_id_for
-from app.alerts import evaluation
-from app.alerts import ticker
 
 T0 = 1_767_225_600.0
 URL = "http://127.0.0.1/feed"

@@ -9,9 +9,9 @@ import redis
 
 from app import store
 from app.config import load_settings
+from app.ops.runner_process import build_runner
 from app.pipeline.runner import Runner
 from tests.conftest import RedisServer, wait_for
-from app.ops.runner_process import build_runner
 
 
 def _start_runner(url: str, data_dir) -> tuple[Runner, threading.Thread]:  # type: ignore[no-untyped-def]

@@ -10,9 +10,8 @@ repeat them.
 
 from __future__ import annotations
 
-import dataclasses
-
 import base64
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -27,9 +26,9 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import Rule
 
 from app import accounts, alerts, auth, i18n, store
-from app.model import roles
 from app.config import ConfigError, load_settings
 from app.context import require_roles
+from app.model import roles
 from app.server import create_app
 from layouts import ids
 from tests.conftest import PASSWORD, RedisServer, csrf_header, login, wait_for
@@ -607,7 +606,7 @@ def test_revoked_wall_token_is_refused_at_once_everywhere(web_app: Any, r: redis
     assert display.get(f"/wall?token={token}").status_code == 302
     assert display.get("/wall").status_code == 200
     assert bearer.call("GET", "/wall").status_code == 200
-    live = callback_key(web_app, "app.live.refresh")
+    live = callback_key(web_app, "layouts.status_strip.refresh")
     body = callback_request(live, web_app.callback_map[live])
     assert display.post("/_dash-update-component", json=body,
                         headers=csrf_header(display)).status_code == 200

@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 from google.transit import gtfs_realtime_pb2 as rt
 
-from app.store.embedded import free_port
 from app.model.geo import valid_position
+from app.store.embedded import free_port
 from data_adapters.simulator import CityModel, Fleet, SimulatorServer, TransitNetwork
 from data_adapters.simulator.city import haversine_m
 from data_adapters.simulator.transit import DELAY_MAX_S, DELAY_MIN_S, MAX_VEHICLES_PER_ROUTE

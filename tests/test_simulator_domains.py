@@ -28,24 +28,42 @@ import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
 from app import store
+from app.model.records import Entity, Event, Observation, Rejected, Removed
+from app.pipeline.ingest import ingest
 from app.store.embedded import free_port
 from data_adapters import registry
-from app.model.records import Entity, Event, Observation, Rejected, Removed
 from data_adapters.base import ParseError
 from data_adapters.cap.parse import parse_cap
 from data_adapters.city.open311 import parse_requests, parse_services
 from data_adapters.demo import demo_feeds
-from app.pipeline.ingest import ingest
 from data_adapters.medical.fhir import parse_fhir
-from data_adapters.simulator import (AmbulanceService, CityModel, FhirService, Fleet, HospitalNetwork,
-                                     RequestBook, SensorThingsService, SimulatorServer, TransitNetwork,
-                                     WarningFeed, WaterNetwork, make_scenario)
+from data_adapters.simulator import (
+    AmbulanceService,
+    CityModel,
+    FhirService,
+    Fleet,
+    HospitalNetwork,
+    RequestBook,
+    SensorThingsService,
+    SimulatorServer,
+    TransitNetwork,
+    WarningFeed,
+    WaterNetwork,
+    make_scenario,
+)
 from data_adapters.simulator.city import District, points_in_polygon
 from data_adapters.simulator.patterns import hospital_load, request_arrivals, water_demand
 from data_adapters.simulator.scenario import BUS_DELAY_PEAK_S, Scenario
 from data_adapters.simulator.sta import OBSERVATION_ID_BASE
-from data_adapters.simulator.water import (CHLORINE, CHLORINE_MIN_MGL, FLOW, LOW_PRESSURE_BAR, PRESSURE,
-                                           TURBIDITY, TURBIDITY_LIMIT_NTU)
+from data_adapters.simulator.water import (
+    CHLORINE,
+    CHLORINE_MIN_MGL,
+    FLOW,
+    LOW_PRESSURE_BAR,
+    PRESSURE,
+    TURBIDITY,
+    TURBIDITY_LIMIT_NTU,
+)
 from data_adapters.transport.gtfs_rt import parse_feed_message
 from data_adapters.water.senml import parse_senml
 from data_adapters.water.sensorthings import parse_observations

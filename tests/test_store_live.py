@@ -52,7 +52,8 @@ def test_full_dataset_retires_what_it_no_longer_lists(r: redis.Redis) -> None:
                       replaces=("vehicle",))
     other = Entity("transport", "vehicle", "g:vehicle:z", 28.5, 112.3, "in_service", 1, "g")
     store.entities.write_batch(r, "transport", "g", entities=[other], replaces=("vehicle",))
-    result = store.entities.write_batch(r, "transport", "f", entities=[vehicle("b", 2)], replaces=("vehicle",))
+    result = store.entities.write_batch(r, "transport", "f", entities=[vehicle("b", 2)],
+                                        replaces=("vehicle",))
     assert result.retired == 1
     assert sorted(e["id"] for e in store.entities.read_entities(r, "transport")) == ["f:vehicle:b",
                                                                             "g:vehicle:z"]
@@ -155,7 +156,8 @@ def test_a_store_written_by_an_earlier_version_is_read_and_converted(r: redis.Re
     """Observation times in a hash and feed ids in a set (the earlier layout): the next batch
     still refuses older data and retires what the full listing drops, and converts both keys."""
     store.entities.write_batch(r, "transport", "f", entities=[vehicle("a", 200.0), vehicle("b", 200.0)])
-    r.delete(store.keys.Keys.live_times("transport"), store.keys.Keys.feed_entities("transport", "f", "vehicle"))
+    r.delete(store.keys.Keys.live_times("transport"),
+             store.keys.Keys.feed_entities("transport", "f", "vehicle"))
     r.hset(store.keys.Keys.live_times("transport"), mapping={"f:vehicle:a": "200", "f:vehicle:b": "200"})
     r.sadd(store.keys.Keys.feed_entities("transport", "f", "vehicle"), "f:vehicle:a", "f:vehicle:b")
     result = store.entities.write_batch(r, "transport", "f", entities=[vehicle("a", 100.0)],
@@ -164,7 +166,8 @@ def test_a_store_written_by_an_earlier_version_is_read_and_converted(r: redis.Re
     assert [e["id"] for e in store.entities.read_entities(r, "transport")] == ["f:vehicle:a"]
     assert r.type(store.keys.Keys.live_times("transport")) == "string"
     assert r.type(store.keys.Keys.feed_entities("transport", "f", "vehicle")) == "string"
-    result = store.entities.write_batch(r, "transport", "f", entities=[vehicle("a", 300.0), vehicle("c", 300.0)])
+    result = store.entities.write_batch(r, "transport", "f",
+                                        entities=[vehicle("a", 300.0), vehicle("c", 300.0)])
     assert (result.accepted, result.older) == (2, 0)
 
 

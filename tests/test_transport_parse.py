@@ -12,8 +12,8 @@ import pytest
 from google.transit import gtfs_realtime_pb2 as rt
 
 from app.config import load_settings
-from data_adapters import registry
 from app.model.records import Entity, Event, FeedHeader, Observation, ParseItem, Rejected, Removed
+from data_adapters import registry
 from data_adapters.base import ParseError
 from data_adapters.transport import detect_kind, parse_feed_message, parse_gtfs_zip
 from data_adapters.transport.gtfs_static import MAX_SHAPE_POINTS, simplify_line

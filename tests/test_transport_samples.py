@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from google.transit import gtfs_realtime_pb2 as rt
 
+from app.model.geo import valid_position
 from app.model.records import Entity, Event, FeedHeader, Observation, ParseItem, Rejected, Removed
 from data_adapters.base import ParseError
-from app.model.geo import valid_position
 from data_adapters.transport import detect_kind, parse_feed_message, parse_gtfs_zip
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"

@@ -11,8 +11,8 @@ import redis
 from dash import html
 
 from app import store
-from layouts import wall, wall_tiles
 from app.model.domains import DOMAINS
+from layouts import wall, wall_tiles
 
 
 @pytest.fixture(autouse=True)

@@ -14,10 +14,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from app import store
 from app.model.records import Entity, FeedHeader, Observation, ParseItem, RawPayload, Rejected
-from data_adapters.base import FatalFeedError, ParseError, RetryableFeedError
 from app.pipeline.ingest import ingest
-from data_adapters.water.mqtt import (BATCH_FORMAT, MqttMessage, SenmlMqttAdapter, decode_batch,
-                                      encode_batch, topic_name, valid_filter)
+from data_adapters.base import FatalFeedError, ParseError, RetryableFeedError
+from data_adapters.water.mqtt import (
+    BATCH_FORMAT,
+    MqttMessage,
+    SenmlMqttAdapter,
+    decode_batch,
+    encode_batch,
+    topic_name,
+    valid_filter,
+)
 from data_adapters.water.senml import parse_senml
 from tests.conftest import RedisServer, wait_for
 from tests.mqtt_broker import MqttBroker

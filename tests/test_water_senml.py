@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from app.model.records import Entity, FeedHeader, Observation, ParseItem, RawPayload, Rejected
-from data_adapters.base import ParseError
 from app.pipeline.ingest import ingest
+from data_adapters.base import ParseError
 from data_adapters.water.adapter import SenmlHttpAdapter
 from data_adapters.water.senml import parse_senml, resolve_pack
 

@@ -17,11 +17,19 @@ import redis
 
 from app import store
 from app.model.records import Entity, FeedHeader, Observation, ParseItem, RawPayload, Rejected
-from data_adapters.base import FatalFeedError, ParseError, RetryableFeedError
 from app.pipeline.ingest import ingest
-from data_adapters.water.sensorthings import (Newest, check_metrics, geometry_point, iso_z,
-                                              measurement_in, numeric_result, parse_observations,
-                                              sta_time, ucum_code)
+from data_adapters.base import FatalFeedError, ParseError, RetryableFeedError
+from data_adapters.water.sensorthings import (
+    Newest,
+    check_metrics,
+    geometry_point,
+    iso_z,
+    measurement_in,
+    numeric_result,
+    parse_observations,
+    sta_time,
+    ucum_code,
+)
 from data_adapters.water.sta_adapter import DEFAULT_EXPAND, SensorThingsAdapter, origin
 from tests.local_http import LocalHttpServer
 

@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.gunicorn_conf import CHECK_EVERY
-from tests.test_up import (assert_nothing_left, child_pid, children_of, http, poll, start_up, stop,
-                           up_env)
-
+from tests.test_up import assert_nothing_left, child_pid, children_of, http, poll, start_up, stop, up_env
 
 TRIM_SCRIPT = """
 from app.gunicorn_conf import release_free_memory, resident_mb

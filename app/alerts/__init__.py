@@ -8,8 +8,19 @@ export in ``app.alerts.cap_export``; the vocabulary (severities, states) in ``ap
 
 from app.alerts.errors import AlertError, AlertNotFound, Conflict
 from app.alerts.grouping import assign_groups
-from app.alerts.lifecycle import (SYSTEM_ACTOR, SYSTEM_ADDR, Raised, acknowledge, add_note, assign,
-                                  clear, escalate, raise_alert, raise_manual, resolve)
+from app.alerts.lifecycle import (
+                                  SYSTEM_ACTOR,
+                                  SYSTEM_ADDR,
+                                  Raised,
+                                  acknowledge,
+                                  add_note,
+                                  assign,
+                                  clear,
+                                  escalate,
+                                  raise_alert,
+                                  raise_manual,
+                                  resolve,
+)
 from app.alerts.policy import ACT_ON_ALL, ACTORS, RAISERS, may_act
 from app.alerts.queries import counts, get_alert, list_alerts, timeline, to_json
 

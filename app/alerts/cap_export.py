@@ -5,16 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from typing import Any, Mapping
+
 from app.model.cap import CAP_SEVERITY_OF
 
-
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
-
-
 # CAP says sender identifies the originator and must not hold spaces, commas, "<" or "&".
 CAP_SENDER = "cityops"
-
-
 CAP_CATEGORY = {"transport": "Transport", "water": "Infra", "medical": "Health", "city": "Safety"}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 class AlertError(Exception):
     """An alert operation that cannot be carried out; the message says why."""
 

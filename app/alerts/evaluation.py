@@ -1,27 +1,28 @@
-"""Evaluating the rules at one instant: threshold, staleness and feed-event conditions raise, clear and escalate alerts."""
+"""Evaluating the rules at one instant: threshold, staleness and feed-event conditions raise, clear
+and escalate alerts."""
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
+
 import orjson
 import redis
+
 from app import alerts, store
-from app.model.feeds import STALE_STATES, feed_state
-from app.model.geo import area_center
+from app.alerts.rules import RuleSet, ThresholdRule, fmt, load_rules
+from app.model.alerts import SEVERITIES
 from app.model.cap import cap_id, map_severity
 from app.model.domains import DOMAINS
-from app.model.alerts import SEVERITIES
-import logging
-from app.alerts.rules import RuleSet, ThresholdRule, fmt, load_rules
+from app.model.feeds import STALE_STATES, feed_state
+from app.model.geo import area_center
 
 log = logging.getLogger("cityops.rules")
 
 
 SERVICE_ALERT = "service_alert"
-
-
 CAP_WARNING = "cap_warning"
 
 
@@ -314,8 +315,6 @@ def evaluate(r: redis.Redis, now: float, rules: RuleSet | None = None) -> Evalua
 # Reasons already kept in the dead-letter stream by this process: a bad stored record is seen
 # again every few seconds until its feed replaces it, but it is reported once.
 _reported: set[str] = set()
-
-
 DEAD_LETTER_FEED = "alert-rules"
 
 

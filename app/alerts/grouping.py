@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
-from app.model.alerts import (ACTIVE)
+
+from app.model.alerts import ACTIVE, most_urgent_first
 from app.model.geo import point_in_area
-from app.model.alerts import most_urgent_first
 
 
 def assign_groups(alerts: list[dict[str, Any]]) -> None:

@@ -20,11 +20,10 @@ import orjson
 import redis
 
 from app import store
-from app.model.alerts import (ALERT_ID, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE, SEVERITIES,
-                              alert_id_for)
-from app.model.domains import DOMAINS
 from app.alerts.errors import AlertError, AlertNotFound, Conflict
 from app.alerts.queries import get_alert
+from app.model.alerts import ALERT_ID, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE, SEVERITIES, alert_id_for
+from app.model.domains import DOMAINS
 
 SYSTEM_ACTOR = "system:rules"
 SYSTEM_ADDR = "runner"

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from typing import Any, Mapping
-from app.model import roles
-from app.accounts import Principal
 
+from app.accounts import Principal
+from app.model import roles
 
 # Who acts on every alert; emergency staff act on the domains set on their user.
 ACT_ON_ALL = frozenset({roles.OPERATOR, roles.ADMIN})
-
-
 ACTORS = ACT_ON_ALL | {roles.EMERGENCY}
-
-
 RAISERS = ACT_ON_ALL
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
+
 import orjson
 import redis
-from app import store
-from app.model.alerts import (ALERT_ID, CLOSED, SEVERITIES,
-                              STATES)
-from app.alerts.grouping import assign_groups
-from app.model.alerts import newest_unacked_first
 
+from app import store
+from app.alerts.grouping import assign_groups
+from app.model.alerts import ALERT_ID, CLOSED, SEVERITIES, STATES, newest_unacked_first
 
 _FLOAT_FIELDS = ("first_seen", "last_seen", "opened_at", "acked_at", "assigned_at", "cleared_at",
                  "closed_at", "resolved_at", "escalated_at", "updated_at")

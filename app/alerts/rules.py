@@ -22,10 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-
+from app.model.alerts import MAX_TITLE, SEVERITIES
 from app.model.domains import DOMAINS
-from app.model.alerts import SEVERITIES
-from app.model.alerts import MAX_TITLE
 
 MAX_RULES = 500
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

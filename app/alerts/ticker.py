@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
+
 import orjson
 import redis
+
 from app import store
-import logging
-from app.alerts.rules import RuleSet, RulesError, load_rules
 from app.alerts.evaluation import Evaluation, evaluate
+from app.alerts.rules import RulesError, RuleSet, load_rules
 
 log = logging.getLogger("cityops.rules")
 
 
 EVALUATE_EVERY_S = 5.0
-
-
 LEASE_MS = int(EVALUATE_EVERY_S * 3 * 1000)
-
-
 # -- the runner's timer ------------------------------------------------------------------------------
 _loaded: dict[str, Any] = {}
 

@@ -15,11 +15,11 @@ from typing import Sequence
 import redis
 
 from app import kpis, map_share
+from app.alerts import ticker
 from app.config import Settings
 from app.mapdata import Thresholds
 from app.pipeline.runner import DerivedWork, Runner, throttled
 from data_adapters.base import Adapter
-from app.alerts import ticker
 
 log = logging.getLogger("cityops.runner")
 KPI_EVERY_S = 5.0

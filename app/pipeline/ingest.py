@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import redis
 
 from app import store
-from data_adapters.base import Adapter, ParseError, gc_paused
 from app.model.records import Entity, Event, FeedHeader, Observation, RawPayload, Rejected, Removed
+from data_adapters.base import Adapter, ParseError, gc_paused
 
 MAX_REPORTED_ERRORS = 20
 # The kind a FeedHeader names when the payload lists a feed's events (alerts) in full.

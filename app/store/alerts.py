@@ -12,7 +12,6 @@ from app.model.domains import DOMAINS
 from app.store.keys import Keys
 from app.store.scripts import script
 
-
 # -- alerts -------------------------------------------------------------------------------------------
 # Every lifecycle step is one Lua script over the alert's keys (KEYS: alert hash, its timeline
 # stream, the index, the open set, the meta hash), so two people acting at once meet one winner,
@@ -35,7 +34,8 @@ def raise_alert(r: redis.Redis, alert_id: str, fingerprint: str, fields: Mapping
     pairs = [item for key_value in fields.items() for item in key_value]
     if not pairs:
         raise ValueError("an alert needs at least one field")
-    outcome = r.eval(script("alert_raise", "alert_prelude"), 5, *_alert_keys(alert_id), alert_id, f"{now:.3f}", actor, addr,
+    outcome = r.eval(script("alert_raise", "alert_prelude"), 5, *_alert_keys(alert_id), alert_id,
+                     f"{now:.3f}", actor, addr,
                      fingerprint, *pairs)
     return str(outcome[0]), str(outcome[1])
 
@@ -43,7 +43,8 @@ def raise_alert(r: redis.Redis, alert_id: str, fingerprint: str, fields: Mapping
 def act(r: redis.Redis, alert_id: str, action: str, *, actor: str, addr: str, now: float,
               text: str = "", arg: str = "", expected: str = "") -> list[str]:
     """One lifecycle step on an alert, atomically (see _ALERT_ACT for the answers)."""
-    return [str(v) for v in r.eval(script("alert_act", "alert_prelude"), 5, *_alert_keys(alert_id), alert_id, f"{now:.3f}",
+    return [str(v) for v in r.eval(script("alert_act", "alert_prelude"), 5, *_alert_keys(alert_id),
+                                   alert_id, f"{now:.3f}",
                                    actor, addr, action, text, arg, expected)]
 
 

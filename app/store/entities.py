@@ -13,7 +13,6 @@ import redis
 from app.store.keys import Keys
 from app.store.scripts import script
 
-
 _ENTITY_JOINT = b'},{"domain":'
 
 
@@ -126,14 +125,16 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
             ids = [e.id for e in group]
             # EVAL by name: redis-py's cluster pipeline has no eval() (what redis.Redis's sends).
             pipe.execute_command(
-                "EVAL", script("upsert_entities", "live_helpers"), 6, Keys.live(domain), Keys.live_times(domain),
+                "EVAL", script("upsert_entities", "live_helpers"), 6, Keys.live(domain),
+                Keys.live_times(domain),
                 Keys.geo(domain), Keys.feed_entities(domain, feed, kind),
                 Keys.domain_meta(domain), Keys.feed_entities_digest(domain, feed, kind),
                 "1" if full else "0", now, _batch_blob(group, ids, kind not in MOVING_KINDS),
                 "0" if kind in MOVING_KINDS else "1", _id_set_digest(ids) if full else "")
         if removed:
             pipe.hdel(Keys.live(domain), *removed)
-            pipe.execute_command("EVAL", script("forget_times", "live_helpers"), 1, Keys.live_times(domain), *removed)
+            pipe.execute_command("EVAL", script("forget_times", "live_helpers"), 1,
+                                 Keys.live_times(domain), *removed)
             pipe.zrem(Keys.geo(domain), *removed)
             for kind in by_kind:
                 pipe.execute_command("EVAL", script("forget_feed_ids", "live_helpers"), 1,
@@ -183,7 +184,8 @@ def prune(r: redis.Redis, domain: str, feed: str, kind: str, status: str,
     """Retire ``feed``'s entities of ``kind`` with ``status`` last observed before ``older_than``
     (POSIX s), as a retention limit; returns how many went. One script: readers never see half."""
     return int(r.execute_command(
-        "EVAL", script("prune_entities", "live_helpers"), 6, Keys.live(domain), Keys.live_times(domain), Keys.geo(domain),
+        "EVAL", script("prune_entities", "live_helpers"), 6, Keys.live(domain), Keys.live_times(domain),
+        Keys.geo(domain),
         Keys.feed_entities(domain, feed, kind), Keys.domain_meta(domain),
         Keys.feed_entities_digest(domain, feed, kind), status, repr(float(older_than)),
         f"{time.time():.3f}"))

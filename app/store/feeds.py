@@ -11,7 +11,6 @@ import redis
 from app.store.keys import Keys
 from app.store.scripts import script
 
-
 # -- feeds: health, dead letters, leases --------------------------------------------------------------
 DEAD_LETTER_MAXLEN = 1000
 SUMMARY_FIELDS = ("domain", "last_success", "first_attempt", "freshness_budget_s",

@@ -7,9 +7,6 @@ operation touches share a Redis Cluster slot.
 from __future__ import annotations
 
 
-
-
-
 class Keys:
     """Key names. Hash tags group keys that are used together into one cluster slot."""
 

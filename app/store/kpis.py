@@ -10,7 +10,6 @@ import redis
 
 from app.store.keys import Keys
 
-
 # -- KPIs ---------------------------------------------------------------------------------------------
 HISTORY_EVERY_S = 60.0
 HISTORY_MAXLEN = 120_000  # 8 days of 10 KPIs a minute: enough for 24 h and 7 d trends

@@ -12,8 +12,6 @@ from app.store.keys import Keys
 from app.store.scripts import script
 
 
-
-
 def write(r: redis.Redis, domain: str, version: int, snapshot: bytes,
                        digests: Sequence[str], parts: Mapping[str, bytes]) -> tuple[bool, list[str]]:
     """Publish ``domain``'s map snapshot at ``version``; (stored, digests Redis lacks).

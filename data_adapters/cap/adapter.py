@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar, Iterator, Mapping
 
 from app.model.domains import DOMAINS
-from data_adapters.base import FatalFeedError
 from app.model.records import ParseItem, RawPayload
+from data_adapters.base import FatalFeedError
 from data_adapters.cap.parse import parse_cap
 from data_adapters.http import HttpPollAdapter
 

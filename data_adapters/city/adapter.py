@@ -6,11 +6,10 @@ import time
 from typing import Any, ClassVar, Iterator, Mapping
 from urllib.parse import urlencode
 
-from data_adapters.base import Adapter, FatalFeedError
 from app.model.records import Entity, ParseItem, RawPayload, Retention
+from data_adapters.base import Adapter, FatalFeedError
 from data_adapters.city.open311 import DEFAULT_TZ, iso_utc, parse_requests, zone
 from data_adapters.http import http_get
-
 
 # requests.json should be JSON, but some servers pick the format by content negotiation.
 _ACCEPT = {"Accept": "application/json, application/xml;q=0.5"}

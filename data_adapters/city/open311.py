@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from app.model.geo import valid_position
 from app.model.records import Entity, Event, FeedHeader, ParseItem, Rejected, valid_time
 from data_adapters.base import ParseError, without_lone_surrogates
-from app.model.geo import valid_position
 
 DOMAIN = "city"
 DEFAULT_TZ = "Asia/Shanghai"

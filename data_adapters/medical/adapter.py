@@ -8,8 +8,8 @@ from typing import Any, ClassVar, Iterator, Mapping
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from data_adapters.base import FatalFeedError, RetryableFeedError
 from app.model.records import ParseItem, RawPayload
+from data_adapters.base import FatalFeedError, RetryableFeedError
 from data_adapters.http import HttpPollAdapter, http_get
 from data_adapters.medical.fhir import DEFAULT_TZ, parse_fhir
 

@@ -17,9 +17,9 @@ from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from app.model.geo import valid_position
 from app.model.records import Entity, FeedHeader, Observation, ParseItem, Rejected, valid_time
 from data_adapters.base import ParseError, check_size, without_lone_surrogates
-from app.model.geo import valid_position
 
 DOMAIN = "medical"
 DEFAULT_TZ = "Asia/Shanghai"

@@ -21,8 +21,14 @@ from urllib.parse import parse_qsl, quote, urlencode
 import numpy as np
 
 from data_adapters.simulator.city import CityModel, points_in_polygon
-from data_adapters.simulator.patterns import (hospital_load, iso_local, local_hours, smooth_noise, uniform,
-                                              zone)
+from data_adapters.simulator.patterns import (
+    hospital_load,
+    iso_local,
+    local_hours,
+    smooth_noise,
+    uniform,
+    zone,
+)
 from data_adapters.simulator.scenario import Scenario
 
 DEFAULT_HOSPITALS = 8

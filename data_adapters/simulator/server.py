@@ -29,8 +29,13 @@ from data_adapters.simulator.city import YIYANG, CityModel, LonLat
 from data_adapters.simulator.medical import DEFAULT_HOSPITALS, FhirService, HospitalNetwork
 from data_adapters.simulator.patterns import iso_local
 from data_adapters.simulator.requests311 import DEFAULT_REQUESTS, RequestBook
-from data_adapters.simulator.scenario import (BUS_DELAY_HOLD_MIN, BUS_DELAY_PEAK_S, BUS_DELAY_START_MIN,
-                                              SCENARIOS, make_scenario)
+from data_adapters.simulator.scenario import (
+    BUS_DELAY_HOLD_MIN,
+    BUS_DELAY_PEAK_S,
+    BUS_DELAY_START_MIN,
+    SCENARIOS,
+    make_scenario,
+)
 from data_adapters.simulator.sta import ROOT_PATH as STA_ROOT
 from data_adapters.simulator.sta import SensorThingsService
 from data_adapters.simulator.transit import DEFAULT_VEHICLES, Fleet, TransitNetwork

@@ -25,10 +25,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from data_adapters.simulator.city import (NORTH_DISTRICTS, SOUTH_DISTRICTS, CityModel, District,
-                                          points_in_polygon)
-from data_adapters.simulator.patterns import (local_hours, smooth_noise, uniform, water_demand,
-                                              zone)
+from data_adapters.simulator.city import (
+    NORTH_DISTRICTS,
+    SOUTH_DISTRICTS,
+    CityModel,
+    District,
+    points_in_polygon,
+)
+from data_adapters.simulator.patterns import local_hours, smooth_noise, uniform, water_demand, zone
 from data_adapters.simulator.scenario import Scenario
 
 DEFAULT_SENSORS = 60

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Iterator, Mapping
 
-from data_adapters.base import FatalFeedError
 from app.model.records import ParseItem, RawPayload
+from data_adapters.base import FatalFeedError
 from data_adapters.http import HttpPollAdapter
 from data_adapters.transport.gtfs_rt import parse_feed_message
 from data_adapters.transport.gtfs_static import parse_gtfs_zip

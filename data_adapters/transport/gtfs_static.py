@@ -20,9 +20,9 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from app.model.geo import valid_position
 from app.model.records import Entity, FeedHeader, ParseItem, Rejected
 from data_adapters.base import ParseError, check_size
-from app.model.geo import valid_position
 
 DOMAIN = "transport"
 MAX_SHAPE_POINTS = 500

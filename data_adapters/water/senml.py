@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
+from app.model.geo import valid_position
 from app.model.records import Entity, FeedHeader, Observation, ParseItem, Rejected, valid_time
 from data_adapters.base import FatalFeedError, ParseError, check_size, without_lone_surrogates
-from app.model.geo import valid_position
 
 DOMAIN = "water"
 # RFC 8428 4.5.3: times below 2**28 (about 8.5 years of seconds) are relative to now.

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 from urllib.parse import unquote
 
+from app.model.geo import valid_position
 from app.model.records import Entity, FeedHeader, Observation, ParseItem, Rejected, valid_time
 from data_adapters.base import ParseError, check_size, without_lone_surrogates
-from app.model.geo import valid_position
 from data_adapters.water.senml import observation_of, zone_of
 
 DOMAIN = "water"

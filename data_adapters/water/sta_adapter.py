@@ -19,12 +19,18 @@ from typing import Any, ClassVar, Iterator, Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from data_adapters.base import FatalFeedError, ParseError, RetryableFeedError
 from app.model.records import ParseItem, RawPayload, Rejected
+from data_adapters.base import FatalFeedError, ParseError, RetryableFeedError
 from data_adapters.http import HttpPollAdapter, http_get
 from data_adapters.water.senml import zones_config
-from data_adapters.water.sensorthings import (Newest, check_metrics, iso_z, load_json,
-                                              observations_in, parse_observations)
+from data_adapters.water.sensorthings import (
+    Newest,
+    check_metrics,
+    iso_z,
+    load_json,
+    observations_in,
+    parse_observations,
+)
 
 log = logging.getLogger(__name__)
 

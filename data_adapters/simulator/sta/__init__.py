@@ -17,14 +17,35 @@ Observations), ``render`` (JSON documents) and ``errors``.
 """
 
 from data_adapters.simulator.sta.errors import StaError
-from data_adapters.simulator.sta.model import (NAVIGATION, OBSERVATION_ID_BASE, PROPERTIES,
-                                               PROPERTY_OF_MEASUREMENT, SENSOR_KINDS, SET_OF, SETS)
-from data_adapters.simulator.sta.query import (DEFAULT_TOP, MAX_TOP, OPTIONS, ObservationFilter, Query,
-                                               parse_expand, parse_observation_filter, parse_query,
-                                               parse_time, split_top)
+from data_adapters.simulator.sta.model import (
+                                               NAVIGATION,
+                                               OBSERVATION_ID_BASE,
+                                               PROPERTIES,
+                                               PROPERTY_OF_MEASUREMENT,
+                                               SENSOR_KINDS,
+                                               SET_OF,
+                                               SETS,
+)
+from data_adapters.simulator.sta.query import (
+                                               DEFAULT_TOP,
+                                               MAX_TOP,
+                                               OPTIONS,
+                                               ObservationFilter,
+                                               Query,
+                                               parse_expand,
+                                               parse_observation_filter,
+                                               parse_query,
+                                               parse_time,
+                                               split_top,
+)
 from data_adapters.simulator.sta.readings import RETENTION_S
-from data_adapters.simulator.sta.render import (CONFORMANCE, DEFINITIONS, GEOJSON, OM_MEASUREMENT,
-                                                unit_definition)
+from data_adapters.simulator.sta.render import (
+                                               CONFORMANCE,
+                                               DEFINITIONS,
+                                               GEOJSON,
+                                               OM_MEASUREMENT,
+                                               unit_definition,
+)
 from data_adapters.simulator.sta.service import ROOT_PATH, SensorThingsService
 
 __all__ = ["CONFORMANCE", "DEFAULT_TOP", "DEFINITIONS", "GEOJSON", "MAX_TOP", "NAVIGATION",

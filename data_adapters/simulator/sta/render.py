@@ -6,8 +6,14 @@ from typing import Any, Callable
 
 from data_adapters.simulator.patterns import iso_utc
 from data_adapters.simulator.sta.errors import StaError
-from data_adapters.simulator.sta.model import (NAVIGATION, PROPERTIES, SENSOR_KINDS, SET_OF, SETS,
-                                               observation_id)
+from data_adapters.simulator.sta.model import (
+    NAVIGATION,
+    PROPERTIES,
+    SENSOR_KINDS,
+    SET_OF,
+    SETS,
+    observation_id,
+)
 from data_adapters.simulator.water import KIND_LABELS, MEASUREMENTS, WaterNetwork
 
 OM_MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"

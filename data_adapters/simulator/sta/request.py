@@ -11,8 +11,14 @@ from data_adapters.simulator.sta.errors import StaError
 from data_adapters.simulator.sta.model import NAVIGATION, SET_OF, SETS, Entities
 from data_adapters.simulator.sta.query import Query, next_link, parse_observation_filter, parse_query
 from data_adapters.simulator.sta.readings import Readings, window
-from data_adapters.simulator.sta.render import (Bodies, Links, entity_document, observation_document, select,
-                                                service_document)
+from data_adapters.simulator.sta.render import (
+    Bodies,
+    Links,
+    entity_document,
+    observation_document,
+    select,
+    service_document,
+)
 
 _PATH = re.compile(r"^/([A-Za-z]+)(?:\(([^)]*)\))?(?:/([A-Za-z]+))?/?$")
 

@@ -17,21 +17,44 @@ and ``clock`` (GTFS times and dates).
 
 from data_adapters.simulator.patterns import DAY_S
 from data_adapters.simulator.transit.clock import DATE_FORMAT, gtfs_time
-from data_adapters.simulator.transit.delays import (AREA_MAX_FALL, AREA_MAX_RISE, AREA_SAMPLE_M, DELAY_MAX_S,
-                                                    DELAY_MIN_S, INCIDENT_BUCKET_S, INCIDENT_MINUTES,
-                                                    INCIDENT_PROBABILITY, INCIDENT_RAMP, INCIDENT_RECOVERY,
-                                                    NOISE_AMPLITUDE_S, NOISE_PERIOD_S, RUSH_AMPLITUDE_S,
-                                                    DelayArea)
+from data_adapters.simulator.transit.delays import (
+                                                    AREA_MAX_FALL,
+                                                    AREA_MAX_RISE,
+                                                    AREA_SAMPLE_M,
+                                                    DELAY_MAX_S,
+                                                    DELAY_MIN_S,
+                                                    INCIDENT_BUCKET_S,
+                                                    INCIDENT_MINUTES,
+                                                    INCIDENT_PROBABILITY,
+                                                    INCIDENT_RAMP,
+                                                    INCIDENT_RECOVERY,
+                                                    NOISE_AMPLITUDE_S,
+                                                    NOISE_PERIOD_S,
+                                                    RUSH_AMPLITUDE_S,
+                                                    DelayArea,
+)
 from data_adapters.simulator.transit.fleet import Fleet
 from data_adapters.simulator.transit.gtfs_static import AGENCY_ID, ZIP_TIMESTAMP
 from data_adapters.simulator.transit.model import Route, Stop
 from data_adapters.simulator.transit.motion import FleetState
 from data_adapters.simulator.transit.network import TransitNetwork
-from data_adapters.simulator.transit.routes import (CRUISE_KMH, DWELL_S, MAX_STOPS, MIN_STOPS, ROUTE_COLORS,
-                                                    TURN_PENALTY_M)
-from data_adapters.simulator.transit.service import (DEFAULT_ROUTES, DEFAULT_VEHICLES, HEADWAYS_S,
-                                                     MAX_VEHICLES_PER_ROUTE, MIN_HEADWAY_S, MIN_LAYOVER_S,
-                                                     VEHICLES_PER_ROUTE)
+from data_adapters.simulator.transit.routes import (
+                                                    CRUISE_KMH,
+                                                    DWELL_S,
+                                                    MAX_STOPS,
+                                                    MIN_STOPS,
+                                                    ROUTE_COLORS,
+                                                    TURN_PENALTY_M,
+)
+from data_adapters.simulator.transit.service import (
+                                                    DEFAULT_ROUTES,
+                                                    DEFAULT_VEHICLES,
+                                                    HEADWAYS_S,
+                                                    MAX_VEHICLES_PER_ROUTE,
+                                                    MIN_HEADWAY_S,
+                                                    MIN_LAYOVER_S,
+                                                    VEHICLES_PER_ROUTE,
+)
 from data_adapters.simulator.transit.stops import LANDMARKS, STOP_FRACTIONS
 
 __all__ = ["AGENCY_ID", "AREA_MAX_FALL", "AREA_MAX_RISE", "AREA_SAMPLE_M", "CRUISE_KMH", "DATE_FORMAT",

@@ -8,8 +8,12 @@ from data_adapters.simulator.city import CityModel
 from data_adapters.simulator.transit.gtfs_static import gtfs_tables, zip_tables
 from data_adapters.simulator.transit.model import Route, Stop
 from data_adapters.simulator.transit.routes import make_route
-from data_adapters.simulator.transit.service import (DEFAULT_ROUTES, DEFAULT_VEHICLES, plan_service,
-                                                     routes_needed)
+from data_adapters.simulator.transit.service import (
+    DEFAULT_ROUTES,
+    DEFAULT_VEHICLES,
+    plan_service,
+    routes_needed,
+)
 from data_adapters.simulator.transit.stops import StopSites
 
 

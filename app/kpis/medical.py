@@ -15,7 +15,7 @@ import redis
 
 from app import store
 from app.config import Settings
-from app.kpis import Kpi, default_settings, headline_first, judge_at_most, subject_kpi
+from app.kpis.base import Kpi, default_settings, headline_first, judge_at_most, subject_kpi
 
 DOMAIN = "medical"
 # Counts of one report share its date: occupancy is taken only from a total and an occupied

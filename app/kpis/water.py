@@ -19,7 +19,15 @@ import redis
 
 from app import store
 from app.config import Settings
-from app.kpis import Kpi, default_settings, fresh, headline_first, informational, judge_at_least, subject_kpi
+from app.kpis.base import (
+    Kpi,
+    default_settings,
+    fresh,
+    headline_first,
+    informational,
+    judge_at_least,
+    subject_kpi,
+)
 
 DOMAIN = "water"
 PRESSURE, FLOW, LEVEL = "pressure_bar", "flow_m3h", "level_m"

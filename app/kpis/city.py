@@ -17,7 +17,7 @@ import redis
 
 from app import store
 from app.config import Settings
-from app.kpis import Kpi, default_settings, headline_first, informational, judge_at_most, subject_kpi
+from app.kpis.base import Kpi, default_settings, headline_first, informational, judge_at_most, subject_kpi
 
 DOMAIN = "city"
 UNCATEGORIZED = "(no category)"
