@@ -19,10 +19,11 @@ import orjson
 import redis
 from google.transit import gtfs_realtime_pb2
 
-from app import map_share, store
-from app.mapdata import Thresholds
+from app import store
 from app.model.records import RawPayload
 from app.pipeline.ingest import ingest
+from app.situation.mapdata import Thresholds
+from app.situation.mapdata import share as map_share
 from app.store.embedded import free_port, redis_server_binary
 from app.store.link import connect
 from data_adapters.transport.adapter import GtfsRealtimeAdapter

@@ -84,8 +84,10 @@ def bench_tick(r: redis.Redis, vehicles: int = 20_000, sensors: int = 2_000, hos
                requests: int = 10_000, runs: int = 5) -> dict[str, float]:
     """The wall map's update callback over the web app's own request path (gate, CSRF, Dash):
     server time and response bytes when nothing changed and after every vehicle moved."""
-    from app import accounts, map_share, mapdata
+    from app import accounts
     from app.server import create_app
+    from app.situation import mapdata
+    from app.situation.mapdata import share as map_share
     from layouts import ids
 
     r.flushdb()

@@ -106,10 +106,11 @@ def bench_glass(samples: int) -> float | None:
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         print(f"glass to glass: not measured ({CHROMIUM} is missing)")
         return None
-    from app import accounts, map_share, store
+    from app import accounts, store
     from app.bench_web import _redis_of, running_up
-    from app.mapdata import Thresholds
     from app.model.records import Entity
+    from app.situation.mapdata import Thresholds
+    from app.situation.mapdata import share as map_share
 
     limits = Thresholds()
     delays = []

@@ -225,8 +225,8 @@ def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
     except ParseError as exc:
         print(f"cityops: {args.file}: unusable payload: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    from app import map_share
-    from app.mapdata import Thresholds
+    from app.situation.mapdata import Thresholds
+    from app.situation.mapdata import share as map_share
 
     # What an adapter writes, the maps show: publish the domain's map arrays like the runner does.
     map_share.publish(r, adapter.domain, Thresholds.from_settings(load_settings()))

@@ -37,10 +37,10 @@ from folium.template import Template
 from app import alerts as alert_store
 from app import i18n, store
 from app.live.feeds import read_health
-from app.mapdata import DEFAULT_CENTER
 from app.model.alerts import ACTIVE, most_urgent_first
 from app.model.domains import DOMAINS
 from app.model.feeds import FeedHealth
+from app.situation.mapdata import DEFAULT_CENTER
 
 GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
 # The colour is never the only cue: every status also carries a word and a symbol. The English

@@ -235,7 +235,7 @@ def _percentile(values: Sequence[float], q: float) -> float:
 
 def _wall_map_state() -> dict[str, Any]:
     """The map state a wall opens with, before its first tick fills the rest."""
-    from app import mapdata
+    from app.situation import mapdata
     from layouts.wall import WALL_ZOOM
 
     view = mapdata.view_around(*mapdata.DEFAULT_CENTER, WALL_ZOOM)

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import redis
 
-from app import accounts, mapdata, store
+from app import accounts, store
 from app.config import ConfigError, load_settings
 from app.model.records import Entity, Observation
+from app.situation import mapdata
 from data_adapters.simulator.basemap import LAYER_FILES, render, write_basemap
 from data_adapters.simulator.city import CityModel
 from layouts import ids, livemap

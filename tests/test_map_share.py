@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import redis
 
-from app import map_share, mapdata, store
+from app import store
 from app.model.records import Entity, Event, Observation
+from app.situation import mapdata
+from app.situation.mapdata import share as map_share
 
 LIMITS = mapdata.Thresholds()
 SQUARE = {"type": "Polygon", "coordinates": [[[112.3, 28.5], [112.4, 28.5], [112.4, 28.6],

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import redis
 
-from app import alerts, mapdata, store
+from app import alerts, store
 from app.model.records import Entity, Event, Observation
+from app.situation import mapdata
 from data_adapters.cap.parse import parse_cap
 
 HOSTILE = "<img src=x onerror=alert(1)>"

@@ -14,11 +14,12 @@ from typing import Sequence
 
 import redis
 
-from app import kpis, map_share
+from app import kpis
 from app.alerts import ticker
 from app.config import Settings
-from app.mapdata import Thresholds
 from app.pipeline.runner import DerivedWork, Runner, throttled
+from app.situation.mapdata import Thresholds
+from app.situation.mapdata import share as map_share
 from data_adapters.base import Adapter
 
 log = logging.getLogger("cityops.runner")

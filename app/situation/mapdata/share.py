@@ -25,9 +25,10 @@ import msgpack
 import numpy as np
 import redis
 
-from app import mapdata, store
-from app.mapdata import ALERTS, DomainSnapshot, Lines, PointSet, Thresholds, Warning
+from app import store
 from app.model.domains import DOMAINS
+from app.situation import mapdata
+from app.situation.mapdata import ALERTS, DomainSnapshot, Lines, PointSet, Thresholds, Warning
 
 log = logging.getLogger("cityops")
 # How long the map keeps showing the published snapshot while the runner publishes a newer
