@@ -266,7 +266,7 @@ def cmd_rules_check(_settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_bench_suite(_settings: Settings, args: argparse.Namespace) -> int:
     """Run every benchmark case and print the figures against their targets (or JSON)."""
-    from app.bench_suite import run_suite, table
+    from app.bench.suite import run_suite, table
 
     figures = run_suite(quick=args.quick, log=lambda line: print(line, file=sys.stderr, flush=True))
     print(json.dumps(figures) if args.json else table(figures))
@@ -275,7 +275,7 @@ def cmd_bench_suite(_settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     """Run a benchmark on a private Redis and print its figures."""
-    from app.bench import bench_ingest
+    from app.bench.ingest import bench_ingest
 
     if args.domain != "transport":
         raise CommandError(f"no ingest benchmark for '{args.domain}' yet")
@@ -382,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_ingest.add_argument("--json", action="store_true")
     bench_ingest.set_defaults(handler=cmd_bench, needs_redis=False)
 
-    from app import soak  # `cityops soak`: its options and handler live with the soak (issue 8)
+    from app.soak import run as soak  # `cityops soak`: its options and handler live with the soak
 
     soak.add_parser(sub)
 

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, jsonify
 from app import store
 from app.context import client_addr, current_principal, redis_client, require_roles, settings
 from app.model import roles
-from app.report import (
+from app.situation.report import (
     ReportError,
     Situation,
     alerts_csv,

@@ -1,6 +1,6 @@
 """The officials' read-only city view (/official): status per domain, top issues, trends, exports.
 
-Status and top issues come from :func:`app.report.read_situation`, the same reading the exported
+Status and top issues come from :func:`app.situation.report.read_situation`, the same reading the exported
 situation report uses. They are redrawn whenever the shell's live signature changes, which
 includes every feed's state: a feed that goes stale turns its domain amber here without any new
 data arriving. Trends (24 h or 7 days) are downsampled on the server and refreshed every minute.
@@ -26,7 +26,7 @@ from app.context import redis_client, require_roles, settings
 from app.model import roles
 from app.model.domains import DOMAINS
 from app.official_routes import ALERTS_CSV_PATH, KPIS_CSV_PATH, REPORT_PATH
-from app.report import (
+from app.situation.report import (
     STATUS_SYMBOLS,
     Situation,
     clock,

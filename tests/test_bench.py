@@ -29,7 +29,7 @@ def test_bench_ingest_reports_its_figures(tmp_path: Path) -> None:
 
 def test_bench_quick_reports_every_figure(tmp_path: Path) -> None:
     """`cityops bench --quick --json` produces every figure of the targets, and their growth."""
-    from app.bench_suite import TARGETS
+    from app.bench.suite import TARGETS
 
     env = {"PATH": "/usr/bin:/bin", "CITYOPS_DATA_DIR": str(tmp_path / "data"),
            "HOME": str(tmp_path)}

@@ -37,7 +37,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from app import accounts, alerts, store
 from app.model.records import Event
-from app.report import read_map_layers, read_situation, render_report
+from app.situation.report import read_map_layers, read_situation, render_report
 from app.store.link import connect
 from data_adapters.cap.parse import parse_cap
 from tests import hostile_feeds as hf

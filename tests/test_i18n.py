@@ -329,7 +329,7 @@ def test_report_for_a_chinese_user_keeps_escaping(client, users, r: redis.Redis)
     import csv
     import io
 
-    from app import report
+    from app.situation import report
     from tests.test_report import HOSTILE as REPORT_HOSTILE
     from tests.test_report import seed_city
 

@@ -162,7 +162,7 @@ def test_details_of_a_published_entity_are_read_from_the_store(r: redis.Redis) -
 def test_cityops_ingest_publishes_what_it_stored(r: redis.Redis, redis_server, tmp_path: Path
                                                  ) -> None:  # type: ignore[no-untyped-def]
     """The CLI writes like an adapter: the map's published version follows the store's."""
-    from app.bench import vehicle_positions_feed
+    from app.bench.ingest import vehicle_positions_feed
 
     payload = tmp_path / "vp.pb"
     payload.write_bytes(vehicle_positions_feed(30))

@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from app import alerts, report, store
+from app import alerts, store
 from app.model.feeds import FeedHealth
 from app.model.records import Entity, Event
+from app.situation import report
 from data_adapters.cap.parse import parse_cap
 
 TZ = "Asia/Shanghai"
@@ -40,7 +41,7 @@ def kpi(name: str, status: str, value: float | None = 1.0, **extra: object) -> d
 
 
 def hhmm(ts: float) -> str:
-    """HH:MM of ``ts`` in the city's zone, computed independently of app.report."""
+    """HH:MM of ``ts`` in the city's zone, computed independently of app.situation.report."""
     return datetime.fromtimestamp(ts, ZoneInfo(TZ)).strftime("%H:%M")
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from app import soak
 from app.config import Settings
-from app.soak import FAULTS, ROLES, FaultResult, Proc, Sample, SoakReport
+from app.soak import run as soak
+from app.soak.run import FAULTS, ROLES, FaultResult, Proc, Sample, SoakReport
 
 ROOT = Path(__file__).resolve().parent.parent
 SOAK_TIMEOUT_S = 170.0

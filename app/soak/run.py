@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 import redis
 
 from app import accounts, store
-from app.bench_web import STATUS_OUTPUTS, _tick_body
+from app.bench.web import STATUS_OUTPUTS, _tick_body
 from app.config import ConfigError, Settings, load_settings
 from app.live.feeds import read_health
 from app.model import roles

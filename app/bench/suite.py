@@ -57,9 +57,9 @@ def _others(vehicles: int) -> tuple[int, int, int]:
 
 def run_suite(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every case; the figures at the main size, and how each grows with size."""
-    from app.bench import bench_ingest, private_redis
-    from app.bench_map import bench_tick
-    from app.bench_web import bench_clients, bench_startup
+    from app.bench.ingest import bench_ingest, private_redis
+    from app.bench.map import bench_tick
+    from app.bench.web import bench_clients, bench_startup
 
     sizes = QUICK if quick else FULL
     figures: dict[str, Any] = {"quick": quick, "cpus": os.cpu_count() or 0}
@@ -107,7 +107,7 @@ def bench_glass(samples: int) -> float | None:
         print(f"glass to glass: not measured ({CHROMIUM} is missing)")
         return None
     from app import accounts, store
-    from app.bench_web import _redis_of, running_up
+    from app.bench.web import _redis_of, running_up
     from app.model.records import Entity
     from app.situation.mapdata import Thresholds
     from app.situation.mapdata import share as map_share

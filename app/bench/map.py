@@ -16,7 +16,7 @@ import numpy as np
 import redis
 
 from app import store
-from app.bench import CENTER
+from app.bench.ingest import CENTER
 from app.config import load_settings
 from app.model.domains import DOMAINS
 from app.model.records import Entity, Observation

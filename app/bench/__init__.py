@@ -1,0 +1,1 @@
+"""`cityops bench`: every performance figure measured against its target (docs/performance.md)."""
