@@ -9,8 +9,8 @@ import redis
 from dash import Input, Output, State, dcc, html, no_update
 
 from app import accounts, i18n, store
-from app.context import client_addr, current_principal, redis_client, require_roles
 from app.model import roles
+from app.web.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids
 from layouts.components import format_time, page_layout, tab_title
 

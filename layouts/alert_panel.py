@@ -19,9 +19,9 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app import alerts, i18n, store
-from app.context import client_addr, current_principal, redis_client, require_roles
 from app.model import roles
 from app.model.alerts import CLOSED, SEVERITIES, UNACKED, most_urgent_first
+from app.web.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids
 from layouts.components import domain_title, format_time
 

@@ -22,7 +22,6 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from app import accounts, alerts, i18n, store
-from app.context import client_addr, current_principal, redis_client, require_roles
 from app.model import roles
 from app.model.alerts import (
     ALERT_ID,
@@ -36,6 +35,7 @@ from app.model.alerts import (
 )
 from app.model.domains import DOMAINS
 from app.situation.mapdata import DEFAULT_CENTER  # where an unlocated alert's map opens
+from app.web.context import client_addr, current_principal, redis_client, require_roles
 from layouts import alert_panel, ids
 from layouts.components import domain_title, format_time, page_layout, tab_title
 from layouts.livemap import basemap_layers

@@ -10,9 +10,9 @@ from dash import Input, Output, dcc, html
 from flask import has_request_context, session
 
 from app import i18n, store
-from app.context import current_principal, redis_client, require_roles, settings
 from app.model import roles
 from app.model.domains import DOMAINS
+from app.web.context import current_principal, redis_client, require_roles, settings
 from layouts import ids
 
 # English names (logs, exports' machine columns); people read domain_title() in their language.

@@ -18,11 +18,11 @@ from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app import i18n, store
-from app.context import redis_client, require_roles
 from app.live.entities import domain_entities
 from app.live.feeds import read_health
 from app.model import roles
 from app.model.feeds import STALE_STATES, FeedHealth
+from app.web.context import redis_client, require_roles
 from layouts import ids
 from layouts.components import DOMAIN_TITLES, domain_title, format_time, kpi_value_text, tab_title
 
@@ -234,7 +234,7 @@ def layout(domain: str) -> Callable[..., html.Div]:
     path = _domain_path(domain)
 
     def domain_layout(**_query: str) -> html.Div:
-        from app.context import current_principal
+        from app.web.context import current_principal
         from layouts.components import forbidden
 
         principal = current_principal()

@@ -26,12 +26,12 @@ import redis
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app.context import redis_client, require_roles, settings
 from app.model import roles
 from app.model.domains import DOMAINS
 from app.situation import mapdata
 from app.situation.mapdata import LAYER_BY_KEY, LAYERS, SEVERITY_CLASSES, View
 from app.situation.mapdata import share as map_share
+from app.web.context import redis_client, require_roles, settings
 from layouts import ids
 from layouts.components import format_time
 

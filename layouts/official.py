@@ -22,10 +22,8 @@ from dash import Input, Output, dcc, html
 from plotly.subplots import make_subplots
 
 from app import i18n, store
-from app.context import redis_client, require_roles, settings
 from app.model import roles
 from app.model.domains import DOMAINS
-from app.official_routes import ALERTS_CSV_PATH, KPIS_CSV_PATH, REPORT_PATH
 from app.situation.report import (
     STATUS_SYMBOLS,
     Situation,
@@ -34,6 +32,8 @@ from app.situation.report import (
     read_situation,
     value_text,
 )
+from app.web.context import redis_client, require_roles, settings
+from app.web.exports import ALERTS_CSV_PATH, KPIS_CSV_PATH, REPORT_PATH
 from layouts import ids
 from layouts.components import domain_title, page_layout, tab_title
 

@@ -16,9 +16,9 @@ from dash import Input, Output, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from app import i18n, store
-from app.context import redis_client, require_roles
 from app.model import roles
 from app.model.feeds import STALE_STATES, feed_state
+from app.web.context import redis_client, require_roles
 from layouts import ids
 from layouts.components import domain_title, format_time
 

@@ -22,10 +22,10 @@ from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app import i18n
-from app.context import require_roles
 from app.model import roles
 from app.model.domains import DOMAINS
 from app.situation.mapdata import LAYERS
+from app.web.context import require_roles
 from layouts import alert_panel, ids, wall_tiles
 from layouts.components import domain_title, page_layout
 from layouts.livemap import WALL, live_map, register_map

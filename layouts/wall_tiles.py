@@ -17,9 +17,9 @@ import redis
 from dash import html
 
 from app import i18n, store
-from app.context import redis_client, settings
 from app.model.domains import DOMAINS
 from app.model.feeds import STALE_STATES, feed_state
+from app.web.context import redis_client, settings
 from layouts.components import domain_title, kpi_value_text
 
 # Plain English, in one place, so that the translations can take them over in one move.

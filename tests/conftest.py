@@ -120,7 +120,7 @@ def r(redis_server: RedisServer, redis_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture(scope="session")
 def web_app(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The whole Dash/Flask app, configured against the test Redis."""
-    from app.server import create_app
+    from app.web.server import create_app
 
     settings = load_settings(environ={
         "CITYOPS_DATA_DIR": str(tmp_path_factory.mktemp("data")),

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from app import alerts, store
-from app.accounts import Principal
+from app.model.principal import Principal
 from app.model.geo import point_in_area
 from app.store.link import connect
 

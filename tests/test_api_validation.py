@@ -1,7 +1,7 @@
 """Bad input on the web: every API field and every form field missing, of the wrong type or too long.
 
-The API's fields come from the tables each endpoint declares with ``app.api.inputs``, found through
-Flask's URL map; the login form's from ``app.auth.LOGIN_FIELDS``; the Dash forms' from their
+The API's fields come from the tables each endpoint declares with ``app.web.api.schema.inputs``, found through
+Flask's URL map; the login form's from ``app.web.auth.LOGIN_FIELDS``; the Dash forms' from their
 callbacks' State in Dash's callback map, with the limits the page layouts give the browser
 (maxLength, options, min/max). A new endpoint, field or form input is swept at once, or fails here
 until it is described. Every refusal must name the field and write nothing to Redis.
@@ -17,10 +17,12 @@ from typing import Any, Iterator
 import pytest
 import redis
 
-from app import api, auth, i18n, store
-from app.api import Field
-from app.api_alerts import RAISE_BODY
+from app import i18n, store
 from app.model.alerts import MAX_TITLE
+from app.web import auth
+from app.web.api import schema as api
+from app.web.api.alerts import RAISE_BODY
+from app.web.api.schema import Field
 from layouts import ids
 from tests.conftest import PASSWORD, csrf_header, login
 from tests.test_security import (

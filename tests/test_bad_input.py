@@ -27,7 +27,7 @@ import pytest
 import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
-from app import cli, store
+from app import store
 from app.model.records import (
     Entity,
     Event,
@@ -38,6 +38,7 @@ from app.model.records import (
     Rejected,
     Removed,
 )
+from app.ops import cli
 from app.pipeline.ingest import ingest
 from data_adapters import registry
 from data_adapters.base import Adapter, ParseError

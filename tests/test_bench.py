@@ -14,7 +14,7 @@ def test_bench_ingest_reports_its_figures(tmp_path: Path) -> None:
     """A small run prints one JSON object with rates, their ratio and memory per entity."""
     env = {"PATH": "/usr/bin:/bin", "CITYOPS_DATA_DIR": str(tmp_path / "data")}
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "bench", "ingest", "--entities", "500", "--runs", "2",
+        [sys.executable, "-m", "app.ops.cli", "bench", "ingest", "--entities", "500", "--runs", "2",
          "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
@@ -33,7 +33,7 @@ def test_bench_quick_reports_every_figure(tmp_path: Path) -> None:
 
     env = {"PATH": "/usr/bin:/bin", "CITYOPS_DATA_DIR": str(tmp_path / "data"),
            "HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "app.cli", "bench", "--quick", "--json"],
+    result = subprocess.run([sys.executable, "-m", "app.ops.cli", "bench", "--quick", "--json"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)

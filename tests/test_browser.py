@@ -109,7 +109,7 @@ def start_cityops(data_dir: Path, redis_url: str | None = None,
     stderr_path = data_dir.parent / f"{data_dir.name}-stderr.log"
     with open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "up", "--host", LOOPBACK, "--port", str(port)]
+            [sys.executable, "-m", "app.ops.cli", "up", "--host", LOOPBACK, "--port", str(port)]
             + ([] if demo_vehicles is not None else ["--no-demo"]),
             env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
             text=True, bufsize=1)
@@ -417,7 +417,7 @@ def test_wall_page_dark_no_scrollbars(cityops: RunningCityOps,
 def _cli_add_user(running: RunningCityOps, name: str, role: str, password: str) -> None:
     """`cityops users add` against the running installation (it finds the embedded Redis)."""
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "users", "add", name, "--role", role,
+        [sys.executable, "-m", "app.ops.cli", "users", "add", name, "--role", role,
          "--password-stdin"],
         input=password + "\n", env=running.env, cwd=REPO, capture_output=True, text=True,
         timeout=60, check=False)

@@ -39,8 +39,8 @@ def base_env(data_dir: Path, redis_url: str | None) -> dict[str, str]:
 
 def run_cli(env: dict[str, str], *args: str, stdin: str | None = None,
             timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    """Run `python -m app.cli ARGS` in its own process group; never hangs, never leaks children."""
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env,
+    """Run `python -m app.ops.cli ARGS` in its own process group; never hangs, never leaks children."""
+    process = subprocess.Popen([sys.executable, "-m", "app.ops.cli", *args], cwd=ROOT, env=env,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -440,7 +440,7 @@ def test_embedded_server_does_not_outlive_a_killed_command(embedded_env: dict[st
     data_dir = Path(embedded_env["CITYOPS_DATA_DIR"])
     # --password-stdin with nothing written yet: the command waits with its server running.
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "users", "add", "alice", "--role", "admin",
+        [sys.executable, "-m", "app.ops.cli", "users", "add", "alice", "--role", "admin",
          "--password-stdin"], cwd=ROOT, env=embedded_env, stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

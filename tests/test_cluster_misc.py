@@ -221,12 +221,12 @@ def test_kpis_and_rules_run_on_the_cluster(cr: redis.Redis) -> None:
 def test_the_web_app_on_the_cluster(redis_cluster: RedisClusterServer, cr: redis.Redis,
                                     tmp_path: Path) -> None:
     """Login (throttle, session epoch), the API and the live status callback over the cluster."""
-    from app.server import create_app
+    from app.web.server import create_app
 
     app = create_app(load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path),
                                             "CITYOPS_REDIS_URL": redis_cluster.url}))
     accounts.add_user(cr, "opal", "operator", PASSWORD)
-    client = app.server.test_client()
+    client = app.web.server.test_client()
     assert login(client, "opal", "wrong password").status_code == 401
     assert login(client, "opal").status_code == 302
     _city_batch(cr, time.time())

@@ -19,7 +19,7 @@ def _up(tmp_path: Path, toml: str) -> subprocess.CompletedProcess[str]:
     config.write_text(toml, encoding="utf-8")
     env = {"PATH": "/usr/bin:/bin", "CITYOPS_CONFIG": str(config),
            "CITYOPS_DATA_DIR": str(tmp_path / "data")}
-    return subprocess.run([sys.executable, "-m", "app.cli", "up", "--port", "1"], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "app.ops.cli", "up", "--port", "1"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=60)
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import redis
 
-from app import accounts, auth, store
+from app import accounts, store
 from app.model import roles
+from app.web import auth
 from layouts import ids
 from tests.conftest import PASSWORD, csrf_header, login
 

@@ -1,6 +1,6 @@
 """The web app under gunicorn with 4 workers: sessions, CSRF, logout and live data agree on all.
 
-Gunicorn is started as ``cityops up`` starts it (gthread workers, app.wsgi:application) on a free
+Gunicorn is started as ``cityops up`` starts it (gthread workers, app.web.wsgi:application) on a free
 port, against the test redis-server, with CITYOPS_SECRET_KEY set. Every request carries its own id
 and ``Connection: close``, so each one is a new connection that any worker may accept; the access
 log names the worker's pid per request id, so each answer is known to come from a given worker.
@@ -22,10 +22,11 @@ import pytest
 import redis
 import requests
 
-from app import accounts, auth, store
+from app import accounts, store
 from app.model.records import Entity
 from app.store.embedded import die_with_parent, free_port
 from app.store.link import connect
+from app.web import auth
 from tests.conftest import PASSWORD
 from tests.test_gate import LIVE_BODY
 
@@ -135,7 +136,7 @@ def web(request: pytest.FixtureRequest,
             "--error-logfile", str(error_log), "--limit-request-field_size", "16384",
             "--access-logfile", str(access_log),
             "--access-logformat", f"%({{{REQUEST_HEADER.lower()}}}i)s %(p)s %(s)s",
-            "app.wsgi:application"]
+            "app.web.wsgi:application"]
     process = subprocess.Popen(argv, cwd=REPO, env=_env(directory / "data", redis_url),
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)

@@ -15,8 +15,8 @@ from typing import Iterator
 import pytest
 import redis
 
+from app.ops.supervisor import HungRedisWatch, responds
 from app.store.embedded import EmbeddedRedis
-from app.supervisor import HungRedisWatch, responds
 
 BUSY_SCRIPT = """
 local start = redis.call('TIME')

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from app import accounts, i18n, store
-from app.i18n_catalog import CATALOG
+from app.i18n.catalog import CATALOG
 from app.model import roles
 from app.model.domains import DOMAINS
 from tests.conftest import csrf_header, login
@@ -55,7 +55,7 @@ def test_every_key_has_both_languages_with_the_same_placeholders() -> None:
 
 def test_every_page_state_severity_and_kpi_has_a_translation() -> None:
     """Data-driven labels: every page of the navigation, alert state, severity and feed state."""
-    from app.alerts import SEVERITIES, STATES
+    from app.model.alerts import SEVERITIES, STATES
 
     for page in roles.PAGES:
         assert CATALOG[f"page.{page.path}"][0] == page.title

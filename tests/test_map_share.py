@@ -168,7 +168,7 @@ def test_cityops_ingest_publishes_what_it_stored(r: redis.Redis, redis_server, t
     payload.write_bytes(vehicle_positions_feed(30))
     env = {"CITYOPS_REDIS_URL": redis_server.url, "CITYOPS_DATA_DIR": str(tmp_path / "data"),
            "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "app.cli", "ingest", "transport", "--file",
+    done = subprocess.run([sys.executable, "-m", "app.ops.cli", "ingest", "transport", "--file",
                            str(payload)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["accepted"] >= 30

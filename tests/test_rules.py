@@ -13,11 +13,12 @@ import pytest
 import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
-from app import alerts, cli, store
+from app import alerts, store
 from app.alerts import evaluation, rules, ticker
 from app.config import load_settings
 from app.model.alerts import alert_id_for
 from app.model.records import Entity, Event, Observation, RawPayload
+from app.ops import cli
 from app.ops.runner_process import build_runner
 from app.pipeline.ingest import ingest
 from data_adapters.cap.adapter import CapAdapter

@@ -1,6 +1,6 @@
 """Two real runner processes share one feed through its lease; kill -9 of the holder hands it over.
 
-Each runner is `python -m app.cli _runner` (what `cityops up` starts) on the tests' Redis, with a
+Each runner is `python -m app.ops.cli _runner` (what `cityops up` starts) on the tests' Redis, with a
 TOML configuration naming one GTFS-Realtime feed served on loopback. Only the lease holder polls.
 After SIGKILL of the holder (no clean release of its lease), the other runner must poll the feed
 within one freshness budget, and the feed must never show stale meanwhile.
@@ -55,7 +55,7 @@ def runner_env(tmp_path: Path, url: str, feed_url: str) -> dict[str, str]:
 def start_runner(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """One `cityops _runner` process in its own session, its messages going to ``log``."""
     with open(log, "wb") as stderr:
-        return subprocess.Popen([sys.executable, "-m", "app.cli", "_runner"], cwd=ROOT, env=env,
+        return subprocess.Popen([sys.executable, "-m", "app.ops.cli", "_runner"], cwd=ROOT, env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=stderr, start_new_session=True)
 

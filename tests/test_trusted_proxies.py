@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import redis
 
-from app import auth, store
+from app import store
 from app.config import ConfigError, load_settings
+from app.web import auth
 from tests.conftest import PASSWORD, RedisServer, login
 
 PROXY = "10.0.0.2"
@@ -23,7 +24,7 @@ PROXY = "10.0.0.2"
 @pytest.fixture(scope="module")
 def proxied_app(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The web app configured for one trusted reverse proxy."""
-    from app.server import create_app
+    from app.web.server import create_app
 
     settings = load_settings(environ={
         "CITYOPS_DATA_DIR": str(tmp_path_factory.mktemp("proxied")),
@@ -86,7 +87,7 @@ def test_the_address_budget_is_per_forwarded_client(proxied_app: Any, users: dic
 
 def _switch_language_from(app: Any, users: dict[str, str], referer: str) -> str:
     """Sign in through the proxy, press the language switch on ``referer``; where it returns."""
-    client = app.server.test_client()
+    client = app.web.server.test_client()
     assert login(client, users["official"], addr=PROXY).status_code == 302
     token = client.get_cookie("_csrf_token").value
     response = client.post("/lang", data={"lang": "en", "csrf_token": token},

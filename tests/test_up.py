@@ -101,10 +101,10 @@ def up_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 def launch(data_dir: Path, port: int | None = None, env: dict[str, str] | None = None,
            demo: bool = False, args: Sequence[str] = ()) -> Up:
-    """Start `python -m app.cli up` (without waiting for it)."""
+    """Start `python -m app.ops.cli up` (without waiting for it)."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "up", "--host", "127.0.0.1", "--port", str(port)]
+        [sys.executable, "-m", "app.ops.cli", "up", "--host", "127.0.0.1", "--port", str(port)]
         + ([] if demo else ["--no-demo"]) + list(args), cwd=ROOT, env=env or up_env(data_dir),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -364,10 +364,10 @@ def test_children_are_redis_runner_and_gunicorn(running: Up) -> None:
     assert redis_pid is not None
     assert os.readlink(f"/proc/{redis_pid}/exe") == os.path.realpath(redis_server_binary())
     assert redis_pids_for(running.data_dir) == [redis_pid]
-    assert child_pid(running, "-m app.cli _runner") is not None
+    assert child_pid(running, "-m app.ops.cli _runner") is not None
     web = child_pid(running, "gunicorn")
     assert web is not None
-    assert "app.wsgi:application" in children[web]
+    assert "app.web.wsgi:application" in children[web]
     assert f"127.0.0.1:{running.port}" in children[web]
     # The gunicorn master's workers serve the requests.
     workers = children_of(web)
@@ -585,7 +585,7 @@ def test_rainstorm_scenario_reaches_every_domain(fresh_dir: Path) -> None:
 
 def test_scenario_needs_the_demo_city(fresh_dir: Path) -> None:
     """--scenario with --no-demo is refused with a clear message, before anything starts."""
-    result = subprocess.run([sys.executable, "-m", "app.cli", "up", "--no-demo", "--scenario",
+    result = subprocess.run([sys.executable, "-m", "app.ops.cli", "up", "--no-demo", "--scenario",
                              "rainstorm"], cwd=ROOT, env=up_env(fresh_dir), capture_output=True,
                             text=True, timeout=60)
     assert result.returncode != 0
@@ -594,7 +594,7 @@ def test_scenario_needs_the_demo_city(fresh_dir: Path) -> None:
 
 def test_cli_knows_every_simulator_scenario() -> None:
     """The `up --scenario` choices are the simulator's scenarios."""
-    from app.cli import DEMO_SCENARIOS
+    from app.ops.cli import DEMO_SCENARIOS
     from data_adapters.simulator.scenario import SCENARIOS
 
     assert tuple(DEMO_SCENARIOS) == tuple(SCENARIOS)

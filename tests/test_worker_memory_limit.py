@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from app.gunicorn_conf import CHECK_EVERY
+from app.web.gunicorn_conf import CHECK_EVERY
 from tests.test_up import assert_nothing_left, child_pid, children_of, http, poll, start_up, stop, up_env
 
 TRIM_SCRIPT = """
-from app.gunicorn_conf import release_free_memory, resident_mb
+from app.web.gunicorn_conf import release_free_memory, resident_mb
 objects = [b"x" * 100 + i.to_bytes(4, "little") for i in range(1_000_000)]
 kept = objects[::1000]  # survivors scattered through the heap, as a worker's caches are
 del objects

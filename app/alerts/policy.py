@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from app.accounts import Principal
 from app.model import roles
+from app.model.principal import Principal
 
 # Who acts on every alert; emergency staff act on the domains set on their user.
 ACT_ON_ALL = frozenset({roles.OPERATOR, roles.ADMIN})

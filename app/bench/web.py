@@ -72,7 +72,7 @@ def running_up(extra_env: dict[str, str] | None = None, workers: int = 2) -> Ite
         env.update(extra_env or {})
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "up", "--no-demo", "--host", "127.0.0.1",
+            [sys.executable, "-m", "app.ops.cli", "up", "--no-demo", "--host", "127.0.0.1",
              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
         up = RunningUp(process, data_dir, port, started, env=env)

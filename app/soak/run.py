@@ -136,7 +136,7 @@ def classify(root: int, procs: Mapping[int, Proc]) -> dict[str, list[int]]:
             continue
         if "redis-server" in proc.cmd:
             found["redis"].append(proc.pid)
-        elif "app.cli _runner" in proc.cmd:
+        elif "app.ops.cli _runner" in proc.cmd:
             found["runner"].append(proc.pid)
         elif "data_adapters.simulator" in proc.cmd:
             found["simulator"].append(proc.pid)
@@ -614,7 +614,7 @@ class Soak:
         log_file = open(data_dir / "up.log", "wb")  # noqa: SIM115 - the child writes it until stopped
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "up", "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", "app.ops.cli", "up", "--host", "127.0.0.1", "--port", str(self.port)],
                 env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                 start_new_session=True)  # Ctrl-C reaches the soak only; it stops `up` in order
         finally:
@@ -1036,7 +1036,7 @@ def _quiet_sizes(soak: Soak) -> dict[str, int] | None:
 
 # -- command line ------------------------------------------------------------------------------------
 def add_parser(sub: Any) -> None:
-    """The `cityops soak` subcommand (called from app.cli.build_parser)."""
+    """The `cityops soak` subcommand (called from app.ops.cli.build_parser)."""
     soak = sub.add_parser("soak", help="run the demo city at scale under load and faults; report memory",
                           description="Run a private demo city (temporary data directory, free port) "
                                       "at SCALE x the demo knobs for MINUTES, with clients polling "

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from flask import g, has_request_context, request
 
-from app.i18n_catalog import CATALOG
+from app.i18n.catalog import CATALOG
 
 EN = "en"
 ZH = "zh"

@@ -227,7 +227,7 @@ class Supervisor:
         return Child("simulator", lambda: self._spawn(argv))
 
     def _runner_child(self) -> Child:
-        return Child("runner", lambda: self._spawn([sys.executable, "-m", "app.cli", "_runner"]))
+        return Child("runner", lambda: self._spawn([sys.executable, "-m", "app.ops.cli", "_runner"]))
 
     def _web_child(self) -> Child:
         s = self.settings
@@ -238,13 +238,13 @@ class Supervisor:
                 "--log-level", "warning", "--error-logfile", "-",
                 "--limit-request-field_size", "16384",
                 # Hooks: a worker past web.worker_max_mb is replaced (app/gunicorn_conf.py).
-                "--config", "python:app.gunicorn_conf",
+                "--config", "python:app.web.gunicorn_conf",
                 # A worker is replaced (gracefully, the others serving) after ~20,000 requests:
                 # whatever creep the malloc settings of _child_env leave is bounded by that.
                 "--max-requests", "20000", "--max-requests-jitter", "2000"]
         if self.access_log:
             argv += ["--access-logfile", "-"]
-        argv.append("app.wsgi:application")
+        argv.append("app.web.wsgi:application")
         # Python's small-object allocator frees a 1 MiB arena only when every object in it is gone:
         # a worker that serves for weeks keeps arenas pinned by a few long-lived objects (the
         # soak's workers grew in anonymous arenas, not in live objects). The C allocator reuses

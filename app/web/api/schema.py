@@ -16,11 +16,11 @@ from typing import Any, Callable, Mapping, NoReturn, Sequence, TypeVar
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from app import store
-from app.context import current_principal, redis_client, require_roles
 from app.live.entities import domain_entities
 from app.live.feeds import read_health
 from app.model import roles
 from app.model.domains import DOMAINS
+from app.web.context import current_principal, redis_client, require_roles
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_KIND_LENGTH = 32

@@ -9,8 +9,8 @@ import redis
 from flask import current_app, g, request
 from werkzeug.exceptions import Forbidden
 
-from app.accounts import Principal
 from app.config import Settings
+from app.model.principal import Principal
 
 EXTENSION = "cityops"
 F = TypeVar("F", bound=Callable[..., Any])

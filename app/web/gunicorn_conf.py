@@ -1,6 +1,6 @@
 """gunicorn hooks of `cityops up`'s web server: free memory trimmed, a worker past its limit replaced.
 
-`cityops up` runs gunicorn with ``-c python:app.gunicorn_conf``. After every CHECK_EVERY requests a
+`cityops up` runs gunicorn with ``-c python:app.web.gunicorn_conf``. After every CHECK_EVERY requests a
 worker reads its own resident memory; past ``CITYOPS_WEB_WORKER_MAX_MB`` it finishes the requests
 it holds and exits, and the gunicorn master starts a fresh one while the other workers serve (as
 uWSGI's reload-on-rss does). Whatever makes a long-running worker grow (a leak in a library,

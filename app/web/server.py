@@ -12,13 +12,14 @@ import redis
 from flask import Flask, Response, jsonify, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import auth, official_routes
-from app.api import api
-from app.api_alerts import api_alerts
 from app.config import Settings, load_settings, resolve_secret_key
-from app.context import EXTENSION
 from app.store.embedded import EmbeddedRedis
 from app.store.link import RedisUnavailable, connect
+from app.web import auth
+from app.web import exports as official_routes
+from app.web.api.alerts import api_alerts
+from app.web.api.schema import api
+from app.web.context import EXTENSION
 from layouts import register_pages, status_strip
 from layouts.components import shell
 

@@ -16,12 +16,12 @@ from flask import Blueprint, Response, abort, g, jsonify
 
 from app import accounts, alerts, store
 from app.alerts.cap_export import cap_document
-from app.api import Field, bad_request, inputs
-from app.context import client_addr, current_principal, redis_client, require_roles
 from app.model import roles
 from app.model.alerts import MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE, SEVERITIES, STATES
 from app.model.domains import DOMAINS
 from app.model.geo import valid_position
+from app.web.api.schema import Field, bad_request, inputs
+from app.web.context import client_addr, current_principal, redis_client, require_roles
 
 api_alerts = Blueprint("api_alerts", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 1000
@@ -29,7 +29,7 @@ MAX_AUDIT = 1000
 
 
 # -- input schema ----------------------------------------------------------------------------------
-# What each endpoint accepts (app.api.inputs checks it before the view runs; tests walk it).
+# What each endpoint accepts (app.web.api.schema.inputs checks it before the view runs; tests walk it).
 LIST_QUERY = (Field("state", "choices", choices=STATES),
               Field("domain", "choices", choices=DOMAINS),
               Field("severity", "choices", choices=SEVERITIES),

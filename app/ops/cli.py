@@ -63,7 +63,7 @@ def _print_table(headers: list[str], rows: list[list[str]]) -> None:
 # -- commands --------------------------------------------------------------------------------------
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     """Start Redis, the adapter runner and the web server; stop them all on SIGINT/SIGTERM."""
-    from app.supervisor import Supervisor
+    from app.ops.supervisor import Supervisor
 
     if args.scenario and (args.no_demo or settings.feeds):
         raise CommandError("--scenario plays in the demo city: leave out --no-demo and the "

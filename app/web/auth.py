@@ -24,11 +24,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import accounts, i18n, store
-from app.accounts import Principal
 from app.config import MIN_SECRET_KEY_LENGTH, ConfigError, Settings, weak_secret_reason
-from app.context import client_addr, current_principal, redis_client
-from app.context import settings as current_settings
 from app.model import roles
+from app.model.principal import Principal
+from app.web.context import client_addr, current_principal, redis_client
+from app.web.context import settings as current_settings
 from layouts import login as login_page
 
 CSRF_COOKIE = "_csrf_token"

@@ -16,7 +16,6 @@ import redis
 from flask import Blueprint, Response, jsonify
 
 from app import store
-from app.context import client_addr, current_principal, redis_client, require_roles, settings
 from app.model import roles
 from app.situation.report import (
     ReportError,
@@ -27,6 +26,7 @@ from app.situation.report import (
     read_situation,
     render_report,
 )
+from app.web.context import client_addr, current_principal, redis_client, require_roles, settings
 
 OFFICIAL_PATH = "/official"
 READERS = roles.PAGE_BY_PATH[OFFICIAL_PATH].roles
