@@ -8,8 +8,10 @@ import dash
 import redis
 from dash import Input, Output, State, dcc, html, no_update
 
-from app import accounts, i18n, store
+from app import accounts, audit, i18n
+from app.accounts import admin
 from app.model import roles
+from app.model.principal import Principal
 from app.web.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids
 from layouts.components import format_time, page_layout, tab_title
@@ -31,19 +33,19 @@ def _tables() -> list[html.Table]:
     # Audit actions and outcomes stay as recorded: they are the log's own codes, searched as such.
     users = [[u["name"], i18n.label("role", u.get("role", "")), _domains(u.get("domains", "")),
               i18n.t("admin.disabled" if u.get("disabled") == "1" else "admin.active")]
-             for u in store.auth.list_users(r)]
+             for u in admin.list_users(r)]
     tokens = [[t.get("name", ""), t.get("id", ""), i18n.label("role", t.get("role", "")),
                format_time(float(t["created_at"]), with_date=True) if t.get("created_at") else "",
                i18n.t("admin.revoked" if t.get("revoked") == "1" else "admin.active")]
-              for t in store.auth.list_tokens(r)]
-    audit = [[format_time(e.at, with_date=True), e.actor, e.action, e.target, e.addr, e.outcome]
-             for e in store.audit.read(r, AUDIT_ROWS)]
+              for t in admin.list_tokens(r)]
+    entries = [[format_time(e.at, with_date=True), e.actor, e.action, e.target, e.addr, e.outcome]
+               for e in audit.recent(r, AUDIT_ROWS)]
     return [
         _table(["admin.col_user", "admin.col_role", "admin.col_domains", "admin.col_state"], users),
         _table(["admin.col_token", "admin.col_id", "admin.col_role", "admin.col_created", "admin.col_state"],
                tokens),
         _table(["admin.col_when", "admin.col_who", "admin.col_what", "admin.col_target", "admin.col_from",
-                "admin.col_outcome"], audit),
+                "admin.col_outcome"], entries),
     ]
 
 
@@ -57,7 +59,7 @@ def _domains(stored: str) -> str:
 def layout(**_query: str) -> html.Div:
     """Forms to add and disable users, and the users, tokens and newest audit entries."""
     try:
-        users, tokens, audit = _tables()
+        users, tokens, log = _tables()
     except redis.RedisError:
         return html.Div([html.H1(i18n.t("admin.title"), id=ids.PAGE_TITLE),
                          html.P(i18n.t("admin.link_lost"))])
@@ -91,13 +93,14 @@ def layout(**_query: str) -> html.Div:
         html.H2(i18n.t("admin.users")), html.Div(users, id=ids.ADMIN_USERS),
         html.H2(i18n.t("admin.tokens")), html.Div(tokens, id=ids.ADMIN_TOKENS),
         html.P(i18n.t("admin.tokens_note"), className="muted"),
-        html.H2(i18n.t("admin.audit")), html.Div(audit, id=ids.ADMIN_AUDIT),
+        html.H2(i18n.t("admin.audit")), html.Div(log, id=ids.ADMIN_AUDIT),
     ])
 
 
-def _actor() -> str:
+def _principal() -> Principal:
     principal = current_principal()
-    return principal.name if principal else "unknown"
+    assert principal is not None  # require_roles refused anonymous callers
+    return principal
 
 
 @require_roles(roles.ADMINS)
@@ -108,10 +111,10 @@ def add_user(_clicks: int | None, name: str | None, role: str | None,
         return no_update, no_update
     r = redis_client()
     try:
-        created = accounts.add_user(r, name or "", role or "", password or "")
+        created = admin.add_user(r, _principal(), name or "", role or "", password or "",
+                                 addr=client_addr())
     except accounts.AccountError as exc:
         return html.Span(str(exc), className="error"), no_update
-    store.audit.append(r, _actor(), "user_add", target=created, addr=client_addr(), detail=f"role={role}")
     return (html.Span(i18n.t("admin.user_added", user=created, role=i18n.label("role", str(role))),
                       className="ok"), time.time())
 
@@ -124,12 +127,11 @@ def disable_user(_clicks: int | None, name: str | None) -> tuple[object, object]
     r = redis_client()
     try:
         target = accounts.validate_name(name or "")
-        if target == _actor():
+        if target == _principal().name:
             raise accounts.AccountError(i18n.t("admin.not_self"))
-        accounts.set_disabled(r, target, True)
+        admin.set_disabled(r, _principal(), target, True, addr=client_addr())
     except accounts.AccountError as exc:
         return html.Span(str(exc), className="error"), no_update
-    store.audit.append(r, _actor(), "user_disable", target=target, addr=client_addr())
     return html.Span(i18n.t("admin.user_disabled", user=target), className="ok"), time.time()
 
 

@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from app import alerts, store
-from app.model.principal import Principal
 from app.model.geo import point_in_area
+from app.model.principal import Principal
 from app.store.link import connect
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC

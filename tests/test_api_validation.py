@@ -19,10 +19,11 @@ import redis
 
 from app import i18n, store
 from app.model.alerts import MAX_TITLE
-from app.web import auth
+from app.web import csrf
 from app.web.api import schema as api
 from app.web.api.alerts import RAISE_BODY
 from app.web.api.schema import Field
+from app.web.login import LANG_PATH, LOGIN_FIELDS
 from layouts import ids
 from tests.conftest import PASSWORD, csrf_header, login
 from tests.test_security import (
@@ -216,7 +217,7 @@ def test_url_variables_that_match_nothing(web_app: Any, admin: Caller) -> None:
 def _login_form(client: Any, users: dict[str, str]) -> dict[str, str]:
     client.get("/login")
     return {"username": users[ADMIN], "password": PASSWORD,
-            "csrf_token": client.get_cookie(auth.CSRF_COOKIE).value, "next": "/alerts"}
+            "csrf_token": client.get_cookie(csrf.CSRF_COOKIE).value, "next": "/alerts"}
 
 
 def test_login_form_fields(client: Any, r: redis.Redis, users: dict[str, str]) -> None:
@@ -225,8 +226,8 @@ def test_login_form_fields(client: Any, r: redis.Redis, users: dict[str, str]) -
     offenders = []
     labels = {"username": i18n.t("login.user", lang="en"), "password": i18n.t("login.password", lang="en"),
               "csrf_token": i18n.t("login.expired", lang="en"), "next": "next"}
-    assert {name for name, _, _ in auth.LOGIN_FIELDS} == set(labels)
-    for name, longest, required in auth.LOGIN_FIELDS:
+    assert {name for name, _, _ in LOGIN_FIELDS} == set(labels)
+    for name, longest, required in LOGIN_FIELDS:
         form = _login_form(client, users)
         cases: list[tuple[str, Any]] = [("twice", dict(form, **{name: [form[name], form[name]]})),
                                         ("too long", dict(form, **{name: "x" * (longest + 1)}))]
@@ -251,11 +252,11 @@ def test_language_form(client: Any, r: redis.Redis, users: dict[str, str]) -> No
     """The language switch: missing, twice, too long or unknown: 400, the stored choice unchanged."""
     login(client, users[OPERATOR])
     for data in ({}, {"lang": ["zh", "en"]}, {"lang": "zh" * 100}, {"lang": "klingon"}, {"lang": ""}):
-        response = client.post(auth.LANG_PATH, data=data, headers=csrf_header(client))
+        response = client.post(LANG_PATH, data=data, headers=csrf_header(client))
         assert response.status_code == 400, data
         assert "language" in response.get_data(as_text=True), data
     assert store.auth.get_user(r, users[OPERATOR]).get("language", "") == ""
-    assert client.post(auth.LANG_PATH, data={"lang": "zh"},
+    assert client.post(LANG_PATH, data={"lang": "zh"},
                        headers=csrf_header(client)).status_code == 303
 
 

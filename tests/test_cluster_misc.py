@@ -226,7 +226,7 @@ def test_the_web_app_on_the_cluster(redis_cluster: RedisClusterServer, cr: redis
     app = create_app(load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path),
                                             "CITYOPS_REDIS_URL": redis_cluster.url}))
     accounts.add_user(cr, "opal", "operator", PASSWORD)
-    client = app.web.server.test_client()
+    client = app.server.test_client()
     assert login(client, "opal", "wrong password").status_code == 401
     assert login(client, "opal").status_code == 302
     _city_batch(cr, time.time())

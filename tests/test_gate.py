@@ -12,7 +12,7 @@ import redis
 
 from app import accounts, store
 from app.model import roles
-from app.web import auth
+from app.web import sessions
 from layouts import ids
 from tests.conftest import PASSWORD, csrf_header, login
 
@@ -470,7 +470,7 @@ def test_policy_only_on_documents(client, users) -> None:  # type: ignore[no-unt
 
 
 def _session_cookie_set(response) -> bool:  # type: ignore[no-untyped-def]
-    return any(h.startswith(f"{auth.SESSION_COOKIE}=") for h in response.headers.getlist("Set-Cookie"))
+    return any(h.startswith(f"{sessions.SESSION_COOKIE}=") for h in response.headers.getlist("Set-Cookie"))
 
 
 def test_a_session_in_use_slides_without_a_cookie_on_every_request(
@@ -481,9 +481,9 @@ def test_a_session_in_use_slides_without_a_cookie_on_every_request(
     for _ in range(3):
         response = client.get("/api/v1/me")
         assert response.status_code == 200 and not _session_cookie_set(response)
-    monkeypatch.setattr(auth, "SESSION_REISSUE_S", 0)
+    monkeypatch.setattr(sessions, "SESSION_REISSUE_S", 0)
     response = client.get("/api/v1/me")
     assert response.status_code == 200 and _session_cookie_set(response)
-    monkeypatch.setattr(auth, "SESSION_REISSUE_S", 300)
+    monkeypatch.setattr(sessions, "SESSION_REISSUE_S", 300)
     response = client.get("/api/v1/me")
     assert response.status_code == 200 and not _session_cookie_set(response)

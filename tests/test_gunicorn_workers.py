@@ -26,7 +26,7 @@ from app import accounts, store
 from app.model.records import Entity
 from app.store.embedded import die_with_parent, free_port
 from app.store.link import connect
-from app.web import auth
+from app.web import sessions
 from tests.conftest import PASSWORD
 from tests.test_gate import LIVE_BODY
 
@@ -196,7 +196,7 @@ def _sign_in(web: Gunicorn, browser: requests.Session, name: str) -> int:
     answer, pid = web.call(browser, "POST", "/login", data={
         "username": name, "password": PASSWORD, "csrf_token": token, "next": "/"})
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/"), answer.text
-    assert browser.cookies.get(auth.SESSION_COOKIE)
+    assert browser.cookies.get(sessions.SESSION_COOKIE)
     return pid
 
 

@@ -302,7 +302,8 @@ def test_entity_markers_are_capped_and_counted(r: redis.Redis,
     store.entities.write_batch(r, "water", "senml", entities=[
         Entity("water", "sensor", f"senml:p{i}", 28.5 + i / 100, 112.3, "ok", now, "senml")
         for i in range(5)])
-    monkeypatch.setattr(report, "MAX_ENTITY_MARKERS", 3)
+    # The limit is read where read_map_layers is defined (the package only re-exports it).
+    monkeypatch.setattr(report.map_layers, "MAX_ENTITY_MARKERS", 3)
     layers = report.read_map_layers(r, now)
     assert (len(layers.entities), layers.left_out) == (3, 2)
     document = report.render_report(report.read_situation(r, TZ, now), layers)

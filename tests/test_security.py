@@ -26,10 +26,12 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import Rule
 
 from app import accounts, alerts, i18n, store
-from app.config import ConfigError, load_settings
+from app.accounts import signin
+from app.config import ConfigError, load_settings, weak_secret_reason
 from app.model import roles
-from app.web import auth
+from app.web import auth, csrf, sessions
 from app.web.context import require_roles
+from app.web.login import LANG_PATH
 from app.web.server import create_app
 from layouts import ids
 from tests.conftest import PASSWORD, RedisServer, csrf_header, login, wait_for
@@ -82,7 +84,7 @@ VIEW_ROLES: dict[str, frozenset[str]] = {
 WALL_RULES = frozenset({
     "/_dash-layout", "/_dash-dependencies", "/_dash-update-component", "/_favicon.ico",
     "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
-    "/assets/<path:filename>", auth.LANG_PATH,
+    "/assets/<path:filename>", LANG_PATH,
 })
 # Callbacks without a role guard, and why that is safe.
 UNGUARDED_CALLBACKS: dict[str, str] = {
@@ -514,11 +516,11 @@ def test_csrf_missing_or_wrong_is_refused_on_every_state_change(web_app: Any, r:
     written, and the session still signed in. With the right token, they work."""
     admin = session_caller(web_app, ADMIN, users[ADMIN])
     client = admin.client
-    real = client.get_cookie(auth.CSRF_COOKIE).value
+    real = client.get_cookie(csrf.CSRF_COOKIE).value
     forged = secrets.token_urlsafe(32)
     attempts: list[tuple[str, dict[str, str], str | None]] = [
-        ("none", {}, None), ("wrong", {auth.CSRF_HEADER: forged}, None),
-        ("planted pair", {auth.CSRF_HEADER: forged}, forged)]
+        ("none", {}, None), ("wrong", {csrf.CSRF_HEADER: forged}, None),
+        ("planted pair", {csrf.CSRF_HEADER: forged}, forged)]
     requests: list[tuple[str, Any]] = []
     alert_id = water_alert(r, "csrf")
     for rule in rules(web_app):
@@ -530,22 +532,22 @@ def test_csrf_missing_or_wrong_is_refused_on_every_state_change(web_app: Any, r:
         if rule.rule == "/_dash-update-component":
             requests += [(path, body) for name in MUTATING_CALLBACKS
                          for body in mutating_requests(web_app, r, users, name)]
-        elif rule.rule == auth.LANG_PATH:
+        elif rule.rule == LANG_PATH:
             requests.append((path, {"lang": "zh"}))
         else:
             requests.append((path, POST_BODIES.get(rule.endpoint, {})))
-    assert {p for p, _ in requests} >= {"/logout", auth.LANG_PATH, "/_dash-update-component",
+    assert {p for p, _ in requests} >= {"/logout", LANG_PATH, "/_dash-update-component",
                                         "/api/v1/alerts"}
     offenders = []
     for path, body in requests:
         for what, headers, cookie in attempts:
-            client.set_cookie(auth.CSRF_COOKIE, cookie or real)
+            client.set_cookie(csrf.CSRF_COOKIE, cookie or real)
             before = Snapshot(raw)
-            if path == auth.LANG_PATH:
+            if path == LANG_PATH:
                 response = client.post(path, data=body, headers=headers)
             else:
                 response = client.post(path, json=body, headers=headers)
-            client.set_cookie(auth.CSRF_COOKIE, real)
+            client.set_cookie(csrf.CSRF_COOKIE, real)
             if response.status_code not in (400, 403) or before.written():
                 offenders.append((what, path, response.status_code, before.written()))
     assert offenders == []
@@ -642,18 +644,18 @@ def test_a_planted_session_is_replaced_at_login(web_app: Any, users: dict[str, s
     planted_csrf = secrets.token_urlsafe(32)
     planted = _sign(web_app.server.secret_key, {"csrf": planted_csrf})
     victim = web_app.server.test_client()
-    victim.set_cookie(auth.SESSION_COOKIE, planted)
-    victim.set_cookie(auth.CSRF_COOKIE, planted_csrf)
+    victim.set_cookie(sessions.SESSION_COOKIE, planted)
+    victim.set_cookie(csrf.CSRF_COOKIE, planted_csrf)
     assert login(victim, users[ADMIN]).status_code == 302
-    after = victim.get_cookie(auth.SESSION_COOKIE).value
+    after = victim.get_cookie(sessions.SESSION_COOKIE).value
     assert after != planted
-    assert victim.get_cookie(auth.CSRF_COOKIE).value != planted_csrf
+    assert victim.get_cookie(csrf.CSRF_COOKIE).value != planted_csrf
     attacker = web_app.server.test_client()
-    attacker.set_cookie(auth.SESSION_COOKIE, planted)
+    attacker.set_cookie(sessions.SESSION_COOKIE, planted)
     assert attacker.get("/api/v1/me").status_code == 401
-    victim.set_cookie(auth.CSRF_COOKIE, planted_csrf)
+    victim.set_cookie(csrf.CSRF_COOKIE, planted_csrf)
     refused = victim.post("/api/v1/alerts", json=NEW_ALERT,
-                          headers={auth.CSRF_HEADER: planted_csrf})
+                          headers={csrf.CSRF_HEADER: planted_csrf})
     assert refused.status_code == 403
 
 
@@ -663,16 +665,16 @@ def test_an_attackers_session_planted_before_login_stays_theirs(web_app: Any,
     the official's copy is still only the official."""
     attacker = web_app.server.test_client()
     login(attacker, users[OFFICIAL])
-    planted = attacker.get_cookie(auth.SESSION_COOKIE).value
+    planted = attacker.get_cookie(sessions.SESSION_COOKIE).value
     victim = web_app.server.test_client()
-    victim.set_cookie(auth.SESSION_COOKIE, planted)
+    victim.set_cookie(sessions.SESSION_COOKIE, planted)
     # The planted session is signed in, so the victim's browser skips the form page: it posts.
     form_token = secrets.token_urlsafe(32)
-    victim.set_cookie(auth.CSRF_COOKIE, form_token)
+    victim.set_cookie(csrf.CSRF_COOKIE, form_token)
     assert victim.post("/login", data={"username": users[ADMIN], "password": PASSWORD,
                                        "csrf_token": form_token}).status_code == 302
     assert victim.get("/api/v1/me").get_json()["role"] == ADMIN
-    assert victim.get_cookie(auth.SESSION_COOKIE).value != planted
+    assert victim.get_cookie(sessions.SESSION_COOKIE).value != planted
     assert attacker.get("/api/v1/me").get_json()["role"] == OFFICIAL
 
 
@@ -681,9 +683,9 @@ def test_a_copied_session_dies_at_logout(web_app: Any, users: dict[str, str]) ->
     once its owner signs out."""
     owner = web_app.server.test_client()
     login(owner, users[OPERATOR])
-    copy = owner.get_cookie(auth.SESSION_COOKIE).value
+    copy = owner.get_cookie(sessions.SESSION_COOKIE).value
     thief = web_app.server.test_client()
-    thief.set_cookie(auth.SESSION_COOKIE, copy)
+    thief.set_cookie(sessions.SESSION_COOKIE, copy)
     assert thief.get("/api/v1/me").status_code == 200
     assert owner.post("/logout", headers=csrf_header(owner)).status_code == 302
     assert thief.get("/api/v1/me").status_code == 401
@@ -700,11 +702,11 @@ def test_throttle_holds_for_the_window_then_lifts(client: Any, users: dict[str, 
     """Failures against one user (from many addresses, in any spelling of the name) and failures
     from one address (against many names) block the right password, for that user and that address
     only; once the window (shortened here) ends, the right password works again."""
-    monkeypatch.setattr(auth, "THROTTLE_WINDOW_S", THROTTLE_TEST_WINDOW_S)
+    monkeypatch.setattr(signin, "THROTTLE_WINDOW_S", THROTTLE_TEST_WINDOW_S)
     name = users[OPERATOR]
     for i, spelling in enumerate([name, name.upper(), f" {name} ", name, name.title()]):
         assert login(client, spelling, "wrong password!", addr=f"10.8.0.{i}").status_code == 401
-    for i in range(auth.THROTTLE_LIMIT):
+    for i in range(signin.THROTTLE_LIMIT):
         login(client, f"guess{i}", "wrong password!", addr="10.9.0.1")
     by_user = login(client, name, PASSWORD, addr="10.8.1.1")
     assert by_user.status_code == 429 and int(by_user.headers["Retry-After"]) >= 1
@@ -727,7 +729,7 @@ def test_without_a_configured_key_a_random_one_is_generated_and_kept(web_app: An
     assert settings.secret_key is None
     stored = (settings.data_dir / "secret_key").read_text(encoding="utf-8").strip()
     assert web_app.server.secret_key == stored
-    assert len(stored) >= 32 and auth.weak_secret_reason(stored) is None
+    assert len(stored) >= 32 and weak_secret_reason(stored) is None
 
 
 @pytest.mark.parametrize("key", ["dev", "secret", "changeme", b'_5#y2L"F4Q8z\n\xec]/', "k" * 40,
@@ -739,7 +741,7 @@ def test_sessions_signed_with_well_known_keys_are_refused(web_app: Any, users: d
     payload = {"_user_id": f"{users[ADMIN]}:1", "_fresh": True, "csrf": "x" * 43}
     for signer, expected in ((key, 401), (web_app.server.secret_key, 200)):
         forged = web_app.server.test_client()
-        forged.set_cookie(auth.SESSION_COOKIE, _sign(signer, payload))
+        forged.set_cookie(sessions.SESSION_COOKIE, _sign(signer, payload))
         assert forged.get("/api/v1/me").status_code == expected
 
 
@@ -867,9 +869,9 @@ def test_cookie_flags_without_tls(client: Any, users: dict[str, str]) -> None:
     """Session: HttpOnly, SameSite=Lax. CSRF: SameSite=Strict, readable by Dash's script. Language:
     HttpOnly. None Secure when secure cookies are off (plain HTTP would drop them); no HSTS."""
     signed_in = login(client, users[OPERATOR])
-    session_flags = _flags(_cookie(signed_in, auth.SESSION_COOKIE))
-    csrf_flags = _flags(_cookie(signed_in, auth.CSRF_COOKIE))
-    chosen = client.post(auth.LANG_PATH, data={"lang": "zh"}, headers=csrf_header(client))
+    session_flags = _flags(_cookie(signed_in, sessions.SESSION_COOKIE))
+    csrf_flags = _flags(_cookie(signed_in, csrf.CSRF_COOKIE))
+    chosen = client.post(LANG_PATH, data={"lang": "zh"}, headers=csrf_header(client))
     lang_flags = _flags(_cookie(chosen, i18n.COOKIE))
     assert {"httponly", "samesite=lax"} <= session_flags
     assert "samesite=strict" in csrf_flags and "httponly" not in csrf_flags
@@ -891,14 +893,14 @@ def test_cookie_flags_behind_tls(tls_app: Any, r: redis.Redis, users: dict[str, 
     """With secure cookies on, every cookie is Secure and browsers are told to stay on HTTPS."""
     client = tls_app.server.test_client()
     client.get("/login", base_url="https://localhost")
-    token = client.get_cookie(auth.CSRF_COOKIE).value
+    token = client.get_cookie(csrf.CSRF_COOKIE).value
     signed_in = client.post("/login", base_url="https://localhost",
                             data={"username": users[OPERATOR], "password": PASSWORD,
                                   "csrf_token": token})
     assert signed_in.status_code == 302
-    chosen = client.post(auth.LANG_PATH, base_url="https://localhost", data={"lang": "zh"},
+    chosen = client.post(LANG_PATH, base_url="https://localhost", data={"lang": "zh"},
                          headers=csrf_header(client))
-    for response, name in ((signed_in, auth.SESSION_COOKIE), (signed_in, auth.CSRF_COOKIE),
+    for response, name in ((signed_in, sessions.SESSION_COOKIE), (signed_in, csrf.CSRF_COOKIE),
                            (chosen, i18n.COOKIE)):
         assert "secure" in _flags(_cookie(response, name)), name
     assert signed_in.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -14,8 +14,8 @@ import pytest
 import redis
 
 from app import store
+from app.accounts import signin
 from app.config import ConfigError, load_settings
-from app.web import auth
 from tests.conftest import PASSWORD, RedisServer, login
 
 PROXY = "10.0.0.2"
@@ -69,7 +69,7 @@ def test_the_address_budget_is_per_forwarded_client(proxied_app: Any, users: dic
     """Failures from one client behind the proxy block that client's address, not every client
     behind the same proxy; the failures are against many names, so only the address budget counts."""
     client = proxied_app.server.test_client()
-    for i in range(auth.THROTTLE_LIMIT):
+    for i in range(signin.THROTTLE_LIMIT):
         _failed_login(client, f"guess{i}", "198.51.100.9")
     blocked = _failed_login(client, users["admin"], "198.51.100.9")
     assert blocked.status_code == 429
@@ -87,7 +87,7 @@ def test_the_address_budget_is_per_forwarded_client(proxied_app: Any, users: dic
 
 def _switch_language_from(app: Any, users: dict[str, str], referer: str) -> str:
     """Sign in through the proxy, press the language switch on ``referer``; where it returns."""
-    client = app.web.server.test_client()
+    client = app.server.test_client()
     assert login(client, users["official"], addr=PROXY).status_code == 302
     token = client.get_cookie("_csrf_token").value
     response = client.post("/lang", data={"lang": "en", "csrf_token": token},

@@ -24,6 +24,7 @@ from app.accounts.users import (
 from app.accounts.validation import (
                                  MAX_PASSWORD_LENGTH,
                                  MIN_PASSWORD_LENGTH,
+                                 NAME_MAX_LENGTH,
                                  NAME_RE,
                                  AccountError,
                                  generate_password,
@@ -35,7 +36,7 @@ from app.accounts.validation import (
 )
 from app.model.principal import Principal
 
-__all__ = ["AccountError", "MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "NAME_RE",
+__all__ = ["AccountError", "NAME_MAX_LENGTH", "MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "NAME_RE",
            "PASSWORD_METHOD", "Principal", "TOKEN_PREFIX", "add_user", "authenticate",
            "create_token", "end_sessions", "generate_password", "load_session_user",
            "revoke_token", "set_disabled", "set_language", "set_password", "token_principal",

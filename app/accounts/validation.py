@@ -9,7 +9,8 @@ from app import i18n
 from app.model import roles
 from app.model.domains import DOMAINS
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+NAME_MAX_LENGTH = 64
+NAME_RE = re.compile(rf"^[a-z0-9][a-z0-9._-]{{0,{NAME_MAX_LENGTH - 1}}}$")
 
 
 MIN_PASSWORD_LENGTH = 10

@@ -6,7 +6,8 @@ resolve, list, ...). The rules live in ``app.alerts.rules`` (loading), ``app.ale
 export in ``app.alerts.cap_export``; the vocabulary (severities, states) in ``app.model.alerts``.
 """
 
-from app.alerts.errors import AlertError, AlertNotFound, Conflict
+from app.alerts.actions import ACTIONS, act
+from app.alerts.errors import AlertError, AlertNotFound, Conflict, NotPermitted
 from app.alerts.grouping import assign_groups
 from app.alerts.lifecycle import (
                                   SYSTEM_ACTOR,
@@ -24,7 +25,7 @@ from app.alerts.lifecycle import (
 from app.alerts.policy import ACT_ON_ALL, ACTORS, RAISERS, may_act
 from app.alerts.queries import counts, get_alert, list_alerts, timeline, to_json
 
-__all__ = ["ACTORS", "ACT_ON_ALL", "AlertError", "AlertNotFound", "Conflict", "RAISERS",
+__all__ = ["ACTIONS", "ACTORS", "NotPermitted", "act", "ACT_ON_ALL", "AlertError", "AlertNotFound", "Conflict", "RAISERS",
            "Raised", "SYSTEM_ACTOR", "SYSTEM_ADDR", "acknowledge", "add_note", "assign",
            "assign_groups", "clear", "counts", "escalate", "get_alert", "list_alerts", "may_act",
            "raise_alert", "raise_manual", "resolve",

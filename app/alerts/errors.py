@@ -19,3 +19,11 @@ class Conflict(AlertError):
         self.why = why
         self.by = by
         self.at = at
+
+
+class NotPermitted(AlertError):
+    """The principal may not act on alerts of this domain (``domain`` says which)."""
+
+    def __init__(self, domain: str) -> None:
+        super().__init__(f"your role may not act on alerts of the {domain} domain")
+        self.domain = domain

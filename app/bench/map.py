@@ -106,7 +106,7 @@ def bench_tick(r: redis.Redis, vehicles: int = 20_000, sensors: int = 2_000, hos
         for domain in DOMAINS:
             map_share.publish(r, domain, limits)
         mapdata.forget_snapshots()
-        client = app.web.server.test_client()
+        client = app.server.test_client()
         client.get("/login")
         client.post("/login", data={"username": "bench-operator", "password": "bench password 1234",
                                     "csrf_token": client.get_cookie("_csrf_token").value,
@@ -114,7 +114,7 @@ def bench_tick(r: redis.Redis, vehicles: int = 20_000, sensors: int = 2_000, hos
         client.get("/wall")
         csrf = {"X-CSRFToken": client.get_cookie("_csrf_token").value}
         from layouts import livemap
-        with app.web.server.test_request_context():
+        with app.server.test_request_context():
             _fig, state = livemap._initial(ids.WALL_MAP, livemap.ALL_LAYERS, livemap.WALL)
 
         def tick(n: int, held: Any) -> tuple[float, int, Any]:

@@ -172,7 +172,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "kind.hospital": ("hospital", "医院"),
     "kind.ambulance": ("ambulance", "救护车"),
     "kind.request": ("request", "市民诉求"),
-    # -- login and error pages (layouts/login.py, app/auth.py) ---------------------------------
+    # -- login and error pages (app/web/templates, app/web/login.py) -------------------------
     "login.field_twice": ("{field}: sent more than once.", "{field}：重复提交。"),
     "login.field_missing": ("{field}: please fill this in.", "{field}：请填写。"),
     "login.field_too_long": ("{field}: too long (at most {max} characters).",

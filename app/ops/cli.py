@@ -14,10 +14,12 @@ from typing import Callable, Sequence
 
 import redis
 
-from app import __version__, accounts, store
+from app import __version__, accounts
+from app.accounts import admin
 from app.config import ConfigError, Settings, load_settings, settings_table
 from app.model import roles
 from app.model.domains import DOMAINS
+from app.model.principal import Principal
 from app.store.link import RedisUnavailable, redis_session
 from data_adapters.base import FeedError
 
@@ -28,11 +30,13 @@ class CommandError(Exception):
     """A command that cannot be carried out; the message is shown as one line."""
 
 
-def _actor() -> str:
+def _actor() -> Principal:
+    """Whoever runs the command: the machine's administrator, recorded by their login name."""
     try:
-        return f"cli:{getpass.getuser()}"
+        name = f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no name for this uid (containers)
-        return f"cli:uid{os.getuid()}"
+        name = f"cli:uid{os.getuid()}"
+    return Principal(name=name, role=roles.ADMIN, kind="cli")
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -92,14 +96,13 @@ def cmd_runner(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_users_add(r: redis.Redis, args: argparse.Namespace) -> int:
     password = _read_password(args)
     domains = tuple(d.strip() for d in (args.domains or "").split(",") if d.strip())
-    name = accounts.add_user(r, args.name, args.role, password, domains)
-    store.audit.append(r, _actor(), "user_add", target=name, detail=f"role={args.role}")
+    name = admin.add_user(r, _actor(), args.name, args.role, password, domains)
     print(f"user '{name}' added with role {args.role}")
     return EXIT_OK
 
 
 def cmd_users_list(r: redis.Redis, args: argparse.Namespace) -> int:
-    users = store.auth.list_users(r)
+    users = admin.list_users(r)
     if args.json:
         print(json.dumps([{"name": u["name"], "role": u.get("role"),
                            "domains": [d for d in u.get("domains", "").split(",") if d],
@@ -114,29 +117,25 @@ def cmd_users_list(r: redis.Redis, args: argparse.Namespace) -> int:
 
 
 def cmd_users_passwd(r: redis.Redis, args: argparse.Namespace) -> int:
-    accounts.set_password(r, args.name, _read_password(args))
-    store.audit.append(r, _actor(), "user_passwd", target=args.name)
+    admin.set_password(r, _actor(), args.name, _read_password(args))
     print(f"password of '{args.name}' changed; their open sessions have ended")
     return EXIT_OK
 
 
 def cmd_users_disable(r: redis.Redis, args: argparse.Namespace) -> int:
-    accounts.set_disabled(r, args.name, True)
-    store.audit.append(r, _actor(), "user_disable", target=args.name)
+    admin.set_disabled(r, _actor(), args.name, True)
     print(f"user '{args.name}' disabled; their open sessions have ended")
     return EXIT_OK
 
 
 def cmd_users_enable(r: redis.Redis, args: argparse.Namespace) -> int:
-    accounts.set_disabled(r, args.name, False)
-    store.audit.append(r, _actor(), "user_enable", target=args.name)
+    admin.set_disabled(r, _actor(), args.name, False)
     print(f"user '{args.name}' enabled")
     return EXIT_OK
 
 
 def cmd_token_create(r: redis.Redis, args: argparse.Namespace) -> int:
-    token = accounts.create_token(r, args.name, args.role, args.expires_days, created_by=_actor())
-    store.audit.append(r, _actor(), "token_create", target=args.name, detail=f"role={args.role}")
+    token = admin.create_token(r, _actor(), args.name, args.role, args.expires_days)
     print(token)
     print("This token is shown only once: keep it now. Send it as 'Authorization: Bearer <token>'"
           + ("; a wall display opens /wall?token=<token>." if args.role == roles.WALL else "."),
@@ -145,7 +144,7 @@ def cmd_token_create(r: redis.Redis, args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(r: redis.Redis, args: argparse.Namespace) -> int:
-    tokens = store.auth.list_tokens(r)
+    tokens = admin.list_tokens(r)
     rows = [{"id": t.get("id", ""), "name": t.get("name", ""), "role": t.get("role", ""),
              "created_at": _when(t.get("created_at")), "expires_at": _when(t.get("expires_at")),
              "state": "revoked" if t.get("revoked") == "1" else "active"} for t in tokens]
@@ -159,8 +158,7 @@ def cmd_token_list(r: redis.Redis, args: argparse.Namespace) -> int:
 
 
 def cmd_token_revoke(r: redis.Redis, args: argparse.Namespace) -> int:
-    token_id = accounts.revoke_token(r, args.token)
-    store.audit.append(r, _actor(), "token_revoke", target=token_id)
+    token_id = admin.revoke_token(r, _actor(), args.token)
     print(f"token {token_id} revoked")
     return EXIT_OK
 

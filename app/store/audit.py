@@ -10,7 +10,6 @@ import redis
 from app.store.keys import Keys
 
 
-# -- audit ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AuditEntry:
     """One line of the append-only audit stream."""

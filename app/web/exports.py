@@ -45,7 +45,7 @@ def _download(body: str, mimetype: str, stem: str, suffix: str, at: float) -> Re
     return response
 
 
-def _error(status: int, message: str) -> Response:
+def error_response(status: int, message: str) -> Response:
     response = jsonify({"error": message})
     response.status_code = status
     return response
@@ -66,7 +66,7 @@ def _export(what: str, make: Callable[[redis.Redis, Situation], Response]) -> Re
         response = make(r, situation)
         _audit(r, what, "ok" if response.status_code == 200 else "failed")
     except redis.RedisError:
-        return _error(503, "data link lost: no export now, rather than an old one")
+        return error_response(503, "data link lost: no export now, rather than an old one")
     return response
 
 
@@ -80,7 +80,7 @@ def report_html() -> Response:
         try:
             document = render_report(situation, layers)
         except ReportError as exc:
-            return _error(500, f"cannot make the situation report: {exc}")
+            return error_response(500, f"cannot make the situation report: {exc}")
         return _download(document, "text/html", "cityops-situation", "html",
                          situation.generated_at)
 

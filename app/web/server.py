@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import Settings, load_settings, resolve_secret_key
 from app.store.embedded import EmbeddedRedis
 from app.store.link import RedisUnavailable, connect
-from app.web import auth
+from app.web import auth, headers
 from app.web import exports as official_routes
 from app.web.api.alerts import api_alerts
 from app.web.api.schema import api
@@ -107,6 +107,6 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     # Dash's inline scripts are allowed by hash; nothing else inline may run.
     # A connected site's tile server (map.tile_url) is the one remote origin the pages may use.
     tile = urlsplit(settings.map_tile_url) if settings.map_tile_url else None
-    server.extensions[EXTENSION]["csp"] = auth.content_security_policy(
+    server.extensions[EXTENSION]["csp"] = headers.content_security_policy(
         list(app.csp_hashes()), [f"{tile.scheme}://{tile.netloc}"] if tile else [])
     return app

@@ -14,7 +14,8 @@ from typing import Any, Mapping
 import redis
 from flask import Blueprint, Response, abort, g, jsonify
 
-from app import accounts, alerts, store
+from app import accounts, alerts, audit
+from app.accounts import admin
 from app.alerts.cap_export import cap_document
 from app.model import roles
 from app.model.alerts import MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE, SEVERITIES, STATES
@@ -105,12 +106,12 @@ def get_alert(alert_id: str) -> Response:
     return jsonify(dict(alert, timeline=alerts.timeline(r, alert_id)))
 
 
-@api_alerts.get("/audit")
+@api_alerts.get("/audit", endpoint="audit")
 @require_roles(roles.ADMINS)
 @inputs(query=AUDIT_QUERY)
-def audit() -> Response:
+def audit_log() -> Response:
     """The newest ``?count=`` (100) entries of the audit log, newest first (admins)."""
-    entries = store.audit.read(redis_client(), g.query["count"] or 100)
+    entries = audit.recent(redis_client(), g.query["count"] or 100)
     return jsonify({"audit": [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
                                "target": e.target, "addr": e.addr, "outcome": e.outcome,
                                "detail": e.detail} for e in entries]})
@@ -137,7 +138,7 @@ def _assignee(r: redis.Redis, name: str) -> str:
         name = accounts.validate_name(name)
     except accounts.AccountError as exc:
         bad_request(f"'user': {exc}")
-    user = store.auth.get_user(r, name)
+    user = admin.get_user(r, name)
     if user is None:
         bad_request(f"'user': no user '{name}'")
     if user.get("disabled") == "1":
@@ -154,22 +155,12 @@ def act(alert_id: str, action: str) -> Response | tuple[Response, int]:
     principal = _principal()
     body = g.body
     user = _assignee(r, body["user"]) if action == "assign" else ""
-    alert = _alert_or_404(r, alert_id)
-    if not alerts.may_act(principal, alert):
-        store.audit.append(r, principal.name, f"alert_{action}", target=alert_id, addr=client_addr(),
-                    outcome="denied")
-        abort(403, description=f"your role may not act on alerts of the {alert['domain']} domain")
-    addr = client_addr()
+    text = body["text"] if action == "note" else body.get("note", "")
     try:
-        if action == "ack":
-            changed = alerts.acknowledge(r, alert_id, principal.name, note=body["note"], addr=addr)
-        elif action == "assign":
-            changed = alerts.assign(r, alert_id, principal.name, user, expected=body["expected"],
-                                    addr=addr)
-        elif action == "note":
-            changed = alerts.add_note(r, alert_id, principal.name, body["text"], addr=addr)
-        else:
-            changed = alerts.resolve(r, alert_id, principal.name, note=body["note"], addr=addr)
+        changed = alerts.act(r, principal, alert_id, action, text=text, user=user,
+                             expected=body.get("expected", ""), addr=client_addr())
+    except alerts.NotPermitted as exc:
+        abort(403, description=str(exc))
     except alerts.Conflict as exc:
         return jsonify({"error": exc.why, "by": exc.by, "at": exc.at}), 409
     except alerts.AlertNotFound as exc:

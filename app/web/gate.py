@@ -1,0 +1,101 @@
+"""The default-deny gate: every request is a known principal allowed this path, or it is refused."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import redis
+from flask import g, redirect, request, session
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from app import accounts, audit, i18n
+from app.model import roles
+from app.model.principal import Principal
+from app.web.context import client_addr, redis_client
+from app.web.context import settings as current_settings
+from app.web.csrf import csrf_ok, set_csrf_cookie
+from app.web.documents import error_response, is_machine_path
+from app.web.login import LANG_PATH, set_language_cookie
+from app.web.sessions import keep_session_alive, start_session
+
+PUBLIC_PATHS = frozenset({"/login", "/healthz"})
+
+
+PUBLIC_PREFIXES = ("/login/",)
+
+
+
+
+# What the wall page needs besides itself; a wall token may use nothing else.
+WALL_MACHINE_PREFIXES = ("/_dash-layout", "/_dash-dependencies", "/_dash-update-component",
+                         "/_dash-component-suites/", "/_favicon", "/assets/")
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+
+def gate() -> BaseResponse | None:
+    """Default deny: establish who is asking, or refuse."""
+    path = request.path
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        return None
+    principal: Principal | None = None
+    auth_header = request.headers.get("Authorization")
+    r = redis_client()
+    if auth_header is not None:
+        scheme, _, credential = auth_header.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            return error_response(401, i18n.t("error.bad_auth_header"))
+        try:
+            principal = accounts.token_principal(r, credential.strip()[:512])
+        except redis.RedisError:
+            return error_response(503, i18n.t("error.token_check"))
+        if principal is None:
+            return error_response(401, i18n.t("error.bad_token"))
+        g.auth_via = "bearer"
+    elif path == "/wall" and request.args.get("token"):
+        return _open_display_session(r)
+    elif current_user.is_authenticated:
+        principal = current_user._get_current_object()  # type: ignore[attr-defined]
+        g.auth_via = "session"
+    if principal is None:
+        if is_machine_path(path):
+            return error_response(401, i18n.t("error.login_required"))
+        query = urlencode({"next": request.full_path.rstrip("?")})
+        return redirect(f"/login?{query}", code=302)
+    g.principal = principal
+    if g.auth_via == "session":
+        keep_session_alive()
+    if principal.role == roles.WALL and not (path in ("/wall", LANG_PATH)
+                                             or path.startswith(WALL_MACHINE_PREFIXES)):
+        return error_response(403, i18n.t("error.wall_only"))
+    if request.method not in SAFE_METHODS and g.auth_via == "session" and not csrf_ok():
+        return error_response(403, i18n.t("error.csrf"))
+    if (not is_machine_path(path) and path not in ("/logout", LANG_PATH)
+            and not roles.may_open(principal.role, path)):
+        return error_response(403, i18n.t("error.page_role"))
+    return None
+
+
+def _open_display_session(r: redis.Redis) -> BaseResponse:
+    """A wall display opens /wall?token=...: swap the token for a session, drop it from the URL."""
+    try:
+        principal = accounts.token_principal(r, request.args.get("token", "")[:512])
+    except redis.RedisError:
+        return error_response(503, i18n.t("error.token_check"))
+    if principal is None or principal.role != roles.WALL:
+        audit.record_quietly(r, principal.name if principal else "anonymous", "display_login",
+                             addr=client_addr(), outcome="denied")
+        return error_response(401, i18n.t("error.bad_display_token"))
+    start_session(principal)
+    audit.record_quietly(r, principal.name, "display_login", addr=client_addr())
+    rest = {k: v for k, v in request.args.items() if k not in ("token", "lang")}
+    response = redirect("/wall" + (f"?{urlencode(rest)}" if rest else ""), code=302)
+    set_csrf_cookie(response, session["csrf"], current_settings())
+    # A wall has no account to keep a language on: /wall?token=...&lang=zh sets the cookie.
+    chosen = i18n.normalize(request.args.get("lang"))
+    if chosen:
+        set_language_cookie(response, chosen, current_settings())
+    return response
