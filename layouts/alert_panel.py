@@ -18,7 +18,9 @@ import redis
 from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app import alerts, i18n, store
+from app import alerts, i18n
+from app.alerts import screens
+from app.alerts.screens import SOUND_DEFAULT, SOUND_EDITORS, sound_settings
 from app.model import roles
 from app.model.alerts import CLOSED, SEVERITIES, UNACKED, most_urgent_first
 from app.web.context import client_addr, current_principal, redis_client, require_roles
@@ -27,10 +29,6 @@ from layouts.components import domain_title, format_time
 
 PANEL_ROWS = 8
 READERS = frozenset(roles.TOKEN_ROLES)
-SOUND_EDITORS = frozenset({roles.OPERATOR, roles.ADMIN})
-# Which severities sound unless an operator changed it: the two that need someone now.
-SOUND_DEFAULT: dict[str, bool] = {"critical": True, "major": True, "minor": False,
-                                  "warning": False, "info": False}
 STATE_LABELS: dict[str, str] = {"active_unack": "Unacknowledged", "active_ack": "Acknowledged",
                                 "cleared_unack": "Cleared, unacknowledged", "cleared_ack": "Closed"}
 # (state, column label, what the label stands for): short labels keep the table phone-wide.
@@ -45,13 +43,6 @@ def when(ts: float | None) -> str:
     if ts is None:
         return "—"
     return format_time(ts, with_date=time.time() - ts > 20 * 3600)
-
-
-def sound_settings(r: redis.Redis) -> dict[str, bool]:
-    """Severity -> whether it sounds (stored settings over the defaults)."""
-    stored = store.alerts.read_settings(r)
-    return {s: stored.get(f"sound:{s}", "on" if on else "off") == "on"
-            for s, on in SOUND_DEFAULT.items()}
 
 
 def flashes(alert: Mapping[str, Any]) -> bool:
@@ -175,7 +166,7 @@ def panel(compact: bool = False) -> html.Div:
     try:
         r = redis_client()
         content = _content(r)
-        version: int | None = store.alerts.version(r)
+        version: int | None = screens.version(r)
     except redis.RedisError:
         content = {"counts": html.P("Data link lost.", className="muted"), "list": [],
                    "class": "alert-panel", "sound": {"enabled": {}, "unacked": []},
@@ -199,7 +190,7 @@ def refresh(_tick: int | None, shown: int | None, classes: str | None) -> tuple[
     """Redraw the panel when any alert changed (one HGET when nothing did)."""
     try:
         r = redis_client()
-        version = store.alerts.version(r)
+        version = screens.version(r)
         if version == shown:
             raise PreventUpdate
         content = _content(r)
@@ -220,11 +211,9 @@ def toggle_sound(clicks: list[int | None]) -> int:
     if severity not in SOUND_DEFAULT or not ctx.triggered or not ctx.triggered[0].get("value"):
         raise PreventUpdate
     r = redis_client()
-    now_on = not sound_settings(r)[severity]
-    store.alerts.write_settings(r, {f"sound:{severity}": "on" if now_on else "off"})
     principal = current_principal()
-    store.audit.append(r, principal.name if principal else "unknown", "alert_sound", target=severity,
-                addr=client_addr(), detail="on" if now_on else "off")
+    assert principal is not None  # require_roles refused anonymous callers
+    screens.set_sound(r, principal, severity, not sound_settings(r)[severity], addr=client_addr())
     return -1  # forces the next tick to redraw
 
 

@@ -15,13 +15,14 @@ from html import escape
 from typing import Any, Mapping
 
 import dash
-import orjson
 import plotly.graph_objects as go
 import redis
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from app import accounts, alerts, i18n, store
+from app import alerts, i18n
+from app.accounts import admin
+from app.alerts import screens
 from app.model import roles
 from app.model.alerts import (
     ALERT_ID,
@@ -111,13 +112,12 @@ def _rules_status() -> html.Div:
     if principal is None or principal.role != roles.ADMIN:
         return html.Div(id=ids.ALERTS_RULES_STATUS)
     try:
-        raw = store.alerts.read_settings(redis_client()).get("rules_status")
+        status = screens.rules_status(redis_client())
     except redis.RedisError:
-        raw = None
-    if not raw:
+        status = None
+    if not status:
         return html.Div(i18n.t("alerts.rules_waiting"),
                         id=ids.ALERTS_RULES_STATUS, className="muted rules-status")
-    status = orjson.loads(raw)
     text = i18n.t("alerts.rules_loaded", rules=i18n.format_number(status.get("rules", 0)),
                   source=status.get("source"), time=format_time(status.get("at"), with_date=True))
     children: list[Any] = [html.Span(text)]
@@ -133,7 +133,7 @@ def _assignable_users() -> list[str]:
     if principal is None or principal.role not in alerts.ACT_ON_ALL:
         return []
     try:
-        return [u["name"] for u in store.auth.list_users(redis_client()) if u.get("disabled") != "1"]
+        return admin.enabled_users(redis_client())
     except redis.RedisError:
         return []
 
@@ -250,7 +250,7 @@ def refresh_list(_panel_version: int | None, domains: list[str] | None,
     every alert change, so the list needs no timer of its own)."""
     try:
         r = redis_client()
-        signature = [store.alerts.version(r), domains or [], severities or [], states or []]
+        signature = [screens.version(r), domains or [], severities or [], states or []]
         if signature == shown:
             raise PreventUpdate
         return _cards(r, list(domains or []), list(severities or []), list(states or [])), signature
@@ -407,39 +407,31 @@ def act(_ack: int | None, _claim: int | None, _note: int | None, _resolve: int |
     r = redis_client()
     principal = current_principal()
     assert principal is not None  # require_roles refused anonymous callers
-    alert = alerts.get_alert(r, alert_id)
-    if alert is None:
-        return html.Span(i18n.t("alerts.gone"), className="error"), no_update
-    if not alerts.may_act(principal, alert):
-        store.audit.append(r, principal.name, "alert_action", target=alert_id, addr=client_addr(),
-                    outcome="denied")
-        # Lower case: the name sits mid-sentence in English; Chinese has no case to change.
-        domain = domain_title(alert["domain"]).lower()
-        return html.Span(i18n.t("alerts.not_permitted", domain=domain), className="error"), no_update
-    addr = client_addr()
+    expected = str(seen_assignee or "")
+    if button == ids.ALERT_ACK:
+        action, target, done = "ack", "", i18n.t("alerts.done_ack")
+    elif button == ids.ALERT_CLAIM:
+        action, target, done = "assign", principal.name, i18n.t("alerts.done_claim")
+    elif button == ids.ALERT_ASSIGN:
+        target = admin.enabled_user(r, user) or ""
+        if not target:
+            return html.Span(i18n.t("alerts.pick_user"), className="error"), no_update
+        action, done = "assign", i18n.t("alerts.done_assign", user=target)
+    elif button == ids.ALERT_ADD_NOTE:
+        action, target, done = "note", "", i18n.t("alerts.done_note")
+    elif button == ids.ALERT_RESOLVE:
+        action, target, done = "resolve", "", i18n.t("alerts.done_resolve")
+    else:
+        raise PreventUpdate
     try:
-        if button == ids.ALERT_ACK:
-            alerts.acknowledge(r, alert_id, principal.name, note=note, addr=addr)
-            done = i18n.t("alerts.done_ack")
-        elif button == ids.ALERT_CLAIM:
-            alerts.assign(r, alert_id, principal.name, principal.name,
-                          expected=str(seen_assignee or ""), addr=addr)
-            done = i18n.t("alerts.done_claim")
-        elif button == ids.ALERT_ASSIGN:
-            target = _existing_user(r, user)
-            if target is None:
-                return html.Span(i18n.t("alerts.pick_user"), className="error"), no_update
-            alerts.assign(r, alert_id, principal.name, target, expected=str(seen_assignee or ""),
-                          addr=addr)
-            done = i18n.t("alerts.done_assign", user=target)
-        elif button == ids.ALERT_ADD_NOTE:
-            alerts.add_note(r, alert_id, principal.name, note, addr=addr)
-            done = i18n.t("alerts.done_note")
-        elif button == ids.ALERT_RESOLVE:
-            alerts.resolve(r, alert_id, principal.name, note=note, addr=addr)
-            done = i18n.t("alerts.done_resolve")
-        else:
-            raise PreventUpdate
+        alerts.act(r, principal, alert_id, action, text=note, user=target, expected=expected,
+                   addr=client_addr())
+    except alerts.AlertNotFound:
+        return html.Span(i18n.t("alerts.gone"), className="error"), no_update
+    except alerts.NotPermitted as exc:
+        # Lower case: the name sits mid-sentence in English; Chinese has no case to change.
+        domain = domain_title(exc.domain).lower()
+        return html.Span(i18n.t("alerts.not_permitted", domain=domain), className="error"), no_update
     except alerts.Conflict as exc:
         at = format_time(exc.at) if exc.at else i18n.t("alerts.just_now")
         return html.Span(i18n.t("alerts.conflict", why=_conflict_reason(exc.why),
@@ -461,13 +453,6 @@ def _conflict_reason(why: str) -> str:
             return i18n.t(key, user=match.group("user"))
     return why
 
-
-def _existing_user(r: redis.Redis, name: Any) -> str | None:
-    """``name`` if it is an enabled user, else None."""
-    if not isinstance(name, str) or not accounts.NAME_RE.match(name):
-        return None
-    record = store.auth.get_user(r, name)
-    return name if record is not None and record.get("disabled") != "1" else None
 
 
 def _number(value: Any) -> float | None:

@@ -9,7 +9,9 @@ import redis
 from dash import Input, Output, dcc, html
 from flask import has_request_context, session
 
-from app import i18n, store
+from app import i18n
+from app.kpis import reading as kpi_reading
+from app.live.status import domain_versions
 from app.model import roles
 from app.model.domains import DOMAINS
 from app.web.context import current_principal, redis_client, require_roles, settings
@@ -150,7 +152,7 @@ def domain_cards() -> list[html.Div]:
     try:
         r = redis_client()
         # The cards show city-wide KPIs; per zone, hospital or category ones are on the domain pages.
-        kpis = {d: [k for k in store.kpis.read(r, d) if k.get("subject") is None]
+        kpis = {d: kpi_reading.current(r, d, city_only=True)
                 for d in DOMAINS}
     except redis.RedisError:
         kpis = {d: [] for d in DOMAINS}
@@ -171,7 +173,7 @@ def register_tiles_refresh(app: dash.Dash, output_id: str, path: str) -> None:
 def read_versions() -> dict[str, tuple[int, float | None]]:
     """Every domain's (version, updated_at); "no data" for all while Redis is unreachable."""
     try:
-        return store.status.domain_versions(redis_client())
+        return domain_versions(redis_client())
     except redis.RedisError:
         return {domain: (0, None) for domain in DOMAINS}
 

@@ -17,9 +17,11 @@ import redis
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app import i18n, store
+from app import i18n
+from app.kpis import reading as kpi_reading
 from app.live.entities import domain_entities
 from app.live.feeds import read_health
+from app.live.status import domain_versions
 from app.model import roles
 from app.model.feeds import STALE_STATES, FeedHealth
 from app.web.context import redis_client, require_roles
@@ -188,10 +190,10 @@ def _content(domain: str) -> list[Any]:
     """The page body from the store (a clear note while Redis is unreachable)."""
     try:
         r = redis_client()
-        kpis = store.kpis.read(r, domain)
-        history = store.kpis.read_history(r, domain, time.time() - TREND_HOURS * 3600)
+        kpis = kpi_reading.current(r, domain)
+        history = kpi_reading.history(r, domain, time.time() - TREND_HOURS * 3600)
         feeds = [f for f in read_health(r) if f.domain == domain]
-        version, updated_at = store.status.domain_versions(r)[domain]
+        version, updated_at = domain_versions(r)[domain]
         entities = _entities(r, domain, (version, updated_at))
     except redis.RedisError:
         return [html.Div(i18n.t("domain.link_lost"), className="card banner-bad")]

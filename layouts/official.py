@@ -21,7 +21,8 @@ import redis
 from dash import Input, Output, dcc, html
 from plotly.subplots import make_subplots
 
-from app import i18n, store
+from app import i18n
+from app.kpis import reading as kpi_reading
 from app.model import roles
 from app.model.domains import DOMAINS
 from app.situation.report import (
@@ -209,8 +210,8 @@ def trends(window: str, now: float | None = None) -> list[Any]:
         for domain in DOMAINS:
             # Per-subject KPIs (one per zone or hospital) would be dozens of lines: the domain
             # pages chart them; here only the city-wide figures.
-            kpis = [k for k in store.kpis.read(r, domain) if not k.get("subject")]
-            history = store.kpis.read_history(r, domain, now - span_s)
+            kpis = kpi_reading.current(r, domain, city_only=True)
+            history = kpi_reading.history(r, domain, now - span_s)
             series = trend_series(history, [k["name"] for k in kpis], bucket_s, tz)
             charts.append(html.Section(className="card official-trend", children=[
                 html.H3(f"{domain_title(domain)} · {label}"),

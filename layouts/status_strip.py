@@ -15,7 +15,8 @@ import redis
 from dash import Input, Output, State, html, no_update
 from dash.exceptions import PreventUpdate
 
-from app import i18n, store
+from app import i18n
+from app.live.status import LiveStatus, live_status
 from app.model import roles
 from app.model.feeds import STALE_STATES, feed_state
 from app.web.context import redis_client, require_roles
@@ -25,13 +26,13 @@ from layouts.components import domain_title, format_time
 LINK_LOST = "lost"
 
 
-def _feed_states(status: store.status.LiveStatus, now: float) -> list[list[str]]:
+def _feed_states(status: LiveStatus, now: float) -> list[list[str]]:
     """[feed, domain, state] for every feed, sorted, with staleness judged at ``now``."""
     return [[feed, row.get("domain", ""), feed_state(row, now)]
             for feed, row in sorted(status.feeds.items())]
 
 
-def _status(status: store.status.LiveStatus, feeds: list[list[str]]) -> list[Any]:
+def _status(status: LiveStatus, feeds: list[list[str]]) -> list[Any]:
     versions = status.versions
     newest = max((t for _, t in versions.values() if t is not None), default=None)
     t = i18n.t
@@ -70,7 +71,7 @@ def _status(status: store.status.LiveStatus, feeds: list[list[str]]) -> list[Any
 def refresh(_tick: int | None, seen: Any) -> tuple[Any, Any, Any]:
     """Re-render the status strip only when a version, the runner or a feed's state changed."""
     try:
-        status = store.status.live_status(redis_client())
+        status = live_status(redis_client())
     except redis.RedisError:
         if seen == LINK_LOST:
             raise PreventUpdate from None  # an empty 204: the cheapest answer Dash has

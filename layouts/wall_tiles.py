@@ -16,7 +16,9 @@ from urllib.parse import quote
 import redis
 from dash import html
 
-from app import i18n, store
+from app import i18n
+from app.kpis import reading as kpi_reading
+from app.live.status import live_status
 from app.model.domains import DOMAINS
 from app.model.feeds import STALE_STATES, feed_state
 from app.web.context import redis_client, settings
@@ -144,14 +146,14 @@ def history_series(r: redis.Redis, domain: str, now: float | None = None
     now = time.time() if now is None else now
     # The newest rows (a minute's worth, a handful) say whether the history changed since the
     # cached read, so a cleared or rewritten store is never answered from an old cache.
-    recent = store.kpis.read_history(r, domain, now - 2 * store.kpis.HISTORY_EVERY_S)
+    recent = kpi_reading.history(r, domain, now - 2 * kpi_reading.HISTORY_EVERY_S)
     key = (int(now // 60), len(recent), recent[-1][0] if recent else 0.0)
     cached = _HISTORY_CACHE.get(domain)
     if cached and cached[0] == key:
         return cached[1]
     start = now - SPARK_WINDOW_S
     by_name: dict[str, list[tuple[float, float]]] = {}
-    for at, name, value in store.kpis.read_history(r, domain, start):
+    for at, name, value in kpi_reading.history(r, domain, start):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             by_name.setdefault(name, []).append((at, float(value)))
     series = {name: bucket_means(points, start, now + 1e-6) for name, points in by_name.items()}
@@ -280,8 +282,8 @@ def read_wall(r: redis.Redis | None = None, now: float | None = None) -> WallDat
     now = time.time() if now is None else now
     try:
         r = redis_client() if r is None else r
-        status = store.status.live_status(r)
-        kpis = {d: [k for k in store.kpis.read(r, d) if k.get("subject") is None] for d in DOMAINS}
+        status = live_status(r)
+        kpis = {d: kpi_reading.current(r, d, city_only=True) for d in DOMAINS}
         history = {d: history_series(r, d, now) for d in DOMAINS}
     except redis.RedisError:
         empty: dict[str, Any] = {d: [] for d in DOMAINS}

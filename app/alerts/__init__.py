@@ -25,8 +25,8 @@ from app.alerts.lifecycle import (
 from app.alerts.policy import ACT_ON_ALL, ACTORS, RAISERS, may_act
 from app.alerts.queries import counts, get_alert, list_alerts, timeline, to_json
 
-__all__ = ["ACTIONS", "ACTORS", "NotPermitted", "act", "ACT_ON_ALL", "AlertError", "AlertNotFound", "Conflict", "RAISERS",
-           "Raised", "SYSTEM_ACTOR", "SYSTEM_ADDR", "acknowledge", "add_note", "assign",
-           "assign_groups", "clear", "counts", "escalate", "get_alert", "list_alerts", "may_act",
-           "raise_alert", "raise_manual", "resolve",
-           "timeline", "to_json"]
+__all__ = ["ACTIONS", "ACTORS", "ACT_ON_ALL", "AlertError", "AlertNotFound", "Conflict",
+           "NotPermitted", "RAISERS", "Raised", "SYSTEM_ACTOR", "SYSTEM_ADDR", "acknowledge", "act",
+           "add_note", "assign", "assign_groups", "clear", "counts", "escalate", "get_alert",
+           "list_alerts", "may_act", "raise_alert", "raise_manual", "resolve", "timeline",
+           "to_json"]

@@ -58,3 +58,8 @@ def domain_entities(r: redis.Redis, domain: str, kind: str | None = None,
     rows = [flat_entity(rec, include_heavy) for rec in store.entities.read_entities(r, domain)
             if not kind or rec.get("kind") == kind]
     return sorted(rows, key=lambda row: row["id"])
+
+
+def domain_events(r: redis.Redis, domain: str) -> list[dict[str, Any]]:
+    """The stored events of a domain (service alerts, CAP warnings, service catalogues)."""
+    return store.entities.read_events(r, domain)

@@ -1,4 +1,4 @@
-"""CSRF: a session's state-changing request must echo the _csrf_token cookie, bound to the session at sign-in."""
+"""CSRF: a session's state-changing request echoes the _csrf_token cookie bound to it at sign-in."""
 
 from __future__ import annotations
 

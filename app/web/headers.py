@@ -1,4 +1,4 @@
-"""Security headers on every answer: a strict Content-Security-Policy on documents, no sniffing, no framing."""
+"""Security headers on every answer: a strict Content-Security-Policy on documents, no sniffing or framing."""
 
 from __future__ import annotations
 

@@ -15,10 +15,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import Settings, load_settings, resolve_secret_key
 from app.store.embedded import EmbeddedRedis
 from app.store.link import RedisUnavailable, connect
-from app.web import auth, headers
-from app.web import exports as official_routes
+from app.web import auth, exports, headers
 from app.web.api.alerts import api_alerts
-from app.web.api.schema import api
+from app.web.api.city import api
 from app.web.context import EXTENSION
 from layouts import register_pages, status_strip
 from layouts.components import shell
@@ -82,7 +81,7 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     auth.init_auth(server, settings)
     server.register_blueprint(api)
     server.register_blueprint(api_alerts)
-    server.register_blueprint(official_routes.blueprint)
+    server.register_blueprint(exports.blueprint)
     app = dash.Dash(
         "cityops",
         server=server,

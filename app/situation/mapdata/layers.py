@@ -1,4 +1,4 @@
-"""The live map's layers: what each draws, its marker classes (colour and size), the limits that class them."""
+"""The live map's layers: what each draws, its marker classes (colour, size), the limits that class them."""
 
 from __future__ import annotations
 

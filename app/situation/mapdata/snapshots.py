@@ -1,4 +1,4 @@
-"""A domain's markers at one version, read from the store and classified into numpy arrays (the expensive step)."""
+"""A domain's markers at one version, read from the store and classed into numpy arrays (the costly step)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
-"""The JSON API (/api/v1), behind the same gate as the pages, and the input schema of its endpoints.
+"""The input schema every API endpoint declares: its query parameters and JSON body as Field tables.
 
-Every endpoint declares what it accepts with :func:`inputs`: its query parameters and, for POSTs,
-its JSON body, as tables of :class:`Field`. A parameter or body field that is not declared, given
-twice, missing when required, of the wrong type or too long is a 400 naming the field, before the
-view runs. Tests walk these tables, so a field added here is checked by them at once.
+A parameter or body field that is not declared, given twice, missing when required, of the wrong
+type or too long is a 400 naming the field, before the view runs. Tests walk these tables, so a
+field added here is checked by them at once.
 """
 
 from __future__ import annotations
@@ -13,17 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, NoReturn, Sequence, TypeVar
 
-from flask import Blueprint, Response, abort, g, jsonify, request
+from flask import abort, g, request
 
-from app import store
-from app.live.entities import domain_entities
-from app.live.feeds import read_health
-from app.model import roles
-from app.model.domains import DOMAINS
-from app.web.context import current_principal, redis_client, require_roles
-
-api = Blueprint("api", __name__, url_prefix="/api/v1")
-MAX_KIND_LENGTH = 32
 MAX_QUERY_VALUE = 200
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -164,60 +154,3 @@ def inputs(query: Sequence[Field] = (), body: Sequence[Field] | Mapping[str, Seq
     return decorate
 
 
-DOMAIN_QUERY = (Field("domain", "choice", choices=DOMAINS),)
-
-
-def _domains_asked() -> list[str]:
-    """The domains named by ``?domain=`` (all when absent)."""
-    domain = g.query.get("domain")
-    return [domain] if domain else list(DOMAINS)
-
-
-@api.get("/me")
-@require_roles(roles.API_READERS)
-@inputs()
-def me() -> Response:
-    """Who is asking, and with which role."""
-    principal = current_principal()
-    assert principal is not None  # the gate admits no anonymous request here
-    return jsonify(principal.as_json())
-
-
-@api.get("/entities/<domain>")
-@require_roles(roles.API_READERS)
-@inputs(query=(Field("kind", "text", max_length=MAX_KIND_LENGTH),
-               Field("include", "choice", choices=("shape",))))
-def entities(domain: str) -> Response:
-    """The live entities of one domain (``?kind=vehicle``; ``?include=shape`` for route shapes)."""
-    if domain not in DOMAINS:
-        abort(404, description=f"unknown domain '{domain[:40]}': use one of {', '.join(DOMAINS)}")
-    kind = g.query["kind"]
-    include_heavy = g.query["include"] == "shape"
-    return jsonify({"entities": domain_entities(redis_client(), domain, kind, include_heavy)})
-
-
-@api.get("/events")
-@require_roles(roles.API_READERS)
-@inputs(query=DOMAIN_QUERY)
-def events() -> Response:
-    """The stored events of a domain (``?domain=transport``) or of all domains."""
-    domains = _domains_asked()
-    rows = [dict(ev, domain=d) for d in domains for ev in store.entities.read_events(redis_client(), d)]
-    return jsonify({"events": sorted(rows, key=lambda ev: ev["id"])})
-
-
-@api.get("/kpis")
-@require_roles(roles.API_READERS)
-@inputs(query=DOMAIN_QUERY)
-def kpis() -> Response:
-    """The current KPIs of a domain (``?domain=transport``) or of all domains."""
-    domains = _domains_asked()
-    return jsonify({"kpis": [k for d in domains for k in store.kpis.read(redis_client(), d)]})
-
-
-@api.get("/feeds")
-@require_roles(roles.API_READERS)
-@inputs()
-def feeds() -> Response:
-    """Every feed's health record, with its state (ok, stale, down, waiting)."""
-    return jsonify({"feeds": [h.as_json() for h in read_health(redis_client())]})
