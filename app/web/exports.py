@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import redis
 from flask import Blueprint, Response, jsonify
 
-from app import store
+from app import audit
 from app.model import roles
 from app.situation.report import (
     ReportError,
@@ -54,7 +54,7 @@ def error_response(status: int, message: str) -> Response:
 def _audit(r: redis.Redis, what: str, outcome: str) -> None:
     """Exports leave the building: who took which one, and when, goes into the audit log."""
     principal = current_principal()
-    store.audit.append(r, principal.name if principal else "", "export", target=what, addr=client_addr(),
+    audit.record(r, principal.name if principal else "", "export", target=what, addr=client_addr(),
                 outcome=outcome)
 
 
