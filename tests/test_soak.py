@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -15,8 +16,14 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
-from app.soak import run as soak
-from app.soak.run import FAULTS, ROLES, FaultResult, Proc, Sample, SoakReport
+from app.soak import cli
+from app.soak.city import DEMO_KNOBS, scaled_knobs
+from app.soak.errors import SoakError
+from app.soak.faults import FAULTS, RECOVERY_TIMEOUT_S
+from app.soak.procs import ROLES, Proc, classify, scan_tree
+from app.soak.report import FaultResult, Sample, SoakReport, machine_facts
+from app.soak.uplog import exception_counts
+from app.soak.verdicts import judge, slope_per_hour
 
 ROOT = Path(__file__).resolve().parent.parent
 SOAK_TIMEOUT_S = 170.0
@@ -28,10 +35,10 @@ UP_PID_RE = re.compile(r"cityops up \(pid (\d+)\)")
 def test_slope_per_hour_of_a_line() -> None:
     """10 MB more every hour, sampled each minute, is a slope of 10 MB/h; a flat series is 0."""
     points = [(60.0 * i, 100 + 10 * i / 60) for i in range(61)]
-    assert soak.slope_per_hour(points) == pytest.approx(10.0)
-    assert soak.slope_per_hour([(float(t), 5.0) for t in range(10)]) == pytest.approx(0.0)
-    assert soak.slope_per_hour([(1.0, 5.0)]) is None
-    assert soak.slope_per_hour(points, max_points=7) == pytest.approx(10.0)
+    assert slope_per_hour(points) == pytest.approx(10.0)
+    assert slope_per_hour([(float(t), 5.0) for t in range(10)]) == pytest.approx(0.0)
+    assert slope_per_hour([(1.0, 5.0)]) is None
+    assert slope_per_hour(points, max_points=7) == pytest.approx(10.0)
 
 
 def test_slope_is_not_swung_by_a_restart() -> None:
@@ -39,31 +46,31 @@ def test_slope_is_not_swung_by_a_restart() -> None:
     pairing points only within one process's life leaves the restart out altogether."""
     points = [(float(t), 400.0) for t in range(0, 1800, 10)]
     points[60:72] = [(float(t), 130.0 + (t - 600) * 2) for t in range(600, 720, 10)]
-    assert abs(soak.slope_per_hour(points) or 0) < 20
+    assert abs(slope_per_hour(points) or 0) < 20
     steps = [(float(t), 100.0 if t < 900 else 50.0) for t in range(0, 1800, 10)]
-    assert soak.slope_per_hour(steps) < -50  # one series: the drop looks like shrinking
+    assert slope_per_hour(steps) < -50  # one series: the drop looks like shrinking
     born = [0.0 if t < 900 else 900.0 for t, _ in steps]
-    assert soak.slope_per_hour(steps, born) == pytest.approx(0.0)
+    assert slope_per_hour(steps, born) == pytest.approx(0.0)
 
 
 def test_judge_flat_warm_up_and_leak() -> None:
     """Warm-up growth in the first third is allowed; growth that goes on in the last third is not."""
     duration = 1800.0
     warm = [(t, min(200.0, 100 + t / 3) + (t % 7) / 10) for t in range(0, 1801, 10)]
-    verdict = soak.judge("runner", "MB", warm, duration)
+    verdict = judge("runner", "MB", warm, duration)
     assert verdict.bounded is True
     assert verdict.start == pytest.approx(100.0)
     assert verdict.peak == pytest.approx(200.6, abs=0.01)
     assert abs(verdict.slope_per_h or 0) < 5
 
     leak = [(t, 100 + t / 10) for t in range(0, 1801, 10)]  # +360 MB/h
-    verdict = soak.judge("runner", "MB", leak, duration)
+    verdict = judge("runner", "MB", leak, duration)
     assert verdict.bounded is False
     assert verdict.slope_per_h == pytest.approx(360.0)
     assert verdict.last_peak == pytest.approx(280.0)
     assert verdict.middle_peak == pytest.approx(219.0)
 
-    assert soak.judge("runner", "MB", [(0.0, 1.0), (900.0, 1.0)], duration).bounded is None
+    assert judge("runner", "MB", [(0.0, 1.0), (900.0, 1.0)], duration).bounded is None
 
 
 def test_judge_slow_leak_and_restart() -> None:
@@ -71,7 +78,7 @@ def test_judge_slow_leak_and_restart() -> None:
     a restart in the middle third (a dip, then its own warm-up) does not."""
     duration = 1800.0
     slow = [(float(t), 300 + t / 60) for t in range(0, 1801, 10)]
-    verdict = soak.judge("web_workers", "MB", slow, duration)
+    verdict = judge("web_workers", "MB", slow, duration)
     assert verdict.last_peak is not None and verdict.middle_peak is not None
     assert verdict.last_peak <= verdict.middle_peak * 1.1
     assert verdict.slope_per_h == pytest.approx(60.0)
@@ -79,7 +86,7 @@ def test_judge_slow_leak_and_restart() -> None:
 
     restarted = [(float(t), 400.0 if t < 900 else min(400.0, 130 + (t - 900))) for t in range(0, 1801, 10)]
     born = [0.0 if t < 900 else 900.0 for t, _ in restarted]
-    verdict = soak.judge("runner", "MB", restarted, duration, born)
+    verdict = judge("runner", "MB", restarted, duration, born)
     assert (verdict.bounded, verdict.slope_per_h) == (True, pytest.approx(0.0))
 
 
@@ -88,15 +95,15 @@ def test_judge_tolerance_per_unit() -> None:
     10%. A minute and a half is too short to judge growth per hour: only the peaks count."""
     duration = 90.0
     mb = [(t, 10.0 if t < 60 else 14.0) for t in range(0, 91, 5)]
-    assert soak.judge("redis", "MB", mb, duration).bounded is True
+    assert judge("redis", "MB", mb, duration).bounded is True
     keys = [(t, 1000.0 if t < 60 else 1200.0) for t in range(0, 91, 5)]
-    assert soak.judge("redis_keys", "keys", keys, duration).bounded is False
+    assert judge("redis_keys", "keys", keys, duration).bounded is False
     keys = [(t, 1000.0 if t < 60 else 1140.0) for t in range(0, 91, 5)]
-    assert soak.judge("redis_keys", "keys", keys, duration).bounded is True
+    assert judge("redis_keys", "keys", keys, duration).bounded is True
 
 
 def _report(**changes: object) -> SoakReport:
-    report = SoakReport(1.0, 1.0, 2.0, 9.0, 2, soak.scaled_knobs(1), soak.machine_facts(), list(FAULTS))
+    report = SoakReport(1.0, 1.0, 2.0, 9.0, 2, scaled_knobs(1), machine_facts(), list(FAULTS))
     for i in range(31):
         report.samples.append(Sample(
             float(i * 2), {role: 10.0 for role in ROLES}, {role: 1 for role in ROLES}, None, 2.0, 80,
@@ -142,16 +149,30 @@ def test_report_text_is_printable() -> None:
     lines = ["Traceback (most recent call last):", '  File "x.py", line 1', "BrokenPipeError: \x1b gone",
              "Traceback (most recent call last):", "-" * 40, "Exception occurred during processing",
              "  ...", "BrokenPipeError: \x1b gone"]
-    assert soak._exceptions(lines) == {"BrokenPipeError: \\x1b gone": 2}
+    assert exception_counts(lines) == {"BrokenPipeError: \\x1b gone": 2}
 
 
 def test_scaled_knobs_follow_the_settings_defaults() -> None:
     """Scale 10 is ten times each demo knob's default; a bad scale is refused."""
     defaults = Settings(data_dir=Path("."))
-    assert soak.scaled_knobs(10) == {name: getattr(defaults, name) * 10 for name in soak.DEMO_KNOBS}
-    assert soak.scaled_knobs(0.001)["demo_hospitals"] == 1
-    with pytest.raises(soak.SoakError):
-        soak.scaled_knobs(0)
+    assert scaled_knobs(10) == {name: getattr(defaults, name) * 10 for name in DEMO_KNOBS}
+    assert scaled_knobs(0.001)["demo_hospitals"] == 1
+    with pytest.raises(SoakError):
+        scaled_knobs(0)
+
+
+def test_cityops_soak_options() -> None:
+    """app.ops.cli registers `cityops soak` through app.soak.cli: the options, their defaults and
+    the handler."""
+    parser = argparse.ArgumentParser()
+    cli.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["soak", "--minutes", "1"])
+    assert (args.handler, args.needs_redis) == (cli.cmd_soak, False)
+    assert (args.scale, args.interval, args.fault_interval, args.workers, args.clients, args.json) == (
+        10.0, 10.0, 180.0, 2, 3, False)
+    assert args.faults == ",".join(FAULTS)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["soak"])  # --minutes is required
 
 
 # -- the process tree ------------------------------------------------------------------------------
@@ -169,9 +190,9 @@ def test_classify_roles() -> None:
         Proc(16, 15, f"{py} gunicorn --bind 127.0.0.1:8050 app.web.wsgi:application", 1, 0),
         Proc(20, 1, "unrelated", 1, 0),
     ]}
-    assert soak.classify(up, procs) == {"supervisor": [10], "redis": [11], "runner": [14],
+    assert classify(up, procs) == {"supervisor": [10], "redis": [11], "runner": [14],
                                         "web_master": [15], "web_workers": [16, 17], "simulator": [13]}
-    assert soak.classify(99, procs) == {role: [] for role in ROLES}
+    assert classify(99, procs) == {role: [] for role in ROLES}
 
 
 def test_scan_tree_reads_proc() -> None:
@@ -180,7 +201,7 @@ def test_scan_tree_reads_proc() -> None:
     try:
         deadline = time.monotonic() + 10
         while True:
-            tree = soak.scan_tree(os.getpid())
+            tree = scan_tree(os.getpid())
             if child.pid in tree and tree[child.pid].rss_kb > 30 * 1024:
                 break
             assert time.monotonic() < deadline, tree.get(child.pid)
@@ -188,7 +209,7 @@ def test_scan_tree_reads_proc() -> None:
         assert tree[child.pid].ppid == os.getpid()
         assert "bytearray" in tree[child.pid].cmd
         assert tree[os.getpid()].cpu_ticks > 0
-        assert soak.scan_tree(child.pid).keys() == {child.pid}
+        assert scan_tree(child.pid).keys() == {child.pid}
     finally:
         child.kill()
         child.wait()
@@ -256,7 +277,7 @@ def test_short_soak_injects_every_fault_and_reports_json() -> None:
     report = json.loads(out)
     assert process.returncode == (0 if report["ok"] else 1), log
 
-    assert report["scale"] == 1 and report["knobs"] == soak.scaled_knobs(1)
+    assert report["scale"] == 1 and report["knobs"] == scaled_knobs(1)
     assert report["duration_s"] >= 45 and report["startup_s"] > 0
     series = report["series"]
     assert set(series) == set(ROLES) | {"redis_used_memory", "redis_keys"}
@@ -279,7 +300,7 @@ def test_short_soak_injects_every_fault_and_reports_json() -> None:
     assert [f["kind"] for f in faults[:4]] == list(FAULTS), faults
     for fault in faults:
         assert fault["recovered"], fault
-        assert isinstance(fault["pid"], int) and 0 < fault["recovery_s"] < soak.RECOVERY_TIMEOUT_S
+        assert isinstance(fault["pid"], int) and 0 < fault["recovery_s"] < RECOVERY_TIMEOUT_S
     assert len({f["pid"] for f in faults}) == len(faults)  # each fault hit a live, distinct process
     assert "went stale" in faults[3]["detail"]
     assert report["all_recovered"] is True

@@ -17,7 +17,7 @@ def valid_position(lat: float | None, lon: float | None) -> bool:
     return not (abs(lat) < 1e-6 and abs(lon) < 1e-6)
 
 
-def _in_ring(lon: float, lat: float, ring: Sequence[Sequence[float]]) -> bool:
+def point_in_ring(lon: float, lat: float, ring: Sequence[Sequence[float]]) -> bool:
     """Ray casting: is the point inside the closed ring of [lon, lat] vertices?"""
     inside = False
     for (x1, y1), (x2, y2) in zip(ring, list(ring[1:]) + [ring[0]], strict=True):
@@ -37,8 +37,8 @@ def point_in_area(lat: float, lon: float, area: Mapping[str, Any] | None) -> boo
                 else area.get("coordinates") or [] if kind == "MultiPolygon" else [])
     for polygon in polygons:
         rings = [[(float(p[0]), float(p[1])) for p in ring] for ring in polygon if len(ring) >= 3]
-        if rings and _in_ring(lon, lat, rings[0]) and not any(
-                _in_ring(lon, lat, hole) for hole in rings[1:]):
+        if rings and point_in_ring(lon, lat, rings[0]) and not any(
+                point_in_ring(lon, lat, hole) for hole in rings[1:]):
             return True
     return False
 

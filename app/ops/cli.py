@@ -380,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_ingest.add_argument("--json", action="store_true")
     bench_ingest.set_defaults(handler=cmd_bench, needs_redis=False)
 
-    from app.soak import run as soak  # `cityops soak`: its options and handler live with the soak
+    from app.soak import cli as soak  # `cityops soak`: its options and handler live with the soak
 
     soak.add_parser(sub)
 

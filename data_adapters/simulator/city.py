@@ -17,6 +17,8 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from app.model.geo import point_in_ring
+
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180.0
 
@@ -120,7 +122,7 @@ class CityModel:
     def district_at(self, lon: float, lat: float) -> District | None:
         """The district containing (lon, lat), or None outside the city."""
         for district in self.districts:
-            if point_in_polygon(lon, lat, district.polygon):
+            if point_in_ring(lon, lat, district.polygon):
                 return district
         return None
 
@@ -153,15 +155,6 @@ def _pair(center: LonLat, x: float, y: float) -> tuple[float, float]:
     lon, lat = _to_lonlat(center, x, y)
     return (round(float(lon), 7), round(float(lat), 7))
 
-
-def point_in_polygon(lon: float, lat: float, ring: Sequence[tuple[float, float]]) -> bool:
-    """Even-odd test of a point against a closed ring of (lon, lat)."""
-    inside = False
-    for (x1, y1), (x2, y2) in pairwise(ring):
-        if (y1 > lat) != (y2 > lat):
-            if lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
-                inside = not inside
-    return inside
 
 
 def points_in_polygon(lon: Any, lat: Any, ring: Sequence[tuple[float, float]]) -> np.ndarray:
