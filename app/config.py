@@ -1,12 +1,16 @@
 """Settings of a CityOps installation, read from defaults, a TOML file and the environment.
 
 Precedence, lowest first: built-in defaults, the TOML file named by ``CITYOPS_CONFIG``,
-then ``CITYOPS_*`` environment variables. Every bad value raises :class:`ConfigError`
-naming the key and what was expected, so an operator never has to read a traceback.
+then ``CITYOPS_*`` environment variables. Each setting is declared once, as a field of its
+section (``settings.web.port`` is the TOML key ``web.port``) carrying its default, variable,
+parser and what it expects; the loader, the README's table and ``cityops --help`` read those
+declarations. Every bad value raises :class:`ConfigError` naming the key and what was expected,
+so an operator never has to read a traceback.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
@@ -14,7 +18,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SECRET_KEY_FILE = "secret_key"
@@ -25,76 +29,7 @@ class ConfigError(ValueError):
     """A configuration value is missing, malformed or out of range."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The resolved configuration of one CityOps installation."""
-
-    data_dir: Path
-    redis_url: str | None = None
-    secret_key: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8050
-    web_workers: int = 2
-    web_threads: int = 8
-    # A web worker past this resident memory is replaced after its current requests (0: never).
-    web_worker_max_mb: int = 1024
-    session_hours: int = 12
-    secure_cookies: bool = False
-    # How many reverse proxies stand in front of the web server; their X-Forwarded-* headers are
-    # believed for that many hops (0: the headers are ignored, anyone could forge them).
-    trusted_proxies: int = 0
-    heartbeat_seconds: float = 5.0
-    # The embedded Redis is killed and restarted when alive but silent this long (a hang).
-    redis_hung_seconds: float = 30.0
-    timezone: str = "Asia/Shanghai"
-    # The alert rules file (docs/alerts.md); None: the shipped app/default_rules.toml.
-    alert_rules: Path | None = None
-    feeds: tuple[Mapping[str, Any], ...] = ()
-    # A raster tile URL template for connected sites; None: the offline basemap only.
-    map_tile_url: str | None = None
-    demo_vehicles: int = 300
-    demo_seed: int = 1
-    demo_sensors: int = 120
-    demo_hospitals: int = 8
-    demo_ambulances: int = 12
-    demo_requests: int = 200
-    source: str = "defaults"
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    # KPI targets and limits ([kpis] table, CITYOPS_KPI_* variables; docs/kpis.md explains each).
-    kpi_water_max_age_s: float = 900.0
-    kpi_pressure_min_bar: float = 2.0
-    kpi_pressure_bad_bar: float = 1.5
-    kpi_reservoir_min_m: float = 2.0
-    kpi_reservoir_bad_m: float = 1.0
-    kpi_turbidity_max_ntu: float = 1.0
-    kpi_free_chlorine_min_mgl: float = 0.05
-    kpi_free_chlorine_max_mgl: float = 5.0
-    kpi_quality_target_pct: float = 100.0
-    kpi_quality_bad_pct: float = 95.0
-    kpi_night_window: tuple[int, int] = (120, 240)  # minutes after local midnight: 02:00-04:00
-    kpi_leak_margin_pct: float = 20.0
-    kpi_leak_min_excess_m3h: float = 1.0
-    kpi_leak_learn_nights: int = 7
-    kpi_night_flow_baseline_m3h: Mapping[str, float] = field(default_factory=dict)
-    kpi_occupancy_target_pct: float = 85.0
-    kpi_occupancy_bad_pct: float = 95.0
-    kpi_ed_occupancy_target_pct: float = 100.0
-    kpi_ed_occupancy_bad_pct: float = 120.0
-    kpi_bed_report_max_age_h: float = 48.0
-    kpi_ambulances_available_pct: float = 25.0
-    kpi_sla_breach_target_pct: float = 10.0
-    kpi_sla_breach_bad_pct: float = 25.0
-    kpi_close_time_target_h: float = 72.0
-    kpi_close_time_bad_h: float = 168.0
-    kpi_close_window_days: int = 7
-
-    @property
-    def embedded_redis(self) -> bool:
-        """True when CityOps runs its own redis-server instead of using ``redis_url``."""
-        return not self.redis_url
-
-
-# One row per setting: (TOML path, environment variable, parser, description of what is expected).
+# -- parsers: each takes a TOML value or an environment string, raises ValueError when it is wrong --
 def _parse_int(lo: int, hi: int) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         if isinstance(value, bool):
@@ -266,148 +201,244 @@ def _parse_baselines(value: Any) -> dict[str, float]:
     return baselines
 
 
-def _check_kpi_limits(values: Mapping[str, Any]) -> None:
+
+def setting(default: Any, env: str, parse: Callable[[Any], Any], expected: str) -> Any:
+    """Declare one setting: its default, environment variable, parser and what it expects."""
+    meta = {"env": env, "parse": parse, "expected": expected}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def section(kind: type) -> Any:
+    """A section of settings (the TOML table of the same name)."""
+    return field(default_factory=kind, metadata={"section": True})
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web server ([web])."""
+
+    host: str = setting("127.0.0.1", "CITYOPS_HOST", _parse_host, "a host name or IP address")
+    port: int = setting(8050, "CITYOPS_PORT", _parse_int(1, 65535), "an integer from 1 to 65535")
+    workers: int = setting(2, "CITYOPS_WEB_WORKERS", _parse_int(1, 64), "an integer from 1 to 64")
+    threads: int = setting(8, "CITYOPS_WEB_THREADS", _parse_int(1, 64), "an integer from 1 to 64")
+    # A web worker past this resident memory is replaced after its current requests (0: never).
+    worker_max_mb: int = setting(1024, "CITYOPS_WEB_WORKER_MAX_MB", _parse_int(0, 1_048_576),
+                                 "a number of MB (0: no limit)")
+    session_hours: int = setting(12, "CITYOPS_SESSION_HOURS", _parse_int(1, 168),
+                                 "an integer from 1 to 168")
+    secure_cookies: bool = setting(False, "CITYOPS_SECURE_COOKIES", _parse_bool, "true or false")
+    # How many reverse proxies stand in front of the web server; their X-Forwarded-* headers are
+    # believed for that many hops (0: the headers are ignored, anyone could forge them).
+    trusted_proxies: int = setting(0, "CITYOPS_TRUSTED_PROXIES", _parse_int(0, 5),
+                                   "an integer from 0 to 5 (how many reverse proxies stand in front)")
+    secret_key: str | None = setting(
+        None, "CITYOPS_SECRET_KEY", _parse_secret,
+        f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters (no template text, no "
+        "repeated pattern)")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """Where the data lives ([redis]); no URL means the embedded redis-server."""
+
+    url: str | None = setting(
+        None, "CITYOPS_REDIS_URL", _parse_redis_url,
+        "a URL like redis://host:6379/0, rediss://..., unix:///path/redis.sock or, for a Redis "
+        "Cluster, redis+cluster://host:7000[,host2:7000]")
+    # The embedded Redis is killed and restarted when alive but silent this long (a hang).
+    hung_seconds: float = setting(30.0, "CITYOPS_REDIS_HUNG_SECONDS", _parse_float(2.0, 3600.0),
+                                  "a number of seconds from 2 to 3600")
+
+    @property
+    def embedded(self) -> bool:
+        """True when CityOps runs its own redis-server instead of using ``url``."""
+        return not self.url
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """The adapter runner ([runner])."""
+
+    heartbeat_seconds: float = setting(5.0, "CITYOPS_HEARTBEAT_SECONDS", _parse_float(0.2, 300.0),
+                                       "a number of seconds from 0.2 to 300")
+
+
+@dataclass(frozen=True)
+class CitySettings:
+    """The city ([city])."""
+
+    timezone: str = setting("Asia/Shanghai", "CITYOPS_TIMEZONE", _parse_timezone,
+                            "an IANA time zone name such as Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Alert rules ([alerts]); no file means the shipped app/alerts/default_rules.toml."""
+
+    rules_file: Path | None = setting(None, "CITYOPS_ALERT_RULES", _parse_path,
+                                      "the path of a TOML alert rules file (docs/alerts.md)")
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """The map ([map]); no tile URL means the offline basemap only."""
+
+    tile_url: str | None = setting(
+        None, "CITYOPS_MAP_TILE_URL", _parse_tile_url,
+        "an http(s) tile URL template with {z}, {x} and {y}, such as "
+        "https://tiles.example.org/{z}/{x}/{y}.png (empty: the offline basemap only)")
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """The demo city ([demo]): how large it is and its seed."""
+
+    vehicles: int = setting(300, "CITYOPS_DEMO_VEHICLES", _parse_int(1, 50_000),
+                            "an integer from 1 to 50000")
+    seed: int = setting(1, "CITYOPS_DEMO_SEED", _parse_int(0, 2**31 - 1), "a non-negative integer")
+    sensors: int = setting(120, "CITYOPS_DEMO_SENSORS", _parse_int(15, 20_000),
+                           "an integer from 15 to 20000")
+    hospitals: int = setting(8, "CITYOPS_DEMO_HOSPITALS", _parse_int(1, 2_000),
+                             "an integer from 1 to 2000")
+    ambulances: int = setting(12, "CITYOPS_DEMO_AMBULANCES", _parse_int(0, 2_000),
+                              "an integer from 0 to 2000")
+    requests: int = setting(200, "CITYOPS_DEMO_REQUESTS", _parse_int(0, 100_000),
+                            "an integer from 0 to 100000")
+
+
+_PCT_100 = (_parse_float(0.0, 100.0), "a percentage from 0 to 100")
+_PCT_1000 = (_parse_float(0.0, 1000.0), "a percentage from 0 to 1000")
+_HOURS = (_parse_float(0.1, 8760.0), "a number of hours from 0.1 to 8760")
+
+
+def _kpi(default: Any, parse_expected: tuple[Callable[[Any], Any], str], name: str) -> Any:
+    return setting(default, f"CITYOPS_KPI_{name.upper()}", *parse_expected)
+
+
+@dataclass(frozen=True)
+class KpiSettings:
+    """KPI targets and limits ([kpis]; docs/kpis.md explains each). The map classes its sensors,
+    reservoirs and hospitals by the same limits."""
+
+    water_max_age_s: float = _kpi(900.0, (_parse_float(10.0, 86_400.0),
+                                          "a number of seconds from 10 to 86400"), "water_max_age_s")
+    pressure_min_bar: float = _kpi(2.0, (_parse_float(0.0, 100.0), "a pressure in bar from 0 to 100"),
+                                   "pressure_min_bar")
+    pressure_bad_bar: float = _kpi(1.5, (_parse_float(0.0, 100.0), "a pressure in bar from 0 to 100"),
+                                   "pressure_bad_bar")
+    reservoir_min_m: float = _kpi(2.0, (_parse_float(0.0, 1000.0), "a level in metres from 0 to 1000"),
+                                  "reservoir_min_m")
+    reservoir_bad_m: float = _kpi(1.0, (_parse_float(0.0, 1000.0), "a level in metres from 0 to 1000"),
+                                  "reservoir_bad_m")
+    turbidity_max_ntu: float = _kpi(1.0, (_parse_float(0.0, 4000.0), "a turbidity in NTU from 0 to 4000"),
+                                    "turbidity_max_ntu")
+    free_chlorine_min_mgl: float = _kpi(0.05, (_parse_float(0.0, 100.0),
+                                               "a concentration in mg/L from 0 to 100"),
+                                        "free_chlorine_min_mgl")
+    free_chlorine_max_mgl: float = _kpi(5.0, (_parse_float(0.0, 100.0),
+                                              "a concentration in mg/L from 0 to 100"),
+                                        "free_chlorine_max_mgl")
+    quality_target_pct: float = _kpi(100.0, _PCT_100, "quality_target_pct")
+    quality_bad_pct: float = _kpi(95.0, _PCT_100, "quality_bad_pct")
+    night_window: tuple[int, int] = _kpi(
+        (120, 240), (_parse_night_window, "local times \"HH:MM-HH:MM\", start before end, such as "
+                                          "\"02:00-04:00\""), "night_window")  # 02:00-04:00
+    leak_margin_pct: float = _kpi(20.0, _PCT_1000, "leak_margin_pct")
+    leak_min_excess_m3h: float = _kpi(1.0, (_parse_float(0.0, 1e6), "a flow in m3/h from 0 to 1000000"),
+                                      "leak_min_excess_m3h")
+    leak_learn_nights: int = _kpi(7, (_parse_int(3, 60), "an integer from 3 to 60"), "leak_learn_nights")
+    night_flow_baseline_m3h: Mapping[str, float] = _kpi(
+        {}, (_parse_baselines, "a table of zone = flow in m3/h (in a variable: \"zone=1.5,other=3\")"),
+        "night_flow_baseline_m3h")
+    occupancy_target_pct: float = _kpi(85.0, _PCT_1000, "occupancy_target_pct")
+    occupancy_bad_pct: float = _kpi(95.0, _PCT_1000, "occupancy_bad_pct")
+    ed_occupancy_target_pct: float = _kpi(100.0, _PCT_1000, "ed_occupancy_target_pct")
+    ed_occupancy_bad_pct: float = _kpi(120.0, _PCT_1000, "ed_occupancy_bad_pct")
+    bed_report_max_age_h: float = _kpi(48.0, _HOURS, "bed_report_max_age_h")
+    ambulances_available_pct: float = _kpi(25.0, _PCT_100, "ambulances_available_pct")
+    sla_breach_target_pct: float = _kpi(10.0, _PCT_100, "sla_breach_target_pct")
+    sla_breach_bad_pct: float = _kpi(25.0, _PCT_100, "sla_breach_bad_pct")
+    close_time_target_h: float = _kpi(72.0, _HOURS, "close_time_target_h")
+    close_time_bad_h: float = _kpi(168.0, _HOURS, "close_time_bad_h")
+    close_window_days: int = _kpi(7, (_parse_int(1, 366), "an integer from 1 to 366"), "close_window_days")
+
+
+# Pairs of KPI limits whose "bad" side must not be milder than the target (a status could never
+# be ok): (the lower one, the higher one).
+KPI_ORDER: tuple[tuple[str, str], ...] = (
+    ("pressure_bad_bar", "pressure_min_bar"), ("reservoir_bad_m", "reservoir_min_m"),
+    ("quality_bad_pct", "quality_target_pct"), ("free_chlorine_min_mgl", "free_chlorine_max_mgl"),
+    ("occupancy_target_pct", "occupancy_bad_pct"), ("ed_occupancy_target_pct", "ed_occupancy_bad_pct"),
+    ("sla_breach_target_pct", "sla_breach_bad_pct"), ("close_time_target_h", "close_time_bad_h"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one CityOps installation."""
+
+    data_dir: Path = setting(Path("var"), "CITYOPS_DATA_DIR", _parse_path, "a directory path")
+    feeds: tuple[Mapping[str, Any], ...] = setting(
+        (), "", _parse_feeds, "a list of [[feeds]] tables, each with a unique name (lowercase "
+        "letters, digits, '-', '_') and an adapter")
+    web: WebSettings = section(WebSettings)
+    redis: RedisSettings = section(RedisSettings)
+    runner: RunnerSettings = section(RunnerSettings)
+    city: CitySettings = section(CitySettings)
+    alerts: AlertSettings = section(AlertSettings)
+    map: MapSettings = section(MapSettings)
+    demo: DemoSettings = section(DemoSettings)
+    kpis: KpiSettings = section(KpiSettings)
+    # Where the values came from: "defaults" or the TOML file's path (not a setting).
+    source: str = field(default="defaults", compare=False)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One declared setting as the loader, the docs and --help see it."""
+
+    key: str  # the TOML key, e.g. "web.port"
+    env: str  # the environment variable ("" for [[feeds]], which only a file can hold)
+    parse: Callable[[Any], Any]
+    expected: str
+    default: Any
+
+
+def declared(kind: type = Settings, prefix: str = "") -> Iterator[Declared]:
+    """Every setting of ``kind`` and its sections, in declaration order."""
+    defaults = kind()
+    for f in dataclasses.fields(kind):
+        if f.metadata.get("section"):
+            yield from declared(f.type if isinstance(f.type, type) else type(getattr(defaults, f.name)),
+                                f"{prefix}{f.name}.")
+        elif "parse" in f.metadata:
+            yield Declared(f"{prefix}{f.name}", f.metadata["env"], f.metadata["parse"],
+                           f.metadata["expected"], getattr(defaults, f.name))
+
+
+def _check_kpi_limits(kpis: KpiSettings) -> None:
     """Refuse KPI limits whose "bad" side is milder than their target (a status could never be ok)."""
-    defaults = Settings(data_dir=Path("."))
-    pairs = (("kpi_pressure_bad_bar", "kpi_pressure_min_bar", "kpis.pressure_bad_bar"),
-             ("kpi_reservoir_bad_m", "kpi_reservoir_min_m", "kpis.reservoir_bad_m"),
-             ("kpi_quality_bad_pct", "kpi_quality_target_pct", "kpis.quality_bad_pct"),
-             ("kpi_free_chlorine_min_mgl", "kpi_free_chlorine_max_mgl", "kpis.free_chlorine_min_mgl"),
-             ("kpi_occupancy_target_pct", "kpi_occupancy_bad_pct", "kpis.occupancy_target_pct"),
-             ("kpi_ed_occupancy_target_pct", "kpi_ed_occupancy_bad_pct",
-              "kpis.ed_occupancy_target_pct"),
-             ("kpi_sla_breach_target_pct", "kpi_sla_breach_bad_pct", "kpis.sla_breach_target_pct"),
-             ("kpi_close_time_target_h", "kpi_close_time_bad_h", "kpis.close_time_target_h"))
-    for low, high, key in pairs:
-        lo, hi = values.get(low, getattr(defaults, low)), values.get(high, getattr(defaults, high))
+    for low, high in KPI_ORDER:
+        lo, hi = getattr(kpis, low), getattr(kpis, high)
         if lo > hi:
-            env = next(row[2] for row in _SETTINGS if row[0] == low)
-            other = "kpis." + high.removeprefix("kpi_")
-            raise ConfigError(f"{key} ({env}): expected at most {other} ({hi}), got {lo}")
+            raise ConfigError(f"kpis.{low} (CITYOPS_KPI_{low.upper()}): expected at most "
+                              f"kpis.{high} ({hi}), got {lo}")
 
 
-_SETTINGS: tuple[tuple[str, str, str, Callable[[Any], Any], str], ...] = (
-    # (attribute, TOML key, environment variable, parser, what is expected)
-    ("data_dir", "data_dir", "CITYOPS_DATA_DIR", _parse_path, "a directory path"),
-    ("redis_url", "redis.url", "CITYOPS_REDIS_URL", _parse_redis_url,
-     "a URL like redis://host:6379/0, rediss://..., unix:///path/redis.sock or, for a Redis "
-     "Cluster, redis+cluster://host:7000[,host2:7000]"),
-    ("redis_hung_seconds", "redis.hung_seconds", "CITYOPS_REDIS_HUNG_SECONDS",
-     _parse_float(2.0, 3600.0), "a number of seconds from 2 to 3600"),
-    ("secret_key", "web.secret_key", "CITYOPS_SECRET_KEY", _parse_secret,
-     f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters (no template text, no "
-     "repeated pattern)"),
-    ("host", "web.host", "CITYOPS_HOST", _parse_host, "a host name or IP address"),
-    ("port", "web.port", "CITYOPS_PORT", _parse_int(1, 65535), "an integer from 1 to 65535"),
-    ("web_workers", "web.workers", "CITYOPS_WEB_WORKERS", _parse_int(1, 64),
-     "an integer from 1 to 64"),
-    ("web_threads", "web.threads", "CITYOPS_WEB_THREADS", _parse_int(1, 64),
-     "an integer from 1 to 64"),
-    ("web_worker_max_mb", "web.worker_max_mb", "CITYOPS_WEB_WORKER_MAX_MB",
-     _parse_int(0, 1_048_576), "a number of MB (0: no limit)"),
-    ("session_hours", "web.session_hours", "CITYOPS_SESSION_HOURS", _parse_int(1, 168),
-     "an integer from 1 to 168"),
-    ("secure_cookies", "web.secure_cookies", "CITYOPS_SECURE_COOKIES", _parse_bool,
-     "true or false"),
-    ("trusted_proxies", "web.trusted_proxies", "CITYOPS_TRUSTED_PROXIES", _parse_int(0, 5),
-     "an integer from 0 to 5 (how many reverse proxies stand in front)"),
-    ("heartbeat_seconds", "runner.heartbeat_seconds", "CITYOPS_HEARTBEAT_SECONDS",
-     _parse_float(0.2, 300.0), "a number of seconds from 0.2 to 300"),
-    ("timezone", "city.timezone", "CITYOPS_TIMEZONE", _parse_timezone,
-     "an IANA time zone name such as Asia/Shanghai"),
-    ("alert_rules", "alerts.rules_file", "CITYOPS_ALERT_RULES", _parse_path,
-     "the path of a TOML alert rules file (docs/alerts.md)"),
-    ("map_tile_url", "map.tile_url", "CITYOPS_MAP_TILE_URL", _parse_tile_url,
-     "an http(s) tile URL template with {z}, {x} and {y}, such as "
-     "https://tiles.example.org/{z}/{x}/{y}.png (empty: the offline basemap only)"),
-    ("demo_vehicles", "demo.vehicles", "CITYOPS_DEMO_VEHICLES", _parse_int(1, 50_000),
-     "an integer from 1 to 50000"),
-    ("demo_seed", "demo.seed", "CITYOPS_DEMO_SEED", _parse_int(0, 2**31 - 1),
-     "a non-negative integer"),
-    ("demo_sensors", "demo.sensors", "CITYOPS_DEMO_SENSORS", _parse_int(15, 20_000),
-     "an integer from 15 to 20000"),
-    ("demo_hospitals", "demo.hospitals", "CITYOPS_DEMO_HOSPITALS", _parse_int(1, 2_000),
-     "an integer from 1 to 2000"),
-    ("demo_ambulances", "demo.ambulances", "CITYOPS_DEMO_AMBULANCES", _parse_int(0, 2_000),
-     "an integer from 0 to 2000"),
-    ("demo_requests", "demo.requests", "CITYOPS_DEMO_REQUESTS", _parse_int(0, 100_000),
-     "an integer from 0 to 100000"),
-    ("feeds", "feeds", "", _parse_feeds,
-     "a list of [[feeds]] tables, each with a unique name (lowercase letters, digits, '-', '_') "
-     "and an adapter"),
-    # KPI targets and limits (docs/kpis.md).
-    ("kpi_water_max_age_s", "kpis.water_max_age_s", "CITYOPS_KPI_WATER_MAX_AGE_S",
-     _parse_float(10.0, 86_400.0), "a number of seconds from 10 to 86400"),
-    ("kpi_pressure_min_bar", "kpis.pressure_min_bar", "CITYOPS_KPI_PRESSURE_MIN_BAR",
-     _parse_float(0.0, 100.0), "a pressure in bar from 0 to 100"),
-    ("kpi_pressure_bad_bar", "kpis.pressure_bad_bar", "CITYOPS_KPI_PRESSURE_BAD_BAR",
-     _parse_float(0.0, 100.0), "a pressure in bar from 0 to 100"),
-    ("kpi_reservoir_min_m", "kpis.reservoir_min_m", "CITYOPS_KPI_RESERVOIR_MIN_M",
-     _parse_float(0.0, 1000.0), "a level in metres from 0 to 1000"),
-    ("kpi_reservoir_bad_m", "kpis.reservoir_bad_m", "CITYOPS_KPI_RESERVOIR_BAD_M",
-     _parse_float(0.0, 1000.0), "a level in metres from 0 to 1000"),
-    ("kpi_turbidity_max_ntu", "kpis.turbidity_max_ntu", "CITYOPS_KPI_TURBIDITY_MAX_NTU",
-     _parse_float(0.0, 4000.0), "a turbidity in NTU from 0 to 4000"),
-    ("kpi_free_chlorine_min_mgl", "kpis.free_chlorine_min_mgl", "CITYOPS_KPI_FREE_CHLORINE_MIN_MGL",
-     _parse_float(0.0, 100.0), "a concentration in mg/L from 0 to 100"),
-    ("kpi_free_chlorine_max_mgl", "kpis.free_chlorine_max_mgl", "CITYOPS_KPI_FREE_CHLORINE_MAX_MGL",
-     _parse_float(0.0, 100.0), "a concentration in mg/L from 0 to 100"),
-    ("kpi_quality_target_pct", "kpis.quality_target_pct", "CITYOPS_KPI_QUALITY_TARGET_PCT",
-     _parse_float(0.0, 100.0), "a percentage from 0 to 100"),
-    ("kpi_quality_bad_pct", "kpis.quality_bad_pct", "CITYOPS_KPI_QUALITY_BAD_PCT",
-     _parse_float(0.0, 100.0), "a percentage from 0 to 100"),
-    ("kpi_night_window", "kpis.night_window", "CITYOPS_KPI_NIGHT_WINDOW", _parse_night_window,
-     "local times \"HH:MM-HH:MM\", start before end, such as \"02:00-04:00\""),
-    ("kpi_leak_margin_pct", "kpis.leak_margin_pct", "CITYOPS_KPI_LEAK_MARGIN_PCT",
-     _parse_float(0.0, 1000.0), "a percentage from 0 to 1000"),
-    ("kpi_leak_min_excess_m3h", "kpis.leak_min_excess_m3h", "CITYOPS_KPI_LEAK_MIN_EXCESS_M3H",
-     _parse_float(0.0, 1e6), "a flow in m3/h from 0 to 1000000"),
-    ("kpi_leak_learn_nights", "kpis.leak_learn_nights", "CITYOPS_KPI_LEAK_LEARN_NIGHTS",
-     _parse_int(3, 60), "an integer from 3 to 60"),
-    ("kpi_night_flow_baseline_m3h", "kpis.night_flow_baseline_m3h",
-     "CITYOPS_KPI_NIGHT_FLOW_BASELINE_M3H", _parse_baselines,
-     "a table of zone = flow in m3/h (in a variable: \"zone=1.5,other=3\")"),
-    ("kpi_occupancy_target_pct", "kpis.occupancy_target_pct", "CITYOPS_KPI_OCCUPANCY_TARGET_PCT",
-     _parse_float(0.0, 1000.0), "a percentage from 0 to 1000"),
-    ("kpi_occupancy_bad_pct", "kpis.occupancy_bad_pct", "CITYOPS_KPI_OCCUPANCY_BAD_PCT",
-     _parse_float(0.0, 1000.0), "a percentage from 0 to 1000"),
-    ("kpi_ed_occupancy_target_pct", "kpis.ed_occupancy_target_pct",
-     "CITYOPS_KPI_ED_OCCUPANCY_TARGET_PCT", _parse_float(0.0, 1000.0), "a percentage from 0 to 1000"),
-    ("kpi_ed_occupancy_bad_pct", "kpis.ed_occupancy_bad_pct", "CITYOPS_KPI_ED_OCCUPANCY_BAD_PCT",
-     _parse_float(0.0, 1000.0), "a percentage from 0 to 1000"),
-    ("kpi_bed_report_max_age_h", "kpis.bed_report_max_age_h", "CITYOPS_KPI_BED_REPORT_MAX_AGE_H",
-     _parse_float(0.1, 8760.0), "a number of hours from 0.1 to 8760"),
-    ("kpi_ambulances_available_pct", "kpis.ambulances_available_pct",
-     "CITYOPS_KPI_AMBULANCES_AVAILABLE_PCT", _parse_float(0.0, 100.0), "a percentage from 0 to 100"),
-    ("kpi_sla_breach_target_pct", "kpis.sla_breach_target_pct", "CITYOPS_KPI_SLA_BREACH_TARGET_PCT",
-     _parse_float(0.0, 100.0), "a percentage from 0 to 100"),
-    ("kpi_sla_breach_bad_pct", "kpis.sla_breach_bad_pct", "CITYOPS_KPI_SLA_BREACH_BAD_PCT",
-     _parse_float(0.0, 100.0), "a percentage from 0 to 100"),
-    ("kpi_close_time_target_h", "kpis.close_time_target_h", "CITYOPS_KPI_CLOSE_TIME_TARGET_H",
-     _parse_float(0.1, 8760.0), "a number of hours from 0.1 to 8760"),
-    ("kpi_close_time_bad_h", "kpis.close_time_bad_h", "CITYOPS_KPI_CLOSE_TIME_BAD_H",
-     _parse_float(0.1, 8760.0), "a number of hours from 0.1 to 8760"),
-    ("kpi_close_window_days", "kpis.close_window_days", "CITYOPS_KPI_CLOSE_WINDOW_DAYS",
-     _parse_int(1, 366), "an integer from 1 to 366"),
-)
-
-_TOML_KEYS = {row[1] for row in _SETTINGS}
-# Keys whose value is itself a table (zone = number): kept whole, not flattened into dotted keys.
-_TABLE_KEYS = frozenset({"kpis.night_flow_baseline_m3h"})
-
-
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flatten(table: Mapping[str, Any], tables: frozenset[str], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in table.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and name not in _TABLE_KEYS:
-            flat.update(_flatten(value, f"{name}."))
+        # A setting whose value is itself a table (zone = number) is kept whole.
+        if isinstance(value, dict) and name not in tables:
+            flat.update(_flatten(value, tables, f"{name}."))
         else:
             flat[name] = value
     return flat
 
 
-def _read_toml(path_text: str) -> dict[str, Any]:
+def _read_toml(path_text: str, keys: set[str], tables: frozenset[str]) -> dict[str, Any]:
     path = Path(path_text).expanduser()
     try:
         raw = path.read_bytes()
@@ -419,41 +450,73 @@ def _read_toml(path_text: str) -> dict[str, Any]:
         raise ConfigError(f"CITYOPS_CONFIG: {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"CITYOPS_CONFIG: {path} is not valid TOML: {exc}") from None
-    flat = _flatten(table)
-    unknown = sorted(set(flat) - _TOML_KEYS)
+    flat = _flatten(table, tables)
+    unknown = sorted(set(flat) - keys)
     if unknown:
-        known = ", ".join(sorted(_TOML_KEYS))
-        raise ConfigError(f"{path}: unknown key '{unknown[0]}' (known keys: {known})")
+        raise ConfigError(f"{path}: unknown key '{unknown[0]}' (known keys: {', '.join(sorted(keys))})")
     return flat
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+def _build(kind: type, values: Mapping[str, Any], prefix: str = "") -> Any:
+    """An instance of ``kind`` from dotted values, its sections built the same way."""
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(kind):
+        key = f"{prefix}{f.name}"
+        if f.metadata.get("section"):
+            kwargs[f.name] = _build(type(getattr(kind(), f.name)), values, f"{key}.")
+        elif key in values:
+            kwargs[f.name] = values[key]
+    return kind(**kwargs)
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
     """Resolve the settings from the environment (``os.environ`` by default) and its TOML file.
 
-    Keyword overrides (e.g. ``host`` and ``port`` from the command line) win over both.
+    ``overrides`` by TOML key (``{"web.port": 9000}`` from the command line) win over both.
     """
     env = os.environ if environ is None else environ
+    settings = list(declared())
     values: dict[str, Any] = {"data_dir": Path("var").resolve()}
     source = "defaults"
     config_path = env.get("CITYOPS_CONFIG", "").strip()
-    from_toml = _read_toml(config_path) if config_path else {}
+    tables = frozenset(d.key for d in settings if isinstance(d.default, Mapping))
+    from_toml = _read_toml(config_path, {d.key for d in settings}, tables) if config_path else {}
     if config_path:
         source = config_path
-    for attribute, toml_key, env_key, parse, expected in _SETTINGS:
-        from_env = env.get(env_key) if env_key else None
-        for origin, raw in ((toml_key, from_toml.get(toml_key)), (env_key, from_env)):
+    for item in settings:
+        from_env = env.get(item.env) if item.env else None
+        for origin, raw in ((item.key, from_toml.get(item.key)), (item.env, from_env)):
             if raw is None:
                 continue
             try:
-                values[attribute] = parse(raw)
+                values[item.key] = item.parse(raw)
             except (TypeError, ValueError, OverflowError):
-                shown = "<hidden>" if attribute == "secret_key" else repr(raw)
-                raise ConfigError(f"{origin}: expected {expected}, got {shown}") from None
-    for attribute, value in overrides.items():
+                shown = "<hidden>" if item.key == "web.secret_key" else repr(raw)
+                raise ConfigError(f"{origin}: expected {item.expected}, got {shown}") from None
+    for key, value in (overrides or {}).items():
         if value is not None:
-            values[attribute] = value
-    _check_kpi_limits(values)
-    return Settings(source=source, **values)
+            values[key] = value
+    built = _build(Settings, values)
+    _check_kpi_limits(built.kpis)
+    return dataclasses.replace(built, source=source)
+
+
+def updated(settings: Settings, values: Mapping[str, Any]) -> Settings:
+    """``settings`` with some values changed, by TOML key (``{"kpis.pressure_min_bar": 1.0}``);
+    the values are taken as they are (already parsed)."""
+    flat = {d.key: value for d in declared() for value in [_value_at(settings, d.key)]}
+    unknown = sorted(set(values) - set(flat))
+    if unknown:
+        raise ConfigError(f"unknown setting '{unknown[0]}'")
+    return dataclasses.replace(_build(Settings, {**flat, **values}), source=settings.source)
+
+
+def _value_at(settings: Settings, key: str) -> Any:
+    value: Any = settings
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def ensure_data_dir(settings: Settings) -> Path:
@@ -490,8 +553,8 @@ def write_private_file_once(path: Path, make_value: Callable[[], str]) -> str:
 
 def resolve_secret_key(settings: Settings) -> str:
     """The configured secret key, or the one generated once and kept in the data directory."""
-    if settings.secret_key:
-        return settings.secret_key
+    if settings.web.secret_key:
+        return settings.web.secret_key
     ensure_data_dir(settings)
     return write_private_file_once(
         settings.data_dir / SECRET_KEY_FILE, lambda: secrets.token_urlsafe(48)
@@ -500,5 +563,4 @@ def resolve_secret_key(settings: Settings) -> str:
 
 def settings_table() -> list[tuple[str, str, str]]:
     """(environment variable, TOML key, expected value) for each setting, for docs and --help."""
-    return [(env_key, toml_key, expected) for _, toml_key, env_key, _, expected in _SETTINGS
-            if env_key]
+    return [(d.env, d.key, d.expected) for d in declared() if d.env]

@@ -29,7 +29,7 @@ TICK_MS = 1000
 
 def format_time(ts: float | None, with_date: bool = False) -> str:
     """A Unix time as wall-clock time in the city's time zone and the reader's locale ("—" if none)."""
-    return i18n.format_datetime(ts, with_date, tz=settings().timezone)
+    return i18n.format_datetime(ts, with_date, tz=settings().city.timezone)
 
 
 def domain_title(domain: str) -> str:
@@ -109,7 +109,7 @@ def shell() -> html.Div:
         html.Div(id=ids.DATA_AS_OF, className="data-as-of", children=i18n.t("shell.connecting")),
         dcc.Interval(id=ids.TICK, interval=TICK_MS),
         dcc.Store(id=ids.SEEN),
-        dcc.Store(id=ids.CITY_TIMEZONE, data=settings().timezone),
+        dcc.Store(id=ids.CITY_TIMEZONE, data=settings().city.timezone),
         dcc.Store(id=ids.LANGUAGE, data=i18n.HTML_LANG[i18n.current_language()]),
         html.Main(dash.page_container, className="page"),
     ])

@@ -207,7 +207,7 @@ def trace_updates(spec: TraceSpec, content: Content, seen: Sequence[str] | None
 
 # -- reading the store -------------------------------------------------------------------------------
 def _limits() -> mapdata.Thresholds:
-    return mapdata.Thresholds.from_settings(settings())
+    return mapdata.Thresholds.of(settings().kpis)
 
 
 def read_content(r: redis.Redis, versions: Mapping[str, int], layers: Sequence[str], cut: View,
@@ -309,7 +309,7 @@ def _initial(map_id: str, layers: Sequence[str], theme: str, zoom: float = mapda
         # The page still opens (the shell says the data link is lost); the first tick fills it.
         content, drawn = Content({}, None, ()), {}
     fig, prints = figure(plan, content, layers, theme=theme, asset_url=dash.get_asset_url,
-                         tile_url=settings().map_tile_url, zoom=zoom, uirevision=map_id)
+                         tile_url=settings().map.tile_url, zoom=zoom, uirevision=map_id)
     state = {"versions": drawn, "view": _view_list(view), "cut": _view_list(cut),
              "layers": list(layers), "problems": False, "prints": prints}
     return fig, state

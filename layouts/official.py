@@ -59,7 +59,7 @@ def _link_lost() -> html.Div:
 
 def _situation() -> Situation | None:
     try:
-        return read_situation(redis_client(), settings().timezone)
+        return read_situation(redis_client(), settings().city.timezone)
     except redis.RedisError:
         return None
 
@@ -203,7 +203,7 @@ def trends(window: str, now: float | None = None) -> list[Any]:
     # Lower case reads well after the domain in English; Chinese has no case to change.
     label = i18n.t(label_key).lower()
     now = time.time() if now is None else now
-    tz = settings().timezone
+    tz = settings().city.timezone
     try:
         r = redis_client()
         charts = []

@@ -55,7 +55,7 @@ def _t(key: str, **fmt: Any) -> str:
 
 def hhmm(ts: float) -> str:
     """A time as HH:MM in the city's time zone."""
-    return i18n.format_datetime(ts, tz=settings().timezone, seconds=False)
+    return i18n.format_datetime(ts, tz=settings().city.timezone, seconds=False)
 
 
 # -- sparklines -------------------------------------------------------------------------------------

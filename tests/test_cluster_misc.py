@@ -73,7 +73,7 @@ def test_cluster_url_is_a_setting_and_connect_makes_a_cluster_client(
     a seed list whose first node is down still reaches the cluster through the next one."""
     url = redis_cluster.url
     settings = load_settings(environ={"CITYOPS_DATA_DIR": str(tmp_path), "CITYOPS_REDIS_URL": url})
-    assert settings.redis_url == url and is_cluster_url(url) and not is_cluster_url("redis://x:1")
+    assert settings.redis.url == url and is_cluster_url(url) and not is_cluster_url("redis://x:1")
     client = connect(url)
     try:
         assert isinstance(client, RedisCluster)

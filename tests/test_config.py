@@ -15,8 +15,8 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings(environ={})
     assert settings.data_dir == tmp_path / "var"
-    assert settings.embedded_redis and settings.redis_url is None
-    assert (settings.host, settings.port) == ("127.0.0.1", 8050)
+    assert settings.redis.embedded and settings.redis.url is None
+    assert (settings.web.host, settings.web.port) == ("127.0.0.1", 8050)
 
 
 def test_environment_wins_over_toml(tmp_path: Path) -> None:
@@ -25,9 +25,9 @@ def test_environment_wins_over_toml(tmp_path: Path) -> None:
     toml.write_text('data_dir = "/srv/cityops"\n[web]\nport = 9000\nworkers = 3\n'
                     '[redis]\nurl = "redis://db:6379/1"\n[city]\ntimezone = "Europe/Berlin"\n')
     settings = load_settings(environ={"CITYOPS_CONFIG": str(toml), "CITYOPS_PORT": "9100"})
-    assert settings.port == 9100 and settings.web_workers == 3
-    assert settings.redis_url == "redis://db:6379/1" and not settings.embedded_redis
-    assert settings.data_dir == Path("/srv/cityops") and settings.timezone == "Europe/Berlin"
+    assert settings.web.port == 9100 and settings.web.workers == 3
+    assert settings.redis.url == "redis://db:6379/1" and not settings.redis.embedded
+    assert settings.data_dir == Path("/srv/cityops") and settings.city.timezone == "Europe/Berlin"
 
 
 @pytest.mark.parametrize("key, value, fragment", [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 import redis
 
 from app import kpis, store
-from app.config import ConfigError, Settings, load_settings
+from app.config import ConfigError, Settings, load_settings, updated
 from app.kpis.city import compute_city
 from app.kpis.medical import compute_medical
 from app.kpis.water import compute_water
@@ -91,7 +90,7 @@ def test_min_pressure_per_zone_ignores_stale_and_keeps_silent_zones_unknown(
     # east has a pressure sensor whose only reading is an hour old: unknown, never 0.4 nor 0.
     assert found["min_pressure:east"].value is None
     assert found["min_pressure:east"].status == "unknown"
-    tuned = replace(settings, kpi_pressure_min_bar=1.0, kpi_pressure_bad_bar=0.8)
+    tuned = updated(settings, {"kpis.pressure_min_bar": 1.0, "kpis.pressure_bad_bar": 0.8})
     assert by_name(compute_water(r, NOW, tuned))["min_pressure:north"].status == "ok"
 
 
@@ -113,8 +112,8 @@ def test_water_quality_compliance_uses_limits(r: redis.Redis, settings: Settings
     assert found["water_quality_compliance:south"].value == pytest.approx(100 / 3)
     assert found["water_quality_compliance:east"].value == 100.0
     assert found["water_quality_compliance:east"].status == "ok"
-    looser = replace(settings, kpi_turbidity_max_ntu=2.0, kpi_free_chlorine_min_mgl=0.01,
-                     kpi_free_chlorine_max_mgl=8.0)
+    looser = updated(settings, {"kpis.turbidity_max_ntu": 2.0, "kpis.free_chlorine_min_mgl": 0.01,
+                     "kpis.free_chlorine_max_mgl": 8.0})
     assert by_name(compute_water(r, NOW, looser))["water_quality_compliance"].value == 100.0
 
 
@@ -216,7 +215,7 @@ def test_leak_is_suspected_when_night_flow_exceeds_learned_baseline(
     assert now["suspected_leaks"]["detail"]["zones"] == ["north"]
     # Learning from the last 3 clean nights: were leak nights learned, night 15's baseline
     # would be the median of 4, 9, 9.
-    short_memory = replace(settings, kpi_leak_learn_nights=3)
+    short_memory = updated(settings, {"kpis.leak_learn_nights": 3})
     for day in (14, 15):
         night(r, short_memory, day, leaking)
     assert current(r)["night_flow:north"]["detail"]["night"] == "2027-01-15"
@@ -229,7 +228,7 @@ def test_leak_is_suspected_when_night_flow_exceeds_learned_baseline(
 
 def test_leak_with_configured_baseline_and_silent_meter(r: redis.Redis, settings: Settings) -> None:
     """A configured baseline judges the first night; a silent meter voids its zone's samples."""
-    configured = replace(settings, kpi_night_flow_baseline_m3h={"north": 5.0, "south": 2.0})
+    configured = updated(settings, {"kpis.night_flow_baseline_m3h": {"north": 5.0, "south": 2.0}})
     flows = {"north-f1": [5.5] * 5, "south-f1": [4.0] * 5, "south-f2": [0.5] * 5}
     noon = local(2027, 1, 9, 12, 0)
     # south-f2 is known as one of south's meters, then falls silent for the night.
@@ -250,8 +249,8 @@ def test_leak_with_configured_baseline_and_silent_meter(r: redis.Redis, settings
 
 def test_night_window_follows_city_time_zone(r: redis.Redis, settings: Settings) -> None:
     """Samples at 02:00-04:00 Shanghai are outside the window of a city in Berlin."""
-    berlin = replace(settings, timezone="Europe/Berlin",
-                     kpi_night_flow_baseline_m3h={"north": 1.0})
+    berlin = updated(settings, {"city.timezone": "Europe/Berlin",
+                     "kpis.night_flow_baseline_m3h": {"north": 1.0}})
     night(r, berlin, 10, {"north-f1": [9.0] * 5})
     assert current(r)["night_flow:north"]["detail"]["nights"] == {}
     assert current(r)["night_flow:north"]["status"] == "unknown"
@@ -327,7 +326,7 @@ def test_old_reports_are_unknown_and_occupancy_limits(r: redis.Redis, settings: 
     assert found["beds_available"].value == 10.0
     assert found["ward_occupancy"].value == 90.0 and found["ward_occupancy"].status == "warn"
     assert found["beds_available:med:hospital:b"].status == "unknown"
-    longer = replace(settings, kpi_bed_report_max_age_h=24 * 7)
+    longer = updated(settings, {"kpis.bed_report_max_age_h": 24 * 7})
     found = by_name(compute_medical(r, NOW, longer))
     assert found["beds_available"].value == 100.0
     assert found["ward_occupancy"].value == 50.0 and found["ward_occupancy"].status == "ok"
@@ -377,7 +376,7 @@ def test_ed_occupancy_diversion_and_ambulances(r: redis.Redis, settings: Setting
     feed_ambulances(r, dict(fleet, **{"amb-1": ("call-5", NOW - 5)}))
     amb = by_name(compute_medical(r, NOW, settings))["ambulances_available"]
     assert (amb.value, amb.status) == (0.0, "bad")
-    relaxed = replace(settings, kpi_ambulances_available_pct=0.0)
+    relaxed = updated(settings, {"kpis.ambulances_available_pct": 0.0})
     assert by_name(compute_medical(r, NOW, relaxed))["ambulances_available"].status == "ok"
 
 
@@ -407,7 +406,7 @@ def test_medical_kpis_over_saner_connectathon_samples(r: redis.Redis, settings: 
                 newest[subject] = (when, _saner_counts(doc))
     last = max(when for when, _ in newest.values())
     now = last.timestamp() + 6 * 3600
-    week = replace(settings, kpi_bed_report_max_age_h=24 * 7)
+    week = updated(settings, {"kpis.bed_report_max_age_h": 24 * 7})
     found = by_name(compute_medical(r, now, week))
     assert len(newest) == 5
     assert found["beds_available"].value == sum(c["numbeds"] - c["numBedsOcc"]
@@ -454,7 +453,7 @@ def test_new_today_is_counted_in_the_city_time_zone(r: redis.Redis, settings: Se
     found = by_name(compute_city(r, CITY_NOW, settings))
     assert found["new_today"].value == 2.0
     assert found["new_today"].detail == {"day": "2027-01-15", "time_zone": "Asia/Shanghai"}
-    utc = by_name(compute_city(r, CITY_NOW, replace(settings, timezone="UTC")))
+    utc = by_name(compute_city(r, CITY_NOW, updated(settings, {"city.timezone": "UTC"})))
     assert utc["new_today"].value == 3.0  # 1, 2 and 3 all fall on 2027-01-14 UTC; 4 is ahead
     assert found["open_requests"].value == 3.0
     assert found["open_requests:Pothole"].value == 2.0
@@ -492,8 +491,8 @@ def test_sla_breach_and_median_time_to_close(r: redis.Redis, settings: Settings)
     assert found["median_time_to_close"].status == "ok"
     assert found["median_time_to_close:Pothole"].value == 55.0
     assert found["median_time_to_close:Streetlight"].value == 2.0
-    strict = replace(settings, kpi_close_time_target_h=1.0, kpi_close_time_bad_h=5.0,
-                     kpi_close_window_days=60)
+    strict = updated(settings, {"kpis.close_time_target_h": 1.0, "kpis.close_time_bad_h": 5.0,
+                     "kpis.close_window_days": 60})
     found = by_name(compute_city(r, CITY_NOW, strict))
     assert found["median_time_to_close"].value == 55.0  # 2, 10, 100, 720 h
     assert found["median_time_to_close"].status == "bad"
@@ -530,11 +529,11 @@ def test_kpi_settings_from_toml_and_environment(tmp_path: Path) -> None:
                     '[kpis.night_flow_baseline_m3h]\nnorth = 3.5\n"Old Town" = 2\n')
     loaded = load_settings(environ={"CITYOPS_CONFIG": str(toml),
                                     "CITYOPS_KPI_FREE_CHLORINE_MIN_MGL": "0.2"})
-    assert loaded.kpi_turbidity_max_ntu == 4.0 and loaded.kpi_free_chlorine_min_mgl == 0.2
-    assert loaded.kpi_night_window == (90, 240)
-    assert loaded.kpi_night_flow_baseline_m3h == {"north": 3.5, "Old Town": 2.0}
+    assert loaded.kpis.turbidity_max_ntu == 4.0 and loaded.kpis.free_chlorine_min_mgl == 0.2
+    assert loaded.kpis.night_window == (90, 240)
+    assert loaded.kpis.night_flow_baseline_m3h == {"north": 3.5, "Old Town": 2.0}
     env = load_settings(environ={"CITYOPS_KPI_NIGHT_FLOW_BASELINE_M3H": "north=1.5, south=2"})
-    assert env.kpi_night_flow_baseline_m3h == {"north": 1.5, "south": 2.0}
+    assert env.kpis.night_flow_baseline_m3h == {"north": 1.5, "south": 2.0}
 
 
 @pytest.mark.parametrize("environ, fragment", [

@@ -60,7 +60,7 @@ def content_of(r: redis.Redis, layers: tuple[str, ...] = livemap.ALL_LAYERS,
     """What the map would draw now around the city centre."""
     cut = mapdata.cut_for(mapdata.view_around(28.55, 112.36, zoom))
     content, _ = livemap.read_content(r, mapdata.read_versions(r), layers, cut, False,
-                                      mapdata.Thresholds())
+                                      mapdata.Thresholds.of())
     return content
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from app.model.records import Entity, Event, Observation
 from app.situation import mapdata
 from app.situation.mapdata import share as map_share
 
-LIMITS = mapdata.Thresholds()
+LIMITS = mapdata.Thresholds.of()
 SQUARE = {"type": "Polygon", "coordinates": [[[112.3, 28.5], [112.4, 28.5], [112.4, 28.6],
                                               [112.3, 28.5]]]}
 
@@ -140,7 +141,7 @@ def test_workers_build_for_themselves_when_nothing_matches(r: redis.Redis) -> No
     assert unpublished.records  # built here: it read the records
     mapdata.forget_snapshots()
     map_share.publish(r, "transport", LIMITS)
-    other = mapdata.Thresholds(pressure_low_bar=3.0)
+    other = dataclasses.replace(mapdata.Thresholds.of(), pressure_low_bar=3.0)
     assert map_share.load(r, "transport", version, other) is None
     shared = map_share.domain_snapshot(r, "transport", version, LIMITS)
     assert not shared.records and shared.points["vehicles"].ids.size == 50

@@ -16,7 +16,7 @@ from app.situation import mapdata
 from data_adapters.cap.parse import parse_cap
 
 HOSTILE = "<img src=x onerror=alert(1)>"
-LIMITS = mapdata.Thresholds()
+LIMITS = mapdata.Thresholds.of()
 CENTER = (28.55, 112.36)
 
 

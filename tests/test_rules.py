@@ -492,9 +492,9 @@ def test_escalation_past_the_configured_deadline(r: redis.Redis) -> None:
 def test_one_runner_evaluates_at_a_time(r: redis.Redis) -> None:
     """The rules lease keeps a second runner from evaluating (no double raises)."""
     settings = load_settings(environ={"CITYOPS_DATA_DIR": "/tmp"})
-    assert ticker.tick(r, settings, "runner-a") is not None
-    assert ticker.tick(r, settings, "runner-b") is None
-    assert ticker.tick(r, settings, "runner-a") is not None
+    assert ticker.tick(r, settings.alerts.rules_file, "runner-a") is not None
+    assert ticker.tick(r, settings.alerts.rules_file, "runner-b") is None
+    assert ticker.tick(r, settings.alerts.rules_file, "runner-a") is not None
 
 
 def test_rules_file_reloads_and_a_bad_edit_keeps_the_rules_in_force(r: redis.Redis,

@@ -11,7 +11,6 @@ repeat them.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import json
 import secrets
@@ -27,7 +26,7 @@ from werkzeug.routing import Rule
 
 from app import accounts, alerts, i18n, store
 from app.accounts import signin
-from app.config import ConfigError, load_settings, weak_secret_reason
+from app.config import ConfigError, load_settings, updated, weak_secret_reason
 from app.model import roles
 from app.web import auth, csrf, sessions
 from app.web.context import require_roles
@@ -726,7 +725,7 @@ def test_without_a_configured_key_a_random_one_is_generated_and_kept(web_app: An
     """No CITYOPS_SECRET_KEY (as in the test app): the key is the one generated into the data
     directory, long, random-looking, and passes the weak-key check."""
     settings = web_app.server.extensions["cityops"]["settings"]
-    assert settings.secret_key is None
+    assert settings.web.secret_key is None
     stored = (settings.data_dir / "secret_key").read_text(encoding="utf-8").strip()
     assert web_app.server.secret_key == stored
     assert len(stored) >= 32 and weak_secret_reason(stored) is None
@@ -760,7 +759,7 @@ def test_a_weak_configured_key_is_refused_without_showing_it(redis_server: Redis
     assert "CITYOPS_SECRET_KEY" in str(refused.value) and key not in str(refused.value)
     # ... and by the web app itself, should settings come from elsewhere.
     settings = load_settings(environ={k: v for k, v in environ.items() if k != "CITYOPS_SECRET_KEY"})
-    settings = dataclasses.replace(settings, secret_key=key)
+    settings = updated(settings, {"web.secret_key": key})
     with pytest.raises(ConfigError) as refused:
         create_app(settings, client=r)
     assert "CITYOPS_SECRET_KEY" in str(refused.value) and key not in str(refused.value)

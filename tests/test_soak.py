@@ -154,8 +154,11 @@ def test_report_text_is_printable() -> None:
 
 def test_scaled_knobs_follow_the_settings_defaults() -> None:
     """Scale 10 is ten times each demo knob's default; a bad scale is refused."""
-    defaults = Settings(data_dir=Path("."))
-    assert scaled_knobs(10) == {name: getattr(defaults, name) * 10 for name in DEMO_KNOBS}
+    defaults = Settings().demo
+    assert scaled_knobs(10) == {name: getattr(defaults, name.removeprefix("demo_")) * 10
+                                for name in DEMO_KNOBS}
+    assert set(DEMO_KNOBS) == {"demo_vehicles", "demo_sensors", "demo_hospitals", "demo_ambulances",
+                               "demo_requests"}
     assert scaled_knobs(0.001)["demo_hospitals"] == 1
     with pytest.raises(SoakError):
         scaled_knobs(0)

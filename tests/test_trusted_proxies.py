@@ -31,7 +31,7 @@ def proxied_app(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFact
         "CITYOPS_REDIS_URL": redis_server.url,
         "CITYOPS_TRUSTED_PROXIES": "1",
     })
-    assert settings.trusted_proxies == 1
+    assert settings.web.trusted_proxies == 1
     return create_app(settings)
 
 

@@ -57,12 +57,13 @@ def current_rules(r: redis.Redis, path: Path | None) -> RuleSet:
     return rules
 
 
-def tick(r: redis.Redis, settings: Any, owner: str) -> Evaluation | None:
-    """The runner's timer: evaluate the rules if this runner holds the rules lease."""
+def tick(r: redis.Redis, rules_file: Path | None, owner: str) -> Evaluation | None:
+    """The runner's timer: evaluate the rules of ``rules_file`` (None: the shipped defaults) if
+    this runner holds the rules lease."""
     if not store.alerts.acquire_rules_lease(r, owner, LEASE_MS):
         return None
     try:
-        return evaluate(r, time.time(), current_rules(r, getattr(settings, "alert_rules", None)))
+        return evaluate(r, time.time(), current_rules(r, rules_file))
     except redis.RedisError:
         raise
     except Exception:  # noqa: BLE001 - a rule bug must not stop the feeds

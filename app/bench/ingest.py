@@ -129,7 +129,7 @@ def bench_ingest(entities: int, runs: int = 5, r: redis.Redis | None = None) -> 
         ours = _median_seconds(
             lambda run: ingest(client, adapter, RawPayload(payloads[run + 1], "bench")), runs)
         # The map's arrays the runner publishes after each batch are part of the store's memory.
-        map_share.publish(client, "transport", Thresholds())
+        map_share.publish(client, "transport", Thresholds.of())
         # The keys' own memory: used_memory would also count the client's query buffer, which
         # held the whole batch a moment ago.
         memory = sum(client.memory_usage(key, samples=0) or 0 for key in client.scan_iter())

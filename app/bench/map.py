@@ -102,7 +102,7 @@ def bench_tick(r: redis.Redis, vehicles: int = 20_000, sensors: int = 2_000, hos
         app = create_app(settings)
         # After each batch the runner publishes the domain's map arrays (app/map_share.py); the
         # bench does the same and reports that cost apart from the web tick.
-        limits = mapdata.Thresholds.from_settings(settings)
+        limits = mapdata.Thresholds.of(settings.kpis)
         for domain in DOMAINS:
             map_share.publish(r, domain, limits)
         mapdata.forget_snapshots()

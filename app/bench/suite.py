@@ -112,7 +112,7 @@ def bench_glass(samples: int) -> float | None:
     from app.situation.mapdata import Thresholds
     from app.situation.mapdata import share as map_share
 
-    limits = Thresholds()
+    limits = Thresholds.of()
     delays = []
     with running_up(workers=1) as up, sync_playwright() as playwright:
         r = _redis_of(up)

@@ -80,20 +80,20 @@ def _kpis(tally: Tally, subject: str | None, now: float, s: Settings, day: str) 
          "unit": "{request}", "target": "", "status": informational(tally.open if known else None),
          "detail": {"closed": tally.total - tally.open}},
         {"group": "sla_breach", "title": "Open requests past their expected time", "value": breach,
-         "unit": "%", "target": f"<= {s.kpi_sla_breach_target_pct:g} %",
-         "status": judge_at_most(breach, s.kpi_sla_breach_target_pct, s.kpi_sla_breach_bad_pct),
+         "unit": "%", "target": f"<= {s.kpis.sla_breach_target_pct:g} %",
+         "status": judge_at_most(breach, s.kpis.sla_breach_target_pct, s.kpis.sla_breach_bad_pct),
          "detail": {"overdue": tally.overdue, "with_expected_time": tally.with_deadline,
                     "without_expected_time": tally.open - tally.with_deadline}},
         {"group": "median_time_to_close", "title": "Median time to close", "value": median,
-         "unit": "h", "target": f"<= {s.kpi_close_time_target_h:g} h",
-         "status": judge_at_most(median, s.kpi_close_time_target_h, s.kpi_close_time_bad_h),
-         "detail": {"closed_in_window": len(tally.close_hours), "window_days": s.kpi_close_window_days}},
+         "unit": "h", "target": f"<= {s.kpis.close_time_target_h:g} h",
+         "status": judge_at_most(median, s.kpis.close_time_target_h, s.kpis.close_time_bad_h),
+         "detail": {"closed_in_window": len(tally.close_hours), "window_days": s.kpis.close_window_days}},
     ]
     if subject is None:
         rows.insert(1, {"group": "new_today", "title": "New requests today",
                         "value": float(tally.new_today) if known else None, "unit": "{request}",
                         "target": "", "status": informational(tally.new_today if known else None),
-                        "detail": {"day": day, "time_zone": s.timezone}})
+                        "detail": {"day": day, "time_zone": s.city.timezone}})
     out = []
     for row in rows:
         group, title = row.pop("group"), row.pop("title") + suffix
@@ -138,11 +138,11 @@ def compute_city(r: redis.Redis, now: float | None = None,
     """Every city-management KPI from the live store (see docs/kpis.md)."""
     now = time.time() if now is None else now
     s = settings or default_settings()
-    tz = ZoneInfo(s.timezone)
+    tz = ZoneInfo(s.city.timezone)
     midnight = local_midnight(now, tz)
     day = datetime.fromtimestamp(now, tz).date().isoformat()
     city, by_category = tally_requests(store.entities.read_entities(r, DOMAIN), now, midnight,
-                                       now - s.kpi_close_window_days * 86_400.0)
+                                       now - s.kpis.close_window_days * 86_400.0)
     out = _kpis(city, None, now, s, day)
     for name, tally in sorted(by_category.items()):
         out.extend(_kpis(tally, name, now, s, day))

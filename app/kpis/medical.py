@@ -162,10 +162,10 @@ def ambulance_kpi(fleet: list[Mapping[str, Any]], now: float, s: Settings) -> Kp
     on_call = sum(state(a) == "on_call" for a in heard)
     value = float(available) if heard else None
     share = 100.0 * available / len(heard) if heard else 0.0
-    status = ("unknown" if value is None else "ok" if share >= s.kpi_ambulances_available_pct
+    status = ("unknown" if value is None else "ok" if share >= s.kpis.ambulances_available_pct
               else "warn" if available else "bad")
     return Kpi("ambulances_available", DOMAIN, "Ambulances available", value, "{ambulance}",
-               f">= {s.kpi_ambulances_available_pct:g} % of the fleet", status, now,
+               f">= {s.kpis.ambulances_available_pct:g} % of the fleet", status, now,
                detail={"heard": len(heard), "on_call": on_call,
                        "other": len(heard) - available - on_call, "silent": len(fleet) - len(heard)})
 
@@ -181,7 +181,7 @@ def compute_medical(r: redis.Redis, now: float | None = None,
     s = settings or default_settings()
     entities = store.entities.read_entities(r, DOMAIN)
     latest = {metric: store.entities.read_latest(r, DOMAIN, metric) for metric in CAPACITY_METRICS}
-    oldest = now - s.kpi_bed_report_max_age_h * 3600.0
+    oldest = now - s.kpis.bed_report_max_age_h * 3600.0
     hospitals = [e for e in entities if e.get("kind") == "hospital"]
     names = {e["id"]: str((e.get("attrs") or {}).get("name") or e["id"]) for e in entities}
     # Every hospital, and whatever else a report was about (an Organization running several sites).
@@ -194,12 +194,12 @@ def compute_medical(r: redis.Redis, now: float | None = None,
     ed = {i: pair_of(i, latest, "", "ed_patients", "ed_beds_total", oldest) for i in subjects}
     return headline_first([
         *_capacity_kpis(subjects, beds, "beds_available", "Beds available", "{bed}",
-                        s.kpi_occupancy_target_pct, s.kpi_occupancy_bad_pct, now,
+                        s.kpis.occupancy_target_pct, s.kpis.occupancy_bad_pct, now,
                         "ward_occupancy", "Ward occupancy"),
         *_capacity_kpis(subjects, icu, "icu_beds_available", "ICU beds available", "{bed}",
-                        s.kpi_occupancy_target_pct, s.kpi_occupancy_bad_pct, now, None, ""),
-        *_capacity_kpis(subjects, ed, "", "", "", s.kpi_ed_occupancy_target_pct,
-                        s.kpi_ed_occupancy_bad_pct, now, "ed_occupancy", "ED occupancy"),
+                        s.kpis.occupancy_target_pct, s.kpis.occupancy_bad_pct, now, None, ""),
+        *_capacity_kpis(subjects, ed, "", "", "", s.kpis.ed_occupancy_target_pct,
+                        s.kpis.ed_occupancy_bad_pct, now, "ed_occupancy", "ED occupancy"),
         diversion_kpi(hospitals, store.entities.read_events(r, DOMAIN), now),
         ambulance_kpi([e for e in entities if e.get("kind") == "ambulance"], now, s),
     ])

@@ -102,12 +102,12 @@ def _lowest(values: Mapping[str, float]) -> tuple[float | None, str | None]:
 
 def pressure_kpis(net: Network, values: Mapping[str, float], now: float, s: Settings) -> list[Kpi]:
     """The lowest current pressure, city-wide and per zone."""
-    target = f">= {s.kpi_pressure_min_bar:g} bar"
+    target = f">= {s.kpis.pressure_min_bar:g} bar"
 
     def one(vals: Mapping[str, float]) -> dict[str, Any]:
         low, worst = _lowest(vals)
         return {"value": low, "unit": "bar", "target": target, "computed_at": now, "domain": DOMAIN,
-                "status": judge_at_least(low, s.kpi_pressure_min_bar, s.kpi_pressure_bad_bar),
+                "status": judge_at_least(low, s.kpis.pressure_min_bar, s.kpis.pressure_bad_bar),
                 "detail": {"sensors": len(vals), "lowest": worst}}
 
     out = [Kpi(name="min_pressure", title="Lowest pressure", **one(values))]
@@ -145,32 +145,32 @@ def flow_kpis(net: Network, values: Mapping[str, float], now: float) -> list[Kpi
 def reservoir_kpis(net: Network, levels: Mapping[str, float], known: Iterable[str], now: float,
                    s: Settings) -> list[Kpi]:
     """The lowest reservoir level, and each reservoir's level (unknown when it fell silent)."""
-    target = f">= {s.kpi_reservoir_min_m:g} m"
+    target = f">= {s.kpis.reservoir_min_m:g} m"
     low, worst = _lowest(levels)
     out = [Kpi("reservoir_level", DOMAIN, "Lowest reservoir level", low, "m", target,
-               judge_at_least(low, s.kpi_reservoir_min_m, s.kpi_reservoir_bad_m), now,
+               judge_at_least(low, s.kpis.reservoir_min_m, s.kpis.reservoir_bad_m), now,
                detail={"reservoirs": len(levels), "lowest": worst})]
     for entity_id in sorted(net.reservoirs | set(known) | set(levels)):
         level = levels.get(entity_id)
         out.append(subject_kpi(
             "reservoir_level", entity_id, domain=DOMAIN, title=f"Reservoir level: {label(entity_id)}",
             value=level, unit="m", target=target, computed_at=now,
-            status=judge_at_least(level, s.kpi_reservoir_min_m, s.kpi_reservoir_bad_m)))
+            status=judge_at_least(level, s.kpis.reservoir_min_m, s.kpis.reservoir_bad_m)))
     return out
 
 
 def within_limits(turbidity: float | None, chlorine: float | None, s: Settings) -> bool:
     """True when every known quality reading of a sensor is within the configured limits."""
-    if turbidity is not None and turbidity > s.kpi_turbidity_max_ntu:
+    if turbidity is not None and turbidity > s.kpis.turbidity_max_ntu:
         return False
-    return chlorine is None or s.kpi_free_chlorine_min_mgl <= chlorine <= s.kpi_free_chlorine_max_mgl
+    return chlorine is None or s.kpis.free_chlorine_min_mgl <= chlorine <= s.kpis.free_chlorine_max_mgl
 
 
 def quality_kpis(net: Network, turbidity: Mapping[str, float], chlorine: Mapping[str, float],
                  now: float, s: Settings) -> list[Kpi]:
     """The share of quality sensors whose current readings are all within limits, city and zones."""
-    target = (f">= {s.kpi_quality_target_pct:g} % (turbidity <= {s.kpi_turbidity_max_ntu:g} NTU, "
-              f"free chlorine {s.kpi_free_chlorine_min_mgl:g}-{s.kpi_free_chlorine_max_mgl:g} mg/L)")
+    target = (f">= {s.kpis.quality_target_pct:g} % (turbidity <= {s.kpis.turbidity_max_ntu:g} NTU, "
+              f"free chlorine {s.kpis.free_chlorine_min_mgl:g}-{s.kpis.free_chlorine_max_mgl:g} mg/L)")
     compliant = {i: within_limits(turbidity.get(i), chlorine.get(i), s)
                  for i in set(turbidity) | set(chlorine)}
 
@@ -178,7 +178,7 @@ def quality_kpis(net: Network, turbidity: Mapping[str, float], chlorine: Mapping
         outside = sorted(i for i, ok in verdicts.items() if not ok)
         share = 100.0 * (len(verdicts) - len(outside)) / len(verdicts) if verdicts else None
         return {"value": share, "unit": "%", "target": target, "computed_at": now, "domain": DOMAIN,
-                "status": judge_at_least(share, s.kpi_quality_target_pct, s.kpi_quality_bad_pct),
+                "status": judge_at_least(share, s.kpis.quality_target_pct, s.kpis.quality_bad_pct),
                 "detail": {"sensors": len(verdicts), "outside_limits": len(outside),
                            "outside": outside[:DETAIL_IDS]}}
 
@@ -200,7 +200,7 @@ def quality_kpis(net: Network, turbidity: Mapping[str, float], chlorine: Mapping
 def night_bounds(day: date, s: Settings, tz: ZoneInfo) -> tuple[float, float]:
     """Start and end (Unix time) of the night window of local date ``day``."""
     midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
-    start, end = s.kpi_night_window
+    start, end = s.kpis.night_window
     # Wall-clock minutes, so a DST change before the window does not shift it.
     return ((midnight + timedelta(minutes=start)).timestamp(),
             (midnight + timedelta(minutes=end)).timestamp())
@@ -244,17 +244,17 @@ def judge_nights(complete: Mapping[str, float], configured: float | None,
     """
     verdicts: list[NightVerdict] = []
     clean: list[float] = []
-    margin = 1.0 + s.kpi_leak_margin_pct / 100.0
+    margin = 1.0 + s.kpis.leak_margin_pct / 100.0
     for day in sorted(complete):
         minimum = complete[day]
         if configured is not None:
             baseline, source = configured, "configured"
         elif len(clean) >= MIN_LEARN_NIGHTS:
-            baseline, source = statistics.median(clean[-s.kpi_leak_learn_nights:]), "learned"
+            baseline, source = statistics.median(clean[-s.kpis.leak_learn_nights:]), "learned"
         else:
             baseline, source = None, None
         threshold = (None if baseline is None
-                     else max(baseline * margin, baseline + s.kpi_leak_min_excess_m3h))
+                     else max(baseline * margin, baseline + s.kpis.leak_min_excess_m3h))
         suspect = threshold is not None and minimum > threshold
         verdicts.append(NightVerdict(day, minimum, baseline, source, threshold, suspect))
         if not suspect:
@@ -267,7 +267,7 @@ def add_sample(nights: dict[str, list[float]], meters: set[str], flows: Mapping[
     """The zone's nightly minima with this refresh's sample added (in the window, all meters
     current), trimmed to the nights a baseline can use."""
     local = datetime.fromtimestamp(now, tz)
-    start, end = s.kpi_night_window
+    start, end = s.kpis.night_window
     current = [flows[i] for i in meters if i in flows]
     # A sample needs every meter of the zone: a silent one would make the night look quiet.
     if start <= local.hour * 60 + local.minute < end and meters and len(current) == len(meters):
@@ -275,18 +275,18 @@ def add_sample(nights: dict[str, list[float]], meters: set[str], flows: Mapping[
         entry = nights.get(day)
         nights[day] = ([total, now, now] if entry is None
                        else [min(entry[0], total), min(entry[1], now), max(entry[2], now)])
-    keep = 2 * s.kpi_leak_learn_nights + 2
+    keep = 2 * s.kpis.leak_learn_nights + 2
     return {d: nights[d] for d in sorted(nights)[-keep:]}
 
 
 def night_flow_kpi(zone: str, nights: Mapping[str, list[float]], meters: int, silent: int,
                    now: float, s: Settings, tz: ZoneInfo) -> Kpi:
     """The zone's minimum night flow of last night, judged against its baseline."""
-    start, end = s.kpi_night_window
+    start, end = s.kpis.night_window
     coverage = MIN_NIGHT_COVERAGE * (end - start) * 60
     complete = {d: e[0] for d, e in nights.items()
                 if e[2] - e[1] >= coverage and now >= night_bounds(date.fromisoformat(d), s, tz)[1]}
-    verdicts = judge_nights(complete, s.kpi_night_flow_baseline_m3h.get(zone), s)
+    verdicts = judge_nights(complete, s.kpis.night_flow_baseline_m3h.get(zone), s)
     last = verdicts[-1] if verdicts else None
     # Only last night (or tonight's finished window) says anything about a leak now.
     if last is not None and (date.fromisoformat(last.day)
@@ -340,12 +340,12 @@ def compute_water(r: redis.Redis, now: float | None = None,
     s = settings or default_settings()
     net = Network.of(store.entities.read_entities(r, DOMAIN))
     latest = {metric: store.entities.read_latest(r, DOMAIN, metric) for metric in METRICS}
-    current = {metric: fresh(latest[metric], now, s.kpi_water_max_age_s) for metric in METRICS}
+    current = {metric: fresh(latest[metric], now, s.kpis.water_max_age_s) for metric in METRICS}
     previous = {k.get("subject"): k.get("detail") for k in store.kpis.read(r, DOMAIN)
                 if k.get("group") == "night_flow" and k.get("subject")}
     return headline_first([
         *pressure_kpis(net, current[PRESSURE], now, s),
-        *leak_kpis(net, current[FLOW], previous, now, s, ZoneInfo(s.timezone)),
+        *leak_kpis(net, current[FLOW], previous, now, s, ZoneInfo(s.city.timezone)),
         *quality_kpis(net, current[TURBIDITY], current[CHLORINE], now, s),
         *flow_kpis(net, current[FLOW], now),
         *reservoir_kpis(net, current[LEVEL], latest[LEVEL], now, s),

@@ -82,7 +82,7 @@ def cmd_runner(settings: Settings, _args: argparse.Namespace) -> int:
     from data_adapters import registry
     from data_adapters.demo import demo_feeds
 
-    if not settings.redis_url:
+    if not settings.redis.url:
         raise CommandError("the runner is started by `cityops up`, which tells it where Redis is")
     demo_url = os.environ.get("CITYOPS_DEMO_URL", "")
     configs = list(settings.feeds) or (demo_feeds(demo_url) if demo_url else [])
@@ -90,7 +90,7 @@ def cmd_runner(settings: Settings, _args: argparse.Namespace) -> int:
         feeds = [registry.build(config) for config in configs]
     except (FeedError, ValueError, TypeError) as exc:
         raise CommandError(f"feed configuration: {exc}") from None
-    return main(settings, settings.redis_url, feeds)
+    return main(settings, settings.redis.url, feeds)
 
 
 def cmd_users_add(r: redis.Redis, args: argparse.Namespace) -> int:
@@ -227,7 +227,7 @@ def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
     from app.situation.mapdata import share as map_share
 
     # What an adapter writes, the maps show: publish the domain's map arrays like the runner does.
-    map_share.publish(r, adapter.domain, Thresholds.from_settings(load_settings()))
+    map_share.publish(r, adapter.domain, Thresholds.of(load_settings().kpis))
     print(json.dumps(result.as_json()))
     return EXIT_OK
 
@@ -406,10 +406,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        overrides = {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}
-        if overrides["port"] is not None and not 1 <= overrides["port"] <= 65535:
+        overrides = {"web.host": getattr(args, "host", None), "web.port": getattr(args, "port", None)}
+        if overrides["web.port"] is not None and not 1 <= overrides["web.port"] <= 65535:
             raise ConfigError("--port: expected an integer from 1 to 65535")
-        settings = load_settings(**overrides)
+        settings = load_settings(overrides=overrides)
     except ConfigError as exc:
         print(f"cityops: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE

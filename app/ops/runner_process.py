@@ -28,7 +28,7 @@ KPI_EVERY_S = 5.0
 
 def derived_work(settings: Settings) -> DerivedWork:
     """The work every runner of this installation does besides storing feeds."""
-    limits = Thresholds.from_settings(settings)
+    limits = Thresholds.of(settings.kpis)
 
     def publish_map(r: redis.Redis, domain: str) -> object:
         return map_share.publish(r, domain, limits)
@@ -37,7 +37,7 @@ def derived_work(settings: Settings) -> DerivedWork:
         return kpis.refresh(r, domain, settings=settings)
 
     def evaluate_rules(r: redis.Redis, owner: str) -> object:
-        return ticker.tick(r, settings, owner)
+        return ticker.tick(r, settings.alerts.rules_file, owner)
 
     return DerivedWork(after_batch=(publish_map, throttled(KPI_EVERY_S, refresh_kpis)),
                        periodic=((ticker.EVALUATE_EVERY_S, evaluate_rules),))

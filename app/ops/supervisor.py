@@ -160,8 +160,8 @@ class Supervisor:
 
     # -- start ---------------------------------------------------------------------------------
     def _start_redis(self) -> None:
-        if self.settings.redis_url:
-            self.redis_url = self.settings.redis_url
+        if self.settings.redis.url:
+            self.redis_url = self.settings.redis.url
             return
         self.embedded = EmbeddedRedis(self.settings.data_dir)
         if not self.embedded.try_own():
@@ -197,7 +197,7 @@ class Supervisor:
         env.setdefault("MALLOC_ARENA_MAX", "2")
         env.setdefault("MALLOC_MMAP_THRESHOLD_", "262144")
         # Read by app/gunicorn_conf.py in each web worker (the setting may come from the file).
-        env["CITYOPS_WEB_WORKER_MAX_MB"] = str(self.settings.web_worker_max_mb)
+        env["CITYOPS_WEB_WORKER_MAX_MB"] = str(self.settings.web.worker_max_mb)
         env["CITYOPS_REDIS_URL"] = self.redis_url
         env["CITYOPS_DATA_DIR"] = str(self.settings.data_dir)
         if self.demo_url:
@@ -214,12 +214,12 @@ class Supervisor:
         port = free_port()
         self.demo_url = f"http://127.0.0.1:{port}"
         argv = [sys.executable, "-m", "data_adapters.simulator", "--port", str(port),
-                "--vehicles", str(self.settings.demo_vehicles),
-                "--seed", str(self.settings.demo_seed),
-                "--sensors", str(self.settings.demo_sensors),
-                "--hospitals", str(self.settings.demo_hospitals),
-                "--ambulances", str(self.settings.demo_ambulances),
-                "--requests", str(self.settings.demo_requests)]
+                "--vehicles", str(self.settings.demo.vehicles),
+                "--seed", str(self.settings.demo.seed),
+                "--sensors", str(self.settings.demo.sensors),
+                "--hospitals", str(self.settings.demo.hospitals),
+                "--ambulances", str(self.settings.demo.ambulances),
+                "--requests", str(self.settings.demo.requests)]
         if self.scenario:
             # Fixed at the first start, so a restarted simulator resumes the same timeline.
             self.scenario_start = self.scenario_start or time.time()
@@ -232,8 +232,8 @@ class Supervisor:
     def _web_child(self) -> Child:
         s = self.settings
         argv = [sys.executable, "-m", "gunicorn",
-                "--bind", f"{url_host(s.host)}:{s.port}",
-                "--workers", str(s.web_workers), "--threads", str(s.web_threads),
+                "--bind", f"{url_host(s.web.host)}:{s.web.port}",
+                "--workers", str(s.web.workers), "--threads", str(s.web.threads),
                 "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "10",
                 "--log-level", "warning", "--error-logfile", "-",
                 "--limit-request-field_size", "16384",
@@ -264,7 +264,7 @@ class Supervisor:
         return Child("redis", restart, process=embedded.process)
 
     def _wait_for_web(self, web: Child) -> bool:
-        url = f"http://{url_host(self.local_host())}:{self.settings.port}/healthz"
+        url = f"http://{url_host(self.local_host())}:{self.settings.web.port}/healthz"
         return self._wait_http(web, url, WEB_START_TIMEOUT_S)
 
     def _wait_http(self, child: Child, url: str, timeout_s: float) -> bool:
@@ -286,8 +286,8 @@ class Supervisor:
 
     def local_host(self) -> str:
         """Where this machine reaches the web server (a wildcard bind is reached on loopback)."""
-        return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.settings.host,
-                                                                          self.settings.host)
+        return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.settings.web.host,
+                                                                          self.settings.web.host)
 
     # -- run -----------------------------------------------------------------------------------
     def run(self) -> int:
@@ -315,7 +315,7 @@ class Supervisor:
             redis_child = self._redis_child()
             if redis_child is not None and self.embedded is not None:
                 self.children.append(redis_child)
-                HungRedisWatch(self.embedded, self.settings.redis_hung_seconds,
+                HungRedisWatch(self.embedded, self.settings.redis.hung_seconds,
                                lambda: self.stopping).start()
             if self.demo and not self.settings.feeds:
                 simulator = self._simulator_child()
@@ -328,7 +328,7 @@ class Supervisor:
                           "above)", file=sys.stderr, flush=True)
                     return 1
                 log.info("demo city: %d vehicles around Yiyang (seed %d) at %s%s",
-                         self.settings.demo_vehicles, self.settings.demo_seed, self.demo_url,
+                         self.settings.demo.vehicles, self.settings.demo.seed, self.demo_url,
                          f", scenario {self.scenario}" if self.scenario else "")
             runner, web = self._runner_child(), self._web_child()
             for child in (runner, web):
@@ -338,10 +338,10 @@ class Supervisor:
                 if self.stopping:
                     return 0
                 print(f"cityops: the web server did not start on "
-                      f"{self.settings.host}:{self.settings.port} (see the messages above)",
+                      f"{self.settings.web.host}:{self.settings.web.port} (see the messages above)",
                       file=sys.stderr, flush=True)
                 return 1
-            url = f"http://{url_host(self.local_host())}:{self.settings.port}/"
+            url = f"http://{url_host(self.local_host())}:{self.settings.web.port}/"
             print(f"CityOps is running at {url}  (Redis: {public_url(self.redis_url)}; "
                   f"Ctrl-C to stop)", flush=True)
             self._supervise()

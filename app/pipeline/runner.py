@@ -123,7 +123,7 @@ class Runner:
 
     def beat(self, r: redis.Redis) -> None:
         """Write one heartbeat; it expires after three missed beats."""
-        interval = self.settings.heartbeat_seconds
+        interval = self.settings.runner.heartbeat_seconds
         store.status.write_runner_heartbeat(r, {
             "pid": os.getpid(), "host": socket.gethostname(), "owner": self.owner,
             "feeds": len(self.schedules),
@@ -225,7 +225,7 @@ class Runner:
                     now = time.monotonic()
                     if now >= next_beat:
                         self.beat(r)
-                        next_beat = now + self.settings.heartbeat_seconds
+                        next_beat = now + self.settings.runner.heartbeat_seconds
                     for i, (every_s, work) in enumerate(self.derived.periodic):
                         if now >= next_periodic[i]:  # alert rules, staleness and escalation
                             work(r, self.owner)
@@ -249,7 +249,7 @@ class Runner:
                     if link_ok:
                         log.warning("Redis unreachable, retrying: %s", exc)
                     link_ok = False
-                self.stopping.wait(LOOP_S if self.schedules else self.settings.heartbeat_seconds)
+                self.stopping.wait(LOOP_S if self.schedules else self.settings.runner.heartbeat_seconds)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             for sched in self.schedules:

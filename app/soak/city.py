@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import http.client
 import json
 import os
@@ -16,7 +15,7 @@ from typing import Any, Callable, Mapping
 import redis
 
 from app import accounts
-from app.config import ConfigError, Settings, load_settings
+from app.config import ConfigError, declared, load_settings
 from app.live.feeds import read_health
 from app.model import roles
 from app.soak import uplog
@@ -27,9 +26,10 @@ from app.store.embedded import free_port
 from app.store.link import connect
 
 # Settings field -> the variable that sets it for `up`; the defaults come from Settings itself.
-DEMO_KNOBS = {"demo_vehicles": "CITYOPS_DEMO_VEHICLES", "demo_sensors": "CITYOPS_DEMO_SENSORS",
-              "demo_hospitals": "CITYOPS_DEMO_HOSPITALS", "demo_ambulances": "CITYOPS_DEMO_AMBULANCES",
-              "demo_requests": "CITYOPS_DEMO_REQUESTS"}
+# The demo city's sizes (every [demo] setting but its seed): knob -> (environment variable, default).
+DEMO_KNOBS: dict[str, tuple[str, int]] = {
+    "demo_" + d.key.removeprefix("demo."): (d.env, d.default) for d in declared()
+    if d.key.startswith("demo.") and d.key != "demo.seed"}
 START_TIMEOUT_S = 120.0
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
@@ -39,8 +39,7 @@ def scaled_knobs(scale: float) -> dict[str, int]:
     """The demo knobs at ``scale`` x their defaults (at least 1 each)."""
     if not scale > 0:
         raise SoakError("--scale must be a positive number")
-    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
-    return {name: max(1, round(int(defaults[name]) * scale)) for name in DEMO_KNOBS}
+    return {name: max(1, round(default * scale)) for name, (_, default) in DEMO_KNOBS.items()}
 
 
 class City:
@@ -83,7 +82,7 @@ class City:
         that a bad knob is a clear message rather than a dead `up`."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CITYOPS_")}
         env.update({"CITYOPS_DATA_DIR": str(self.data_dir), "CITYOPS_WEB_WORKERS": str(self.workers)})
-        env.update({DEMO_KNOBS[k]: str(v) for k, v in self.knobs.items()})
+        env.update({DEMO_KNOBS[k][0]: str(v) for k, v in self.knobs.items()})
         env.update(self.extra_env)
         try:
             load_settings(environ=env)

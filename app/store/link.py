@@ -216,8 +216,8 @@ def check(client: redis.Redis, url: str) -> None:
 def redis_session(settings: Settings) -> Iterator[redis.Redis]:
     """Yield a checked client for the installation's Redis, starting the embedded one if needed."""
     embedded: EmbeddedRedis | None = None
-    if settings.redis_url:
-        url = settings.redis_url
+    if settings.redis.url:
+        url = settings.redis.url
     else:
         ensure_data_dir(settings)
         embedded = EmbeddedRedis(settings.data_dir)

@@ -50,8 +50,8 @@ def init_auth(server: Flask, settings: Settings) -> None:
         SESSION_COOKIE_NAME=SESSION_COOKIE,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        SESSION_COOKIE_SECURE=settings.web.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.web.session_hours),
         # Not re-signed on every request (a wall polls every second): keep_session_alive()
         # renews the expiry every SESSION_REISSUE_S instead.
         SESSION_REFRESH_EACH_REQUEST=False,

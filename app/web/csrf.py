@@ -23,7 +23,7 @@ def new_csrf_token() -> str:
 def set_csrf_cookie(response: BaseResponse, token: str, settings: Settings) -> None:
     # Readable by JavaScript on purpose: Dash copies it into the X-CSRFToken header.
     response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="Strict",
-                        secure=settings.secure_cookies, path="/")
+                        secure=settings.web.secure_cookies, path="/")
 
 
 def csrf_ok() -> bool:

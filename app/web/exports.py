@@ -39,7 +39,7 @@ blueprint = Blueprint("official", __name__, url_prefix=OFFICIAL_PATH)
 
 def _download(body: str, mimetype: str, stem: str, suffix: str, at: float) -> Response:
     """``body`` as an attachment named after the moment it describes (city time)."""
-    stamp = datetime.fromtimestamp(at, ZoneInfo(settings().timezone)).strftime("%Y%m%d-%H%M")
+    stamp = datetime.fromtimestamp(at, ZoneInfo(settings().city.timezone)).strftime("%Y%m%d-%H%M")
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{stem}-{stamp}.{suffix}"'
     return response
@@ -62,7 +62,7 @@ def _export(what: str, make: Callable[[redis.Redis, Situation], Response]) -> Re
     """Read the situation once and answer with ``make``'s download (503 while Redis is away)."""
     try:
         r = redis_client()
-        situation = read_situation(r, settings().timezone, time.time())
+        situation = read_situation(r, settings().city.timezone, time.time())
         response = make(r, situation)
         _audit(r, what, "ok" if response.status_code == 200 else "failed")
     except redis.RedisError:

@@ -45,7 +45,7 @@ def security_headers(response: BaseResponse) -> BaseResponse:
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if current_settings().secure_cookies:
+    if current_settings().web.secure_cookies:
         # Secure cookies mean the site is served over HTTPS: browsers should never try plain HTTP.
         response.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_MAX_AGE_S}")
     if not request.path.startswith(("/assets/", "/_dash-component-suites/", "/login/")):

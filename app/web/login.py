@@ -59,7 +59,7 @@ def login_css() -> Response:
 def set_language_cookie(response: BaseResponse, lang: str, settings: Settings) -> None:
     """Remember ``lang`` in the browser (display sessions, the login page, anonymous errors)."""
     response.set_cookie(i18n.COOKIE, lang, max_age=LANG_COOKIE_MAX_AGE_S, httponly=True,
-                        samesite="Lax", secure=settings.secure_cookies, path="/")
+                        samesite="Lax", secure=settings.web.secure_cookies, path="/")
 
 
 def _back_to_page() -> str:

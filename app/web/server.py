@@ -32,8 +32,8 @@ def assets_dir() -> Path:
 
 def web_redis_url(settings: Settings) -> str:
     """The URL the web app uses: the configured one, or the embedded server that `up` runs."""
-    if settings.redis_url:
-        return settings.redis_url
+    if settings.redis.url:
+        return settings.redis.url
     info = EmbeddedRedis(settings.data_dir).running()
     if info is None:
         raise RedisUnavailable(
@@ -69,10 +69,10 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     server = Flask("cityops")
     server.secret_key = resolve_secret_key(settings)
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
-    if settings.trusted_proxies:
+    if settings.web.trusted_proxies:
         # Behind a reverse proxy the connection comes from the proxy: the client's address (for
         # the login throttle and the audit) and the host (the same-site check) are the forwarded ones.
-        n = settings.trusted_proxies
+        n = settings.web.trusted_proxies
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_host=n)  # type: ignore[method-assign]
     server.extensions[EXTENSION] = {
         "settings": settings,
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     server.test_client().get("/healthz")
     # Dash's inline scripts are allowed by hash; nothing else inline may run.
     # A connected site's tile server (map.tile_url) is the one remote origin the pages may use.
-    tile = urlsplit(settings.map_tile_url) if settings.map_tile_url else None
+    tile = urlsplit(settings.map.tile_url) if settings.map.tile_url else None
     server.extensions[EXTENSION]["csp"] = headers.content_security_policy(
         list(app.csp_hashes()), [f"{tile.scheme}://{tile.netloc}"] if tile else [])
     return app

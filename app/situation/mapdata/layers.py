@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from app.config import Settings
+from app.config import KpiSettings
 from app.model.domains import DOMAINS
 
 MAX_MARKERS = 5000  # individually drawn markers in a view; beyond it the largest layers are grouped
@@ -130,21 +130,22 @@ WARNING_KIND = "cap_warning"
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The limits that colour sensors, reservoirs and hospitals (the KPI settings)."""
+    """The limits that colour sensors, reservoirs and hospitals: the KPI settings' own, taken
+    from them (:meth:`of`), so the map and the KPIs never judge by different numbers."""
 
-    pressure_low_bar: float = 2.0
-    pressure_bad_bar: float = 1.5
-    level_low_m: float = 2.0
-    level_bad_m: float = 1.0
-    occupancy_warn_pct: float = 85.0
-    occupancy_bad_pct: float = 95.0
+    pressure_low_bar: float
+    pressure_bad_bar: float
+    level_low_m: float
+    level_bad_m: float
+    occupancy_warn_pct: float
+    occupancy_bad_pct: float
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Thresholds:
-        """The thresholds an installation configured for its KPIs."""
-        return cls(settings.kpi_pressure_min_bar, settings.kpi_pressure_bad_bar,
-                   settings.kpi_reservoir_min_m, settings.kpi_reservoir_bad_m,
-                   settings.kpi_occupancy_target_pct, settings.kpi_occupancy_bad_pct)
+    def of(cls, kpis: KpiSettings | None = None) -> Thresholds:
+        """The thresholds of an installation's KPI settings (the defaults without any)."""
+        kpis = kpis or KpiSettings()
+        return cls(kpis.pressure_min_bar, kpis.pressure_bad_bar, kpis.reservoir_min_m,
+                   kpis.reservoir_bad_m, kpis.occupancy_target_pct, kpis.occupancy_bad_pct)
 
 
 def hover_text(value: Any, limit: int = HOVER_LIMIT) -> str:
