@@ -90,3 +90,33 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert resolve_secret_key(configured) == key
     with pytest.raises(ConfigError, match="CITYOPS_SECRET_KEY"):
         load_settings(environ={"CITYOPS_SECRET_KEY": "k" * 40})  # long, but guessable
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
+
+
+def test_the_documented_settings_are_the_declared_ones() -> None:
+    """README's configuration table and docs/kpis.md's settings table name every declared setting
+    with its variable, TOML key and default, and nothing that is not declared."""
+    from app.config import declared
+
+    root = Path(__file__).resolve().parents[1]
+    readme = [_cells(line) for line in (root / "README.md").read_text(encoding="utf-8").splitlines()
+              if line.startswith("| `CITYOPS_") and not line.startswith("| `CITYOPS_CONFIG`")]
+    documented = {row[0]: row[1] for row in readme if row[0] != "CITYOPS_KPI_*"}
+    settings = {d.env: d for d in declared() if d.env}
+    outside_kpis = {env: d.key for env, d in settings.items() if not d.key.startswith("kpis.")}
+    assert documented == outside_kpis
+    kpi_doc = (root / "docs" / "kpis.md").read_text(encoding="utf-8")
+    table = kpi_doc[kpi_doc.index("## Settings"):kpi_doc.index("## Cost")]
+    rows = [_cells(line) for line in table.splitlines() if line.startswith("| `")]
+    keys = {key.strip().strip("`") for row in rows for key in row[0].split("/")}
+    assert keys == {d.key.removeprefix("kpis.") for d in declared() if d.key.startswith("kpis.")}
+    for row in rows:
+        names = [key.strip().strip("`") for key in row[0].split("/")]
+        shown = [value.strip().strip("`").strip('"') for value in row[1].split("/")]
+        for name, value in zip(names, shown, strict=True):
+            default = next(d.default for d in declared() if d.key == f"kpis.{name}")
+            if isinstance(default, (int, float)):
+                assert float(value) == float(default), (name, value, default)
