@@ -1,3 +1,3 @@
-"""CityOps server side: configuration, Redis, accounts, the gate, the store and the CLI."""
+"""CityOps: the command center's server side, in layers (docs/architecture.md)."""
 
 __version__ = "0.1.0"

@@ -1,5 +1,13 @@
 """Evaluating the rules at one instant: threshold, staleness and feed-event conditions raise, clear
-and escalate alerts."""
+and escalate alerts.
+
+:func:`evaluate` takes the clock as an argument, so tests control time. One evaluation is one
+pipelined read; Redis is written only when something changes: a condition starts to hold, an
+alert fires, clears or escalates. Conditions are edge-triggered: an alert is raised when its
+condition has held for the rule's duration and cleared when it stops holding; while it keeps
+holding nothing is written. The rules' memory (since when a condition holds, whether it fired)
+lives in Redis, so a restarted or replacement runner carries on where the last one stopped.
+"""
 
 from __future__ import annotations
 

@@ -1,14 +1,8 @@
-"""Alert rules: thresholds held for a duration (TOML), feed staleness, feed alerts and escalation.
+"""Alert rules as a file: thresholds held for a duration (TOML), staleness, feed alerts, escalation.
 
-The runner calls :func:`tick` every few seconds; it evaluates every rule at one instant ``now``
-(:func:`evaluate` takes the clock as an argument, so tests control time). One evaluation is one
-pipelined read; Redis is written only when something changes: a condition starts to hold, an
-alert fires, clears or escalates. Conditions are edge-triggered: an alert is raised when its
-condition has held for the rule's duration and cleared when it stops holding; while it keeps
-holding nothing is written. The rules' memory (since when a condition holds, whether it fired)
-lives in Redis, so a restarted or replacement runner carries on where the last one stopped.
-
-Run ``cityops rules check FILE`` to validate a rules file.
+A rules file is parsed and validated here (:class:`RulesError` names the file, rule and key);
+app/alerts/evaluation.py evaluates a :class:`RuleSet` at an instant and app/alerts/ticker.py runs
+it for the runner. Run ``cityops rules check FILE`` to validate a file.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`cityops bench`: measured figures on data the benchmark builds itself, on a private Redis.
+"""`cityops bench ingest`: parse + store of a generated GTFS-rt feed against plain writes, on a private Redis.
 
 It never touches the installation's data: each run starts its own redis-server (the embedded
 binary, in a temporary directory) unless a URL is given.

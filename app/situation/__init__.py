@@ -1,2 +1,2 @@
-"""What the city looks like now, for people: feed health, entity read models, the live map's
-read model and published snapshots, and the situation report."""
+"""What the city looks like now, for people: the live map's read model and published snapshots
+(``mapdata``), and the situation report with its exports (``report``)."""

@@ -1,10 +1,8 @@
-"""Login, logout, the default-deny gate, CSRF, login throttling and security headers.
+"""Installing the web's protection on the Flask server: flask-login, the gate, sign-in routes,
+security headers, error answers, and the refusal of a guessable session key.
 
-Every request passes :func:`gate` first. It admits anonymous requests only to the login page,
-the files the login page needs and /healthz; everything else needs a session (flask-login)
-or an ``Authorization: Bearer`` token. Machine endpoints answer 401/403 as JSON, pages redirect
-to /login. State-changing requests of a session must echo the ``_csrf_token`` cookie in the
-``X-CSRFToken`` header (Dash does this by itself) or, for the login form, in a form field.
+Every request passes the gate (app/web/gate.py) first; sessions (app/web/sessions.py) carry the
+CSRF token (app/web/csrf.py) that every state-changing request of a session must echo.
 """
 
 from __future__ import annotations
