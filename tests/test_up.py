@@ -594,7 +594,7 @@ def test_scenario_needs_the_demo_city(fresh_dir: Path) -> None:
 
 def test_cli_knows_every_simulator_scenario() -> None:
     """The `up --scenario` choices are the simulator's scenarios."""
-    from app.ops.cli import DEMO_SCENARIOS
+    from app.ops.commands.processes import DEMO_SCENARIOS
     from data_adapters.simulator.scenario import SCENARIOS
 
     assert tuple(DEMO_SCENARIOS) == tuple(SCENARIOS)

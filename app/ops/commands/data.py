@@ -1,0 +1,112 @@
+"""`cityops ingest` (a recorded payload into the store, as the runner would) and `cityops feeds`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import redis
+
+from app.config import load_settings
+from app.model.domains import DOMAINS
+from app.ops.commands.common import EXIT_OK, EXIT_USAGE, CommandError, print_table, when
+
+INGEST_MAX_BYTES = 256 * 1024 * 1024
+
+
+TRANSPORT_KINDS = ("static", "vehicle_positions", "trip_updates", "alerts", "auto")
+
+
+# The adapter that reads a recorded payload of each domain (transport picks by --kind).
+INGEST_ADAPTERS = {"water": "senml_http", "city": "open311", "medical": "fhir", "cap": "cap"}
+
+
+def _ingest_adapter(domain: str, kind: str, feed: str, data: bytes):  # type: ignore[no-untyped-def]
+    """The adapter that parses a recorded payload of ``domain`` (and ``kind``)."""
+    from data_adapters import registry
+
+    config = {"name": feed, "url": "file://recorded"}
+    if domain == "water" and data.lstrip()[:1] == b"{":
+        # A JSON object is a SensorThings collection; SenML packs are always arrays.
+        return registry.build({**config, "adapter": "sensorthings", "lookback_hours": 0,
+                               "url": "http://recorded.invalid/Observations"})
+    if domain == "medical" and data.lstrip()[:1] not in (b"{", b"["):
+        # Not FHIR JSON: the ambulance service's GTFS-rt VehiclePositions (protobuf).
+        return registry.build({**config, "adapter": "ambulance_avl"})
+    if domain in INGEST_ADAPTERS:
+        return registry.build({**config, "adapter": INGEST_ADAPTERS[domain]})
+    if domain != "transport":
+        raise CommandError(f"no adapter ingests '{domain}' payloads yet")
+    if kind == "auto":
+        kind = "static" if data[:4] == b"PK\x03\x04" else "mixed"  # a GTFS zip, else GTFS-rt
+    if kind == "static":
+        return registry.build({**config, "adapter": "gtfs_static"})
+    return registry.build({**config, "adapter": "gtfs_rt", "kind": kind})
+
+
+def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
+    """Parse a recorded payload, store it, print a JSON summary (exit 2 if it is unusable)."""
+    from app.model.records import RawPayload
+    from app.pipeline.ingest import ingest
+    from data_adapters.base import ParseError
+
+    try:
+        with open(args.file, "rb") as handle:
+            data = handle.read(INGEST_MAX_BYTES + 1)
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    if len(data) > INGEST_MAX_BYTES:
+        print(f"cityops: {args.file} is larger than {INGEST_MAX_BYTES} bytes", file=sys.stderr)
+        return EXIT_USAGE
+    from data_adapters.base import FatalFeedError
+
+    try:
+        adapter = _ingest_adapter(args.domain, args.kind, args.feed, data)
+    except FatalFeedError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        result = ingest(r, adapter, RawPayload(data=data, source=str(args.file)),
+                        dead_letter_unusable=False)
+    except ParseError as exc:
+        print(f"cityops: {args.file}: unusable payload: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from app.situation.mapdata import Thresholds
+    from app.situation.mapdata import share as map_share
+
+    # What an adapter writes, the maps show: publish the domain's map arrays like the runner does.
+    map_share.publish(r, adapter.domain, Thresholds.of(load_settings().kpis))
+    print(json.dumps(result.as_json()))
+    return EXIT_OK
+
+
+def cmd_feeds(r: redis.Redis, args: argparse.Namespace) -> int:
+    """Each feed with its health."""
+    from app.live.feeds import read_health
+
+    health = read_health(r)
+    if args.json:
+        print(json.dumps([h.as_json() for h in health], indent=2))
+        return EXIT_OK
+    print_table(["feed", "domain", "state", "last success", "accepted", "rejected", "failures",
+                  "last error"],
+                 [[h.feed, h.domain, h.state,
+                   when(str(h.last_success)) if h.last_success else "never",
+                   str(h.accepted), str(h.rejected), str(h.consecutive_failures),
+                   h.last_error[:60]] for h in health])
+    return EXIT_OK
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """`cityops ingest` and `cityops feeds`."""
+    ingest = sub.add_parser("ingest", help="parse a recorded feed payload into the store")
+    ingest.add_argument("domain", choices=DOMAINS + ("cap",))
+    ingest.add_argument("--file", required=True, help="the recorded payload")
+    ingest.add_argument("--kind", default="auto", choices=TRANSPORT_KINDS,
+                        help="transport: what the file holds (default: detect)")
+    ingest.add_argument("--feed", default="ingest",
+                        help="feed name that prefixes the ids of what is stored (default ingest)")
+    ingest.set_defaults(handler=cmd_ingest)
+    feeds = sub.add_parser("feeds", help="each feed with its health")
+    feeds.add_argument("--json", action="store_true")
+    feeds.set_defaults(handler=cmd_feeds)
