@@ -1,1 +1,1 @@
-"""Feed adapters (one folder per feed) and the runner that schedules them."""
+"""Feed adapters: one folder per feed, the contract they share, their registry and the demo city."""

@@ -5,6 +5,11 @@ An adapter is two halves, in the spirit of Singer taps and Home Assistant coordi
 :class:`Entity`, :class:`Observation` and :class:`Event` records, plus a :class:`Rejected` for each
 row it had to skip (the runner keeps those in a dead-letter stream). ``parse`` raises
 :class:`ParseError` only when nothing in the payload is usable.
+
+An adapter declares its ``[[feeds]]`` keys as a pydantic model (``settings_model``, see
+data_adapters/feed_settings.py); the constructor validates the feed's table against it and raises
+:class:`FeedConfigError`, one line naming the feed and the key, when the table does not fit. JSON
+payloads are decoded by data_adapters/json_payload.py.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ import contextlib
 import gc
 import re
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar, Iterator, Mapping, TypeVar
+
+from pydantic import ValidationError
 
 from app.model.records import ParseItem, RawPayload, Retention, excerpt_of
+from data_adapters.feed_settings import FeedSettings, OpenFeedSettings, describe_error, shown
 
 # The largest payload a parser reads, as fetch() caps a download (http.DEFAULT_MAX_BYTES): a
 # recorded file given to `cityops ingest` must not be a way around it. CAP and Open311 cap lower.
@@ -37,6 +45,17 @@ class RetryableFeedError(FeedError):
 
 class FatalFeedError(FeedError):
     """Retrying will not help until someone changes something: bad credentials, other 4xx."""
+
+
+class FeedConfigError(FatalFeedError):
+    """A feed's [[feeds]] table is wrong: an unknown key, a value of the wrong type or range, an
+    unknown adapter. The message is one line naming the feed, the key and what is expected."""
+
+    def __init__(self, feed: str, message: str, key: str | None = None) -> None:
+        # repr-quoted: a name with a line break must not break the one line.
+        super().__init__(f"feed {shown(feed)}: {message}")
+        self.feed = feed
+        self.key = key
 
 
 class ParseError(FeedError):
@@ -86,6 +105,33 @@ def without_lone_surrogates(doc: Any, text: str) -> Any:
     return root[0]
 
 
+SettingsT = TypeVar("SettingsT", bound=FeedSettings)
+
+
+def feed_name_of(config: Mapping[str, Any], default: str) -> str:
+    """The feed's name for a message, even when the configured one is invalid."""
+    name = config.get("name")
+    return name if isinstance(name, str) and name else default
+
+
+def validated_settings(model: type[SettingsT], config: Mapping[str, Any], adapter: str) -> SettingsT:
+    """``config`` validated against ``model``; FeedConfigError (one line) when it does not fit.
+
+    ``adapter`` is the registered name of the adapter reading the feed: it names a feed that has
+    no name, and a configured ``adapter`` key must agree with it.
+    """
+    feed = feed_name_of(config, adapter)
+    try:
+        settings = model.model_validate(dict(config))
+    except ValidationError as exc:
+        key, message = describe_error(model, config, exc)
+        raise FeedConfigError(feed, message, key) from None
+    if settings.adapter is not None and settings.adapter != adapter:
+        raise FeedConfigError(feed, f"adapter: expected {adapter!r} (the adapter built), got "
+                                    f"{shown(settings.adapter)}", "adapter")
+    return settings
+
+
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """Hold off the cyclic garbage collector while a large batch is built and written."""
@@ -108,16 +154,26 @@ class Adapter(ABC):
 
     name: ClassVar[str]
     domain: ClassVar[str]
-    default_interval_s: ClassVar[float] = 15.0
+    # The feed's [[feeds]] keys. Each registered adapter declares its own model (unknown keys are
+    # errors there); this default lets a test double take whatever it is given.
+    settings_model: ClassVar[type[FeedSettings]] = OpenFeedSettings
+    settings: FeedSettings  # an instance of settings_model (subclasses narrow the type)
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        # The table as configured (what a health record or a log may quote); everything reads
+        # the validated self.settings.
         self.config: dict[str, Any] = dict(config or {})
+        self.settings = validated_settings(self.settings_model, self.config, self.name)
         # The feed's name: prefixes its entity ids and names its health record and dead letters.
-        self.feed = str(self.config.get("name") or self.name)
-        self.interval_s = float(self.config.get("interval_s", self.default_interval_s))
+        self.feed: str = self.settings.name or self.name
+        self.interval_s: float = self.settings.interval_s
         # Past this age without a successful poll, the feed is stale on every screen.
-        self.freshness_budget_s = float(self.config.get("freshness_budget_s",
-                                                        3 * self.interval_s))
+        self.freshness_budget_s: float = (self.settings.freshness_budget_s
+                                          if self.settings.freshness_budget_s is not None
+                                          else 3 * self.interval_s)
+        # Feeds of one system (a transit agency's vehicles and trip updates, a utility's
+        # gateways) may share a prefix so that their ids meet.
+        self.id_prefix: str = self.settings.id_prefix or self.feed
 
     @abstractmethod
     def fetch(self) -> RawPayload:

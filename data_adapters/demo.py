@@ -51,8 +51,5 @@ def water_feed(base: str) -> dict[str, Any]:
 
 def ambulance_feed(base: str) -> dict[str, Any]:
     """The ambulance service's AVL export (GTFS-rt VehiclePositions) as medical ambulances."""
-    feed = {"name": "demo-ambulances", "url": f"{base}/gtfs-rt/ambulances.pb", "interval_s": 5}
-    if "ambulance_avl" in ADAPTERS:
-        return {**feed, "adapter": "ambulance_avl"}
-    return {**feed, "adapter": "gtfs_rt", "kind": "vehicle_positions", "domain": "medical",
-            "entity_kind": "ambulance"}
+    return {"name": "demo-ambulances", "adapter": "ambulance_avl",
+            "url": f"{base}/gtfs-rt/ambulances.pb", "interval_s": 5}

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from app.model.records import RawPayload
 from data_adapters.base import MAX_PAYLOAD_BYTES, Adapter, FatalFeedError, RetryableFeedError
+from data_adapters.feed_settings import FeedSettings, HttpFeedSettings
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_BYTES = MAX_PAYLOAD_BYTES  # one cap for fetching and parsing
@@ -73,16 +74,14 @@ class HttpPollAdapter(Adapter):
     """An adapter that GETs one configured ``url`` each poll (subclasses parse what comes)."""
 
     accept: ClassVar[str] = ""
+    settings_model: ClassVar[type[FeedSettings]] = HttpFeedSettings
+    settings: HttpFeedSettings
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
-        # Feeds of one system (a transit agency's vehicles and trip updates, a utility's
-        # gateways) may share a prefix so that their ids meet.
-        self.id_prefix = str(self.config.get("id_prefix") or self.feed)
-        self.url = str(self.config.get("url", ""))
-        if not self.url:
-            raise FatalFeedError(f"feed {self.feed}: no url configured")
-        self.timeout_s = float(self.config.get("timeout_s", min(self.interval_s, 10.0)))
+        self.url = self.settings.url
+        self.timeout_s = (self.settings.timeout_s if self.settings.timeout_s is not None
+                          else min(self.interval_s, DEFAULT_TIMEOUT_S))
 
     def fetch(self) -> RawPayload:
         """GET the configured URL."""

@@ -42,9 +42,6 @@ def json_depth(text: str) -> int:
     Runs in C (regular expressions, map and accumulate) rather than a Python loop per character:
     payloads of tens of MB are measured in a fraction of their json.loads time.
     """
-    # A text with few brackets cannot nest deeper than their number: the common small payload.
-    if text.count("[") + text.count("{") <= 1:
-        return 1 if ("[" in text or "{" in text) else 0
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
@@ -58,7 +55,7 @@ def decode_text(data: bytes, *, what: str, limit: int | None = MAX_PAYLOAD_BYTES
     if limit is not None:
         check_size(data, limit)
     try:
-        # "utf-8-sig" drops one leading BOM: some servers (FHIR, IIS-hosted Open311) send it.
+        # "utf-8-sig" drops one leading BOM, which some servers (FHIR among them) send.
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ParseError(f"not UTF-8: {exc.reason} at byte {exc.start} (expected {what})",
@@ -77,7 +74,10 @@ def load_json_text(text: str, data: bytes, *, what: str, max_depth: int | None =
     (default: as floats); ``parse_int`` decodes integers (default: int, which refuses more than
     Python's 4300 digits and so fails the payload).
     """
-    if max_depth is not None and json_depth(text) > max_depth:
+    # Nesting cannot exceed the number of opening brackets (counted in C): most small payloads
+    # skip the measurement.
+    if (max_depth is not None and text.count("[") + text.count("{") > max_depth
+            and json_depth(text) > max_depth):
         raise ParseError(f"JSON nested deeper than {max_depth} levels (expected {what})", data)
     try:
         document = json.loads(text, parse_constant=parse_constant, parse_int=parse_int)

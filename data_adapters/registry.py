@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-from data_adapters.base import Adapter, FatalFeedError
+from data_adapters.base import Adapter, FeedConfigError, feed_name_of
+from data_adapters.feed_settings import FeedSettings, shown
 
 ADAPTERS: dict[str, str] = {
     "gtfs_static": "data_adapters.transport.adapter:GtfsStaticAdapter",
@@ -25,14 +26,28 @@ ADAPTERS: dict[str, str] = {
 
 
 def adapter_class(name: str) -> type[Adapter]:
-    """The adapter class registered as ``name``."""
-    try:
-        module_name, _, class_name = ADAPTERS[name].partition(":")
-    except KeyError:
-        raise FatalFeedError(f"unknown adapter '{name}': known are {', '.join(ADAPTERS)}") from None
+    """The adapter class registered as ``name``; KeyError when there is none."""
+    module_name, _, class_name = ADAPTERS[name].partition(":")
     return getattr(importlib.import_module(module_name), class_name)
 
 
 def build(config: Mapping[str, Any]) -> Adapter:
-    """An adapter instance for one feed's configuration (it names its ``adapter``)."""
-    return adapter_class(str(config.get("adapter", "")))(config)
+    """An adapter instance for one feed's configuration (it names its ``adapter``).
+
+    Raises FeedConfigError, one line naming the feed and the key, when the adapter is unknown or
+    the table does not fit the adapter's schema (an unknown key, a wrong type, a value out of
+    range): `cityops up` stops with it before starting anything.
+    """
+    name = config.get("adapter")
+    feed = feed_name_of(config, name if isinstance(name, str) and name else "?")
+    known = ", ".join(sorted(ADAPTERS))
+    if name is None:
+        raise FeedConfigError(feed, f"missing key 'adapter' (known adapters: {known})", "adapter")
+    if not isinstance(name, str) or name not in ADAPTERS:
+        raise FeedConfigError(feed, f"unknown adapter {shown(name)} (known: {known})", "adapter")
+    return adapter_class(name)(config)
+
+
+def settings_model(name: str) -> type[FeedSettings]:
+    """The configuration schema of the adapter registered as ``name`` (KeyError if none)."""
+    return adapter_class(name).settings_model

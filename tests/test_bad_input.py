@@ -72,9 +72,10 @@ class Format:
 
     def build(self) -> Adapter:
         """A fresh adapter of this format for the corpus feed."""
-        return registry.build({"name": FEED, "adapter": self.adapter,
-                               "url": "http://127.0.0.1:9/bad-input",
-                               "base_url": "http://127.0.0.1:9", **dict(self.config)})
+        # Open311 names its endpoint root, the others the URL they GET (unknown keys are errors).
+        where = ({"base_url": "http://127.0.0.1:9"} if self.adapter == "open311"
+                 else {"url": "http://127.0.0.1:9/bad-input"})
+        return registry.build({"name": FEED, "adapter": self.adapter, **where, **dict(self.config)})
 
 
 FORMATS: dict[str, Format] = {

@@ -23,19 +23,39 @@ def _up(tmp_path: Path, toml: str) -> subprocess.CompletedProcess[str]:
                           env=env, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("toml, message", [
-    ('[[feeds]]\nname = "x"\nadapter = "nope"\nurl = "http://127.0.0.1/"\n', "unknown adapter 'nope'"),
-    ('[[feeds]]\nname = "x"\nadapter = "gtfs_rt"\n', "no url configured"),
-    ('[[feeds]]\nname = "x"\nadapter = "gtfs_rt"\nurl = "http://127.0.0.1/"\nkind = "trams"\n',
-     "kind must be one of"),
-    ('[[feeds]]\nname = "x"\nadapter = "gtfs_rt"\nurl = "http://127.0.0.1/"\n'
-     'interval_s = "soon"\n', "feed configuration"),
+FEED = '[[feeds]]\nname = "city-vehicles"\nadapter = "gtfs_rt"\nurl = "http://127.0.0.1/vp.pb"\n'
+GTFS_RT_KEYS = ("adapter, freshness_budget_s, id_prefix, interval_s, kind, max_lag_s, name, "
+                "timeout_s, url")
+
+
+@pytest.mark.parametrize("toml, line", [
+    # a misspelt key
+    (FEED + "intervall_s = 10\n",
+     "feed 'city-vehicles': unknown key 'intervall_s' (did you mean 'interval_s'? known: "
+     f"{GTFS_RT_KEYS})"),
+    # a wrong type
+    (FEED + 'interval_s = "soon"\n',
+     "feed 'city-vehicles': interval_s: expected a number from 0.1 to 604800, got 'soon'"),
+    # a value out of range
+    (FEED + "interval_s = 0\n",
+     "feed 'city-vehicles': interval_s: expected a number from 0.1 to 604800, got 0"),
+    # an unknown adapter
+    ('[[feeds]]\nname = "x"\nadapter = "nope"\nurl = "http://127.0.0.1/"\n',
+     "feed 'x': unknown adapter 'nope' (known: ambulance_avl, cap, fhir, gtfs_rt, gtfs_static, "
+     "open311, senml_http, senml_mqtt, sensorthings)"),
+    # a missing key, a value that is not one of the allowed ones
+    ('[[feeds]]\nname = "x"\nadapter = "gtfs_rt"\n',
+     "feed 'x': missing key 'url': expected an http(s) URL such as 'https://host/path'"),
+    (FEED + 'kind = "trams"\n',
+     "feed 'city-vehicles': kind: expected one of 'vehicle_positions', 'trip_updates', 'alerts', "
+     "'mixed', got 'trams'"),
 ])
-def test_bad_feed_stops_up_before_anything_starts(tmp_path: Path, toml: str, message: str) -> None:
-    """`up` exits 2 with one clear line and starts nothing (no data directory is created)."""
+def test_bad_feed_stops_up_before_anything_starts(tmp_path: Path, toml: str, line: str) -> None:
+    """`up` exits 2 with one line naming the feed, the key and what is expected, and starts
+    nothing (no data directory is created)."""
     result = _up(tmp_path, toml)
     assert result.returncode == 2, result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"cityops: feed configuration: {line}"], result.stderr
     assert not (tmp_path / "data").exists()
 
 

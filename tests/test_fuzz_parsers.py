@@ -33,10 +33,13 @@ from tests.test_bad_input import FEED, FETCHED_AT, check_record
 FUZZ = settings(max_examples=150, deadline=3000, database=None, derandomize=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
-CONFIG: dict[str, Any] = {"name": FEED, "url": "http://127.0.0.1:9/fuzz",
-                          "base_url": "http://127.0.0.1:9", "kind": "mixed"}
-MQTT_CONFIG: dict[str, Any] = {"name": FEED, "url": "mqtt://127.0.0.1:9",
-                               "topic": "city/water/+/senml"}
+# Each adapter's own keys: an unknown key is a configuration error.
+CONFIG: dict[str, Any] = {"name": FEED, "url": "http://127.0.0.1:9/fuzz"}
+OWN_CONFIG: dict[str, dict[str, Any]] = {
+    "gtfs_rt": {"kind": "mixed"},
+    "open311": {"url": None, "base_url": "http://127.0.0.1:9"},
+    "senml_mqtt": {"url": "mqtt://127.0.0.1:9", "topic": "city/water/+/senml"},
+}
 ADAPTER_NAMES = sorted(registry.ADAPTERS)
 SANER = "http://hl7.org/fhir/uv/saner/CodeSystem/MeasuredValues"
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -44,8 +47,8 @@ CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 
 def build(name: str) -> Adapter:
     """A fresh adapter registered as ``name``, configured for the fuzz feed."""
-    config = MQTT_CONFIG if name == "senml_mqtt" else CONFIG
-    return registry.build({**config, "adapter": name})
+    config = {**CONFIG, **OWN_CONFIG.get(name, {}), "adapter": name}
+    return registry.build({key: value for key, value in config.items() if value is not None})
 
 
 def holds(adapter: Adapter, data: bytes) -> None:

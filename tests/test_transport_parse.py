@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -381,6 +383,18 @@ def test_unusable_zips_raise_parse_error(payload: bytes, message: str) -> None:
     """Not a zip, or no usable stops.txt or routes.txt: ParseError."""
     with pytest.raises(ParseError, match=message):
         parse_zip(payload)
+
+
+def test_a_member_without_a_name_is_skipped() -> None:
+    """A central directory entry naming no file (found by fuzzing) is not a GTFS file: the zip's
+    stops are still read (zipfile's is_dir() would raise IndexError on it)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("stops.txt", "stop_id,stop_name,stop_lat,stop_lon\ns1,Stop,28.55,112.36\n")
+        nameless = zipfile.ZipInfo("x")
+        nameless.filename = ""
+        archive.writestr(nameless, b"junk")
+    assert [e.id for e in of(parse_zip(buffer.getvalue()), Entity)] == ["f:stop:s1"]
 
 
 def test_simplify_line_keeps_ends_and_corners() -> None:

@@ -266,10 +266,10 @@ def test_every_water_adapter_refuses_a_bad_zones_table(adapter: str, zones: obje
     from data_adapters import registry
     from data_adapters.base import FatalFeedError
 
-    url = "mqtt://127.0.0.1:9" if adapter == "senml_mqtt" else "http://127.0.0.1:9/x"
-    config = {"name": "w", "adapter": adapter, "url": url, "topic": "city/water/+/senml",
-              "zones": zones}
-    with pytest.raises(FatalFeedError, match="feed w: zones must be a table of name prefix = zone"):
+    own = ({"url": "mqtt://127.0.0.1:9", "topic": "city/water/+/senml"} if adapter == "senml_mqtt"
+           else {"url": "http://127.0.0.1:9/x"})
+    config = {"name": "w", "adapter": adapter, **own, "zones": zones}
+    with pytest.raises(FatalFeedError, match="^feed 'w': zones: expected a table of .* = supply zone"):
         registry.build(config)
     good = registry.build(dict(config, zones={"yy/": "north"}))
     assert good.zones == {"yy/": "north"}  # type: ignore[attr-defined]

@@ -164,7 +164,7 @@ class Runner:
             fields = {**base, "accepted": result.accepted, "rejected": result.rejected,
                       "lag_s": "" if lag is None else f"{lag:.3f}", "fatal": "0",
                       "duration_ms": f"{(time.time() - started) * 1000:.1f}"}
-            max_lag = adapter.config.get("max_lag_s")
+            max_lag = adapter.settings.max_lag_s
             if max_lag is not None and lag is not None and lag > float(max_lag):
                 # The server answers, but with the same old snapshot (its backend went silent):
                 # not fresh data, so the feed goes stale as if it did not answer at all.

@@ -6,15 +6,67 @@ import time
 from typing import Any, ClassVar, Iterator, Mapping
 from urllib.parse import urlencode
 
+from pydantic import field_validator, model_validator
+
 from app.model.records import Entity, ParseItem, RawPayload, Retention
-from data_adapters.base import Adapter, FatalFeedError
-from data_adapters.city.open311 import DEFAULT_TZ, iso_utc, parse_requests, zone
+from data_adapters.base import Adapter
+from data_adapters.city.open311 import DEFAULT_TZ, iso_utc, parse_requests
+from data_adapters.feed_settings import (
+    URL_PATTERN,
+    FeedSettings,
+    check_time_zone,
+    interval_setting,
+    setting,
+    timeout_setting,
+    tz_setting,
+)
 from data_adapters.http import http_get
 
 # requests.json should be JSON, but some servers pick the format by content negotiation.
 _ACCEPT = {"Accept": "application/json, application/xml;q=0.5"}
 # Closed requests stay listed (and count in the close-time KPIs, 7 days by default) this long.
 DEFAULT_CLOSED_RETENTION_DAYS = 30.0
+MAX_LOOKBACK_HOURS = 10 * 366 * 24.0
+
+
+class Open311Settings(FeedSettings):
+    """The [[feeds]] keys of an Open311 GeoReport v2 endpoint."""
+
+    base_url: str | None = setting(
+        None, pattern=URL_PATTERN, default_text="required, unless url is set",
+        expected="an http(s) URL such as 'https://host/open311/v2'",
+        description="the GeoReport v2 endpoint root; the adapter GETs {base_url}/requests.json")
+    url: str | None = setting(
+        None, pattern=URL_PATTERN, expected="an http(s) URL",
+        description="the requests endpoint itself, for servers that do not end it in "
+                    "requests.json (replaces base_url)")
+    interval_s: float = interval_setting(60.0)
+    timeout_s: float | None = timeout_setting()
+    tz: str = tz_setting(DEFAULT_TZ, "the zone of datetimes sent without an offset")
+    lookback_hours: float | None = setting(
+        None, ge=0, le=MAX_LOOKBACK_HOURS,
+        description="the first poll asks only for requests updated in this window; unset: no "
+                    "updated_after (the server's own default window)")
+    jurisdiction_id: str = setting("", description="sent as a query parameter (servers hosting "
+                                                   "several cities need it)")
+    api_key: str = setting("", secret=True, description="sent as a query parameter (most servers "
+                                                        "need it only for POST)")
+    closed_retention_days: float = setting(
+        DEFAULT_CLOSED_RETENTION_DAYS, ge=0, le=36_500,
+        description="a closed request leaves the store this many days after its last update "
+                    "(0 keeps closed requests forever)")
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_time_zone(value)
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> Open311Settings:
+        if not self.base_url and not self.url:
+            raise ValueError("missing key 'base_url': expected the GeoReport v2 endpoint root, "
+                             "such as 'https://host/open311/v2' (or url, the requests endpoint)")
+        return self
 
 
 class Open311Adapter(Adapter):
@@ -22,31 +74,20 @@ class Open311Adapter(Adapter):
 
     name: ClassVar[str] = "open311"
     domain: ClassVar[str] = "city"
-    default_interval_s: ClassVar[float] = 60.0
+    settings_model: ClassVar[type[FeedSettings]] = Open311Settings
+    settings: Open311Settings
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
-        base_url = str(self.config.get("base_url") or "").rstrip("/")
+        s = self.settings
         # "url" names the requests endpoint itself, for servers that do not end it in requests.json.
-        self.url = str(self.config.get("url") or (f"{base_url}/requests.json" if base_url else ""))
-        if not self.url:
-            raise FatalFeedError(f"feed {self.feed}: no base_url configured")
-        self.id_prefix = str(self.config.get("id_prefix") or self.feed)
-        self.tz = str(self.config.get("tz") or DEFAULT_TZ)
-        try:
-            zone(self.tz)
-        except ValueError as exc:
-            raise FatalFeedError(f"feed {self.feed}: {exc}") from None
-        lookback = self.config.get("lookback_hours")
-        self.lookback_s = float(lookback) * 3600.0 if lookback not in (None, "") else None
-        self.jurisdiction_id = str(self.config.get("jurisdiction_id") or "")
-        self.api_key = str(self.config.get("api_key") or "")
-        self.timeout_s = float(self.config.get("timeout_s", min(self.interval_s, 10.0)))
-        days = self.config.get("closed_retention_days", DEFAULT_CLOSED_RETENTION_DAYS)
-        if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 <= days <= 36_500:
-            raise FatalFeedError(f"feed {self.feed}: closed_retention_days: expected a number of "
-                                 f"days from 0 (keep forever) to 36500, got {days!r}")
-        self.closed_retention_s = float(days) * 86_400.0
+        self.url = s.url or f"{(s.base_url or '').rstrip('/')}/requests.json"
+        self.tz = s.tz
+        self.lookback_s = s.lookback_hours * 3600.0 if s.lookback_hours is not None else None
+        self.jurisdiction_id = s.jurisdiction_id
+        self.api_key = s.api_key
+        self.timeout_s = s.timeout_s if s.timeout_s is not None else min(self.interval_s, 10.0)
+        self.closed_retention_s = s.closed_retention_days * 86_400.0
         # The newest updated_datetime seen (POSIX s): in memory only, so a restart re-reads the
         # lookback window once, which the store absorbs (it keeps the newer record per request).
         self.updated_after: float | None = None

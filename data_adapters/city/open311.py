@@ -24,12 +24,14 @@ from defusedxml import DefusedXmlException
 
 from app.model.geo import valid_position
 from app.model.records import Entity, Event, FeedHeader, ParseItem, Rejected, valid_time
-from data_adapters.base import ParseError, without_lone_surrogates
+from data_adapters.base import ParseError
+from data_adapters.json_payload import decode_text, load_json_text
 
 DOMAIN = "city"
 DEFAULT_TZ = "Asia/Shanghai"
 # A city's full request list is a few MB at most; anything far larger is not an Open311 answer.
 MAX_PAYLOAD_BYTES = 32 * 1024 * 1024
+_WHAT = "Open311 JSON or XML"
 # Statuses some servers send besides the spec's open/closed; anything unknown counts as open,
 # so that a request never silently disappears from the operators' list.
 _CLOSED = frozenset({"closed", "resolved", "completed", "complete", "done", "fixed", "archived",
@@ -70,24 +72,14 @@ def safe_xml_root(data: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> ET.Element
 
 def decode_document(data: bytes) -> Any:
     """The payload as JSON (list or dict) or an XML root element; ParseError when it is neither."""
-    if not data or not data.strip():
-        raise ParseError("empty payload", data)
-    if len(data) > MAX_PAYLOAD_BYTES:
-        raise ParseError(f"payload larger than {MAX_PAYLOAD_BYTES} bytes", data)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"payload is not valid UTF-8: {exc}", data) from None
+    # One preamble for both: the size cap, UTF-8 (a BOM dropped) and emptiness.
+    text = decode_text(data, what=_WHAT, limit=MAX_PAYLOAD_BYTES)
     head = text.lstrip()[:1]
     if head == "<":
         return safe_xml_root(data)
     if head not in ("[", "{"):
         raise ParseError("payload is neither Open311 JSON nor XML", data)
-    try:
-        document = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the stack
-        raise ParseError(f"not valid JSON: {exc}", data) from None
-    return without_lone_surrogates(document, text)
+    return load_json_text(text, data, what=_WHAT)
 
 
 def _local(tag: Any) -> str:

@@ -6,14 +6,26 @@ import json
 from collections import Counter
 from typing import Any, ClassVar, Iterator, Mapping
 from urllib.parse import urljoin, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator
 
 from app.model.records import ParseItem, RawPayload
-from data_adapters.base import FatalFeedError, RetryableFeedError
+from data_adapters.base import ParseError, RetryableFeedError
+from data_adapters.feed_settings import (
+    URL_PATTERN,
+    FeedSettings,
+    HttpFeedSettings,
+    check_time_zone,
+    interval_setting,
+    setting,
+    tz_setting,
+)
 from data_adapters.http import HttpPollAdapter, http_get
+from data_adapters.json_payload import decode_json
 from data_adapters.medical.fhir import DEFAULT_TZ, parse_fhir
 
 DEFAULT_MAX_PAGES = 10
+MAX_PAGES = 1_000
 
 
 def _next_link(bundle: Any) -> str | None:
@@ -32,53 +44,68 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
     return parts.scheme, parts.hostname, parts.port
 
 
+class FhirSettings(HttpFeedSettings):
+    """The [[feeds]] keys of a FHIR R4 search."""
+
+    url: str = setting(
+        pattern=URL_PATTERN,
+        expected="an http(s) URL of a FHIR search such as 'https://host/r4/Location?type=HOSP'",
+        description="a FHIR search URL returning a Bundle (its next links are followed)")
+    interval_s: float = interval_setting(300.0)
+    max_pages: int = setting(DEFAULT_MAX_PAGES, ge=1, le=MAX_PAGES,
+                             description="next links followed per poll")
+    tz: str = tz_setting(DEFAULT_TZ, "the zone in which plain FHIR dates are midnight")
+    bounds: list[float] | None = setting(
+        None, expected="[min_lat, min_lon, max_lat, max_lon]: four numbers, a box on Earth",
+        description="hospitals outside this box are listed and flagged, not drawn")
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_time_zone(value)
+
+    @field_validator("bounds")
+    @classmethod
+    def _box(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return None
+        if len(value) != 4:
+            raise ValueError(f"{len(value)} numbers")
+        min_lat, min_lon, max_lat, max_lon = value
+        if not (-90 <= min_lat < max_lat <= 90 and -180 <= min_lon < max_lon <= 180):
+            raise ValueError("needs min_lat < max_lat within ±90 and min_lon < max_lon within "
+                             "±180")
+        return value
+
+
 class FhirAdapter(HttpPollAdapter):
     """A FHIR R4 search URL: hospitals (Location, Organization) and SANER MeasureReport capacity."""
 
     name: ClassVar[str] = "fhir"
     domain: ClassVar[str] = "medical"
-    default_interval_s: ClassVar[float] = 300.0  # SANER reports are daily; bed counts move slowly
+    settings_model: ClassVar[type[FeedSettings]] = FhirSettings
+    settings: FhirSettings
 
     accept: ClassVar[str] = "application/fhir+json"
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
-        try:
-            self.max_pages = int(self.config.get("max_pages", DEFAULT_MAX_PAGES))
-        except (TypeError, ValueError):
-            raise FatalFeedError(f"feed {self.feed}: max_pages must be an integer") from None
-        if self.max_pages < 1:
-            raise FatalFeedError(f"feed {self.feed}: max_pages must be at least 1")
-        self.tz = str(self.config.get("tz") or DEFAULT_TZ)
-        try:
-            ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise FatalFeedError(f"feed {self.feed}: unknown time zone {self.tz!r}") from None
-        self.bounds = self._bounds(self.config.get("bounds"))
+        self.max_pages = self.settings.max_pages
+        self.tz = self.settings.tz
+        bounds = self.settings.bounds
+        self.bounds: tuple[float, float, float, float] | None = (
+            None if bounds is None else (bounds[0], bounds[1], bounds[2], bounds[3]))
         # What the last parse skipped without a rejection (data-absent populations and so on).
         self.last_counts: Counter[str] = Counter()
-
-    def _bounds(self, value: Any) -> tuple[float, float, float, float] | None:
-        """The configured [min_lat, min_lon, max_lat, max_lon], checked."""
-        if value is None:
-            return None
-        if (not isinstance(value, (list, tuple)) or len(value) != 4
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-            raise FatalFeedError(f"feed {self.feed}: bounds must be [min_lat, min_lon, max_lat, "
-                                 "max_lon]")
-        min_lat, min_lon, max_lat, max_lon = (float(v) for v in value)
-        if not (-90 <= min_lat < max_lat <= 90 and -180 <= min_lon < max_lon <= 180):
-            raise FatalFeedError(f"feed {self.feed}: bounds {list(value)} are not a box on Earth")
-        return min_lat, min_lon, max_lat, max_lon
 
     def fetch(self) -> RawPayload:
         """GET the search and follow its next links (up to max_pages) into one Bundle payload."""
         headers = {"Accept": self.accept}
         first = http_get(self.url, timeout_s=self.timeout_s, headers=headers)
         try:
-            bundle = json.loads(first.data)
-        except (ValueError, RecursionError):
-            return first  # not JSON: parse() reports it as a ParseError with an excerpt
+            bundle = decode_json(first.data, what="a FHIR Bundle")
+        except ParseError:
+            return first  # parse() reports it, with the same message and an excerpt
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
             return first
         entries = list(bundle.get("entry") or []) if isinstance(bundle.get("entry"), list) else []
@@ -94,8 +121,8 @@ class FhirAdapter(HttpPollAdapter):
             seen.add(url)
             page = http_get(url, timeout_s=self.timeout_s, headers=headers)
             try:
-                doc = json.loads(page.data)
-            except (ValueError, RecursionError):
+                doc = decode_json(page.data, what="a FHIR Bundle")
+            except ParseError:
                 doc = None
             if not isinstance(doc, dict) or doc.get("resourceType") != "Bundle":
                 # A half-read search would look like hospitals vanished: fail the whole poll.

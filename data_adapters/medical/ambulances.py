@@ -24,6 +24,7 @@ from app.model.records import (
     Rejected,
     Removed,
 )
+from data_adapters.feed_settings import FeedSettings, HttpFeedSettings, interval_setting
 from data_adapters.http import HttpPollAdapter
 from data_adapters.transport.gtfs_rt import parse_feed_message
 
@@ -64,12 +65,18 @@ def parse_ambulances(data: bytes, feed: str, fetched_at: float, *,
             yield item
 
 
+class AmbulanceAvlSettings(HttpFeedSettings):
+    """The [[feeds]] keys of an ambulance AVL export."""
+
+    interval_s: float = interval_setting(5.0)
+
+
 class AmbulanceAvlAdapter(HttpPollAdapter):
     """The ambulance fleet as GTFS-Realtime VehiclePositions from one URL (medical layer)."""
 
     name: ClassVar[str] = "ambulance_avl"
     domain: ClassVar[str] = DOMAIN
-    default_interval_s: ClassVar[float] = 5.0
+    settings_model: ClassVar[type[FeedSettings]] = AmbulanceAvlSettings
 
     def parse(self, raw: RawPayload) -> Iterator[ParseItem]:
         """Decode the FeedMessage and map its vehicles to ambulances."""

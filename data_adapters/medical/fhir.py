@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from app.model.geo import valid_position
 from app.model.records import Entity, FeedHeader, Observation, ParseItem, Rejected, valid_time
-from data_adapters.base import ParseError, check_size, without_lone_surrogates
+from data_adapters.base import ParseError
+from data_adapters.json_payload import decode_json
 
 DOMAIN = "medical"
 DEFAULT_TZ = "Asia/Shanghai"
@@ -151,17 +152,7 @@ def _outcome_text(outcome: Mapping[str, Any]) -> str:
 # -- resources --------------------------------------------------------------------------------------
 def _decode(data: bytes) -> dict[str, Any]:
     """The top-level FHIR resource of a payload, or ParseError."""
-    if not data or not data.strip():
-        raise ParseError("empty payload", data)
-    check_size(data)
-    try:
-        text = data.decode("utf-8-sig")  # some servers send a BOM
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"not UTF-8: {exc}", data) from None
-    try:
-        doc = without_lone_surrogates(json.loads(text), text)
-    except (ValueError, RecursionError) as exc:
-        raise ParseError(f"not JSON: {exc}", data) from None
+    doc = decode_json(data, what="a FHIR resource")
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
         raise ParseError("not a FHIR resource (a JSON object with resourceType)", data)
     if doc["resourceType"] == "OperationOutcome":

@@ -108,7 +108,9 @@ def _members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """GTFS file name (lower case) -> member; files zipped inside a folder count, the shallowest wins."""
     found: dict[str, zipfile.ZipInfo] = {}
     for info in sorted(archive.infolist(), key=lambda i: i.filename.count("/")):
-        if info.is_dir() or info.filename.startswith("__MACOSX/"):
+        # A central directory entry may name no file at all (found by fuzzing): ZipInfo.is_dir()
+        # would raise IndexError on it, and it names no GTFS file anyway.
+        if not info.filename or info.is_dir() or info.filename.startswith("__MACOSX/"):
             continue
         found.setdefault(info.filename.rsplit("/", 1)[-1].lower(), info)
     return found

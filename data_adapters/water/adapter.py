@@ -5,8 +5,16 @@ from __future__ import annotations
 from typing import Any, ClassVar, Iterator, Mapping
 
 from app.model.records import ParseItem, RawPayload
+from data_adapters.feed_settings import FeedSettings, HttpFeedSettings, interval_setting
 from data_adapters.http import HttpPollAdapter
-from data_adapters.water.senml import parse_senml, zones_config
+from data_adapters.water.senml import parse_senml, zones_setting
+
+
+class SenmlHttpSettings(HttpFeedSettings):
+    """The [[feeds]] keys of a SenML pack polled over HTTP."""
+
+    interval_s: float = interval_setting(60.0)
+    zones: dict[str, str] = zones_setting()
 
 
 class SenmlHttpAdapter(HttpPollAdapter):
@@ -14,13 +22,14 @@ class SenmlHttpAdapter(HttpPollAdapter):
 
     name: ClassVar[str] = "senml_http"
     domain: ClassVar[str] = "water"
-    default_interval_s: ClassVar[float] = 60.0
+    settings_model: ClassVar[type[FeedSettings]] = SenmlHttpSettings
+    settings: SenmlHttpSettings
 
     accept: ClassVar[str] = "application/senml+json, application/json"
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
-        self.zones = zones_config(self.config, self.feed)
+        self.zones = dict(self.settings.zones)
 
     def parse(self, raw: RawPayload) -> Iterator[ParseItem]:
         """Resolve the pack (relative times against the fetch time) and map it to water records."""

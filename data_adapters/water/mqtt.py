@@ -34,10 +34,19 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import field_validator, model_validator
 
 from app.model.records import EXCERPT_LIMIT, FeedHeader, Observation, ParseItem, RawPayload, Rejected
-from data_adapters.base import Adapter, FatalFeedError, ParseError, RetryableFeedError
-from data_adapters.water.senml import decode_pack, parse_senml, zones_config
+from data_adapters.base import (
+    MAX_PAYLOAD_BYTES,
+    Adapter,
+    FatalFeedError,
+    ParseError,
+    RetryableFeedError,
+)
+from data_adapters.feed_settings import FeedSettings, check_url, interval_setting, setting
+from data_adapters.json_payload import decode_json
+from data_adapters.water.senml import decode_pack, parse_senml, zones_setting
 
 log = logging.getLogger("cityops.water.mqtt")
 
@@ -128,12 +137,9 @@ def _entry(raw: Any) -> MqttMessage | Rejected:
 
 def decode_batch(data: bytes) -> Batch:
     """The frame in ``data``; ParseError when it is not a batch frame at all."""
-    if not data:
-        raise ParseError("empty payload (not an MQTT batch frame)", data)
-    try:
-        frame = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise ParseError(f"not an MQTT batch frame: {exc}", data) from None
+    # No size cap: fetch() built the frame from messages each capped at max_message_bytes, and
+    # refusing a large burst would lose every message in it.
+    frame = decode_json(data, what="an MQTT batch frame", limit=None)
     if not isinstance(frame, dict) or frame.get("format") != BATCH_FORMAT:
         raise ParseError(f"not an MQTT batch frame (expected format {BATCH_FORMAT!r})", data)
     messages, dropped = frame.get("messages"), frame.get("dropped", 0)
@@ -215,22 +221,76 @@ def _bare(name: Any) -> bool:
 
 
 # -- configuration ----------------------------------------------------------------------------------
-def _topics(config: Mapping[str, Any], feed: str) -> tuple[str, ...]:
-    raw = config.get("topic")
-    topics = [raw] if isinstance(raw, str) else raw
-    if not isinstance(topics, (list, tuple)) or not topics or not all(
-            isinstance(t, str) and valid_filter(t) for t in topics):
-        raise FatalFeedError(f"feed {feed}: topic must be an MQTT topic filter or a list of them "
-                             "(wildcards '+' and '#' only as whole levels, '#' last)")
-    return tuple(topics)
+TOPIC_EXPECTED = ("an MQTT topic filter or a list of them (wildcards '+' and '#' only as whole "
+                  "levels, '#' last)")
 
 
-def _number(config: Mapping[str, Any], key: str, default: float, feed: str,
-            minimum: float = 0.0) -> float:
-    value = config.get(key, default)
-    if not _finite(value) or value < minimum:
-        raise FatalFeedError(f"feed {feed}: {key} must be a number of at least {minimum:g}")
-    return float(value)
+class SenmlMqttSettings(FeedSettings):
+    """The [[feeds]] keys of SenML packs received over MQTT."""
+
+    url: str = setting(expected="mqtt://host[:port] or mqtts://host[:port]",
+                       description="the broker; mqtts:// is TLS (system CAs, or ca_file)")
+    topic: list[str] = setting(
+        expected=TOPIC_EXPECTED,
+        description="the topic filter(s) subscribed to ('+', '#', $share/group/...); the levels "
+                    "a wildcard matched name the sensor of a pack without a base name")
+    # An int range, not Literal[0, 1, 2]: a Literal would take true for 1.
+    qos: int = setting(1, ge=0, le=2, description="subscription QoS")
+    username: str | None = setting(None, description="broker user name")
+    password: str | None = setting(None, secret=True,
+                                   description="broker password (needs a username)")
+    client_id: str | None = setting(
+        None, min_length=1, default_text="`cityops-<feed>-<random>`",
+        description="MQTT client id; set it (with clean_session = false) for a persistent "
+                    "session the broker keeps while the runner is away")
+    clean_session: bool = setting(True, description="MQTT 3.1.1 clean session")
+    ca_file: str | None = setting(None, min_length=1, description="CA bundle for mqtts://")
+    interval_s: float = interval_setting(5.0, "how often the buffered messages are stored")
+    buffer_size: int = setting(DEFAULT_BUFFER, ge=1, le=1_000_000,
+                               description="messages kept between polls; beyond, the oldest are "
+                                           "dropped and counted")
+    max_message_bytes: int = setting(DEFAULT_MAX_MESSAGE_BYTES, ge=1, le=MAX_PAYLOAD_BYTES,
+                                     description="a larger message is rejected (its first 2 KB "
+                                                 "kept as the excerpt)")
+    max_silence_s: float | None = setting(
+        None, ge=0.1, le=31 * 86_400.0,
+        description="connected but no message for this long: the poll fails and the feed goes "
+                    "stale; not checked when unset")
+    keepalive_s: int = setting(30, ge=5, le=65_535, description="MQTT keepalive")
+    reconnect_min_s: float = setting(1.0, ge=0.05, le=3600.0,
+                                     description="first delay before a reconnect (doubling)")
+    reconnect_max_s: float = setting(60.0, ge=0.05, le=3600.0,
+                                     description="longest delay between reconnects")
+    connect_wait_s: float | None = setting(
+        None, ge=0.0, le=60.0, default_text="min(interval_s, 5)",
+        description="how long the first poll waits for the connection")
+    zones: dict[str, str] = zones_setting()
+
+    @field_validator("url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        return check_url(value, tuple(DEFAULT_PORTS))
+
+    @field_validator("topic", mode="before")
+    @classmethod
+    def _one_topic(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value  # one filter need not be a list
+
+    @field_validator("topic")
+    @classmethod
+    def _filters(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("no topic filter")
+        bad = [topic for topic in value if not valid_filter(topic)]
+        if bad:
+            raise ValueError(f"invalid filter {bad[0]!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> SenmlMqttSettings:
+        if self.password is not None and not self.username:
+            raise ValueError("password: a password needs a username (set username too)")
+        return self
 
 
 # -- the adapter ------------------------------------------------------------------------------------
@@ -239,44 +299,34 @@ class SenmlMqttAdapter(Adapter):
 
     name: ClassVar[str] = "senml_mqtt"
     domain: ClassVar[str] = "water"
-    default_interval_s: ClassVar[float] = 5.0
+    settings_model: ClassVar[type[FeedSettings]] = SenmlMqttSettings
+    settings: SenmlMqttSettings
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
-        feed, cfg = self.feed, self.config
-        self.url = str(cfg.get("url") or "")
+        s = self.settings
+        self.url = s.url
         parts = urlsplit(self.url)
-        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-            raise FatalFeedError(f"feed {feed}: url must be mqtt://host[:port] or mqtts://host[:port]")
-        try:
-            self.host, self.port = parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]
-        except ValueError:
-            raise FatalFeedError(f"feed {feed}: invalid port in url {self.url!r}") from None
+        self.host = parts.hostname or ""
+        self.port = parts.port or DEFAULT_PORTS[parts.scheme]
         self.tls = parts.scheme == "mqtts"
-        self.topics = _topics(cfg, feed)
-        self.qos = cfg.get("qos", 1)
-        if self.qos not in (0, 1, 2) or isinstance(self.qos, bool):
-            raise FatalFeedError(f"feed {feed}: qos must be 0, 1 or 2")
-        self.username = cfg.get("username")
-        self.password = cfg.get("password")
-        if self.password is not None and not self.username:
-            raise FatalFeedError(f"feed {feed}: a password needs a username")
+        self.topics = tuple(s.topic)
+        self.qos = s.qos
+        self.username = s.username
+        self.password = s.password
         # Unique by default: a broker disconnects the older of two clients with one id.
-        self.client_id = str(cfg.get("client_id") or f"cityops-{feed}-{uuid.uuid4().hex[:8]}")
-        self.clean_session = bool(cfg.get("clean_session", True))
-        self.ca_file = cfg.get("ca_file")
-        self.buffer_size = int(_number(cfg, "buffer_size", DEFAULT_BUFFER, feed, 1))
-        self.max_message_bytes = int(_number(cfg, "max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES,
-                                             feed, 1))
-        self.keepalive_s = int(_number(cfg, "keepalive_s", 30, feed, 5))
-        self.reconnect_min_s = _number(cfg, "reconnect_min_s", 1.0, feed, 0.05)
-        self.reconnect_max_s = max(_number(cfg, "reconnect_max_s", 60.0, feed, 0.05),
-                                   self.reconnect_min_s)
-        self.connect_wait_s = _number(cfg, "connect_wait_s", min(self.interval_s, 5.0), feed)
-        silence = cfg.get("max_silence_s")
-        self.max_silence_s = None if silence in (None, "") else _number(cfg, "max_silence_s", 0, feed)
-        self.id_prefix = str(cfg.get("id_prefix") or feed)
-        self.zones = zones_config(cfg, feed)
+        self.client_id = s.client_id or f"cityops-{self.feed}-{uuid.uuid4().hex[:8]}"
+        self.clean_session = s.clean_session
+        self.ca_file = s.ca_file
+        self.buffer_size = s.buffer_size
+        self.max_message_bytes = s.max_message_bytes
+        self.keepalive_s = s.keepalive_s
+        self.reconnect_min_s = s.reconnect_min_s
+        self.reconnect_max_s = max(s.reconnect_max_s, s.reconnect_min_s)
+        self.connect_wait_s = (s.connect_wait_s if s.connect_wait_s is not None
+                               else min(self.interval_s, 5.0))
+        self.max_silence_s = s.max_silence_s
+        self.zones = dict(s.zones)
         # Everything below is shared with paho's network thread: guarded by _lock.
         self._lock = threading.Lock()
         self._buffer: collections.deque[MqttMessage] = collections.deque()

@@ -17,15 +17,17 @@ from typing import Any, Iterator, Mapping
 
 from app.model.geo import valid_position
 from app.model.records import Entity, FeedHeader, Observation, ParseItem, Rejected, valid_time
-from data_adapters.base import FatalFeedError, ParseError, check_size, without_lone_surrogates
+from data_adapters.base import ParseError
+from data_adapters.feed_settings import setting
+from data_adapters.json_payload import decode_json
 
 DOMAIN = "water"
 # RFC 8428 4.5.3: times below 2**28 (about 8.5 years of seconds) are relative to now.
 RELATIVE_LIMIT = 2.0 ** 28
 # The SenML version this resolver implements (RFC 8428 4.4); a pack asking for more is refused.
 SENML_VERSION = 10
-# SenML records are flat objects: anything nested this deep is not SenML, and json would only
-# notice at Python's recursion limit (a RecursionError, not a ParseError).
+# SenML records are flat objects: anything nested this deep is not SenML (stricter than the
+# decoder's general limit).
 MAX_DEPTH = 32
 
 _BASE_FIELDS = ("bn", "bt", "bu", "bv", "bs", "bver")
@@ -89,20 +91,8 @@ def resolve_pack(data: bytes, *, now: float | None = None,
 
 def decode_pack(data: bytes) -> list[dict[str, Any]]:
     """The records of a SenML JSON pack, or ParseError when it is not a non-empty array of objects."""
-    if not data:
-        raise ParseError("empty payload", data)
-    check_size(data)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"not UTF-8: {exc}", data) from None
-    if _nesting(text) > MAX_DEPTH:
-        raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels", data)
-    try:
-        # NaN/Infinity are not JSON; kept as floats here so that the type check rejects the record.
-        pack = without_lone_surrogates(json.loads(text, parse_constant=float), text)
-    except (ValueError, RecursionError) as exc:
-        raise ParseError(f"not JSON: {exc}", data) from None
+    # NaN/Infinity decode as floats, so that the type check rejects their record, not the pack.
+    pack = decode_json(data, what="a SenML pack", max_depth=MAX_DEPTH)
     if isinstance(pack, dict) and isinstance(pack.get("e"), list):
         # draft-jennings-senml (pre-RFC): an object with an "e" array, with other meanings of
         # sv/bv/ver. Reading it as RFC 8428 would misattribute values, so it is refused by name.
@@ -119,31 +109,6 @@ def decode_pack(data: bytes) -> list[dict[str, Any]]:
             if label.endswith("_"):
                 raise ParseError(f"unknown must-understand field '{label}'", data)
     return pack
-
-
-def _nesting(text: str) -> int:
-    """The deepest bracket nesting of JSON text (brackets inside strings are not counted)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_DEPTH:
-                    break
-        elif char in "]}":
-            depth -= 1
-    return deepest
 
 
 def _type_error(record: Mapping[str, Any]) -> str | None:
@@ -254,13 +219,10 @@ def split_name(base_name: str, name: str) -> tuple[str, str]:
     return sensor.rstrip("/:") or name, measurement
 
 
-def zones_config(config: Mapping[str, Any], feed: str) -> dict[str, str]:
-    """A water feed's ``zones`` table (sensor name prefix -> supply zone), checked."""
-    zones = config.get("zones") or {}
-    if not isinstance(zones, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in zones.items()):
-        raise FatalFeedError(f"feed {feed}: zones must be a table of name prefix = zone")
-    return dict(zones)
+def zones_setting(what: str = "sensor name prefix") -> Any:
+    """The ``zones`` field of a water feed's settings: {name prefix: supply zone}."""
+    return setting({}, expected=f"a table of {what} = supply zone (text = text)",
+                   description=f"table: {what} = supply zone (the longest matching prefix wins)")
 
 
 def zone_of(sensor: str, zones: Mapping[str, str] | None) -> str | None:

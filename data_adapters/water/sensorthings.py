@@ -22,7 +22,8 @@ from urllib.parse import unquote
 
 from app.model.geo import valid_position
 from app.model.records import Entity, FeedHeader, Observation, ParseItem, Rejected, valid_time
-from data_adapters.base import ParseError, check_size, without_lone_surrogates
+from data_adapters.base import ParseError
+from data_adapters.json_payload import decode_json
 from data_adapters.water.senml import observation_of, zone_of
 
 DOMAIN = "water"
@@ -88,19 +89,10 @@ def _int_or_float(text: str) -> int | float:
 
 def load_json(data: bytes) -> Any:
     """The JSON document of a payload; ParseError when it is empty, not UTF-8 or not JSON."""
-    if not data:
-        raise ParseError("empty payload", data)
-    check_size(data)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"not UTF-8: {exc}", data) from None
-    try:
-        # NaN/Infinity are not JSON: kept as floats so that the row is rejected, not the payload.
-        return without_lone_surrogates(
-            json.loads(text, parse_constant=float, parse_int=_int_or_float), text)
-    except (ValueError, RecursionError) as exc:
-        raise ParseError(f"not JSON: {exc}", data) from None
+    # NaN/Infinity (as floats) and integers past int()'s digit limit (as inf) reject their row,
+    # not the payload.
+    return decode_json(data, what="a SensorThings Observations collection",
+                       parse_int=_int_or_float)
 
 
 def observations_in(doc: Any) -> list[Any] | None:

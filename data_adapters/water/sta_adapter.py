@@ -17,12 +17,23 @@ import time
 from collections import Counter
 from typing import Any, ClassVar, Iterator, Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from pydantic import field_validator
 
 from app.model.records import ParseItem, RawPayload, Rejected
 from data_adapters.base import FatalFeedError, ParseError, RetryableFeedError
+from data_adapters.feed_settings import (
+    FeedSettings,
+    HttpFeedSettings,
+    check_time_zone,
+    check_url,
+    interval_setting,
+    setting,
+    tz_setting,
+)
 from data_adapters.http import HttpPollAdapter, http_get
-from data_adapters.water.senml import zones_config
+from data_adapters.water.senml import zones_setting
 from data_adapters.water.sensorthings import (
     Newest,
     check_metrics,
@@ -41,6 +52,7 @@ DEFAULT_LOOKBACK_HOURS = 24.0
 DEFAULT_EXPAND = "Datastream($expand=Thing/Locations,ObservedProperty)"
 MAX_TOP = 10_000
 MAX_PAGE_LIMIT = 1_000
+MAX_LOOKBACK_HOURS = 10 * 366 * 24.0
 # The query options this adapter sets; the same options in the configured url are replaced.
 _OWN_OPTIONS = frozenset({"$filter", "$orderby", "$top", "$skip", "$expand"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -72,41 +84,69 @@ def _collection(data: bytes) -> Any:
     return doc if observations_in(doc) is not None else None
 
 
+class SensorThingsSettings(HttpFeedSettings):
+    """The [[feeds]] keys of a SensorThings API v1.1 Observations feed."""
+
+    url: str = setting(
+        expected="an http(s) URL: the service root or an Observations collection",
+        description="the service root (https://host/FROST-Server/v1.1) or an Observations "
+                    "collection (.../Datastreams(7)/Observations)")
+    interval_s: float = interval_setting(60.0)
+    top: int = setting(DEFAULT_TOP, ge=1, le=MAX_TOP, description="$top: Observations per page")
+    page_limit: int = setting(DEFAULT_PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT,
+                              description="pages read per poll; the next poll continues where "
+                                          "this one stopped")
+    lookback_hours: float = setting(DEFAULT_LOOKBACK_HOURS, ge=0, le=MAX_LOOKBACK_HOURS,
+                                    description="how far back the first poll reads (0: the whole "
+                                                "history, page by page across polls)")
+    expand: str = setting(DEFAULT_EXPAND, description="the $expand option (empty: none)")
+    filter: str = setting("", description="an extra $filter expression, e.g. "
+                                          "Datastream/ObservedProperty/name eq 'Pressure'")
+    metrics: dict[str, str] = setting(
+        {}, expected="a table of name part = measurement (text = text)",
+        description="table: ObservedProperty or Datastream name part = pressure, flow, level, "
+                    "turbidity, chlorine, ignore or an own metric name (a-z, 0-9, _)")
+    zones: dict[str, str] = zones_setting("Thing or Datastream name prefix")
+    tz: str = tz_setting("UTC", "the zone of times sent without one")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return check_url(value, ("http", "https"))
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_metrics(value)  # lower-cased and checked: "Head" = "LEVEL" -> head = level
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_time_zone(value)
+
+
 class SensorThingsAdapter(HttpPollAdapter):
     """OGC SensorThings API v1.1 Observations of pressure, flow, level and quality Datastreams."""
 
     name: ClassVar[str] = "sensorthings"
     domain: ClassVar[str] = "water"
-    default_interval_s: ClassVar[float] = 60.0
+    settings_model: ClassVar[type[FeedSettings]] = SensorThingsSettings
+    settings: SensorThingsSettings
 
     accept: ClassVar[str] = "application/json"
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
-        self.zones = zones_config(self.config, self.feed)
-        try:
-            self.metrics = check_metrics(self.config.get("metrics"))
-        except ValueError as exc:
-            raise FatalFeedError(f"feed {self.feed}: {exc}") from None
-        self.page_limit = self._int("page_limit", DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)
-        self.top = self._int("top", DEFAULT_TOP, MAX_TOP)
-        self.expand = str(self.config.get("expand", DEFAULT_EXPAND)).strip()
-        self.filter = str(self.config.get("filter") or "").strip()
-        try:
-            lookback = float(self.config.get("lookback_hours", DEFAULT_LOOKBACK_HOURS))
-        except (TypeError, ValueError):
-            raise FatalFeedError(f"feed {self.feed}: lookback_hours must be a number") from None
-        if not lookback >= 0:
-            raise FatalFeedError(f"feed {self.feed}: lookback_hours must be 0 (all) or more")
-        self.lookback_s = lookback * 3600.0 if lookback else None
-        tz_name = str(self.config.get("tz") or "UTC")
-        try:
-            self.tz: dt.tzinfo = ZoneInfo(tz_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise FatalFeedError(f"feed {self.feed}: unknown time zone {tz_name!r}") from None
+        s = self.settings
+        self.zones = dict(s.zones)
+        self.metrics = dict(s.metrics)
+        self.page_limit = s.page_limit
+        self.top = s.top
+        self.expand = s.expand.strip()
+        self.filter = s.filter.strip()
+        self.lookback_s = s.lookback_hours * 3600.0 if s.lookback_hours else None
+        self.tz: dt.tzinfo = ZoneInfo(s.tz)
         parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FatalFeedError(f"feed {self.feed}: url must be an http(s) URL, not {self.url!r}")
         path = parts.path.rstrip("/")
         # The service root (".../v1.1") or a collection of Observations (also a Datastream's).
         self.collection = urlunsplit((parts.scheme, parts.netloc, path if path.endswith(
@@ -122,19 +162,6 @@ class SensorThingsAdapter(HttpPollAdapter):
         self._pending: tuple[RawPayload, Any, str | None] | None = None
         self.refused: list[str] = []
         self.last_counts: Counter[str] = Counter()
-
-    def _int(self, key: str, default: int, most: int) -> int:
-        """An integer setting from 1 to ``most``."""
-        value = self.config.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise FatalFeedError(f"feed {self.feed}: {key} must be an integer")
-        try:
-            number = int(value)
-        except ValueError:
-            raise FatalFeedError(f"feed {self.feed}: {key} must be an integer") from None
-        if not 1 <= number <= most:
-            raise FatalFeedError(f"feed {self.feed}: {key} must be from 1 to {most}")
-        return number
 
     def request_url(self, now: float | None = None) -> str:
         """The first page of the next poll: Observations after the newest phenomenonTime seen."""
