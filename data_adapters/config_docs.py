@@ -3,7 +3,7 @@
 ``python -m data_adapters.config_docs`` prints every adapter's table; ``--write`` puts them into
 the adapters' README.md files, between the markers ``<!-- config-keys: <adapter> -->`` and
 ``<!-- /config-keys -->``; ``--check`` exits 1 when a README's table is not what the schema gives
-(tests/test_feed_schemas.py runs the same check).
+(tests/unit/test_feed_schemas.py runs the same check).
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ class FeedSettings(BaseModel):
 class OpenFeedSettings(FeedSettings):
     """For an adapter that declares no schema of its own (a test double): other keys pass unchecked.
 
-    Every registered adapter declares its own model (tests/test_feed_schemas.py checks it).
+    Every registered adapter declares its own model (tests/unit/test_feed_schemas.py checks it).
     """
 
     model_config = ConfigDict(extra="allow")

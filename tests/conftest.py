@@ -1,60 +1,50 @@
-"""Shared fixtures: a real redis-server (the embedded binary) on a free port, the web app, users."""
+"""The whole suite's fixtures and kinds: a real redis-server, a Redis Cluster, the web app, users.
+
+Tests are grouped by kind in folders, and each folder is a pytest marker (docs/testing.md):
+``unit`` (pure: no server, no process), ``integration`` (a real redis-server, local HTTP and MQTT
+servers on loopback, the web app in-process), ``system`` (real processes: `cityops up`, the CLI,
+gunicorn, runner processes), ``browser`` (Chromium through Playwright). A test elsewhere that starts
+a real `cityops` process says so with ``@pytest.mark.system``. Every test is bounded by the
+per-test timeout of pyproject.toml; hypothesis runs derandomized under CI (HYPOTHESIS_PROFILE=ci).
+"""
 
 from __future__ import annotations
 
 import inspect
-import subprocess
-import time
-from dataclasses import dataclass
+import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 
 from app import accounts
 from app.config import load_settings
-from app.store.embedded import free_port, redis_server_binary
+from app.store.embedded import free_port
 from app.store.link import connect
-from tests.redis_cluster import RedisClusterServer, start_cluster
+from tests.support.redis_cluster import RedisClusterServer, start_cluster
+from tests.support.redis_server import RedisServer, spawn_redis
+from tests.support.web import PASSWORD
 
-PASSWORD = "correct horse battery"
-
-
-@dataclass
-class RedisServer:
-    """A redis-server started for the tests."""
-
-    url: str
-    port: int
-    dir: Path
-    process: subprocess.Popen[bytes]
-
-    def start(self) -> None:
-        """(Re)start the server on the same port and directory."""
-        self.process = _spawn_redis(self.port, self.dir)
-
-    def stop(self) -> None:
-        """Stop the server (the data link is lost until start())."""
-        self.process.terminate()
-        self.process.wait(timeout=10)
+KINDS = ("unit", "integration", "system", "browser")
+# CI runs the property-based tests on a fixed sequence of examples, so a red build is the code's
+# doing and can be replayed; at a desk they explore new examples each run.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
-def _spawn_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-         "--save", "", "--appendonly", "no", "--daemonize", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port, socket_connect_timeout=0.5)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if client.ping():
-                return process
-        except redis.RedisError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the test redis-server did not start")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with the kind of its folder, unless it says its own kind."""
+    root = Path(__file__).resolve().parent
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in KINDS):
+            continue
+        folder = Path(str(item.fspath)).resolve().relative_to(root).parts[0]
+        if folder in KINDS:
+            item.add_marker(getattr(pytest.mark, folder))
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +53,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     directory = tmp_path_factory.mktemp("redis")
     port = free_port()
     server = RedisServer(f"redis://127.0.0.1:{port}/0", port, directory,
-                         _spawn_redis(port, directory))
+                         spawn_redis(port, directory))
     yield server
     if server.process.poll() is None:
         server.stop()
@@ -111,8 +101,16 @@ def redis_url(redis_backend: str, request: pytest.FixtureRequest) -> str:
 def r(redis_server: RedisServer, redis_url: str) -> Iterator[redis.Redis]:
     """A client of the test Redis (or of the test cluster), emptied before each test."""
     client = connect(redis_url)
-    # On a cluster, redis-py sends FLUSHALL to every master (tests/test_cluster_misc.py checks).
+    # On a cluster, redis-py sends FLUSHALL to every master (tests/integration/test_cluster_misc.py checks).
     client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def raw(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client of the test Redis that returns bytes (DUMP values are binary)."""
+    client = redis.Redis.from_url(redis_server.url)
     yield client
     client.close()
 
@@ -144,26 +142,3 @@ def users(r: redis.Redis) -> dict[str, str]:
     return names
 
 
-def login(client, name: str, password: str = PASSWORD, addr: str = "127.0.0.1"):  # type: ignore[no-untyped-def]
-    """Sign ``client`` in through the login form; returns the response of the POST."""
-    client.get("/login", environ_base={"REMOTE_ADDR": addr})
-    token = client.get_cookie("_csrf_token").value
-    return client.post("/login", data={"username": name, "password": password,
-                                       "csrf_token": token, "next": "/"},
-                       environ_base={"REMOTE_ADDR": addr})
-
-
-def csrf_header(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """The header Dash sends with every POST: the _csrf_token cookie echoed."""
-    cookie = client.get_cookie("_csrf_token")
-    return {"X-CSRFToken": cookie.value if cookie else ""}
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False

@@ -1,7 +1,7 @@
 """Every string a person reads, as (English, Simplified Chinese), by key: the one place for both.
 
 Keys are grouped by where the text appears. ``{name}`` placeholders must match in both languages
-(tests/test_i18n.py checks it). Feed text never comes here: names from feeds are shown as sent.
+(tests/integration/test_i18n.py checks it). Feed text never comes here: names from feeds are shown as sent.
 """
 
 from __future__ import annotations

@@ -276,7 +276,7 @@ class Supervisor:
             if child.process is not None and child.process.poll() is not None:
                 return False
             try:
-                with opener.open(url, timeout=1) as response:  # noqa: S310 - loopback
+                with opener.open(url, timeout=1) as response:  # loopback
                     if response.status == 200:
                         return True
             except OSError:

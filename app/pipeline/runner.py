@@ -153,7 +153,7 @@ class Runner:
             error = f"unusable payload: {exc}"
         except redis.RedisError:
             raise  # the loop waits for Redis; this is not the feed's fault
-        except Exception as exc:  # noqa: BLE001 - an adapter bug must not stop the other feeds
+        except Exception as exc:  # an adapter bug must not stop the other feeds
             log.exception("feed %s: unexpected error", adapter.feed)
             error = f"internal error: {type(exc).__name__}: {exc}"
         else:

@@ -91,7 +91,7 @@ class City:
         return env
 
     def _spawn(self, env: Mapping[str, str]) -> None:
-        log_file = open(self.log_path, "wb")  # noqa: SIM115 - the child writes it until stopped
+        log_file = open(self.log_path, "wb")  # the child writes it until stopped
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "app.ops.cli", "up", "--host", "127.0.0.1", "--port", str(self.port)],

@@ -233,11 +233,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     server_version = "CityOpsSimulator/1"
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+    def do_GET(self) -> None:  # the name http.server dispatches to
         """Send the payload of the path."""
         self._respond(with_body=True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         """Send the headers a GET would get."""
         self._respond(with_body=False)
 
@@ -276,7 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the poller gave up (its timeout) before the answer: nothing to report
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:  # the base class's name
         """Quiet: pollers hit this every few seconds."""
 
 

@@ -1,0 +1,201 @@
+"""Browser tests of the wall: fills 1080p and 4K screens without scrollbars, stays on loopback,
+shows a stale feed as stale, and rotates between views, pinned while a critical alert is
+unacknowledged.
+
+The real `cityops up` on the tests' redis-server, driven through Debian's chromium, opened with a
+display token as a wall is. Screenshots go to test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Iterator
+
+import pytest
+import redis
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from app import accounts, alerts, store
+from app.model.domains import DOMAINS
+from tests.support.browser import (
+    CHROMIUM,
+    PageWatch,
+    RunningCityOps,
+    new_context,
+    screenshot,
+    start_cityops,
+    stop_cityops,
+)
+from tests.support.redis_server import RedisServer
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
+                                reason=f"{CHROMIUM} is missing: install Debian's chromium package")
+SIZES = [(1920, 1080), (3840, 2160)]
+UPDATE_MS = 10_000
+SCROLL_JS = """() => {
+    const root = document.scrollingElement, shell = document.getElementById("shell");
+    return {scrollWidth: root.scrollWidth, scrollHeight: root.scrollHeight,
+            clientWidth: root.clientWidth, clientHeight: root.clientHeight,
+            shellClipped: shell.scrollHeight > shell.clientHeight,
+            fontPx: parseFloat(getComputedStyle(shell).fontSize)};
+}"""
+VIEWS_CLASS = "#wall-views"
+
+
+@pytest.fixture(scope="module")
+def cityops_wall(redis_server: RedisServer,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCityOps]:
+    """`cityops up --no-demo` on the tests' Redis, so a test writes what the wall shows."""
+    running = start_cityops(tmp_path_factory.mktemp("wall") / "data", redis_server.url)
+    yield running
+    stop_cityops(running)
+
+
+def _kpi(domain: str, name: str, value: float, status: str) -> dict[str, object]:
+    return {"name": name, "domain": domain, "title": f"{name} <i>{domain}</i>", "value": value,
+            "unit": "%", "target": ">= 90 %", "status": status, "computed_at": time.time(),
+            "subject": None, "rank": 0}
+
+
+def _seed(r: redis.Redis) -> None:
+    """KPIs for every domain and healthy feeds; the wall must show them as current."""
+    now = time.time()
+    for domain in DOMAINS:
+        store.kpis.write(r, domain, [_kpi(domain, "share_a", 95.0, "ok"),
+                                     _kpi(domain, "share_b", 70.0, "bad")])
+        store.status.bump_domain_version(r, domain, now)
+        store.feeds.write_health(r, f"{domain}-feed", {
+            "domain": domain, "adapter": "test", "interval_s": 10, "freshness_budget_s": 600,
+            "last_success": now, "first_attempt": now - 60})
+
+
+def _open_wall(browser: Browser, r: redis.Redis, base: str, width: int, height: int,
+               query: str = "") -> tuple[BrowserContext, Page, PageWatch]:
+    context = new_context(browser, width, height)
+    token = accounts.create_token(r, f"wall-{width}", "wall")
+    page = context.new_page()
+    watch = PageWatch().attach(page)
+    page.goto(f"{base}/wall?token={token}{query}")
+    expect(page.locator("#page-title")).to_be_visible()
+    return context, page, watch
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_wall_fills_the_screen_stays_local_and_shows_a_stale_feed(
+        cityops_wall: RunningCityOps, r: redis.Redis, browser: Browser,
+        width: int, height: int) -> None:
+    """No scrollbars at 1080p and 4K, large type at 4K, tiles with sparklines, only 127.0.0.1;
+    a feed that goes stale while the wall is open dims its domain, labelled with the time."""
+    _seed(r)
+    context, page, watch = _open_wall(browser, r, cityops_wall.base_url, width, height)
+    try:
+        with watch.explained():
+            expect(page.locator("#wall-tiles .wall-tile")).to_have_count(8)
+            expect(page.locator("#wall-tiles .wall-tile img.spark")).to_have_count(8)
+            expect(page.locator("#wall-feeds .feed-ok")).to_have_count(4)
+            expect(page.locator("#wall-tiles .domain-water")).not_to_have_class(
+                re.compile(r"\bstale\b"))
+            expect(page.locator("#wall-tiles")).to_contain_text("share_a <i>water</i>")  # escaped
+            expect(page.locator("#data-as-of")).to_contain_text(":", timeout=UPDATE_MS)
+
+            # The water feed's last success is now older than its budget: stale.
+            last = time.time() - 3600
+            store.feeds.write_health(r, "water-feed", {"domain": "water", "last_success": last,
+                                                      "freshness_budget_s": 600})
+            card = page.locator("#wall-tiles .domain-water")
+            expect(card).to_have_class(re.compile(r"\bstale\b"), timeout=UPDATE_MS)
+            expect(card.locator(".card-head .stale-label")).to_have_text(
+                re.compile(r"^stale since \d\d:\d\d$"))
+            expect(card.locator(".wall-tile.stale")).to_have_count(2)
+            chip = page.locator("#wall-feeds [data-feed='water-feed']")
+            expect(chip).to_have_class(re.compile(r"\bfeed-stale\b"))
+            expect(chip).to_contain_text("stale since")
+            # Asked of the live document (a refresh may replace the element between two reads).
+            page.wait_for_function(
+                "() => { const el = document.querySelector("
+                "'#wall-tiles .domain-water .wall-tile.stale > .tile-row');"
+                " return el !== null && parseFloat(getComputedStyle(el).opacity) < 0.6; }",
+                timeout=UPDATE_MS)
+            expect(page.locator("#wall-tiles .domain-transport")).not_to_have_class(
+                re.compile(r"\bstale\b"))
+
+            page.wait_for_timeout(500)  # let the map finish drawing before measuring
+            metrics = page.evaluate(SCROLL_JS)
+            screenshot(page, f"wall-{width}x{height}.png")
+            assert metrics["scrollWidth"] <= metrics["clientWidth"], metrics
+            assert metrics["scrollHeight"] <= metrics["clientHeight"], metrics
+            assert not metrics["shellClipped"], metrics
+            # Type scales with the screen: 4K is about twice 1080p, not the same pixels.
+            assert metrics["fontPx"] >= width / 110, metrics
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+def _views_class(page: Page) -> str:
+    return page.locator(VIEWS_CLASS).get_attribute("class") or ""
+
+
+@pytest.mark.browser
+def test_rotation_cycles_pins_on_a_critical_alert_and_resumes_after_ack(
+        cityops_wall: RunningCityOps, r: redis.Redis, browser: Browser) -> None:
+    """/wall?rotate=2 moves on from the city view; an unacknowledged critical alert pins the city
+    view (with the alert on it) past several periods; after the ack the rotation resumes."""
+    _seed(r)
+    context, page, watch = _open_wall(browser, r, cityops_wall.base_url, 1920, 1080, "&rotate=2")
+    views = page.locator(VIEWS_CLASS)
+    try:
+        with watch.explained():
+            expect(page.locator(".wall-view")).to_have_count(1 + len(DOMAINS))
+            expect(views).to_have_class(re.compile(r"\bshow-all\b"))
+            expect(views).to_have_class(re.compile(r"\bshow-transport\b"), timeout=UPDATE_MS)
+            expect(page.locator(".view-transport")).to_be_visible()
+            expect(page.locator("#wall-view-label")).to_have_text("Transport")
+            expect(page.locator("#wall-tiles-transport .wall-tile")).to_have_count(2)
+            screenshot(page, "wall-rotate-transport.png")
+
+            alert_id = alerts.raise_alert(r, fingerprint="test:wall-pin", title="Main burst",
+                                          severity="critical", domain="water", source="manual",
+                                          lat=28.553, lon=112.361, description="").alert_id
+            expect(views).to_have_class(re.compile(r"\bpinned\b"), timeout=UPDATE_MS)
+            expect(views).to_have_class(re.compile(r"\bshow-all\b"))
+            expect(page.locator(f"#alert-panel-list [data-alert='{alert_id}']")).to_be_visible()
+            screenshot(page, "wall-rotate-pinned.png")
+            page.wait_for_timeout(5000)  # two and a half periods: a rotating wall would move on
+            assert re.search(r"\bpinned\b", _views_class(page)), _views_class(page)
+            assert re.search(r"\bshow-all\b", _views_class(page)), _views_class(page)
+
+            alerts.acknowledge(r, alert_id, "operator", note="on it")
+            expect(views).not_to_have_class(re.compile(r"\bpinned\b"), timeout=UPDATE_MS)
+            expect(views).to_have_class(re.compile(r"\bshow-transport\b"), timeout=UPDATE_MS)
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_wall_says_when_the_link_is_lost_and_recovers_by_itself(
+        cityops_wall: RunningCityOps, r: redis.Redis, browser: Browser) -> None:
+    """Network loss: after the heartbeat goes silent the wall says so and dims; when the network
+    is back it clears the note and shows what changed meanwhile, with no one touching it."""
+    _seed(r)
+    context, page, _watch = _open_wall(browser, r, cityops_wall.base_url, 1920, 1080)
+    try:
+        note = page.locator("#wall-link-note")
+        expect(page.locator("#wall-tiles .wall-tile")).not_to_have_count(0)
+        expect(note).to_be_hidden()
+        context.set_offline(True)
+        expect(note).to_be_visible(timeout=30_000)
+        expect(note).to_contain_text("No answer from the server since")
+        # Meanwhile a feed of the water domain goes stale.
+        store.feeds.write_health(r, "water-feed", {"domain": "water",
+                                                  "last_success": time.time() - 3600,
+                                                  "freshness_budget_s": 600})
+        context.set_offline(False)
+        expect(note).to_be_hidden(timeout=30_000)
+        expect(page.locator("#wall-tiles .domain-water")).to_have_class(re.compile(r"\bstale\b"),
+                                                                       timeout=UPDATE_MS)
+    finally:
+        context.close()
