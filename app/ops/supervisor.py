@@ -378,20 +378,20 @@ class Supervisor:
                     child.restarts += 1  # a failed start counts: the next try waits longer
 
     def _stop_all(self) -> None:
-        # Web first (no new requests), then the runner (no new writes), then Redis (flushes AOF).
-        order = ("web", "runner", "simulator", "redis")
-        for child in sorted(self.children, key=lambda c: order.index(c.name)):
-            if child.name == "redis":
-                continue
-            process = child.process
-            if process is None or process.poll() is not None:
-                continue
-            process.send_signal(signal.SIGTERM)
+        # The web server, the runner and the simulator are told to stop at once (none needs
+        # another to stop, and a Ctrl-C should not wait for them one after the other); Redis goes
+        # last, once nothing can write to it any more (it flushes its AOF).
+        stopping = [child for child in self.children if child.name != "redis"
+                    and child.process is not None and child.process.poll() is None]
+        for child in stopping:
+            child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for child in stopping:
             try:
-                process.wait(timeout=STOP_TIMEOUT_S)
+                child.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop in time; killing it", child.name)
-                process.kill()
-                process.wait()
+                child.process.kill()
+                child.process.wait()
         if self.embedded is not None:
             self.embedded.stop()

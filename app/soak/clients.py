@@ -120,6 +120,8 @@ def _paced(period_s: float, stop: threading.Event, stats: LoadStats, step: Calla
         try:
             step()
         except errors:
+            if stop.is_set():
+                break  # the soak is stopping the city under this request: not the city's failure
             stats.add("error", (time.perf_counter() - began) * 1000, False)
         stop.wait(max(0.0, period_s - (time.perf_counter() - began)))
 

@@ -70,13 +70,15 @@ class Soak:
         self.threads.append(self.sampler.start(self.report.samples, self.report.interval_s, self.log))
 
     def stop(self) -> None:
-        """Stop the clients and sampler, resume a paused simulator, SIGTERM `up` and wait for it."""
+        """Stop the clients and sampler, resume a paused simulator, SIGTERM `up` and wait for it,
+        then for the load threads: with the city gone their requests end at once instead of
+        waiting out REQUEST_TIMEOUT_S each (an interrupted soak stops in seconds)."""
         self.stop_load.set()
         self.sampler.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=REQUEST_TIMEOUT_S + 5)
         self.faults.resume()
         self.city.stop()
+        for thread in self.threads:
+            thread.join(timeout=REQUEST_TIMEOUT_S + 5)
         if self.city.process is not None:
             self.report.up_log = self.city.log_summary()
 
