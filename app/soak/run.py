@@ -88,20 +88,23 @@ def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 
 @contextmanager
-def _sigterm_interrupts(main_thread: bool) -> Iterator[None]:
-    """SIGTERM stops the soak as Ctrl-C does (only the main thread may set signal handlers)."""
-    old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
+def _interrupts(main_thread: bool) -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the soak, whatever the soak inherited: a shell starts a background
+    job with SIGINT ignored, and Python then never raises KeyboardInterrupt on its own (`cityops
+    up` sets its handlers for the same reason). Only the main thread may set signal handlers."""
+    old = ({signum: signal.signal(signum, _raise_interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+           if main_thread else {})
     try:
         yield
     finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager
 def _signals_ignored(main_thread: bool) -> Iterator[None]:
     """A second Ctrl-C (or a SIGTERM) must not cut the stop short and orphan `up`; SIGTERM stays
-    ignored until _sigterm_interrupts puts its handler back."""
+    ignored until _interrupts puts its handler back."""
     old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     if main_thread:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -125,7 +128,7 @@ def run_soak(minutes: float, scale: float = 10, interval_s: float = 10.0, *,
                         machine_facts(), list(faults))
     soak = Soak(report, log, extra_env, clients)
     main_thread = threading.current_thread() is threading.main_thread()
-    with _sigterm_interrupts(main_thread), tempfile.TemporaryDirectory(prefix="cityops-soak-") as directory:
+    with _interrupts(main_thread), tempfile.TemporaryDirectory(prefix="cityops-soak-") as directory:
         try:
             _drive(soak, Path(directory), minutes * 60, fault_interval_s, list(faults))
         except KeyboardInterrupt:
