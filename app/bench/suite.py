@@ -26,6 +26,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "glass_to_glass_p95_s": ("<=", 2),
     "redis_bytes_per_entity": ("<=", 500),
     "startup_s": ("<=", 10),
+    "linkage_ms": ("<=", 20),
 }
 CHROMIUM = "/usr/bin/chromium"
 
@@ -58,6 +59,7 @@ def _others(vehicles: int) -> tuple[int, int, int]:
 def run_suite(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every case; the figures at the main size, and how each grows with size."""
     from app.bench.ingest import bench_ingest, private_redis
+    from app.bench.linkage import bench_linkage
     from app.bench.map import bench_tick
     from app.bench.web import bench_clients, bench_startup
 
@@ -81,6 +83,8 @@ def run_suite(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
             growth[f"tick@{n}"] = result
             if n == sizes.main:
                 figures.update(result)
+        log(f"incident linkage with {sizes.main:,} vehicles ...")
+        figures.update(bench_linkage(r, sizes.main, runs=max(sizes.runs, 3)))
     log("startup ...")
     figures.update(bench_startup(sizes.startup_runs))
     log(f"{sizes.clients} wall clients for {sizes.client_seconds:g} s ...")

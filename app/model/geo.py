@@ -1,8 +1,9 @@
-"""Geometry on WGS84 positions: plausibility, points in GeoJSON areas, an area's centre."""
+"""Geometry on WGS84 positions: plausibility, points in GeoJSON areas, distances, areas with a radius."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 
@@ -54,3 +55,54 @@ def area_center(area: Mapping[str, Any] | None) -> tuple[float, float] | None:
     if not points:
         return None
     return (sum(p[1] for p in points) / len(points), sum(p[0] for p in points) / len(points))
+
+
+# The radius of Redis's GEO commands, so that distances computed here agree with a GEOSEARCH.
+EARTH_RADIUS_M = 6_372_797.560856
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres between two WGS84 positions (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True)
+class Area:
+    """Where something happens: a point with a radius, or a GeoJSON Polygon/MultiPolygon shape.
+
+    ``lat``/``lon`` is the centre (a shape's mean vertex) and ``radius_m`` the distance that holds
+    all of it (a shape's farthest vertex), so a search can start with a circle and test the shape.
+    """
+
+    lat: float
+    lon: float
+    radius_m: float
+    shape: Mapping[str, Any] | None = None
+
+    @classmethod
+    def circle(cls, lat: float, lon: float, radius_m: float) -> Area:
+        """A point and a radius in metres (a radius of 0 is the point alone)."""
+        if not valid_position(lat, lon) or not (math.isfinite(radius_m) and radius_m >= 0):
+            raise ValueError("an area needs a valid position and a radius of 0 or more metres")
+        return cls(float(lat), float(lon), float(radius_m))
+
+    @classmethod
+    def of_shape(cls, shape: Mapping[str, Any]) -> Area:
+        """A GeoJSON Polygon or MultiPolygon (a CAP warning's area, one drawn on the map)."""
+        center = area_center(shape)
+        if center is None:
+            raise ValueError("an area shape is a GeoJSON Polygon or MultiPolygon with points")
+        coords = shape.get("coordinates") or []
+        polygons = [coords] if shape.get("type") == "Polygon" else coords
+        farthest = max(distance_m(center[0], center[1], float(p[1]), float(p[0]))
+                       for polygon in polygons for ring in polygon[:1] for p in ring)
+        return cls(center[0], center[1], farthest, shape)
+
+    def contains(self, lat: float, lon: float) -> bool:
+        """True when the position lies in the area (inside the shape, or within the radius)."""
+        if self.shape is not None:
+            return point_in_area(lat, lon, self.shape)
+        return distance_m(self.lat, self.lon, lat, lon) <= self.radius_m

@@ -242,3 +242,54 @@ def read_live_positions(r: redis.Redis, domain: str,
         if isinstance(record, dict) and record.get("lat") is not None and record.get("lon") is not None:
             out[entity_id] = (float(record["lat"]), float(record["lon"]))
     return out
+
+
+@dataclass(frozen=True)
+class NearAsk:
+    """What to read of one domain near a point (see read_near)."""
+
+    domain: str
+    lon: float
+    lat: float
+    radius_m: float  # negative: no search of the GEO index, only ``extra_ids``
+    count: int = 0  # the nearest ``count`` only (0: every place within the radius)
+    metrics: tuple[str, ...] = ()
+    extra_ids: tuple[str, ...] = ()  # moving things located elsewhere (the map's arrays)
+
+
+@dataclass(frozen=True)
+class Near:
+    """The answer to a NearAsk: ids nearest first (extra ids last), their distances in metres
+    (None for extra ids), records (None when gone) and, per metric, [value, unit, observed_at]."""
+
+    ids: list[str]
+    distances: list[float | None]
+    records: list[dict[str, Any] | None]
+    readings: dict[str, list[list[Any] | None]]
+
+
+def read_near(r: redis.Redis, asks: Sequence[NearAsk], event_domains: Sequence[str] = ()
+              ) -> tuple[list[Near], dict[str, list[dict[str, Any]]]]:
+    """Each ask answered by one script in its domain's slot, and the stored events of
+    ``event_domains``: all in one pipelined round trip (the linkage of an incident's area)."""
+    with r.pipeline(transaction=False) as pipe:
+        for ask in asks:
+            keys = [Keys.geo(ask.domain), Keys.live(ask.domain),
+                    *(Keys.latest(ask.domain, metric) for metric in ask.metrics)]
+            pipe.execute_command("EVAL", script("near"), len(keys), *keys, repr(float(ask.lon)),
+                                 repr(float(ask.lat)), repr(float(ask.radius_m)), int(ask.count),
+                                 *ask.extra_ids)
+        for domain in event_domains:
+            pipe.hvals(Keys.events(domain))
+        rows = pipe.execute()
+    answers = []
+    for ask, row in zip(asks, rows, strict=False):
+        ids = [str(i) for i in row[0]]
+        distances = [float(d) if d not in ("", b"", None) else None for d in row[1]]
+        records = [orjson.loads(raw) if raw else None for raw in row[2]]
+        readings = {metric: [orjson.loads(raw) if raw else None for raw in values]
+                    for metric, values in zip(ask.metrics, row[3:], strict=True)}
+        answers.append(Near(ids, distances, records, readings))
+    events = {domain: [orjson.loads(v) for v in values]
+              for domain, values in zip(event_domains, rows[len(asks):], strict=True)}
+    return answers, events

@@ -72,7 +72,8 @@ def encode(snapshot: DomainSnapshot, limits: Thresholds) -> tuple[bytes, dict[st
         points[name] = [p.lat.astype(np.float32).tobytes(), p.lon.astype(np.float32).tobytes(),
                         p.cls.astype(np.uint8).tobytes(), part([list(p.ids), list(p.hover)])]
     lines = None if snapshot.lines is None else part(
-        [snapshot.lines.lat, snapshot.lines.lon, snapshot.lines.signature])
+        [snapshot.lines.lat, snapshot.lines.lon, snapshot.lines.signature, snapshot.lines.ids,
+         snapshot.lines.names])
     warnings = part([[w.id, w.domain, w.severity, w.geometry, w.hover] for w in snapshot.warnings])
     blob = _pack({"v": snapshot.version, "limits": _limits_list(limits), "at": time.time(),
                   "built_ms": snapshot.built_ms, "points": points, "lines": lines,
@@ -170,8 +171,9 @@ def decode(r: redis.Redis, domain: str, data: dict[str, Any]) -> DomainSnapshot 
                                 np.frombuffer(cls, np.uint8), labels[1])
     lines = None
     if data["lines"] is not None:
-        lat, lon, signature = parts[data["lines"]]
-        lines = Lines(lat, lon, signature)
+        # A snapshot published before the routes' ids travelled has three fields.
+        lat, lon, signature, *named = parts[data["lines"]]
+        lines = Lines(lat, lon, signature, *named)
     warnings = tuple(Warning(w[0], w[1], int(w[2]), w[3], w[4]) for w in parts[data["warnings"]])
     return DomainSnapshot(domain, int(data["v"]), points, warnings, lines,
                           built_ms=float(data.get("built_ms") or 0.0))

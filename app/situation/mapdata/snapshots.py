@@ -80,11 +80,14 @@ class Warning:
 
 @dataclass(frozen=True)
 class Lines:
-    """Route shapes as one polyline list with gaps (None) between routes."""
+    """Route shapes as one polyline list with gaps (None) between routes; ``ids`` and ``names``
+    name the routes in the order their runs appear."""
 
     lat: list[float | None]
     lon: list[float | None]
     signature: str
+    ids: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -241,9 +244,12 @@ def _simple_rows(records: Iterable[dict[str, Any]], noun: str
 def _route_lines(records: Iterable[dict[str, Any]]) -> Lines:
     lat: list[float | None] = []
     lon: list[float | None] = []
+    ids: list[str] = []
+    names: list[str] = []
     digest = hashlib.blake2b(digest_size=8)
     for rec in sorted(records, key=lambda rec: rec["id"]):
-        shape = (rec.get("attrs") or {}).get("shape") or rec.get("shape")
+        attrs = rec.get("attrs") or {}
+        shape = attrs.get("shape") or rec.get("shape")
         if not shape:
             continue
         digest.update(rec["id"].encode() + b"\0" + str(len(shape)).encode() + b"\0")
@@ -252,7 +258,9 @@ def _route_lines(records: Iterable[dict[str, Any]]) -> Lines:
             lat.append(float(point[1]))
         lat.append(None)  # a gap between routes
         lon.append(None)
-    return Lines(lat, lon, digest.hexdigest())
+        ids.append(rec["id"])
+        names.append(str(attrs.get("short_name") or attrs.get("long_name") or short_id(rec["id"])))
+    return Lines(lat, lon, digest.hexdigest(), ids, names)
 
 
 def _warnings(domain: str, events: Iterable[dict[str, Any]], now: float) -> tuple[Warning, ...]:
