@@ -183,8 +183,8 @@ def _parse_night_window(value: Any) -> tuple[int, int]:
     return start, end
 
 
-def _parse_baselines(value: Any) -> dict[str, float]:
-    """Zone -> night-flow baseline (m3/h): a TOML table, or "zone=1.5, other=3" in a variable."""
+def _parse_number_table(value: Any, parse: Callable[[Any], float]) -> dict[str, float]:
+    """name -> number: a TOML table, or "name=1.5, other=3" in a variable."""
     if isinstance(value, str):
         pairs = [part.partition("=") for part in value.split(",") if part.strip()]
         if any(not sep for _, sep, _ in pairs):
@@ -192,13 +192,22 @@ def _parse_baselines(value: Any) -> dict[str, float]:
         value = {name.strip(): number.strip() for name, _, number in pairs}
     if not isinstance(value, dict):
         raise ValueError
-    parse = _parse_float(0.0, 1e9)
-    baselines = {}
-    for zone, number in value.items():
-        if not isinstance(zone, str) or not zone or len(zone) > 100:
+    table = {}
+    for name, number in value.items():
+        if not isinstance(name, str) or not name or len(name) > 100:
             raise ValueError
-        baselines[zone] = parse(number)
-    return baselines
+        table[name] = parse(number)
+    return table
+
+
+def _parse_baselines(value: Any) -> dict[str, float]:
+    """Zone -> night-flow baseline (m3/h)."""
+    return _parse_number_table(value, _parse_float(0.0, 1e9))
+
+
+def _parse_metric_days(value: Any) -> dict[str, float]:
+    """Metric -> days its readings' history is kept (0: none)."""
+    return _parse_number_table(value, _parse_float(0.0, 366.0))
 
 
 
@@ -308,6 +317,25 @@ class DemoSettings:
                             "an integer from 0 to 100000")
 
 
+@dataclass(frozen=True)
+class HistorySettings:
+    """How long the history of readings and KPIs is kept ([history]; docs/data.md)."""
+
+    readings_days: float = setting(7.0, "CITYOPS_HISTORY_READINGS_DAYS", _parse_float(0.0, 366.0),
+                                   "a number of days from 0 (none kept) to 366")
+    kpis_days: float = setting(90.0, "CITYOPS_HISTORY_KPIS_DAYS", _parse_float(0.0, 3660.0),
+                               "a number of days from 0 (none kept) to 3660")
+    # A vehicle's delay every few seconds would cost gigabytes a week: on-time performance is a
+    # KPI, kept 90 days; the readings of places (sensors, hospitals) are the history worth having.
+    metric_days: Mapping[str, float] = setting(
+        {"delay_s": 0.0}, "CITYOPS_HISTORY_METRIC_DAYS", _parse_metric_days,
+        "a table of metric = days, overriding readings_days (in a variable: \"delay_s=0,level_m=30\")")
+
+    def days_of(self, metric: str) -> float:
+        """How many days the readings of ``metric`` are kept."""
+        return self.metric_days.get(metric, self.readings_days)
+
+
 _PCT_100 = (_parse_float(0.0, 100.0), "a percentage from 0 to 100")
 _PCT_1000 = (_parse_float(0.0, 1000.0), "a percentage from 0 to 1000")
 _HOURS = (_parse_float(0.1, 8760.0), "a number of hours from 0.1 to 8760")
@@ -389,6 +417,7 @@ class Settings:
     alerts: AlertSettings = section(AlertSettings)
     map: MapSettings = section(MapSettings)
     demo: DemoSettings = section(DemoSettings)
+    history: HistorySettings = section(HistorySettings)
     kpis: KpiSettings = section(KpiSettings)
     # Where the values came from: "defaults" or the TOML file's path (not a setting).
     source: str = field(default="defaults", compare=False)

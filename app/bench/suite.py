@@ -27,6 +27,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "redis_bytes_per_entity": ("<=", 500),
     "startup_s": ("<=", 10),
     "linkage_ms": ("<=", 20),
+    "history_bytes_per_point": ("<=", 24),
+    "history_query_24h_ms": ("<=", 50),
 }
 CHROMIUM = "/usr/bin/chromium"
 
@@ -58,6 +60,7 @@ def _others(vehicles: int) -> tuple[int, int, int]:
 
 def run_suite(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every case; the figures at the main size, and how each grows with size."""
+    from app.bench.history import bench_history
     from app.bench.ingest import bench_ingest, private_redis
     from app.bench.linkage import bench_linkage
     from app.bench.map import bench_tick
@@ -85,6 +88,8 @@ def run_suite(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
                 figures.update(result)
         log(f"incident linkage with {sizes.main:,} vehicles ...")
         figures.update(bench_linkage(r, sizes.main, runs=max(sizes.runs, 3)))
+        log("history store: a day of 30-second readings ...")
+        figures.update(bench_history(r, sensors=50 if quick else 300, runs=max(sizes.runs, 3)))
     log("startup ...")
     figures.update(bench_startup(sizes.startup_runs))
     log(f"{sizes.clients} wall clients for {sizes.client_seconds:g} s ...")

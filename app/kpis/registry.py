@@ -38,7 +38,9 @@ def refresh(r: redis.Redis, domain: str, now: float | None = None,
         # Never any data: the domain's card says it is waiting for its first feed, which says
         # more than a row of "unknown" tiles would.
         return []
-    kpis = compute(r, now, settings or default_settings())
+    settings = settings or default_settings()
+    kpis = compute(r, now, settings)
     # rank keeps the order the definitions give (most telling first) on every screen.
-    store.kpis.write(r, domain, [dict(k.as_json(), rank=i) for i, k in enumerate(kpis)])
+    store.kpis.write(r, domain, [dict(k.as_json(), rank=i) for i, k in enumerate(kpis)],
+                     history_days=settings.history.kpis_days, now=now)
     return kpis

@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 import redis
 
 from app import store
+from app.config import HistorySettings
 from app.model.records import Entity, Event, FeedHeader, Observation, RawPayload, Rejected, Removed
 from data_adapters.base import Adapter, ParseError, gc_paused
 
 MAX_REPORTED_ERRORS = 20
 # The kind a FeedHeader names when the payload lists a feed's events (alerts) in full.
 EVENT_KIND = "service_alert"
+# The installation's defaults, for callers that have no settings at hand (tests, benchmarks).
+DEFAULT_HISTORY = HistorySettings()
 
 
 @dataclass
@@ -40,18 +43,20 @@ class IngestResult:
 
 
 def ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
-           dead_letter_unusable: bool = True) -> IngestResult:
+           dead_letter_unusable: bool = True,
+           history: HistorySettings | None = DEFAULT_HISTORY) -> IngestResult:
     """Parse ``raw`` with ``adapter`` and store the result; raises ParseError if nothing is usable.
 
     ``dead_letter_unusable=False`` (a person ingesting a file sees the reason at once) leaves
-    Redis entirely untouched by an unusable payload.
+    Redis entirely untouched by an unusable payload. ``history`` says how long each metric's
+    readings are kept as time series (the installation's [history] settings; None: not kept).
     """
     with gc_paused():
-        return _ingest(r, adapter, raw, dead_letter_unusable)
+        return _ingest(r, adapter, raw, dead_letter_unusable, history)
 
 
 def _ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
-            dead_letter_unusable: bool) -> IngestResult:
+            dead_letter_unusable: bool, history: HistorySettings | None) -> IngestResult:
     entities: list[Entity] = []
     observations: list[Observation] = []
     events: list[Event] = []
@@ -98,7 +103,7 @@ def _ingest(r: redis.Redis, adapter: Adapter, raw: RawPayload,
         r, adapter.domain, adapter.feed, entities=entities, observations=observations,
         events=events, removed=removed,
         replaces=[kind for kind in replaces if kind != EVENT_KIND],
-        retire_events=EVENT_KIND in replaces)
+        retire_events=EVENT_KIND in replaces, history=history)
     adapter.committed(raw)
     return IngestResult(
         accepted=batch.accepted + len(observations) + len(events) + len(removed),

@@ -144,7 +144,7 @@ class Runner:
         fatal = False
         try:
             raw = adapter.fetch()
-            result = ingest(r, adapter, raw)
+            result = ingest(r, adapter, raw, history=self.settings.history)
         except RetryableFeedError as exc:
             error, retry_after = str(exc), exc.retry_after
         except FatalFeedError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
@@ -10,6 +11,8 @@ import msgpack
 import orjson
 import redis
 
+from app.config import HistorySettings
+from app.store import series
 from app.store.keys import Keys
 from app.store.scripts import script
 
@@ -105,11 +108,13 @@ def pack_event(event: Any) -> bytes:
 def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[Any] = (),
                 observations: Sequence[Any] = (), events: Sequence[Any] = (),
                 removed: Sequence[str] = (), replaces: Iterable[str] = (),
-                retire_events: bool = False) -> BatchResult:
+                retire_events: bool = False, history: HistorySettings | None = None) -> BatchResult:
     """Write one feed's parsed batch of a domain atomically (MULTI/EXEC).
 
     ``replaces`` names the entity kinds this batch lists in full: the feed's entities of those
     kinds that it no longer lists are retired. ``retire_events`` does the same for its events.
+    With ``history``, every reading newer than the entity's stored newest one is also appended to
+    its metric's time series (app/store/series.py) for as long as ``history`` keeps that metric.
     """
     now = f"{time.time():.3f}"
     full_kinds = set(replaces)
@@ -119,6 +124,7 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
     old_events: set[str] = set()
     if retire_events:
         old_events = set(r.smembers(Keys.feed_events(domain, feed)))
+    kept = _history_points(r, domain, observations, history) if history is not None else []
     with r.pipeline(transaction=True) as pipe:
         for kind, group in by_kind.items():
             full = kind in full_kinds
@@ -156,6 +162,8 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
             by_metric.setdefault(metric, {})[entity_id] = _dumps([o.value, o.unit, o.observed_at])
         for metric, mapping in by_metric.items():
             pipe.hset(Keys.latest(domain, metric), mapping=mapping)
+        for keep_days, points in kept:
+            series.append(pipe, points, keep_days)
         if events:
             pipe.hset(Keys.events(domain), mapping={ev.id: pack_event(ev) for ev in events})
         gone_events = old_events - {ev.id for ev in events} if retire_events else set()
@@ -293,3 +301,38 @@ def read_near(r: redis.Redis, asks: Sequence[NearAsk], event_domains: Sequence[s
     events = {domain: [orjson.loads(v) for v in values]
               for domain, values in zip(event_domains, rows[len(asks):], strict=True)}
     return answers, events
+
+
+def _history_points(r: redis.Redis, domain: str, observations: Sequence[Any],
+                    history: HistorySettings) -> list[tuple[float, list[series.Point]]]:
+    """(days kept, points) per metric: the batch's readings newer than what is stored, each once.
+
+    A feed that repeats its last reading (a SenML pack polled again) adds nothing; an incremental
+    one (SensorThings pages) adds every new observation, at the feed's own resolution.
+    """
+    by_metric: dict[str, list[Any]] = {}
+    for o in observations:
+        if history.days_of(o.metric) > 0:
+            by_metric.setdefault(o.metric, []).append(o)
+    if not by_metric:
+        return []
+    with r.pipeline(transaction=False) as pipe:
+        for metric, group in by_metric.items():
+            pipe.hmget(Keys.latest(domain, metric), sorted({o.entity_id for o in group}))
+        stored_rows = pipe.execute()
+    out = []
+    for (metric, group), stored in zip(by_metric.items(), stored_rows, strict=True):
+        ids = sorted({o.entity_id for o in group})
+        newest = {entity_id: orjson.loads(raw)[2] if raw else -math.inf
+                  for entity_id, raw in zip(ids, stored, strict=True)}
+        seen: set[tuple[str, float]] = set()
+        points = []
+        for o in sorted(group, key=lambda o: o.observed_at):
+            if o.observed_at > newest[o.entity_id] and (o.entity_id, o.observed_at) not in seen:
+                seen.add((o.entity_id, o.observed_at))
+                points.append(series.Point(Keys.reading_series(domain, metric, o.entity_id,
+                                                               series.day_of(o.observed_at)),
+                                           o.observed_at, float(o.value)))
+        if points:
+            out.append((history.days_of(metric), points))
+    return out

@@ -75,6 +75,16 @@ class Keys:
     def kpi_history(domain: str) -> str:
         return f"co:{{{domain}}}:kpis:history"
 
+    # Time series (app/store/series.py): one string per series and UTC day, expiring with the
+    # series' retention. A reading's series is an entity's metric; a KPI's is its name.
+    @staticmethod
+    def reading_series(domain: str, metric: str, entity_id: str, day: int) -> str:
+        return f"co:{{{domain}}}:ts:r:{metric}:{entity_id}:{day}"
+
+    @staticmethod
+    def kpi_series(domain: str, name: str, day: int) -> str:
+        return f"co:{{{domain}}}:ts:k:{name}:{day}"
+
     # The live map's arrays of a domain, built once per batch by the runner (app/map_share.py):
     # the snapshot (positions, classes) and, by digest, its slowly changing parts (ids, labels).
     @staticmethod

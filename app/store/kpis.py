@@ -1,38 +1,44 @@
-"""Each domain's current KPIs and their once-a-minute history."""
+"""Each domain's current KPIs and the once-a-minute history of its city-wide ones."""
 
 from __future__ import annotations
 
 import time
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import orjson
 import redis
 
+from app.store import series
 from app.store.keys import Keys
 
-# -- KPIs ---------------------------------------------------------------------------------------------
 HISTORY_EVERY_S = 60.0
-HISTORY_MAXLEN = 120_000  # 8 days of 10 KPIs a minute: enough for 24 h and 7 d trends
 
 
-def write(r: redis.Redis, domain: str, kpis: Sequence[Mapping[str, Any]]) -> None:
-    """Store a domain's current KPIs, and once a minute append them to its capped history."""
+def write(r: redis.Redis, domain: str, kpis: Sequence[Mapping[str, Any]],
+          history_days: float = 90.0, now: float | None = None) -> None:
+    """Store a domain's current KPIs and, once a minute, append its city-wide ones (those without a
+    subject, with a number) to their time series, kept ``history_days``."""
     if not kpis:
         return
-    newest = r.xrevrange(Keys.kpi_history(domain), count=1)
-    last_ms = int(newest[0][0].split("-")[0]) if newest else 0
+    now = time.time() if now is None else now
+    last = r.hget(Keys.domain_meta(domain), "kpi_history_at")
+    due = history_days > 0 and now - float(last or 0) >= HISTORY_EVERY_S
     with r.pipeline(transaction=True) as pipe:
         # Replaced whole: a zone, hospital or category that is gone takes its KPIs with it.
         pipe.delete(Keys.kpis(domain))
         pipe.hset(Keys.kpis(domain), mapping={k["name"]: orjson.dumps(k) for k in kpis})
-        # History keeps the city-wide KPIs: hundreds of per-subject ones a minute would cut
-        # the 8 days it holds to hours.
-        for k in kpis if time.time() * 1000 - last_ms >= HISTORY_EVERY_S * 1000 else ():
-            if k.get("subject") is None:
-                pipe.xadd(Keys.kpi_history(domain), {"name": k["name"],
-                                                      "value": orjson.dumps(k["value"]),
-                                                      "status": k["status"]},
-                          maxlen=HISTORY_MAXLEN, approximate=True)
+        if due:
+            # Per-subject KPIs (hundreds of zones, hospitals, categories) are not kept: their
+            # trends are the entities' readings.
+            series.append(pipe, (series.Point(Keys.kpi_series(domain, k["name"], series.day_of(now)),
+                                              now, float(k["value"]))
+                                 for k in kpis if k.get("subject") is None
+                                 and isinstance(k.get("value"), (int, float))
+                                 and not isinstance(k.get("value"), bool)), history_days)
+            pipe.hset(Keys.domain_meta(domain), "kpi_history_at", f"{now:.3f}")
+            # The stream an earlier CityOps kept its history in: its trends restart here.
+            pipe.delete(Keys.kpi_history(domain))
         pipe.execute()
 
 
@@ -42,8 +48,19 @@ def read(r: redis.Redis, domain: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda k: (k.get("rank", 0), k.get("name", "")))
 
 
-def read_history(r: redis.Redis, domain: str, since: float) -> list[tuple[float, str, Any]]:
-    """(time, name, value) of a domain's KPI history since Unix time ``since``, oldest first."""
-    rows = r.xrange(Keys.kpi_history(domain), min=f"{int(since * 1000)}-0")
-    return [(int(entry_id.split("-")[0]) / 1000, f["name"], orjson.loads(f["value"]))
-            for entry_id, f in rows]
+def read_series(r: redis.Redis, domain: str, name: str, since: float,
+                until: float) -> tuple[np.ndarray, np.ndarray]:
+    """(times, values) of one KPI's history over [since, until]."""
+    return series.read(r, series.kpi_keys(domain, name, since, until), since, until)
+
+
+def read_history(r: redis.Redis, domain: str, since: float,
+                 until: float | None = None) -> list[tuple[float, str, Any]]:
+    """(time, name, value) of a domain's city-wide KPI history since ``since``, oldest first."""
+    until = time.time() if until is None else until
+    names = [k["name"] for k in read(r, domain) if k.get("subject") is None]
+    found = series.read_many(r, {name: series.kpi_keys(domain, name, since, until) for name in names},
+                             since, until)
+    rows = [(float(t), name, v) for name, (times, values) in found.items()
+            for t, v in zip(times, series.as_numbers(values), strict=True)]
+    return sorted(rows, key=lambda row: row[0])

@@ -52,6 +52,9 @@ def test_refresh_stores_current_values_and_history(r: redis.Redis) -> None:
     assert [k["name"] for k in ordered] == [k.name for k in compute_transport(r, NOW)]
     current = {k["name"]: k for k in ordered}
     assert current["vehicles_in_service"]["value"] == 1.0
-    history = store.kpis.read_history(r, "transport", since=0)
-    assert len(history) == 5  # one row per KPI, not two
+    history = store.kpis.read_history(r, "transport", since=0, until=NOW + 1)
+    valued = [k for k in ordered if k["value"] is not None]
+    # One point per KPI with a value (an unknown one is a gap), not two: once a minute.
+    assert sorted(name for _, name, _ in history) == sorted(k["name"] for k in valued)
+    assert {name: value for _, name, value in history} == {k["name"]: k["value"] for k in valued}
     assert kpis.refresh(r, "water") == []
