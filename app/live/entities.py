@@ -63,3 +63,24 @@ def domain_entities(r: redis.Redis, domain: str, kind: str | None = None,
 def domain_events(r: redis.Redis, domain: str) -> list[dict[str, Any]]:
     """The stored events of a domain (service alerts, CAP warnings, service catalogues)."""
     return store.entities.read_events(r, domain)
+
+
+def with_readings(r: redis.Redis, domain: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` (API rows of ``domain``) each with ``readings``: metric -> value, unit and time of
+    the entity's newest reading, for every metric it has (one round trip for all of them)."""
+    metrics = store.entities.metric_names(r, domain)
+    found = store.entities.read_readings(r, domain, metrics, [row["id"] for row in rows])
+    for i, row in enumerate(rows):
+        row["readings"] = {metric: {"value": entry[0], "unit": entry[1], "observed_at": entry[2]}
+                           for metric in metrics if (entry := found[metric][i])}
+    return rows
+
+
+def entity(r: redis.Redis, domain: str, entity_id: str, readings: bool = True
+           ) -> dict[str, Any] | None:
+    """One live entity as an API row (with its readings), or None."""
+    record = store.entities.read_entity(r, domain, entity_id)
+    if record is None:
+        return None
+    row = flat_entity(record, include_heavy=True)
+    return with_readings(r, domain, [row])[0] if readings else row

@@ -162,6 +162,8 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
             by_metric.setdefault(metric, {})[entity_id] = _dumps([o.value, o.unit, o.observed_at])
         for metric, mapping in by_metric.items():
             pipe.hset(Keys.latest(domain, metric), mapping=mapping)
+        if by_metric:
+            pipe.sadd(Keys.metrics(domain), *by_metric)
         for keep_days, points in kept:
             series.append(pipe, points, keep_days)
         if events:
@@ -226,6 +228,25 @@ def read_event(r: redis.Redis, domain: str, event_id: str) -> dict[str, Any] | N
 def read_latest(r: redis.Redis, domain: str, metric: str) -> dict[str, tuple[float, str, float]]:
     """entity id -> (value, unit, observed_at) of the newest reading of ``metric``."""
     return {k: tuple(orjson.loads(v)) for k, v in r.hgetall(Keys.latest(domain, metric)).items()}  # type: ignore[misc]
+
+
+def metric_names(r: redis.Redis, domain: str) -> list[str]:
+    """The metrics a domain's feeds have reported, sorted."""
+    return sorted(r.smembers(Keys.metrics(domain)))
+
+
+def read_readings(r: redis.Redis, domain: str, metrics: Sequence[str],
+                  entity_ids: Sequence[str]) -> dict[str, list[list[Any] | None]]:
+    """metric -> the newest [value, unit, observed_at] of each entity (None without one), in one
+    round trip."""
+    if not metrics or not entity_ids:
+        return {metric: [None] * len(entity_ids) for metric in metrics}
+    with r.pipeline(transaction=False) as pipe:
+        for metric in metrics:
+            pipe.hmget(Keys.latest(domain, metric), list(entity_ids))
+        rows = pipe.execute()
+    return {metric: [orjson.loads(raw) if raw else None for raw in values]
+            for metric, values in zip(metrics, rows, strict=True)}
 
 
 def read_events(r: redis.Redis, domain: str) -> list[dict[str, Any]]:

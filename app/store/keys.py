@@ -63,6 +63,11 @@ class Keys:
     def latest(domain: str, metric: str) -> str:
         return f"co:{{{domain}}}:latest:{metric}"
 
+    # set: the metrics a domain's feeds have reported (which latest:<metric> hashes exist)
+    @staticmethod
+    def metrics(domain: str) -> str:
+        return f"co:{{{domain}}}:metrics"
+
     @staticmethod
     def events(domain: str) -> str:
         return f"co:{{{domain}}}:events"
