@@ -84,18 +84,32 @@ def bench_tick(r: redis.Redis, vehicles: int = 20_000, sensors: int = 2_000, hos
                requests: int = 10_000, runs: int = 5) -> dict[str, float]:
     """The wall map's update callback over the web app's own request path (gate, CSRF, Dash):
     server time and response bytes when nothing changed and after every vehicle moved."""
+    r.flushdb()
+    vlat, vlon = fill_city(r, vehicles, sensors, hospitals, requests)
+    rng = np.random.default_rng(2)
+
+    def move(run: int) -> None:
+        vlat[:] += rng.normal(0, 0.0003, vehicles)
+        vlon[:] += rng.normal(0, 0.0003, vehicles)
+        store.entities.write_batch(r, "transport", "bench",
+                                   entities=_vehicles(time.time() + run, vlat, vlon),
+                                   replaces=["vehicle"])
+
+    return bench_tick_on(r, runs, move)
+
+
+def bench_tick_on(r: redis.Redis, runs: int, move: Callable[[int], None]) -> dict[str, float]:
+    """The map tick on the city already in ``r``: 30 ticks with nothing changed, then ``runs``
+    ticks each after ``move(run)`` changed the vehicles and the runner's publish (timed apart)."""
     from app import accounts
     from app.situation import mapdata
     from app.situation.mapdata import share as map_share
     from app.web.server import create_app
     from layouts import ids
 
-    r.flushdb()
-    vlat, vlon = fill_city(r, vehicles, sensors, hospitals, requests)
     accounts.add_user(r, "bench-operator", "operator", "bench password 1234")
     port = r.connection_pool.connection_kwargs["port"]
     state_id = ids.map_part(ids.WALL_MAP, ids.MAP_STATE)
-    rng = np.random.default_rng(2)
     with tempfile.TemporaryDirectory(prefix="cityops-bench-map-") as data_dir:
         settings = load_settings(environ={"CITYOPS_DATA_DIR": data_dir,
                                           "CITYOPS_REDIS_URL": f"redis://127.0.0.1:{port}/0"})
@@ -139,11 +153,7 @@ def bench_tick(r: redis.Redis, vehicles: int = 20_000, sensors: int = 2_000, hos
             raise RuntimeError("the map updated although nothing changed")
         changed, sizes, published = [], [], []
         for run in range(runs):
-            vlat += rng.normal(0, 0.0003, vehicles)
-            vlon += rng.normal(0, 0.0003, vehicles)
-            store.entities.write_batch(r, "transport", "bench",
-                                       entities=_vehicles(time.time() + run, vlat, vlon),
-                              replaces=["vehicle"])
+            move(run)
             started = time.perf_counter()
             map_share.publish(r, "transport", limits)
             published.append((time.perf_counter() - started) * 1000)

@@ -29,6 +29,11 @@ TARGETS: dict[str, tuple[str, float]] = {
     "linkage_ms": ("<=", 20),
     "history_bytes_per_point": ("<=", 24),
     "history_query_24h_ms": ("<=", 50),
+    "ingest_entities_per_s_100k": (">=", 100_000),
+    "redis_bytes_per_entity_100k": ("<=", 500),
+    "map_publish_ms_100k": ("<=", 1_000),
+    "tick_changed_ms_100k": ("<=", 20),
+    "web_worker_rss_mb_100k": ("<=", 400),
 }
 CHROMIUM = "/usr/bin/chromium"
 
@@ -45,12 +50,18 @@ class Sizes:
     client_seconds: float
     startup_runs: int
     glass_samples: int
+    mega_per_feed: int  # vehicles in each of the megacity's four feeds
+    mega_scale: float  # of the megacity's 20,000 other things
+    mega_seconds: float  # serving it, for the web worker's memory
 
 
 FULL = Sizes(ingest=(1_000, 20_000, 50_000), main=20_000, tick_scale=(1_000, 20_000, 50_000),
-             runs=5, clients=50, client_seconds=15.0, startup_runs=3, glass_samples=10)
+             runs=5, clients=50, client_seconds=15.0, startup_runs=3, glass_samples=10,
+             mega_per_feed=20_000, mega_scale=1.0, mega_seconds=60.0)
 QUICK = Sizes(ingest=(500, 2_000), main=2_000, tick_scale=(500, 2_000), runs=2, clients=5,
-              client_seconds=3.0, startup_runs=1, glass_samples=3)
+              client_seconds=3.0, startup_runs=1, glass_samples=3, mega_per_feed=500,
+              mega_scale=0.05, mega_seconds=3.0)
+
 
 
 def _others(vehicles: int) -> tuple[int, int, int]:
@@ -60,6 +71,7 @@ def _others(vehicles: int) -> tuple[int, int, int]:
 
 def run_suite(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every case; the figures at the main size, and how each grows with size."""
+    from app.bench import megacity
     from app.bench.history import bench_history
     from app.bench.ingest import bench_ingest, private_redis
     from app.bench.linkage import bench_linkage
@@ -90,10 +102,19 @@ def run_suite(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
         figures.update(bench_linkage(r, sizes.main, runs=max(sizes.runs, 3)))
         log("history store: a day of 30-second readings ...")
         figures.update(bench_history(r, sensors=50 if quick else 300, runs=max(sizes.runs, 3)))
+        others = {k: max(1, int(v * sizes.mega_scale)) for k, v in megacity.OTHERS.items()}
+        log(f"a city of {megacity.FEEDS} x {sizes.mega_per_feed:,} vehicles and "
+            f"{sum(others.values()):,} other things ...")
+        mega = megacity.bench_megacity(r, runs=max(sizes.runs - 2, 2),
+                                       per_feed=sizes.mega_per_feed, others=others)
+        figures.update(megacity.figures_of(mega))
     log("startup ...")
     figures.update(bench_startup(sizes.startup_runs))
     log(f"{sizes.clients} wall clients for {sizes.client_seconds:g} s ...")
     figures.update(bench_clients(sizes.clients, sizes.client_seconds))
+    log(f"the web workers serving that city for {sizes.mega_seconds:g} s ...")
+    figures.update(megacity.bench_worker_memory(sizes.mega_seconds, per_feed=sizes.mega_per_feed,
+                                                others=others))
     log("glass to glass ...")
     glass = bench_glass(sizes.glass_samples)
     if glass is not None:
@@ -161,7 +182,8 @@ def table(figures: dict[str, Any]) -> str:
             continue
         ok = value >= target if op == ">=" else value <= target
         lines.append(f"{name:<28}{value:>14,.2f}  {op} {target:g}  {'ok' if ok else 'MISSED'}")
-    for name in ("clients_errors", "web_worker_rss_mb", "ingest_ratio_to_packed_write"):
+    for name in ("clients_errors", "web_worker_rss_mb", "ingest_ratio_to_packed_write",
+                 "megacity_errors", "tick_changed_bytes_100k"):
         if name in figures:
             lines.append(f"{name:<28}{figures[name]:>14,.2f}")
     lines.append("")

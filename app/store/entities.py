@@ -131,16 +131,19 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
             ids = [e.id for e in group]
             # EVAL by name: redis-py's cluster pipeline has no eval() (what redis.Redis's sends).
             pipe.execute_command(
-                "EVAL", script("upsert_entities", "live_helpers"), 6, Keys.live(domain),
-                Keys.live_times(domain),
+                "EVAL", script("upsert_entities", "live_helpers"), 7, Keys.live(domain),
+                Keys.live_times(domain, feed),
                 Keys.geo(domain), Keys.feed_entities(domain, feed, kind),
                 Keys.domain_meta(domain), Keys.feed_entities_digest(domain, feed, kind),
+                Keys.live_times_legacy(domain),
                 "1" if full else "0", now, _batch_blob(group, ids, kind not in MOVING_KINDS),
-                "0" if kind in MOVING_KINDS else "1", _id_set_digest(ids) if full else "")
+                "0" if kind in MOVING_KINDS else "1", _id_set_digest(ids) if full else "",
+                f"{feed}:")
         if removed:
             pipe.hdel(Keys.live(domain), *removed)
-            pipe.execute_command("EVAL", script("forget_times", "live_helpers"), 1,
-                                 Keys.live_times(domain), *removed)
+            pipe.execute_command("EVAL", script("forget_times", "live_helpers"), 2,
+                                 Keys.live_times(domain, feed), Keys.live_times_legacy(domain),
+                                 f"{feed}:", *removed)
             pipe.zrem(Keys.geo(domain), *removed)
             for kind in by_kind:
                 pipe.execute_command("EVAL", script("forget_feed_ids", "live_helpers"), 1,
@@ -187,18 +190,16 @@ def write_batch(r: redis.Redis, domain: str, feed: str, *, entities: Sequence[An
                        len(events) + len(gone_events))
 
 
-
-
 def prune(r: redis.Redis, domain: str, feed: str, kind: str, status: str,
-                   older_than: float) -> int:
+          older_than: float) -> int:
     """Retire ``feed``'s entities of ``kind`` with ``status`` last observed before ``older_than``
     (POSIX s), as a retention limit; returns how many went. One script: readers never see half."""
     return int(r.execute_command(
-        "EVAL", script("prune_entities", "live_helpers"), 6, Keys.live(domain), Keys.live_times(domain),
-        Keys.geo(domain),
-        Keys.feed_entities(domain, feed, kind), Keys.domain_meta(domain),
-        Keys.feed_entities_digest(domain, feed, kind), status, repr(float(older_than)),
-        f"{time.time():.3f}"))
+        "EVAL", script("prune_entities", "live_helpers"), 7, Keys.live(domain),
+        Keys.live_times(domain, feed), Keys.geo(domain), Keys.feed_entities(domain, feed, kind),
+        Keys.domain_meta(domain), Keys.feed_entities_digest(domain, feed, kind),
+        Keys.live_times_legacy(domain), status, repr(float(older_than)), f"{time.time():.3f}",
+        f"{feed}:"))
 
 
 def read_entities(r: redis.Redis, domain: str) -> list[dict[str, Any]]:

@@ -38,8 +38,14 @@ class Keys:
     def live(domain: str) -> str:
         return f"co:{{{domain}}}:live"
 
+    # string: a feed's live entities' observation times (one MessagePack map, id -> time)
     @staticmethod
-    def live_times(domain: str) -> str:
+    def live_times(domain: str, feed: str) -> str:
+        return f"co:{{{domain}}}:live:ts:{feed}"
+
+    # the per-domain times map of earlier versions (read once per feed, then expires)
+    @staticmethod
+    def live_times_legacy(domain: str) -> str:
         return f"co:{{{domain}}}:live:ts"
 
     @staticmethod

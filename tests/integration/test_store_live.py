@@ -156,15 +156,21 @@ def test_a_store_written_by_an_earlier_version_is_read_and_converted(r: redis.Re
     """Observation times in a hash and feed ids in a set (the earlier layout): the next batch
     still refuses older data and retires what the full listing drops, and converts both keys."""
     store.entities.write_batch(r, "transport", "f", entities=[vehicle("a", 200.0), vehicle("b", 200.0)])
-    r.delete(store.keys.Keys.live_times("transport"),
+    r.delete(store.keys.Keys.live_times("transport", "f"),
              store.keys.Keys.feed_entities("transport", "f", "vehicle"))
-    r.hset(store.keys.Keys.live_times("transport"), mapping={"f:vehicle:a": "200", "f:vehicle:b": "200"})
+    r.hset(store.keys.Keys.live_times_legacy("transport"),
+           mapping={"f:vehicle:a": "200", "f:vehicle:b": "200", "g:vehicle:a": "900"})
     r.sadd(store.keys.Keys.feed_entities("transport", "f", "vehicle"), "f:vehicle:a", "f:vehicle:b")
     result = store.entities.write_batch(r, "transport", "f", entities=[vehicle("a", 100.0)],
                                replaces=["vehicle"])
     assert (result.accepted, result.older, result.retired) == (0, 1, 1)
     assert [e["id"] for e in store.entities.read_entities(r, "transport")] == ["f:vehicle:a"]
-    assert r.type(store.keys.Keys.live_times("transport")) == "string"
+    assert r.type(store.keys.Keys.live_times("transport", "f")) == "string"
+    # The feed took its own entries (not another feed's); the old map expires within a day.
+    ids_in_times = ("local ids = {} for id in pairs(cmsgpack.unpack(redis.call('GET', KEYS[1])))"
+                    " do ids[#ids + 1] = id end return ids")
+    assert r.eval(ids_in_times, 1, store.keys.Keys.live_times("transport", "f")) == ["f:vehicle:a"]
+    assert 0 < r.ttl(store.keys.Keys.live_times_legacy("transport")) <= 86_400
     assert r.type(store.keys.Keys.feed_entities("transport", "f", "vehicle")) == "string"
     result = store.entities.write_batch(r, "transport", "f",
                                         entities=[vehicle("a", 300.0), vehicle("c", 300.0)])

@@ -1,10 +1,11 @@
 -- Retires a feed's entities of one kind whose status is ARGV[1] and whose time is before ARGV[2]
 -- (a retention limit: closed service requests). Only the old ones are decoded, so a pass over
 -- 30,000 requests of which few expire costs little more than reading the times map.
--- KEYS: live, live_times, geo, feed_entities, meta, feed_entities_digest
--- ARGV: status, cutoff time, now. Returns how many went.
+-- KEYS: live, live_times (the feed's), geo, feed_entities, meta, feed_entities_digest, the
+-- per-domain times map of an earlier CityOps
+-- ARGV: status, cutoff time, now, the feed's id prefix. Returns how many went.
 local cutoff = tonumber(ARGV[2])
-local times = times_of(KEYS[2])
+local times = times_of(KEYS[2], KEYS[7], ARGV[4])
 local kept, gone = {}, {}
 for _, id in ipairs(feed_ids(KEYS[4])) do
   local t = times[id]

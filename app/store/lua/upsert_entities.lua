@@ -1,9 +1,10 @@
 -- Upserts a batch of entities of one feed. Older data never overwrites newer (per-entity time
 -- check against the domain's times map; within a batch too); a full dataset retires the feed's
 -- entities of that kind it no longer lists. One script, so a reader never sees half a batch.
--- KEYS: live, live_times, geo, feed_entities, meta, feed_entities_digest
+-- KEYS: live, live_times (the feed's), geo, feed_entities, meta, feed_entities_digest, the
+-- per-domain times map of an earlier CityOps
 -- ARGV: full (0/1), now, batch, indexed (0/1: keep the GEO set for this kind), digest of the
--- batch's id set (full batches). The batch is one MessagePack array of five columns: ids, times,
+-- batch's id set (full batches), the feed's id prefix. The batch is one MessagePack array of five columns: ids, times,
 -- lons, lats (false without a position; both empty for kinds not GEO-indexed), packed JSON (a
 -- list, or one body of the entities joined by commas, see entities._packed_entities). One
 -- argument instead of five per entity (encoding 100,000 arguments in redis-py costs more than the
@@ -27,7 +28,7 @@ if type(packs) == 'string' then
   packs = list
 end
 
-local times = times_of(KEYS[2])
+local times = times_of(KEYS[2], KEYS[7], ARGV[6])
 local accepted, older = 0, 0
 local live, geo, nogeo = {}, {}, {}
 for i = 1, n do
