@@ -1,17 +1,32 @@
 """The audit trail: every change and refusal recorded with who, what, from where, and read back.
 
 Services record what they change right after the change; the web and the CLI never write to the
-store themselves. The stream is append-only and never trimmed (docs/security.md).
+store themselves. Refusals of anonymous clients (wrong passwords, throttled sign-ins, bad display
+and API tokens) are aggregated: one entry per address, kind and name in each ANON_WINDOW_S, with
+a count, so a loop cannot flood the log. Nothing is trimmed silently: entries older than
+RETENTION_DAYS go only once an admin has taken them in an archive export and confirmed it
+(``archive_entries`` then ``confirm_archive``; docs/security.md, "The audit log").
 """
 
 from __future__ import annotations
+
+import time
+from typing import Iterator
 
 import redis
 
 from app import store
 from app.store.audit import AuditEntry
 
-__all__ = ["AuditEntry", "recent", "record", "record_quietly"]
+__all__ = ["ANON_WINDOW_S", "ANON_WINDOWS_MAX", "AuditEntry", "RETENTION_DAYS", "archive_entries",
+           "archived_through", "confirm_archive", "entry_exists", "recent", "record",
+           "record_quietly", "refuse_anonymous"]
+
+ANON_WINDOW_S = 300
+# Windows opened (distinct address, kind and name) per ANON_WINDOW_S before the rest of that
+# window shares one "many addresses" entry per kind: a bound even for a botnet.
+ANON_WINDOWS_MAX = 100
+RETENTION_DAYS = 400  # a year and a month: a yearly review still finds the whole year
 
 
 def record(r: redis.Redis, actor: str, action: str, *, target: str = "", addr: str = "",
@@ -30,6 +45,48 @@ def record_quietly(r: redis.Redis, actor: str, action: str, **fields: str) -> No
         pass
 
 
+def refuse_anonymous(r: redis.Redis, actor: str, action: str, *, addr: str, target: str = "",
+                     detail: str = "") -> None:
+    """Count a refusal of a client that is not signed in (aggregated per address, kind and name
+    and window; quietly, like record_quietly)."""
+    try:
+        store.audit.append_refusal(r, actor, action, addr=addr, target=target, detail=detail,
+                                   window_s=ANON_WINDOW_S, most_per_window=ANON_WINDOWS_MAX)
+    except redis.RedisError:
+        pass
+
+
 def recent(r: redis.Redis, count: int = 100) -> list[AuditEntry]:
     """The newest ``count`` entries, newest first."""
     return store.audit.read(r, count)
+
+
+def archive_entries(r: redis.Redis, before: float | None = None) -> tuple[str, Iterator[AuditEntry]]:
+    """What an archive export writes out: (the id of its last entry, the entries not archived
+    yet up to ``before`` (Unix seconds; now when None), oldest first, read as they are written).
+    The id is the archive mark when nothing is new."""
+    cutoff = time.time() if before is None else before
+    after = store.audit.archived_through(r)
+    through = store.audit.last_id(r, int(cutoff * 1000))
+    if not through or (after and store.audit.id_order(through) <= store.audit.id_order(after)):
+        return after, iter(())
+    return through, store.audit.entries_after(r, after, through)
+
+
+def archived_through(r: redis.Redis) -> str:
+    """The id of the newest entry an admin confirmed as archived ("" when none was)."""
+    return store.audit.archived_through(r)
+
+
+def entry_exists(r: redis.Redis, entry_id: str) -> bool:
+    """True when the stream holds an entry with id ``entry_id``."""
+    return store.audit.exists(r, entry_id)
+
+
+def confirm_archive(r: redis.Redis, actor: str, through: str, addr: str = "") -> int:
+    """An admin kept an archive up to entry ``through``: entries up to it that are also past
+    RETENTION_DAYS leave the stream (and only those). Audited; returns how many left."""
+    older_than_ms = int((time.time() - RETENTION_DAYS * 86400) * 1000)
+    removed = store.audit.mark_archived(r, through, older_than_ms)
+    record(r, actor, "audit_archive", target=through, addr=addr, detail=f"removed={removed}")
+    return removed

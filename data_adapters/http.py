@@ -1,7 +1,9 @@
 """HTTP polling for adapters: one GET with a size cap, mapped onto the typed feed errors.
 
 Timeouts, connection failures, 429 and 5xx are retryable (with the server's Retry-After when it
-gives one); 401/403 and other 4xx are fatal until someone fixes the configuration.
+gives one); 401/403 and other 4xx are fatal until someone fixes the configuration. A GET of a
+URL a feed handed us (a next page, a linked CAP message) says where a redirect may lead, so a
+302 cannot take it to another server either.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 from urllib.parse import urlsplit
 
 from app.model.records import RawPayload
@@ -26,6 +28,22 @@ USER_AGENT = "CityOps feed adapter"
 # Loopback feeds (the demo city) must not be sent to a proxy named in the environment.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _DEFAULT = urllib.request.build_opener()
+
+
+class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to a URL ``allowed`` accepts: a link a feed hands us (a next page,
+    a linked CAP message) must not become a way to another server through a 302."""
+
+    def __init__(self, allowed: Callable[[str], bool]) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> urllib.request.Request | None:
+        if not self.allowed(newurl):
+            raise RetryableFeedError(f"redirect from {req.full_url} to {newurl} refused: "
+                                     "another server")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -44,13 +62,22 @@ def _retry_after(value: str | None) -> float | None:
 
 def http_get(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
              max_bytes: int = DEFAULT_MAX_BYTES,
-             headers: Mapping[str, str] | None = None) -> RawPayload:
-    """GET ``url`` and return its body; raise Retryable/FatalFeedError for what went wrong."""
+             headers: Mapping[str, str] | None = None,
+             redirect_ok: Callable[[str], bool] | None = None) -> RawPayload:
+    """GET ``url`` and return its body; raise Retryable/FatalFeedError for what went wrong.
+
+    ``redirect_ok``, when given, says which URLs a redirect may lead to (others: FatalFeedError).
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FatalFeedError(f"unsupported URL scheme in {url!r}: use http or https")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
     opener = _DIRECT if parts.hostname in LOOPBACK else _DEFAULT
+    if redirect_ok is not None:
+        handlers: list[Any] = [_GuardedRedirects(redirect_ok)]
+        if parts.hostname in LOOPBACK:
+            handlers.append(urllib.request.ProxyHandler({}))
+        opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(request, timeout=timeout_s) as response:
             body = response.read(max_bytes + 1)

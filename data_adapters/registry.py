@@ -31,8 +31,12 @@ def adapter_class(name: str) -> type[Adapter]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def build(config: Mapping[str, Any]) -> Adapter:
+def build(config: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> Adapter:
     """An adapter instance for one feed's configuration (it names its ``adapter``).
+
+    ``defaults`` are installation-wide values (the city's ``bounds``) for the keys the adapter's
+    schema declares and the table leaves unset; other adapters never see them, so a default
+    cannot make a table fail a schema that has no such key.
 
     Raises FeedConfigError, one line naming the feed and the key, when the adapter is unknown or
     the table does not fit the adapter's schema (an unknown key, a wrong type, a value out of
@@ -45,7 +49,11 @@ def build(config: Mapping[str, Any]) -> Adapter:
         raise FeedConfigError(feed, f"missing key 'adapter' (known adapters: {known})", "adapter")
     if not isinstance(name, str) or name not in ADAPTERS:
         raise FeedConfigError(feed, f"unknown adapter {shown(name)} (known: {known})", "adapter")
-    return adapter_class(name)(config)
+    cls = adapter_class(name)
+    declared = cls.settings_model.model_fields
+    given = {key: value for key, value in (defaults or {}).items()
+             if key in declared and key not in config and value is not None}
+    return cls({**given, **config})
 
 
 def settings_model(name: str) -> type[FeedSettings]:

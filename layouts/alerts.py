@@ -31,6 +31,7 @@ from app.model.alerts import (
     MAX_NOTE,
     MAX_TITLE,
     SEVERITIES,
+    SEVERITY_COLOURS,
     STATES,
     UNACKED,
 )
@@ -45,8 +46,6 @@ PATH = "/alerts"
 PAGE_ROLES = roles.PAGE_BY_PATH[PATH].roles
 LIST_LIMIT = 200
 OPEN_STATES = ["active_unack", "active_ack", "cleared_unack"]
-SEVERITY_COLOURS = {"critical": "#D55E00", "major": "#E69F00", "minor": "#0072B2",
-                    "warning": "#CC79A7", "info": "#8C8C8C"}
 # Why an action was refused, as the store words it -> catalogue key (names inside kept as sent).
 CONFLICT_REASONS: dict[str, str] = {"already acknowledged": "alerts.why_already_acked",
                                     "the alert is closed": "alerts.why_closed",

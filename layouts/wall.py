@@ -52,7 +52,7 @@ def rotate_seconds(value: Any) -> int:
     """The rotation period from the query (0: no rotation), held within sane bounds."""
     try:
         seconds = int(float(str(value)))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "inf" overflows int(); "nan" is a ValueError
         return 0
     if seconds <= 0:
         return 0

@@ -62,7 +62,10 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 # Suites that also run against a 3-master Redis Cluster (issue 8): each of their tests that takes
 # `r` runs twice, [standalone] and [cluster]. A test that also takes `redis_server` opens its own
 # standalone connections, so it runs standalone only; `redis_url` is the backend-neutral way.
-CLUSTER_SUITES = frozenset({"test_store", "test_store_live", "test_alerts_lifecycle", "test_map_share"})
+CLUSTER_SUITES = frozenset({"test_store", "test_store_live", "test_alerts_lifecycle", "test_map_share",
+                            # incidents (issue 15)
+                            "test_incidents_lifecycle", "test_incident_tasks",
+                            "test_incident_proposals"})
 REDIS_BACKENDS = ("standalone", "cluster")
 
 

@@ -15,8 +15,10 @@ from app.accounts.users import (
                                  PASSWORD_METHOD,
                                  add_user,
                                  authenticate,
+                                 departments_of,
                                  end_sessions,
                                  load_session_user,
+                                 set_departments,
                                  set_disabled,
                                  set_language,
                                  set_password,
@@ -28,6 +30,7 @@ from app.accounts.validation import (
                                  NAME_RE,
                                  AccountError,
                                  generate_password,
+                                 validate_departments,
                                  validate_domains,
                                  validate_language,
                                  validate_name,
@@ -38,7 +41,8 @@ from app.model.principal import Principal
 
 __all__ = ["AccountError", "NAME_MAX_LENGTH", "MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "NAME_RE",
            "PASSWORD_METHOD", "Principal", "TOKEN_PREFIX", "add_user", "authenticate",
-           "create_token", "end_sessions", "generate_password", "load_session_user",
-           "revoke_token", "set_disabled", "set_language", "set_password", "token_principal",
-           "token_session_principal", "validate_domains", "validate_language", "validate_name",
-           "validate_password", "validate_role"]
+           "create_token", "departments_of", "end_sessions", "generate_password",
+           "load_session_user", "revoke_token", "set_departments", "set_disabled", "set_language",
+           "set_password", "token_principal", "token_session_principal", "validate_departments",
+           "validate_domains", "validate_language", "validate_name", "validate_password",
+           "validate_role"]

@@ -17,7 +17,7 @@ from app.accounts.validation import NAME_RE, AccountError, validate_name
 from app.model import roles
 from app.model.principal import Principal
 
-USER_FIELDS = ("name", "role", "domains", "disabled", "language", "created_at")
+USER_FIELDS = ("name", "role", "domains", "departments", "disabled", "language", "created_at")
 TOKEN_FIELDS = ("id", "name", "role", "created_at", "created_by", "expires_at", "revoked",
                 "revoked_at")
 
@@ -33,12 +33,24 @@ def _require_admin(r: redis.Redis, actor: Principal, action: str, target: str, a
 
 
 def add_user(r: redis.Redis, actor: Principal, name: str, role: str, password: str,
-             domains: tuple[str, ...] = (), addr: str = "") -> str:
-    """Create a user; returns the normalized name."""
+             domains: tuple[str, ...] = (), addr: str = "",
+             departments: tuple[str, ...] = ()) -> str:
+    """Create a user (belonging to ``departments``, for incident tasks); returns the normalized name."""
     _require_admin(r, actor, "user_add", str(name)[:64], addr)
-    created = users.add_user(r, name, role, password, domains)
-    audit.record(r, actor.name, "user_add", target=created, addr=addr, detail=f"role={role}")
+    created = users.add_user(r, name, role, password, domains, departments)
+    detail = f"role={role}" + (f" departments={','.join(departments)}" if departments else "")
+    audit.record(r, actor.name, "user_add", target=created, addr=addr, detail=detail)
     return created
+
+
+def set_departments(r: redis.Redis, actor: Principal, name: str, departments: tuple[str, ...],
+                    addr: str = "") -> tuple[str, ...]:
+    """Set the departments a user belongs to."""
+    _require_admin(r, actor, "user_departments", str(name)[:64], addr)
+    chosen = users.set_departments(r, name, departments)
+    audit.record(r, actor.name, "user_departments", target=name, addr=addr,
+                 detail=",".join(chosen))
+    return chosen
 
 
 def set_password(r: redis.Redis, actor: Principal, name: str, password: str,
@@ -77,6 +89,17 @@ def revoke_token(r: redis.Redis, actor: Principal, name_or_id: str, addr: str = 
     token_id = tokens.revoke_token(r, name_or_id)
     audit.record(r, actor.name, "token_revoke", target=token_id, addr=addr)
     return token_id
+
+
+def lift_backoff(r: redis.Redis, actor: Principal, name: str, addr: str = "") -> bool:
+    """End the sign-in back-off of user ``name`` (app/accounts/signin.py), so that the person can
+    sign in from a new device at once; True when one was held."""
+    _require_admin(r, actor, "login_unlock", str(name)[:64], addr)
+    target = validate_name(name)
+    held = store.auth.lift_backoff(r, target)
+    audit.record(r, actor.name, "login_unlock", target=target, addr=addr,
+                 detail="held" if held else "none held")
+    return held
 
 
 def list_users(r: redis.Redis) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ TOKEN_PREFIX = "cot"
 
 # -- tokens -------------------------------------------------------------------------------------
 def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def create_token(r: redis.Redis, name: str, role: str, expires_days: float | None = None,

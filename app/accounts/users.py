@@ -17,6 +17,7 @@ from app.accounts.validation import (
     MAX_PASSWORD_LENGTH,
     NAME_RE,
     AccountError,
+    validate_departments,
     validate_domains,
     validate_language,
     validate_name,
@@ -37,18 +38,21 @@ def _dummy_hash() -> str:
 
 # -- users --------------------------------------------------------------------------------------
 def add_user(r: redis.Redis, name: str, role: str, password: str,
-             domains: tuple[str, ...] = ()) -> str:
-    """Create a user; returns the normalized name."""
+             domains: tuple[str, ...] = (), departments: tuple[str, ...] = ()) -> str:
+    """Create a user (of the SOP catalogue's ``departments``, for incident tasks); returns the
+    normalized name."""
     name = validate_name(name)
     validate_role(role)
     validate_password(password)
     domains = validate_domains(list(domains))
+    departments = validate_departments(list(departments))
     try:
         store.auth.create_user(r, name, {
             "role": role,
             "pw": generate_password_hash(password, method=PASSWORD_METHOD),
             "disabled": "0",
             "domains": ",".join(domains),
+            "departments": ",".join(departments),
             "epoch": "1",
             "created_at": f"{time.time():.0f}",
         })
@@ -83,6 +87,24 @@ def end_sessions(r: redis.Redis, name: str) -> None:
         store.auth.update_user(r, validate_name(name), {}, bump_epoch=True)
     except store.NotFound:
         raise AccountError(f"no user '{name}'") from None
+
+
+def set_departments(r: redis.Redis, name: str, departments: tuple[str, ...]) -> tuple[str, ...]:
+    """Set the departments a user belongs to (sessions stay open: tasks are checked per action)."""
+    chosen = validate_departments(list(departments))
+    try:
+        store.auth.update_user(r, validate_name(name), {"departments": ",".join(chosen)})
+    except store.NotFound:
+        raise AccountError(f"no user '{name}'") from None
+    return chosen
+
+
+def departments_of(r: redis.Redis, name: str) -> tuple[str, ...]:
+    """The departments user ``name`` belongs to (none for an unknown or disabled user)."""
+    fields = store.auth.get_user(r, name) if NAME_RE.match(name) else None
+    if not fields or fields.get("disabled") == "1":
+        return ()
+    return tuple(d for d in fields.get("departments", "").split(",") if d)
 
 
 def set_language(r: redis.Redis, name: str, language: str) -> str:

@@ -60,6 +60,23 @@ def validate_domains(domains: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(domains))
 
 
+# Department ids are the SOP catalogue's (app/incidents/sop.py checks they exist there).
+DEPARTMENT_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MAX_DEPARTMENTS = 20
+
+
+def validate_departments(departments: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Check a list of department ids (their form; whether the catalogue knows them is the
+    incident service's to say)."""
+    bad = [d for d in departments if not isinstance(d, str) or not DEPARTMENT_RE.match(d)]
+    if bad:
+        raise AccountError(f"department '{str(bad[0])[:40]}': 1 to 40 lowercase letters, digits "
+                           "or '_', starting with a letter")
+    if len(departments) > MAX_DEPARTMENTS:
+        raise AccountError(f"at most {MAX_DEPARTMENTS} departments")
+    return tuple(dict.fromkeys(departments))
+
+
 def generate_password() -> str:
     """A random password that is easy to type from a printout."""
     return secrets.token_urlsafe(15)

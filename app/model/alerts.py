@@ -8,6 +8,11 @@ from typing import Any, Mapping
 
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "warning", "info")
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+# One colour per severity wherever one is shown (screens, map, e-mail); assets/alerts.css holds
+# the same values as --sev-* (tests/unit/test_severity_colours.py keeps them equal). Okabe-Ito
+# colours: told apart with the common colour-vision deficiencies too.
+SEVERITY_COLOURS: dict[str, str] = {"critical": "#D55E00", "major": "#E69F00", "minor": "#0072B2",
+                                    "warning": "#CC79A7", "info": "#8C8C8C"}
 # active_unack -> active_ack -> cleared_ack, or active_unack -> cleared_unack -> cleared_ack
 # (docs/alerts.md); cleared_ack is closed.
 STATES: tuple[str, ...] = ("active_unack", "active_ack", "cleared_unack", "cleared_ack")

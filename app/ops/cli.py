@@ -13,7 +13,7 @@ import redis
 from app import __version__, accounts
 from app.config import ConfigError, load_settings, settings_table
 from app.ops.commands import accounts as account_commands
-from app.ops.commands import checks, data, measure, processes
+from app.ops.commands import checks, data, measure, outbound, processes
 from app.ops.commands.common import EXIT_FAILURE, EXIT_USAGE, CommandError
 from app.soak import cli as soak
 from app.store.link import RedisUnavailable, redis_session
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  CITYOPS_CONFIG               path of a TOML file with the keys above")
     parser.add_argument("--version", action="version", version=f"cityops {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for commands in (processes, account_commands, data, checks, measure, soak):
+    for commands in (processes, account_commands, data, checks, measure, outbound, soak):
         commands.add_parser(sub)
     return parser
 

@@ -2,7 +2,7 @@
 
 After each stored batch the domain's map snapshot is published (first: a wall shows it within a
 second) and its KPIs recomputed (at most every KPI_EVERY_S per domain); every few seconds the
-alert rules are evaluated by whichever runner holds their lease.
+alert rules are evaluated, and the incident jobs run, by whichever runner holds their lease.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import redis
 from app import kpis
 from app.alerts import ticker
 from app.config import Settings
+from app.incidents import jobs as incident_jobs
 from app.pipeline.runner import DerivedWork, Runner, throttled
 from app.situation.mapdata import Thresholds
 from app.situation.mapdata import share as map_share
@@ -39,8 +40,24 @@ def derived_work(settings: Settings) -> DerivedWork:
     def evaluate_rules(r: redis.Redis, owner: str) -> object:
         return ticker.tick(r, settings.alerts.rules_file, owner)
 
+    # Incidents (docs/incidents.md): new alerts linked to open incidents, clusters proposed,
+    # due steps done by the system and overdue tasks escalated, by whoever holds their lease.
+    sop_file = settings.incidents.sop_file
+
+    def link_alerts(r: redis.Redis, owner: str) -> object:
+        return incident_jobs.link_alerts(r, sop_file, owner)
+
+    def propose_incidents(r: redis.Redis, owner: str) -> object:
+        return incident_jobs.propose(r, sop_file, owner)
+
+    def due_steps(r: redis.Redis, owner: str) -> object:
+        return incident_jobs.due_steps(r, sop_file, owner)
+
     return DerivedWork(after_batch=(publish_map, throttled(KPI_EVERY_S, refresh_kpis)),
-                       periodic=((ticker.EVALUATE_EVERY_S, evaluate_rules),))
+                       periodic=((ticker.EVALUATE_EVERY_S, evaluate_rules),
+                                 (incident_jobs.EVERY_S, link_alerts),
+                                 (incident_jobs.EVERY_S, propose_incidents),
+                                 (incident_jobs.EVERY_S, due_steps)))
 
 
 def build_runner(settings: Settings, redis_url: str, feeds: Sequence[Adapter] = (),

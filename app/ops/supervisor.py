@@ -26,6 +26,7 @@ from redis.retry import Retry
 from app import accounts, store
 from app.config import Settings, ensure_data_dir, resolve_secret_key
 from app.model import roles
+from app.ops.feed_defaults import city_feed_defaults
 from app.store.embedded import EmbeddedRedis, EmbeddedRedisError, die_with_parent, free_port
 from app.store.link import RedisUnavailable, check, connect, public_url
 from data_adapters import registry
@@ -229,6 +230,10 @@ class Supervisor:
     def _runner_child(self) -> Child:
         return Child("runner", lambda: self._spawn([sys.executable, "-m", "app.ops.cli", "_runner"]))
 
+    def _dispatcher_child(self) -> Child:
+        return Child("dispatcher",
+                     lambda: self._spawn([sys.executable, "-m", "app.ops.cli", "_dispatch"]))
+
     def _web_child(self) -> Child:
         s = self.settings
         argv = [sys.executable, "-m", "gunicorn",
@@ -296,7 +301,7 @@ class Supervisor:
             signal.signal(signum, self._on_signal)
         try:
             for config in self.settings.feeds:  # a bad feed stops `up` now, not the runner later
-                registry.build(config)
+                registry.build(config, city_feed_defaults(self.settings))
         except (FeedError, ValueError, TypeError) as exc:
             print(f"cityops: feed configuration: {exc}", file=sys.stderr, flush=True)
             return 2
@@ -331,7 +336,7 @@ class Supervisor:
                          self.settings.demo.vehicles, self.settings.demo.seed, self.demo_url,
                          f", scenario {self.scenario}" if self.scenario else "")
             runner, web = self._runner_child(), self._web_child()
-            for child in (runner, web):
+            for child in (runner, self._dispatcher_child(), web):
                 child.process = child.start()
                 self.children.append(child)
             if not self._wait_for_web(web):
@@ -378,9 +383,9 @@ class Supervisor:
                     child.restarts += 1  # a failed start counts: the next try waits longer
 
     def _stop_all(self) -> None:
-        # The web server, the runner and the simulator are told to stop at once (none needs
-        # another to stop, and a Ctrl-C should not wait for them one after the other); Redis goes
-        # last, once nothing can write to it any more (it flushes its AOF).
+        # The web server, the runner, the dispatcher and the simulator are told to stop at once
+        # (none needs another to stop, and a Ctrl-C should not wait for them one after the
+        # other); Redis goes last, once nothing can write to it any more (it flushes its AOF).
         stopping = [child for child in self.children if child.name != "redis"
                     and child.process is not None and child.process.poll() is None]
         for child in stopping:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-ROLES = ("supervisor", "redis", "runner", "web_master", "web_workers", "simulator")
+ROLES = ("supervisor", "redis", "runner", "dispatcher", "web_master", "web_workers", "simulator")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -83,6 +83,8 @@ def classify(root: int, procs: Mapping[int, Proc]) -> dict[str, list[int]]:
             found["redis"].append(proc.pid)
         elif "app.ops.cli _runner" in proc.cmd:
             found["runner"].append(proc.pid)
+        elif "app.ops.cli _dispatch" in proc.cmd:
+            found["dispatcher"].append(proc.pid)
         elif "data_adapters.simulator" in proc.cmd:
             found["simulator"].append(proc.pid)
         elif "gunicorn" in proc.cmd:

@@ -7,8 +7,20 @@ redis-py's cluster pipeline defaults to none. ``link`` (how a process reaches Re
 ``embedded`` (the redis-server `cityops up` runs) are imported where needed.
 """
 
-from app.store import alerts, audit, auth, entities, feeds, kpis, map_snapshots, status
+from app.store import (
+    alerts,
+    audit,
+    auth,
+    entities,
+    feeds,
+    incidents,
+    kpis,
+    map_snapshots,
+    outbound,
+    shifts,
+    status,
+)
 from app.store.errors import AlreadyExists, NotFound
 
-__all__ = ["AlreadyExists", "NotFound", "alerts", "audit", "auth", "entities", "feeds", "kpis",
-           "map_snapshots", "status"]
+__all__ = ["AlreadyExists", "NotFound", "alerts", "audit", "auth", "entities", "feeds", "incidents",
+           "kpis", "map_snapshots", "outbound", "shifts", "status"]

@@ -14,9 +14,10 @@ from app.store.scripts import script
 
 # -- alerts -------------------------------------------------------------------------------------------
 # Every lifecycle step is one Lua script over the alert's keys (KEYS: alert hash, its timeline
-# stream, the index, the open set, the meta hash), so two people acting at once meet one winner,
-# and the loser is answered from the same atomic read: who did it and when. The timeline entry is
-# written in the same step as the change it records.
+# stream, the index, the open set, the meta hash, the change stream), so two people acting at
+# once meet one winner, and the loser is answered from the same atomic read: who did it and when.
+# The timeline entry, and the step in the change stream, are written in the same step as the
+# change they record.
 ALERT_LEASE_NAME = "alert-rules"
 
 
@@ -25,7 +26,7 @@ ALERT_LEASE_NAME = "alert-rules"
 
 def _alert_keys(alert_id: str) -> list[str]:
     return [Keys.alert(alert_id), Keys.alert_timeline(alert_id), Keys.alerts_index,
-            Keys.alerts_open, Keys.alerts_meta]
+            Keys.alerts_open, Keys.alerts_meta, Keys.alerts_changes]
 
 
 def raise_alert(r: redis.Redis, alert_id: str, fingerprint: str, fields: Mapping[str, str], *,
@@ -34,7 +35,7 @@ def raise_alert(r: redis.Redis, alert_id: str, fingerprint: str, fields: Mapping
     pairs = [item for key_value in fields.items() for item in key_value]
     if not pairs:
         raise ValueError("an alert needs at least one field")
-    outcome = r.eval(script("alert_raise", "alert_prelude"), 5, *_alert_keys(alert_id), alert_id,
+    outcome = r.eval(script("alert_raise", "alert_prelude"), 6, *_alert_keys(alert_id), alert_id,
                      f"{now:.3f}", actor, addr,
                      fingerprint, *pairs)
     return str(outcome[0]), str(outcome[1])
@@ -43,7 +44,7 @@ def raise_alert(r: redis.Redis, alert_id: str, fingerprint: str, fields: Mapping
 def act(r: redis.Redis, alert_id: str, action: str, *, actor: str, addr: str, now: float,
               text: str = "", arg: str = "", expected: str = "") -> list[str]:
     """One lifecycle step on an alert, atomically (see _ALERT_ACT for the answers)."""
-    return [str(v) for v in r.eval(script("alert_act", "alert_prelude"), 5, *_alert_keys(alert_id),
+    return [str(v) for v in r.eval(script("alert_act", "alert_prelude"), 6, *_alert_keys(alert_id),
                                    alert_id, f"{now:.3f}",
                                    actor, addr, action, text, arg, expected)]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 import redis
 
 from app.store.errors import AlreadyExists, NotFound
 from app.store.keys import Keys
+from app.store.scripts import script
 
 
 # -- users ---------------------------------------------------------------------------------------
@@ -134,3 +136,61 @@ def record_login_failure(r: redis.Redis, subjects: Iterable[tuple[str, str]],
 def clear_login_failures(r: redis.Redis, kind: str, subject: str) -> None:
     """Forget the failures counted against one subject (after a successful login)."""
     r.delete(Keys.login_failures(kind, subject))
+
+
+# -- sign-in budgets (counted before the password is checked) --------------------------------------
+@dataclass(frozen=True)
+class Budgets:
+    """The sign-in budgets: per (user, address) pair and per address within ``window_s``; per user
+    from unknown devices within ``user_window_s``, then an exponential back-off from ``base_s`` to
+    ``longest_s``, whose level is forgotten ``memory_s`` after the last back-off."""
+
+    pair_limit: int
+    address_limit: int
+    window_s: int
+    user_limit: int
+    user_window_s: int
+    base_s: int
+    longest_s: int
+    memory_s: int
+
+
+def _attempt_keys(user: str, addr: str) -> list[str]:
+    return [Keys.login_failures("pair", f"{user}|{addr}"), Keys.login_failures("addr", addr),
+            Keys.login_failures("user", user), Keys.login_backoff(user)]
+
+
+def count_attempt(r: redis.Redis, user: str, addr: str, known_device: bool, budgets: Budgets,
+                  now: float) -> tuple[int, str]:
+    """Count one attempt (atomically, before the password is checked): (0, "") when it may be
+    checked, else (seconds to wait, the budget that is spent: "pair", "address" or "user")."""
+    allowed, wait, spent = r.eval(
+        script("login_attempt"), 4, *_attempt_keys(user, addr), f"{now:.3f}", budgets.window_s,
+        budgets.pair_limit, budgets.address_limit, budgets.user_window_s, budgets.user_limit,
+        "1" if known_device else "0", budgets.base_s, budgets.longest_s, budgets.memory_s)
+    if int(allowed):
+        return 0, ""
+    spent = spent.decode() if isinstance(spent, bytes) else str(spent)
+    return max(int(wait), 1), spent
+
+
+def refund_attempt(r: redis.Redis, user: str, addr: str) -> None:
+    """A sign-in succeeded: its attempt is not a failure, and the user's counts are forgotten."""
+    r.eval(script("login_success"), 4, *_attempt_keys(user, addr))
+
+
+def backoff(r: redis.Redis, user: str, now: float) -> tuple[int, float]:
+    """(back-off level, seconds it still holds) of ``user``'s slow budget."""
+    fields = r.hgetall(Keys.login_backoff(user))
+    level = int(fields.get("level") or 0) if fields else 0
+    held = float(fields.get("until") or 0) if fields else 0.0
+    return level, max(held - now, 0.0)
+
+
+def lift_backoff(r: redis.Redis, user: str) -> bool:
+    """End ``user``'s back-off and slow count (an admin lifted it); True if one was held."""
+    with r.pipeline(transaction=True) as pipe:
+        pipe.delete(Keys.login_backoff(user))
+        pipe.delete(Keys.login_failures("user", user))
+        held, _ = pipe.execute()
+    return bool(held)

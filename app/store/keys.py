@@ -27,6 +27,28 @@ class Keys:
     def login_failures(kind: str, subject: str) -> str:
         return f"co:{{auth}}:loginfail:{kind}:{subject}"
 
+    # -- sign-in back-off and audit aggregation (issue 17, web hardening) ----------------------
+    # hash: a user name's slow budget from devices not known to it: level (of the exponential
+    # back-off) and until (end of the current back-off); expires a day after the last back-off.
+    @staticmethod
+    def login_backoff(subject: str) -> str:
+        return f"co:{{auth}}:loginbackoff:{subject}"
+
+    # string: the audit entry id that counts one anonymous client's refusals of one kind in the
+    # current window (expires with the window); <digest> of address, action and target.
+    @staticmethod
+    def audit_refusing(digest: str) -> str:
+        return f"co:{{audit}}:refusing:{digest}"
+
+    audit_refusing_new = "co:{audit}:refusing:new"  # string: windows opened in the current window
+    audit_counts = "co:{audit}:counts"  # hash: aggregated entry id -> refusals beyond its first
+    audit_archived = "co:{audit}:archived"  # string: id of the newest entry archived by an admin
+
+    # hash: CAP version -> the CAP message issued for it (identifier, sent, msgType, references)
+    @staticmethod
+    def alert_cap(alert_id: str) -> str:
+        return f"co:{{alerts}}:cap:{alert_id}"
+
     @staticmethod
     def domain_meta(domain: str) -> str:
         return f"co:{{{domain}}}:meta"
@@ -139,3 +161,85 @@ class Keys:
     @staticmethod
     def alert_timeline(alert_id: str) -> str:
         return f"co:{{alerts}}:timeline:{alert_id}"
+
+    # -- incidents (docs/incidents.md) ------------------------------------------------------------
+    # One hash tag, so that declaring an incident with its tasks, and every later step, is one
+    # script in one cluster slot. Durable like the alert keys: no TTL, no MAXLEN.
+    incidents_index = "co:{incidents}:index"  # zset: incident id -> time of its last change
+    incidents_open = "co:{incidents}:open"  # zset: ids of incidents not closed
+    incidents_meta = "co:{incidents}:meta"  # hash: version (cheap polling), seq (numbers), sop_status
+    incidents_linked = "co:{incidents}:linked"  # hash: alert id -> the open incident it is linked to (JSON)
+    incident_tasks_open = "co:{incidents}:tasks:open"  # zset: open/accepted task ids of open incidents -> due
+    incident_proposals = "co:{incidents}:proposals"  # zset: pending proposal ids -> time proposed
+    incident_proposals_index = "co:{incidents}:proposals:index"  # zset: every proposal -> last change
+    incident_proposed = "co:{incidents}:proposed"  # hash: alert id -> the proposal it is in
+    incidents_lease = "co:{incidents}:lease"  # string: the runner doing the incident jobs
+
+    @staticmethod
+    def incident(incident_id: str) -> str:
+        return f"co:{{incidents}}:incident:{incident_id}"
+
+    @staticmethod
+    def incident_timeline(incident_id: str) -> str:
+        return f"co:{{incidents}}:timeline:{incident_id}"
+
+    # zset: the incident's task ids -> their order
+    @staticmethod
+    def incident_tasks(incident_id: str) -> str:
+        return f"co:{{incidents}}:incident:{incident_id}:tasks"
+
+    # hash: alert id -> how it is (or was) linked to the incident (JSON: state, by, at, how)
+    @staticmethod
+    def incident_alerts(incident_id: str) -> str:
+        return f"co:{{incidents}}:incident:{incident_id}:alerts"
+
+    @staticmethod
+    def task(task_id: str) -> str:
+        return f"co:{{incidents}}:task:{task_id}"
+
+    # zset: a department's open and accepted tasks -> due time
+    @staticmethod
+    def department_tasks(department: str) -> str:
+        return f"co:{{incidents}}:dept:{department}:tasks"
+
+    # stream: what the system told a department (the SOP's "notify" action)
+    @staticmethod
+    def department_notices(department: str) -> str:
+        return f"co:{{incidents}}:dept:{department}:notices"
+
+    @staticmethod
+    def proposal(proposal_id: str) -> str:
+        return f"co:{{incidents}}:proposal:{proposal_id}"
+
+    # -- what leaves the system: webhooks and e-mail (docs/outbound.md) --------------------------
+    # Every lifecycle step of an alert, written by the same script as the step: the dispatcher
+    # tails it (trimmed to about 100,000 entries; a step is also in its timeline).
+    alerts_changes = "co:{alerts}:changes"
+    outbound_receivers = "co:{outbound}:receivers"  # hash: receiver id -> configuration (JSON)
+    outbound_meta = "co:{outbound}:meta"  # hash: version (bumped when a receiver changes)
+    outbound_cursors = "co:{outbound}:cursors"  # hash: change stream -> last entry fanned out
+    outbound_feeds = "co:{outbound}:feeds"  # hash: feed -> up/down, as last announced
+    outbound_mail = "co:{outbound}:mail"  # list: e-mails waiting to be sent (JSON)
+    outbound_mail_status = "co:{outbound}:mail:status"  # hash: the mail server's delivery state
+    outbound_lease = "co:{outbound}:lease"  # string: the dispatcher delivering
+
+    # list: deliveries waiting for one receiver, oldest first (JSON: id, type, body)
+    @staticmethod
+    def outbound_queue(receiver_id: str) -> str:
+        return f"co:{{outbound}}:queue:{receiver_id}"
+
+    # hash: one receiver's delivery state (app/model/outbound.ReceiverStatus)
+    @staticmethod
+    def outbound_status(receiver_id: str) -> str:
+        return f"co:{{outbound}}:status:{receiver_id}"
+
+    # -- shifts and handover (docs/shifts.md) -----------------------------------------------------
+    shifts_on_duty = "co:{shifts}:onduty"  # hash: user name -> since (POSIX seconds) and role (JSON)
+    shifts_log = "co:{shifts}:log"  # stream: the shift log (at, actor, kind, text, notable)
+    shifts_handovers = "co:{shifts}:handovers"  # zset: handover id -> time it was written
+    shifts_meta = "co:{shifts}:meta"  # hash: version (bumped by every change)
+
+    # hash: one handover sheet (sheet JSON, created_by/at, acknowledged_by/at, ack_note)
+    @staticmethod
+    def shift_handover(handover_id: str) -> str:
+        return f"co:{{shifts}}:handover:{handover_id}"

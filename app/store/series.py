@@ -66,7 +66,7 @@ def append(pipe: redis.client.Pipeline, points: Iterable[Point], keep_days: floa
     return sum(len(p) for p in grouped.values())
 
 
-# No series is kept longer (app/config.py bounds every retention below it): a window reaching
+# No series is kept longer (app/config/sections.py bounds every retention below it): a window reaching
 # further back reads no day that cannot exist.
 MAX_DAYS = 3_660
 

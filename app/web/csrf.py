@@ -26,9 +26,16 @@ def set_csrf_cookie(response: BaseResponse, token: str, settings: Settings) -> N
                         secure=settings.web.secure_cookies, path="/")
 
 
+def same_secret(a: object, b: object) -> bool:
+    """Constant-time equality of two secrets as sent (any text: hmac.compare_digest refuses str
+    with non-ASCII characters with a TypeError, so both are compared as UTF-8 bytes)."""
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
 def csrf_ok() -> bool:
     cookie = request.cookies.get(CSRF_COOKIE, "")
     header = request.headers.get(CSRF_HEADER, "") or request.form.get("csrf_token", "")
     bound = session.get("csrf", "")
-    return bool(cookie) and hmac.compare_digest(cookie, header) and hmac.compare_digest(cookie,
-                                                                                        bound)
+    return bool(cookie) and same_secret(cookie, header) and same_secret(cookie, bound)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
 from importlib import resources
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import redis
 from flask import Response, redirect, request, session
@@ -14,9 +13,10 @@ from werkzeug.wrappers import Response as BaseResponse
 from app import accounts, audit, i18n
 from app.accounts import signin
 from app.config import Settings
+from app.web import devices
 from app.web.context import client_addr, current_principal, redis_client
 from app.web.context import settings as current_settings
-from app.web.csrf import CSRF_COOKIE, new_csrf_token, set_csrf_cookie
+from app.web.csrf import CSRF_COOKIE, new_csrf_token, same_secret, set_csrf_cookie
 from app.web.documents import error_response, login_page
 from app.web.sessions import start_session
 
@@ -34,15 +34,30 @@ LANG_PATH = "/lang"
 LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 
 
+# What a followed path may hold as it is: printable ASCII but the space (the rest is %-escaped).
+_URL_SAFE = "/?&=#%:@!$'()*+,;~-._[]"
+
+
 def safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after login (no //host or scheme://host)."""
+    """Only same-site paths are followed after login (no //host or scheme://host), and only ones
+    that fit in a Location header: control characters (CR/LF would split the header) give "/",
+    anything else outside printable ASCII is %-escaped."""
     if (not target or len(target) > MAX_NEXT_LENGTH or not target.startswith("/")
-            or target.startswith("//") or "\\" in target):
+            or target.startswith("//") or "\\" in target
+            or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in target)):
         return "/"
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unbalanced "[" read as an IPv6 host
+        return "/"
     if parts.scheme or parts.netloc:
         return "/"
-    return target
+    if parts.query:
+        # A display token never travels on to another URL (history, logs, the Referer header).
+        kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "token"]
+        target = parts.path + (f"?{urlencode(kept)}" if kept else "") + (
+            f"#{parts.fragment}" if parts.fragment else "")
+    return quote(target, safe=_URL_SAFE, errors="replace")
 
 
 def healthz() -> Response:
@@ -152,11 +167,12 @@ def login_view() -> BaseResponse:
     password = request.form["password"]
     form_token = request.form.get("csrf_token", "")
     cookie_token = request.cookies.get(CSRF_COOKIE, "")
-    if not cookie_token or not hmac.compare_digest(form_token, cookie_token):
+    if not cookie_token or not same_secret(form_token, cookie_token):
         return _login_response(400, i18n.t("login.expired"), next_url)
     r = redis_client()
     try:
-        attempt = signin.sign_in(r, name, password, client_addr())
+        attempt = signin.sign_in(r, name, password, client_addr(),
+                                 known_device=devices.is_known(signin.subject_of(name)))
     except redis.RedisError:
         return _login_response(503, i18n.t("login.link_lost"), next_url)
     if attempt.wait_s:
@@ -169,6 +185,7 @@ def login_view() -> BaseResponse:
     start_session(attempt.principal)
     signed_in = redirect(next_url, code=302)
     set_csrf_cookie(signed_in, session["csrf"], current_settings())
+    devices.remember(signed_in, attempt.principal.name, current_settings())
     return signed_in
 
 

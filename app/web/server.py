@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 import dash
 import redis
-from flask import Flask, Response, jsonify, request
+from dash.exceptions import DependencyException
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings, load_settings, resolve_secret_key
 from app.store.embedded import EmbeddedRedis
 from app.store.link import RedisUnavailable, connect
-from app.web import auth, exports, headers
+from app.web import auth, exports, guards, headers
+from app.web.api.admin import api_admin
 from app.web.api.alerts import api_alerts
 from app.web.api.city import api
+from app.web.api.incidents import api_incidents
 from app.web.context import EXTENSION
 from layouts import register_pages, status_strip
 from layouts.components import shell
@@ -41,32 +43,12 @@ def web_redis_url(settings: Settings) -> str:
     return info.url
 
 
-def callback_request_guard(app: dash.Dash) -> Callable[[], Response | None]:
-    """A before_request hook: a malformed POST to /_dash-update-component gets 400, not a 500."""
-
-    def check() -> Response | None:
-        if request.method != "POST" or request.path != "/_dash-update-component":
-            return None
-        body = request.get_json(silent=True)
-        spec = (app.callback_map.get(body["output"]) if isinstance(body, dict)
-                and isinstance(body.get("output"), str) else None)
-        # Inputs and state must match the callback's own: Dash indexes them without checking.
-        if (spec is None
-                or not all(isinstance(body.get(part, []), list) for part in ("inputs", "state"))
-                or len(body.get("inputs", [])) != len(spec["inputs"])
-                or len(body.get("state", [])) != len(spec.get("state", []))):
-            response = jsonify({"error": "malformed callback request"})
-            response.status_code = 400
-            return response
-        return None
-
-    return check
-
-
 def create_app(settings: Settings | None = None, client: redis.Redis | None = None) -> dash.Dash:
     """Build the whole web app. ``client`` overrides the Redis client (tests pass their own)."""
     settings = settings or load_settings()
-    server = Flask("cityops")
+    # No static folder: Flask's default would serve files from the working directory under
+    # /static/ (Dash serves assets/ itself); the package's own folder is the root, not the cwd.
+    server = Flask("cityops", static_folder=None, root_path=str(Path(__file__).parent))
     server.secret_key = resolve_secret_key(settings)
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     if settings.web.trusted_proxies:
@@ -81,6 +63,8 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     auth.init_auth(server, settings)
     server.register_blueprint(api)
     server.register_blueprint(api_alerts)
+    server.register_blueprint(api_incidents)
+    server.register_blueprint(api_admin)
     server.register_blueprint(exports.blueprint)
     app = dash.Dash(
         "cityops",
@@ -97,7 +81,10 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     )
     register_pages(app)
     status_strip.register(app)
-    server.before_request(callback_request_guard(app))
+    server.before_request(guards.json_body_guard)
+    server.before_request(guards.callback_request_guard(app))
+    server.before_request(guards.machine_route_guard)
+    server.register_error_handler(DependencyException, guards.unknown_component)
     app.layout = shell
     # Dash finishes its setup (asset registry, Dash Pages' router and its inline page-title
     # script) in before_request hooks of the first request, unsafely under threaded workers

@@ -1,7 +1,9 @@
-"""OASIS CAP 1.1/1.2 alerts (bare, or in EDXL-DE, Atom and <alerts> envelopes) to Events (pure).
+"""OASIS CAP 1.1/1.2 alerts (bare, or in EDXL-DE, Atom, RSS and <alerts> envelopes) to Events (pure).
 
-XML is read with defusedxml (no DTDs, so no entity expansion and no external entities) from the raw
-bytes, so the document's own encoding declaration or BOM decides how its text is decoded.
+XML is read with defusedxml (data_adapters/cap/xml.py: no DTDs, so no entity expansion and no
+external entities) from the raw bytes, so the document's own encoding declaration or BOM decides
+how its text is decoded. An Atom or RSS index's embedded alerts are read here; its linked ones
+are fetched by the adapter (follow.py) and read from its frame (frame.py).
 """
 
 from __future__ import annotations
@@ -11,17 +13,18 @@ import re
 from datetime import datetime
 from typing import Any, Iterable, Iterator, Sequence
 from xml.etree.ElementTree import Element
-from xml.etree.ElementTree import ParseError as XmlParseError
-
-import defusedxml.ElementTree as DET
-from defusedxml import DefusedXmlException
 
 from app.model.cap import cap_id, map_severity
 from app.model.records import Event, ParseItem, Rejected, Removed, valid_time
 from data_adapters.base import ParseError
+from data_adapters.cap.index import index_entries
+from data_adapters.cap.xml import MAX_BYTES, children, local, read_xml
+from data_adapters.cap.xml import text as child_text
+
+__all__ = ["MAX_BYTES", "circle_ring", "parse_cap", "parse_circle", "parse_polygon",
+           "parse_references", "read_xml"]
 
 KIND = "cap_warning"
-MAX_BYTES = 4 * 1024 * 1024
 CIRCLE_POINTS = 32
 KM_PER_DEGREE = 111.32
 # Half the Equator: a larger radius covers the whole Earth, and would overflow the ring's maths.
@@ -30,7 +33,6 @@ MAX_RADIUS_KM = 20_037.5
 DEFAULT_LANGUAGE = "en-US"
 CAP_NAMESPACES = ("urn:oasis:names:tc:emergency:cap:1.0", "urn:oasis:names:tc:emergency:cap:1.1",
                   "urn:oasis:names:tc:emergency:cap:1.2")
-ATOM_NAMESPACE = "http://www.w3.org/2005/Atom"
 EXCERPT_BYTES = 512
 
 # Only Actual alerts are for the public; Test/Exercise/Draft/System never reach a screen.
@@ -38,7 +40,6 @@ SHOWN_STATUS = "Actual"
 # Ack and Error answer other messages; they warn nobody of anything.
 NOT_WARNINGS = frozenset({"Ack", "Error"})
 
-_ENCODING_DECL = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
 _COMMA_SPACES = re.compile(r"\s*,\s*")
 _SEPARATORS = re.compile(r"[\s,]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
@@ -129,93 +130,26 @@ def circle_ring(lat: float, lon: float, radius_km: float,
     return ring
 
 
-# -- XML --------------------------------------------------------------------------------------------
-def _local(tag: Any) -> str:
-    """The local name of an element tag (comments and PIs have none)."""
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _namespace(tag: str) -> str:
-    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
-
-
-def _children(element: Element, name: str) -> list[Element]:
-    return [child for child in element if _local(child.tag) == name]
-
-
-def _text(element: Element, name: str) -> str | None:
-    """The stripped text of the first child ``name``; None when absent or empty."""
-    for child in element:
-        if _local(child.tag) == name:
-            value = (child.text or "").strip()
-            return value or None
-    return None
-
-
-def read_xml(data: bytes) -> Element:
-    """The root element of ``data`` (defused: no DTD, no entities); ParseError if unusable."""
-    if not data or not data.strip():
-        raise ParseError("empty payload", data)
-    if len(data) > MAX_BYTES:
-        raise ParseError(f"payload of {len(data)} bytes is larger than {MAX_BYTES}", data)
-    try:
-        return DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise ParseError(f"refused XML: {type(exc).__name__}", data) from None
-    except XmlParseError as exc:
-        raise ParseError(f"not well-formed XML: {exc}", data) from None
-    except LookupError as exc:
-        raise ParseError(f"unknown encoding: {exc}", data) from None
-    except ValueError as exc:
-        # Expat reads only single-byte encodings besides UTF-8/16 ("multi-byte encodings are not
-        # supported"): Big5/GBK/Shift_JIS alerts are decoded here by the declared codec instead.
-        return _read_declared(data, exc)
-
-
-def _read_declared(data: bytes, exc: Exception) -> Element:
-    """Parse ``data`` decoded by its declared encoding (for what expat cannot decode itself)."""
-    match = _ENCODING_DECL.match(data.lstrip())
-    if not match:
-        raise ParseError(f"cannot decode XML: {exc}", data)
-    try:
-        text = data.decode(match.group(1).decode("ascii"))
-    except (LookupError, UnicodeDecodeError) as err:
-        raise ParseError(f"cannot decode XML as {match.group(1)!r}: {err}", data) from None
-    try:
-        # A str is fed to expat as UTF-8, so the (now wrong) declaration is ignored.
-        return DET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as err:
-        raise ParseError(f"refused XML: {type(err).__name__}", data) from None
-    except (XmlParseError, ValueError) as err:
-        raise ParseError(f"not well-formed XML: {err}", data) from None
-
-
 def alerts_of(root: Element, data: bytes) -> tuple[list[Element], int]:
-    """The <alert> elements of a document and how many alerts an Atom index only links."""
-    name = _local(root.tag)
+    """The <alert> elements of a document and how many alerts an Atom or RSS index only links."""
+    name = local(root.tag)
     if name == "alert":
         # Any namespace (1.0-1.2, none, or a misspelt one like ...:alerts:1.2) is read as CAP:
         # the element names are what the parser relies on.
         return [root], 0
     if name == "alerts":
         # A non-standard list (SMHI): several <alert> side by side.
-        return _children(root, "alert"), 0
+        return children(root, "alert"), 0
     if name == "EDXLDistribution":
-        found = [alert for content in root.iter() if _local(content.tag) == "embeddedXMLContent"
-                 for alert in content if _local(alert.tag) == "alert"]
+        found = [alert for content in root.iter() if local(content.tag) == "embeddedXMLContent"
+                 for alert in content if local(alert.tag) == "alert"]
         if not found:
             raise ParseError("EDXL-DE distribution carries no CAP alert", data)
         return found, 0
-    if name == "feed" and _namespace(root.tag) in (ATOM_NAMESPACE, ""):
-        alerts: list[Element] = []
-        linked = 0
-        for entry in _children(root, "entry"):
-            embedded = [e for e in entry.iter() if _local(e.tag) == "alert"]
-            if embedded:
-                alerts.extend(embedded)
-            elif _children(entry, "link"):
-                linked += 1
-        return alerts, linked
+    entries = index_entries(root)
+    if entries is not None:  # an Atom feed or an RSS channel: read like each other
+        alerts = [alert for entry in entries for alert in entry.alerts]
+        return alerts, sum(1 for entry in entries if entry.link)
     raise ParseError(f"not CAP: root element <{name}>", data)
 
 
@@ -224,7 +158,7 @@ def choose_info(infos: Sequence[Element], languages: Iterable[str]) -> Element |
     """The info block in the first preferred language (prefix match: en-US is en), else the first."""
     if not infos:
         return None
-    tagged = [((_text(info, "language") or DEFAULT_LANGUAGE).lower(), info) for info in infos]
+    tagged = [((child_text(info, "language") or DEFAULT_LANGUAGE).lower(), info) for info in infos]
     for wanted in languages:
         wanted = wanted.lower()
         for language, info in tagged:
@@ -240,12 +174,12 @@ def _areas(info: Element, excerpt: str) -> tuple[dict[str, Any] | None, list[dic
     circles: list[dict[str, float]] = []
     descriptions: list[str] = []
     rejected: list[Rejected] = []
-    for area in _children(info, "area"):
-        desc = _text(area, "areaDesc")
+    for area in children(info, "area"):
+        desc = child_text(area, "areaDesc")
         if desc:
             descriptions.append(desc)
         for element in area:
-            kind = _local(element.tag)
+            kind = local(element.tag)
             if kind not in ("polygon", "circle"):
                 continue
             text = (element.text or "").strip()
@@ -278,10 +212,10 @@ def parse_alert(alert: Element, feed: str, fetched_at: float, *,
                 domain: str = "city") -> Iterator[ParseItem]:
     """The Event, Removed and Rejected items of one <alert> element."""
     prefix = id_prefix or feed
-    identifier = _text(alert, "identifier")
-    sender = _text(alert, "sender")
-    status = _text(alert, "status")
-    msg_type = _text(alert, "msgType")
+    identifier = child_text(alert, "identifier")
+    sender = child_text(alert, "sender")
+    status = child_text(alert, "status")
+    msg_type = child_text(alert, "msgType")
     excerpt = f"identifier={identifier} sender={sender} status={status} msgType={msg_type}"
     if not identifier or not sender:
         yield Rejected.of("alert without identifier or sender", excerpt)
@@ -293,12 +227,12 @@ def parse_alert(alert: Element, feed: str, fetched_at: float, *,
         yield Rejected.of(f"{msg_type} message: not a warning", excerpt)
         return
     own_id = cap_id(prefix, identifier, sender)
-    references = parse_references(_text(alert, "references"))
+    references = parse_references(child_text(alert, "references"))
     # Update and Cancel replace what they reference (CAP 1.2 section 3.2.1, msgType).
     removed = [Removed(domain, rid) for rid in dict.fromkeys(
         cap_id(prefix, ref_id, ref_sender) for ref_sender, ref_id, _sent in references)
         if rid != own_id] if msg_type in ("Update", "Cancel") else []
-    info = choose_info(_children(alert, "info"), languages)
+    info = choose_info(children(alert, "info"), languages)
     if info is None:
         if msg_type != "Cancel":
             yield Rejected.of("alert without an info block: nothing to show", excerpt)
@@ -307,48 +241,53 @@ def parse_alert(alert: Element, feed: str, fetched_at: float, *,
         return
     geometry, circles, descriptions, rejected = _areas(info, excerpt)
     yield from rejected
-    sent_text = _text(alert, "sent")
+    sent_text = child_text(alert, "sent")
     sent = parse_time(sent_text)
-    event_name = _text(info, "event")
-    cap_severity = _text(info, "severity")
-    urgency = _text(info, "urgency")
-    certainty = _text(info, "certainty")
-    starts_at = next((t for t in (parse_time(_text(info, "onset")),
-                                  parse_time(_text(info, "effective")), sent) if t is not None),
+    event_name = child_text(info, "event")
+    cap_severity = child_text(info, "severity")
+    urgency = child_text(info, "urgency")
+    certainty = child_text(info, "certainty")
+    starts_at = next((t for t in (parse_time(child_text(info, "onset")),
+                                  parse_time(child_text(info, "effective")), sent) if t is not None),
                      None)
     attrs: dict[str, Any] = {
         "identifier": identifier, "sender": sender, "sent": sent_text, "status": status,
-        "msgType": msg_type, "scope": _text(alert, "scope"), "references": references,
+        "msgType": msg_type, "scope": child_text(alert, "scope"), "references": references,
         "urgency": urgency, "certainty": certainty, "cap_severity": cap_severity,
         "event": event_name,
-        "category": [c.text.strip() for c in _children(info, "category")
+        "category": [c.text.strip() for c in children(info, "category")
                      if c.text and c.text.strip()],
-        "description": _text(info, "description"), "instruction": _text(info, "instruction"),
+        "description": child_text(info, "description"), "instruction": child_text(info, "instruction"),
         "areaDesc": "; ".join(descriptions) or None,
-        "language": _text(info, "language") or DEFAULT_LANGUAGE, "web": _text(info, "web"),
+        "language": child_text(info, "language") or DEFAULT_LANGUAGE, "web": child_text(info, "web"),
         "circles": circles,
     }
     yield Event(domain=domain, kind=KIND, id=own_id,
-                title=_text(info, "headline") or event_name or identifier,
+                title=child_text(info, "headline") or event_name or identifier,
                 observed_at=sent if sent is not None else fetched_at, source=feed,
                 severity=map_severity(cap_severity, urgency, certainty), starts_at=starts_at,
-                ends_at=parse_time(_text(info, "expires")), area=geometry, attrs=attrs)
+                ends_at=parse_time(child_text(info, "expires")), area=geometry, attrs=attrs)
     yield from removed
 
 
 def parse_cap(data: bytes, feed: str, fetched_at: float, *, languages: Sequence[str] = ("en", "zh"),
-              id_prefix: str | None = None, domain: str = "city") -> Iterator[ParseItem]:
-    """Events (and Removed, Rejected) of a CAP document or envelope; ParseError if it is not CAP."""
+              id_prefix: str | None = None, domain: str = "city",
+              links_followed: bool = False) -> Iterator[ParseItem]:
+    """Events (and Removed, Rejected) of a CAP document or envelope; ParseError if it is not CAP.
+
+    ``links_followed``: the index's linked alerts were fetched beside it (the adapter's frame),
+    so its links are not reported as unread.
+    """
     root = read_xml(data)
     alerts, linked = alerts_of(root, data)
     # Checked before anything is yielded, so that a ParseError never follows partial output.
-    if alerts and not any(_local(child.tag) in ("identifier", "sender", "info")
+    if alerts and not any(local(child.tag) in ("identifier", "sender", "info")
                           for alert in alerts for child in alert):
         raise ParseError("<alert> elements without CAP content", data)
-    if linked:
-        # Fetching each linked alert is a poll of its own; the index only says how many there are.
-        yield Rejected.of(f"atom index links {linked} alert(s) that are not fetched",
-                          data[:EXCERPT_BYTES])
+    if linked and not links_followed:
+        # A recorded index (`cityops ingest cap`): only a poll follows links (adapter.fetch()).
+        yield Rejected.of(f"index links {linked} alert(s) that are not fetched (links are "
+                          "followed when the feed is polled)", data[:EXCERPT_BYTES])
     for alert in alerts:
         yield from parse_alert(alert, feed, fetched_at, languages=languages, id_prefix=id_prefix,
                                domain=domain)

@@ -57,7 +57,8 @@ class FhirSettings(HttpFeedSettings):
     tz: str = tz_setting(DEFAULT_TZ, "the zone in which plain FHIR dates are midnight")
     bounds: list[float] | None = setting(
         None, expected="[min_lat, min_lon, max_lat, max_lon]: four numbers, a box on Earth",
-        description="hospitals outside this box are listed and flagged, not drawn")
+        default_text="the city's (city.bounds), else none",
+        description="places outside this box are listed and flagged, not drawn")
 
     @field_validator("tz")
     @classmethod
@@ -119,7 +120,9 @@ class FhirAdapter(HttpPollAdapter):
             if url in seen:
                 break  # a server looping its pages: what we have is all there is
             seen.add(url)
-            page = http_get(url, timeout_s=self.timeout_s, headers=headers)
+            # A redirect must not lead elsewhere either.
+            page = http_get(url, timeout_s=self.timeout_s, headers=headers,
+                            redirect_ok=lambda target: _origin(target) == _origin(self.url))
             try:
                 doc = decode_json(page.data, what="a FHIR Bundle")
             except ParseError:

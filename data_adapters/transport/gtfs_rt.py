@@ -2,7 +2,8 @@
 
 One message may mix VehiclePositions, TripUpdates and Alerts entities; each becomes:
 
-- vehicle     -> Entity(kind="vehicle"), or Rejected (invalid position, duplicate vehicle id)
+- vehicle     -> Entity(kind="vehicle"), unlocated (lat/lon None) when it has no position (trip-only
+                 vehicles are valid GTFS-rt), or Rejected (invalid position, duplicate vehicle id)
 - trip_update -> Observation(metric="delay_s") for the trip, and for its vehicle when named
 - alert       -> Event(kind="service_alert")
 - is_deleted  -> Removed
@@ -188,7 +189,8 @@ def removed_item(entity: rt.FeedEntity, prefix: str, has_vehicle: bool,
 # -- vehicles ---------------------------------------------------------------------------------------
 def vehicle_entity(entity: rt.FeedEntity, prefix: str, source: str,
                    default_ts: float) -> Entity | Rejected:
-    """The vehicle Entity of a VehiclePosition entity, or Rejected when it has no usable position."""
+    """The vehicle Entity of a VehiclePosition entity (unlocated without a position), or Rejected
+    when the position it sends is impossible."""
     # The hot path of a large feed, hence one function with each field read once.
     vp = entity.vehicle
     position = vp.position
@@ -198,8 +200,11 @@ def vehicle_entity(entity: rt.FeedEntity, prefix: str, source: str,
     # fails every comparison, so it is rejected with the out-of-range values.
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0) or (
             -1e-6 < lat < 1e-6 and -1e-6 < lon < 1e-6):
-        where = f"{lat},{lon}" if vp.HasField("position") else "none"
-        return Rejected.of(f"invalid position: {where}", str(entity))
+        if vp.HasField("position"):
+            return Rejected.of(f"invalid position: {lat},{lon}", str(entity))
+        # The spec makes position optional: whole subway systems publish trip-only vehicles.
+        # Such a vehicle is kept with its trip and status, listed but never drawn.
+        lat = lon = None  # type: ignore[assignment]
     descriptor = vp.vehicle
     vid: Any = descriptor.id or entity.id
     if not vid:

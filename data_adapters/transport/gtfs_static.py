@@ -38,6 +38,9 @@ RATIO_FLOOR_BYTES = 1024 * 1024
 # cannot read Deflate64 at all.
 _READABLE_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 _HEX_COLOR = re.compile(r"[0-9A-Fa-f]{6}")
+# GTFS stops.txt: stop_lat/stop_lon are required for stops, stations and entrances (0, 1, 2) and
+# optional for generic nodes (3) and boarding areas (4); those without one are kept unlocated.
+UNPLACED_TYPES = frozenset({3, 4})
 
 
 @dataclass
@@ -189,14 +192,17 @@ def stop_items(table: _Table, prefix: str, source: str, fetched_at: float
     for row, stop_id in enumerate(ids):
         problem = _id_problem(stop_id, seen, "stop_id")
         lat, lon = _float(lats[row]), _float(lons[row])
-        if problem is None and not valid_position(lat, lon):
+        location_type = _int(types[row])
+        if (problem is None and location_type in UNPLACED_TYPES and not lats[row]
+                and not lons[row]):
+            lat = lon = None  # a generic node or boarding area need not say where it is
+        elif problem is None and not valid_position(lat, lon):
             problem = f"stop {stop_id}: invalid position {lats[row]!r},{lons[row]!r}"
         if problem is not None:
             yield Rejected.of(f"stops.txt: {problem}", _row_text(frame, row))
             continue
         seen.add(stop_id)
         attrs = _present({"name": names[row], "code": codes[row], "parent_station": parents[row]})
-        location_type = _int(types[row])
         if location_type is not None:
             attrs["location_type"] = location_type
         yield Entity(DOMAIN, "stop", f"{prefix}:stop:{stop_id}", lat, lon, "active", fetched_at,

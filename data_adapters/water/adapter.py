@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, ClassVar, Iterator, Mapping
 
 from app.model.records import ParseItem, RawPayload
@@ -30,8 +31,12 @@ class SenmlHttpAdapter(HttpPollAdapter):
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
         self.zones = dict(self.settings.zones)
+        # What the last parse held that is valid but not stored (text values).
+        self.last_counts: Counter[str] = Counter()
 
     def parse(self, raw: RawPayload) -> Iterator[ParseItem]:
         """Resolve the pack (relative times against the fetch time) and map it to water records."""
+        counts: Counter[str] = Counter()
         yield from parse_senml(raw.data, self.feed, raw.fetched_at, id_prefix=self.id_prefix,
-                               zones=self.zones)
+                               zones=self.zones, counts=counts)
+        self.last_counts = counts

@@ -5,7 +5,7 @@ configured topic filters and buffers what arrives (bounded: when full the oldest
 and counted). fetch() drains the buffer into one *batch frame*, a JSON object:
 
     {"format": "cityops-mqtt-batch/1", "broker": "mqtt://host:1883", "buffer_size": 10000,
-     "dropped": 0, "last_message_at": 1767225600.25,
+     "dropped": 0, "last_message_at": 1767225600.25, "topics": ["city/water/+/senml"],
      "messages": [{"topic": "city/water/pz2-p1/senml", "received_at": 1767225600.25, "qos": 1,
                    "retain": false, "payload": "<base64 of the message bytes>"}]}
 
@@ -92,8 +92,12 @@ class Batch:
 
 def encode_batch(messages: Sequence[MqttMessage], *, dropped: int = 0,
                  last_message_at: float | None = None, buffer_size: int | None = None,
-                 broker: str = "") -> bytes:
-    """The batch frame of ``messages`` (JSON; payloads in base64, so any bytes travel intact)."""
+                 broker: str = "", topics: Sequence[str] = ()) -> bytes:
+    """The batch frame of ``messages`` (JSON; payloads in base64, so any bytes travel intact).
+
+    ``topics`` are the subscription's filters: they name the sensors of packs without a base
+    name, so a frame saved to a file replays (`cityops ingest water`) with the same names.
+    """
     entries = []
     for msg in messages:
         entry: dict[str, Any] = {"topic": msg.topic, "received_at": msg.received_at, "qos": msg.qos,
@@ -102,9 +106,12 @@ def encode_batch(messages: Sequence[MqttMessage], *, dropped: int = 0,
         if msg.size is not None:
             entry["size"] = msg.size
         entries.append(entry)
-    return json.dumps({"format": BATCH_FORMAT, "broker": broker, "buffer_size": buffer_size,
-                       "dropped": dropped, "last_message_at": last_message_at,
-                       "messages": entries}, separators=(",", ":")).encode("utf-8")
+    frame: dict[str, Any] = {"format": BATCH_FORMAT, "broker": broker, "buffer_size": buffer_size,
+                             "dropped": dropped, "last_message_at": last_message_at}
+    if topics:
+        frame["topics"] = list(topics)
+    frame["messages"] = entries
+    return json.dumps(frame, separators=(",", ":")).encode("utf-8")
 
 
 def _finite(value: Any) -> bool:
@@ -209,7 +216,7 @@ def with_base_name(data: bytes, name: str) -> bytes:
     measurement (a path or URN such as ``urn:dev:ow:10e2073a01080063``, RFC 8428 example 1).
     """
     pack = decode_pack(data)
-    if any("bn" in record or not _bare(record.get("n", "")) for record in pack):
+    if not pack or any("bn" in record or not _bare(record.get("n", "")) for record in pack):
         return data
     pack[0] = {"bn": f"{name}/", **pack[0]}
     return json.dumps(pack).encode("utf-8")
@@ -507,7 +514,7 @@ class SenmlMqttAdapter(Adapter):
             raise RetryableFeedError(f"connected to {self.url}, but no message on "
                                      f"{', '.join(self.topics)} for {now - quiet_since:.0f} s")
         data = encode_batch(messages, dropped=dropped, last_message_at=last,
-                            buffer_size=self.buffer_size, broker=self.url)
+                            buffer_size=self.buffer_size, broker=self.url, topics=self.topics)
         return RawPayload(data=data, source=self.url, fetched_at=now,
                           content_type=BATCH_CONTENT_TYPE,
                           meta={"messages": str(len(messages)), "dropped": str(dropped)})
@@ -541,6 +548,7 @@ class SenmlMqttAdapter(Adapter):
             rejected.append(Rejected(f"{batch.dropped} message(s) dropped before this poll: the "
                                      f"buffer of {batch.buffer_size} messages was full"))
         first_bad: tuple[str, bytes] | None = None
+        failed = 0
         for entry in batch.messages:
             items = [entry] if isinstance(entry, Rejected) else self._parse_message(entry)
             for item in items:
@@ -553,10 +561,13 @@ class SenmlMqttAdapter(Adapter):
                     rejected.append(item)
                 else:
                     others.append(item)
-            if first_bad is None and all(isinstance(i, Rejected) for i in items):
-                first_bad = (items[0].reason if isinstance(items[0], Rejected) else "",
-                             entry.payload if isinstance(entry, MqttMessage) else b"")
-        if batch.messages and not observations and not others:
+            if all(isinstance(i, Rejected) for i in items):
+                failed += 1
+                if first_bad is None:
+                    first_bad = (items[0].reason if isinstance(items[0], Rejected) else "",
+                                 entry.payload if isinstance(entry, MqttMessage) else b"")
+        # An empty pack is a message with nothing new, not a failed one.
+        if batch.messages and failed == len(batch.messages):
             reason, excerpt = first_bad or ("", b"")
             raise ParseError(f"none of the {len(batch.messages)} message(s) holds a usable record"
                              f"{f' ({batch.dropped} dropped)' if batch.dropped else ''}; first: "

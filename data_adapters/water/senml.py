@@ -3,7 +3,10 @@
 Resolution (RFC 8428 section 4.6) turns each record into a self-contained one: name = bn + n,
 time = bt + t (times below 2**28 are relative to "now"), unit = u or bu, v = bv + v, s = bs + s.
 The water mapping then turns resolved records into Observations in our metric names and units,
-and one Entity per sensor whose pack carries a position (lat/lon records, RFC 8428 section 5.1.5).
+and one Entity per sensor, at the position its pack gives (lat/lon records, RFC 8428 section
+5.1.5) or unlocated. A record whose name or unit is outside our water vocabulary (an LwM2M
+resource such as ``/3424/0/1`` in ``m3``, a distance) is valid SenML: it is stored as a generic
+reading under its own name and unit; only what RFC 8428 forbids is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import math
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
@@ -53,8 +57,12 @@ _ALIASES = {"free_chlorine": "chlorine", "free-chlorine": "chlorine", "water_lev
             "flow_rate": "flow"}
 # A name that is only the sensor (RFC 8428 example 4: no n) still says what it measures by unit.
 _UNIT_MEASUREMENT = {"Pa": "pressure", "kPa": "pressure", "bar": "pressure", "m3/s": "flow",
-                     "l/s": "flow", "NTU": "turbidity", "Cel": "temperature", "%RH": "humidity",
-                     "%EL": "battery", "V": "voltage", "A": "current"}
+                     "l/s": "flow", "m3/h": "flow", "NTU": "turbidity", "Cel": "temperature",
+                     "%RH": "humidity", "%EL": "battery", "V": "voltage", "A": "current"}
+# The metric of a record that names no measurement and whose unit implies none (an LwM2M
+# resource path, a vendor's own name): a generic reading of its sensor, in its unit as sent.
+GENERIC = "reading"
+MAX_METRIC_CHARS = 64
 # The sum of a flow (its unit times seconds) is a volume: what a water meter counts.
 _FLOW_SUM = {"m3/s": 1.0, "l/s": 1e-3}
 _LAT_NAMES = frozenset({"lat", "latitude"})
@@ -90,7 +98,7 @@ def resolve_pack(data: bytes, *, now: float | None = None,
 
 
 def decode_pack(data: bytes) -> list[dict[str, Any]]:
-    """The records of a SenML JSON pack, or ParseError when it is not a non-empty array of objects."""
+    """The records of a SenML JSON pack, or ParseError when it is not an array of objects."""
     # NaN/Infinity decode as floats, so that the type check rejects their record, not the pack.
     pack = decode_json(data, what="a SenML pack", max_depth=MAX_DEPTH)
     if isinstance(pack, dict) and isinstance(pack.get("e"), list):
@@ -99,8 +107,7 @@ def decode_pack(data: bytes) -> list[dict[str, Any]]:
         raise ParseError("legacy SenML draft format (object with an 'e' array), not RFC 8428", data)
     if not isinstance(pack, list):
         raise ParseError(f"a SenML pack is a JSON array, not {type(pack).__name__}", data)
-    if not pack:
-        raise ParseError("empty SenML pack", data)
+    # An empty array is what a gateway with nothing new answers: an answer, not an error.
     if not all(isinstance(record, dict) for record in pack):
         raise ParseError("a SenML pack is an array of objects", data)
     for record in pack:
@@ -235,23 +242,24 @@ def zone_of(sensor: str, zones: Mapping[str, str] | None) -> str | None:
 
 def observation_of(entity_id: str, measurement: str, record: Mapping[str, Any]
                    ) -> list[Observation] | Rejected:
-    """The Observations of one resolved record (its value, its sum), or why it is unusable."""
+    """The Observations of one resolved record (its value, its sum), or why it is unusable.
+
+    What our vocabulary knows is mapped (``pressure`` in kPa -> ``pressure_bar``); a measurement
+    it does not know, or a known one in a unit it cannot convert, is kept under its own name in
+    its own unit, and a record naming no measurement is a ``reading`` of its sensor.
+    """
     unit = record.get("u")
     key = _ALIASES.get(measurement.lower(), measurement.lower()) if measurement else \
-        _UNIT_MEASUREMENT.get(unit or "", "")
-    if not key:
-        return Rejected.of(f"record names no measurement and unit {unit!r} implies none",
-                           json.dumps(record))
+        _UNIT_MEASUREMENT.get(unit or "", GENERIC)
+    if len(key) > MAX_METRIC_CHARS:
+        key = GENERIC  # a metric names a store key: a name of any length is kept as a reading
     out: list[Observation] = []
     when = record["t"]
     if "v" in record or "vb" in record:
         # A boolean (a pump running, a valve open) is stored as 1/0 of the dimensionless unit.
         value = float(record["v"]) if "v" in record else float(record["vb"])
-        if key in _METRICS and "v" in record:
+        if key in _METRICS and "v" in record and unit in _METRICS[key][2]:
             metric, target, factors = _METRICS[key]
-            if unit not in factors:
-                return Rejected.of(f"{key} in unit {unit!r}: expected one of "
-                                   f"{', '.join(factors)}", json.dumps(record))
             value *= factors[unit]
             if not math.isfinite(value):  # 1e308 m3/s is finite; in m3/h it is not
                 return Rejected.of(f"{key} {record['v']} {unit} is out of range",
@@ -277,14 +285,19 @@ def observation_of(entity_id: str, measurement: str, record: Mapping[str, Any]
 
 
 def parse_senml(data: bytes, feed: str, fetched_at: float, *, id_prefix: str | None = None,
-                zones: Mapping[str, str] | None = None) -> Iterator[ParseItem]:
+                zones: Mapping[str, str] | None = None,
+                counts: Counter[str] | None = None) -> Iterator[ParseItem]:
     """Yield a FeedHeader, then the Observations, sensor Entities and Rejecteds of a SenML pack.
 
     Times relative to now are taken relative to ``fetched_at``. ``id_prefix`` (default: ``feed``)
-    starts every id; ``zones`` maps sensor name prefixes to supply zones (Entity attr ``zone``).
-    Raises ParseError when the pack is unusable or yields no usable record.
+    starts every id; ``zones`` maps sensor name prefixes to supply zones (Entity attr ``zone``);
+    ``counts``, when given, counts what valid SenML held that is not stored (``text_values``:
+    vs and vd records, which are no readings). Every sensor with a reading or a position is an
+    Entity, unlocated (lat/lon None) when its pack gives no valid position. An empty pack is an
+    answer with nothing in it; ParseError when the pack is unusable or every record is refused.
     """
     prefix = id_prefix or feed
+    tally: Counter[str] = counts if counts is not None else Counter()
     items: list[ParseItem] = []
     # Per sensor: its metrics, latest time, and latest (time, value) of lat and of lon.
     metrics: dict[str, set[str]] = {}
@@ -311,30 +324,46 @@ def parse_senml(data: bytes, feed: str, fetched_at: float, *, id_prefix: str | N
             if previous is None or when >= previous[0]:
                 where[sensor][axis] = (when, float(record["v"]))
             continue
-        if not any(label in record for label in ("v", "vs", "vb", "vd", "s")):
-            continue  # tolerated (RFC 8428 allows records without a value): nothing to store
+        if not any(label in record for label in ("v", "vb", "s")):
+            # Valid SenML with nothing to store: no value at all, or a text or data value (vs,
+            # vd), which is no reading. Counted, not refused.
+            if "vs" in record or "vd" in record:
+                tally["text_values"] += 1
+            continue
         result = observation_of(entity_id, measurement, record)
         if isinstance(result, Rejected):
             items.append(result)
             continue
         items.extend(result)
         metrics[sensor].update(obs.metric for obs in result)
-    for sensor, axes in where.items():
-        lat, lon = axes.get("lat", (0.0, None))[1], axes.get("lon", (0.0, None))[1]
-        if not valid_position(lat, lon):
-            items.append(Rejected.of(f"invalid position of sensor {sensor}: {lat},{lon}",
-                                     json.dumps({"sensor": sensor, "lat": lat, "lon": lon})))
-            continue
-        attrs: dict[str, Any] = {"metrics": sorted(metrics[sensor])}
+    for sensor, measured in metrics.items():
+        lat, lon = _sensor_position(sensor, where.get(sensor), items)
+        if lat is None and not measured:
+            continue  # neither a reading nor a place: nothing to list
+        attrs: dict[str, Any] = {"metrics": sorted(measured)}
         zone = zone_of(sensor, zones)
         if zone is not None:
             attrs["zone"] = zone
-        kind = "reservoir" if "level_m" in metrics[sensor] else "sensor"
+        kind = "reservoir" if "level_m" in measured else "sensor"
         items.append(Entity(DOMAIN, kind, f"{prefix}:sensor:{sensor}", lat, lon, "active",
                             seen_at[sensor], feed, attrs))
-    if not any(not isinstance(item, Rejected) for item in items):
+    if items and not any(not isinstance(item, Rejected) for item in items):
         first = next((f": {item.reason}" for item in items if isinstance(item, Rejected)), "")
         raise ParseError(f"SenML pack holds no usable record{first}", data)
     times = [item.observed_at for item in items if isinstance(item, (Entity, Observation))]
     yield FeedHeader(max(times) if times else None, full_dataset=False)
     yield from items
+
+
+def _sensor_position(sensor: str, axes: Mapping[str, tuple[float, float]] | None,
+                     items: list[ParseItem]) -> tuple[float | None, float | None]:
+    """(lat, lon) of a sensor from its latest fixes; (None, None) without a valid one (a position
+    that is sent but impossible is also a Rejected in ``items``)."""
+    if axes is None:
+        return None, None
+    lat, lon = axes.get("lat", (0.0, None))[1], axes.get("lon", (0.0, None))[1]
+    if not valid_position(lat, lon):
+        items.append(Rejected.of(f"invalid position of sensor {sensor}: {lat},{lon}",
+                                 json.dumps({"sensor": sensor, "lat": lat, "lon": lon})))
+        return None, None
+    return lat, lon

@@ -24,7 +24,7 @@ from app.model.geo import valid_position
 from app.model.records import Entity, FeedHeader, Observation, ParseItem, Rejected, valid_time
 from data_adapters.base import ParseError
 from data_adapters.json_payload import decode_json
-from data_adapters.water.senml import observation_of, zone_of
+from data_adapters.water.senml import GENERIC, observation_of, zone_of
 
 DOMAIN = "water"
 IGNORE = "ignore"
@@ -292,7 +292,6 @@ class _Stream:
     measurement: str | None
     unit: str | None  # the unit handed to the SenML conversion
     factor: float
-    problem: str | None
     attrs: dict[str, Any]
     position: tuple[float, float] | None = None
     bad_positions: list[str] = field(default_factory=list)
@@ -355,11 +354,12 @@ def _stream_of(ds: Mapping[str, Any], ref: str, prefix: str, overrides: Mapping[
         if isinstance(role, str) and role.strip():
             attrs["role"] = role.strip()[:40]
             break
-    problem = None
     if measurement is None:
-        problem = (f"Datastream {ref} ({name!r}, observed property {prop_name!r}, unit {code!r}) "
-                   "maps to no water metric: name it in the feed's metrics table")
-    stream = _Stream(ref, f"{prefix}:sensor:{ref}", measurement, unit, factor, problem, attrs)
+        # Valid SensorThings outside our water vocabulary (a temperature, a barometric
+        # pressure): kept as a generic reading in its own unit; the metrics table can name it.
+        measurement = GENERIC
+        attrs["generic"] = True
+    stream = _Stream(ref, f"{prefix}:sensor:{ref}", measurement, unit, factor, attrs)
     locations = thing.get("Locations")
     for location in locations if isinstance(locations, list) else []:
         if isinstance(location, Mapping):
@@ -442,9 +442,6 @@ def parse_observations(data: bytes, feed: str, *, id_prefix: str | None = None,
         if stream.measurement == IGNORE:
             if counts is not None:
                 counts["ignored"] += 1
-            continue
-        if stream.problem or stream.measurement is None:
-            rejected.append(Rejected.of(stream.problem or "no measurement", _excerpt(row)))
             continue
         if when is None:
             rejected.append(Rejected.of(

@@ -180,9 +180,11 @@ class SensorThingsAdapter(HttpPollAdapter):
             params.append(("$expand", self.expand))
         return f"{self.collection}?{urlencode(params, quote_via=quote, safe='$(),/:')}"
 
-    def _get(self, url: str) -> RawPayload:
-        """GET one page as JSON."""
-        return http_get(url, timeout_s=self.timeout_s, headers={"Accept": self.accept})
+    def _get(self, url: str, *, same_server: bool = False) -> RawPayload:
+        """GET one page as JSON; a page a nextLink named may not be redirected to another server."""
+        return http_get(url, timeout_s=self.timeout_s, headers={"Accept": self.accept},
+                        redirect_ok=(lambda target: origin(target) == origin(self.collection))
+                        if same_server else None)
 
     def fetch(self) -> RawPayload:
         """GET the new Observations, following same-server nextLinks up to page_limit pages.
@@ -220,7 +222,7 @@ class SensorThingsAdapter(HttpPollAdapter):
                 break
             seen.add(target)
             # An error here fails the poll before any state changes: the next poll repeats it.
-            page = self._get(target)
+            page = self._get(target, same_server=True)
             doc = _collection(page.data)
             if doc is None:
                 raise RetryableFeedError(f"feed {self.feed}: page {pages + 1} ({target[:300]}) is "
@@ -236,7 +238,7 @@ class SensorThingsAdapter(HttpPollAdapter):
     def _resumed(self, url: str) -> RawPayload | None:
         """The page a resume link names; None when the server refuses it or answers no collection."""
         try:
-            payload = self._get(url)
+            payload = self._get(url, same_server=True)
         except FatalFeedError:
             return None
         return payload if _collection(payload.data) is not None else None

@@ -123,17 +123,22 @@ def open311_case() -> Case:
 
 def cap_case() -> Case:
     """Hand-made CAP 1.2 alerts (tests/unit/test_cap.py): polygon + circle, an Update with references,
-    an <alerts> list."""
+    an <alerts> list, an Atom index with its linked message as fetch() frames them."""
+    from data_adapters.cap.frame import Linked, encode_frame
     from tests.support.payloads import cap as cap
     shapes = cap.area("<polygon>28.5,112.3 28.6,112.3 28.6,112.4</polygon>",
                       "<circle>28.55,112.35 5</circle>")
+    index = ('<feed xmlns="http://www.w3.org/2005/Atom"><id>i</id><entry><id>1</id>'
+             '<link href="http://127.0.0.1:9/cap/4.xml"/></entry></feed>').encode()
     return ({"name": "contract-cap", "url": UNUSED_URL, "languages": ["zh", "en"]},
             [cap.alert(cap.info(areas=shapes)).encode(),
              cap.alert(cap.info("zh-CN", headline="洪水"), identifier="A-2", msg_type="Update",
                        references="s@x.org,A-1,2024-05-01T10:00:00+08:00").encode(),
              (f'<alerts xmlns="{cap.NS12}">' + cap.alert(cap.info(), decl=False)
               + cap.alert(cap.info(severity="Extreme"), identifier="A-3", decl=False)
-              + "</alerts>").encode()])
+              + "</alerts>").encode(),
+             encode_frame(UNUSED_URL, index, [Linked("http://127.0.0.1:9/cap/4.xml", cap.alert(
+                 cap.info(areas=shapes), identifier="A-4").encode())], [])])
 
 
 def fhir_case() -> Case:
@@ -205,6 +210,23 @@ CASES: dict[str, Callable[[], Case]] = {
     "fhir": fhir_case,
     "ambulance_avl": ambulance_avl_case,
 }
+
+
+def _empty_answers() -> dict[str, bytes | None]:
+    """Per adapter, a valid answer that holds nothing (a search that matched nothing, a gateway
+    with nothing new); None where an empty payload cannot be an answer."""
+    from data_adapters.water.mqtt import encode_batch
+    header_only = fx.new_message().SerializeToString()
+    return {
+        "gtfs_rt": header_only, "ambulance_avl": header_only,
+        # A schedule without a stop or route is no timetable, and as a full dataset it would
+        # retire every stop: refused (data_adapters/transport/README.md).
+        "gtfs_static": None,
+        "senml_http": b"[]", "senml_mqtt": encode_batch([], last_message_at=FETCHED_AT - 60),
+        "sensorthings": b'{"value": []}', "open311": b"[]",
+        "cap": b'<feed xmlns="http://www.w3.org/2005/Atom"><id>quiet</id></feed>',
+        "fhir": b'{"resourceType": "Bundle", "type": "searchset", "total": 0}',
+    }
 
 
 def case_for(name: str) -> Case:
@@ -321,6 +343,22 @@ def test_garbage_raises_parse_error_or_yields_only_rejections(name: str) -> None
         assert not kept, f"{name} on {label}: garbage yielded {kept[:3]}"
 
 
+@pytest.mark.parametrize("name", ADAPTER_NAMES)
+def test_an_empty_answer_is_an_answer(name: str) -> None:
+    """A valid answer with nothing in it parses to no record and no rejection, never to a
+    ParseError (which would put a live feed down)."""
+    answers = _empty_answers()
+    assert set(answers) == set(registry.ADAPTERS), "every adapter says what its empty answer is"
+    config, _payloads = case_for(name)
+    answer = answers[name]
+    if answer is None:
+        with pytest.raises(ParseError):
+            parse_all(registry.build(config), b"PK\x05\x06" + b"\0" * 18)  # an empty zip
+        return
+    items = parse_all(registry.build(config), answer)
+    assert not [item for item in items if not isinstance(item, FeedHeader)], items
+
+
 def _health_of(r: redis.Redis, feed: str) -> FeedHealth | None:
     """The computed health of ``feed`` (None before its first poll)."""
     return next((h for h in read_health(r) if h.feed == feed), None)
@@ -377,6 +415,33 @@ def test_runner_health_after_failure_and_recovery(name: str, r: redis.Redis,
         read = store.entities.read_entities if record_type is Entity else store.entities.read_events
         stored = {e["id"] for e in read(r, adapter.domain)}
         assert expected <= stored, f"not stored: {sorted(expected - stored)[:5]}"
+    finally:
+        runner.stop()
+        thread.join(timeout=10)
+        server.close()
+
+
+@pytest.mark.parametrize("name", [name for name in HTTP_ADAPTER_NAMES
+                                  if _empty_answers()[name] is not None])
+def test_runner_keeps_a_feed_ok_on_an_empty_answer(name: str, r: redis.Redis,
+                                                   redis_server: RedisServer,
+                                                   tmp_path: Any) -> None:
+    """Through the runner: a feed whose server keeps answering "nothing" stays ok (no failure,
+    no stale feed, nothing rejected)."""
+    config, _payloads = case_for(name)
+    server = FeedServer()
+    server.status, server.body = 200, _empty_answers()[name] or b""
+    adapter = registry.build({**config, "url": server.url, "interval_s": 0.2,
+                              "freshness_budget_s": 30, "timeout_s": 2})
+    runner, thread = start_runner(redis_server.url, tmp_path, [adapter])
+    try:
+        assert wait_for(lambda: (h := _health_of(r, adapter.feed)) is not None
+                        and h.last_success is not None, timeout=15), _health_of(r, adapter.feed)
+        healthy = _health_of(r, adapter.feed)
+        assert healthy is not None and healthy.state == "ok", healthy
+        assert (healthy.consecutive_failures, healthy.rejected, healthy.last_error) == (0, 0, ""), \
+            healthy
+        assert store.feeds.read_dead_letters(r, adapter.feed) == []
     finally:
         runner.stop()
         thread.join(timeout=10)

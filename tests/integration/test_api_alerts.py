@@ -83,7 +83,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "operator": dict(OK, audit=403),
     "operator-token": dict(OK, audit=403),
     "water": dict(OK, audit=403) | {"raise": 403},
-    "emergency": dict(READ_ONLY),  # emergency staff with no domains set act on nothing
+    # Emergency staff with no domains set act on every domain (docs/security.md) but raise nothing.
+    "emergency": dict(OK, audit=403) | {"raise": 403},
     "official": READ_ONLY,
     "wall-token": {name: 403 for name in ACTIONS},
 }
@@ -270,19 +271,21 @@ def test_cap_export_reads_back_to_the_same_fields(web_app: Any, r: redis.Redis,
     attrs = event.attrs
     assert (event.title, event.severity, attrs["description"]) == (body["title"], "major",
                                                                   body["description"])
-    assert (attrs["msgType"], attrs["identifier"], attrs["sender"]) == ("Alert", created["id"],
-                                                                         "cityops")
+    first = f"{created['id']}.v1"
+    assert (attrs["msgType"], attrs["identifier"], attrs["sender"]) == ("Alert", first, "cityops")
     assert attrs["circles"] == [{"lat": 28.56, "lon": 112.35, "radius_km": 0.0}]
     assert event.starts_at == pytest.approx(created["opened_at"], abs=1)
     assert removed == []
     operator.post(f"/api/v1/alerts/{created['id']}/ack", {})
     update, replaced = _read_back(operator, created["id"])
     assert update.attrs["msgType"] == "Update" and update.severity == "major"
-    assert replaced == [Removed("city", cap_id("cityops-export", created["id"], "cityops"))]
+    assert replaced == [Removed("city", cap_id("cityops-export", first, "cityops"))]
     operator.post(f"/api/v1/alerts/{created['id']}/resolve", {})
     cancel, cancelled = _read_back(operator, created["id"])
     assert (cancel.attrs["msgType"], cancel.attrs["urgency"]) == ("Cancel", "Past")
-    assert cancelled == replaced
+    # The Cancel closes the whole chain it ends: the Alert and the Update that were issued.
+    assert cancelled == replaced + [Removed("city", cap_id("cityops-export",
+                                                           update.attrs["identifier"], "cityops"))]
 
 
 @pytest.mark.parametrize("severity", SEVERITIES)

@@ -25,6 +25,14 @@ from app.web.api.alerts import RAISE_BODY
 from app.web.api.schema import Field
 from app.web.login import LANG_PATH, LOGIN_FIELDS
 from layouts import ids
+from tests.support.incidents import (
+    SQUARE_TEXT,
+    fill,
+    forget_created,
+    incident_sample,
+    key_names,
+    sample_parts,
+)
 from tests.support.security import (
     ADMIN,
     NEW_ALERT,
@@ -57,7 +65,51 @@ def valid_bodies(users: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]
         ("api_alerts.act", "assign"): {"user": users[OPERATOR], "expected": ""},
         ("api_alerts.act", "note"): {"text": "valve closed"},
         ("api_alerts.act", "resolve"): {"note": "fixed"},
+        # the audit archive and sign-in back-off (issue 17): "<audit_id>" is the newest entry
+        ("api_admin.confirm_archive", ""): {"through": "<audit_id>"},
+        ("api_admin.unlock_user", ""): {},
+        # incidents (issue 15): "<alert_id>" is the sweep's fresh alert, "<linked_alert>" the one
+        # linked to the sample incident (tests/support/incidents.py: incident_sample, fill)
+        ("api_incidents.declare", ""): {
+            "title": "Burst main", "type": "water_main_burst", "level": "III",
+            "commander": users[OPERATOR], "alerts": "<alert_id>", "lat": 28.56, "lon": 112.35,
+            "radius_m": 300.0, "area": SQUARE_TEXT, "description": "Reported by phone"},
+        ("api_incidents.act", "status"): {"status": "responding", "note": "crews out", "version": 1},
+        ("api_incidents.act", "level"): {"level": "II", "note": "spreading", "version": 1},
+        ("api_incidents.act", "commander"): {"commander": users[OPERATOR], "version": 1},
+        ("api_incidents.act", "area"): {"lat": 28.56, "lon": 112.35, "radius_m": 300.0,
+                                        "area": SQUARE_TEXT, "version": 1},
+        ("api_incidents.act", "public"): {"public": "yes", "version": 1},
+        ("api_incidents.act", "link"): {"alert": "<alert_id>", "note": "same street"},
+        ("api_incidents.act", "unlink"): {"alert": "<linked_alert>", "note": "not ours"},
+        ("api_incidents.act", "step"): {"title": "Sandbags", "title_zh": "沙袋",
+                                        "department": "city_management", "due_minutes": 30,
+                                        "required": "yes"},
+        ("api_incidents.act", "note"): {"text": "crews on site"},
+        ("api_incidents.proposal_act", "accept"): {
+            "title": "Storm", "type": "urban_flooding", "level": "II",
+            "commander": users[OPERATOR], "description": "from the wall"},
+        ("api_incidents.proposal_act", "dismiss"): {"reason": "a drill"},
+        ("api_incidents.task_act", "take"): {"note": "on my way"},
+        ("api_incidents.task_act", "finish"): {"note": "done"},
+        ("api_incidents.task_act", "cannot"): {"reason": "no crew free"},
+        ("api_incidents.task_act", "note"): {"text": "valve 7 stuck"},
+        ("api_incidents.task_act", "reassign"): {"department": "fire_rescue",
+                                                 "owner": users[OPERATOR], "expected": "",
+                                                 "note": "theirs"},
     }
+
+
+def needs_sample(rule: Any) -> bool:
+    """Whether ``rule`` acts on an incident, a task or a proposal (the sweep makes real ones)."""
+    return bool({"incident_id", "task_id", "proposal_id"} & set(rule.arguments))
+
+
+def variant_arg(rule: Any, variant: str) -> dict[str, str]:
+    """The URL variable that picks the body's variant ("action", "incident_action", ...)."""
+    if not variant:
+        return {}
+    return {next(a for a in rule.arguments if a == "action" or a.endswith("_action")): variant}
 
 
 @pytest.fixture
@@ -94,6 +146,11 @@ def body_cases(table: tuple[Field, ...], valid: dict[str, Any]) -> Iterator[tupl
         yield f"the body is {what}", value, False
 
 
+def newest_audit_id(r: redis.Redis) -> str:
+    """The id of the newest audit entry (an archive may be confirmed through it)."""
+    return store.audit.read(r, 1)[0].id
+
+
 def _post(caller: Caller, path: str, body: Any) -> Any:
     # json.dumps writes NaN and Infinity as JSON's common extension; Flask reads them as floats.
     return caller.client.post(path, data=json.dumps(body), content_type="application/json",
@@ -126,11 +183,22 @@ def test_every_body_field_missing_mistyped_or_too_long(web_app: Any, r: redis.Re
             assert (rule.endpoint, variant) in valid, f"add a valid body for {rule.endpoint} {variant}"
             assert set(valid[rule.endpoint, variant]) == {f.name for f in table}, (rule.endpoint, variant)
             swept.add((rule.endpoint, variant))
+            sample: dict[str, str] = {}
+            keys_before = key_names(raw)
+            # A fresh alert where the route or the body names one (each key makes snapshots slower).
+            fresh = "alert_id" in rule.arguments or "<alert_id>" in valid[rule.endpoint, variant].values()
             for what, body, accepted in body_cases(table, valid[rule.endpoint, variant]):
-                alert_id = water_alert(r, f"{rule.endpoint}:{variant}:{what}")
-                path = rule_path(rule, alert_id=alert_id, **({"action": variant} if variant else {}))
+                alert_id = water_alert(r, f"{rule.endpoint}:{variant}:{what}") if fresh else ""
+                if needs_sample(rule) and not sample:
+                    sample = incident_sample(r, users[ADMIN], f"{rule.endpoint}:{variant}",
+                                             sample_parts(rule.arguments))
+                path = rule_path(rule, alert_id=alert_id, **sample, **variant_arg(rule, variant))
+                body = fill(body, dict(sample, alert_id=alert_id, audit_id=newest_audit_id(r)))
                 before = Snapshot(raw)
                 response = _post(admin, path, body)
+                if accepted and (sample or rule.endpoint.startswith("api_incidents")):
+                    sample = {}  # it changed the sample: the next case gets a fresh one
+                    forget_created(raw, keys_before)  # and what it made is no longer needed
                 error = (response.get_json(silent=True) or {}).get("error", "")
                 if accepted:
                     if response.status_code >= 400:
@@ -151,8 +219,11 @@ def test_the_good_bodies_are_accepted(web_app: Any, r: redis.Redis, users: dict[
     for (endpoint, variant), body in valid_bodies(users).items():
         rule = next(rule for rule in api_rules(web_app) if rule.endpoint == endpoint
                     and "POST" in (rule.methods or ()))
-        path = rule_path(rule, alert_id=water_alert(r, f"good:{variant}"),
-                         **({"action": variant} if variant else {}))
+        alert_id = water_alert(r, f"good:{endpoint}:{variant}")
+        sample = (incident_sample(r, users[ADMIN], "good", sample_parts(rule.arguments))
+                  if needs_sample(rule) else {})
+        path = rule_path(rule, alert_id=alert_id, **sample, **variant_arg(rule, variant))
+        body = fill(body, dict(sample, alert_id=alert_id, audit_id=newest_audit_id(r)))
         assert _post(admin, path, body).status_code in (200, 201), (path, body)
 
 
@@ -168,15 +239,17 @@ def query_cases(field: Field) -> Iterator[tuple[str, str]]:
         yield "a list of anything", "nonsense,more"
 
 
-def test_every_query_parameter_is_checked(web_app: Any, r: redis.Redis, admin: Caller) -> None:
+def test_every_query_parameter_is_checked(web_app: Any, r: redis.Redis, users: dict[str, str],
+                                          admin: Caller) -> None:
     """Every API route: an unknown or repeated parameter, and each declared parameter's bad values,
     are a 400 naming the parameter; leaving them all out is accepted."""
     alert_id = water_alert(r, "query")
+    sample = incident_sample(r, users[ADMIN], "query")
     offenders = []
     for rule in api_rules(web_app):
         if "GET" not in (rule.methods or ()):
             continue
-        path = rule_path(rule, alert_id=alert_id)
+        path = rule_path(rule, alert_id=alert_id, **sample)
         fields = view(web_app, rule).input_query
         assert admin.call("GET", path).status_code == 200, path
         cases = [("unknown", f"{path}?unexpected=1", "unexpected")]

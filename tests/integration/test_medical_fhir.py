@@ -16,7 +16,16 @@ from data_adapters.medical.adapter import FhirAdapter
 from data_adapters.medical.fhir import fhir_time, parse_fhir, reference_target
 from tests.support.local_http import LocalHttpServer
 from tests.support.paths import SAMPLES
-from tests.support.payloads.fhir import SANER, YIYANG, bundle, dumps, location, population, report
+from tests.support.payloads.fhir import (
+    SANER,
+    YIYANG,
+    bundle,
+    dumps,
+    location,
+    outcome,
+    population,
+    report,
+)
 
 FHIR_SAMPLES = SAMPLES / "fhir"
 
@@ -169,12 +178,41 @@ def test_unknown_resource_type_is_rejected() -> None:
 
 @pytest.mark.parametrize("data", [b"", b"   ", b"<html>502</html>", b"[1, 2]", b'{"id": "x"}',
                                   b"\xff\xfe", b"[" * 100_000,
-                                  dumps({"resourceType": "Bundle", "type": "searchset"}),
-                                  dumps(bundle({"resourceType": "Patient", "id": "p"}))])
+                                  dumps(bundle({"resourceType": "Patient", "id": "p"})),
+                                  dumps(bundle(outcome("error")))])
 def test_unusable_payloads_raise_parse_error(data: bytes) -> None:
-    """Empty, not JSON, not a resource, an empty Bundle, nothing usable: ParseError."""
+    """Empty, not JSON, not a resource, nothing usable, a search that failed: ParseError."""
     with pytest.raises(ParseError):
         parse(data)
+
+
+WARNED = ("OperationOutcome in Bundle: information informational information note; warning "
+          "informational warning note")
+
+
+@pytest.mark.parametrize("answer, notes, warnings", [
+    ({"resourceType": "Bundle", "type": "searchset", "total": 0}, 0, []),
+    ({"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []}, 0, []),
+    (bundle(outcome("information")), 1, []),
+    ({"resourceType": "Bundle", "type": "searchset", "total": 0,
+      "entry": [{"resource": outcome("information", "warning"), "search": {"mode": "outcome"}}]},
+     0, [WARNED]),
+    (outcome("information"), 1, []),
+], ids=["no-entry", "empty-entry", "information", "warning", "bare-outcome"])
+def test_a_search_that_matches_nothing_is_an_answer(answer: dict[str, Any], notes: int,
+                                                    warnings: list[str]) -> None:
+    """An empty searchset, or one holding only an OperationOutcome that informs or warns, is a
+    valid answer: a FeedHeader (with the Bundle's own time) and no record; a warning is kept
+    for the dead letters, information is only counted."""
+    counts: Counter[str] = Counter()
+    stamped = dict(answer, timestamp="2024-03-01T00:00:00+08:00")
+    items = parse(stamped if answer["resourceType"] == "Bundle" else answer, counts=counts)
+    assert isinstance(items[0], FeedHeader) and not items[0].full_dataset
+    assert not of(items, Entity) and not of(items, Observation)
+    assert [r.reason for r in of(items, Rejected)] == warnings
+    assert counts["outcome_information"] == notes
+    if answer["resourceType"] == "Bundle":
+        assert items[0].timestamp == MIDNIGHT_0301_SHANGHAI
 
 
 def test_operation_outcome_is_a_parse_error_with_diagnostics() -> None:
@@ -279,6 +317,25 @@ def test_adapter_refuses_next_link_to_another_server(server_of: Any) -> None:
     assert len(server.accepts) == 1
 
 
+def test_adapter_refuses_a_redirect_of_a_later_page_to_another_server(server_of: Any) -> None:
+    """A next page that redirects off the configured server is refused like a link to it (the
+    same server by another name, localhost, counts as another)."""
+    server = server_of(paged(2))
+    elsewhere = server.base.replace("127.0.0.1", "localhost")
+    original = server.respond
+
+    def respond(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        if request.path.endswith("page=1"):
+            server.accepts.append("redirected")
+            return 302, {"Location": f"{elsewhere}/fhir/Location?page=1"}, b""
+        return original(request)
+
+    server.respond = respond  # type: ignore[method-assign]
+    with pytest.raises(RetryableFeedError, match="refused: another server"):
+        adapter_for(server).fetch()
+    assert len(server.accepts) == 2  # the first page and the redirect, never the other host
+
+
 def test_adapter_fails_when_a_later_page_is_broken(server_of: Any) -> None:
     """A next link to a missing page fails the poll rather than losing hospitals silently."""
     server = server_of(paged(2, next_of=lambda k: "/fhir/Location?page=7"))
@@ -309,21 +366,31 @@ def test_adapter_bad_config_is_fatal(config: dict[str, Any]) -> None:
 SAMPLE_FILES = sorted(FHIR_SAMPLES.glob("*.json")) if FHIR_SAMPLES.is_dir() else []
 
 
+# What each sample Location is (SOURCES.md): hospital buildings typed HOSP, ward-level units (an
+# ICU, a telemetry ward), a hospital's wing, and the untyped state of New Jersey (read as the
+# feed's default, a hospital: nothing in it says otherwise).
+SAMPLE_KINDS = {"Loc-X140008": "hospital", "Loc-X140010": "hospital", "Loc-X143300": "hospital",
+                "Loc-X410004": "hospital", "Loc-X410011": "hospital", "Location1a": "ward",
+                "Location2a": "ward", "1": "ward", "states-NJ": "hospital"}
+
+
 @pytest.mark.skipif(not SAMPLE_FILES, reason=f"no FHIR samples in {FHIR_SAMPLES}")
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.name)
 def test_samples(path: Path) -> None:
-    """Every sample parses; Locations with a position are hospitals; MeasureReports observe."""
+    """Every sample parses; each Location is stored as what it is, at its position;
+    MeasureReports observe."""
     doc = json.loads(path.read_bytes())
     resources = [e["resource"] for e in doc["entry"]] if doc["resourceType"] == "Bundle" \
         else [doc]
     items = parse(path.read_bytes(), bounds=None)
     entities = {e.id: e for e in of(items, Entity)}
     for res in resources:
-        if res["resourceType"] == "Location" and "position" in res:
-            hospital = entities[f"med:hospital:{res['id']}"]
-            assert hospital.kind == "hospital"
-            assert (hospital.lat, hospital.lon) == (res["position"]["latitude"],
-                                                    res["position"]["longitude"])
+        if res["resourceType"] == "Location":
+            place = entities[f"med:{SAMPLE_KINDS[res['id']]}:{res['id']}"]
+            assert place.kind == SAMPLE_KINDS[res["id"]]
+            if "position" in res:
+                assert (place.lat, place.lon) == (res["position"]["latitude"],
+                                                  res["position"]["longitude"])
     reports = [r for r in resources if r["resourceType"] == "MeasureReport"]
     if reports:
         assert of(items, Observation)
@@ -358,3 +425,85 @@ def test_a_suspended_hospital_is_on_diversion() -> None:
     assert hospitals["open"].attrs["diversion"] is False
     assert hospitals["closed"].attrs["diversion"] is True
     assert "diversion" not in hospitals["gone"].attrs
+
+
+# -- what a Location is, and references by identifier -------------------------------------------
+ROLE_CODES = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+PHYSICAL = "http://terminology.hl7.org/CodeSystem/location-physical-type"
+HOSPITALS = "http://example.org/hospitals"
+
+
+def typed(fid: str, *, codes: tuple[str, ...] = (), physical: str | None = None,
+          system: str = ROLE_CODES, **extra: Any) -> dict[str, Any]:
+    """A Location of the given v3-RoleCode types and physical type."""
+    res = location(fid, **extra)
+    if codes:
+        res["type"] = [{"coding": [{"system": system, "code": code}]} for code in codes]
+    if physical is not None:
+        res["physicalType"] = {"coding": [{"system": PHYSICAL, "code": physical}]}
+    return res
+
+
+def test_locations_are_stored_as_what_they_are() -> None:
+    """Hospitals, wards (a part of a building, a hospital unit, a CDC NHSN location), ambulances,
+    classes of places (mode kind) and other places each keep their own kind; only a hospital
+    says whether it is on diversion; an untyped Location is still a hospital."""
+    items = parse(bundle(
+        typed("h1", codes=("HOSP",), physical="si"),
+        typed("w1", physical="wa", partOf={"reference": "Location/h1"}, status="suspended"),
+        typed("icu", codes=("ICU",)),
+        typed("tele", codes=("1208-8",), system="https://www.cdc.gov/nhsn/cdaportal/terminology/"
+                                                "codesystem/hsloc.html"),
+        typed("amb-7", physical="ve", lat=28.56, lon=112.37),
+        typed("amb-8", codes=("AMB",)),
+        typed("any-ambulance", codes=("AMB",), mode="kind", lat=None),
+        typed("outpatient-pharmacy", codes=("OUTPHARM",), physical="bu"),
+        typed("plain")))
+    kinds = {e.attrs["fhir_id"]: (e.kind, e.id) for e in of(items, Entity)}
+    assert kinds == {
+        "h1": ("hospital", "med:hospital:h1"), "w1": ("ward", "med:ward:w1"),
+        "icu": ("ward", "med:ward:icu"), "tele": ("ward", "med:ward:tele"),
+        "amb-7": ("ambulance", "med:ambulance:amb-7"), "amb-8": ("ambulance", "med:ambulance:amb-8"),
+        "any-ambulance": ("location_class", "med:location_class:any-ambulance"),
+        "outpatient-pharmacy": ("ward", "med:ward:outpatient-pharmacy"),
+        "plain": ("hospital", "med:hospital:plain")}
+    entities = {e.attrs["fhir_id"]: e for e in of(items, Entity)}
+    assert entities["w1"].attrs["part_of"] == "Location/h1" and entities["w1"].status == "suspended"
+    assert "diversion" not in entities["w1"].attrs and entities["h1"].attrs["diversion"] is False
+    assert (entities["amb-7"].lat, entities["amb-7"].lon) == (28.56, 112.37)
+    assert (entities["any-ambulance"].lat, entities["any-ambulance"].lon) == (None, None)
+    other = of(parse(typed("school", codes=("SCHOOL",))), Entity)
+    assert [(e.kind, e.id) for e in other] == [("location", "med:location:school")]
+
+
+def test_a_report_lands_on_the_place_it_is_about() -> None:
+    """A ward's report stays on the ward; the organization running a hospital and its wards still
+    stands for its one hospital (its wards are not hospitals)."""
+    items = parse(bundle(typed("h1", codes=("HOSP",)), typed("w1", physical="wa"),
+                         report(subject="Location/w1"),
+                         dict(report(subject=None), id="mr2")))
+    assert {o.entity_id for o in of(items, Observation)} == {"med:ward:w1", "med:hospital:h1"}
+
+
+def test_organizations_and_locations_referenced_by_identifier_are_linked() -> None:
+    """A managingOrganization, subject or reporter that names its target only by identifier (no
+    literal reference) is resolved against the identifiers in the payload."""
+    org = {"resourceType": "Organization", "id": "o1", "name": "Yiyang Health",
+           "identifier": [{"system": HOSPITALS, "value": "YY-01"}]}
+    hospital = location("h1", identifier=[{"system": HOSPITALS, "value": "YY-01-LOC"}],
+                        managingOrganization={"identifier": {"system": HOSPITALS, "value": "YY-01"},
+                                              "display": "sent name"})
+    by_org = report(subject=None, reporter={"identifier": {"system": HOSPITALS, "value": "YY-01"}})
+    by_place = dict(report(subject=None, id="mr2"),
+                    subject={"identifier": {"system": HOSPITALS, "value": "YY-01-LOC"}},
+                    reporter={"display": "nobody"})
+    items = parse(bundle(org, hospital, by_org, by_place))
+    (place,) = [e for e in of(items, Entity) if e.kind == "hospital"]
+    assert place.attrs["managing_organization"] == "Organization/o1"
+    assert place.attrs["organization_name"] == "Yiyang Health"
+    assert {o.entity_id for o in of(items, Observation)} == {"med:hospital:h1"}
+    assert not of(items, Rejected)
+    # Without the Organization in the payload, the reference's display still names it.
+    (alone,) = of(parse(hospital), Entity)
+    assert alone.attrs["organization_name"] == "sent name"
+    assert "managing_organization" not in alone.attrs

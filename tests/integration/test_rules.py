@@ -75,7 +75,11 @@ def test_shipped_defaults_hold_the_issue_rules() -> None:
     assert summary == {("water", "min_pressure", "each", 2.0, None, 120.0, "major"),
                        ("medical", "icu_beds_available", "city", 2.0, None, 0.0, "critical"),
                        ("transport", "on_time_performance", "city", 80.0, None, 900.0, "minor"),
-                       ("city", "sla_breach", "city", None, 20.0, 0.0, "warning")}
+                       ("city", "sla_breach", "city", None, 20.0, 0.0, "warning"),
+                       # every sensor's turbidity: the rainstorm's muddy water clusters with its
+                       # warning into an incident proposal (docs/incidents.md)
+                       ("water", None, "city", None, 1.0, 300.0, "minor")}
+    assert by_id["turbidity_high"].metric == "turbidity_ntu"
     assert shipped.escalation == {"critical": 300.0, "major": 900.0, "minor": 3600.0,
                                   "warning": 14400.0, "info": None}
     assert shipped.staleness and shipped.service_alerts and shipped.cap_warnings

@@ -135,7 +135,11 @@ def test_a_pack_without_sensor_names_is_named_by_its_topic() -> None:
         ("city/water/ignored/senml", logger_pack(300.0), T0),
         ("city/water/also-ignored/senml", pack({"n": urn, "u": "kPa", "v": 200}), T0),
         ("city/water/q7/senml", pack({"u": "NTU", "v": 0.3}), T0))))
-    assert sorted(e.id for e in of_type(items, Entity)) == ["w:sensor:pz2-p1", "w:sensor:pz9"]
+    # Every sensor is listed; those whose pack gives no position are unlocated.
+    assert sorted(e.id for e in of_type(items, Entity) if e.lat is not None) == [
+        "w:sensor:pz2-p1", "w:sensor:pz9"]
+    assert sorted(e.id for e in of_type(items, Entity) if e.lat is None) == [
+        "w:sensor:q7", f"w:sensor:{urn}"]
     assert {o.entity_id for o in of_type(items, Observation)} == {
         "w:sensor:pz2-p1", "w:sensor:pz9", f"w:sensor:{urn}", "w:sensor:q7"}
 
@@ -153,8 +157,12 @@ def test_a_batch_of_only_broken_messages_is_a_parse_error() -> None:
     """Nothing usable in any message: ParseError naming the first reason, excerpt of its payload."""
     with pytest.raises(ParseError, match="none of the 2 message") as err:
         list(offline().parse(frame(("city/water/a/senml", b"<html>oops</html>", T0),
-                                   ("city/water/b/senml", b"[]", T0))))
+                                   ("city/water/b/senml", b'{"n": "pressure"}', T0))))
     assert "city/water/a/senml" in str(err.value) and err.value.excerpt == "<html>oops</html>"
+    # An empty pack is a message with nothing new: beside a broken one, the batch is usable.
+    items = list(offline().parse(frame(("city/water/a/senml", b"<html>oops</html>", T0),
+                                       ("city/water/b/senml", b"[]", T0))))
+    assert [type(i).__name__ for i in items] == ["FeedHeader", "Rejected"]
 
 
 def test_an_empty_poll_reports_when_the_last_message_came() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -81,7 +82,7 @@ def test_unknown_must_understand_field_rejects_the_whole_pack(data: bytes) -> No
 
 
 @pytest.mark.parametrize("data, match", [
-    (b"", "empty"), (b"[]", "empty"), (b"{\"n\": \"a\"}", "array"), (b"[1, 2]", "objects"),
+    (b"", "empty"), (b"{\"n\": \"a\"}", "array"), (b"[1, 2]", "objects"),
     (b"[{\"n\": \"a\", \"v\": \xff}]", "UTF-8"), (b"[{\"n\": \"a\"", "JSON"),
     (b"[" * 100_000 + b"]" * 100_000, "nested"), (b"<html>500</html>", "JSON"),
     (b'{"e": [{"n": "a", "v": 1}], "bn": "x/"}', "legacy"),
@@ -183,19 +184,52 @@ def test_unit_conversions_to_our_metrics() -> None:
                    Observation(sid, "conductivity", 0.05, "S/m", T0)]
 
 
-def test_unconvertible_unit_and_text_values_are_rejected_with_excerpts() -> None:
-    """A pressure in psi cannot become bar; a vs reading is no number; the rest is kept."""
+def test_unconvertible_units_are_kept_as_sent_and_text_values_counted() -> None:
+    """A pressure in psi cannot become bar: it is kept as a generic "pressure" reading in psi,
+    not refused; a vs value is valid SenML but no reading: counted, not stored, not refused."""
+    counts: Counter[str] = Counter()
     items = parse(pack({"bn": "d/", "n": "pressure", "u": "psi", "v": 50},
                        {"n": "label", "vs": "North"}, {"n": "level", "u": "m", "v": 4.25},
-                       {"n": "valve", "vb": True}, {"n": "spare", "u": "m"}))
+                       {"n": "valve", "vb": True}, {"n": "spare", "u": "m"}), counts=counts)
     assert isinstance(items[0], FeedHeader) and not items[0].full_dataset
     assert items[0].timestamp == NOW
-    rejected = of_type(items, Rejected)
-    assert [r.reason[:22] for r in rejected] == ["pressure in unit 'psi'", "vs (text or data) valu"]
-    assert '"u": "psi"' in rejected[0].excerpt
-    assert of_type(items, Observation) == [Observation("w:sensor:d", "level_m", 4.25, "m", NOW),
+    assert not of_type(items, Rejected)
+    assert counts == {"text_values": 1}
+    assert of_type(items, Observation) == [Observation("w:sensor:d", "pressure", 50.0, "psi", NOW),
+                                           Observation("w:sensor:d", "level_m", 4.25, "m", NOW),
                                            Observation("w:sensor:d", "valve", 1.0, "1", NOW)]
-    assert not of_type(items, Entity)  # no position in the pack
+    # No position in the pack: the sensor is listed, unlocated.
+    assert of_type(items, Entity) == [Entity("water", "reservoir", "w:sensor:d", None, None,
+                                             "active", NOW, "w",
+                                             {"metrics": ["level_m", "pressure", "valve"]})]
+
+
+def test_names_and_units_outside_the_water_vocabulary_are_generic_readings() -> None:
+    """Valid RFC 8428 that our vocabulary does not know (an LwM2M water meter resource in m3, a
+    distance sensor, a unit-only record in an unknown unit) is stored under its own name and
+    unit, or as a "reading" of the sensor its name gives; the pack is not refused."""
+    meter = "urn:imei:359072061234567"
+    items = parse(pack({"bn": f"{meter}/", "bt": T0, "n": "3424/0/1", "u": "m3", "v": 1234.5},
+                       {"n": "3424/0/2", "u": "m3/h", "v": 0.8},
+                       {"bn": "yy/tank-3/", "n": "distance", "u": "m", "v": 1.75},
+                       {"bn": "yy/g1", "u": "dB", "v": 41.0}))
+    assert not of_type(items, Rejected)
+    got = {(o.entity_id, o.metric, o.unit, o.value) for o in of_type(items, Observation)}
+    assert got == {(f"w:sensor:{meter}/3424/0/1", "reading", "m3", 1234.5),
+                   (f"w:sensor:{meter}/3424/0/2", "flow_m3h", "m3/h", 0.8),
+                   ("w:sensor:yy/tank-3", "distance", "m", 1.75),
+                   ("w:sensor:yy/g1", "reading", "dB", 41.0)}
+    entities = {e.id: e for e in of_type(items, Entity)}
+    assert set(entities) == {o[0] for o in got}
+    assert entities[f"w:sensor:{meter}/3424/0/1"].attrs == {"metrics": ["reading"]}
+    assert all((e.lat, e.lon) == (None, None) for e in entities.values())
+
+
+def test_an_empty_pack_is_an_answer() -> None:
+    """[] (a gateway with nothing new) and a pack of base fields only hold nothing: a FeedHeader
+    alone, no ParseError."""
+    assert parse(b"[]") == [FeedHeader(None, full_dataset=False)]
+    assert parse(pack({"bn": "d/", "bt": T0})) == [FeedHeader(None, full_dataset=False)]
 
 
 def test_positioned_sensors_become_entities_with_zone_and_kind() -> None:
@@ -214,6 +248,9 @@ def test_positioned_sensors_become_entities_with_zone_and_kind() -> None:
                "w", {"metrics": ["level_m"], "zone": "north"}),
         Entity("water", "sensor", "yy-water:sensor:yy/pz2-p1", 28.5, 112.3, "active", T0, "w",
                {"metrics": ["pressure_bar"], "zone": "pz2"}),
+        # An impossible position is refused, the sensor and its readings kept, unlocated.
+        Entity("water", "sensor", "yy-water:sensor:other/x", None, None, "active", T0, "w",
+               {"metrics": ["pressure_bar"]}),
     ]
     assert [r.reason for r in of_type(items, Rejected)] == [
         "invalid position of sensor other/x: 95.0,10.0"]

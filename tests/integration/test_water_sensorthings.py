@@ -237,7 +237,8 @@ def test_nan_result_is_rejected_not_the_payload() -> None:
 
 
 def test_unmapped_datastreams_overrides_and_ignore() -> None:
-    """A stream we cannot name is rejected with a hint; the metrics table maps or ignores it."""
+    """A stream outside the water vocabulary is a generic reading in its own unit (never refused);
+    the metrics table names or ignores it."""
     temp = datastream(1, "GGA01 Water Temperature", "C", "ucum:Cel", None)
     head = datastream(2, "GGA01 Head of Water", "m", "ucum:m", None)
     baro = datastream(3, "GGA01 Barometric Pressure", "mbar", "ucum:mbar", None)
@@ -247,13 +248,14 @@ def test_unmapped_datastreams_overrides_and_ignore() -> None:
                       observation(3, baro, 1013, T0), observation(4, by_unit, 250, T0),
                       observation(5, bad_unit, 7, T0))
     items = parse(rows)
-    assert {o.entity_id: o.metric for o in of(items, Observation)} == {
-        "sta:sensor:4": "pressure_bar"}
-    reasons = [r.reason for r in of(items, Rejected)]
-    assert len(reasons) == 4
-    assert "Datastream 1 ('GGA01 Water Temperature'" in reasons[0]
-    assert "unit 'Cel'" in reasons[0] and "metrics table" in reasons[0]
-    assert "Datastream 5" in reasons[3] and "'degF'" in reasons[3]
+    assert {o.entity_id: (o.metric, o.unit, o.value) for o in of(items, Observation)} == {
+        "sta:sensor:1": ("reading", "Cel", 9.5), "sta:sensor:2": ("reading", "m", 3.2),
+        "sta:sensor:3": ("reading", "hPa", 1013.0),
+        "sta:sensor:4": ("pressure_bar", "bar", pytest.approx(2.5)),
+        "sta:sensor:5": ("pressure", "degF", 7.0)}
+    assert not of(items, Rejected)
+    generic = {e.id for e in of(items, Entity) if e.attrs.get("generic")}
+    assert generic == {"sta:sensor:1", "sta:sensor:2", "sta:sensor:3"}
     counts: Counter[str] = Counter()
     metrics = check_metrics({"Water Temperature": "water_temperature", "head of water": "level",
                              "Barometric": "ignore"})
@@ -261,9 +263,10 @@ def test_unmapped_datastreams_overrides_and_ignore() -> None:
     got = {o.entity_id: (o.metric, o.unit, o.value) for o in of(items, Observation)}
     assert got == {"sta:sensor:1": ("water_temperature", "Cel", 9.5),
                    "sta:sensor:2": ("level_m", "m", 3.2),
-                   "sta:sensor:4": ("pressure_bar", "bar", pytest.approx(2.5))}
+                   "sta:sensor:4": ("pressure_bar", "bar", pytest.approx(2.5)),
+                   "sta:sensor:5": ("pressure", "degF", 7.0)}
     assert counts["ignored"] == 1
-    assert [r.reason for r in of(items, Rejected)] == [reasons[3]]
+    assert not of(items, Rejected)
 
 
 def test_check_metrics_refuses_bad_tables() -> None:
@@ -629,7 +632,8 @@ def test_bgs_page_without_expanded_datastreams_is_rejected_row_by_row() -> None:
 def test_bgs_observations_with_each_bgs_datastream() -> None:
     """Real BGS rows paired with each real BGS Datastream: water levels are reservoir levels in m,
     pressures in mbar (absolute, and of the water head) become bar, barometric pressure and the
-    rest are rejected as unmapped; every sensor is located by its observedArea."""
+    rest are generic readings in their own units (not refused); every sensor is located by its
+    observedArea."""
     rows = sample("bgs-frost-observations-value-array.json")
     streams = [ds for group in sample("bgs-frost-datastreams-expanded-foi-by-feature.json").values()
                for ds in group]
@@ -643,7 +647,11 @@ def test_bgs_observations_with_each_bgs_datastream() -> None:
         ds = by_id[o.entity_id.removeprefix("sta:sensor:")]
         n = next(k for k, p in enumerate(paired) if p["Datastream"] is ds)
         name = ds["name"]
-        if "Water Level" in name:
+        if o.metric == "reading":
+            assert not ("Water Level" in name or "Absolute Pressure" in name
+                        or "Pressure Head of Water" in name), name
+            assert o.value == pytest.approx(paired[n]["result"] * _factor(ds)), name
+        elif "Water Level" in name:
             assert (o.metric, o.unit, o.value) == ("level_m", "m", paired[n]["result"])
         else:
             assert "Pressure" in name and ds["unitOfMeasurement"]["symbol"] == "mbar"
@@ -651,16 +659,23 @@ def test_bgs_observations_with_each_bgs_datastream() -> None:
             assert o.value == pytest.approx(paired[n]["result"] / 1000)
     water = [ds for ds in streams if "Water Level" in ds["name"]
              or "Absolute Pressure" in ds["name"] or "Pressure Head of Water" in ds["name"]]
-    assert len(observations) == len(water)
+    assert len([o for o in observations if o.metric != "reading"]) == len(water)
+    assert len(observations) == len(streams)
     for entity in of(items, Entity):
         assert entity.lat is not None and 49 < entity.lat < 61 and -9 < entity.lon < 2, entity
         assert entity.attrs["located_by"] == "observed_area"
-    rejected = of(items, Rejected)
-    assert len(rejected) == len(streams) - len(water)
-    assert any("Barometric Pressure" in r.reason for r in rejected)
-    assert any(r.reason.endswith("metrics table") and "Head of Water', observed" in r.reason
-               and "unit 'm'" in r.reason for r in rejected)
+    assert not of(items, Rejected)
+    generic = {e.attrs["name"] for e in of(items, Entity) if e.attrs.get("generic")}
+    assert any("Barometric Pressure" in name for name in generic)
+    assert len(generic) == len(streams) - len(water)
     assert {e.kind for e in of(items, Entity)} == {"sensor", "reservoir"}
+
+
+def _factor(ds: dict[str, Any]) -> float:
+    """What a generic reading of ``ds`` is scaled by: the UCUM conversion to SenML's unit (1 for
+    units SenML takes as they are), as the parser applies it."""
+    from data_adapters.water.sensorthings import _TO_SENML
+    return _TO_SENML.get(ucum_code(ds["unitOfMeasurement"]) or "", ("", 1.0))[1]
 
 
 def test_psnc_object_results_string_ids_and_zoneless_times() -> None:

@@ -259,6 +259,24 @@ def vehicles_without_trip() -> bytes:
     return message.SerializeToString()
 
 
+def trip_only_vehicles() -> bytes:
+    """Subway-style VehiclePositions without any position (valid: position is optional): the
+    trip, its stop and the stop status only, as whole subway systems publish them."""
+    message = new_message()
+    for entity_id, vehicle_id, route, trip, stop, status in (
+            ("000001A", "A-1", "A", "A-0815", "A27N", rt.VehiclePosition.STOPPED_AT),
+            ("000002A", "A-2", "A", "A-0822", "A28N", rt.VehiclePosition.INCOMING_AT),
+            ("000003L", "L-1", "L", "L-0301", "L06S", rt.VehiclePosition.IN_TRANSIT_TO)):
+        entity = message.entity.add()
+        entity.id = entity_id
+        vp = entity.vehicle
+        vp.vehicle.id = vehicle_id
+        vp.trip.trip_id, vp.trip.route_id, vp.trip.start_date = trip, route, "20260101"
+        vp.stop_id = stop
+        vp.current_status = status
+    return message.SerializeToString()
+
+
 def trip_updates() -> bytes:
     """Delays at trip level, from StopTimeUpdates (past and future, SKIPPED), and none at all."""
     message = new_message()

@@ -416,3 +416,55 @@ def test_ingest_water_reads_a_sensorthings_collection(tmp_path: Path, redis_serv
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["accepted"] >= 1
     assert any(e["kind"] in ("sensor", "reservoir") for e in store.entities.read_entities(r, "water"))
+
+
+def test_ingest_water_detects_the_format(tmp_path: Path, redis_server: RedisServer,
+                                         r: redis.Redis) -> None:
+    """A saved MQTT batch frame replays through the MQTT adapter (its topics name the sensors),
+    a bare array of SensorThings Observations is SensorThings, and a legacy SenML pack is
+    refused with SenML's own words."""
+    from data_adapters.water.mqtt import MqttMessage, encode_batch
+
+    now = time.time()
+    frame = tmp_path / "frame.json"
+    frame.write_bytes(encode_batch(
+        [MqttMessage("city/water/pz2-p1/senml", json.dumps(
+            [{"n": "pressure", "u": "kPa", "v": 310, "bt": now}]).encode(), now)],
+        last_message_at=now, topics=["city/water/+/senml"]))
+    env = base_env(tmp_path / "data", redis_server.url)
+    result = run_cli(env, "ingest", "water", "--file", str(frame), "--feed", "w")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["accepted"] == 2  # the reading and its sensor
+    assert set(store.entities.read_latest(r, "water", "pressure_bar")) == {"w:sensor:pz2-p1"}
+
+    rows = json.loads(contract_payloads(now)[0])["value"]
+    bare = tmp_path / "observations.json"
+    bare.write_text(json.dumps(rows))
+    result = run_cli(env, "ingest", "water", "--file", str(bare), "--feed", "sta")
+    assert result.returncode == 0, result.stderr
+    assert any(e["id"].startswith("sta:") for e in store.entities.read_entities(r, "water"))
+
+    legacy = tmp_path / "legacy.json"
+    legacy.write_text('{"bn": "urn:dev:ow:10e2073a01080063", "e": [{"n": "temp", "v": 23.5}]}')
+    result = run_cli(env, "ingest", "water", "--file", str(legacy))
+    assert result.returncode == EXIT_UNUSABLE
+    assert "legacy SenML draft format" in result.stderr, result.stderr
+
+
+def test_ingest_honours_the_city_bounds(tmp_path: Path, redis_server: RedisServer,
+                                        r: redis.Redis) -> None:
+    """CITYOPS_CITY_BOUNDS reaches the FHIR adapter of `cityops ingest` as it reaches the
+    runner's: a Location outside the city is listed and flagged, not drawn."""
+    far = tmp_path / "far.json"
+    far.write_text(json.dumps({"resourceType": "Location", "id": "nj", "status": "active",
+                               "position": {"latitude": 40.19, "longitude": 74.67}}))
+    env = base_env(tmp_path / "data", redis_server.url)
+    assert run_cli(env, "ingest", "medical", "--file", str(far), "--feed", "open").returncode == 0
+    result = run_cli({**env, "CITYOPS_CITY_BOUNDS": "28.2,111.9,28.9,112.8"}, "ingest",
+                     "medical", "--file", str(far), "--feed", "city")
+    assert result.returncode == 0, result.stderr
+    stored = {e["id"]: e for e in store.entities.read_entities(r, "medical")}
+    assert (stored["open:hospital:nj"]["lat"], stored["open:hospital:nj"]["lon"]) == (40.19, 74.67)
+    flagged = stored["city:hospital:nj"]
+    assert flagged["lat"] is None and flagged["attrs"]["out_of_bounds"] is True
+    assert flagged["attrs"]["reported_position"] == [40.19, 74.67]

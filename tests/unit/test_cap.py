@@ -174,8 +174,72 @@ def test_atom_embedded_and_linked() -> None:
     items = parse(doc)
     assert [e.id for e in events(items)] == ["capf:cap:A-1:s@x.org"]
     assert [i.reason for i in items if isinstance(i, Rejected)] == [
-        "atom index links 2 alert(s) that are not fetched"]
+        "index links 2 alert(s) that are not fetched (links are followed when the feed is polled)"]
     assert parse('<feed xmlns="http://www.w3.org/2005/Atom"><id>f</id></feed>') == []
+
+
+def test_rss_is_read_like_atom() -> None:
+    """CAP in RSS 2.0 (and RSS 1.0): items embedding an alert are parsed, items linking one are
+    counted (a poll follows them), an empty channel is a valid "no warnings"."""
+    doc = ('<rss version="2.0"><channel><title>Warnings</title>'
+           f"<item><title>Flood</title>{alert(info(), decl=False)}</item>"
+           "<item><title>Wind</title><link>https://x.example/cap/2.xml</link></item>"
+           '<item><title>Heat</title><enclosure url="https://x.example/cap/3.xml" '
+           'type="application/cap+xml" length="900"/></item>'
+           "<item><title>No link</title></item></channel></rss>")
+    items = parse(doc)
+    assert [e.id for e in events(items)] == ["capf:cap:A-1:s@x.org"]
+    assert [i.reason for i in items if isinstance(i, Rejected)] == [
+        "index links 2 alert(s) that are not fetched (links are followed when the feed is polled)"]
+    assert parse('<rss version="2.0"><channel><title>Quiet</title></channel></rss>') == []
+    rdf = ('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+           'xmlns="http://purl.org/rss/1.0/"><channel/><item>'
+           f"{alert(info(), identifier='R-1', decl=False)}</item></rdf:RDF>")
+    assert [e.id for e in events(parse(rdf))] == ["capf:cap:R-1:s@x.org"]
+
+
+def test_index_entries_pick_the_cap_link_and_the_entry_keys() -> None:
+    """A link typed as CAP wins over the entry's page; self links are no content; the CAP
+    identifier, sent time and the entry's own time are read for the cache."""
+    from data_adapters.cap.index import index_entries, message_key
+    from data_adapters.cap.xml import read_xml
+    doc = ('<feed xmlns="http://www.w3.org/2005/Atom" '
+           f'xmlns:cap="{NS12}"><entry><id>1</id><updated>2024-05-01T10:00:00+08:00</updated>'
+           '<link rel="self" href="https://x.example/entry/1"/>'
+           '<link rel="alternate" type="text/html" href="https://x.example/page/1"/>'
+           '<link rel="alternate" type="application/cap+xml" href="/cap/1.xml"/>'
+           "<cap:identifier>A-1</cap:identifier><cap:sent>2024-05-01T10:00:00+08:00</cap:sent>"
+           '</entry><entry><id>2</id><link rel="self" href="https://x.example/entry/2"/></entry>'
+           "</feed>")
+    first, second = index_entries(read_xml(doc.encode())) or []
+    assert (first.link, first.identifier, first.sent, first.stamp) == (
+        "/cap/1.xml", "A-1", "2024-05-01T10:00:00+08:00", "2024-05-01T10:00:00+08:00")
+    assert second.link is None
+    assert index_entries(read_xml(alert(info()).encode())) is None
+    assert message_key(alert(info()).encode()) == ("A-1", "2024-05-01T10:00:00+08:00")
+    assert message_key(b"<html/>") is None and message_key(b"not xml") is None
+
+
+def test_a_frame_holds_the_index_and_its_linked_messages() -> None:
+    """The adapter's frame: the index's own alerts, each linked message, a linked document that is
+    no CAP (one Rejected naming its URL), and each skipped link, with its reason."""
+    from data_adapters.cap.frame import Linked, Skipped, encode_frame, parse_frame
+    index = ('<feed xmlns="http://www.w3.org/2005/Atom"><id>f</id>'
+             f"<entry><id>1</id><content>{alert(info(), decl=False)}</content></entry>"
+             '<entry><id>2</id><link href="http://x.example/2.xml"/></entry></feed>').encode()
+    frame = encode_frame("http://x.example/feed", index, [
+        Linked("http://x.example/2.xml", alert(info(), identifier="A-2").encode()),
+        Linked("http://x.example/3.xml", b"<html>moved</html>", cached=True)],
+        [Skipped("1 linked alert(s) not followed: elsewhere", "http://evil.example/4.xml")])
+    items = list(parse_frame(frame, "capf", FETCHED, languages=("en",), id_prefix=None,
+                             domain="city"))
+    assert [e.id for e in events(items)] == ["capf:cap:A-1:s@x.org", "capf:cap:A-2:s@x.org"]
+    reasons = [i.reason for i in items if isinstance(i, Rejected)]
+    assert reasons[0].startswith("linked alert http://x.example/3.xml: not CAP: root element")
+    assert reasons[1:] == ["1 linked alert(s) not followed: elsewhere"]
+    with pytest.raises(ParseError, match="no CAP index frame"):
+        list(parse_frame(b'{"format": "other"}', "capf", FETCHED, languages=("en",),
+                         id_prefix=None, domain="city"))
 
 
 def test_alerts_root() -> None:

@@ -107,19 +107,40 @@ def test_duplicate_vehicle_keeps_the_newest() -> None:
 
 
 def test_invalid_positions_are_rejected_and_bad_bearings_dropped() -> None:
-    """Impossible positions are Rejected; a bearing of 400 is dropped, 0 (north) and speeds kept."""
+    """Impossible positions are Rejected; a bearing of 400 is dropped, 0 (north) and speeds kept;
+    a vehicle that sends no position at all is kept, unlocated."""
     items = parse(fx.invalid_position())
     rejected = of(items, Rejected)
     assert [r.reason for r in rejected] == [
         "invalid position: 100.0,-82.4000015258789", "invalid position: 28.0,200.0",
-        "invalid position: 0.0,0.0", "invalid position: nan,112.0", "invalid position: none"]
+        "invalid position: 0.0,0.0", "invalid position: nan,112.0"]
     assert all(r.excerpt.startswith('id: "') for r in rejected)
     vehicles = by_id(items)
-    assert sorted(vehicles) == ["f:vehicle:bus-6", "f:vehicle:bus-7", "f:vehicle:bus-8"]
+    assert sorted(vehicles) == ["f:vehicle:bus-5", "f:vehicle:bus-6", "f:vehicle:bus-7",
+                                "f:vehicle:bus-8"]
+    assert (vehicles["f:vehicle:bus-5"].lat, vehicles["f:vehicle:bus-5"].lon) == (None, None)
     assert vehicles["f:vehicle:bus-6"].attrs == {}
     assert vehicles["f:vehicle:bus-7"].attrs == {"bearing": 0.0, "speed_mps": 0.0}
     assert vehicles["f:vehicle:bus-8"].attrs == {"speed_mps": 90.0}
-    assert len(items) == 1 + 5 + 3
+    assert len(items) == 1 + 4 + 4
+
+
+def test_trip_only_vehicles_are_kept_unlocated() -> None:
+    """GTFS-rt makes position optional (subway systems send trip-only vehicles): each is kept with
+    its trip, route, stop and status, lat/lon None, and nothing is rejected."""
+    items = parse(fx.trip_only_vehicles())
+    assert not of(items, Rejected)
+    vehicles = by_id(items)
+    assert sorted(vehicles) == ["f:vehicle:A-1", "f:vehicle:A-2", "f:vehicle:L-1"]
+    for vehicle in vehicles.values():
+        assert (vehicle.lat, vehicle.lon, vehicle.status) == (None, None, "in_service")
+    assert vehicles["f:vehicle:A-1"].attrs == {
+        "route_id": "A", "trip_id": "A-0815", "start_date": "20260101", "stop_id": "A27N",
+        "current_status": "STOPPED_AT"}
+    assert vehicles["f:vehicle:A-1"].observed_at == HEADER
+    # A stop without a position is as valid in a later message; a located vehicle stays located.
+    assert (vehicles["f:vehicle:L-1"].lat, vehicles["f:vehicle:L-1"].lon) == (None, None)
+    assert vehicles["f:vehicle:A-2"].attrs["current_status"] == "INCOMING_AT"
 
 
 def test_mixed_entity_types_in_one_message() -> None:
@@ -331,6 +352,31 @@ def test_static_zip_stops() -> None:
                        "stops.txt: duplicate stop_id S1"]
     # Every data row of stops.txt is accounted for: 8 rows, 3 stops, 5 rejections.
     assert len(stops) + len(reasons) == fx.STOPS_TXT.count("\r\n") - 1
+
+
+def test_static_nodes_and_boarding_areas_need_no_position() -> None:
+    """GTFS makes stop_lat/stop_lon optional for generic nodes (3) and boarding areas (4): they
+    are kept unlocated; a stop, station or entrance (0, 1, 2) without one is still rejected."""
+    stops = ("stop_id,stop_name,stop_lat,stop_lon,location_type,parent_station\n"
+             "ST,Station,28.55,112.36,1,\nN1,Stair node,,,3,ST\nB1,Boarding area,,,4,P1\n"
+             "P1,Platform,28.5501,112.3601,0,ST\nE1,Entrance,,,2,ST\nN2,Node placed,28.5502,"
+             "112.3602,3,ST\n")
+    items = parse_zip(fx.make_zip({"stops.txt": stops}))
+    placed = {e.id: (e.lat, e.lon) for e in of(items, Entity)}
+    assert placed == {"f:stop:ST": (28.55, 112.36), "f:stop:N1": (None, None),
+                      "f:stop:B1": (None, None), "f:stop:P1": (28.5501, 112.3601),
+                      "f:stop:N2": (28.5502, 112.3602)}
+    assert [r.reason for r in of(items, Rejected)] == ["stops.txt: stop E1: invalid position '',''"]
+
+
+def test_trip_only_ambulances_are_kept_unlocated() -> None:
+    """The ambulance AVL export goes through the same parser: a unit without a fix is listed."""
+    from data_adapters.medical.ambulances import parse_ambulances
+    ambulances = [i for i in parse_ambulances(fx.trip_only_vehicles(), "ems", fx.FETCHED_AT)
+                  if isinstance(i, Entity)]
+    assert sorted((a.id, a.lat, a.status) for a in ambulances) == [
+        ("ems:ambulance:A-1", None, "on_call"), ("ems:ambulance:A-2", None, "on_call"),
+        ("ems:ambulance:L-1", None, "on_call")]
 
 
 def test_static_zip_routes() -> None:

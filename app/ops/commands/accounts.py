@@ -11,14 +11,40 @@ import redis
 from app.accounts import admin
 from app.model import roles
 from app.model.domains import DOMAINS
-from app.ops.commands.common import EXIT_OK, actor, password_flag, print_table, read_password, when
+from app.ops.commands.common import (
+    EXIT_OK,
+    CommandError,
+    actor,
+    password_flag,
+    print_table,
+    read_password,
+    when,
+)
+
+
+def _departments(text: str | None) -> tuple[str, ...]:
+    """The departments named on the command line, each one the SOP catalogue in force knows."""
+    from app.config import load_settings
+    from app.incidents import sop
+
+    named = tuple(d.strip() for d in (text or "").split(",") if d.strip())
+    if named:
+        known = sop.current(load_settings().incidents.sop_file)[0].departments
+        unknown = [d for d in named if d not in known]
+        if unknown:
+            raise CommandError(f"unknown department '{unknown[0][:40]}': the SOP catalogue has "
+                               f"{', '.join(known)}")
+    return named
 
 
 def cmd_users_add(r: redis.Redis, args: argparse.Namespace) -> int:
+    departments = _departments(args.departments)
     password = read_password(args)
     domains = tuple(d.strip() for d in (args.domains or "").split(",") if d.strip())
-    name = admin.add_user(r, actor(), args.name, args.role, password, domains)
-    print(f"user '{name}' added with role {args.role}")
+    name = admin.add_user(r, actor(), args.name, args.role, password, domains,
+                          departments=departments)
+    print(f"user '{name}' added with role {args.role}"
+          + (f", departments {', '.join(departments)}" if departments else ""))
     return EXIT_OK
 
 
@@ -27,13 +53,14 @@ def cmd_users_list(r: redis.Redis, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"name": u["name"], "role": u.get("role"),
                            "domains": [d for d in u.get("domains", "").split(",") if d],
+                           "departments": [d for d in u.get("departments", "").split(",") if d],
                            "disabled": u.get("disabled") == "1",
                            "created_at": when(u.get("created_at"))} for u in users], indent=2))
         return EXIT_OK
-    print_table(["name", "role", "domains", "state", "created"],
+    print_table(["name", "role", "domains", "state", "created", "departments"],
                  [[u["name"], u.get("role", ""), u.get("domains", "") or "all",
                    "disabled" if u.get("disabled") == "1" else "active",
-                   when(u.get("created_at"))] for u in users])
+                   when(u.get("created_at")), u.get("departments", "")] for u in users])
     return EXIT_OK
 
 
@@ -93,6 +120,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--role", required=True, choices=roles.USER_ROLES)
     add.add_argument("--domains", help="emergency staff: comma-separated domains they act on "
                                        f"({', '.join(DOMAINS)}); default all")
+    add.add_argument("--departments", help="comma-separated departments of the SOP catalogue the "
+                                           "user belongs to (incident tasks), e.g. water_bureau")
     password_flag(add)
     add.set_defaults(handler=cmd_users_add)
     lst = users_sub.add_parser("list", help="list users")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any, Mapping
 
 import redis
 
@@ -22,27 +23,32 @@ TRANSPORT_KINDS = ("static", "vehicle_positions", "trip_updates", "alerts", "aut
 INGEST_ADAPTERS = {"water": "senml_http", "city": "open311", "medical": "fhir", "cap": "cap"}
 
 
-def _ingest_adapter(domain: str, kind: str, feed: str, data: bytes):  # type: ignore[no-untyped-def]
-    """The adapter that parses a recorded payload of ``domain`` (and ``kind``)."""
+def _ingest_adapter(domain: str, kind: str, feed: str, data: bytes,  # type: ignore[no-untyped-def]
+                    defaults: Mapping[str, Any]):
+    """The adapter that parses a recorded payload of ``domain`` (and ``kind``), with the city-wide
+    ``defaults`` the runner gives its feeds too (app/ops/feed_defaults.py)."""
     from data_adapters import registry
 
-    config = {"name": feed, "url": "file://recorded"}
-    if domain == "water" and data.lstrip()[:1] == b"{":
-        # A JSON object is a SensorThings collection; SenML packs are always arrays.
-        return registry.build({**config, "adapter": "sensorthings", "lookback_hours": 0,
-                               "url": "http://recorded.invalid/Observations"})
+    def build(table: dict[str, Any]):  # type: ignore[no-untyped-def]
+        return registry.build({"name": feed, "url": "file://recorded", **table}, defaults)
+
+    if domain == "water":
+        # A SenML pack, an MQTT batch frame or a SensorThings collection, told by its structure.
+        from data_adapters.water.detect import recorded_feed
+        return build(recorded_feed(data))
     if domain == "medical" and data.lstrip()[:1] not in (b"{", b"["):
         # Not FHIR JSON: the ambulance service's GTFS-rt VehiclePositions (protobuf).
-        return registry.build({**config, "adapter": "ambulance_avl"})
+        return build({"adapter": "ambulance_avl"})
     if domain in INGEST_ADAPTERS:
-        return registry.build({**config, "adapter": INGEST_ADAPTERS[domain]})
+        return build({"adapter": INGEST_ADAPTERS[domain]})
     if domain != "transport":
         raise CommandError(f"no adapter ingests '{domain}' payloads yet")
     if kind == "auto":
-        kind = "static" if data[:4] == b"PK\x03\x04" else "mixed"  # a GTFS zip, else GTFS-rt
+        from data_adapters.transport import detect_kind
+        kind = "static" if detect_kind(data) == "static" else "mixed"  # a GTFS zip, else GTFS-rt
     if kind == "static":
-        return registry.build({**config, "adapter": "gtfs_static"})
-    return registry.build({**config, "adapter": "gtfs_rt", "kind": kind})
+        return build({"adapter": "gtfs_static"})
+    return build({"adapter": "gtfs_rt", "kind": kind})
 
 
 def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
@@ -59,15 +65,18 @@ def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
     if len(data) > INGEST_MAX_BYTES:
         print(f"cityops: {args.file} is larger than {INGEST_MAX_BYTES} bytes", file=sys.stderr)
         return EXIT_USAGE
+    from app.ops.feed_defaults import city_feed_defaults
     from data_adapters.base import FatalFeedError
 
+    settings = load_settings()
     try:
-        adapter = _ingest_adapter(args.domain, args.kind, args.feed, data)
+        adapter = _ingest_adapter(args.domain, args.kind, args.feed, data,
+                                  city_feed_defaults(settings))
     except FatalFeedError as exc:
         raise CommandError(str(exc)) from None
     try:
         result = ingest(r, adapter, RawPayload(data=data, source=str(args.file)),
-                        dead_letter_unusable=False)
+                        dead_letter_unusable=False, history=settings.history)
     except ParseError as exc:
         print(f"cityops: {args.file}: unusable payload: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -75,7 +84,7 @@ def cmd_ingest(r: redis.Redis, args: argparse.Namespace) -> int:
     from app.situation.mapdata import share as map_share
 
     # What an adapter writes, the maps show: publish the domain's map arrays like the runner does.
-    map_share.publish(r, adapter.domain, Thresholds.of(load_settings().kpis))
+    map_share.publish(r, adapter.domain, Thresholds.of(settings.kpis))
     print(json.dumps(result.as_json()))
     return EXIT_OK
 

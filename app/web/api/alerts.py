@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, g, jsonify
 
 from app import accounts, alerts, audit
 from app.accounts import admin
-from app.alerts.cap_export import cap_document
+from app.alerts.cap_export import cap_document, describe, issue_message
 from app.model import roles
 from app.model.alerts import MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE, SEVERITIES, STATES
 from app.model.domains import DOMAINS
@@ -41,13 +41,13 @@ RAISE_BODY = (Field("title", "text", required=True, max_length=MAX_TITLE),
               Field("severity", "choice", required=True, max_length=32, choices=SEVERITIES),
               Field("lat", "number", low=-90.0, high=90.0),
               Field("lon", "number", low=-180.0, high=180.0),
-              Field("description", "text", max_length=MAX_DESCRIPTION))
+              Field("description", "text", max_length=MAX_DESCRIPTION, multiline=True))
 ACTION_BODIES: dict[str, tuple[Field, ...]] = {
-    "ack": (Field("note", "text", max_length=MAX_NOTE),),
+    "ack": (Field("note", "text", max_length=MAX_NOTE, multiline=True),),
     "assign": (Field("user", "text", required=True, max_length=64),
                Field("expected", "text", max_length=64)),
-    "note": (Field("text", "text", required=True, max_length=MAX_NOTE),),
-    "resolve": (Field("note", "text", max_length=MAX_NOTE),),
+    "note": (Field("text", "text", required=True, max_length=MAX_NOTE, multiline=True),),
+    "resolve": (Field("note", "text", max_length=MAX_NOTE, multiline=True),),
 }
 ACTIONS = tuple(ACTION_BODIES)
 
@@ -112,9 +112,8 @@ def get_alert(alert_id: str) -> Response:
 def audit_log() -> Response:
     """The newest ``?count=`` (100) entries of the audit log, newest first (admins)."""
     entries = audit.recent(redis_client(), g.query["count"] or 100)
-    return jsonify({"audit": [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
-                               "target": e.target, "addr": e.addr, "outcome": e.outcome,
-                               "detail": e.detail} for e in entries]})
+    # count > 1: one entry standing for repeated refusals of an anonymous client (window_s).
+    return jsonify({"audit": [e.as_json() for e in entries]})
 
 
 # -- changing ----------------------------------------------------------------------------------------
@@ -172,7 +171,15 @@ def act(alert_id: str, action: str) -> Response | tuple[Response, int]:
 @require_roles(roles.API_READERS)
 @inputs()
 def alert_cap(alert_id: str) -> Response:
-    """The alert as CAP 1.2 XML; msgType Alert, Update or Cancel as its state says."""
-    alert = _alert_or_404(redis_client(), alert_id)
-    return Response(cap_document(alert, time.time()), mimetype="application/cap+xml",
+    """The alert as CAP 1.2 XML: the message issued for its current version (issued now, and
+    audited, if this is the first export of that version); msgType Alert, Update or Cancel."""
+    r = redis_client()
+    alert = _alert_or_404(r, alert_id)
+    message, issued = issue_message(r, alert, time.time())
+    if issued:
+        principal = _principal()
+        audit.record(r, principal.name, "cap_issue", target=alert_id, addr=client_addr(),
+                     detail=f"{message.msg_type} {message.identifier}")
+    event, place = describe(r, alert)
+    return Response(cap_document(alert, message, event, place), mimetype="application/cap+xml",
                     headers={"Content-Disposition": f'inline; filename="{alert_id}.cap.xml"'})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, g, jsonify
 
+from app.alerts.policy import acting_domains
 from app.kpis import reading as kpi_reading
 from app.live.entities import domain_entities, domain_events
 from app.live.feeds import read_health
@@ -31,10 +32,14 @@ def _domains_asked() -> list[str]:
 @require_roles(roles.API_READERS)
 @inputs()
 def me() -> Response:
-    """Who is asking, and with which role."""
+    """Who is asking, and with which role; for emergency staff, the domains they act on (every
+    domain when their account names none: app.alerts.policy)."""
     principal = current_principal()
     assert principal is not None  # the gate admits no anonymous request here
-    return jsonify(principal.as_json())
+    found = principal.as_json()
+    if principal.role == roles.EMERGENCY:
+        found["domains"] = list(acting_domains(principal))
+    return jsonify(found)
 
 
 @api.get("/entities/<domain>")

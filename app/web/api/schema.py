@@ -1,8 +1,9 @@
 """The input schema every API endpoint declares: its query parameters and JSON body as Field tables.
 
 A parameter or body field that is not declared, given twice, missing when required, of the wrong
-type or too long is a 400 naming the field, before the view runs. Tests walk these tables, so a
-field added here is checked by them at once.
+type or too long is a 400 naming the field, before the view runs; so is text holding control
+characters, lone surrogates or bidirectional overrides (app/model/text.py), and a required text
+that shows nothing. Tests walk these tables, so a field added here is checked by them at once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, Callable, Mapping, NoReturn, Sequence, TypeVar
 
 from flask import abort, g, request
 
+from app.model.text import has_visible_text, text_problem
+
 MAX_QUERY_VALUE = 200
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,7 +27,8 @@ class Field:
 
     ``kind`` is "text" (a string of at most ``max_length``), "choice" (one of ``choices``),
     "choices" (a comma-separated list of ``choices``, query only), "number" (a finite number
-    within ``low``..``high``) or "int" (a whole number within ``low``..``high``).
+    within ``low``..``high``) or "int" (a whole number within ``low``..``high``). Text is one line
+    unless ``multiline`` (then tab and newline are allowed too).
     """
 
     name: str
@@ -34,6 +38,7 @@ class Field:
     choices: tuple[str, ...] = ()
     low: float = -math.inf
     high: float = math.inf
+    multiline: bool = False
 
 
 def bad_request(message: str) -> NoReturn:
@@ -65,12 +70,22 @@ def _body_value(field: Field, body: Mapping[str, Any]) -> Any:
         bad_request(f"'{field.name}' must be a string")
     if len(value) > field.max_length:
         bad_request(f"'{field.name}' is longer than {field.max_length} characters")
+    _check_text(field, value)
     text = value.strip()
     if field.required and not text:
         bad_request(f"'{field.name}' must not be empty")
+    if text and not has_visible_text(text):
+        bad_request(f"'{field.name}' shows nothing: it holds only invisible characters")
     if field.kind == "choice" and text not in field.choices:
         bad_request(f"'{field.name}' must be one of {', '.join(field.choices)}")
     return text
+
+
+def _check_text(field: Field, value: str) -> None:
+    """400 naming the field when ``value`` holds characters no person's text may hold."""
+    problem = text_problem(value, multiline=field.multiline)
+    if problem is not None:
+        bad_request(f"'{field.name}' {problem}")
 
 
 def parse_body(fields: Sequence[Field]) -> dict[str, Any]:
@@ -90,8 +105,10 @@ def _query_value(field: Field, raw: str) -> Any:
     limit = field.max_length if field.kind == "text" else MAX_QUERY_VALUE
     if len(raw) > limit:
         bad_request(f"'{field.name}' is longer than {limit} characters")
+    _check_text(field, raw)
     if field.kind == "int":
-        if not raw.isdigit() or not field.low <= int(raw) <= field.high:
+        # ASCII digits only: str.isdigit() is also true for "²" and other digits int() refuses.
+        if not (raw.isascii() and raw.isdigit()) or not field.low <= int(raw) <= field.high:
             bad_request(f"'{field.name}' must be a whole number from {_range(field).replace('..', ' to ')}")
         return int(raw)
     if field.kind == "choices":

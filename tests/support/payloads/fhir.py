@@ -69,6 +69,13 @@ def bundle(*resources: dict[str, Any], **extra: Any) -> dict[str, Any]:
             "entry": [{"resource": r} for r in resources], **extra}
 
 
+def outcome(*severities: str) -> dict[str, Any]:
+    """An OperationOutcome with one issue of each severity (information, warning, error, fatal)."""
+    return {"resourceType": "OperationOutcome", "issue": [
+        {"severity": severity, "code": "informational", "diagnostics": f"{severity} note"}
+        for severity in severities]}
+
+
 def dumps(doc: Any) -> bytes:
     """JSON bytes of a fixture."""
     return json.dumps(doc).encode()
