@@ -63,6 +63,7 @@ STOP = (28.540, 112.345)
 VEHICLE = (28.556, 112.386)
 SENML_SENSOR = (28.534, 112.372)
 STA_SENSOR = (28.571, 112.366)
+STA_SENSOR2 = (28.575, 112.374)  # the second Datastream's Thing: its own marker, not under the first
 REQUEST = (28.546, 112.398)
 MANUAL_ALERT = (28.576, 112.349)
 CAP_RING = ((28.515, 112.300), (28.515, 112.320), (28.530, 112.320), (28.530, 112.300))
@@ -184,12 +185,17 @@ def sensorthings(h: Hostile, now: float) -> bytes:
                             "location": {"type": "Point",
                                          "coordinates": [STA_SENSOR[1], STA_SENSOR[0]]}}]}
 
+    # The second Datastream (its unit only a hostile symbol: kept as a generic reading) is on a
+    # Thing of its own elsewhere, so that each sensor's marker can be clicked on its own.
+    other = {**thing, "@iot.id": 8, "Locations": [{**thing["Locations"][0], "location": {
+        "type": "Point", "coordinates": [STA_SENSOR2[1], STA_SENSOR2[0]]}}]}
+
     def stream(ref: int, unit: dict[str, str]) -> dict[str, Any]:
         return {"@iot.id": ref, "name": h.text(f"xss.sta.ds{ref}", SVG if ref == 1 else None),
                 "description": h.text(f"xss.sta.ds{ref}_desc"), "unitOfMeasurement": unit,
                 "ObservedProperty": {"name": h.text(f"xss.sta.op{ref}", BACKTICK if ref == 1 else None),
                                      "definition": h.url(f"xss.sta.op{ref}_def")},
-                "Thing": thing}
+                "Thing": thing if ref == 1 else other}
 
     good = stream(1, {"name": h.text("xss.sta.unit_name"), "symbol": h.text("xss.sta.symbol"),
                       "definition": "ucum:kPa"})
