@@ -1,5 +1,6 @@
-"""From what happened to what must be sent: alert steps from the alerts' change stream and feed
-state changes become deliveries queued per receiver, and e-mails queued for the mail server.
+"""From what happened to what must be sent: alert steps from the alerts' change stream, incident
+and task changes (app/outbound/incident_events.py) and feed state changes become deliveries queued
+per receiver, and e-mails queued for the mail server.
 
 Queues live in Redis, so nothing is lost while a receiver, the mail server or the dispatcher
 itself is down; a full queue counts what it could not keep. The cursor of the change stream is
@@ -22,6 +23,7 @@ from app.config import Settings
 from app.live.feeds import read_health
 from app.model.outbound import Receiver
 from app.outbound import events, mail, notices
+from app.outbound.incident_events import IncidentFanout
 from app.store.keys import Keys
 
 FEED_CHECK_S = 5.0
@@ -46,14 +48,18 @@ class Fanout:
         self.settings = settings
         self.feed_check_s = feed_check_s
         self.next_feed_check = 0.0
+        self.incidents = IncidentFanout(settings)
 
     def step(self, r: redis.Redis, receivers: Sequence[Receiver], block_ms: int | None = None,
              now: float | None = None) -> Fanned:
-        """One pass: new alert steps (waiting up to ``block_ms`` for one), then, every few
-        seconds, the feeds' states."""
+        """One pass: new alert steps (waiting up to ``block_ms`` for one), the incidents' new
+        timeline entries and notices, then, every few seconds, the feeds' states."""
         fanned = Fanned()
         self._alert_changes(r, receivers, block_ms, fanned)
         now = time.time() if now is None else now
+        fanned.mails += self.incidents.step(
+            r, receivers, lambda r_, targets, delivery: self._queue(r_, targets, delivery, fanned),
+            now)
         if now >= self.next_feed_check:
             self.next_feed_check = now + self.feed_check_s
             self._feed_changes(r, receivers, now, fanned)

@@ -222,6 +222,9 @@ class Keys:
     outbound_mail = "co:{outbound}:mail"  # list: e-mails waiting to be sent (JSON)
     outbound_mail_status = "co:{outbound}:mail:status"  # hash: the mail server's delivery state
     outbound_lease = "co:{outbound}:lease"  # string: the dispatcher delivering
+    # hash: incident id -> the last entry of its timeline that was announced (dropped a day after
+    # the incident's last change)
+    outbound_incidents_seen = "co:{outbound}:incidents:seen"
 
     # list: deliveries waiting for one receiver, oldest first (JSON: id, type, body)
     @staticmethod

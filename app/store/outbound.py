@@ -204,3 +204,55 @@ def hold_lease(r: redis.Redis, owner: str, ttl_ms: int) -> bool:
 def release_lease(r: redis.Redis, owner: str) -> None:
     """Give the lease up (a stopping dispatcher), so another need not wait for it to expire."""
     r.eval(script("release_lease"), 1, Keys.outbound_lease, owner)
+
+
+# -- incidents, as the dispatcher reads them ---------------------------------------------------------
+# The incident scripts write each step to the incident's timeline and move the incident in the
+# index (id -> time of its last change): the dispatcher reads the incidents changed since its last
+# pass, and each one's timeline after the last entry it announced.
+def incidents_changed_since(r: redis.Redis, since: float) -> list[tuple[str, float]]:
+    """(incident id, time of its last change) of every incident changed at or after ``since``."""
+    return [(i, float(score)) for i, score in r.zrangebyscore(Keys.incidents_index, since, "+inf",
+                                                              withscores=True)]
+
+
+def timeline_after(r: redis.Redis, incident_id: str, after: str,
+                   count: int = 500) -> list[tuple[str, dict[str, str]]]:
+    """An incident's timeline entries after the entry id ``after``, oldest first."""
+    return list(r.xrange(Keys.incident_timeline(incident_id), f"({after}", "+", count=count))
+
+
+def read_incident_seen(r: redis.Redis, incident_ids: Sequence[str]) -> list[str | None]:
+    """The last timeline entry announced of each incident (None: none yet)."""
+    return list(r.hmget(Keys.outbound_incidents_seen, list(incident_ids))) if incident_ids else []
+
+
+def write_incident_seen(r: redis.Redis, incident_id: str, entry_id: str) -> None:
+    """Remember the last timeline entry of an incident that was announced."""
+    r.hset(Keys.outbound_incidents_seen, incident_id, entry_id)
+
+
+def forget_incidents_seen(r: redis.Redis, before: float) -> int:
+    """Drop what is remembered of incidents not changed since ``before`` (they are done)."""
+    seen = r.hkeys(Keys.outbound_incidents_seen)
+    if not seen:
+        return 0
+    with r.pipeline(transaction=False) as pipe:
+        for incident_id in seen:
+            pipe.zscore(Keys.incidents_index, incident_id)
+        scores = pipe.execute()
+    old = [i for i, score in zip(seen, scores, strict=True) if score is None or score < before]
+    if old:
+        r.hdel(Keys.outbound_incidents_seen, *old)
+    return len(old)
+
+
+def notices_after(r: redis.Redis, department: str, after: str,
+                  count: int = 100) -> list[tuple[str, dict[str, str]]]:
+    """A department's notices (the SOP's "notify" steps) after the entry id ``after``."""
+    return list(r.xrange(Keys.department_notices(department), f"({after}", "+", count=count))
+
+
+def last_notice_id(r: redis.Redis, department: str) -> str:
+    """The id of a department's newest notice ("0-0" when none)."""
+    return last_change_id(r, Keys.department_notices(department))

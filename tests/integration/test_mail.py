@@ -190,3 +190,48 @@ def test_a_server_with_a_certificate_nobody_vouches_for_gets_nothing(
         assert server.inbox.messages == [] and store.outbound.mail_status(r)["queued"] == 1
     finally:
         server.stop()
+
+
+def test_a_departments_tasks_and_notices_are_mailed_to_its_address(
+        r: redis.Redis, redis_url: str, tmp_path: Path, ca: tuple[trustme.CA, Path],
+        running: list[Running]) -> None:
+    """Declaring an incident mails each department with an address its tasks; the SOP's
+    "notify" step mails the departments it notifies."""
+    from app import incidents
+    from app.incidents import actions
+    from app.model import roles
+    from tests.support.incidents import CATALOGUE, person
+
+    server = SmtpServer(ca[0], free_port()).start()
+    try:
+        settings = updated(mail_settings(tmp_path, server.controller.port, ca[1]), {
+            "mail.departments": {"water_bureau": "duty@water.example.org",
+                                 "emergency_management": "duty@ema.example.org"},
+            "mail.language": "en"})
+        running.append(Running(settings, redis_url))
+        declared_at = time.time()
+        incident = incidents.declare(r, person("ada", roles.ADMIN), CATALOGUE, title=HOSTILE,
+                                     kind="water_main_burst", level="II", lat=28.55, lon=112.36,
+                                     now=declared_at)
+        def to(address: str) -> list[email.message.EmailMessage]:
+            return [m[2] for m in server.inbox.messages if m[1] == [address]]
+
+        assert wait_for(lambda: to("duty@water.example.org") and to("duty@ema.example.org"),
+                        timeout=15)
+        assert len(to("duty@water.example.org")) == 1  # one e-mail for all of its tasks
+        message = to("duty@water.example.org")[0]
+        assert message["Subject"].startswith("[CityOps] Water bureau: new tasks for incident #")
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        water_tasks = [t for t in incidents.incident_tasks(r, incident["id"])
+                       if t["department"] == "water_bureau"]
+        assert water_tasks and all(t["title"] in text for t in water_tasks)
+        assert HOSTILE in text and "<script>" not in html
+        # The steps the system does itself: a due "notify" step tells its departments.
+        work = actions.due_tasks(r, declared_at + 7 * 86_400)
+        notified = [task for task, action in work.done if action == "notify"]
+        assert notified
+        assert wait_for(lambda: any("notifies Water bureau" in m.get_body(("plain",)).get_content()
+                                    for m in to("duty@water.example.org")), timeout=15)
+    finally:
+        server.stop()

@@ -275,3 +275,42 @@ def test_receiver_changes_are_audited_without_the_secret(r: redis.Redis) -> None
     assert [e.action for e in entries] == ["webhook_remove", "webhook_change", "webhook_add"]
     assert all(rc.secret not in (e.detail or "") for e in entries)
     assert "severities=critical" in entries[1].detail
+
+
+def test_incident_and_task_changes_reach_receivers(r: redis.Redis, dispatch: Dispatcher,
+                                                   hooks: list[WebhookReceiver]) -> None:
+    """Declaring an incident, and a department's staff taking and finishing its task: an
+    incident.changed and two task.changed events, signed, with what the receiver needs."""
+    from app import accounts, incidents
+    from app.model import roles
+    from tests.support.incidents import DRILL, person, placed_alert
+    from tests.support.web import PASSWORD
+
+    hook, fire_only = receiver(hooks), receiver(hooks)
+    rc = add(r, hook.url, events=["incident.changed", "task.changed"], domains=["water"])
+    add(r, fire_only.url, name="transport desk", events=["incident.changed", "task.changed"],
+        domains=["transport"])
+    wait_synced(dispatch, 2)
+    accounts.add_user(r, "eve", roles.EMERGENCY, PASSWORD, departments=("water_bureau",))
+    alert = placed_alert(r, "webhook-incident", title=HOSTILE)
+    incident = incidents.declare(r, person("ada", roles.ADMIN), DRILL, title=HOSTILE, kind="drill",
+                                 level="III", alert_ids=[alert])
+    task = incidents.incident_tasks(r, incident["id"])[0]
+    eve = person("eve", roles.EMERGENCY)
+    incidents.act_on_task(r, eve, DRILL, task["id"], "take")
+    incidents.act_on_task(r, eve, DRILL, task["id"], "finish", text_="valves closed")
+
+    def actions() -> list[tuple[str, str]]:
+        return [(d.json["type"], d.json["data"]["change"]["action"]) for d in hook.deliveries]
+
+    assert wait_for(lambda: ("task.changed", "task_done") in actions(), timeout=15)
+    assert actions()[0] == ("incident.changed", "declared")
+    assert [a for a in actions() if a[0] == "task.changed"] == [
+        ("task.changed", "task_taken"), ("task.changed", "task_done")]
+    assert all(d.signed_by(rc.secret) for d in hook.deliveries)
+    done = next(d.json for d in hook.deliveries if d.json["data"]["change"]["action"] == "task_done")
+    assert done["data"]["incident"]["title"] == HOSTILE and done["data"]["incident"]["level"] == "III"
+    assert done["data"]["task"]["state"] == "done" and done["data"]["task"]["owner"] == "eve"
+    assert done["data"]["change"]["note"] == "valves closed"
+    assert len({d.headers["X-Cityops-Delivery"] for d in hook.deliveries}) == len(hook.deliveries)
+    assert fire_only.attempts == []  # a water incident is not the transport desk's
