@@ -26,7 +26,8 @@ ANON_WINDOW_S = 300
 # Windows opened (distinct address, kind and name) per ANON_WINDOW_S before the rest of that
 # window shares one "many addresses" entry per kind: a bound even for a botnet.
 ANON_WINDOWS_MAX = 100
-RETENTION_DAYS = 400  # a year and a month: a yearly review still finds the whole year
+# The default of retention.audit_days: a year and a month, so a yearly review finds the whole year.
+RETENTION_DAYS = 400
 
 
 def record(r: redis.Redis, actor: str, action: str, *, target: str = "", addr: str = "",
@@ -83,10 +84,12 @@ def entry_exists(r: redis.Redis, entry_id: str) -> bool:
     return store.audit.exists(r, entry_id)
 
 
-def confirm_archive(r: redis.Redis, actor: str, through: str, addr: str = "") -> int:
+def confirm_archive(r: redis.Redis, actor: str, through: str, addr: str = "",
+                    retention_days: float = RETENTION_DAYS) -> int:
     """An admin kept an archive up to entry ``through``: entries up to it that are also past
-    RETENTION_DAYS leave the stream (and only those). Audited; returns how many left."""
-    older_than_ms = int((time.time() - RETENTION_DAYS * 86400) * 1000)
+    ``retention_days`` (the installation's retention.audit_days) leave the stream (and only
+    those). Audited; returns how many left."""
+    older_than_ms = int((time.time() - retention_days * 86400) * 1000)
     removed = store.audit.mark_archived(r, through, older_than_ms)
     record(r, actor, "audit_archive", target=through, addr=addr, detail=f"removed={removed}")
     return removed

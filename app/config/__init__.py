@@ -40,14 +40,15 @@ from app.config.sections import (
     MapSettings,
     OutboundSettings,
     RedisSettings,
+    RetentionSettings,
     RunnerSettings,
     WebSettings,
 )
 
 __all__ = ["KPI_ORDER", "MIN_SECRET_KEY_LENGTH", "AlertSettings", "CitySettings", "ConfigError",
            "Declared", "DemoSettings", "HistorySettings", "IncidentSettings", "KpiSettings",
-           "MailSettings", "MapSettings", "OutboundSettings", "RedisSettings", "RunnerSettings",
-           "Settings", "WebSettings", "declared", "ensure_data_dir", "load_settings",
+           "MailSettings", "MapSettings", "OutboundSettings", "RedisSettings", "RetentionSettings",
+           "RunnerSettings", "Settings", "WebSettings", "declared", "ensure_data_dir", "load_settings",
            "resolve_secret_key", "settings_table", "updated", "weak_secret_reason",
            "write_private_file_once"]
 
@@ -71,6 +72,7 @@ class Settings:
     history: HistorySettings = section(HistorySettings)
     outbound: OutboundSettings = section(OutboundSettings)
     mail: MailSettings = section(MailSettings)
+    retention: RetentionSettings = section(RetentionSettings)
     kpis: KpiSettings = section(KpiSettings)
     # Where the values came from: "defaults" or the TOML file's path (not a setting).
     source: str = field(default="defaults", compare=False)

@@ -198,3 +198,26 @@ class MailSettings:
                                "a number of seconds from 1 to 120")
     queue_limit: int = setting(10_000, "CITYOPS_MAIL_QUEUE_LIMIT", parse_int(10, 1_000_000),
                                "an integer from 10 to 1000000 (e-mails kept waiting)")
+
+
+_DAYS = "a number of days from 1 to 36600"
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long records are kept once they are done ([retention]; docs/data.md). Live data is
+    replaced by the feeds, readings' history follows [history]."""
+
+    alerts_days: float = setting(400.0, "CITYOPS_RETENTION_ALERTS_DAYS", parse_float(1.0, 36_600.0),
+                                 _DAYS)
+    incidents_days: float = setting(400.0, "CITYOPS_RETENTION_INCIDENTS_DAYS",
+                                    parse_float(1.0, 36_600.0), _DAYS)
+    shifts_days: float = setting(400.0, "CITYOPS_RETENTION_SHIFTS_DAYS", parse_float(1.0, 36_600.0),
+                                 _DAYS)
+    dead_letters_days: float = setting(30.0, "CITYOPS_RETENTION_DEAD_LETTERS_DAYS",
+                                       parse_float(1.0, 36_600.0), _DAYS)
+    notices_days: float = setting(90.0, "CITYOPS_RETENTION_NOTICES_DAYS",
+                                  parse_float(1.0, 36_600.0), _DAYS)
+    # Audit entries leave only after an admin archived them (docs/security.md), and only past this.
+    audit_days: float = setting(400.0, "CITYOPS_RETENTION_AUDIT_DAYS", parse_float(30.0, 36_600.0),
+                                "a number of days from 30 to 36600")

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import redis
 
-from app import kpis
+from app import kpis, retention
 from app.alerts import ticker
 from app.config import Settings
 from app.incidents import jobs as incident_jobs
@@ -53,11 +53,16 @@ def derived_work(settings: Settings) -> DerivedWork:
     def due_steps(r: redis.Redis, owner: str) -> object:
         return incident_jobs.due_steps(r, sop_file, owner)
 
+    # What has been kept long enough goes ([retention]; docs/data.md).
+    def enforce_retention(r: redis.Redis, owner: str) -> object:
+        return retention.tick(r, settings, owner)
+
     return DerivedWork(after_batch=(publish_map, throttled(KPI_EVERY_S, refresh_kpis)),
                        periodic=((ticker.EVALUATE_EVERY_S, evaluate_rules),
                                  (incident_jobs.EVERY_S, link_alerts),
                                  (incident_jobs.EVERY_S, propose_incidents),
-                                 (incident_jobs.EVERY_S, due_steps)))
+                                 (incident_jobs.EVERY_S, due_steps),
+                                 (retention.RETENTION_EVERY_S, enforce_retention)))
 
 
 def build_runner(settings: Settings, redis_url: str, feeds: Sequence[Adapter] = (),

@@ -17,10 +17,11 @@ from app.store import (
     kpis,
     map_snapshots,
     outbound,
+    retention,
     shifts,
     status,
 )
 from app.store.errors import AlreadyExists, NotFound
 
 __all__ = ["AlreadyExists", "NotFound", "alerts", "audit", "auth", "entities", "feeds", "incidents",
-           "kpis", "map_snapshots", "outbound", "shifts", "status"]
+           "kpis", "map_snapshots", "outbound", "retention", "shifts", "status"]

@@ -241,6 +241,7 @@ class Keys:
     shifts_log = "co:{shifts}:log"  # stream: the shift log (at, actor, kind, text, notable)
     shifts_handovers = "co:{shifts}:handovers"  # zset: handover id -> time it was written
     shifts_meta = "co:{shifts}:meta"  # hash: version (bumped by every change)
+    retention_lease = "co:{system}:retention:lease"  # string: the runner removing old records
 
     # hash: one handover sheet (sheet JSON, created_by/at, acknowledged_by/at, ack_note)
     @staticmethod

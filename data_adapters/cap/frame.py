@@ -106,7 +106,8 @@ def decode_frame(data: bytes) -> Frame:
     if index is None or not isinstance(linked, list) or not isinstance(skipped, list):
         raise ParseError("CAP index frame without a base64 index or a list of linked alerts",
                          data)
-    notes = [Skipped(str(item.get("reason") or "link not followed")[:500],
+    # A saved frame is a file anyone could edit: a reason must say something.
+    notes = [Skipped(str(item.get("reason") or "").strip()[:500] or "link not followed",
                      str(item.get("excerpt") or "")) if isinstance(item, dict)
              else Skipped("link not followed", repr(item)) for item in skipped]
     return Frame(str(doc.get("index_url") or ""), index, [_linked(raw) for raw in linked], notes)

@@ -26,6 +26,7 @@ from app.model.geo import valid_position
 from app.model.records import Entity, Event, FeedHeader, ParseItem, Rejected, valid_time
 from data_adapters.base import ParseError
 from data_adapters.json_payload import decode_text, load_json_text
+from data_adapters.personal import masked_text, without
 
 DOMAIN = "city"
 DEFAULT_TZ = "Asia/Shanghai"
@@ -42,6 +43,10 @@ _OPEN = frozenset({"open", "opened", "new", "submitted", "acknowledged", "in pro
 _DECLARATION = re.compile(r"<!\s*(doctype|entity)", re.IGNORECASE)
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 _REQUEST_TEXT_FIELDS = ("service_code", "service_name", "agency_responsible", "status_notes")
+# What a citizen tells the city about themselves when reporting (GeoReport v2's POST fields, which
+# some servers echo in their listings): never stored, never kept in a dead letter (docs/data.md).
+# A request keeps only the fields request_entity names.
+PERSONAL_FIELDS = ("first_name", "last_name", "name", "email", "phone", "device_id", "account_id")
 
 
 # -- decoding ---------------------------------------------------------------------------------------
@@ -107,7 +112,7 @@ def _error_text(rows: list[Any]) -> str | None:
     return "; ".join(f"{row.get('code')}: {row.get('description')}" for row in rows)
 
 
-def _rows(data: bytes, list_tag: str, row_tag: str) -> list[Any]:
+def _read_rows(data: bytes, list_tag: str, row_tag: str) -> list[Any]:
     """The rows of a request or service list, JSON or XML; ParseError for errors and other shapes."""
     document = decode_document(data)
     if isinstance(document, ET.Element):
@@ -138,6 +143,16 @@ def _rows(data: bytes, list_tag: str, row_tag: str) -> list[Any]:
 
 
 # -- values -----------------------------------------------------------------------------------------
+def _rows(data: bytes, list_tag: str, row_tag: str) -> list[Any]:
+    """The rows of a payload; an unusable one raises ParseError whose excerpt (kept in the feed's
+    dead letters) has the reporters' personal fields masked."""
+    try:
+        return _read_rows(data, list_tag, row_tag)
+    except ParseError as exc:
+        exc.excerpt = _private(exc.excerpt)
+        raise
+
+
 def zone(tz: str | tzinfo) -> tzinfo:
     """The time zone named ``tz`` (IANA name); ValueError when it is unknown."""
     if isinstance(tz, tzinfo):
@@ -254,12 +269,19 @@ def parse_requests(data: bytes, feed: str, fetched_at: float, *, tz: str = DEFAU
     yield from kept.values()
 
 
+def _private(data: bytes | str) -> str:
+    """A payload's text for a dead letter, the reporters' personal fields masked."""
+    return masked_text(data, PERSONAL_FIELDS)
+
+
 def _excerpt(row: Any) -> str:
-    """A row as JSON text for a dead letter."""
+    """A row as JSON text for a dead letter, without the reporter's personal fields."""
+    if isinstance(row, Mapping):
+        row = without(row, PERSONAL_FIELDS)
     try:
         return json.dumps(row, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
-        return repr(row)
+        return _private(repr(row))
 
 
 def request_entity(row: Any, prefix: str, source: str, fetched_at: float,

@@ -71,6 +71,40 @@ MAX_BUNDLE_DEPTH = 2
 MAX_COUNT = 10**9
 
 
+# Resources about people: a server answering a broad search may send them along; none is read,
+# stored or kept in a dead letter (docs/data.md). Any other resource whose subject or patient is
+# one of them is dropped the same way.
+PERSONAL_RESOURCES = frozenset({"Patient", "Practitioner", "PractitionerRole", "RelatedPerson",
+                                "Person"})
+_PERSON_REFERENCE = ("subject", "patient", "beneficiary", "individual", "performer", "participant")
+
+
+def _about_a_person(resource: Mapping[str, Any]) -> bool:
+    """True when a resource refers to a person in a role that makes it about that person."""
+    def refers(value: Any) -> bool:
+        if isinstance(value, list):
+            return any(refers(v) for v in value)
+        if isinstance(value, Mapping):
+            reference = value.get("reference")
+            if isinstance(reference, str) and reference.split("/")[0] in PERSONAL_RESOURCES:
+                return True
+            return any(refers(value.get(k)) for k in ("individual", "actor", "who"))
+        return False
+
+    return any(refers(resource.get(key)) for key in _PERSON_REFERENCE)
+
+
+def _summary(data: bytes) -> str:
+    """What a dead letter keeps of an unusable medical payload: its size, not its text."""
+    return f"({len(data)} bytes; the text of a medical payload is not kept)"
+
+
+def _kinds(flat: list[tuple[Mapping[str, Any] | None, Any, str | None]]) -> str:
+    """What a dead letter keeps of a payload with nothing usable: the kinds of its resources."""
+    counted = Counter(resource["resourceType"] for resource, _, _ in flat if resource is not None)
+    return ", ".join(f"{kind} x{n}" for kind, n in sorted(counted.items())) or "(no resources)"
+
+
 # -- resources --------------------------------------------------------------------------------------
 def _decode(data: bytes) -> dict[str, Any]:
     """The top-level FHIR resource of a payload, or ParseError."""
@@ -256,7 +290,11 @@ def parse_fhir(data: bytes, feed: str, fetched_at: float, *, id_prefix: str | No
     prefix = id_prefix or feed
     zone = ZoneInfo(tz)
     tally: Counter[str] = counts if counts is not None else Counter()
-    doc = _decode(data)
+    try:
+        doc = _decode(data)
+    except ParseError as exc:
+        # A medical payload may carry patients: its text is never kept in a dead letter.
+        raise ParseError(str(exc), _summary(data)) from None
     flat = list(_flatten(doc))
     refs, org_names, location_ids, location_of_org = _links(flat, prefix)
     items: list[ParseItem] = []
@@ -277,7 +315,12 @@ def parse_fhir(data: bytes, feed: str, fetched_at: float, *, id_prefix: str | No
                                      json.dumps(resource)))
             continue
         if kind not in ("Location", "Organization", "MeasureReport"):
-            items.append(Rejected.of(f"unsupported resource type {kind}", json.dumps(resource)))
+            if kind in PERSONAL_RESOURCES or _about_a_person(resource):
+                # Never stored, not even as a rejection: counted only (docs/data.md).
+                tally["personal_dropped"] += 1
+            else:
+                # The type alone: a resource we do not read may still hold what we must not keep.
+                items.append(Rejected.of(f"unsupported resource type {kind}", kind))
             continue
         if kind != "MeasureReport" and not (isinstance(resource.get("id"), str)
                                             and ID.match(resource["id"])):
@@ -294,7 +337,7 @@ def parse_fhir(data: bytes, feed: str, fetched_at: float, *, id_prefix: str | No
     usable = any(not isinstance(item, Rejected) for item in items)
     if not usable and len(flat) > advice:
         first = next((f": {item.reason}" for item in items if isinstance(item, Rejected)), "")
-        raise ParseError(f"FHIR payload holds no usable resource{first}", data)
+        raise ParseError(f"FHIR payload holds no usable resource{first}", _kinds(flat))
     stamp = fhir_time(doc.get("timestamp"), zone) or last_updated(doc, zone)
     if stamp is None:
         times = [i.observed_at for i in items if isinstance(i, (Entity, Observation))]

@@ -169,11 +169,15 @@ def test_references() -> None:
     assert reference_target({"reference": "Patient/p1"}) is None
 
 
-def test_unknown_resource_type_is_rejected() -> None:
-    """A Patient in the Bundle is a rejection; the rest still parses."""
-    items = parse(bundle(location(), {"resourceType": "Patient", "id": "p1"}))
+def test_unknown_resource_type_is_rejected_by_its_type_alone() -> None:
+    """A resource we do not read is a rejection naming its type, without its text; the rest
+    still parses."""
+    items = parse(bundle(location(), {"resourceType": "Device", "id": "d1",
+                                      "owner": {"display": "Ward 7 pump"}}))
     assert len(of(items, Entity)) == 1
-    assert [r.reason for r in of(items, Rejected)] == ["unsupported resource type Patient"]
+    rejected = of(items, Rejected)
+    assert [r.reason for r in rejected] == ["unsupported resource type Device"]
+    assert "Ward 7" not in rejected[0].excerpt
 
 
 @pytest.mark.parametrize("data", [b"", b"   ", b"<html>502</html>", b"[1, 2]", b'{"id": "x"}',

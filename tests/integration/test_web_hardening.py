@@ -100,7 +100,14 @@ def test_the_audit_leaves_only_what_an_archive_confirmed(web_app: Any, r: redis.
     lines = exported.get_data(as_text=True).splitlines()
     through = exported.headers["X-CityOps-Archive-Through"]
     assert len(lines) == r.xlen(store.keys.Keys.audit) - 1  # all but the export's own entry
-    monkeypatch.setattr(audit, "RETENTION_DAYS", 0)
+    # An installation that keeps audit entries no time at all past their archive
+    # (retention.audit_days, read by the endpoint from the app's settings).
+    from app.config import updated
+    from app.web.api import admin as admin_api
+
+    with web_app.server.app_context():
+        kept = admin_api.settings()
+    monkeypatch.setattr(admin_api, "settings", lambda: updated(kept, {"retention.audit_days": 0.0}))
     later = audit.record(r, "someone", "after the archive")
     assert admin.post("/api/v1/audit/archive", json={"through": "1-0"},
                       headers=headers).status_code == 400

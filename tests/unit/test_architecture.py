@@ -25,7 +25,7 @@ RANKS: tuple[tuple[str, int], ...] = (
     ("app.audit", 2), ("app.live", 2), ("app.accounts", 2), ("app.pipeline", 2),
     ("app.alerts", 3), ("app.kpis", 3),
     ("app.situation", 4), ("app.incidents", 4), ("app.outbound", 4),
-    ("app.shifts", 4),
+    ("app.shifts", 4), ("app.retention", 4),
     ("app.web", 5), ("layouts", 5),
     ("app.ops", 6), ("app.bench", 6), ("app.soak", 6),
 )

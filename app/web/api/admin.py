@@ -21,7 +21,7 @@ from app import accounts, audit
 from app.accounts import admin
 from app.model import roles
 from app.web.api.schema import Field, bad_request, inputs
-from app.web.context import client_addr, current_principal, redis_client, require_roles
+from app.web.context import client_addr, current_principal, redis_client, require_roles, settings
 
 api_admin = Blueprint("api_admin", __name__, url_prefix="/api/v1")
 ARCHIVE_HEADER = "X-CityOps-Archive-Through"
@@ -70,9 +70,11 @@ def confirm_archive() -> Response:
         bad_request("'through' must be an audit entry id such as 1700000000000-0")
     if not audit.entry_exists(r, through):
         bad_request(f"'through': no audit entry '{through}' (give the id an archive ended with)")
-    removed = audit.confirm_archive(r, _actor().name, through, addr=client_addr())
+    keep_days = settings().retention.audit_days
+    removed = audit.confirm_archive(r, _actor().name, through, addr=client_addr(),
+                                    retention_days=keep_days)
     return jsonify({"archived_through": audit.archived_through(r), "removed": removed,
-                    "retention_days": audit.RETENTION_DAYS})
+                    "retention_days": keep_days})
 
 
 @api_admin.post("/users/<name>/unlock")
