@@ -1,4 +1,4 @@
-"""The admin page (/admin): users, API/display tokens and the audit log."""
+"""The admin page (/admin): users, API/display tokens, webhooks and e-mail, and the audit log."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from app.accounts import admin
 from app.model import roles
 from app.model.principal import Principal
 from app.web.context import client_addr, current_principal, redis_client, require_roles
-from layouts import ids
+from layouts import admin_webhooks, ids
 from layouts.components import format_time, page_layout, tab_title
 
 PATH = "/admin"
@@ -93,6 +93,7 @@ def layout(**_query: str) -> html.Div:
         html.H2(i18n.t("admin.users")), html.Div(users, id=ids.ADMIN_USERS),
         html.H2(i18n.t("admin.tokens")), html.Div(tokens, id=ids.ADMIN_TOKENS),
         html.P(i18n.t("admin.tokens_note"), className="muted"),
+        admin_webhooks.section(),
         html.H2(i18n.t("admin.audit")), html.Div(log, id=ids.ADMIN_AUDIT),
     ])
 
@@ -144,6 +145,7 @@ def refresh_tables(_version: float) -> tuple[object, object, object]:
 def register(app: dash.Dash) -> None:
     """Register the page and its callbacks."""
     dash.register_page(__name__, path=PATH, name="Admin", title=tab_title(PATH), layout=layout)
+    admin_webhooks.register(app)
     app.callback(Output(ids.ADMIN_RESULT, "children"), Output(ids.ADMIN_REFRESH, "data"),
                  Input(ids.ADMIN_ADD_USER, "n_clicks"), State(ids.ADMIN_NEW_NAME, "value"),
                  State(ids.ADMIN_NEW_ROLE, "value"), State(ids.ADMIN_NEW_PASSWORD, "value"),

@@ -117,3 +117,17 @@ WALL_LINK = "wall-link"  # what the browser knows of the link: version, last ans
 WALL_LINK_NOTE = "wall-link-note"
 WALL_DOMAIN_TILES: dict[str, str] = {d: f"wall-tiles-{d}" for d in ("transport", "water", "medical", "city")}
 WALL_DOMAIN_MAP: dict[str, str] = {d: f"wall-map-{d}" for d in ("transport", "water", "medical", "city")}
+
+# -- /admin: webhooks and e-mail (layouts/admin_webhooks.py) --------------------------------------
+HOOK_TICK = "hook-tick"
+HOOK_REFRESH = "hook-refresh"
+HOOK_NAME = "hook-name"
+HOOK_URL = "hook-url"
+HOOK_EVENTS = "hook-events"
+HOOK_DOMAINS = "hook-domains"
+HOOK_SEVERITIES = "hook-severities"
+HOOK_ADD = "hook-add"
+HOOK_RESULT = "hook-result"
+HOOK_LIST = "hook-list"
+HOOK_ACTION = "hook-action"  # pattern-matching type: {"type", "action", "receiver"}
+HOOK_REMOVE = "hook-remove"  # pattern-matching type of the confirmed remove: {"type", "receiver"}

@@ -4,6 +4,9 @@ Keys are grouped by where the text appears. ``{name}`` placeholders must match i
 (tests/integration/test_i18n.py checks it). Feed text never comes here: names from feeds are shown as sent.
 """
 
+# Long on purpose: the catalogue is data, one (English, Chinese) pair per line; it is split by
+# area once the pages being built now settle (the keys keep their names).
+
 from __future__ import annotations
 
 CATALOG: dict[str, tuple[str, str]] = {
@@ -561,4 +564,68 @@ CATALOG: dict[str, tuple[str, str]] = {
     "shift.time": ("Time", "时间"),
     "shift.by": ("By", "记录人"),
     "shift.entry": ("Entry", "内容"),
+    # -- /admin: webhooks and e-mail (layouts/admin_webhooks.py, docs/outbound.md) ---------------
+    "hooks.title": ("Webhooks and e-mail", "Webhook 与邮件推送"),
+    "hooks.intro": ("Other systems receive alerts, incidents, tasks and feed outages as signed HTTP "
+                    "deliveries; a receiver that keeps failing is marked down and its deliveries "
+                    "wait for it.",
+                    "其他系统以签名的 HTTP 推送接收告警、事件、任务和数据源中断；持续失败的接收方会被标记为"
+                    "中断，其推送会排队等待。"),
+    "hooks.add": ("Add a receiver", "添加接收方"),
+    "hooks.name": ("Name", "名称"),
+    "hooks.url": ("Address (http or https)", "地址（http 或 https）"),
+    "hooks.events": ("Events to send", "推送的事件"),
+    "hooks.domains": ("Only these domains", "仅限以下领域"),
+    "hooks.severities": ("Only these severities", "仅限以下级别"),
+    "hooks.filters_note": ("Nothing ticked: every domain and every severity.",
+                           "不勾选表示全部领域、全部级别。"),
+    "hooks.add_button": ("Add receiver", "添加"),
+    "hooks.none": ("No receivers yet.", "尚无接收方。"),
+    "hooks.col_receiver": ("Receiver", "接收方"),
+    "hooks.col_events": ("Events", "事件"),
+    "hooks.col_state": ("State", "状态"),
+    "hooks.col_last": ("Last delivery", "最近一次推送"),
+    "hooks.col_counts": ("Deliveries", "推送统计"),
+    "hooks.col_actions": ("Actions", "操作"),
+    "hooks.state.new": ("not used yet", "尚未推送"),
+    "hooks.state.ok": ("working", "正常"),
+    "hooks.state.failing": ("failing, retrying", "失败，重试中"),
+    "hooks.state.down": ("down", "中断"),
+    "hooks.state.disabled": ("switched off", "已停用"),
+    "hooks.never": ("never", "从未"),
+    "hooks.last": ("answer {answer} at {time}", "{time} 应答 {answer}"),
+    "hooks.counts": ("{queued} waiting · {delivered} delivered · {dropped} dropped · {refused} refused",
+                     "待推送 {queued} · 已送达 {delivered} · 已丢弃 {dropped} · 被拒绝 {refused}"),
+    "hooks.test": ("Send a test", "发送测试"),
+    "hooks.secret": ("New secret", "更换密钥"),
+    "hooks.enable": ("Switch on", "启用"),
+    "hooks.disable": ("Switch off", "停用"),
+    "hooks.remove": ("Remove", "删除"),
+    "hooks.remove_confirm": ("Remove the receiver '{name}' and the {count} deliveries waiting for it?",
+                             "删除接收方“{name}”及其 {count} 条待推送内容？"),
+    "hooks.secret_once": ("The signing secret of '{name}', shown only now: give it to the receiver.",
+                          "“{name}”的签名密钥仅显示这一次：请交给接收方。"),
+    "hooks.secret_how": ("Each delivery carries X-CityOps-Signature: sha256=<HMAC-SHA256 of the body "
+                         "with this secret>.",
+                         "每次推送都带有 X-CityOps-Signature: sha256=<以此密钥计算的请求体 HMAC-SHA256>。"),
+    "hooks.tested": ("A test delivery for '{name}' is on its way.", "已向“{name}”发送测试推送。"),
+    "hooks.enabled": ("'{name}' is switched on.", "已启用“{name}”。"),
+    "hooks.disabled": ("'{name}' is switched off; its deliveries wait.",
+                       "已停用“{name}”，其推送将排队等待。"),
+    "hooks.removed": ("'{name}' is removed.", "已删除“{name}”。"),
+    "hooks.gone": ("That receiver was removed meanwhile.", "该接收方已被删除。"),
+    "hooks.refused": ("Not saved: {why}.", "未保存：{why}。"),
+    "hooks.mail": ("E-mail", "邮件"),
+    "hooks.mail_off": ("No mail server is configured ([mail] host): no e-mail is sent.",
+                       "未配置邮件服务器（[mail] host），不发送邮件。"),
+    "hooks.mail_server": ("Mail server {host}:{port}", "邮件服务器 {host}:{port}"),
+    "hooks.mail_counts": ("{queued} waiting · {delivered} sent", "待发送 {queued} · 已发送 {delivered}"),
+    "hooks.event.alert.raised": ("alert raised", "告警产生"),
+    "hooks.event.alert.acknowledged": ("alert acknowledged", "告警确认"),
+    "hooks.event.alert.escalated": ("alert escalated", "告警升级"),
+    "hooks.event.alert.cleared": ("alert cleared", "告警恢复"),
+    "hooks.event.incident.changed": ("incident changed", "事件变更"),
+    "hooks.event.task.changed": ("task changed", "任务变更"),
+    "hooks.event.feed.down": ("feed down", "数据源中断"),
+    "hooks.event.feed.up": ("feed back", "数据源恢复"),
 }

@@ -113,3 +113,8 @@ def _described(receiver: Receiver) -> str:
             f"{' domains=' + ','.join(receiver.domains) if receiver.domains else ''}"
             f"{' severities=' + ','.join(receiver.severities) if receiver.severities else ''}"
             f"{'' if receiver.enabled else ' disabled'}")[:500]
+
+
+def mail_state(r: redis.Redis) -> dict[str, Any]:
+    """How sending e-mail goes: state, last answer, queued and delivered (for /admin)."""
+    return store.outbound.mail_status(r)

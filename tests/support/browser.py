@@ -100,10 +100,12 @@ def _pump(stream: object, lines: list[str], inbox: queue.Queue[str | None]) -> N
 
 
 def start_cityops(data_dir: Path, redis_url: str | None = None,
-                  demo_vehicles: int | None = None) -> RunningCityOps:
+                  demo_vehicles: int | None = None,
+                  extra_env: dict[str, str] | None = None) -> RunningCityOps:
     """Run `cityops up` (with the demo city only when ``demo_vehicles`` is given) on a free
     loopback port and wait until it says it is running."""
     env = hermetic_env(data_dir, redis_url)
+    env.update(extra_env or {})
     if demo_vehicles is not None:
         env["CITYOPS_DEMO_VEHICLES"] = str(demo_vehicles)
     port = free_port()
