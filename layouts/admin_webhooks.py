@@ -4,10 +4,12 @@ and the mail server's state. Every change goes through app.outbound.receivers (a
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
 import dash
+import plotly.utils
 import redis
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
@@ -113,6 +115,7 @@ def section() -> html.Section:
         html.P(i18n.t("hooks.intro"), className="muted"),
         dcc.Interval(id=ids.HOOK_TICK, interval=REFRESH_MS),
         dcc.Store(id=ids.HOOK_REFRESH, data=0),
+        dcc.Store(id=ids.HOOK_SHOWN, data=_digest(listing)),
         html.Div(className="card hook-form", children=[
             html.H3(i18n.t("hooks.add")),
             html.Label(i18n.t("hooks.name"), htmlFor=ids.HOOK_NAME),
@@ -201,13 +204,25 @@ def act(_clicks: list[int | None], _confirmed: list[int | None]) -> tuple[object
     return message, time.time()
 
 
+def _digest(listing: list[Any]) -> str:
+    """What identifies a listing's content (its components as Dash would send them)."""
+    encoded = plotly.utils.PlotlyJSONEncoder().encode(listing)
+    return hashlib.blake2b(encoded.encode(), digest_size=12).hexdigest()
+
+
 @require_roles(roles.ADMINS)
-def refresh(_n: int | None, _changed: float | None) -> list[Any]:
-    """The receivers and the mail state again (every few seconds, and after a change)."""
+def refresh(_n: int | None, _changed: float | None, shown: str | None) -> tuple[Any, Any]:
+    """The receivers and the mail state again (every few seconds, and after a change).
+
+    An unchanged listing is not sent: redrawing the rows would swallow a press on their buttons."""
     try:
-        return _listing()
+        listing = _listing()
     except redis.RedisError:
-        return [html.P(i18n.t("admin.link_lost"))]
+        listing = [html.P(i18n.t("admin.link_lost"))]
+    digest = _digest(listing)
+    if digest == shown:
+        return no_update, no_update
+    return listing, digest
 
 
 def register(app: dash.Dash) -> None:
@@ -222,5 +237,6 @@ def register(app: dash.Dash) -> None:
                  Input({"type": ids.HOOK_ACTION, "action": ALL, "receiver": ALL}, "n_clicks"),
                  Input({"type": ids.HOOK_REMOVE, "receiver": ALL}, "submit_n_clicks"),
                  prevent_initial_call=True)(act)
-    app.callback(Output(ids.HOOK_LIST, "children"), Input(ids.HOOK_TICK, "n_intervals"),
-                 Input(ids.HOOK_REFRESH, "data"), prevent_initial_call=True)(refresh)
+    app.callback(Output(ids.HOOK_LIST, "children"), Output(ids.HOOK_SHOWN, "data"),
+                 Input(ids.HOOK_TICK, "n_intervals"), Input(ids.HOOK_REFRESH, "data"),
+                 State(ids.HOOK_SHOWN, "data"), prevent_initial_call=True)(refresh)

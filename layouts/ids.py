@@ -129,5 +129,6 @@ HOOK_SEVERITIES = "hook-severities"
 HOOK_ADD = "hook-add"
 HOOK_RESULT = "hook-result"
 HOOK_LIST = "hook-list"
+HOOK_SHOWN = "hook-shown"  # a digest of the listing on screen: an unchanged one is not redrawn
 HOOK_ACTION = "hook-action"  # pattern-matching type: {"type", "action", "receiver"}
 HOOK_REMOVE = "hook-remove"  # pattern-matching type of the confirmed remove: {"type", "receiver"}

@@ -66,11 +66,11 @@ class Dispatcher:
                     if now >= renew_at:
                         self.leading = store.outbound.hold_lease(r, self.owner, LEASE_MS)
                         renew_at = now + RENEW_S
-                    self._sync_workers(r)  # one HGET unless an admin changed a receiver
+                    self._sync_workers(r)
                     if not self.leading:
                         self.stopping.wait(RENEW_S)
                         continue
-                    fanned = self.fanout.step(r, self.receivers, block_ms=BLOCK_MS)
+                    fanned = self.fanout.step(r, lambda: self._synced(r), block_ms=BLOCK_MS)
                     self.ready.set()
                     for rid in fanned.receivers:
                         if rid in self.workers:
@@ -88,6 +88,11 @@ class Dispatcher:
             except redis.RedisError:
                 pass
             r.close()
+
+    def _synced(self, r: redis.Redis) -> list[Receiver]:
+        """The receivers as they are now, their senders started (one HGET unless one changed)."""
+        self._sync_workers(r)
+        return self.receivers
 
     def _sync_workers(self, r: redis.Redis) -> None:
         """One sending thread per configured receiver (restarted when it changes), one for mail."""

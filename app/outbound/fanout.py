@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import orjson
 import redis
@@ -50,12 +50,16 @@ class Fanout:
         self.next_feed_check = 0.0
         self.incidents = IncidentFanout(settings)
 
-    def step(self, r: redis.Redis, receivers: Sequence[Receiver], block_ms: int | None = None,
-             now: float | None = None) -> Fanned:
+    def step(self, r: redis.Redis, current: Callable[[], Sequence[Receiver]],
+             block_ms: int | None = None, now: float | None = None) -> Fanned:
         """One pass: new alert steps (waiting up to ``block_ms`` for one), the incidents' new
-        timeline entries and notices, then, every few seconds, the feeds' states."""
+        timeline entries and notices, then, every few seconds, the feeds' states.
+
+        ``current`` gives the receivers as they are now; it is asked after the wait, so a receiver
+        added while the pass waited gets what woke it."""
         fanned = Fanned()
-        self._alert_changes(r, receivers, block_ms, fanned)
+        self._alert_changes(r, current, block_ms, fanned)
+        receivers = current()
         now = time.time() if now is None else now
         fanned.mails += self.incidents.step(
             r, receivers, lambda r_, targets, delivery: self._queue(r_, targets, delivery, fanned),
@@ -66,15 +70,16 @@ class Fanout:
         return fanned
 
     # -- alerts -----------------------------------------------------------------------------------
-    def _alert_changes(self, r: redis.Redis, receivers: Sequence[Receiver], block_ms: int | None,
-                       fanned: Fanned) -> None:
+    def _alert_changes(self, r: redis.Redis, current: Callable[[], Sequence[Receiver]],
+                       block_ms: int | None, fanned: Fanned) -> None:
         stream = Keys.alerts_changes
         cursor = store.outbound.read_cursor(r, stream)
         if cursor is None:
             # A first start announces what happens from now on, not the city's whole past.
-            store.outbound.write_cursor(r, stream, store.outbound.last_change_id(r, stream))
+            store.outbound.begin_announcing(r, time.time())
             return
         changes = store.outbound.read_changes(r, stream, cursor, count=BATCH, block_ms=block_ms)
+        receivers = current() if changes else ()
         for entry_id, change in changes:
             self._alert_change(r, receivers, entry_id, change, fanned)
             fanned.changes += 1

@@ -17,8 +17,8 @@ from app.incidents.queries import get_incident, get_task, incident_tasks
 from app.model.outbound import Receiver
 from app.outbound import events, mail, notices
 
-CURSOR = "incidents"  # the cursor's field: time of the last incident change read
-START = "incidents:start"  # when announcing began: an incident seen first starts there
+CURSOR = store.outbound.INCIDENTS_CURSOR
+START = store.outbound.INCIDENTS_START
 SLACK_S = 5.0  # changes stamped a little before the last one read are read again (and skipped)
 FORGET_AFTER_S = 86_400.0
 TASK_ACTIONS_PREFIX = "task_"
@@ -71,8 +71,7 @@ class IncidentFanout:
         start = store.outbound.read_cursor(r, START)
         if cursor is None or start is None:
             # A first start announces what happens from now on.
-            store.outbound.write_cursor(r, START, f"{int(now * 1000)}-0")
-            store.outbound.write_cursor(r, CURSOR, f"{now:.3f}")
+            store.outbound.begin_announcing(r, now)
             return 0
         changed = store.outbound.incidents_changed_since(r, float(cursor) - SLACK_S)
         if not changed:

@@ -42,6 +42,8 @@ def add(r: redis.Redis, data: Mapping[str, Any], *, actor: str, addr: str = "") 
     receiver = Receiver(id=f"wh-{uuid.uuid4().hex[:12]}", secret=new_secret(),
                         created_at=round(time.time(), 3), created_by=actor, **fields)
     store.outbound.save_receiver(r, receiver)
+    # What happens from now on is the new receiver's, even before the dispatcher's first pass.
+    store.outbound.begin_announcing(r, receiver.created_at)
     audit.record(r, actor, "webhook_add", target=receiver.id, addr=addr,
                  detail=_described(receiver))
     return receiver

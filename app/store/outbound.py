@@ -184,6 +184,25 @@ def write_cursor(r: redis.Redis, stream: str, entry_id: str) -> None:
     r.hset(Keys.outbound_cursors, stream, entry_id)
 
 
+# The cursors' fields for incidents: time of the last incident change read, and when announcing
+# began (an incident seen first starts its timeline there).
+INCIDENTS_CURSOR = "incidents"
+INCIDENTS_START = "incidents:start"
+
+
+def begin_announcing(r: redis.Redis, now: float) -> None:
+    """Start the cursors at ``now`` where none is set yet: what happens from here on is sent.
+
+    Called when a receiver is added as well as by the dispatcher's first pass, so an alert raised
+    right after `webhooks add` is announced even if the dispatcher had not stepped yet."""
+    last_alert = last_change_id(r, Keys.alerts_changes)
+    with r.pipeline(transaction=True) as pipe:
+        pipe.hsetnx(Keys.outbound_cursors, Keys.alerts_changes, last_alert)
+        pipe.hsetnx(Keys.outbound_cursors, INCIDENTS_START, f"{int(now * 1000)}-0")
+        pipe.hsetnx(Keys.outbound_cursors, INCIDENTS_CURSOR, f"{now:.3f}")
+        pipe.execute()
+
+
 def read_feed_states(r: redis.Redis) -> dict[str, str]:
     """feed -> "up"/"down", as last announced to receivers."""
     return dict(r.hgetall(Keys.outbound_feeds))
