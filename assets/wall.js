@@ -1,5 +1,6 @@
-/* The wall's kiosk logic, all in the browser: rotation between views (pinned while a critical alert
-   is unacknowledged) and the link watch (dim and say so when the server stops answering, reload
+/* The wall's kiosk logic, all in the browser: rotation between views (pinned to an incident just
+   declared or raised a level, and to the city view while a critical alert is unacknowledged) and
+   the link watch (dim and say so when the server stops answering, reload
    after a deploy or a long loss). No inline script: the CSP forbids it, Dash loads this file. */
 (function () {
   var lastProbe = 0;
@@ -42,7 +43,7 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     cityops_wall: {
-      rotate: function (_tick, sound, config, state) {
+      rotate: function (_tick, sound, pin, config, state) {
         config = config || { seconds: 0, views: ["all"], titles: {} };
         var titles = config.titles || {};
         var views = config.views && config.views.length ? config.views : ["all"];
@@ -52,10 +53,18 @@
         var critical = unacked.some(function (a) { return a[1] === "critical"; });
         var view;
         var label;
-        if (config.seconds > 0 && critical) {
+        // An incident just declared or raised a level holds the rotation on its own view until
+        // its pin runs out (the server says which and until when, see layouts/wall.py).
+        var incident = config.seconds > 0 && pin && pin.id && pin.until > now ? pin : null;
+        if (incident) {
+          next.pinned = true;
+          view = "incident";
+          label = (titles.pinned_incident || "Incident") + " · " + (incident.label || "");
+        } else if (config.seconds > 0 && critical) {
           next.pinned = true;
           view = "all";
-          label = (titles.all || "City") + " · pinned: unacknowledged critical alert";
+          label = (titles.all || "City") + " · " +
+            (titles.pinned_alert || "pinned: unacknowledged critical alert");
         } else {
           if (next.pinned) {  // acknowledged: resume from the first view, with its full period
             next.pinned = false;
@@ -76,10 +85,12 @@
           label = titles[view] || view;
         }
         var className = "wall-views show-" + view + (next.pinned ? " pinned" : "");
-        if (state && state.view === view && state.pinned === next.pinned) {
+        if (state && state.view === view && state.pinned === next.pinned &&
+            state.label === label) {
           return [noUpdate(), noUpdate(), noUpdate()];
         }
         next.view = view;
+        next.label = label;
         return [className, label, next];
       },
 

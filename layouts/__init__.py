@@ -9,6 +9,8 @@ import dash
 PAGE_MODULES: tuple[str, ...] = (
     "layouts.overview", "layouts.transport", "layouts.water", "layouts.medical", "layouts.city",
     "layouts.wall", "layouts.alerts", "layouts.official", "layouts.admin",
+    "layouts.shifts",  # shifts and handover (issue 15)
+    "layouts.incidents", "layouts.tasks",  # incidents and department tasks (issue 15)
 )
 
 

@@ -5,7 +5,8 @@ acknowledged, and an optional sound per severity that operators can mute.
 The browser asks every second (the shell's tick); the callback reads one version number and
 answers ``PreventUpdate`` unless an alert changed, so the panel costs almost nothing while the
 room is quiet and shows a change within a second or two. Sounds are synthesized in the browser
-(assets/alerts.js, WebAudio): nothing is downloaded.
+(assets/alerts.js, WebAudio): nothing is downloaded. Open incidents come above the alerts (level
+colour, title, task progress, overdue tasks named), redrawn when the incidents' version moves.
 """
 
 from __future__ import annotations
@@ -18,16 +19,28 @@ import redis
 from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app import alerts, i18n
+from app import alerts, i18n, incidents
 from app.alerts import screens
 from app.alerts.screens import SOUND_DEFAULT, SOUND_EDITORS, sound_settings
+from app.incidents.queries import version as incidents_version
 from app.model import roles
 from app.model.alerts import CLOSED, SEVERITIES, UNACKED, most_urgent_first
 from app.web.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids
 from layouts.components import domain_title, format_time
+from layouts.incident_parts import (
+    department_name,
+    level_badge,
+    numbered,
+    progress,
+    status_badge,
+    task_title,
+)
 
 PANEL_ROWS = 8
+PANEL_INCIDENTS = 4  # open incidents shown above the alerts (the gravest); the rest are counted
+OVERDUE_ROWS = 3  # overdue tasks named under an incident
+CLOCK_BUCKET_S = 30  # overdue is judged by the clock: the incidents are redrawn at least this often
 READERS = frozenset(roles.TOKEN_ROLES)
 STATE_LABELS: dict[str, str] = {"active_unack": "Unacknowledged", "active_ack": "Acknowledged",
                                 "cleared_unack": "Cleared, unacknowledged", "cleared_ack": "Closed"}
@@ -133,13 +146,17 @@ def counts_table(open_alerts: Sequence[Mapping[str, Any]]) -> html.Table:
 def sound_controls(settings: Mapping[str, bool], editable: bool) -> list[Any]:
     """Per-severity sound switches for operators; a quiet note of what sounds for others."""
     if not editable:
-        on = [s for s, enabled in settings.items() if enabled]
-        return [html.Span(f"Sound: {', '.join(on) if on else 'off'}", className="muted")]
-    return [html.Span("Sound:", className="muted")] + [
-        html.Button(f"{severity}: {'on' if enabled else 'off'}",
+        on = [i18n.label("severity", s) for s, enabled in settings.items() if enabled]
+        text = i18n.t("alerts.sound_list", severities=i18n.t("report.list_sep").join(on)) if on else \
+            i18n.t("alerts.sound_none")
+        return [html.Span(text, className="muted")]
+    return [html.Span(i18n.t("alerts.sound"), className="muted")] + [
+        html.Button(i18n.t("alerts.sound_switch", severity=i18n.label("severity", severity),
+                           state=i18n.t("alerts.sound_on" if enabled else "alerts.sound_off")),
                     id={"type": ids.ALERT_SOUND_TOGGLE, "index": severity},
                     className="sound-toggle " + ("on" if enabled else "off"),
-                    title=f"{'Mute' if enabled else 'Sound'} {severity} alerts on every screen",
+                    title=i18n.t("alerts.sound_mute" if enabled else "alerts.sound_unmute",
+                                 severity=i18n.label("severity", severity)),
                     **{"aria-pressed": "true" if enabled else "false"})
         for severity, enabled in settings.items()]
 
@@ -161,13 +178,52 @@ def _content(r: redis.Redis) -> dict[str, Any]:
     }
 
 
+def incident_line(incident: Mapping[str, Any], overdue: Sequence[Mapping[str, Any]]) -> html.Div:
+    """One open incident on the wall: its level in colour and words, number and title, status,
+    task progress, and its overdue tasks by name and department."""
+    shown = list(overdue)[:OVERDUE_ROWS]
+    late: list[Any] = [html.Li(f"{task_title(t)} · {department_name(t['department'])}",
+                               className="overdue-task", **{"data-task": t["id"]}) for t in shown]
+    if len(overdue) > len(shown):
+        late.append(html.Li(i18n.t("official.and_more", count=len(overdue) - len(shown)),
+                            className="muted"))
+    return html.Div(className=f"incident-line level-{incident['level']}", role="listitem",
+                    **{"data-incident": incident["id"]}, children=[
+        html.Div([level_badge(incident["level"]), status_badge(incident["status"])],
+                 className="incident-badges"),
+        html.Div(numbered(incident), className="incident-title"),
+        progress(incident["tasks"]),
+        html.Ul(late, className="overdue-tasks", **{"aria-label": i18n.t("incident.overdue_tasks")})
+        if late else None,
+    ])
+
+
+def incident_lines(r: redis.Redis) -> list[Any]:
+    """The open incidents, gravest first, above the alerts (nothing when there are none)."""
+    found = incidents.list_incidents(r, open_only=True, limit=PANEL_INCIDENTS + 50)
+    if not found:
+        return []
+    late: dict[str, list[Mapping[str, Any]]] = {}
+    for task in incidents.list_tasks(r, overdue_only=True, limit=500):
+        late.setdefault(task["incident"], []).append(task)
+    lines: list[Any] = [incident_line(i, late.get(i["id"], [])) for i in found[:PANEL_INCIDENTS]]
+    if len(found) > PANEL_INCIDENTS:
+        lines.append(html.P(i18n.t("incident.more_open", count=len(found) - PANEL_INCIDENTS),
+                            className="muted"))
+    return [html.H3(i18n.t("incident.open_incidents"), className="panel-incidents-title"),
+            html.Div(lines, role="list", className="incident-lines")]
+
+
 def panel(compact: bool = False) -> html.Div:
     """The panel, drawn from the store now and refreshed by :func:`register`'s callback."""
     try:
         r = redis_client()
         content = _content(r)
         version: int | None = screens.version(r)
+        open_incidents = incident_lines(r)
+        incidents_shown: Any = [incidents_version(r), int(time.time() // CLOCK_BUCKET_S)]
     except redis.RedisError:
+        open_incidents, incidents_shown = [], None
         content = {"counts": html.P("Data link lost.", className="muted"), "list": [],
                    "class": "alert-panel", "sound": {"enabled": {}, "unacked": []},
                    "controls": []}
@@ -175,6 +231,9 @@ def panel(compact: bool = False) -> html.Div:
     return html.Div(id=ids.ALERT_PANEL, className=content["class"] + (" compact" if compact else ""),
                     role="region", **{"aria-label": "Alerts"}, children=[
         html.H2(i18n.t("page./alerts"), className="alert-panel-title"),
+        html.Div(open_incidents, id=ids.ALERT_PANEL_INCIDENTS, className="panel-incidents",
+                 **{"aria-live": "polite"}),
+        dcc.Store(id=ids.ALERT_PANEL_INCIDENTS_SHOWN, data=incidents_shown),
         html.Div(content["counts"], id=ids.ALERT_PANEL_COUNTS),
         html.Div(content["list"], id=ids.ALERT_PANEL_LIST, className="alert-panel-list",
                  role="list", **{"aria-live": "polite"}),
@@ -199,6 +258,20 @@ def refresh(_tick: int | None, shown: int | None, classes: str | None) -> tuple[
     compact = " compact" if "compact" in (classes or "").split() else ""
     return (content["counts"], content["list"], content["class"] + compact, content["sound"],
             content["controls"], version)
+
+
+@require_roles(READERS)
+def refresh_incidents(_tick: int | None, shown: Any) -> tuple[Any, Any]:
+    """Redraw the open incidents when an incident or task changed (one HGET when none did), or
+    when the clock may have made a task overdue."""
+    try:
+        r = redis_client()
+        signature = [incidents_version(r), int(time.time() // CLOCK_BUCKET_S)]
+        if signature == shown:
+            raise PreventUpdate
+        return incident_lines(r), signature
+    except redis.RedisError:
+        raise PreventUpdate from None
 
 
 @require_roles(SOUND_EDITORS)
@@ -227,6 +300,10 @@ def register(app: dash.Dash) -> None:
                  Output(ids.ALERT_SOUND_CONTROLS, "children"), Output(ids.ALERT_PANEL_SHOWN, "data"),
                  Input(ids.TICK, "n_intervals"), State(ids.ALERT_PANEL_SHOWN, "data"),
                  State(ids.ALERT_PANEL, "className"), prevent_initial_call=True)(refresh)
+    app.callback(Output(ids.ALERT_PANEL_INCIDENTS, "children"),
+                 Output(ids.ALERT_PANEL_INCIDENTS_SHOWN, "data"), Input(ids.TICK, "n_intervals"),
+                 State(ids.ALERT_PANEL_INCIDENTS_SHOWN, "data"),
+                 prevent_initial_call=True)(refresh_incidents)
     app.callback(Output(ids.ALERT_PANEL_SHOWN, "data", allow_duplicate=True),
                  Input({"type": ids.ALERT_SOUND_TOGGLE, "index": ALL}, "n_clicks"),
                  prevent_initial_call=True)(toggle_sound)

@@ -20,7 +20,7 @@ import redis
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from app import alerts, i18n
+from app import alerts, i18n, incidents
 from app.accounts import admin
 from app.alerts import screens
 from app.model import roles
@@ -214,6 +214,8 @@ def _card(alert: Mapping[str, Any], actionable: bool, group_title: str | None) -
         buttons.insert(0, html.Button(i18n.t("alerts.acknowledge"),
                                       id={"type": ids.ALERT_ACK_START, "index": alert["id"]},
                                       className="btn btn-ack"))
+    if alert["state"] != CLOSED and incidents.may_declare(current_principal()):
+        buttons.append(_declare_link(alert["id"]))
     extra = ([html.Div(i18n.t("alerts.in_area", title=group_title), className="group-note")]
              if group_title else [])
     return html.Div(className=alert_panel.row_class(alert) + " alert-card", role="listitem",
@@ -226,6 +228,13 @@ def _card(alert: Mapping[str, Any], actionable: bool, group_title: str | None) -
         *extra,
         html.Div(buttons, className="card-actions"),
     ])
+
+
+def _declare_link(alert_id: str, component_id: str | None = None) -> dcc.Link:
+    """"Declare an incident" from this alert: /incidents opens its form with the alert in it."""
+    extra = {"id": component_id} if component_id else {}
+    return dcc.Link(i18n.t("incident.declare_from_alert"), href=f"/incidents?declare={alert_id}",
+                    className="btn btn-secondary declare-link", **extra)
 
 
 def _cards(r: redis.Redis, domains: list[str], severities: list[str],
@@ -344,9 +353,12 @@ def _head(alert: Mapping[str, Any], warning: Mapping[str, Any] | None) -> list[A
         facts.append((t("alerts.fact_escalated"), format_time(alert["escalated_at"], with_date=True)))
     if warning is not None:
         facts.append((t("alerts.fact_in_area"), warning["title"]))
+    declare = (_declare_link(alert["id"], ids.ALERT_DECLARE)
+               if alert["state"] != CLOSED and incidents.may_declare(current_principal()) else None)
     return [
         html.Div(alert_panel.badges(alert), className="alert-badges"),
         html.H2(alert["title"], className="detail-title"),
+        declare,
         html.P(alert["description"], className="detail-description") if alert["description"] else None,
         html.Dl([item for label, value in facts for item in (html.Dt(label), html.Dd(value))],
                 className="facts"),

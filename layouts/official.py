@@ -1,4 +1,5 @@
-"""The officials' read-only city view (/official): status per domain, top issues, trends, exports.
+"""The officials' read-only city view (/official): status per domain, top issues, trends, exports,
+and the incidents of the last 7 or 30 days with their response times (after-action).
 
 Status and top issues come from :func:`app.situation.report.read_situation`, the same reading the exported
 situation report uses. They are redrawn whenever the shell's live signature changes, which
@@ -22,6 +23,7 @@ from dash import Input, Output, dcc, html
 from plotly.subplots import make_subplots
 
 from app import i18n
+from app.incidents import after_action
 from app.kpis import reading as kpi_reading
 from app.model import roles
 from app.model.domains import DOMAINS
@@ -33,6 +35,7 @@ from app.situation.report import (
     read_situation,
     value_text,
 )
+from app.web.after_action import report_path
 from app.web.context import redis_client, require_roles, settings
 from app.web.exports import ALERTS_CSV_PATH, KPIS_CSV_PATH, REPORT_PATH
 from layouts import ids
@@ -50,6 +53,10 @@ WINDOWS: dict[str, tuple[str, int, int]] = {
     "7d": ("official.window_7d", 7 * 24 * 3600, 3600),
 }
 DEFAULT_WINDOW = "24h"
+# The incidents section (after-action): window -> (catalogue key of its label, span in seconds).
+INCIDENT_WINDOWS: dict[str, tuple[str, int]] = {"7d": ("official.incidents_7d", 7 * 86400),
+                                                "30d": ("official.incidents_30d", 30 * 86400)}
+DEFAULT_INCIDENT_WINDOW = "7d"
 
 
 def _link_lost() -> html.Div:
@@ -223,6 +230,55 @@ def trends(window: str, now: float | None = None) -> list[Any]:
     return charts
 
 
+# -- incidents and their response times (after-action, issue 15) --------------------------------------
+def _incident_row(row: dict[str, Any], tz: str) -> html.Tr:
+    duration = after_action.duration_text
+    tasks = row["tasks"]
+    return html.Tr(className=f"official-incident level-{row['level']}", children=[
+        html.Td(f"#{row['number']} {row['title']}", className="official-incident-title"),
+        html.Td(i18n.label("incident_level", row["level"])),
+        html.Td(i18n.label("incident_status", row["status"])),
+        html.Td(clock(row["declared_at"], tz, with_date=True)),
+        html.Td(duration(row["to_acknowledge_s"]), className="official-figure"),
+        html.Td(duration(row["to_declare_s"]), className="official-figure"),
+        html.Td(duration(row["to_first_task_accepted_s"]), className="official-figure"),
+        html.Td(i18n.t("official.tasks_done", done=i18n.format_number(tasks["done"]),
+                       total=i18n.format_number(tasks["total"]))),
+        html.Td(className="official-incident-links", children=[
+            html.A(i18n.t("official.after_action_html"), href=report_path(row["id"]), download="",
+                   className="official-incident-link"),
+            html.A(i18n.t("official.after_action_csv"), href=report_path(row["id"], "csv"),
+                   download="", className="official-incident-link")]),
+    ])
+
+
+def incidents_section(window: str, now: float | None = None) -> list[Any]:
+    """The incidents declared in the window with their response times, and the medians."""
+    _label, span_s = INCIDENT_WINDOWS.get(window, INCIDENT_WINDOWS[DEFAULT_INCIDENT_WINDOW])
+    now = time.time() if now is None else now
+    tz = settings().city.timezone
+    try:
+        rows = after_action.declared_since(redis_client(), now - span_s, now)
+    except redis.RedisError:
+        return [_link_lost()]
+    if not rows:
+        return [html.P(i18n.t("official.incidents_none"), className="muted")]
+    middle = after_action.medians(rows)
+    heads = ("official.col_incident", "official.col_level", "official.col_status",
+             "official.col_declared", "official.col_to_ack", "official.col_to_declare",
+             "official.col_to_task", "official.col_tasks", "official.col_report")
+    return [
+        html.P(i18n.t("official.incidents_summary", count=i18n.format_number(len(rows)),
+                      ack=after_action.duration_text(middle["to_acknowledge_s"]),
+                      declare=after_action.duration_text(middle["to_declare_s"]),
+                      task=after_action.duration_text(middle["to_first_task_accepted_s"])),
+               className="official-incidents-summary"),
+        html.Table(className="data-table official-incidents-table", children=[
+            html.Thead(html.Tr([html.Th(i18n.t(key)) for key in heads])),
+            html.Tbody([_incident_row(row, tz) for row in rows])]),
+    ]
+
+
 # -- page ------------------------------------------------------------------------------------------
 def _exports() -> html.Div:
     links = [(REPORT_PATH, i18n.t("official.export_report")),
@@ -245,6 +301,15 @@ def layout(**_query: str) -> html.Div:
         ]),
         html.Div(status_cards(situation), id=ids.OFFICIAL_STATUS, className="card-grid"),
         html.Div(top_issues(situation), id=ids.OFFICIAL_ISSUES, className="official-issues"),
+        html.Div(className="official-trends-head official-incidents-head", children=[
+            html.H2(i18n.t("official.incidents")),
+            dcc.RadioItems(id=ids.OFFICIAL_INCIDENTS_WINDOW, value=DEFAULT_INCIDENT_WINDOW,
+                           inline=True, className="official-window",
+                           options=[{"label": i18n.t(label_key), "value": key}
+                                    for key, (label_key, _span) in INCIDENT_WINDOWS.items()]),
+        ]),
+        html.Div(id=ids.OFFICIAL_INCIDENTS, className="card official-incidents",
+                 children=html.P(i18n.t("official.incidents_loading"), className="muted")),
         html.Div(className="official-trends-head", children=[
             html.H2(i18n.t("official.trends")),
             dcc.RadioItems(id=ids.OFFICIAL_WINDOW, value=DEFAULT_WINDOW, inline=True,
@@ -271,11 +336,20 @@ def refresh_trends(window: str | None, _tick: int | None) -> list[Any]:
     return trends(window if window in WINDOWS else DEFAULT_WINDOW)
 
 
+@require_roles(ALLOWED)
+def refresh_incidents(window: str | None, _tick: int | None) -> list[Any]:
+    """Draw the incidents of the chosen window (on opening, on a change, and every minute)."""
+    return incidents_section(window if window in INCIDENT_WINDOWS else DEFAULT_INCIDENT_WINDOW)
+
+
 def register(app: dash.Dash) -> None:
     """Register the page with Dash Pages, and its callbacks."""
     app.callback(Output(ids.OFFICIAL_STATUS, "children"), Output(ids.OFFICIAL_ISSUES, "children"),
                  Input(ids.SEEN, "data"), prevent_initial_call=True)(refresh_status)
     app.callback(Output(ids.OFFICIAL_TRENDS, "children"), Input(ids.OFFICIAL_WINDOW, "value"),
                  Input(ids.OFFICIAL_TRENDS_TICK, "n_intervals"))(refresh_trends)
+    app.callback(Output(ids.OFFICIAL_INCIDENTS, "children"),
+                 Input(ids.OFFICIAL_INCIDENTS_WINDOW, "value"),
+                 Input(ids.OFFICIAL_TRENDS_TICK, "n_intervals"))(refresh_incidents)
     dash.register_page(__name__, path=PATH, name="City status", title=tab_title(PATH),
                        layout=layout)

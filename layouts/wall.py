@@ -4,8 +4,10 @@ The city view holds the live map, one card per domain (KPI tiles with 24 h spark
 labelled when a feed of the domain is stale), the alert panel and the feed-health strip.
 ``/wall?rotate=SECONDS`` adds one view per domain (its tiles large, the map showing its layers) and
 the browser cycles through them (assets/wall.js), pinned to the city view while a critical alert
-is unacknowledged. A slow heartbeat tells the browser the server's app version, so a wall that
-runs for days reloads itself after a deploy or a long loss of the link.
+is unacknowledged. An incident just declared or raised a level pins the rotation to its own view
+for INCIDENT_PIN_S: its area on the map with the linkage panel (what the city knows about the
+area). A slow heartbeat tells the browser the server's app version, so a wall that runs for days
+reloads itself after a deploy or a long loss of the link.
 """
 
 from __future__ import annotations
@@ -18,16 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import dash
+import redis
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from app import i18n
+from app import i18n, incidents
+from app.incidents.queries import version as incidents_version
 from app.model import roles
 from app.model.domains import DOMAINS
+from app.model.incidents import LEVEL_RANK
 from app.situation.mapdata import LAYERS
-from app.web.context import require_roles
-from layouts import alert_panel, ids, wall_tiles
+from app.web.context import redis_client, require_roles
+from layouts import alert_panel, ids, linkage_panel, wall_tiles
 from layouts.components import domain_title, page_layout
+from layouts.incident_parts import level_badge, numbered, progress, status_badge, type_name
 from layouts.livemap import WALL, live_map, register_map
 
 PATH = "/wall"
@@ -39,6 +45,10 @@ CITY = "all"  # not "city": that is the city-management domain
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 WALL_ZOOM = 12.0  # the wall's maps open on the whole city (the soak's clients use it too)
+INCIDENT = "incident"  # the pinned incident's view: never in the rotation, only pinned
+INCIDENT_PIN_S = 120  # how long a declared or raised incident holds the rotation
+PIN_CHECK_S = 5  # the pin is looked at again at least this often (a pin runs out by the clock)
+LINKAGE_ROWS = 4  # lines per section of the linkage panel on the wall
 
 
 def domain_layers(domain: str) -> tuple[str, ...]:
@@ -102,13 +112,29 @@ def _domain_view(domain: str, data: wall_tiles.WallData) -> html.Section:
     ])
 
 
+def _incident_view() -> html.Section:
+    """The pinned incident: its head, its area on the map and the linkage panel (filled by
+    :func:`refresh_incident_view` while an incident is pinned)."""
+    return _view(INCIDENT, [
+        html.Div(id=ids.WALL_INCIDENT_HEAD, className="wall-incident-head"),
+        html.Div(className="wall-incident-body", children=[
+            html.Div(dcc.Graph(id=ids.WALL_INCIDENT_MAP, className="wall-incident-map",
+                               figure=linkage_panel.figure(None, None, WALL),
+                               config={"displaylogo": False, "displayModeBar": False,
+                                       "staticPlot": False}),
+                     className="card wall-map"),
+            html.Div(id=ids.WALL_INCIDENT_LINKAGE, className="card linkage-panel wall-linkage"),
+        ]),
+    ])
+
+
 @page_layout(PATH)
 def layout(**query: str) -> html.Div:
     """The city at a glance (and, with ``rotate``, one view per domain that the kiosk cycles)."""
     seconds = rotate_seconds(query.get("rotate"))
     views = [CITY] + (list(DOMAINS) if seconds else [])
     data = wall_tiles.read_wall()
-    sections = [_city_view(data)] + [_domain_view(d, data) for d in views[1:]]
+    sections = [_city_view(data)] + [_domain_view(d, data) for d in views[1:]] + [_incident_view()]
     return html.Div(id=ids.WALL, className="wall", children=[
         html.Div(className="wall-head", children=[
             html.H1(i18n.t_or("wall.title", TEXT["title"]), id=ids.PAGE_TITLE),
@@ -124,7 +150,10 @@ def layout(**query: str) -> html.Div:
         ]),
         dcc.Store(id=ids.WALL_ROTATION, data={"seconds": seconds, "views": views,
                                                "titles": {CITY: i18n.t_or("wall.city", TEXT["city"])}
-                                               | {d: domain_title(d) for d in DOMAINS}}),
+                                               | {d: domain_title(d) for d in DOMAINS}
+                                               | {"pinned_alert": i18n.t("wall.pinned_alert"),
+                                                  "pinned_incident": i18n.t("wall.pinned_incident")}}),
+        dcc.Store(id=ids.WALL_INCIDENT_PIN, data={}),
         dcc.Store(id=ids.WALL_ROTATION_STATE),
         dcc.Interval(id=ids.WALL_BEAT_TICK, interval=BEAT_MS),
         dcc.Store(id=ids.WALL_BEAT),
@@ -153,6 +182,84 @@ def _refresh_domain(domain: str):  # type: ignore[no-untyped-def]
     return refresh
 
 
+def _pinned_since(r: redis.Redis, incident: dict[str, Any]) -> float:
+    """When the incident last earned a pin: its declaration, or its level being raised."""
+    since = incident.get("declared_at") or 0.0
+    level_at = incident.get("level_at")
+    if level_at and level_at > since:
+        for entry in reversed(incidents.timeline(r, incident["id"])):
+            if entry["action"] == "level":
+                before, _, after = str(entry["detail"]).partition(" -> ")
+                if LEVEL_RANK.get(after, 9) < LEVEL_RANK.get(before, 9):
+                    since = max(since, entry["at"] or 0.0)
+                break
+    return float(since)
+
+
+def pinned_incident(r: redis.Redis, now: float) -> tuple[dict[str, Any], float] | None:
+    """The open incident declared or raised a level most recently within INCIDENT_PIN_S (the
+    gravest on a tie), with when it earned its pin; None when no incident holds a pin."""
+    found = []
+    for incident in incidents.list_incidents(r, open_only=True, limit=200):
+        latest = max(incident.get("declared_at") or 0.0, incident.get("level_at") or 0.0)
+        if now - latest > INCIDENT_PIN_S:
+            continue  # the cheap test first: most incidents earned nothing lately
+        since = _pinned_since(r, incident)
+        if now - since <= INCIDENT_PIN_S:
+            found.append((since, -LEVEL_RANK.get(incident["level"], 9), incident))
+    if not found:
+        return None
+    since, _, incident = max(found, key=lambda row: (row[0], row[1]))
+    return incident, since
+
+
+@require_roles(roles.PAGE_BY_PATH[PATH].roles)
+def pin(_tick: int | None, rotation: Any, current: Any) -> dict[str, Any]:
+    """Which incident holds the rotation now (checked when an incident changed, and every few
+    seconds, as a pin runs out by the clock); nothing on a wall that does not rotate."""
+    if not isinstance(rotation, dict) or not rotation.get("seconds"):
+        raise PreventUpdate
+    now = time.time()
+    try:
+        r = redis_client()
+        signature = [incidents_version(r), int(now // PIN_CHECK_S)]
+        if isinstance(current, dict) and current.get("sig") == signature:
+            raise PreventUpdate
+        held = pinned_incident(r, now)
+    except redis.RedisError:
+        raise PreventUpdate from None
+    if held is None:
+        return {"sig": signature, "id": None}
+    incident, since = held
+    return {"sig": signature, "id": incident["id"], "until": (since + INCIDENT_PIN_S) * 1000,
+            "label": numbered(incident)}
+
+
+@require_roles(roles.PAGE_BY_PATH[PATH].roles)
+def refresh_incident_view(held: Any, _seen: Any) -> tuple[Any, Any, Any]:
+    """The pinned incident's head, map and linkage panel, recomputed from the live store while
+    it is pinned (nothing is computed while no incident is)."""
+    incident_id = held.get("id") if isinstance(held, dict) else None
+    if not isinstance(incident_id, str) or (held.get("until") or 0) < time.time() * 1000:
+        raise PreventUpdate
+    try:
+        incident = incidents.get_incident(redis_client(), incident_id)
+        if incident is None:
+            raise PreventUpdate
+        found = linkage_panel.compute(incident)
+    except redis.RedisError:
+        raise PreventUpdate from None
+    head = [html.Div([level_badge(incident["level"]), status_badge(incident["status"])],
+                     className="incident-badges"),
+            html.H2(numbered(incident), className="wall-incident-title"),
+            html.Div([html.Span(type_name(incident)),
+                      html.Span(i18n.t("incident.commanded_by", user=incident["commander"]))],
+                     className="incident-meta"),
+            progress(incident["tasks"])]
+    return (head, linkage_panel.figure(incident, found, WALL),
+            linkage_panel.panel(found, rows=LINKAGE_ROWS))
+
+
 @require_roles(roles.PAGE_BY_PATH[PATH].roles)
 def beat(_n: int | None) -> dict[str, Any]:
     """The heartbeat: the server's app version and time (no Redis: it says the server is up)."""
@@ -175,7 +282,16 @@ def register(app: dash.Dash) -> None:
         Output(ids.WALL_VIEWS, "className"), Output(ids.WALL_VIEW_LABEL, "children"),
         Output(ids.WALL_ROTATION_STATE, "data"),
         Input(ids.TICK, "n_intervals"), Input(ids.ALERT_SOUND, "data"),
+        Input(ids.WALL_INCIDENT_PIN, "data"),
         State(ids.WALL_ROTATION, "data"), State(ids.WALL_ROTATION_STATE, "data"))
+    app.callback(Output(ids.WALL_INCIDENT_PIN, "data"), Input(ids.TICK, "n_intervals"),
+                 State(ids.WALL_ROTATION, "data"), State(ids.WALL_INCIDENT_PIN, "data"),
+                 prevent_initial_call=True)(pin)
+    app.callback(Output(ids.WALL_INCIDENT_HEAD, "children"),
+                 Output(ids.WALL_INCIDENT_MAP, "figure"),
+                 Output(ids.WALL_INCIDENT_LINKAGE, "children"),
+                 Input(ids.WALL_INCIDENT_PIN, "data"), Input(ids.SEEN, "data"),
+                 prevent_initial_call=True)(refresh_incident_view)
     app.clientside_callback(
         dash.ClientsideFunction(namespace="cityops_wall", function_name="link"),
         Output(ids.WALL, "className"), Output(ids.WALL_LINK_NOTE, "children"),

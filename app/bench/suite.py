@@ -34,6 +34,9 @@ TARGETS: dict[str, tuple[str, float]] = {
     "map_publish_ms_100k": ("<=", 1_000),
     "tick_changed_ms_100k": ("<=", 20),
     "web_worker_rss_mb_100k": ("<=", 400),
+    # the public status page under a surge (app/bench/public.py): 200 visitors, 2 gunicorn workers
+    "public_rps": (">=", 1_000),
+    "public_p95_ms": ("<=", 100),
 }
 CHROMIUM = "/usr/bin/chromium"
 
@@ -53,14 +56,20 @@ class Sizes:
     mega_per_feed: int  # vehicles in each of the megacity's four feeds
     mega_scale: float  # of the megacity's 20,000 other things
     mega_seconds: float  # serving it, for the web worker's memory
+    wall_updates: int  # map updates the wall's main-thread time is taken over
+    wall_early_s: float  # the wall's heap is compared at these two times
+    wall_late_s: float
+    phone_runs: int
 
 
 FULL = Sizes(ingest=(1_000, 20_000, 50_000), main=20_000, tick_scale=(1_000, 20_000, 50_000),
              runs=5, clients=50, client_seconds=15.0, startup_runs=3, glass_samples=10,
-             mega_per_feed=20_000, mega_scale=1.0, mega_seconds=60.0)
+             mega_per_feed=20_000, mega_scale=1.0, mega_seconds=60.0, wall_updates=60,
+             wall_early_s=180.0, wall_late_s=900.0, phone_runs=3)
 QUICK = Sizes(ingest=(500, 2_000), main=2_000, tick_scale=(500, 2_000), runs=2, clients=5,
               client_seconds=3.0, startup_runs=1, glass_samples=3, mega_per_feed=500,
-              mega_scale=0.05, mega_seconds=3.0)
+              mega_scale=0.05, mega_seconds=3.0, wall_updates=5, wall_early_s=10.0,
+              wall_late_s=20.0, phone_runs=1)
 
 
 
@@ -71,7 +80,7 @@ def _others(vehicles: int) -> tuple[int, int, int]:
 
 def run_suite(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every case; the figures at the main size, and how each grows with size."""
-    from app.bench import megacity
+    from app.bench import browser, megacity
     from app.bench.history import bench_history
     from app.bench.ingest import bench_ingest, private_redis
     from app.bench.linkage import bench_linkage
@@ -112,6 +121,11 @@ def run_suite(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
     figures.update(bench_startup(sizes.startup_runs))
     log(f"{sizes.clients} wall clients for {sizes.client_seconds:g} s ...")
     figures.update(bench_clients(sizes.clients, sizes.client_seconds))
+    from app.bench.public import bench_public
+
+    surge = {"clients": 50, "seconds": 3.0, "idle_seconds": 2.0} if quick else {}
+    log(f"a surge of {surge.get('clients', 200)} visitors on the public page, walls beside ...")
+    figures.update(bench_public(**surge))
     log(f"the web workers serving that city for {sizes.mega_seconds:g} s ...")
     figures.update(megacity.bench_worker_memory(sizes.mega_seconds, per_feed=sizes.mega_per_feed,
                                                 others=others))
@@ -119,6 +133,16 @@ def run_suite(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
     glass = bench_glass(sizes.glass_samples)
     if glass is not None:
         figures["glass_to_glass_p95_s"] = glass
+    why_not = browser.available()
+    if why_not is None:
+        log(f"the wall in Chromium with {sizes.main:,} moving vehicles for "
+            f"{sizes.wall_late_s:g} s ...")
+        figures.update(browser.bench_wall(sizes.main, sizes.wall_updates, sizes.wall_early_s,
+                                          sizes.wall_late_s, log=log))
+        log("a phone signing in on a slow link ...")
+        figures.update(browser.bench_phone(runs=sizes.phone_runs))
+    else:
+        log(f"browser figures: not measured ({why_not})")
     figures["growth"] = growth
     return figures
 
@@ -183,7 +207,12 @@ def table(figures: dict[str, Any]) -> str:
         ok = value >= target if op == ">=" else value <= target
         lines.append(f"{name:<28}{value:>14,.2f}  {op} {target:g}  {'ok' if ok else 'MISSED'}")
     for name in ("clients_errors", "web_worker_rss_mb", "ingest_ratio_to_packed_write",
-                 "megacity_errors", "tick_changed_bytes_100k"):
+                 "megacity_errors", "tick_changed_bytes_100k",
+                 # the public page's surge: what it serves flat out, and the walls beside it
+                 "public_errors", "public_max_rps", "public_max_p95_ms", "public_render_ms",
+                 "public_worker_restarts", "public_wall_p95_ms_idle", "public_wall_p95_ms",
+                 "public_wall_p95_ms_max", "public_map_p95_ms_idle", "public_map_p95_ms",
+                 "public_map_p95_ms_max"):
         if name in figures:
             lines.append(f"{name:<28}{figures[name]:>14,.2f}")
     lines.append("")

@@ -255,3 +255,10 @@ def notices(r: redis.Redis, departments: Iterable[str], count: int = 50) -> list
                           "title": entry.get("title", ""), "type": entry.get("type", ""),
                           "level": entry.get("level", ""), "task": entry.get("task", "")})
     return sorted(found, key=lambda n: -(n["at"] or 0))[:count]
+
+
+# -- for screens that poll -----------------------------------------------------------------------
+def version(r: redis.Redis) -> int:
+    """A number that moves whenever any incident, task or proposal changed (one HGET): screens
+    poll it every second and redraw only when it moved."""
+    return store.incidents.version(r)

@@ -36,7 +36,13 @@ PAGES: tuple[Page, ...] = (
     Page("/city", "City management", frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL})),
     Page("/wall", "Wall", frozenset({ADMIN, OPERATOR, OFFICIAL, WALL})),
     Page("/alerts", "Alerts", frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL})),
+    # Incidents (issue 15): operators and admins run them, officials read, emergency staff read
+    # and command the ones they are commander of; department staff work their tasks on /tasks.
+    Page("/incidents", "Incidents", frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL})),
+    Page("/tasks", "Tasks", frozenset({ADMIN, OPERATOR, EMERGENCY})),
     Page("/official", "City status", frozenset({ADMIN, OPERATOR, OFFICIAL})),
+    # Shifts and handover (issue 15): operators and admins sign on and hand over, officials read.
+    Page("/shifts", "Shifts", frozenset({ADMIN, OPERATOR, OFFICIAL})),
     Page("/admin", "Admin", frozenset({ADMIN})),
 )
 

@@ -19,6 +19,7 @@ from app.alerts import ticker
 from app.config import Settings
 from app.incidents import jobs as incident_jobs
 from app.pipeline.runner import DerivedWork, Runner, throttled
+from app.public import job as public_job
 from app.situation.mapdata import Thresholds
 from app.situation.mapdata import share as map_share
 from data_adapters.base import Adapter
@@ -57,12 +58,17 @@ def derived_work(settings: Settings) -> DerivedWork:
     def enforce_retention(r: redis.Redis, owner: str) -> object:
         return retention.tick(r, settings, owner)
 
+    # The public status page and its CAP feed, rendered once for every web worker (docs/public.md).
+    def render_public(r: redis.Redis, owner: str) -> object:
+        return public_job.render(r, settings, owner)
+
     return DerivedWork(after_batch=(publish_map, throttled(KPI_EVERY_S, refresh_kpis)),
                        periodic=((ticker.EVALUATE_EVERY_S, evaluate_rules),
                                  (incident_jobs.EVERY_S, link_alerts),
                                  (incident_jobs.EVERY_S, propose_incidents),
                                  (incident_jobs.EVERY_S, due_steps),
-                                 (retention.RETENTION_EVERY_S, enforce_retention)))
+                                 (retention.RETENTION_EVERY_S, enforce_retention),
+                                 (public_job.EVERY_S, render_public)))
 
 
 def build_runner(settings: Settings, redis_url: str, feeds: Sequence[Adapter] = (),

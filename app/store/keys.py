@@ -247,3 +247,13 @@ class Keys:
     @staticmethod
     def shift_handover(handover_id: str) -> str:
         return f"co:{{shifts}}:handover:{handover_id}"
+
+    # -- the public status page (docs/public.md) --------------------------------------------------
+    # Rendered by one runner every few seconds; the web serves these bytes as they are.
+    public_meta = "co:{public}:meta"  # hash: version, etag:<document>, rendered_at, renders, atom_*
+    public_lease = "co:{public}:lease"  # string: the runner rendering the public documents
+
+    # string: one rendered document (the page in one language, or the Atom feed), UTF-8 bytes
+    @staticmethod
+    def public_document(name: str) -> str:
+        return f"co:{{public}}:doc:{name}"

@@ -21,7 +21,9 @@ from app.web.sessions import keep_session_alive, start_session
 
 # Matched exactly: a prefix such as "/login/" would also let anonymous visitors reach Dash's
 # catch-all page under /login/anything.
-PUBLIC_PATHS = frozenset({"/login", "/login/login.css", "/healthz"})
+PUBLIC_PATHS = frozenset({"/login", "/login/login.css", "/healthz",
+                          # The public status page and its CAP feed (app/web/public.py).
+                          "/public", "/public/cap.atom"})
 # Where a wall display opens with ?token= (the slash: a hand-typed URL).
 DISPLAY_PATHS = frozenset({"/wall", "/wall/"})
 

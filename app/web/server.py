@@ -15,11 +15,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import Settings, load_settings, resolve_secret_key
 from app.store.embedded import EmbeddedRedis
 from app.store.link import RedisUnavailable, connect
-from app.web import auth, exports, guards, headers
+from app.web import after_action, auth, exports, guards, headers, public
 from app.web.api.admin import api_admin
 from app.web.api.alerts import api_alerts
 from app.web.api.city import api
+from app.web.api.etags import conditional_get
+from app.web.api.history import api_history
 from app.web.api.incidents import api_incidents
+from app.web.api.openapi import api_document
+from app.web.api.shifts import api_shifts
 from app.web.context import EXTENSION
 from layouts import register_pages, status_strip
 from layouts.components import shell
@@ -66,6 +70,14 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     server.register_blueprint(api_incidents)
     server.register_blueprint(api_admin)
     server.register_blueprint(exports.blueprint)
+    server.register_blueprint(public.blueprint)  # /public and its CAP feed (docs/public.md)
+    # Shifts and handover, and incidents' after-action records (issue 15).
+    server.register_blueprint(api_shifts)
+    server.register_blueprint(after_action.blueprint)
+    # Issue 16, the API: readings' history, the OpenAPI document, ETags on every JSON GET answer.
+    server.register_blueprint(api_history)
+    server.register_blueprint(api_document)
+    server.after_request(conditional_get)
     app = dash.Dash(
         "cityops",
         server=server,

@@ -13,6 +13,7 @@ import itertools
 import json
 import math
 from typing import Any, Iterator
+from urllib.parse import quote, urlencode
 
 import pytest
 import redis
@@ -25,6 +26,7 @@ from app.web.api.alerts import RAISE_BODY
 from app.web.api.schema import Field
 from app.web.login import LANG_PATH, LOGIN_FIELDS
 from layouts import ids
+from tests.support.api import for_rule, readings_sample
 from tests.support.incidents import (
     SQUARE_TEXT,
     fill,
@@ -46,6 +48,7 @@ from tests.support.security import (
     session_caller,
     water_alert,
 )
+from tests.support.shifts import shift_sample, sign_on_the_room
 from tests.support.web import PASSWORD, csrf_header, login
 
 # Values of the wrong type for a field, by what they are.
@@ -97,12 +100,30 @@ def valid_bodies(users: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]
         ("api_incidents.task_act", "reassign"): {"department": "fire_rescue",
                                                  "owner": users[OPERATOR], "expected": "",
                                                  "note": "theirs"},
+        # shifts (issue 15): the sample puts the admin on duty with someone else's sheet to take over
+        ("api_shifts.write_note", ""): {"text": "pump 3 noisy", "notable": "yes"},
+        ("api_shifts.write_handover", ""): {"note": "storm after midnight"},
+        ("api_shifts.acknowledge", ""): {"note": "taken over"},
+        ("api_shifts.sign", ""): {"duty": "on"},
     }
 
 
 def needs_sample(rule: Any) -> bool:
-    """Whether ``rule`` acts on an incident, a task or a proposal (the sweep makes real ones)."""
-    return bool({"incident_id", "task_id", "proposal_id"} & set(rule.arguments))
+    """Whether ``rule`` acts on an incident, a task or a proposal, or on shifts (the sweep makes
+    real ones)."""
+    return bool({"incident_id", "task_id", "proposal_id"} & set(rule.arguments)) or is_shifts(rule)
+
+
+def is_shifts(rule: Any) -> bool:
+    return str(rule.rule).startswith("/api/v1/shifts/")
+
+
+def make_sample(r: redis.Redis, admin_name: str, tag: str, rule: Any) -> dict[str, str]:
+    """The incident sample the rule needs, and for shifts the admin on duty with a sheet to take over."""
+    sample = incident_sample(r, admin_name, tag, sample_parts(rule.arguments))
+    if is_shifts(rule):
+        sample.update(shift_sample(r, admin_name))
+    return sample
 
 
 def variant_arg(rule: Any, variant: str) -> dict[str, str]:
@@ -190,8 +211,7 @@ def test_every_body_field_missing_mistyped_or_too_long(web_app: Any, r: redis.Re
             for what, body, accepted in body_cases(table, valid[rule.endpoint, variant]):
                 alert_id = water_alert(r, f"{rule.endpoint}:{variant}:{what}") if fresh else ""
                 if needs_sample(rule) and not sample:
-                    sample = incident_sample(r, users[ADMIN], f"{rule.endpoint}:{variant}",
-                                             sample_parts(rule.arguments))
+                    sample = make_sample(r, users[ADMIN], f"{rule.endpoint}:{variant}", rule)
                 path = rule_path(rule, alert_id=alert_id, **sample, **variant_arg(rule, variant))
                 body = fill(body, dict(sample, alert_id=alert_id, audit_id=newest_audit_id(r)))
                 before = Snapshot(raw)
@@ -220,8 +240,7 @@ def test_the_good_bodies_are_accepted(web_app: Any, r: redis.Redis, users: dict[
         rule = next(rule for rule in api_rules(web_app) if rule.endpoint == endpoint
                     and "POST" in (rule.methods or ()))
         alert_id = water_alert(r, f"good:{endpoint}:{variant}")
-        sample = (incident_sample(r, users[ADMIN], "good", sample_parts(rule.arguments))
-                  if needs_sample(rule) else {})
+        sample = make_sample(r, users[ADMIN], "good", rule) if needs_sample(rule) else {}
         path = rule_path(rule, alert_id=alert_id, **sample, **variant_arg(rule, variant))
         body = fill(body, dict(sample, alert_id=alert_id, audit_id=newest_audit_id(r)))
         assert _post(admin, path, body).status_code in (200, 201), (path, body)
@@ -229,7 +248,7 @@ def test_the_good_bodies_are_accepted(web_app: Any, r: redis.Redis, users: dict[
 
 def query_cases(field: Field) -> Iterator[tuple[str, str]]:
     """(what, bad value) for one query parameter."""
-    limit = field.max_length if field.kind == "text" else api.MAX_QUERY_VALUE
+    limit = field.max_length if field.kind in ("text", "cursor") else api.MAX_QUERY_VALUE
     yield "too long", "x" * (limit + 1)
     if field.kind == "int":
         for value in ("abc", "-1", "1.5", str(int(field.low) - 1), str(int(field.high) + 1), "1e3"):
@@ -237,34 +256,72 @@ def query_cases(field: Field) -> Iterator[tuple[str, str]]:
     elif field.kind in ("choice", "choices"):
         yield "not one of the choices", "nonsense"
         yield "a list of anything", "nonsense,more"
+    elif field.kind == "time":  # issue 16: ISO 8601 with a zone, or Unix seconds
+        for value in ("yesterday", "2026-01-01T08:00:00", "2026-13-01T00:00:00Z", "-5",
+                      "99999999999", "1e9", "0001-01-01T00:00:00+14:00"):
+            yield f"not a time ({value})", value
+    elif field.kind == "duration":
+        for value in ("P", "PT", "P1M", "P1DT", "fast", "-60", str(field.high * 2)):
+            yield f"not a duration ({value})", value
+    elif field.kind == "cursor":
+        yield "not a cursor", "nonsense"
+
+
+# issue 16: what a parameter's declared example lacks, a good value of its kind
+GOOD_BY_KIND = {"int": "1", "text": "stop", "time": "2026-01-01T00:00:00Z", "duration": "PT1H"}
+
+
+def good_value(field: Field) -> str | None:
+    """A value the parameter accepts (None for a cursor: only a real page gives one)."""
+    if field.kind == "cursor":
+        return None
+    if field.example is not None:
+        return ",".join(field.example) if isinstance(field.example, list) else str(field.example)
+    if field.kind in ("choice", "choices"):
+        return ",".join(field.choices[:1 if field.kind == "choice" else 2])
+    return GOOD_BY_KIND[field.kind]
 
 
 def test_every_query_parameter_is_checked(web_app: Any, r: redis.Redis, users: dict[str, str],
                                           admin: Caller) -> None:
-    """Every API route: an unknown or repeated parameter, and each declared parameter's bad values,
-    are a 400 naming the parameter; leaving them all out is accepted."""
+    """Every API route: an unknown or repeated parameter, a required one left out, and each
+    declared parameter's bad values, are a 400 naming the parameter; the required ones alone are
+    accepted."""
     alert_id = water_alert(r, "query")
     sample = incident_sample(r, users[ADMIN], "query")
+    sample.update(shift_sample(r, users[ADMIN]))  # a handover sheet to read
+    sample.update(readings_sample(r))  # issue 16: a sensor with readings, a KPI with a history
     offenders = []
     for rule in api_rules(web_app):
         if "GET" not in (rule.methods or ()):
             continue
-        path = rule_path(rule, alert_id=alert_id, **sample)
+        path = rule_path(rule, alert_id=alert_id, **for_rule(rule, sample))
         fields = view(web_app, rule).input_query
-        assert admin.call("GET", path).status_code == 200, path
-        cases = [("unknown", f"{path}?unexpected=1", "unexpected")]
+        base = [(f.name, good_value(f)) for f in fields if f.required]
+
+        def url(*pairs: tuple[str, Any], leave_out: str = "", base: Any = base,
+                path: str = path) -> str:
+            asked = [(k, v) for k, v in base if k != leave_out and k not in dict(pairs)]
+            query = urlencode([*asked, *pairs])
+            return f"{path}?{query}" if query else path
+
+        assert admin.call("GET", url()).status_code == 200, path
+        cases = [("unknown", url(("unexpected", "1")), "unexpected")]
         for field in fields:
-            good = {"int": "1", "choice": field.choices[0] if field.choices else "",
-                    "choices": ",".join(field.choices[:2]), "text": "stop"}[field.kind]
-            assert admin.call("GET", f"{path}?{field.name}={good}").status_code == 200, (path, field)
-            cases.append(("twice", f"{path}?{field.name}={good}&{field.name}={good}", field.name))
-            cases += [(what, f"{path}?{field.name}={value}", field.name)
+            good = good_value(field)
+            if field.required:
+                cases.append(("missing", url(leave_out=field.name), field.name))
+            if good is not None:
+                assert admin.call("GET", url((field.name, good))).status_code == 200, (path, field)
+                cases.append(("twice", url((field.name, good)) + f"&{field.name}={quote(good)}",
+                              field.name))
+            cases += [(what, url((field.name, value)), field.name)
                       for what, value in query_cases(field)]
-        for what, url, name in cases:
-            response = admin.call("GET", url)
+        for what, asked, name in cases:
+            response = admin.call("GET", asked)
             error = (response.get_json(silent=True) or {}).get("error", "")
             if response.status_code != 400 or name not in error:
-                offenders.append((url[:80], what, response.status_code, error))
+                offenders.append((asked[:80], what, response.status_code, error))
     assert offenders == []
 
 
@@ -360,6 +417,15 @@ FORMS: dict[str, dict[str, Any]] = {
     "assign an alert": {"callback": "layouts.alerts.act", "page": "/alerts", "button": ids.ALERT_ASSIGN,
                         "fields": {ids.ALERT_ASSIGN_USER: "required", ids.ALERT_NOTE: "optional",
                                    ids.ALERT_SELECTED: "context", ids.ALERT_SEEN_ASSIGNEE: "context"}},
+    # shifts (issue 15): the operator is on duty (the test signs the room on)
+    "write in the shift log": {"callback": "layouts.shifts.write_note", "page": "/shifts",
+                               "button": ids.SHIFTS_NOTE_WRITE,
+                               "fields": {ids.SHIFTS_NOTE_TEXT: "required",
+                                          ids.SHIFTS_NOTE_NOTABLE: "context",
+                                          ids.SHIFTS_CHANGED: "context"}},
+    "hand over": {"callback": "layouts.shifts.hand_over", "page": "/shifts",
+                  "button": ids.SHIFTS_HANDOVER_WRITE,
+                  "fields": {ids.SHIFTS_HANDOVER_NOTE: "optional", ids.SHIFTS_CHANGED: "context"}},
 }
 # The lat/lon fields are optional as a pair: one without the other is refused (the base has both).
 
@@ -373,6 +439,9 @@ def good_values(form: str, users: dict[str, str], alert_id: str) -> dict[str, An
         "raise incident": {ids.ALERT_NEW_TITLE: "Tree down", ids.ALERT_NEW_DOMAIN: "city",
                            ids.ALERT_NEW_SEVERITY: "minor", ids.ALERT_NEW_LAT: 28.5,
                            ids.ALERT_NEW_LON: 112.3, ids.ALERT_NEW_DESCRIPTION: "phone call"},
+        "write in the shift log": {ids.SHIFTS_NOTE_TEXT: "valve 7 closed",
+                                   ids.SHIFTS_NOTE_NOTABLE: ["yes"], ids.SHIFTS_CHANGED: 0},
+        "hand over": {ids.SHIFTS_HANDOVER_NOTE: "storm after midnight", ids.SHIFTS_CHANGED: 0},
     }.get(form, {ids.ALERT_NOTE: "valve closed", ids.ALERT_ASSIGN_USER: users[OPERATOR],
                  ids.ALERT_SELECTED: {"id": alert_id, "mode": "view"},
                  ids.ALERT_SEEN_ASSIGNEE: None})
@@ -453,7 +522,8 @@ def test_dash_forms_refuse_bad_values_with_a_message(web_app: Any, r: redis.Redi
     nothing is written. The good values do write (so the refusals are about the bad field)."""
     operator = session_caller(web_app, OPERATOR, users[OPERATOR])
     admin = session_caller(web_app, ADMIN, users[ADMIN])
-    pages = {path: page_components(web_app, admin, path) for path in ("/admin", "/alerts")}
+    pages = {path: page_components(web_app, admin, path) for path in ("/admin", "/alerts", "/shifts")}
+    sign_on_the_room(r)  # the shift forms write only for someone on duty
     offenders = []
     for form, spec in FORMS.items():
         sender = FormSender(web_app, r, raw, users, admin if spec["page"] == "/admin" else operator,

@@ -19,16 +19,19 @@ from layouts import ids
 from tests.support.web import LIVE_BODY, PASSWORD, callback_body, csrf_header, login
 
 DOMAIN_PAGES = {"/transport", "/water", "/medical", "/city"}
-PAGES = ["/", "/transport", "/water", "/medical", "/city", "/wall", "/alerts", "/official", "/admin"]
+PAGES = ["/", "/transport", "/water", "/medical", "/city", "/wall", "/alerts", "/official", "/admin",
+         "/incidents", "/tasks",  # incidents (issue 15)
+         "/shifts"]  # shifts and handover (issue 15)
 MACHINE_GETS = ["/_dash-layout", "/_dash-dependencies", "/assets/theme.css", "/assets/cityops.js",
                 "/_dash-component-suites/dash/deps/polyfill.js", "/api/v1/me", "/_reload-hash",
                 "/api/v1/anything"]
 # The specification of who may open which page (roles.PAGES must agree with it).
 PAGE_ACCESS = {
-    "admin": {"/", "/wall", "/alerts", "/official", "/admin"} | DOMAIN_PAGES,
-    "operator": {"/", "/wall", "/alerts", "/official"} | DOMAIN_PAGES,
-    "emergency": {"/", "/alerts"} | DOMAIN_PAGES,
-    "official": {"/", "/wall", "/alerts", "/official"} | DOMAIN_PAGES,
+    "admin": {"/", "/wall", "/alerts", "/official", "/admin", "/incidents", "/tasks",
+              "/shifts"} | DOMAIN_PAGES,
+    "operator": {"/", "/wall", "/alerts", "/official", "/incidents", "/tasks", "/shifts"} | DOMAIN_PAGES,
+    "emergency": {"/", "/alerts", "/incidents", "/tasks"} | DOMAIN_PAGES,
+    "official": {"/", "/wall", "/alerts", "/official", "/incidents", "/shifts"} | DOMAIN_PAGES,
     "wall": {"/wall"},
 }
 

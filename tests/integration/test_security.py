@@ -28,11 +28,16 @@ from app import accounts, alerts, i18n, store
 from app.accounts import signin
 from app.config import ConfigError, load_settings, updated, weak_secret_reason
 from app.model import roles
+from app.model.principal import Principal
+from app.shifts import duty
 from app.web import auth, csrf, sessions
 from app.web.login import LANG_PATH
 from app.web.server import create_app
 from layouts import ids
+from tests.support.api import for_rule, readings_sample, required_query
+from tests.support.incident_pages import INCIDENT_CALLBACKS, incident_requests
 from tests.support.incidents import incident_sample
+from tests.support.public import render_public
 from tests.support.redis_server import RedisServer
 from tests.support.security import (
     ADMIN,
@@ -53,6 +58,7 @@ from tests.support.security import (
     session_caller,
     water_alert,
 )
+from tests.support.shifts import shift_sample, sign_on_the_room
 from tests.support.waiting import wait_for
 from tests.support.web import PASSWORD, csrf_header, login
 
@@ -66,12 +72,17 @@ PUBLIC_ROUTES: dict[str, str] = {
     "/login": "the sign-in form (GET) and its submission (POST: CSRF-checked, throttled)",
     "/login/login.css": "the sign-in form's stylesheet (/assets is behind the gate)",
     "/healthz": "the load balancer's liveness probe: says 'ok' and nothing else",
+    # The public status page and its CAP feed (issue 16): bytes the runner rendered, no form.
+    "/public": "the public status page: what citizens may see, no ids, no form, no script",
+    "/public/cap.atom": "the published warnings as CAP 1.2 in Atom, for the national platform",
 }
 # Flask views without a role guard of their own, and why that is safe.
 UNGUARDED_VIEWS: dict[str, str] = {
     "login": "public",
     "login_css": "public",
     "healthz": "public",
+    "public.public_page": "public (issue 16): serves the rendered page, reads nothing a visitor sends",
+    "public.public_feed": "public (issue 16): serves the rendered CAP feed",
     "logout": "any signed-in caller may end their own session (CSRF-checked by the gate)",
     "language": "any signed-in caller may choose their language (CSRF-checked by the gate)",
     "_dash_assets.static": "stylesheets, scripts and the basemap: no live data; behind the gate",
@@ -107,6 +118,18 @@ VIEW_ROLES: dict[str, frozenset[str]] = {
     "api_incidents.proposal_act": frozenset({ADMIN, OPERATOR}),
     "api_incidents.act": frozenset({ADMIN, OPERATOR, EMERGENCY}),
     "api_incidents.task_act": frozenset({ADMIN, OPERATOR, EMERGENCY}),
+    # shifts (issue 15): operators, admins and officials read; operators and admins act.
+    **{f"api_shifts.{name}": OFFICIAL_READERS for name in (
+        "read_log", "preview", "list_handovers", "get_handover", "sheet_document",
+        "sheet_download", "on_duty")},
+    **{f"api_shifts.{name}": frozenset({ADMIN, OPERATOR}) for name in (
+        "write_note", "write_handover", "acknowledge", "sign")},
+    # after-action records (issue 15): whoever reads /official.
+    **{f"after_action.{name}": OFFICIAL_READERS for name in (
+        "report_html", "report_json", "report_csv")},
+    # the API of issue 16: one entity, histories and the OpenAPI document, for every reader
+    "api.one_entity": EVERYONE, "api_history.entity_history": EVERYONE,
+    "api_history.kpi_trend": EVERYONE, "api_document.openapi_json": EVERYONE,
 }
 # What a wall display may reach besides the /wall page; every other route answers it 403.
 WALL_RULES = frozenset({
@@ -127,6 +150,13 @@ MUTATING_CALLBACKS: dict[str, frozenset[str]] = {
     "layouts.alert_panel.toggle_sound": frozenset({ADMIN, OPERATOR}),
     "layouts.alerts.act": frozenset({ADMIN, OPERATOR, EMERGENCY}),
     "layouts.alerts.raise_incident": frozenset({ADMIN, OPERATOR}),
+    # incident screens (issue 15): the detail's changes and tasks, declaring, proposals, /tasks
+    **INCIDENT_CALLBACKS,
+    # shifts (issue 15)
+    "layouts.shifts.sign": frozenset({ADMIN, OPERATOR}),
+    "layouts.shifts.write_note": frozenset({ADMIN, OPERATOR}),
+    "layouts.shifts.hand_over": frozenset({ADMIN, OPERATOR}),
+    "layouts.shifts.acknowledge": frozenset({ADMIN, OPERATOR}),
 }
 # Bodies that would change something if the caller were allowed to (per endpoint); a function
 # makes its body from the store at the time of the request.
@@ -138,7 +168,19 @@ POST_BODIES: dict[str, Any] = {
     "api_incidents.act": {"text": "sweep"},  # ARG_SAMPLES' incident_action: note
     "api_incidents.task_act": {"text": "sweep"},  # task_action: note
     "api_incidents.proposal_act": {"reason": "sweep"},  # proposal_action: dismiss
+    # shifts (issue 15): the room on duty first, so that the allowed caller's request does write
+    # (signing off does, once on duty).
+    "api_shifts.write_note": lambda r: _on_duty(r, {"text": "sweep", "notable": "yes"}),
+    "api_shifts.write_handover": lambda r: _on_duty(r, {"note": "sweep"}),
+    "api_shifts.acknowledge": lambda r: _on_duty(r, {"note": "sweep"}),
+    "api_shifts.sign": lambda r: _on_duty(r, {"duty": "off"}),
 }
+
+
+def _on_duty(r: redis.Redis, body: dict[str, Any]) -> dict[str, Any]:
+    """``body``, once every operator and admin is on duty."""
+    sign_on_the_room(r)
+    return body
 
 
 def post_body(endpoint: str, r: redis.Redis) -> Any:
@@ -175,9 +217,11 @@ def refused_anonymously(response: Any, path: str) -> bool:
 
 
 # -- no session, no token ----------------------------------------------------------------------------
-def test_every_route_and_page_refuses_anonymous_callers(web_app: Any, client: Any) -> None:
+def test_every_route_and_page_refuses_anonymous_callers(web_app: Any, client: Any,
+                                                     r: redis.Redis) -> None:
     """Every rule of the URL map, with every method, and every Dash page: refused without a session
     or token, except the routes listed as public (which answer)."""
+    render_public(web_app, r)  # the public page answers once the runner's job has rendered it
     offenders = []
     for rule in rules(web_app):
         path = rule_path(rule)
@@ -237,11 +281,14 @@ def test_each_role_is_refused_every_route_it_may_not_use(web_app: Any, r: redis.
     is written. One allowed role gets through (so the refusals are not an accident)."""
     alert_id = water_alert(r, "sweep")
     sample = incident_sample(r, users[ADMIN], "sweep")  # a real incident, task and proposal
+    sample.update(shift_sample(r, users[ADMIN]))  # and a handover sheet to take over
+    sample.update(readings_sample(r))  # and an entity with readings, a KPI with a history
     offenders, controls = [], []
     for rule in rules(web_app):
         if rule.endpoint not in VIEW_ROLES:
             continue
-        path = rule_path(rule, alert_id=alert_id, **sample)
+        path = rule_path(rule, alert_id=alert_id, **for_rule(rule, sample))
+        path += required_query(web_app.server.view_functions[rule.endpoint])
         allowed = VIEW_ROLES[rule.endpoint]
         for method in (m for m in methods(rule) if m != "OPTIONS"):
             body = post_body(rule.endpoint, r)
@@ -335,9 +382,43 @@ def mutating_requests(web_app: Any, r: redis.Redis, users: dict[str, str],
                    f"{ids.ALERT_NEW_LAT}.value": 28.5, f"{ids.ALERT_NEW_LON}.value": 112.3,
                    f"{ids.ALERT_NEW_DESCRIPTION}.value": "phone call"},
                   f"{ids.ALERT_NEW_RAISE}.n_clicks")]
+    elif name in SHIFT_CALLBACKS:
+        cases = shift_requests(r, users, name, spec)
+    elif name in INCIDENT_CALLBACKS:
+        cases = incident_requests(r, users, name, spec)
     else:
         raise AssertionError(f"no sample request for the state-changing callback {name}")
     return [callback_request(key, spec, values, trigger) for values, trigger in cases]
+
+
+SHIFT_CALLBACKS = ("layouts.shifts.sign", "layouts.shifts.write_note", "layouts.shifts.hand_over",
+                   "layouts.shifts.acknowledge")
+
+
+def shift_requests(r: redis.Redis, users: dict[str, str], name: str,
+                   spec: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """(values, trigger) of a /shifts request that writes when the operator sends it: signing on
+    (from off duty), a log entry and a handover (on duty), taking over someone else's sheet."""
+    operator = Principal(name=users[OPERATOR], role=OPERATOR)
+
+    def pressed(kind: str, index: str) -> tuple[dict[str, Any], str]:
+        pattern = next(i for i in spec["inputs"] if i["id"].startswith("{"))
+        match = {"id": {"type": kind, "index": index}, "property": "n_clicks", "value": 1}
+        return ({f"{pattern['id']}.n_clicks": [match]},
+                json.dumps(match["id"], sort_keys=True, separators=(",", ":")) + ".n_clicks")
+
+    if name == "layouts.shifts.sign":
+        duty.sign_off(r, operator)
+        return [pressed(ids.SHIFTS_DUTY, "on")]
+    duty.sign_on(r, operator)
+    if name == "layouts.shifts.write_note":
+        return [({f"{ids.SHIFTS_NOTE_WRITE}.n_clicks": 1, f"{ids.SHIFTS_NOTE_TEXT}.value": "sweep",
+                  f"{ids.SHIFTS_NOTE_NOTABLE}.value": ["yes"]}, f"{ids.SHIFTS_NOTE_WRITE}.n_clicks")]
+    if name == "layouts.shifts.hand_over":
+        return [({f"{ids.SHIFTS_HANDOVER_WRITE}.n_clicks": 1,
+                  f"{ids.SHIFTS_HANDOVER_NOTE}.value": "sweep"}, f"{ids.SHIFTS_HANDOVER_WRITE}.n_clicks")]
+    values, trigger = pressed(ids.SHIFTS_ACK, shift_sample(r, users[OPERATOR], OPERATOR)["handover_id"])
+    return [(dict(values, **{f"{ids.SHIFTS_ACK_NOTE}.value": "sweep"}), trigger)]
 
 
 def test_each_role_is_refused_every_callback_it_may_not_use(web_app: Any, r: redis.Redis,

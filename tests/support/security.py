@@ -132,7 +132,11 @@ ARG_SAMPLES = {"domain": "transport", "alert_id": "al-0123456789abcdef", "action
                # incidents (issue 15): sweeps that need real ones pass tests.support.incidents'
                "incident_id": "in-0123456789ab", "task_id": "tk-0123456789ab",
                "proposal_id": "pr-0123456789ab", "incident_action": "note", "task_action": "note",
-               "proposal_action": "dismiss"}
+               "proposal_action": "dismiss",
+               # shifts (issue 15): sweeps that need a real sheet pass tests.support.shifts'
+               "handover_id": "ho-0123456789ab",
+               # entities (issue 16): sweeps that need a real one pass tests.support.api's
+               "entity_id": "t:stop:1"}
 
 
 def server_callbacks(web_app: Any) -> dict[str, tuple[str, dict[str, Any]]]:

@@ -26,6 +26,7 @@ RANKS: tuple[tuple[str, int], ...] = (
     ("app.alerts", 3), ("app.kpis", 3),
     ("app.situation", 4), ("app.incidents", 4), ("app.outbound", 4),
     ("app.shifts", 4), ("app.retention", 4),
+    ("app.public", 4),  # the public status page and its CAP feed (docs/public.md)
     ("app.web", 5), ("layouts", 5),
     ("app.ops", 6), ("app.bench", 6), ("app.soak", 6),
 )

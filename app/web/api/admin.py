@@ -20,14 +20,17 @@ from flask import Blueprint, Response, g, jsonify
 from app import accounts, audit
 from app.accounts import admin
 from app.model import roles
-from app.web.api.schema import Field, bad_request, inputs
+from app.web.api.schema import Answer, Field, bad_request, inputs
 from app.web.context import client_addr, current_principal, redis_client, require_roles, settings
 
 api_admin = Blueprint("api_admin", __name__, url_prefix="/api/v1")
 ARCHIVE_HEADER = "X-CityOps-Archive-Through"
 STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
-ARCHIVE_QUERY = (Field("before", "int", low=0, high=32503680000),)  # until the year 3000
-CONFIRM_BODY = (Field("through", "text", required=True, max_length=41),)
+ARCHIVE_QUERY = (Field("before", "int", low=0, high=32503680000,  # until the year 3000
+                       description="Only entries older than this (Unix seconds; default now).",
+                       example=1767225600),)
+CONFIRM_BODY = (Field("through", "text", required=True, max_length=41,
+                      description="The id the archive ended with (its X-CityOps-Archive-Through)."),)
 
 
 def _actor() -> accounts.Principal:
@@ -38,7 +41,8 @@ def _actor() -> accounts.Principal:
 
 @api_admin.get("/audit/archive")
 @require_roles(roles.ADMINS)
-@inputs(query=ARCHIVE_QUERY)
+@inputs(query=ARCHIVE_QUERY, answers=(Answer(200, "", "The entries as JSON Lines, oldest first.",
+                                             media="application/x-ndjson"),))
 def audit_archive() -> Response:
     """The audit entries not archived yet (older than ``?before=`` Unix seconds, default now), as a
     JSON Lines download, oldest first."""
@@ -60,7 +64,7 @@ def audit_archive() -> Response:
 
 @api_admin.post("/audit/archive")
 @require_roles(roles.ADMINS)
-@inputs(body=CONFIRM_BODY)
+@inputs(body=CONFIRM_BODY, answers=(Answer(200, "ArchiveConfirmed", "What left the log."),))
 def confirm_archive() -> Response:
     """``{"through": id}``: the archive up to that entry is kept; entries up to it that are past
     the retention leave the stream. Answers how many left."""
@@ -79,7 +83,7 @@ def confirm_archive() -> Response:
 
 @api_admin.post("/users/<name>/unlock")
 @require_roles(roles.ADMINS)
-@inputs(body=())
+@inputs(body=(), answers=(Answer(200, "Unlocked", "Whether a back-off was lifted."),))
 def unlock_user(name: str) -> Response:
     """End the user's sign-in back-off at once (they can sign in from a new device again)."""
     try:

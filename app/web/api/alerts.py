@@ -3,7 +3,8 @@
 Every role may read; operators and admins act on every alert, emergency staff on the domains set
 on their user, officials and wall tokens never (403). Every body field is checked: a missing,
 mistyped or over-long one is a 400 naming the field. Two people acting at once: one wins, the
-other gets 409 ``{"error", "by", "at"}``.
+other gets 409 ``{"error", "by", "at"}``. Lists come in pages (app/web/api/paging.py); alert
+answers carry an ETag made from the alerts' version, so a poller that is up to date gets 304.
 """
 
 from __future__ import annotations
@@ -17,39 +18,57 @@ from flask import Blueprint, Response, abort, g, jsonify
 from app import accounts, alerts, audit
 from app.accounts import admin
 from app.alerts.cap_export import cap_document, describe, issue_message
+from app.alerts.screens import version as alerts_version
 from app.model import roles
-from app.model.alerts import MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE, SEVERITIES, STATES
+from app.model.alerts import MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE, SEVERITIES, STATES, UNACKED
 from app.model.domains import DOMAINS
 from app.model.geo import valid_position
-from app.web.api.schema import Field, bad_request, inputs
+from app.web.api import paging
+from app.web.api.etags import versioned
+from app.web.api.schema import Answer, Field, bad_request, inputs
 from app.web.context import client_addr, current_principal, redis_client, require_roles
 
 api_alerts = Blueprint("api_alerts", __name__, url_prefix="/api/v1")
-MAX_LIMIT = 1000
-MAX_AUDIT = 1000
+MAX_AUDIT = paging.MAX_LIMIT
 
 
 # -- input schema ----------------------------------------------------------------------------------
 # What each endpoint accepts (app.web.api.schema.inputs checks it before the view runs; tests walk it).
-LIST_QUERY = (Field("state", "choices", choices=STATES),
-              Field("domain", "choices", choices=DOMAINS),
-              Field("severity", "choices", choices=SEVERITIES),
-              Field("limit", "int", low=1, high=MAX_LIMIT))
-AUDIT_QUERY = (Field("count", "int", low=1, high=MAX_AUDIT),)
-RAISE_BODY = (Field("title", "text", required=True, max_length=MAX_TITLE),
-              Field("domain", "choice", required=True, max_length=32, choices=DOMAINS),
-              Field("severity", "choice", required=True, max_length=32, choices=SEVERITIES),
-              Field("lat", "number", low=-90.0, high=90.0),
-              Field("lon", "number", low=-180.0, high=180.0),
-              Field("description", "text", max_length=MAX_DESCRIPTION, multiline=True))
+LIST_QUERY = (Field("state", "choices", choices=STATES, description="Only these states.",
+                    example="active_unack,active_ack"),
+              Field("domain", "choices", choices=DOMAINS, description="Only these domains.",
+                    example="water"),
+              Field("severity", "choices", choices=SEVERITIES,
+                    description="Only these severities.", example="critical,major"),
+              *paging.PAGE_QUERY)
+AUDIT_QUERY = (*paging.PAGE_QUERY,
+               Field("count", "int", low=1, high=MAX_AUDIT,
+                     description="The same as `limit` (kept for scripts written before paging)."))
+RAISE_BODY = (Field("title", "text", required=True, max_length=MAX_TITLE, example="Burst main"),
+              Field("domain", "choice", required=True, max_length=32, choices=DOMAINS,
+                    example="water"),
+              Field("severity", "choice", required=True, max_length=32, choices=SEVERITIES,
+                    example="major"),
+              Field("lat", "number", low=-90.0, high=90.0, description="With `lon`, or neither.",
+                    example=28.56),
+              Field("lon", "number", low=-180.0, high=180.0, example=112.35),
+              Field("description", "text", max_length=MAX_DESCRIPTION, multiline=True,
+                    example="Reported by phone"))
+_NOTE = Field("note", "text", max_length=MAX_NOTE, multiline=True, example="seen")
 ACTION_BODIES: dict[str, tuple[Field, ...]] = {
-    "ack": (Field("note", "text", max_length=MAX_NOTE, multiline=True),),
-    "assign": (Field("user", "text", required=True, max_length=64),
-               Field("expected", "text", max_length=64)),
-    "note": (Field("text", "text", required=True, max_length=MAX_NOTE, multiline=True),),
-    "resolve": (Field("note", "text", max_length=MAX_NOTE, multiline=True),),
+    "ack": (_NOTE,),
+    "assign": (Field("user", "text", required=True, max_length=64,
+                     description="The user to assign it to.", example="operator1"),
+               Field("expected", "text", max_length=64,
+                     description="The assignee you saw (\"\" for none): if someone assigned it "
+                                 "meanwhile, the answer is 409.", example="")),
+    "note": (Field("text", "text", required=True, max_length=MAX_NOTE, multiline=True,
+                   example="valve closed"),),
+    "resolve": (_NOTE,),
 }
 ACTIONS = tuple(ACTION_BODIES)
+ALERT_ANSWER = (Answer(200, "Alert", "The alert as it is now."),
+                Answer(409, "Conflict", "Someone else acted first: who and when."))
 
 
 def _position(body: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -85,20 +104,33 @@ def _grouped(r: redis.Redis, alert: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- reading -----------------------------------------------------------------------------------------
+def _alerts_version(**_url: Any) -> str:
+    """The alerts' version: every lifecycle step and link bumps it (app/store/lua/alert_*.lua)."""
+    return str(alerts_version(redis_client()))
+
+
+def _list_order(alert: dict[str, Any]) -> tuple[int, float, str]:
+    """The lists' order (app.model.alerts.newest_unacked_first) with the id to break ties."""
+    return (0 if alert["state"] in UNACKED else 1, -(alert.get("last_seen") or 0.0), alert["id"])
+
+
 @api_alerts.get("/alerts")
 @require_roles(roles.API_READERS)
-@inputs(query=LIST_QUERY)
+@inputs(query=LIST_QUERY, answers=(Answer(200, "AlertPage", "A page of alerts."),))
+@versioned(_alerts_version)
 def list_alerts() -> Response:
     """Alerts by ``?state=&domain=&severity=`` (comma-separated), newest unacknowledged first."""
-    asked = g.query
-    found = alerts.list_alerts(redis_client(), states=asked["state"], domains=asked["domain"],
-                               severities=asked["severity"], limit=asked["limit"] or 200)
-    return jsonify({"alerts": found})
+    asked, r = g.query, redis_client()
+    found, next_cursor = paging.fetched_page(
+        lambda n: alerts.list_alerts(r, states=asked["state"], domains=asked["domain"],
+                                     severities=asked["severity"], limit=n), _list_order)
+    return paging.answer("alerts", found, next_cursor)
 
 
 @api_alerts.get("/alerts/<alert_id>")
 @require_roles(roles.API_READERS)
-@inputs()
+@inputs(answers=(Answer(200, "AlertDetail", "The alert with its timeline."),))
+@versioned(_alerts_version)
 def get_alert(alert_id: str) -> Response:
     """One alert with its whole timeline."""
     r = redis_client()
@@ -106,20 +138,32 @@ def get_alert(alert_id: str) -> Response:
     return jsonify(dict(alert, timeline=alerts.timeline(r, alert_id)))
 
 
+def _entry_order(entry: dict[str, Any]) -> tuple[int, int]:
+    """Newest first: the stream id ("<ms>-<seq>") backwards."""
+    ms, _, seq = str(entry["id"]).partition("-")
+    return (-int(ms), -int(seq or 0))
+
+
 @api_alerts.get("/audit", endpoint="audit")
 @require_roles(roles.ADMINS)
-@inputs(query=AUDIT_QUERY)
+@inputs(query=AUDIT_QUERY, answers=(Answer(200, "AuditPage", "A page of the audit log."),))
 def audit_log() -> Response:
-    """The newest ``?count=`` (100) entries of the audit log, newest first (admins)."""
-    entries = audit.recent(redis_client(), g.query["count"] or 100)
+    """The audit log, newest first (admins)."""
+    if g.query["count"] is not None:
+        if g.query["limit"] is not None:
+            bad_request("give 'limit' or 'count', not both")
+        g.query["limit"] = g.query["count"]
+    r = redis_client()
     # count > 1: one entry standing for repeated refusals of an anonymous client (window_s).
-    return jsonify({"audit": [e.as_json() for e in entries]})
+    found, next_cursor = paging.fetched_page(
+        lambda n: [e.as_json() for e in audit.recent(r, n)], _entry_order)
+    return paging.answer("audit", found, next_cursor)
 
 
 # -- changing ----------------------------------------------------------------------------------------
 @api_alerts.post("/alerts")
 @require_roles(alerts.RAISERS)
-@inputs(body=RAISE_BODY)
+@inputs(body=RAISE_BODY, answers=(Answer(201, "Alert", "The alert raised."),))
 def raise_alert() -> tuple[Response, int]:
     """An incident raised by hand: title, domain, severity, optional lat/lon and description."""
     body = g.body
@@ -147,7 +191,7 @@ def _assignee(r: redis.Redis, name: str) -> str:
 
 @api_alerts.post("/alerts/<alert_id>/<action>")
 @require_roles(alerts.ACTORS)
-@inputs(body=ACTION_BODIES, body_by="action")
+@inputs(body=ACTION_BODIES, body_by="action", answers=ALERT_ANSWER)
 def act(alert_id: str, action: str) -> Response | tuple[Response, int]:
     """ack {note}, assign {user, expected}, note {text}, resolve {note}: 200 with the alert."""
     r = redis_client()
@@ -169,7 +213,7 @@ def act(alert_id: str, action: str) -> Response | tuple[Response, int]:
 
 @api_alerts.get("/alerts/<alert_id>/cap")
 @require_roles(roles.API_READERS)
-@inputs()
+@inputs(answers=(Answer(200, "", "The CAP 1.2 message (XML).", media="application/cap+xml"),))
 def alert_cap(alert_id: str) -> Response:
     """The alert as CAP 1.2 XML: the message issued for its current version (issued now, and
     audited, if this is the first export of that version); msgType Alert, Update or Cancel."""

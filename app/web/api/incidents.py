@@ -6,13 +6,13 @@ commander, operators and admins change it; a user of a task's department (and th
 task; officials and wall tokens never change anything (403). Every body field is checked: a
 missing, mistyped or over-long one is a 400 naming the field. Two people acting at once: one
 wins, the other gets 409 ``{"error", "reason", "by", "at", "at_iso"}``. Times are given in Unix
-seconds and, beside each, in ISO 8601 (``<name>_iso``).
+seconds and, beside each, in ISO 8601 (``<name>_iso``). Lists come in pages (app/web/api/paging.py).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, Mapping, NoReturn
 
 from flask import Blueprint, Response, abort, g, jsonify
 
@@ -20,6 +20,8 @@ from app import incidents
 from app.incidents import cap, sop
 from app.incidents.queries import iso
 from app.model.incidents import (
+    CLOSED,
+    LEVEL_RANK,
     LEVELS,
     MAX_ALERTS,
     MAX_AREA_TEXT,
@@ -34,75 +36,133 @@ from app.model.incidents import (
     TASK_OPEN,
 )
 from app.model.principal import Principal
-from app.web.api.schema import Field, bad_request, inputs
+from app.web.api import paging
+from app.web.api.schema import Answer, Field, bad_request, inputs
 from app.web.context import client_addr, current_principal, redis_client, require_roles, settings
 
 api_incidents = Blueprint("api_incidents", __name__, url_prefix="/api/v1")
-MAX_LIMIT = 1000
+MAX_NOTICES = 1000
 MAX_VERSION = 1e12
 YES_NO = ("yes", "no")
 
 # -- input schema ----------------------------------------------------------------------------------
 # What each endpoint accepts (app.web.api.schema.inputs checks it before the view runs; tests walk it).
-LIST_QUERY = (Field("status", "choices", choices=STATUSES),
-              Field("type", "text", max_length=40),
-              Field("limit", "int", low=1, high=MAX_LIMIT))
-TASKS_QUERY = (Field("department", "text", max_length=40),
-               Field("state", "choices", choices=tuple(sorted(TASK_OPEN))),
-               Field("owner", "text", max_length=64),
-               Field("overdue", "choice", choices=YES_NO),
-               Field("limit", "int", low=1, high=MAX_LIMIT))
-PROPOSALS_QUERY = (Field("state", "choices", choices=PROPOSAL_STATES),
-                   Field("limit", "int", low=1, high=MAX_LIMIT))
-NOTICES_QUERY = (Field("department", "text", max_length=40),
-                 Field("count", "int", low=1, high=MAX_LIMIT))
-_POINT = (Field("lat", "number", low=-90.0, high=90.0),
-          Field("lon", "number", low=-180.0, high=180.0),
-          Field("radius_m", "number", low=MIN_RADIUS_M, high=MAX_RADIUS_M),
-          Field("area", "text", max_length=MAX_AREA_TEXT))
-_VERSION = Field("version", "number", low=0, high=MAX_VERSION)
-_NOTE = Field("note", "text", max_length=MAX_NOTE, multiline=True)
-DECLARE_BODY = (Field("title", "text", required=True, max_length=MAX_TITLE),
-                Field("type", "text", required=True, max_length=40),
-                Field("level", "choice", max_length=8, choices=LEVELS),
-                Field("commander", "text", max_length=64),
-                Field("alerts", "text", max_length=MAX_ALERTS * 21),  # comma-separated alert ids
+LIST_QUERY = (Field("status", "choices", choices=STATUSES, description="Only these statuses.",
+                    example="declared,responding"),
+              Field("type", "text", max_length=40, description="Only this incident type (SOP).",
+                    example="water_main_burst"),
+              *paging.PAGE_QUERY)
+TASKS_QUERY = (Field("department", "text", max_length=40, description="One department's tasks.",
+                     example="water_bureau"),
+               Field("state", "choices", choices=tuple(sorted(TASK_OPEN)),
+                     description="Only these states.", example="open"),
+               Field("owner", "text", max_length=64, description="Only the tasks this user took.",
+                     example="operator1"),
+               Field("overdue", "choice", choices=YES_NO, description="`yes`: only overdue tasks.",
+                     example="no"),
+               *paging.PAGE_QUERY)
+PROPOSALS_QUERY = (Field("state", "choices", choices=PROPOSAL_STATES,
+                         description="These states (default: pending).", example="pending"),
+                   *paging.PAGE_QUERY)
+NOTICES_QUERY = (Field("department", "text", max_length=40,
+                       description="One department (default: the caller's own).",
+                       example="water_bureau"),
+                 Field("count", "int", low=1, high=MAX_NOTICES,
+                       description="How many, newest first (default 50).", example=10))
+_POINT = (Field("lat", "number", low=-90.0, high=90.0, description="With `lon`, or neither.",
+                example=28.56),
+          Field("lon", "number", low=-180.0, high=180.0, example=112.35),
+          Field("radius_m", "number", low=MIN_RADIUS_M, high=MAX_RADIUS_M, example=300.0),
+          Field("area", "text", max_length=MAX_AREA_TEXT,
+                description="A GeoJSON Polygon as text (instead of a radius)."))
+_VERSION = Field("version", "number", low=0, high=MAX_VERSION,
+                 description="The incident's version you saw: if it changed meanwhile, the answer "
+                             "is 409.")
+_NOTE = Field("note", "text", max_length=MAX_NOTE, multiline=True, example="crews out")
+_TITLE = Field("title", "text", required=True, max_length=MAX_TITLE, example="Burst main")
+
+
+def _user(name: str, required: bool = False) -> Field:
+    """A field naming a user (their name, such as operator1)."""
+    return Field(name, "text", required=required, max_length=64, example="operator1")
+
+
+DECLARE_BODY = (_TITLE,
+                Field("type", "text", required=True, max_length=40,
+                      description="An incident type of the SOP catalogue (GET /api/v1/sop).",
+                      example="water_main_burst"),
+                Field("level", "choice", max_length=8, choices=LEVELS, example="III"),
+                _user("commander"),
+                Field("alerts", "text", max_length=MAX_ALERTS * 21,
+                      description="Alert ids, comma-separated."),
                 *_POINT,
-                Field("description", "text", max_length=MAX_DESCRIPTION, multiline=True))
+                Field("description", "text", max_length=MAX_DESCRIPTION, multiline=True,
+                      example="Reported by phone"))
 INCIDENT_BODIES: dict[str, tuple[Field, ...]] = {
-    "status": (Field("status", "choice", required=True, max_length=16, choices=STATUSES), _NOTE,
-               _VERSION),
-    "level": (Field("level", "choice", required=True, max_length=8, choices=LEVELS), _NOTE,
-              _VERSION),
-    "commander": (Field("commander", "text", required=True, max_length=64), _VERSION),
+    "status": (Field("status", "choice", required=True, max_length=16, choices=STATUSES,
+                     example="responding"), _NOTE, _VERSION),
+    "level": (Field("level", "choice", required=True, max_length=8, choices=LEVELS, example="II"),
+              _NOTE, _VERSION),
+    "commander": (_user("commander", required=True), _VERSION),
     "area": (*_POINT, _VERSION),
-    "public": (Field("public", "choice", required=True, max_length=8, choices=YES_NO), _VERSION),
-    "link": (Field("alert", "text", required=True, max_length=40), _NOTE),
-    "unlink": (Field("alert", "text", required=True, max_length=40), _NOTE),
-    "step": (Field("title", "text", required=True, max_length=MAX_TITLE),
-             Field("title_zh", "text", max_length=MAX_TITLE),
-             Field("department", "text", required=True, max_length=40),
-             Field("due_minutes", "number", required=True, low=0, high=MAX_DUE_MINUTES),
-             Field("required", "choice", max_length=8, choices=YES_NO)),
-    "note": (Field("text", "text", required=True, max_length=MAX_NOTE, multiline=True),),
+    "public": (Field("public", "choice", required=True, max_length=8, choices=YES_NO,
+                     example="yes"), _VERSION),
+    "link": (Field("alert", "text", required=True, max_length=40, description="An alert id."),
+             _NOTE),
+    "unlink": (Field("alert", "text", required=True, max_length=40, description="An alert id."),
+               _NOTE),
+    "step": (Field("title", "text", required=True, max_length=MAX_TITLE, example="Sandbags"),
+             Field("title_zh", "text", max_length=MAX_TITLE, example="沙袋"),
+             Field("department", "text", required=True, max_length=40, example="city_management"),
+             Field("due_minutes", "number", required=True, low=0, high=MAX_DUE_MINUTES,
+                   example=30),
+             Field("required", "choice", max_length=8, choices=YES_NO, example="yes")),
+    "note": (Field("text", "text", required=True, max_length=MAX_NOTE, multiline=True,
+                   example="crews on site"),),
 }
 PROPOSAL_BODIES: dict[str, tuple[Field, ...]] = {
-    "accept": (Field("title", "text", max_length=MAX_TITLE),
-               Field("type", "text", max_length=40),
-               Field("level", "choice", max_length=8, choices=LEVELS),
-               Field("commander", "text", max_length=64),
-               Field("description", "text", max_length=MAX_DESCRIPTION, multiline=True)),
-    "dismiss": (Field("reason", "text", max_length=MAX_NOTE, multiline=True),),
+    "accept": (Field("title", "text", max_length=MAX_TITLE, example="Storm"),
+               Field("type", "text", max_length=40, example="urban_flooding"),
+               Field("level", "choice", max_length=8, choices=LEVELS, example="II"),
+               _user("commander"),
+               Field("description", "text", max_length=MAX_DESCRIPTION, multiline=True,
+                     example="from the wall")),
+    "dismiss": (Field("reason", "text", max_length=MAX_NOTE, multiline=True, example="a drill"),),
 }
 TASK_BODIES: dict[str, tuple[Field, ...]] = {
     "take": (_NOTE,),
     "finish": (_NOTE,),
-    "cannot": (Field("reason", "text", required=True, max_length=MAX_NOTE, multiline=True),),
-    "note": (Field("text", "text", required=True, max_length=MAX_NOTE, multiline=True),),
-    "reassign": (Field("department", "text", required=True, max_length=40),
-                 Field("owner", "text", max_length=64),
-                 Field("expected", "text", max_length=64), _NOTE),
+    "cannot": (Field("reason", "text", required=True, max_length=MAX_NOTE, multiline=True,
+                     example="no crew free"),),
+    "note": (Field("text", "text", required=True, max_length=MAX_NOTE, multiline=True,
+                   example="valve 7 stuck"),),
+    "reassign": (Field("department", "text", required=True, max_length=40, example="fire_rescue"),
+                 _user("owner"),
+                 Field("expected", "text", max_length=64,
+                       description="The owner you saw (\"\" for none): 409 if it changed.",
+                       example=""), _NOTE),
 }
+INCIDENT_ANSWER = (Answer(200, "IncidentDetail", "The incident as it is now."),)
+CONFLICT = Answer(409, "Conflict", "Someone else acted first (who and when), or the state does "
+                                   "not allow it (reason).")
+INCIDENT_ACT_ANSWERS: dict[str, tuple[Answer, ...]] = {
+    action: ((Answer(201, "Task", "The task the new step made."),) if action == "step"
+             else INCIDENT_ANSWER) + (CONFLICT,) for action in INCIDENT_BODIES}
+PROPOSAL_ANSWERS: dict[str, tuple[Answer, ...]] = {
+    "accept": (Answer(201, "IncidentDetail", "The incident declared from the proposal."), CONFLICT),
+    "dismiss": (Answer(200, "Proposal", "The proposal, dismissed."), CONFLICT)}
+
+
+def _incident_order(row: Mapping[str, Any]) -> tuple[bool, int, float, str]:
+    """The service's order (open first, gravest level, most recently changed) with the id."""
+    return (row.get("status") == CLOSED, LEVEL_RANK.get(row.get("level", ""), 9),
+            -float(row.get("updated_at") or 0), str(row.get("id", "")))
+
+
+def _task_order(task: Mapping[str, Any]) -> tuple[float, str]:
+    """Soonest due first, then by id."""
+    due = task.get("due_at")
+    return (float(due) if due is not None else 1e18, str(task.get("id", "")))  # undue: last
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -159,19 +219,20 @@ def _incident_in_full(incident_id: str) -> dict[str, Any]:
 # -- incidents ----------------------------------------------------------------------------------------
 @api_incidents.get("/incidents")
 @require_roles(incidents.READERS)
-@inputs(query=LIST_QUERY)
+@inputs(query=LIST_QUERY, answers=(Answer(200, "IncidentPage", "A page of incidents."),))
 def list_incidents() -> Response:
     """Incidents by ``?status=`` (comma-separated) and ``?type=``: open ones first, gravest first."""
-    asked = g.query
-    found = incidents.list_incidents(redis_client(), statuses=asked["status"],
-                                     types=[asked["type"]] if asked["type"] else None,
-                                     limit=asked["limit"] or 200)
-    return jsonify({"incidents": found})
+    asked, r = g.query, redis_client()
+    found, next_cursor = paging.fetched_page(
+        lambda n: incidents.list_incidents(r, statuses=asked["status"],
+                                           types=[asked["type"]] if asked["type"] else None,
+                                           limit=n), _incident_order)
+    return paging.answer("incidents", found, next_cursor)
 
 
 @api_incidents.post("/incidents")
 @require_roles(incidents.DECLARERS)
-@inputs(body=DECLARE_BODY)
+@inputs(body=DECLARE_BODY, answers=(Answer(201, "IncidentDetail", "The incident declared."),))
 def declare() -> tuple[Response, int]:
     """Declare an incident from alerts (``alerts``: comma-separated ids) or from nothing."""
     body = g.body
@@ -186,7 +247,7 @@ def declare() -> tuple[Response, int]:
 
 @api_incidents.get("/incidents/<incident_id>")
 @require_roles(incidents.READERS)
-@inputs()
+@inputs(answers=INCIDENT_ANSWER)
 def get_incident(incident_id: str) -> Response:
     """One incident with its timeline, its tasks and every alert linked to it now or before."""
     return jsonify(_incident_in_full(incident_id))
@@ -194,7 +255,7 @@ def get_incident(incident_id: str) -> Response:
 
 @api_incidents.post("/incidents/<incident_id>/<incident_action>")
 @require_roles(incidents.ACTORS)
-@inputs(body=INCIDENT_BODIES, body_by="incident_action")
+@inputs(body=INCIDENT_BODIES, body_by="incident_action", answers=INCIDENT_ACT_ANSWERS)
 def act(incident_id: str, incident_action: str) -> Response | tuple[Response, int]:
     """status, level, commander, area, public, link, unlink, step (201 with the task), note."""
     r, principal, body, addr = redis_client(), _principal(), g.body, client_addr()
@@ -221,7 +282,8 @@ def act(incident_id: str, incident_action: str) -> Response | tuple[Response, in
 
 @api_incidents.get("/incidents/<incident_id>/cap")
 @require_roles(incidents.READERS)
-@inputs()
+@inputs(answers=(Answer(200, "", "The public CAP 1.2 warning (XML).",
+                        media="application/cap+xml"),))
 def incident_cap(incident_id: str) -> Response:
     """The incident as CAP 1.2 XML: a Draft until it is public, then Alert, Update or Cancel."""
     incident = incidents.get_incident(redis_client(), incident_id)
@@ -234,19 +296,25 @@ def incident_cap(incident_id: str) -> Response:
 # -- proposals ----------------------------------------------------------------------------------------
 @api_incidents.get("/incidents/proposals")
 @require_roles(incidents.READERS)
-@inputs(query=PROPOSALS_QUERY)
+@inputs(query=PROPOSALS_QUERY, answers=(Answer(200, "ProposalPage", "A page of proposals."),))
 def list_proposals() -> Response:
-    """Incidents proposed from clustered alerts: the pending ones, or those of ``?state=``."""
-    asked = g.query
-    states = set(asked["state"] or ("pending",))
-    found = incidents.list_proposals(redis_client(), pending_only=states == {"pending"},
-                                     limit=MAX_LIMIT)
-    return jsonify({"proposals": [p for p in found if p["state"] in states][:asked["limit"] or 200]})
+    """Incidents proposed from clustered alerts, newest first: the pending ones, or those of
+    ``?state=``."""
+    r = redis_client()
+    states = set(g.query["state"] or ("pending",))
+    pending_only = states == {"pending"}
+    # The pending ones are kept by when they were proposed, all of them by their last change.
+    stamp = "created_at" if pending_only else "updated_at"
+    found, next_cursor = paging.fetched_page(
+        lambda n: incidents.list_proposals(r, pending_only=pending_only, limit=n),
+        lambda p: (-float(p.get(stamp) or p.get("created_at") or 0), str(p["id"])),
+        keep=lambda p: p["state"] in states)
+    return paging.answer("proposals", found, next_cursor)
 
 
 @api_incidents.post("/incidents/proposals/<proposal_id>/<proposal_action>")
 @require_roles(incidents.DECLARERS)
-@inputs(body=PROPOSAL_BODIES, body_by="proposal_action")
+@inputs(body=PROPOSAL_BODIES, body_by="proposal_action", answers=PROPOSAL_ANSWERS)
 def proposal_act(proposal_id: str, proposal_action: str) -> Response | tuple[Response, int]:
     """accept (201 with the incident declared from it) or dismiss (200 with the proposal)."""
     r, principal, body, addr = redis_client(), _principal(), g.body, client_addr()
@@ -263,21 +331,22 @@ def proposal_act(proposal_id: str, proposal_action: str) -> Response | tuple[Res
 # -- tasks -------------------------------------------------------------------------------------------
 @api_incidents.get("/tasks")
 @require_roles(incidents.READERS)
-@inputs(query=TASKS_QUERY)
+@inputs(query=TASKS_QUERY, answers=(Answer(200, "TaskPage", "A page of tasks."),))
 def list_tasks() -> Response:
     """Open and accepted tasks of open incidents, soonest due first: ``?department=`` (one),
     ``?state=``, ``?owner=``, ``?overdue=yes``."""
-    asked = g.query
-    found = incidents.list_tasks(redis_client(), department=asked["department"],
-                                 states=asked["state"], owner=asked["owner"],
-                                 overdue_only=asked["overdue"] == "yes",
-                                 limit=asked["limit"] or 200)
-    return jsonify({"tasks": found})
+    asked, r = g.query, redis_client()
+    found, next_cursor = paging.fetched_page(
+        lambda n: incidents.list_tasks(r, department=asked["department"], states=asked["state"],
+                                       owner=asked["owner"],
+                                       overdue_only=asked["overdue"] == "yes", limit=n),
+        _task_order)
+    return paging.answer("tasks", found, next_cursor)
 
 
 @api_incidents.get("/tasks/<task_id>")
 @require_roles(incidents.READERS)
-@inputs()
+@inputs(answers=(Answer(200, "TaskDetail", "The task with its part of the timeline."),))
 def get_task(task_id: str) -> Response:
     """One task with its part of the incident's timeline."""
     r = redis_client()
@@ -290,7 +359,8 @@ def get_task(task_id: str) -> Response:
 
 @api_incidents.post("/tasks/<task_id>/<task_action>")
 @require_roles(incidents.ACTORS)
-@inputs(body=TASK_BODIES, body_by="task_action")
+@inputs(body=TASK_BODIES, body_by="task_action",
+        answers=(Answer(200, "Task", "The task as it is now."), CONFLICT))
 def task_act(task_id: str, task_action: str) -> Response:
     """take {note}, finish {note}, cannot {reason}, note {text}, reassign {department, owner,
     expected, note}: 200 with the task."""
@@ -306,7 +376,7 @@ def task_act(task_id: str, task_action: str) -> Response:
 # -- the catalogue and the departments' notices -------------------------------------------------------------
 @api_incidents.get("/sop")
 @require_roles(incidents.READERS)
-@inputs()
+@inputs(answers=(Answer(200, "Sop", "The SOP catalogue."),))
 def catalogue() -> Response:
     """The SOP catalogue in force: departments, incident types with their steps, the proposal rule."""
     found, error = sop.current(settings().incidents.sop_file)
@@ -315,7 +385,7 @@ def catalogue() -> Response:
 
 @api_incidents.get("/notices")
 @require_roles(incidents.READERS)
-@inputs(query=NOTICES_QUERY)
+@inputs(query=NOTICES_QUERY, answers=(Answer(200, "NoticeList", "Notices, newest first."),))
 def notices() -> Response:
     """What the system told a department (``?department=``; without it, the caller's own)."""
     r = redis_client()

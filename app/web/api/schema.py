@@ -4,13 +4,19 @@ A parameter or body field that is not declared, given twice, missing when requir
 type or too long is a 400 naming the field, before the view runs; so is text holding control
 characters, lone surrogates or bidirectional overrides (app/model/text.py), and a required text
 that shows nothing. Tests walk these tables, so a field added here is checked by them at once.
+
+The same declarations are the API's description: each field's ``description`` and ``example``,
+each view's ``answers`` (status, response shape from app/web/api/shapes.py) and its docstring
+become the OpenAPI document (app/web/api/openapi.py); nothing about an endpoint is written twice.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Mapping, NoReturn, Sequence, TypeVar
 
 from flask import abort, g, request
@@ -19,6 +25,13 @@ from app.model.text import has_visible_text, text_problem
 
 MAX_QUERY_VALUE = 200
 F = TypeVar("F", bound=Callable[..., Any])
+# Times a query may name: from the Unix epoch to the year 3000 (Unix seconds).
+LATEST_TIME = 32_503_680_000.0
+_UNIX_SECONDS = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,6})?$")
+# ISO 8601 durations as clients write them: P1D, PT1H, PT15M, PT30S, P1DT12H, P2W.
+_DURATION = re.compile(r"^P(?:(?P<w>[0-9]{1,4})W|(?:(?P<d>[0-9]{1,5})D)?"
+                       r"(?:T(?:(?P<h>[0-9]{1,6})H)?(?:(?P<m>[0-9]{1,8})M)?"
+                       r"(?:(?P<s>[0-9]{1,10}(?:\.[0-9]{1,3})?)S)?)?)$")
 
 
 @dataclass(frozen=True)
@@ -27,8 +40,12 @@ class Field:
 
     ``kind`` is "text" (a string of at most ``max_length``), "choice" (one of ``choices``),
     "choices" (a comma-separated list of ``choices``, query only), "number" (a finite number
-    within ``low``..``high``) or "int" (a whole number within ``low``..``high``). Text is one line
-    unless ``multiline`` (then tab and newline are allowed too).
+    within ``low``..``high``) or "int" (a whole number within ``low``..``high``). Query only:
+    "time" (ISO 8601 with its time zone, or Unix seconds; read as Unix seconds), "duration"
+    (seconds, or ISO 8601 such as PT1H; read as seconds within ``low``..``high``) and "cursor"
+    (the opaque ``next`` of a page, checked by app/web/api/paging.py). Text is one line unless
+    ``multiline`` (then tab and newline are allowed too). ``description`` and ``example`` are for
+    the OpenAPI document; the example is also what its tests send.
     """
 
     name: str
@@ -39,6 +56,19 @@ class Field:
     low: float = -math.inf
     high: float = math.inf
     multiline: bool = False
+    description: str = ""
+    example: Any = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer a view gives: its status, the name of its shape in app/web/api/shapes.py ("" for
+    no JSON body) and the media type when it is not JSON."""
+
+    status: int
+    shape: str
+    description: str
+    media: str = "application/json"
 
 
 def bad_request(message: str) -> NoReturn:
@@ -101,11 +131,55 @@ def parse_body(fields: Sequence[Field]) -> dict[str, Any]:
     return {f.name: _body_value(f, body) for f in fields}
 
 
+def _time_value(field: Field, raw: str) -> float:
+    """A query time: Unix seconds, or ISO 8601 with its zone (a time without one is ambiguous in
+    a city that is not on UTC, so it is refused rather than guessed)."""
+    if _UNIX_SECONDS.match(raw):
+        value = float(raw)
+    else:
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            bad_request(f"'{field.name}' must be a time in ISO 8601 (2026-01-01T08:00:00Z) "
+                        "or Unix seconds")
+        if moment.tzinfo is None:
+            bad_request(f"'{field.name}' needs its time zone: end it with Z or an offset such as "
+                        "+08:00")
+        try:
+            value = moment.timestamp()
+        except (OverflowError, ValueError):  # year 1 with an eastern offset, for one
+            value = -1.0
+    if not 0 <= value <= LATEST_TIME:
+        bad_request(f"'{field.name}' must be between 1970 and the year 3000")
+    return value
+
+
+def _duration_value(field: Field, raw: str) -> float:
+    """A query duration: seconds, or ISO 8601 (PT1H, P1D, P1W); no months or years, whose
+    length depends on the calendar."""
+    if _UNIX_SECONDS.match(raw):
+        seconds = float(raw)
+    else:
+        found = _DURATION.match(raw)
+        if found is None or raw in ("P", "PT") or raw.endswith("T"):
+            bad_request(f"'{field.name}' must be seconds or an ISO 8601 duration such as PT1H")
+        parts = {k: float(v) if v else 0.0 for k, v in found.groupdict().items()}
+        seconds = (parts["w"] * 7 * 86400 + parts["d"] * 86400 + parts["h"] * 3600
+                   + parts["m"] * 60 + parts["s"])
+    if not field.low <= seconds <= field.high:
+        bad_request(f"'{field.name}' must be from {field.low:g} to {field.high:g} seconds")
+    return seconds
+
+
 def _query_value(field: Field, raw: str) -> Any:
-    limit = field.max_length if field.kind == "text" else MAX_QUERY_VALUE
+    limit = field.max_length if field.kind in ("text", "cursor") else MAX_QUERY_VALUE
     if len(raw) > limit:
         bad_request(f"'{field.name}' is longer than {limit} characters")
     _check_text(field, raw)
+    if field.kind == "time":
+        return _time_value(field, raw)
+    if field.kind == "duration":
+        return _duration_value(field, raw)
     if field.kind == "int":
         # ASCII digits only: str.isdigit() is also true for "²" and other digits int() refuses.
         if not (raw.isascii() and raw.isdigit()) or not field.low <= int(raw) <= field.high:
@@ -134,15 +208,20 @@ def parse_query(fields: Sequence[Field]) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
     for field in fields:
         raw = request.args.get(field.name)
+        if field.required and not raw:
+            bad_request(f"'{field.name}' is required")
         parsed[field.name] = None if raw is None or raw == "" else _query_value(field, raw)
     return parsed
 
 
 def inputs(query: Sequence[Field] = (), body: Sequence[Field] | Mapping[str, Sequence[Field]] | None = None,
-           body_by: str = "") -> Callable[[F], F]:
+           body_by: str = "",
+           answers: Sequence[Answer] | Mapping[str, Sequence[Answer]] = ()) -> Callable[[F], F]:
     """Declare and check a view's query parameters and JSON body (results in ``g.query``, ``g.body``).
 
     ``body`` is one table, or a table per value of the URL variable ``body_by`` (one per action).
+    ``answers`` are what the view answers when it succeeds (per value of ``body_by`` where they
+    differ); refusals (400, 401, 403, 404, 409) are the API's common ones and need no line here.
     Put it under :func:`require_roles`, so that callers without the role learn nothing of the schema.
     """
     query = tuple(query)
@@ -166,6 +245,8 @@ def inputs(query: Sequence[Field] = (), body: Sequence[Field] | Mapping[str, Seq
 
         wrapper.input_query = query  # type: ignore[attr-defined]
         wrapper.input_body = bodies  # type: ignore[attr-defined]
+        wrapper.input_body_by = body_by  # type: ignore[attr-defined]
+        wrapper.answers = answers  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate
