@@ -20,7 +20,7 @@ from app.store.audit import AuditEntry
 
 __all__ = ["ANON_WINDOW_S", "ANON_WINDOWS_MAX", "AuditEntry", "RETENTION_DAYS", "archive_entries",
            "archived_through", "confirm_archive", "entry_exists", "recent", "record",
-           "record_quietly", "refuse_anonymous"]
+           "record_quietly", "refuse_anonymous", "search"]
 
 ANON_WINDOW_S = 300
 # Windows opened (distinct address, kind and name) per ANON_WINDOW_S before the rest of that
@@ -60,6 +60,35 @@ def refuse_anonymous(r: redis.Redis, actor: str, action: str, *, addr: str, targ
 def recent(r: redis.Redis, count: int = 100) -> list[AuditEntry]:
     """The newest ``count`` entries, newest first."""
     return store.audit.read(r, count)
+
+
+# How many entries one search reads at most (a filter that matches little must not read the
+# whole stream in one request: the next page goes on where this one stopped).
+SEARCH_SCAN_MAX = 5000
+
+
+def search(r: redis.Redis, *, actor: str = "", action: str = "", since: float = 0.0,
+           before: str = "", limit: int = 50) -> tuple[list[AuditEntry], str]:
+    """Entries newest first, older than entry ``before`` ("" for the newest), written since Unix
+    time ``since`` (0: any time), whose actor contains ``actor`` (any case) and whose action is
+    ``action`` (""; any); at most ``limit``. Returns them and the id to go on from for older ones
+    ("" when there are none)."""
+    found: list[AuditEntry] = []
+    cursor, scanned = before, 0
+    wanted = actor.casefold()
+    while len(found) < limit and scanned < SEARCH_SCAN_MAX:
+        batch = store.audit.read_older(r, cursor, int(since * 1000), 500)
+        if not batch:
+            return found, ""
+        for entry in batch:
+            scanned += 1
+            cursor = entry.id
+            if (not action or entry.action == action) and wanted in entry.actor.casefold():
+                found.append(entry)
+                if len(found) == limit:
+                    break
+    more = store.audit.read_older(r, cursor, int(since * 1000), 1)
+    return found, cursor if more else ""
 
 
 def archive_entries(r: redis.Redis, before: float | None = None) -> tuple[str, Iterator[AuditEntry]]:

@@ -4,6 +4,7 @@
    after a deploy or a long loss). No inline script: the CSP forbids it, Dash loads this file. */
 (function () {
   var lastProbe = 0;
+  var heardAt = 0;  // when the server last answered the heartbeat (ms)
   var PROBE_EVERY_MS = 10000;
 
   function noUpdate() {
@@ -32,13 +33,6 @@
         window.location.reload();
       }
     }).catch(function () { /* still down: the next tick tries again */ });
-  }
-
-  function triggeredBy(id) {
-    var ctx = window.dash_clientside.callback_context;
-    return (ctx && ctx.triggered || []).some(function (t) {
-      return t.prop_id.indexOf(id + ".") === 0;
-    });
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -94,25 +88,38 @@
         return [className, label, next];
       },
 
-      link: function (_tick, beat, link, timeZone) {
+      // The heartbeat's answer arrived: note when (the link watch judges by its age) and reload
+      // after a deploy. Kept apart from the watch itself: Dash holds back a callback whose input
+      // is still being fetched, so a watch fed by the heartbeat would stall with a hung request.
+      heard: function (beat, link) {
+        if (!beat) {
+          return noUpdate();
+        }
+        if (beat.version && link && link.version && beat.version !== link.version) {
+          window.location.reload();  // a new version is deployed: load it
+          return noUpdate();
+        }
+        heardAt = Date.now();
+        return noUpdate();
+      },
+
+      // Run by the page's own tick, never by an answer: the link is judged by the age of the last
+      // answer, so a server that stops answering (requests hanging, not refused) is shown as lost
+      // within lost_after, like one that refuses.
+      link: function (_tick, link, timeZone) {
         var now = Date.now();
         var next = Object.assign({ lost_after: 15000, reload_after: 120000 }, link || {});
         if (!next.opened) {
           next.opened = now;
         }
-        if (triggeredBy("wall-beat") && beat) {
-          if (beat.version && next.version && beat.version !== next.version) {
-            window.location.reload();  // a new version is deployed: load it
-            return [noUpdate(), noUpdate(), noUpdate(), noUpdate()];
-          }
-          if (next.lost_since && now - next.lost_since > next.reload_after) {
+        var last = Math.max(heardAt || 0, next.opened);
+        if (next.lost_since && heardAt > next.lost_since) {
+          if (heardAt - next.lost_since > next.reload_after) {
             window.location.reload();  // back after a long loss: start from fresh data
             return [noUpdate(), noUpdate(), noUpdate(), noUpdate()];
           }
-          next.received = now;
           next.lost_since = null;
         }
-        var last = next.received || next.opened;
         if (now - last > next.lost_after) {
           next.lost_since = next.lost_since || last;
         }
@@ -120,11 +127,12 @@
           reloadWhenUp(now);
         }
         var lost = Boolean(next.lost_since);
-        if (link && Boolean(link.lost_since) === lost && link.opened && !triggeredBy("wall-beat")) {
+        if (link && link.opened && Boolean(link.lost_since) === lost &&
+            (link.lost_since || null) === (next.lost_since || null)) {
           return [noUpdate(), noUpdate(), noUpdate(), noUpdate()];
         }
-        var note = lost ? "No answer from the server since " + clock(next.lost_since, timeZone) +
-          ": what is shown may be out of date. Reconnecting…" : "";
+        var template = next.text || "No answer from the server since {time}";
+        var note = lost ? template.replace("{time}", clock(next.lost_since, timeZone)) : "";
         return [lost ? "wall offline" : "wall", note, !lost, next];
       }
     }

@@ -8,16 +8,15 @@ import dash
 import redis
 from dash import Input, Output, State, dcc, html, no_update
 
-from app import accounts, audit, i18n
+from app import accounts, i18n
 from app.accounts import admin
 from app.model import roles
 from app.model.principal import Principal
 from app.web.context import client_addr, current_principal, redis_client, require_roles
-from layouts import admin_webhooks, ids
-from layouts.components import format_time, page_layout, tab_title
+from layouts import admin_audit, admin_tokens, admin_users, admin_webhooks, ids
+from layouts.components import page_layout, tab_title
 
 PATH = "/admin"
-AUDIT_ROWS = 50
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> html.Table:
@@ -29,23 +28,13 @@ def _table(headers: list[str], rows: list[list[str]]) -> html.Table:
 
 
 def _tables() -> list[html.Table]:
+    """The users (the tokens and the audit log are their sections' own: admin_tokens, admin_audit)."""
     r = redis_client()
-    # Audit actions and outcomes stay as recorded: they are the log's own codes, searched as such.
     users = [[u["name"], i18n.label("role", u.get("role", "")), _domains(u.get("domains", "")),
               i18n.t("admin.disabled" if u.get("disabled") == "1" else "admin.active")]
              for u in admin.list_users(r)]
-    tokens = [[t.get("name", ""), t.get("id", ""), i18n.label("role", t.get("role", "")),
-               format_time(float(t["created_at"]), with_date=True) if t.get("created_at") else "",
-               i18n.t("admin.revoked" if t.get("revoked") == "1" else "admin.active")]
-              for t in admin.list_tokens(r)]
-    entries = [[format_time(e.at, with_date=True), e.actor, e.action, e.target, e.addr, e.outcome]
-               for e in audit.recent(r, AUDIT_ROWS)]
     return [
         _table(["admin.col_user", "admin.col_role", "admin.col_domains", "admin.col_state"], users),
-        _table(["admin.col_token", "admin.col_id", "admin.col_role", "admin.col_created", "admin.col_state"],
-               tokens),
-        _table(["admin.col_when", "admin.col_who", "admin.col_what", "admin.col_target", "admin.col_from",
-                "admin.col_outcome"], entries),
     ]
 
 
@@ -59,7 +48,7 @@ def _domains(stored: str) -> str:
 def layout(**_query: str) -> html.Div:
     """Forms to add and disable users, and the users, tokens and newest audit entries."""
     try:
-        users, tokens, log = _tables()
+        (users,) = _tables()
     except redis.RedisError:
         return html.Div([html.H1(i18n.t("admin.title"), id=ids.PAGE_TITLE),
                          html.P(i18n.t("admin.link_lost"))])
@@ -91,10 +80,10 @@ def layout(**_query: str) -> html.Div:
         ]),
         html.Div(id=ids.ADMIN_RESULT, className="admin-result", role="status"),
         html.H2(i18n.t("admin.users")), html.Div(users, id=ids.ADMIN_USERS),
-        html.H2(i18n.t("admin.tokens")), html.Div(tokens, id=ids.ADMIN_TOKENS),
-        html.P(i18n.t("admin.tokens_note"), className="muted"),
+        admin_users.section(),
+        admin_tokens.section(),
         admin_webhooks.section(),
-        html.H2(i18n.t("admin.audit")), html.Div(log, id=ids.ADMIN_AUDIT),
+        admin_audit.section(),
     ])
 
 
@@ -137,14 +126,17 @@ def disable_user(_clicks: int | None, name: str | None) -> tuple[object, object]
 
 
 @require_roles(roles.ADMINS)
-def refresh_tables(_version: float) -> tuple[object, object, object]:
-    """Re-read the tables after a change."""
-    return tuple(_tables())  # type: ignore[return-value]
+def refresh_tables(_version: float) -> object:
+    """Re-read the users after a change (the other sections redraw their own parts)."""
+    return _tables()[0]
 
 
 def register(app: dash.Dash) -> None:
     """Register the page and its callbacks."""
     dash.register_page(__name__, path=PATH, name="Admin", title=tab_title(PATH), layout=layout)
+    admin_users.register(app)
+    admin_tokens.register(app)
+    admin_audit.register(app)
     admin_webhooks.register(app)
     app.callback(Output(ids.ADMIN_RESULT, "children"), Output(ids.ADMIN_REFRESH, "data"),
                  Input(ids.ADMIN_ADD_USER, "n_clicks"), State(ids.ADMIN_NEW_NAME, "value"),
@@ -154,6 +146,5 @@ def register(app: dash.Dash) -> None:
                  Output(ids.ADMIN_REFRESH, "data", allow_duplicate=True),
                  Input(ids.ADMIN_DISABLE_USER, "n_clicks"), State(ids.ADMIN_DISABLE_NAME, "value"),
                  prevent_initial_call=True)(disable_user)
-    app.callback(Output(ids.ADMIN_USERS, "children"), Output(ids.ADMIN_TOKENS, "children"),
-                 Output(ids.ADMIN_AUDIT, "children"), Input(ids.ADMIN_REFRESH, "data"),
+    app.callback(Output(ids.ADMIN_USERS, "children"), Input(ids.ADMIN_REFRESH, "data"),
                  prevent_initial_call=True)(refresh_tables)

@@ -11,6 +11,7 @@ colour, title, task progress, overdue tasks named), redrawn when the incidents' 
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Mapping, Sequence
 
@@ -24,8 +25,8 @@ from app.alerts import screens
 from app.alerts.screens import SOUND_DEFAULT, SOUND_EDITORS, sound_settings
 from app.incidents.queries import version as incidents_version
 from app.model import roles
-from app.model.alerts import CLOSED, SEVERITIES, UNACKED, most_urgent_first
-from app.web.context import client_addr, current_principal, redis_client, require_roles
+from app.model.alerts import CLOSED, SEVERITIES, SEVERITY_RANK, UNACKED
+from app.web.context import client_addr, current_principal, redis_client, require_roles, settings
 from layouts import ids
 from layouts.components import domain_title, format_time
 from layouts.incident_parts import (
@@ -37,7 +38,9 @@ from layouts.incident_parts import (
     task_title,
 )
 
-PANEL_ROWS = 8
+PANEL_ROWS = 30  # lines sent to the wall; assets/alerts.js hides those that do not fit
+# The wall's list: active alerts first, cleared-but-unacknowledged ones only in the room left.
+LIST_STATE_RANK: dict[str, int] = {"active_unack": 0, "active_ack": 1, "cleared_unack": 2}
 PANEL_INCIDENTS = 4  # open incidents shown above the alerts (the gravest); the rest are counted
 OVERDUE_ROWS = 3  # overdue tasks named under an incident
 CLOCK_BUCKET_S = 30  # overdue is judged by the clock: the incidents are redrawn at least this often
@@ -89,9 +92,11 @@ def badges(alert: Mapping[str, Any]) -> list[Any]:
     return out
 
 
-def alert_line(alert: Mapping[str, Any], extra: Sequence[Any] = ()) -> html.Div:
+def alert_line(alert: Mapping[str, Any], extra: Sequence[Any] = (),
+               attrs: Mapping[str, str] | None = None) -> html.Div:
     """One alert as one line of the wall (its id in data-alert, for people's tools and tests)."""
-    return html.Div(className=row_class(alert), **{"data-alert": alert["id"]}, children=[
+    return html.Div(className=row_class(alert), **{"data-alert": alert["id"], **(attrs or {})},
+                    children=[
         html.Div(badges(alert), className="alert-badges"),
         html.Div(alert["title"], className="alert-title"),
         html.Div(className="alert-meta", children=[
@@ -100,28 +105,82 @@ def alert_line(alert: Mapping[str, Any], extra: Sequence[Any] = ()) -> html.Div:
     ])
 
 
-def grouped_lines(shown: Sequence[Mapping[str, Any]],
-                  everything: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """Lines for ``shown``: a CAP warning with members is one expandable line holding them."""
+def wall_order(alert: Mapping[str, Any]) -> tuple[int, int, float]:
+    """Sort key of the wall's list: active alerts (unacknowledged, then acknowledged) before
+    cleared-but-unacknowledged ones, so a cleared alert never pushes an active one off the wall;
+    then by severity, newest first."""
+    return (LIST_STATE_RANK.get(alert["state"], 9), SEVERITY_RANK.get(alert["severity"], 9),
+            -(alert.get("last_seen") or 0.0))
+
+
+def worst_severity(found: Sequence[Mapping[str, Any]]) -> str:
+    """The gravest severity among ``found`` (info when there is nothing)."""
+    return min((a["severity"] for a in found), key=lambda s: SEVERITY_RANK.get(s, 9),
+               default="info")
+
+
+def more_line(omitted: Sequence[Mapping[str, Any]]) -> html.Div:
+    """"+N more" with the worst severity of what is not shown, in that severity's colour.
+
+    The server counts what it left out; assets/alerts.js hides further lines that do not fit the
+    panel and rewrites the line from ``data-template`` and ``data-labels`` (translated here)."""
+    worst = worst_severity(omitted)
+    template = i18n.t("alerts.more", count="{count}", severity="{severity}")
+    labels = {s: i18n.label("severity", s) for s in SEVERITIES}
+    text = template.replace("{count}", str(len(omitted))).replace("{severity}", labels[worst])
+    return html.Div(text if omitted else "", className=f"alert-more sev-{worst}",
+                    hidden=not omitted, role="listitem",
+                    **{"data-omitted": str(len(omitted)), "data-worst": worst if omitted else "",
+                       "data-template": template, "data-labels": json.dumps(labels)})
+
+
+def _fit_attrs(alerts_in_line: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """What assets/alerts.js needs to count a line it hides: how many alerts, the worst one."""
+    return {"data-count": str(len(alerts_in_line)), "data-severity": worst_severity(alerts_in_line)}
+
+
+def grouped_lines(everything: Sequence[Mapping[str, Any]], limit: int = PANEL_ROWS) -> list[Any]:
+    """The wall's lines, most urgent first, then "+N more" for what is left out.
+
+    A CAP warning with members is one line holding them, sorted by its gravest member; nobody
+    clicks a wall, so its summary shows that worst member under the warning (the rest expand on
+    a click elsewhere)."""
+    by_id = {a["id"]: a for a in everything}
     members: dict[str, list[Mapping[str, Any]]] = {}
     for alert in everything:
-        if alert.get("group"):
+        if alert.get("group") and alert["group"] in by_id:
             members.setdefault(alert["group"], []).append(alert)
+    # A line per warning (with its members) and per alert outside any listed warning.
+    heads = [a for a in everything if not (a.get("group") and a["group"] in by_id)]
+
+    def line_key(alert: Mapping[str, Any]) -> tuple[int, int, float]:
+        return min([wall_order(alert)] + [wall_order(m) for m in members.get(alert["id"], [])])
+
+    heads.sort(key=line_key)
     lines: list[Any] = []
-    for alert in shown:
-        if alert.get("group") and any(a["id"] == alert["group"] for a in shown):
-            continue  # shown inside its warning's line
-        inside = members.get(alert["id"], [])
+    omitted: list[Mapping[str, Any]] = []
+    for alert in heads:
+        inside = sorted(members.get(alert["id"], []), key=wall_order)
+        if len(lines) >= limit:
+            omitted += [alert, *inside]
+            continue
         if not inside:
-            lines.append(alert_line(alert))
+            lines.append(alert_line(alert, attrs=_fit_attrs([alert])))
             continue
         critical = any(flashes(m) for m in inside)
+        worst = inside[0]
         lines.append(html.Details(className="alert-group" + (" has-flash" if critical else ""),
-                                  children=[
-            html.Summary(alert_line(alert, [html.Span(i18n.t("alerts.group_size", count=len(inside)),
-                                                      className="group-size")])),
-            html.Div([alert_line(m) for m in inside], className="alert-group-members"),
+                                  **_fit_attrs([alert, *inside]), children=[
+            html.Summary([
+                alert_line(alert, [html.Span(i18n.t("alerts.group_size", count=len(inside)),
+                                             className="group-size")]),
+                html.Div(alert_line(worst), className="alert-group-worst",
+                         title=i18n.t("alerts.group_worst")),
+            ]),
+            html.Div([alert_line(m) for m in inside[1:]], className="alert-group-members"),
         ]))
+    if lines:
+        lines.append(more_line(omitted))
     return lines
 
 
@@ -143,10 +202,10 @@ def counts_table(open_alerts: Sequence[Mapping[str, Any]]) -> html.Table:
     ])
 
 
-def sound_controls(settings: Mapping[str, bool], editable: bool) -> list[Any]:
+def sound_controls(switches: Mapping[str, bool], editable: bool) -> list[Any]:
     """Per-severity sound switches for operators; a quiet note of what sounds for others."""
     if not editable:
-        on = [i18n.label("severity", s) for s, enabled in settings.items() if enabled]
+        on = [i18n.label("severity", s) for s, enabled in switches.items() if enabled]
         text = i18n.t("alerts.sound_list", severities=i18n.t("report.list_sep").join(on)) if on else \
             i18n.t("alerts.sound_none")
         return [html.Span(text, className="muted")]
@@ -158,22 +217,22 @@ def sound_controls(settings: Mapping[str, bool], editable: bool) -> list[Any]:
                     title=i18n.t("alerts.sound_mute" if enabled else "alerts.sound_unmute",
                                  severity=i18n.label("severity", severity)),
                     **{"aria-pressed": "true" if enabled else "false"})
-        for severity, enabled in settings.items()]
+        for severity, enabled in switches.items()]
 
 
 def _content(r: redis.Redis) -> dict[str, Any]:
     """Everything the panel shows, from one read of the open alerts."""
     open_alerts = alerts.list_alerts(r, open_only=True, limit=1000)
-    newest = sorted(open_alerts, key=most_urgent_first)[:PANEL_ROWS]
     principal = current_principal()
-    settings = sound_settings(r)
+    sound = sound_settings(r)
     return {
         "counts": counts_table(open_alerts),
-        "list": grouped_lines(newest, open_alerts) or [html.P("No open alerts.", className="muted")],
+        "list": grouped_lines(open_alerts) or [html.P(i18n.t("official.no_open_alerts"), className="muted")],
         "class": "alert-panel" + (" has-flash" if any(flashes(a) for a in open_alerts) else ""),
-        "sound": {"enabled": settings, "unacked": [[a["id"], a["severity"]] for a in open_alerts
-                                                   if a["state"] == "active_unack"]},
-        "controls": sound_controls(settings, principal is not None
+        "sound": {"enabled": sound, "unacked": [[a["id"], a["severity"]] for a in open_alerts
+                                                if a["state"] == "active_unack"],
+                  "repeat_s": settings().alerts.sound_repeat_s},
+        "controls": sound_controls(sound, principal is not None
                                    and principal.role in SOUND_EDITORS),
     }
 
@@ -238,6 +297,9 @@ def panel(compact: bool = False) -> html.Div:
         html.Div(content["list"], id=ids.ALERT_PANEL_LIST, className="alert-panel-list",
                  role="list", **{"aria-live": "polite"}),
         html.Div(content["controls"], id=ids.ALERT_SOUND_CONTROLS, className="sound-controls"),
+        # Shown by assets/alerts.js while the browser refuses to play sound (its autoplay policy).
+        html.Div(i18n.t("alerts.sound_blocked"), id=ids.ALERT_SOUND_BLOCKED, className="sound-blocked",
+                 hidden=True, role="alert"),
         dcc.Store(id=ids.ALERT_SOUND, data=content["sound"]),
         dcc.Store(id=ids.ALERT_SOUND_PLAYED),
         dcc.Store(id=ids.ALERT_PANEL_SHOWN, data=version),

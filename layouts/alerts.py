@@ -10,7 +10,6 @@ on this alert's domain, whatever the buttons showed.
 from __future__ import annotations
 
 import math
-import re
 from html import escape
 from typing import Any, Mapping
 
@@ -38,7 +37,7 @@ from app.model.alerts import (
 from app.model.domains import DOMAINS
 from app.situation.mapdata import DEFAULT_CENTER  # where an unlocated alert's map opens
 from app.web.context import client_addr, current_principal, redis_client, require_roles
-from layouts import alert_panel, ids
+from layouts import alert_bulk, alert_panel, alert_refusals, ids
 from layouts.components import domain_title, format_time, page_layout, tab_title
 from layouts.livemap import basemap_layers
 
@@ -46,12 +45,7 @@ PATH = "/alerts"
 PAGE_ROLES = roles.PAGE_BY_PATH[PATH].roles
 LIST_LIMIT = 200
 OPEN_STATES = ["active_unack", "active_ack", "cleared_unack"]
-# Why an action was refused, as the store words it -> catalogue key (names inside kept as sent).
-CONFLICT_REASONS: dict[str, str] = {"already acknowledged": "alerts.why_already_acked",
-                                    "the alert is closed": "alerts.why_closed",
-                                    "already closed": "alerts.why_already_closed"}
-_ALREADY_ASSIGNED = re.compile(r"already assigned to (?P<user>.+)")
-_ASSIGNED_MEANWHILE = re.compile(r"assigned to (?P<user>.+) meanwhile")
+
 
 
 def _options(values: Any, labels: Mapping[str, str] | None = None) -> list[dict[str, str]]:
@@ -145,12 +139,17 @@ def layout(alert: str | None = None, **_query: str) -> html.Div:
     raisers = principal is not None and principal.role in alerts.RAISERS
     opened = {"id": alert, "mode": "view"} if isinstance(alert, str) and ALERT_ID.match(
         alert) else None
+    domains = _default_domains()
+    cards, shown = _first_cards(domains)
     return html.Div(className="alerts-page", children=[
         html.H1(i18n.t("page./alerts"), id=ids.PAGE_TITLE),
         alert_panel.panel(compact=True),
         _rules_status(),
+        # On a phone the filters fold behind one control (assets/phone.css shows them on a desk).
+        html.Details(id=ids.ALERTS_FILTERS_TOGGLE, className="phone-fold filters-fold", children=[
+        html.Summary(i18n.t("phone.filters"), className="phone-fold-button"),
         html.Div(className="alert-filters", children=[
-            dcc.Dropdown(id=ids.ALERTS_FILTER_DOMAIN, multi=True, value=_default_domains(),
+            dcc.Dropdown(id=ids.ALERTS_FILTER_DOMAIN, multi=True, value=domains,
                          placeholder=i18n.t("alerts.all_domains"), options=_domain_options(),
                          searchable=False),
             dcc.Dropdown(id=ids.ALERTS_FILTER_SEVERITY, multi=True, value=[],
@@ -161,16 +160,29 @@ def layout(alert: str | None = None, **_query: str) -> html.Div:
                          placeholder=i18n.t("alerts.all_states"),
                          options=_labelled("alert_state", STATES),
                          searchable=False),
-        ]),
+        ])]),
         _raise_form() if raisers else html.Div(),
+        alert_bulk.bar(),
         html.Div(className="alerts-layout", children=[
-            html.Div(id=ids.ALERTS_LIST, className="alert-cards", role="list"),
+            html.Div(cards, id=ids.ALERTS_LIST, className="alert-cards", role="list"),
             _detail_sheet(_assignable_users()),
         ]),
-        dcc.Store(id=ids.ALERTS_SHOWN),
+        dcc.Store(id=ids.ALERTS_SHOWN, data=shown),
         dcc.Store(id=ids.ALERT_SELECTED, data=opened),
         dcc.Store(id=ids.ALERT_SEEN_ASSIGNEE),
     ])
+
+
+def _first_cards(domains: list[str]) -> tuple[list[Any], Any]:
+    """The list as the default filters show it, drawn with the page (issue 18): a phone on a
+    slow link sees its cards without waiting for the filters' scripts and a callback's round
+    trip. The signature makes refresh_list skip redrawing what is already there."""
+    try:
+        r = redis_client()
+        signature = [screens.version(r), domains, [], list(OPEN_STATES)]
+        return _cards(r, domains, [], list(OPEN_STATES)), signature
+    except redis.RedisError:
+        return [], None
 
 
 def _detail_sheet(users: list[str]) -> html.Aside:
@@ -187,7 +199,15 @@ def _detail_sheet(users: list[str]) -> html.Aside:
                 html.Button(i18n.t("alerts.claim"), id=ids.ALERT_CLAIM, className="btn btn-secondary"),
                 html.Button(i18n.t("alerts.add_note"), id=ids.ALERT_ADD_NOTE,
                             className="btn btn-secondary"),
-                html.Button(i18n.t("alerts.resolve"), id=ids.ALERT_RESOLVE, className="btn btn-danger"),
+                # Resolving and taking over ask first (the browser's confirmation dialog).
+                dcc.ConfirmDialogProvider(
+                    id=ids.ALERT_RESOLVE_CONFIRM, message=i18n.t("alerts.resolve_confirm"),
+                    children=html.Button(i18n.t("alerts.resolve"), id=ids.ALERT_RESOLVE,
+                                         className="btn btn-danger")),
+                dcc.ConfirmDialogProvider(
+                    id=ids.ALERT_TAKEOVER_CONFIRM, message="",
+                    children=html.Button(i18n.t("alerts.take_over"), id=ids.ALERT_TAKEOVER,
+                                         className="btn btn-secondary", hidden=True)),
             ]),
             # Operators hand an alert to someone; everybody else claims it for themselves.
             html.Div(id=ids.ALERT_ASSIGN_ROW, className="action-row assign-row", hidden=not users,
@@ -199,14 +219,16 @@ def _detail_sheet(users: list[str]) -> html.Aside:
             ]),
         ]),
         html.Div(id=ids.ALERT_RESULT, role="status", className="action-result"),
-        dcc.Graph(id=ids.ALERT_MAP, className="alert-map", figure=alert_figure(None),
-                  config={"displaylogo": False, "displayModeBar": False, "scrollZoom": True}),
+        # The map is made when an alert is opened (_map): a page with no Graph on it never loads
+        # plotly.js, so a phone's list comes before the 4.8 MB of it (issue 18).
+        html.Div(id=ids.ALERT_MAP_HOLDER, className="alert-map-holder"),
         html.Div(id=ids.ALERT_TIMELINE, className="alert-timeline"),
     ])
 
 
 # -- the list -----------------------------------------------------------------------------------------
-def _card(alert: Mapping[str, Any], actionable: bool, group_title: str | None) -> html.Div:
+def _card(alert: Mapping[str, Any], actionable: bool, group_title: str | None,
+          ticked: bool = False) -> html.Div:
     buttons: list[Any] = [html.Button(i18n.t("alerts.details"),
                                       id={"type": ids.ALERT_PICK, "index": alert["id"]},
                                       className="btn btn-secondary")]
@@ -218,6 +240,11 @@ def _card(alert: Mapping[str, Any], actionable: bool, group_title: str | None) -
         buttons.append(_declare_link(alert["id"]))
     extra = ([html.Div(i18n.t("alerts.in_area", title=group_title), className="group-note")]
              if group_title else [])
+    why_not = None if actionable else alert_refusals.why_not(alert)
+    if why_not is not None:
+        extra.append(why_not)
+    if actionable and alert["state"] in UNACKED:
+        buttons.insert(0, alert_bulk.checkbox(alert["id"], ticked))
     return html.Div(className=alert_panel.row_class(alert) + " alert-card", role="listitem",
                     **{"data-alert": alert["id"]}, children=[
         html.Div(alert_panel.badges(alert), className="alert-badges"),
@@ -238,7 +265,7 @@ def _declare_link(alert_id: str, component_id: str | None = None) -> dcc.Link:
 
 
 def _cards(r: redis.Redis, domains: list[str], severities: list[str],
-           states: list[str]) -> list[Any]:
+           states: list[str], ticked: frozenset[str] = frozenset()) -> list[Any]:
     found = alerts.list_alerts(r, domains=domains or None, severities=severities or None,
                                states=states or None, limit=LIST_LIMIT)
     if not found:
@@ -246,22 +273,29 @@ def _cards(r: redis.Redis, domains: list[str], severities: list[str],
     principal = current_principal()
     titles = {a["id"]: a["title"] for a in alerts.list_alerts(r, open_only=True, limit=1000)
               if a["source"] == "cap"}
-    return [_card(a, alerts.may_act(principal, a), titles.get(a.get("group") or ""))
-            for a in found]
+    return [_card(a, alerts.may_act(principal, a), titles.get(a.get("group") or ""),
+                  a["id"] in ticked) for a in found]
 
 
 @require_roles(PAGE_ROLES)
 def refresh_list(_panel_version: int | None, domains: list[str] | None,
                  severities: list[str] | None, states: list[str] | None,
-                 shown: Any) -> tuple[Any, Any]:
+                 shown: Any, ticked: list[Any] | None = None) -> tuple[Any, Any]:
     """Redraw the list when an alert or a filter changed (the panel's version store moves on
-    every alert change, so the list needs no timer of its own)."""
+    every alert change, so the list needs no timer of its own); ticked cards stay ticked."""
     try:
         r = redis_client()
         signature = [screens.version(r), domains or [], severities or [], states or []]
         if signature == shown:
+            if ctx.triggered_id is None:
+                # The first call after the page came with these cards (_first_cards): answer
+                # anyway, since the sheet's callback waits for this one's output and a card
+                # pressed meanwhile would otherwise open nothing.
+                return no_update, signature
             raise PreventUpdate
-        return _cards(r, list(domains or []), list(severities or []), list(states or [])), signature
+        kept = alert_bulk.ticked_ids(ticked)
+        return (_cards(r, list(domains or []), list(severities or []), list(states or []), kept),
+                signature)
     except redis.RedisError:
         raise PreventUpdate from None
 
@@ -311,6 +345,12 @@ def alert_figure(alert: Mapping[str, Any] | None,
                          uirevision=(alert or {}).get("id", "none"),
                          paper_bgcolor="rgba(0,0,0,0)")
     return figure
+
+
+def _map(alert: Mapping[str, Any], warning: Mapping[str, Any] | None) -> dcc.Graph:
+    """The opened alert's map (the same id each time, so an update redraws it in place)."""
+    return dcc.Graph(id=ids.ALERT_MAP, className="alert-map", figure=alert_figure(alert, warning),
+                     config={"displaylogo": False, "displayModeBar": False, "scrollZoom": True})
 
 
 def _outer_rings(area: Mapping[str, Any] | None) -> list[list[list[float]]]:
@@ -366,8 +406,10 @@ def _head(alert: Mapping[str, Any], warning: Mapping[str, Any] | None) -> list[A
 
 
 @require_roles(PAGE_ROLES)
-def render_detail(selected: Mapping[str, Any] | None, _shown: Any) -> tuple[Any, ...]:
-    """Show the picked alert (kept current as it changes); buttons only for those who may act."""
+def render_detail(selected: Mapping[str, Any] | None, _shown: Any,
+                  _result: Any = None) -> tuple[Any, ...]:
+    """Show the picked alert (kept current as it changes, and at once after this person acted:
+    a claim or take-over shows its holder); buttons only for those who may act."""
     alert_id = (selected or {}).get("id") if isinstance(selected, dict) else None
     alert = None
     if isinstance(alert_id, str) and len(alert_id) < 40:
@@ -385,24 +427,33 @@ def render_detail(selected: Mapping[str, Any] | None, _shown: Any) -> tuple[Any,
         except redis.RedisError:
             raise PreventUpdate from None
     if alert is None:
-        return ("alert-detail", [], True, True, True, True, True, alert_figure(None), [], None)
-    may = alerts.may_act(current_principal(), alert)
+        return ("alert-detail", [], True, True, True, True, True, [], [], None,
+                True, "")
+    principal = current_principal()
+    may = alerts.may_act(principal, alert)
     mode = selected.get("mode") if isinstance(selected, dict) else "view"
     sheet = "alert-detail open" + (" mode-ack" if mode == "ack" else "")
     closed = alert["state"] == CLOSED
+    holder = alert["assignee"] or ""
+    # "Take over" only when someone else holds it; its dialog names them.
+    someone_else = bool(holder) and principal is not None and holder != principal.name
     return (sheet, _head(alert, warning), not may, not may or alert["state"] not in UNACKED,
-            not may or closed, not may or closed, not may, alert_figure(alert, warning),
-            _timeline(story), alert["assignee"])
+            not may or closed, not may or closed, not may, _map(alert, warning),
+            _timeline(story), alert["assignee"], not may or closed or not someone_else,
+            i18n.t("alerts.take_over_confirm", user=holder) if someone_else else "")
 
 
 # -- acting ------------------------------------------------------------------------------------------
 @require_roles(alerts.ACTORS)
 def act(_ack: int | None, _claim: int | None, _note: int | None, _resolve: int | None,
-        _assign: int | None, selected: Mapping[str, Any] | None, note: str | None,
+        _assign: int | None, _take_over: int | None, selected: Mapping[str, Any] | None,
+        note: str | None,
         user: str | None, seen_assignee: str | None) -> tuple[Any, Any]:
     """Acknowledge, claim, assign, note or resolve the picked alert; a clear answer either way.
 
-    A claim or an assignment succeeds only if the assignee is still the one the sheet showed.
+    A claim takes only an alert nobody holds (else it says who holds it, since when); taking it
+    from them is "Take over", confirmed in a dialog naming them, and succeeds only if they still
+    hold it; an assignment likewise only if the assignee is still the one the sheet showed.
     """
     button = ctx.triggered_id
     if button is None or not (ctx.triggered and ctx.triggered[0].get("value")):
@@ -422,7 +473,9 @@ def act(_ack: int | None, _claim: int | None, _note: int | None, _resolve: int |
     if button == ids.ALERT_ACK:
         action, target, done = "ack", "", i18n.t("alerts.done_ack")
     elif button == ids.ALERT_CLAIM:
-        action, target, done = "assign", principal.name, i18n.t("alerts.done_claim")
+        action, target, done = "claim", "", i18n.t("alerts.done_claim")
+    elif button == ids.ALERT_TAKEOVER_CONFIRM:
+        action, target, done = "takeover", "", i18n.t("alerts.done_take_over", user=expected)
     elif button == ids.ALERT_ASSIGN:
         target = admin.enabled_user(r, user) or ""
         if not target:
@@ -430,7 +483,7 @@ def act(_ack: int | None, _claim: int | None, _note: int | None, _resolve: int |
         action, done = "assign", i18n.t("alerts.done_assign", user=target)
     elif button == ids.ALERT_ADD_NOTE:
         action, target, done = "note", "", i18n.t("alerts.done_note")
-    elif button == ids.ALERT_RESOLVE:
+    elif button == ids.ALERT_RESOLVE_CONFIRM:
         action, target, done = "resolve", "", i18n.t("alerts.done_resolve")
     else:
         raise PreventUpdate
@@ -444,26 +497,10 @@ def act(_ack: int | None, _claim: int | None, _note: int | None, _resolve: int |
         domain = domain_title(exc.domain).lower()
         return html.Span(i18n.t("alerts.not_permitted", domain=domain), className="error"), no_update
     except alerts.Conflict as exc:
-        at = format_time(exc.at) if exc.at else i18n.t("alerts.just_now")
-        return html.Span(i18n.t("alerts.conflict", why=_conflict_reason(exc.why),
-                                by=exc.by or i18n.t("alerts.someone"), time=at),
-                         className="error conflict"), no_update
+        return alert_refusals.conflict(exc), no_update
     except alerts.AlertError as exc:
         return html.Span(str(exc), className="error"), no_update
     return html.Span(done, className="ok"), ""
-
-
-def _conflict_reason(why: str) -> str:
-    """The store's reason for a refused action in the reader's language (unknown ones as sent)."""
-    if why in CONFLICT_REASONS:
-        return i18n.t(CONFLICT_REASONS[why])
-    for pattern, key in ((_ALREADY_ASSIGNED, "alerts.why_already_assigned"),
-                         (_ASSIGNED_MEANWHILE, "alerts.why_assigned_meanwhile")):
-        match = pattern.fullmatch(why)
-        if match:
-            return i18n.t(key, user=match.group("user"))
-    return why
-
 
 
 def _number(value: Any) -> float | None:
@@ -509,12 +546,14 @@ def raise_incident(_clicks: int | None, title: str | None, domain: str | None,
 def register(app: dash.Dash) -> None:
     """Register the page with Dash Pages, its callbacks and the shared alert panel's."""
     alert_panel.register(app)
+    alert_bulk.register(app)
     dash.register_page(__name__, path=PATH, name="Alerts", title=tab_title(PATH),
                        layout=layout)
     app.callback(Output(ids.ALERTS_LIST, "children"), Output(ids.ALERTS_SHOWN, "data"),
                  Input(ids.ALERT_PANEL_SHOWN, "data"), Input(ids.ALERTS_FILTER_DOMAIN, "value"),
                  Input(ids.ALERTS_FILTER_SEVERITY, "value"), Input(ids.ALERTS_FILTER_STATE, "value"),
-                 State(ids.ALERTS_SHOWN, "data"))(refresh_list)
+                 State(ids.ALERTS_SHOWN, "data"),
+                 State({"type": ids.ALERT_SELECT, "index": ALL}, "value"))(refresh_list)
     app.callback(Output(ids.ALERT_SELECTED, "data"),
                  Output(ids.ALERT_RESULT, "children", allow_duplicate=True),
                  Input({"type": ids.ALERT_ACK_START, "index": ALL}, "n_clicks"),
@@ -523,14 +562,18 @@ def register(app: dash.Dash) -> None:
     app.callback(Output(ids.ALERT_DETAIL, "className"), Output(ids.ALERT_DETAIL_HEAD, "children"),
                  Output(ids.ALERT_ACTIONS, "hidden"), Output(ids.ALERT_ACK, "hidden"),
                  Output(ids.ALERT_CLAIM, "hidden"), Output(ids.ALERT_RESOLVE, "hidden"),
-                 Output(ids.ALERT_ADD_NOTE, "hidden"), Output(ids.ALERT_MAP, "figure"),
+                 Output(ids.ALERT_ADD_NOTE, "hidden"), Output(ids.ALERT_MAP_HOLDER, "children"),
                  Output(ids.ALERT_TIMELINE, "children"), Output(ids.ALERT_SEEN_ASSIGNEE, "data"),
+                 Output(ids.ALERT_TAKEOVER, "hidden"), Output(ids.ALERT_TAKEOVER_CONFIRM, "message"),
                  Input(ids.ALERT_SELECTED, "data"), Input(ids.ALERTS_SHOWN, "data"),
+                 Input(ids.ALERT_RESULT, "children"),
                  prevent_initial_call=True)(render_detail)
     app.callback(Output(ids.ALERT_RESULT, "children"), Output(ids.ALERT_NOTE, "value"),
                  Input(ids.ALERT_ACK, "n_clicks"), Input(ids.ALERT_CLAIM, "n_clicks"),
-                 Input(ids.ALERT_ADD_NOTE, "n_clicks"), Input(ids.ALERT_RESOLVE, "n_clicks"),
+                 Input(ids.ALERT_ADD_NOTE, "n_clicks"),
+                 Input(ids.ALERT_RESOLVE_CONFIRM, "submit_n_clicks"),
                  Input(ids.ALERT_ASSIGN, "n_clicks"),
+                 Input(ids.ALERT_TAKEOVER_CONFIRM, "submit_n_clicks"),
                  State(ids.ALERT_SELECTED, "data"), State(ids.ALERT_NOTE, "value"),
                  State(ids.ALERT_ASSIGN_USER, "value"), State(ids.ALERT_SEEN_ASSIGNEE, "data"),
                  prevent_initial_call=True)(act)

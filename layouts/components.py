@@ -52,11 +52,15 @@ def tab_title(path: str) -> Callable[..., str]:
     return title
 
 
-def _nav(role: str) -> html.Nav:
+def _nav(role: str) -> html.Details:
     links = [dcc.Link(page_title(page.path), href=page.path, className="nav-link",
                       id=f"nav-{page.path.strip('/') or 'overview'}")
              for page in roles.pages_for(role)]
-    return html.Nav(links, id=ids.NAV, className="nav")
+    # On phone widths the links fold behind a "Menu" button (assets/phone.css, assets/phone.js);
+    # on a desk the button is hidden and the links show as a row.
+    return html.Details(id=ids.NAV_MENU, className="phone-fold nav-menu", children=[
+        html.Summary(i18n.t("phone.menu"), className="phone-fold-button nav-menu-button"),
+        html.Nav(links, id=ids.NAV, className="nav")])
 
 
 def _csrf() -> str:

@@ -79,6 +79,7 @@ ALERT_SOUND = "alert-sound"  # what the browser's sound player needs (JSON)
 ALERT_SOUND_PLAYED = "alert-sound-played"
 ALERT_SOUND_TOGGLE = "alert-sound-toggle"  # pattern-matching type: sound on/off per severity
 ALERT_SOUND_CONTROLS = "alert-sound-controls"
+ALERT_SOUND_BLOCKED = "alert-sound-blocked"  # "sound blocked: click once" (issue 18)
 
 # Officials' page (layouts/official.py); OFFICIAL_STATUS above holds the status per domain.
 OFFICIAL_ISSUES = "official-issues"
@@ -116,6 +117,10 @@ WALL_BEAT = "wall-beat"  # the server's answer: its app version and time
 WALL_LINK = "wall-link"  # what the browser knows of the link: version, last answer, lost since
 WALL_LINK_NOTE = "wall-link-note"
 WALL_DOMAIN_TILES: dict[str, str] = {d: f"wall-tiles-{d}" for d in ("transport", "water", "medical", "city")}
+# What the shell had seen when a wall's tiles were last drawn (one per tiles output).
+WALL_TILES_DRAWN = "wall-tiles-drawn"
+WALL_INCIDENT_DRAWN = "wall-incident-drawn"
+WALL_DOMAIN_TILES_DRAWN: dict[str, str] = {d: f"wall-tiles-drawn-{d}" for d in WALL_DOMAIN_TILES}
 WALL_DOMAIN_MAP: dict[str, str] = {d: f"wall-map-{d}" for d in ("transport", "water", "medical", "city")}
 
 # Incidents (issue 15): /incidents (layouts/incidents.py, incident_detail.py, incident_declare.py,
@@ -235,3 +240,50 @@ HOOK_LIST = "hook-list"
 HOOK_SHOWN = "hook-shown"  # a digest of the listing on screen: an unchanged one is not redrawn
 HOOK_ACTION = "hook-action"  # pattern-matching type: {"type", "action", "receiver"}
 HOOK_REMOVE = "hook-remove"  # pattern-matching type of the confirmed remove: {"type", "receiver"}
+
+# Admin page, managing one user (layouts/admin_users.py, issue 19).
+ADMIN_USER_PICK = "admin-user-pick"
+ADMIN_USER_ROLE = "admin-user-role"
+ADMIN_USER_DOMAINS = "admin-user-domains"
+ADMIN_USER_SAVE = "admin-user-save"
+ADMIN_USER_ENABLE = "admin-user-enable"
+ADMIN_USER_DISABLE = "admin-user-disable"  # a confirmation dialog around its button
+ADMIN_USER_RESET = "admin-user-reset"  # a confirmation dialog around its button
+ADMIN_USER_DELETE = "admin-user-delete"  # a confirmation dialog around its button
+ADMIN_USER_RESULT = "admin-user-result"
+
+# /alerts, acting explicitly (issue 18): take over, confirmed resolve, acknowledging several at once.
+ALERT_TAKEOVER = "alert-takeover"  # "Take over", inside its confirmation dialog
+ALERT_TAKEOVER_CONFIRM = "alert-takeover-confirm"
+ALERT_RESOLVE_CONFIRM = "alert-resolve-confirm"  # the confirmation dialog around "Resolve"
+ALERT_SELECT = "alert-select"  # pattern-matching type: a card's checkbox
+ALERTS_BULK = "alerts-bulk"
+ALERTS_SELECT_ALL = "alerts-select-all"
+ALERTS_ACK_SELECTED = "alerts-ack-selected"
+ALERTS_BULK_RESULT = "alerts-bulk-result"
+
+# The phone (issue 18/20): /alerts' map made on demand, the shell's menu and the filters' toggle.
+ALERT_MAP_HOLDER = "alert-map-holder"
+NAV_MENU = "nav-menu"  # the <details> holding the navigation on phone widths
+ALERTS_FILTERS_TOGGLE = "alerts-filters-toggle"  # the <details> holding the filters on a phone
+
+# Admin page, tokens (layouts/admin_tokens.py, issue 19); the listing keeps ADMIN_TOKENS.
+ADMIN_TOKEN_NAME = "admin-token-name"
+ADMIN_TOKEN_ROLE = "admin-token-role"
+ADMIN_TOKEN_DAYS = "admin-token-days"
+ADMIN_TOKEN_CREATE = "admin-token-create"
+ADMIN_TOKEN_RESULT = "admin-token-result"
+ADMIN_TOKEN_REVOKE = "admin-token-revoke"  # pattern-matching type of a confirmed revoke: {"type", "token"}
+ADMIN_PAIR_CODE = "admin-pair-code"  # pairing a wall display: the code it shows
+ADMIN_PAIR_NAME = "admin-pair-name"
+ADMIN_PAIR_DAYS = "admin-pair-days"
+ADMIN_PAIR = "admin-pair"
+
+# Admin page, the audit log (layouts/admin_audit.py, issue 19); the table keeps ADMIN_AUDIT.
+ADMIN_AUDIT_ACTOR = "admin-audit-actor"
+ADMIN_AUDIT_ACTION = "admin-audit-action"
+ADMIN_AUDIT_WINDOW = "admin-audit-window"
+ADMIN_AUDIT_OLDER = "admin-audit-older"
+ADMIN_AUDIT_NEWEST = "admin-audit-newest"
+ADMIN_AUDIT_PAGE = "admin-audit-page"  # where the next older page starts, and its number
+ADMIN_AUDIT_PAGE_NO = "admin-audit-page-no"

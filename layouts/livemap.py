@@ -498,8 +498,12 @@ def _details_panel(spec: TraceSpec, item: str, lat: float, lon: float, state: An
 
 
 def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] = ALL_LAYERS,
-                 controls: bool = True) -> None:
-    """Register a map instance's callbacks; they answer only roles that may open ``path``."""
+                 controls: bool = True, shown_in: tuple[str, str] | None = None) -> None:
+    """Register a map instance's callbacks; they answer only roles that may open ``path``.
+
+    ``shown_in`` = (container id, class): a map that is on screen only while its container's
+    className has that class (the wall's rotating views). It is not redrawn while hidden, and
+    catches up the moment it is shown: a wall then draws one map per update, not every view's."""
     allowed = roles.PAGE_BY_PATH[path].roles
     layers = tuple(layers)
     state_id = ids.map_part(map_id, ids.MAP_STATE)
@@ -507,9 +511,15 @@ def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] =
     if controls:
         inputs += [Input(ids.map_part(map_id, ids.MAP_LAYERS), "value"),
                    Input(ids.map_part(map_id, ids.MAP_FILTER), "value")]
+    if shown_in is not None:
+        inputs.append(Input(shown_in[0], "className"))
 
     @require_roles(allowed)
     def tick(_n: Any, relayout: Any, *rest: Any) -> tuple[Any, Any]:
+        if shown_in is not None:  # the container's class is the last Input, before the State
+            container_class, rest = rest[-2], rest[:-2] + rest[-1:]
+            if shown_in[1] not in str(container_class or "").split():
+                raise PreventUpdate
         enabled, wanted, state = (rest if controls else (None, None, rest[0]))
         return refresh(layers, relayout, enabled, wanted, state)
 

@@ -7,7 +7,8 @@ the browser cycles through them (assets/wall.js), pinned to the city view while 
 is unacknowledged. An incident just declared or raised a level pins the rotation to its own view
 for INCIDENT_PIN_S: its area on the map with the linkage panel (what the city knows about the
 area). A slow heartbeat tells the browser the server's app version, so a wall that runs for days
-reloads itself after a deploy or a long loss of the link.
+reloads itself after a deploy or a long loss of the link; the link is judged by the age of the
+heartbeat's last answer, so a server that hangs is shown as lost like one that refuses.
 """
 
 from __future__ import annotations
@@ -155,28 +156,37 @@ def layout(**query: str) -> html.Div:
                                                   "pinned_incident": i18n.t("wall.pinned_incident")}}),
         dcc.Store(id=ids.WALL_INCIDENT_PIN, data={}),
         dcc.Store(id=ids.WALL_ROTATION_STATE),
+        dcc.Store(id=ids.WALL_TILES_DRAWN),
+        dcc.Store(id=ids.WALL_INCIDENT_DRAWN),
+        *[dcc.Store(id=ids.WALL_DOMAIN_TILES_DRAWN[d]) for d in views[1:]],
         dcc.Interval(id=ids.WALL_BEAT_TICK, interval=BEAT_MS),
         dcc.Store(id=ids.WALL_BEAT),
-        dcc.Store(id=ids.WALL_LINK, data={"version": app_version(), "received": None}),
+        dcc.Store(id=ids.WALL_LINK, data={"version": app_version(),
+                                           "text": i18n.t("wall.link_lost_since", time="{time}")}),
     ])
 
 
 @require_roles(roles.PAGE_BY_PATH[PATH].roles)
-def refresh_city(_seen: object) -> tuple[list[Any], list[Any]]:
-    """Redraw the domain cards and the feed strip when the shell saw a change."""
+def refresh_city(_tick: object, seen: object, drawn: object) -> tuple[Any, Any, Any]:
+    """Redraw the domain cards and the feed strip when the shell has seen a change since the
+    last drawing."""
+    if seen == drawn:
+        raise PreventUpdate
     data = wall_tiles.read_wall()
     if not data.ok:
         raise PreventUpdate  # the shell's banner says the link is lost; keep what is shown
-    return wall_tiles.cards(data), wall_tiles.feed_strip(data.feeds)
+    return wall_tiles.cards(data), wall_tiles.feed_strip(data.feeds), seen
 
 
 def _refresh_domain(domain: str):  # type: ignore[no-untyped-def]
     @require_roles(roles.PAGE_BY_PATH[PATH].roles)
-    def refresh(_seen: object) -> list[Any]:
+    def refresh(_tick: object, seen: object, drawn: object) -> tuple[Any, Any]:
+        if seen == drawn:
+            raise PreventUpdate
         data = wall_tiles.read_wall()
         if not data.ok:
             raise PreventUpdate
-        return wall_tiles.cards(data, (domain,), big=True)
+        return wall_tiles.cards(data, (domain,), big=True), seen
 
     refresh.__name__ = f"refresh_wall_{domain}"
     return refresh
@@ -236,11 +246,17 @@ def pin(_tick: int | None, rotation: Any, current: Any) -> dict[str, Any]:
 
 
 @require_roles(roles.PAGE_BY_PATH[PATH].roles)
-def refresh_incident_view(held: Any, _seen: Any) -> tuple[Any, Any, Any]:
+def refresh_incident_view(_tick: Any, held: Any, seen: Any, drawn: Any
+                          ) -> tuple[Any, Any, Any, Any]:
     """The pinned incident's head, map and linkage panel, recomputed from the live store while
-    it is pinned (nothing is computed while no incident is)."""
+    it is pinned and the pin or the city changed since the last drawing (nothing is computed
+    while no incident is)."""
     incident_id = held.get("id") if isinstance(held, dict) else None
     if not isinstance(incident_id, str) or (held.get("until") or 0) < time.time() * 1000:
+        raise PreventUpdate
+    # Drawn again when the city moved (SEEN) or an incident changed (the pin's signature).
+    marker = [incident_id, held.get("sig"), seen]
+    if drawn == marker:
         raise PreventUpdate
     try:
         incident = incidents.get_incident(redis_client(), incident_id)
@@ -257,7 +273,7 @@ def refresh_incident_view(held: Any, _seen: Any) -> tuple[Any, Any, Any]:
                      className="incident-meta"),
             progress(incident["tasks"])]
     return (head, linkage_panel.figure(incident, found, WALL),
-            linkage_panel.panel(found, rows=LINKAGE_ROWS))
+            linkage_panel.panel(found, rows=LINKAGE_ROWS), marker)
 
 
 @require_roles(roles.PAGE_BY_PATH[PATH].roles)
@@ -268,21 +284,35 @@ def beat(_n: int | None) -> dict[str, Any]:
 
 def register(app: dash.Dash) -> None:
     """Register the page with Dash Pages, its refreshes, maps, rotation and heartbeat."""
+    # The tiles follow the shell's SEEN as a State read on the tick, not as an Input: the shell's
+    # own callback recomputes SEEN on every tick, and Dash holds back (then drops) a callback while
+    # an input of it is being recomputed, so on a live city the tiles were starved for seconds.
     app.callback(Output(ids.WALL_TILES, "children"), Output(ids.WALL_FEEDS, "children"),
-                 Input(ids.SEEN, "data"), prevent_initial_call=True)(refresh_city)
-    register_map(app, ids.WALL_MAP, PATH, controls=False)
+                 Output(ids.WALL_TILES_DRAWN, "data"), Input(ids.TICK, "n_intervals"),
+                 State(ids.SEEN, "data"), State(ids.WALL_TILES_DRAWN, "data"),
+                 prevent_initial_call=True)(refresh_city)
+    # Each view's map is drawn only while its view is on screen (the others wait, then catch up).
+    register_map(app, ids.WALL_MAP, PATH, controls=False,
+                 shown_in=(ids.WALL_VIEWS, f"show-{CITY}"))
     for domain in DOMAINS:
-        app.callback(Output(ids.WALL_DOMAIN_TILES[domain], "children"), Input(ids.SEEN, "data"),
+        app.callback(Output(ids.WALL_DOMAIN_TILES[domain], "children"),
+                     Output(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
+                     Input(ids.TICK, "n_intervals"), State(ids.SEEN, "data"),
+                     State(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
                      prevent_initial_call=True)(_refresh_domain(domain))
         register_map(app, ids.WALL_DOMAIN_MAP[domain], PATH, layers=domain_layers(domain),
-                     controls=False)
+                     controls=False, shown_in=(ids.WALL_VIEWS, f"show-{domain}"))
     app.callback(Output(ids.WALL_BEAT, "data"), Input(ids.WALL_BEAT_TICK, "n_intervals"))(beat)
     app.clientside_callback(
         dash.ClientsideFunction(namespace="cityops_wall", function_name="rotate"),
         Output(ids.WALL_VIEWS, "className"), Output(ids.WALL_VIEW_LABEL, "children"),
         Output(ids.WALL_ROTATION_STATE, "data"),
-        Input(ids.TICK, "n_intervals"), Input(ids.ALERT_SOUND, "data"),
-        Input(ids.WALL_INCIDENT_PIN, "data"),
+        Input(ids.TICK, "n_intervals"),
+        # States, not Inputs: the alert panel's and the pin's server callbacks run on the same
+        # tick and mostly find nothing new; Dash holds a callback back while one of its inputs is
+        # being computed and drops it when that computation changes nothing, which stopped the
+        # rotation for good. Read on each tick, a new pin or critical alert shows within a second.
+        State(ids.ALERT_SOUND, "data"), State(ids.WALL_INCIDENT_PIN, "data"),
         State(ids.WALL_ROTATION, "data"), State(ids.WALL_ROTATION_STATE, "data"))
     app.callback(Output(ids.WALL_INCIDENT_PIN, "data"), Input(ids.TICK, "n_intervals"),
                  State(ids.WALL_ROTATION, "data"), State(ids.WALL_INCIDENT_PIN, "data"),
@@ -290,13 +320,21 @@ def register(app: dash.Dash) -> None:
     app.callback(Output(ids.WALL_INCIDENT_HEAD, "children"),
                  Output(ids.WALL_INCIDENT_MAP, "figure"),
                  Output(ids.WALL_INCIDENT_LINKAGE, "children"),
-                 Input(ids.WALL_INCIDENT_PIN, "data"), Input(ids.SEEN, "data"),
+                 Output(ids.WALL_INCIDENT_DRAWN, "data"), Input(ids.TICK, "n_intervals"),
+                 State(ids.WALL_INCIDENT_PIN, "data"), State(ids.SEEN, "data"),
+                 State(ids.WALL_INCIDENT_DRAWN, "data"),
                  prevent_initial_call=True)(refresh_incident_view)
+    # The heartbeat's answer is noted apart from the link watch, which runs on the page's own
+    # tick: a hung heartbeat request must not hold the watch back (assets/wall.js).
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="cityops_wall", function_name="heard"),
+        Output(ids.WALL_LINK, "data", allow_duplicate=True), Input(ids.WALL_BEAT, "data"),
+        State(ids.WALL_LINK, "data"), prevent_initial_call=True)
     app.clientside_callback(
         dash.ClientsideFunction(namespace="cityops_wall", function_name="link"),
         Output(ids.WALL, "className"), Output(ids.WALL_LINK_NOTE, "children"),
         Output(ids.WALL_LINK_NOTE, "hidden"), Output(ids.WALL_LINK, "data"),
-        Input(ids.TICK, "n_intervals"), Input(ids.WALL_BEAT, "data"),
+        Input(ids.TICK, "n_intervals"),
         State(ids.WALL_LINK, "data"), State(ids.CITY_TIMEZONE, "data"))
     alert_panel.register(app)
     dash.register_page(__name__, path=PATH, name="Wall", title="Wall · CityOps", layout=layout)

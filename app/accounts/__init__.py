@@ -20,6 +20,7 @@ from app.accounts.users import (
                                  load_session_user,
                                  set_departments,
                                  set_disabled,
+                                 set_domains,
                                  set_language,
                                  set_password,
 )
@@ -42,7 +43,7 @@ from app.model.principal import Principal
 __all__ = ["AccountError", "NAME_MAX_LENGTH", "MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "NAME_RE",
            "PASSWORD_METHOD", "Principal", "TOKEN_PREFIX", "add_user", "authenticate",
            "create_token", "departments_of", "end_sessions", "generate_password",
-           "load_session_user", "revoke_token", "set_departments", "set_disabled", "set_language",
-           "set_password", "token_principal", "token_session_principal", "validate_departments",
-           "validate_domains", "validate_language", "validate_name", "validate_password",
-           "validate_role"]
+           "load_session_user", "revoke_token", "set_departments", "set_disabled", "set_domains",
+           "set_language", "set_password", "token_principal", "token_session_principal",
+           "validate_departments", "validate_domains", "validate_language", "validate_name",
+           "validate_password", "validate_role"]

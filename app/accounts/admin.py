@@ -7,13 +7,13 @@ never carry password hashes or token digests.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import redis
 
 from app import audit, store
 from app.accounts import tokens, users
-from app.accounts.validation import NAME_RE, AccountError, validate_name
+from app.accounts.validation import NAME_RE, AccountError, generate_password, validate_name, validate_role
 from app.model import roles
 from app.model.principal import Principal
 
@@ -50,6 +50,16 @@ def set_departments(r: redis.Redis, actor: Principal, name: str, departments: tu
     chosen = users.set_departments(r, name, departments)
     audit.record(r, actor.name, "user_departments", target=name, addr=addr,
                  detail=",".join(chosen))
+    return chosen
+
+
+def set_domains(r: redis.Redis, actor: Principal, name: str, domains: tuple[str, ...],
+                addr: str = "") -> tuple[str, ...]:
+    """Set the domains an emergency user acts on (an empty list: every domain)."""
+    _require_admin(r, actor, "user_domains", str(name)[:64], addr)
+    chosen = users.set_domains(r, name, domains)
+    audit.record(r, actor.name, "user_domains", target=name, addr=addr,
+                 detail=",".join(chosen) or "all")
     return chosen
 
 
@@ -129,3 +139,66 @@ def enabled_user(r: redis.Redis, name: object) -> str | None:
 def enabled_users(r: redis.Redis) -> list[str]:
     """The names of every enabled user (whom an alert may be assigned to)."""
     return [u["name"] for u in list_users(r) if u.get("disabled") != "1"]
+
+
+# -- administration in the browser (issue 19): role, password reset, deletion ---------------------
+class LastAdmin(AccountError):
+    """The change would leave no enabled admin."""
+
+
+def _keeps_an_admin(actor: Principal, target: str, role: str | None,
+                    deleted: bool) -> Callable[[dict[str, dict[str, str]]], None]:
+    """A check (store.auth.change_users) that the acting person is still an enabled admin and that
+    an enabled admin remains once ``target`` gets ``role`` or is ``deleted``: nobody locks the
+    city out of its own administration, even with two admins acting at once."""
+    def check(rows: dict[str, dict[str, str]]) -> None:
+        me = rows.get(actor.name)
+        if actor.kind == "user" and (me is None or me.get("role") != roles.ADMIN
+                                     or me.get("disabled") == "1"):
+            raise NotPermitted("only admins may change users and tokens")
+        after = {name: ("" if deleted and name == target else
+                        role if role is not None and name == target else row.get("role", ""))
+                 for name, row in rows.items()}
+        if not any(r == roles.ADMIN and rows[n].get("disabled") != "1" for n, r in after.items()):
+            raise LastAdmin("the last enabled admin must stay: make someone else admin first")
+    return check
+
+
+def set_role(r: redis.Redis, actor: Principal, name: str, role: str, addr: str = "") -> str:
+    """Give user ``name`` another role; nobody changes their own role, and the last enabled admin
+    stays an admin. Sessions stay open: the role is read from the account on every request."""
+    _require_admin(r, actor, "user_role", str(name)[:64], addr)
+    target = validate_name(name)
+    validate_role(role)
+    if target == actor.name:
+        raise AccountError("you cannot change your own role")
+    try:
+        store.auth.change_users(r, target, {"role": role},
+                                _keeps_an_admin(actor, target, role, deleted=False))
+    except store.NotFound:
+        raise AccountError(f"no user '{target}'") from None
+    audit.record(r, actor.name, "user_role", target=target, addr=addr, detail=f"role={role}")
+    return target
+
+
+def reset_password(r: redis.Redis, actor: Principal, name: str, addr: str = "") -> str:
+    """Give user ``name`` a new generated password (their open sessions end); returns it, to be
+    shown to the admin only this once."""
+    password = generate_password()
+    set_password(r, actor, name, password, addr=addr)
+    return password
+
+
+def delete_user(r: redis.Redis, actor: Principal, name: str, addr: str = "") -> str:
+    """Delete user ``name`` (their sessions end; a later account of the name starts afresh); nobody
+    deletes their own account or the last enabled admin. The audit trail keeps their entries."""
+    _require_admin(r, actor, "user_delete", str(name)[:64], addr)
+    target = validate_name(name)
+    if target == actor.name:
+        raise AccountError("you cannot delete your own account")
+    try:
+        store.auth.change_users(r, target, None, _keeps_an_admin(actor, target, None, deleted=True))
+    except store.NotFound:
+        raise AccountError(f"no user '{target}'") from None
+    audit.record(r, actor.name, "user_delete", target=target, addr=addr)
+    return target

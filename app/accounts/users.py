@@ -99,6 +99,17 @@ def set_departments(r: redis.Redis, name: str, departments: tuple[str, ...]) -> 
     return chosen
 
 
+def set_domains(r: redis.Redis, name: str, domains: tuple[str, ...]) -> tuple[str, ...]:
+    """Set the domains an emergency user acts on (none: every domain; app/alerts/policy.py).
+    Sessions stay open: the domains are read from the account on every request."""
+    chosen = validate_domains(list(domains))
+    try:
+        store.auth.update_user(r, validate_name(name), {"domains": ",".join(chosen)})
+    except store.NotFound:
+        raise AccountError(f"no user '{name}'") from None
+    return chosen
+
+
 def departments_of(r: redis.Redis, name: str) -> tuple[str, ...]:
     """The departments user ``name`` belongs to (none for an unknown or disabled user)."""
     fields = store.auth.get_user(r, name) if NAME_RE.match(name) else None

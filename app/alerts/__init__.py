@@ -6,7 +6,7 @@ resolve, list, ...). The rules live in ``app.alerts.rules`` (loading), ``app.ale
 export in ``app.alerts.cap_export``; the vocabulary (severities, states) in ``app.model.alerts``.
 """
 
-from app.alerts.actions import ACTIONS, act
+from app.alerts.actions import ACTIONS, MAX_BULK, BulkResult, acknowledge_many, act
 from app.alerts.errors import AlertError, AlertNotFound, Conflict, NotPermitted
 from app.alerts.grouping import assign_groups
 from app.alerts.lifecycle import (
@@ -16,17 +16,30 @@ from app.alerts.lifecycle import (
                                   acknowledge,
                                   add_note,
                                   assign,
+                                  claim,
                                   clear,
                                   escalate,
                                   raise_alert,
                                   raise_manual,
                                   resolve,
+                                  take_over,
 )
-from app.alerts.policy import ACT_ON_ALL, ACTORS, RAISERS, may_act
+from app.alerts.policy import (
+    ACT_ON_ALL,
+    ACTORS,
+    RAISERS,
+    REFUSED_DOMAIN,
+    REFUSED_ROLE,
+    acting_domains,
+    may_act,
+    refusal,
+)
 from app.alerts.queries import counts, get_alert, list_alerts, timeline, to_json
 
-__all__ = ["ACTIONS", "ACTORS", "ACT_ON_ALL", "AlertError", "AlertNotFound", "Conflict",
-           "NotPermitted", "RAISERS", "Raised", "SYSTEM_ACTOR", "SYSTEM_ADDR", "acknowledge", "act",
-           "add_note", "assign", "assign_groups", "clear", "counts", "escalate", "get_alert",
-           "list_alerts", "may_act", "raise_alert", "raise_manual", "resolve", "timeline",
-           "to_json"]
+__all__ = ["ACTIONS", "ACTORS", "ACT_ON_ALL", "AlertError", "AlertNotFound", "BulkResult",
+           "Conflict", "MAX_BULK", "NotPermitted", "RAISERS", "REFUSED_DOMAIN", "REFUSED_ROLE",
+           "Raised", "SYSTEM_ACTOR",
+           "SYSTEM_ADDR", "acknowledge", "acknowledge_many", "act", "acting_domains", "add_note",
+           "assign", "assign_groups", "claim", "clear", "counts", "escalate", "get_alert",
+           "list_alerts", "may_act", "raise_alert", "raise_manual", "refusal", "resolve",
+           "take_over", "timeline", "to_json"]

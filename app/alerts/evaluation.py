@@ -44,6 +44,8 @@ class Condition:
     for_s: float
     alert: dict[str, Any]  # keyword arguments of alerts.raise_alert (fingerprint, title, ...)
     refs: tuple[str, ...] = ()  # memory keys of the conditions this one continues (CAP Update)
+    # What the alert is about (the stale feeds of a source): a new one raises it again, updated.
+    members: tuple[str, ...] = ()
 
 
 @dataclass
@@ -118,19 +120,42 @@ def _threshold_conditions(rule: ThresholdRule, inputs: store.alerts.RuleInputs,
 
 
 def _stale_conditions(rules: RuleSet, inputs: store.alerts.RuleInputs, now: float) -> list[Condition]:
-    out = []
-    for feed, row in inputs.feeds.items():
+    """One condition per source host (a feed without a URL, or alone on its host, is its own
+    source): one outage that makes several feeds of a host stale is one alert to acknowledge,
+    naming the feeds; another feed of the host going stale later raises it again, updated."""
+    groups: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+    for feed, row in sorted(inputs.feeds.items()):
         state = feed_state(row, now)
         if state == "waiting":
             continue
-        domain = row.get("domain") if row.get("domain") in DOMAINS else "city"
+        source = str(row.get("source") or "")
+        groups.setdefault(f"source:{source}" if source else feed, []).append((feed, state, row))
+    # A source with one feed keeps the feed's own alert (the same fingerprint as before groups).
+    groups = {(members[0][0] if len(members) == 1 else key): members
+              for key, members in groups.items()}
+    out = []
+    for key, members in groups.items():
+        stale = [(feed, state, row) for feed, state, row in members if state in STALE_STATES]
+        shown = stale or members
+        domains = {row.get("domain") if row.get("domain") in DOMAINS else "city"
+                   for _, _, row in shown}
+        domain = domains.pop() if len(domains) == 1 else "city"
+        names = [feed for feed, _, _ in shown]
+        if key.startswith("source:"):
+            host = key.removeprefix("source:")
+            fingerprint = f"stale:{key}"
+            title = (f"Feed {names[0]} of {host} stale" if len(names) == 1
+                     else f"{len(names)} feeds of {host} stale: {', '.join(names)}")
+        else:
+            fingerprint, title = f"stale:{key}", f"Feed {key} stale"
+        description = " ".join(
+            f"Feed {feed} is {state}: no fresh data within its freshness budget of "
+            f"{fmt(float(row.get('freshness_budget_s') or 0))} s." for feed, state, row in shown)
         out.append(Condition(
-            key=f"stale|{feed}", holds=state in STALE_STATES, for_s=0.0,
-            alert={"fingerprint": f"stale:{feed}", "title": f"Feed {feed} stale",
-                   "severity": rules.stale_severity, "domain": domain, "source": "staleness",
-                   "rule": "feed_stale", "entity": feed,
-                   "description": f"Feed {feed} is {state}: no fresh data within its freshness "
-                                  f"budget of {fmt(float(row.get('freshness_budget_s') or 0))} s."}))
+            key=f"stale|{key}", holds=bool(stale), for_s=0.0, members=tuple(names) if stale else (),
+            alert={"fingerprint": fingerprint, "title": title, "severity": rules.stale_severity,
+                   "domain": domain, "source": "staleness", "rule": "feed_stale",
+                   "entity": ",".join(names), "description": description}))
     return out
 
 
@@ -288,16 +313,19 @@ def evaluate(r: redis.Redis, now: float, rules: RuleSet | None = None) -> Evalua
                 changes[condition.key] = None
             continue
         since = float(entry.get("since", now))
-        if entry.get("firing"):
+        grown = bool(set(condition.members) - set(entry.get("members") or ()))
+        if entry.get("firing") and not grown:
             held.add(str(entry.get("alert")))
             continue
         if now - since >= condition.for_s:
             raised = alerts.raise_alert(r, now=now, **_locate(r, condition.alert))
             result.raised.append(raised.alert_id)
             held.add(raised.alert_id)
-            changes[condition.key] = orjson.dumps({
-                "since": since, "firing": True, "alert": raised.alert_id,
-                "fingerprint": condition.alert["fingerprint"]}).decode()
+            memo: dict[str, Any] = {"since": since, "firing": True, "alert": raised.alert_id,
+                                    "fingerprint": condition.alert["fingerprint"]}
+            if condition.members:
+                memo["members"] = list(condition.members)
+            changes[condition.key] = orjson.dumps(memo).decode()
         else:
             result.pending += 1
             if not entry:
@@ -307,7 +335,9 @@ def evaluate(r: redis.Redis, now: float, rules: RuleSet | None = None) -> Evalua
     # that is missing for now, says nothing: those alerts stay as they are.
     for key, entry in memory.items():
         kind, _, rest = key.partition("|")
-        gone = (kind == "event" or (kind == "stale" and not rules.staleness)
+        # A stale key no longer evaluated: staleness switched off, a feed gone, or a feed now
+        # counted with the other feeds of its source.
+        gone = (kind == "event" or kind == "stale"
                 or (kind == "rule" and rest.partition("|")[0] not in rule_ids))
         if key in seen or not gone:
             continue

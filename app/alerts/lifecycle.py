@@ -1,4 +1,4 @@
-"""The alert lifecycle: raise (dedup by fingerprint, reopen), acknowledge, assign, note, resolve, escalate.
+"""The alert lifecycle: raise (dedup by fingerprint, reopen), acknowledge, assign, claim, resolve, escalate.
 
 An alert is the command center's own object. Its id is derived from its fingerprint (rule +
 entity), so a condition that repeats or returns lands on the same alert: a repeat bumps its count
@@ -131,6 +131,22 @@ def assign(r: redis.Redis, alert_id: str, actor: str, user: str, expected: str =
     """Assign an alert to ``user`` (a claim when it is the actor). ``expected`` is the assignee the
     caller saw: a reassignment succeeds only if nobody changed it meanwhile."""
     _act(r, alert_id, "assign", actor, addr, now, arg=user, expected=expected)
+    return _acted(r, alert_id)
+
+
+def claim(r: redis.Redis, alert_id: str, actor: str, addr: str = "",
+          now: float | None = None) -> dict[str, Any]:
+    """Take an alert nobody holds; Conflict naming the holder and since when if someone does
+    (taking it from them is :func:`take_over`, a separate, confirmed step)."""
+    _act(r, alert_id, "claim", actor, addr, now, arg=actor)
+    return _acted(r, alert_id)
+
+
+def take_over(r: redis.Redis, alert_id: str, actor: str, expected: str, addr: str = "",
+              now: float | None = None) -> dict[str, Any]:
+    """Take an alert from its holder ``expected`` (the one the person confirmed taking it from);
+    Conflict if someone else holds it by now. The timeline and the audit name the former holder."""
+    _act(r, alert_id, "takeover", actor, addr, now, text=expected, arg=actor, expected=expected)
     return _acted(r, alert_id)
 
 

@@ -41,3 +41,17 @@ def may_act(principal: Principal | None, alert: Mapping[str, Any]) -> bool:
     """Operators and admins act on every alert; emergency staff on their domains (all when their
     account names none)."""
     return alert.get("domain") in acting_domains(principal)
+
+
+# Why someone may not act on an alert (the card says it in the reader's language).
+REFUSED_ROLE = "role"  # the role reads alerts only (officials, wall tokens)
+REFUSED_DOMAIN = "domain"  # emergency staff, an alert outside the domains set on their account
+
+
+def refusal(principal: Principal | None, alert: Mapping[str, Any]) -> str | None:
+    """None when ``principal`` may act on ``alert``, else why not: REFUSED_ROLE or REFUSED_DOMAIN."""
+    if may_act(principal, alert):
+        return None
+    if principal is None or principal.role not in ACTORS:
+        return REFUSED_ROLE
+    return REFUSED_DOMAIN

@@ -98,6 +98,9 @@ class AlertSettings:
 
     rules_file: Path | None = setting(None, "CITYOPS_ALERT_RULES", parse_path,
                                       "the path of a TOML alert rules file (docs/alerts.md)")
+    # How often a screen sounds again while a critical alert stays unacknowledged (0: once only).
+    sound_repeat_s: int = setting(30, "CITYOPS_ALERT_SOUND_REPEAT_S", parse_int(0, 3600),
+                                  "an integer from 0 to 3600 (seconds; 0: sound once only)")
 
 
 @dataclass(frozen=True)

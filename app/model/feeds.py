@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 DOWN_AFTER_FAILURES = 3
 STALE_STATES = frozenset({"stale", "down"})
+
+
+def feed_source(url: object) -> str:
+    """The host (and port) a feed is fetched from, lower-cased: feeds of one source go stale
+    together in one outage, so they share one alert. Empty when the feed has no URL."""
+    if not isinstance(url, str) or "://" not in url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        return f"{host}:{parts.port}" if host and parts.port else host
+    except ValueError:
+        return ""
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,14 @@ def may_open(role: str, path: str) -> bool:
     if page is None:
         return role in EVERYONE
     return role in page.roles
+
+
+# Where a role lands after signing in when no other page was asked for (issue 20): emergency
+# staff work their alerts and tasks from a phone, so the overview would be a detour.
+LANDING: dict[str, str] = {EMERGENCY: "/alerts"}
+
+
+def landing(role: str, asked: str = "/") -> str:
+    """The page to open after sign-in: ``asked`` unless it is the default "/" and ``role`` has
+    a page of its own."""
+    return LANDING.get(role, asked) if asked == "/" else asked

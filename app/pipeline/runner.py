@@ -29,6 +29,7 @@ import redis
 
 from app import store
 from app.config import Settings
+from app.model.feeds import feed_source
 from app.pipeline.ingest import ingest
 from app.store.link import connect
 from data_adapters.base import Adapter, FatalFeedError, ParseError, RetryableFeedError
@@ -139,7 +140,9 @@ class Runner:
             sched.first_attempt = started
         base = {"domain": adapter.domain, "adapter": adapter.name, "owner": self.owner,
                 "interval_s": adapter.interval_s, "freshness_budget_s": adapter.freshness_budget_s,
-                "last_attempt": f"{started:.3f}", "first_attempt": f"{sched.first_attempt:.3f}"}
+                "last_attempt": f"{started:.3f}", "first_attempt": f"{sched.first_attempt:.3f}",
+                # The host fed from: feeds of one host that go stale together are one alert.
+                "source": feed_source(getattr(adapter.settings, "url", None))}
         retry_after: float | None = None
         fatal = False
         try:

@@ -126,6 +126,14 @@ def entries_after(r: redis.Redis, after: str, through: str,
         start = f"({_text(rows[-1][0])}"
 
 
+def read_older(r: redis.Redis, before: str, since_ms: int, count: int) -> list[AuditEntry]:
+    """Up to ``count`` entries older than entry ``before`` ("" for the newest) and written at
+    ``since_ms`` or later (0: any time), newest first (/admin's paged log, issue 19)."""
+    newest = f"({before}" if before else "+"
+    oldest = f"{since_ms}-0" if since_ms > 0 else "-"
+    return _entries(r, r.xrevrange(Keys.audit, max=newest, min=oldest, count=count))
+
+
 def id_order(entry_id: str) -> tuple[int, int]:
     """An entry id as a sortable (milliseconds, sequence) pair."""
     ms, _, seq = entry_id.partition("-")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import redis
 
@@ -19,11 +19,16 @@ def create_user(r: redis.Redis, name: str, fields: Mapping[str, str]) -> None:
     with r.pipeline(transaction=True) as pipe:
         while True:
             try:
-                pipe.watch(key)
+                pipe.watch(key, Keys.users_retired)
                 if pipe.exists(key):
                     raise AlreadyExists(name)
+                retired = pipe.hget(Keys.users_retired, name)
                 pipe.multi()
                 pipe.hset(key, mapping={"name": name, **fields})
+                if retired:
+                    # A deleted account of this name: sessions start past its last epoch.
+                    pipe.hincrby(key, "epoch", int(retired))
+                    pipe.hdel(Keys.users_retired, name)
                 pipe.sadd(Keys.users, name)
                 pipe.execute()
                 return
@@ -71,6 +76,37 @@ def list_users(r: redis.Redis) -> list[dict[str, str]]:
 def count_users(r: redis.Redis) -> int:
     """How many users exist."""
     return int(r.scard(Keys.users))
+
+
+def change_users(r: redis.Redis, name: str, fields: Mapping[str, str] | None,
+                 check: Callable[[dict[str, dict[str, str]]], None]) -> None:
+    """Change fields of user ``name`` (``fields`` None: delete the account) once ``check`` passed
+    on every user's stored fields (name -> fields), all read and written as one transaction: two
+    admins acting at once cannot both pass a check that only one of them may (the last admin).
+
+    ``check`` raises to refuse; :class:`NotFound` when ``name`` does not exist."""
+    key = Keys.user(name)
+    with r.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(Keys.users)
+                names = sorted(pipe.smembers(Keys.users))
+                pipe.watch(*[Keys.user(n) for n in names], key)
+                rows = {n: pipe.hgetall(Keys.user(n)) for n in names}
+                if not pipe.exists(key):
+                    raise NotFound(name)
+                check({n: row for n, row in rows.items() if row})
+                pipe.multi()
+                if fields is None:
+                    pipe.hset(Keys.users_retired, name, rows.get(name, {}).get("epoch") or "1")
+                    pipe.delete(key)
+                    pipe.srem(Keys.users, name)
+                else:
+                    pipe.hset(key, mapping=dict(fields))
+                pipe.execute()
+                return
+            except redis.WatchError:
+                continue
 
 
 # -- API and display tokens ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from app.store.scripts import script
 # -- feeds: health, dead letters, leases --------------------------------------------------------------
 DEAD_LETTER_MAXLEN = 1000
 SUMMARY_FIELDS = ("domain", "last_success", "first_attempt", "freshness_budget_s",
-                  "consecutive_failures", "fatal")
+                  "consecutive_failures", "fatal", "source")  # source: the feed URL's host
 
 
 def write_health(r: redis.Redis, feed: str, fields: Mapping[str, Any],

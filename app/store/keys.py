@@ -44,6 +44,23 @@ class Keys:
     audit_counts = "co:{audit}:counts"  # hash: aggregated entry id -> refusals beyond its first
     audit_archived = "co:{audit}:archived"  # string: id of the newest entry archived by an admin
 
+    # -- administration in the browser (issue 19) -----------------------------------------------
+    # hash: deleted user name -> the session epoch it had, so that a new account of that name
+    # starts past it and a deleted person's copied session cookie ("name:epoch") stays worthless.
+    users_retired = "co:{auth}:users:retired"
+
+    # hash: a wall display's pairing request by its short code (the display's secret as a digest,
+    # when and from where it was opened, and once an admin confirmed it, the token it gets);
+    # expires after the pairing's time to live.
+    @staticmethod
+    def pairing(code: str) -> str:
+        return f"co:{{auth}}:pairing:{code}"
+
+    # string: pairing requests opened from one address in the current window (expires with it)
+    @staticmethod
+    def pairing_opened(addr: str) -> str:
+        return f"co:{{auth}}:pairing-opened:{addr}"
+
     # hash: CAP version -> the CAP message issued for it (identifier, sent, msgType, references)
     @staticmethod
     def alert_cap(alert_id: str) -> str:

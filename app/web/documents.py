@@ -29,6 +29,11 @@ def _render(name: str, title: str, **values: object) -> str:
         title=title, html_lang=i18n.HTML_LANG[i18n.current_language()], t=i18n.t, **values)
 
 
+def render_page(name: str, title: str, **values: object) -> str:
+    """Another page of app/web/templates in the reader's language (the display pairing page)."""
+    return _render(name, title, **values)
+
+
 def is_machine_path(path: str) -> bool:
     """True for paths that scripts call (Dash's endpoints, assets, the API)."""
     return path.startswith(MACHINE_PREFIXES)

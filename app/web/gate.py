@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app import accounts, audit, i18n
 from app.model import roles
 from app.model.principal import Principal
+from app.web import install
 from app.web.context import client_addr, redis_client
 from app.web.context import settings as current_settings
 from app.web.csrf import csrf_ok, set_csrf_cookie
@@ -23,7 +24,12 @@ from app.web.sessions import keep_session_alive, start_session
 # catch-all page under /login/anything.
 PUBLIC_PATHS = frozenset({"/login", "/login/login.css", "/healthz",
                           # The public status page and its CAP feed (app/web/public.py).
-                          "/public", "/public/cap.atom"})
+                          "/public", "/public/cap.atom",
+                          # The web manifest and its icons, which a browser installing the app
+                          # fetches without cookies (app/web/install.py).
+                          *install.PUBLIC_PATHS,
+                          # A wall display shows its pairing code there (app/web/pairing.py).
+                          "/pair"})
 # Where a wall display opens with ?token= (the slash: a hand-typed URL).
 DISPLAY_PATHS = frozenset({"/wall", "/wall/"})
 

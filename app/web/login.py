@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app import accounts, audit, i18n
 from app.accounts import signin
 from app.config import Settings
+from app.model import roles
 from app.web import devices
 from app.web.context import client_addr, current_principal, redis_client
 from app.web.context import settings as current_settings
@@ -183,7 +184,8 @@ def login_view() -> BaseResponse:
     if attempt.principal is None:
         return _login_response(401, i18n.t("login.wrong"), next_url)
     start_session(attempt.principal)
-    signed_in = redirect(next_url, code=302)
+    # Emergency staff land on their alerts unless they asked for another page (issue 20).
+    signed_in = redirect(roles.landing(attempt.principal.role, next_url), code=302)
     set_csrf_cookie(signed_in, session["csrf"], current_settings())
     devices.remember(signed_in, attempt.principal.name, current_settings())
     return signed_in

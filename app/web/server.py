@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import Settings, load_settings, resolve_secret_key
 from app.store.embedded import EmbeddedRedis
 from app.store.link import RedisUnavailable, connect
-from app.web import after_action, auth, exports, guards, headers, public
+from app.web import after_action, auth, compression, exports, guards, headers, install, pairing, public
 from app.web.api.admin import api_admin
 from app.web.api.alerts import api_alerts
 from app.web.api.city import api
@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     server = Flask("cityops", static_folder=None, root_path=str(Path(__file__).parent))
     server.secret_key = resolve_secret_key(settings)
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    # Issue 18: brotli/gzip answers; first, so that it sees every answer last (app/web/compression.py).
+    compression.install(server)
     if settings.web.trusted_proxies:
         # Behind a reverse proxy the connection comes from the proxy: the client's address (for
         # the login throttle and the audit) and the host (the same-site check) are the forwarded ones.
@@ -77,6 +79,8 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     # Issue 16, the API: readings' history, the OpenAPI document, ETags on every JSON GET answer.
     server.register_blueprint(api_history)
     server.register_blueprint(api_document)
+    server.register_blueprint(install.blueprint)  # issue 20: the web manifest and its icons
+    server.register_blueprint(pairing.blueprint)  # issue 19: pairing a wall display (/pair)
     server.after_request(conditional_get)
     app = dash.Dash(
         "cityops",
@@ -91,6 +95,7 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
         update_title=None,
         suppress_callback_exceptions=True,
     )
+    install.link_manifest(app)  # issue 20: every page links the manifest
     register_pages(app)
     status_strip.register(app)
     server.before_request(guards.json_body_guard)

@@ -194,7 +194,7 @@ def test_navigation_by_role(cityops: RunningCityOps, context: BrowserContext) ->
     expect_overview(page, cityops.base_url)
     links = page.locator("#nav a")
     expect(links).to_have_text(["Overview", "Transport", "Water", "Medical", "City management",
-                                "Wall", "Alerts", "City status"])
+                                "Wall", "Alerts", "Incidents", "City status", "Shifts"])
     expect(page.locator("#nav").get_by_text("Admin")).to_have_count(0)
     response = page.goto(f"{cityops.base_url}/admin")
     assert response is not None and response.status == 403, response

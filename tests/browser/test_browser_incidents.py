@@ -153,7 +153,8 @@ def test_declare_from_an_alert_take_and_finish_on_a_phone_and_the_wall_follows(
             expect(_row(wall, title)).to_contain_text(f"1 of {total} tasks done")
 
             log_in(phone, base, "waterman", PASSWORD)
-            expect(phone).to_have_url(f"{base}/")  # where emergency staff land
+            expect(phone).to_have_url(f"{base}/alerts")  # where emergency staff land (issue 20)
+            phone.locator("#nav-menu > summary").tap()  # a phone's navigation is in its menu
             phone.locator("#nav-tasks").tap()
             expect(phone).to_have_url(f"{base}/tasks")
             water = [t for t in tasks if t["department"] == "water_bureau"]

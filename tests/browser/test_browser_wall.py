@@ -8,9 +8,10 @@ display token as a wall is. Screenshots go to test-artifacts/ (git-ignored).
 
 from __future__ import annotations
 
+import json
 import re
 import time
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 import redis
@@ -148,7 +149,8 @@ def test_rotation_cycles_pins_on_a_critical_alert_and_resumes_after_ack(
     views = page.locator(VIEWS_CLASS)
     try:
         with watch.explained():
-            expect(page.locator(".wall-view")).to_have_count(1 + len(DOMAINS))
+            # the city, each domain, and the pinned incident's view (shown only while one is pinned)
+            expect(page.locator(".wall-view")).to_have_count(1 + len(DOMAINS) + 1)
             expect(views).to_have_class(re.compile(r"\bshow-all\b"))
             expect(views).to_have_class(re.compile(r"\bshow-transport\b"), timeout=UPDATE_MS)
             expect(page.locator(".view-transport")).to_be_visible()
@@ -199,3 +201,42 @@ def test_wall_says_when_the_link_is_lost_and_recovers_by_itself(
                                                                        timeout=UPDATE_MS)
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_a_rotating_wall_draws_only_the_map_on_screen(
+        cityops_wall: RunningCityOps, r: redis.Redis, browser: Browser) -> None:
+    """With vehicles moving every second, each map is redrawn only while its view is shown (the
+    others catch up when their turn comes): one map's work per update, not five."""
+    from app.bench.browser import MovingFleet
+
+    _seed(r)
+    drawn: list[tuple[str, str]] = []  # (map id, the views' class the browser sent with it)
+
+    def record(response: Any) -> None:
+        if "_dash-update-component" not in response.url or response.status != 200:
+            return
+        asked = json.loads(response.request.post_data or "{}")
+        map_id = next((i["id"] for i in asked.get("inputs", [])
+                       if i.get("property") == "relayoutData"), None)
+        shown = next((i.get("value") for i in asked.get("inputs", [])
+                      if i.get("id") == "wall-views"), None)
+        if map_id is not None:
+            drawn.append((map_id, str(shown)))
+
+    context, page, watch = _open_wall(browser, r, cityops_wall.base_url, 1920, 1080, "&rotate=2")
+    try:
+        with watch.explained(), MovingFleet(r, 300):
+            page.on("response", record)
+            # A whole turn: every view shown once (2 s each), back to the city.
+            for view in ("transport", "water", "all"):
+                expect(page.locator(VIEWS_CLASS)).to_have_class(
+                    re.compile(rf"\bshow-{view}\b"), timeout=3 * UPDATE_MS)
+        watch.assert_clean()
+    finally:
+        context.close()
+    maps = {map_id for map_id, _ in drawn}
+    assert {"wall-map", "wall-map-transport"} <= maps, drawn  # the moving fleet's two maps
+    view_of = {"wall-map": "all", **{f"wall-map-{d}": d for d in DOMAINS}}
+    hidden = [(m, shown) for m, shown in drawn if f"show-{view_of[m]}" not in shown.split()]
+    assert hidden == [], hidden

@@ -171,10 +171,13 @@ def test_alerts_and_timelines_are_durable(r: redis.Redis) -> None:
         assert r.ttl(key) == -1, key
 
 
-@pytest.mark.parametrize("action", ["ack", "resolve", "claim"])
+@pytest.mark.parametrize("action", ["ack", "resolve", "claim", "claim_only", "takeover"])
 def test_twenty_at_once_exactly_one_wins(r: redis.Redis, redis_url: str, action: str) -> None:
-    """20 threads act on one alert at the same moment: one wins, 19 are told who and when."""
+    """20 threads act on one alert at the same moment: one wins, 19 are told who and when
+    (claim_only: the page's Claim; takeover: 20 take it from the same holder at once)."""
     alert_id = _raise(r).alert_id
+    if action == "takeover":
+        alerts.claim(r, alert_id, "holder")
     barrier = threading.Barrier(20)
     results: dict[str, Any] = {}
 
@@ -186,6 +189,10 @@ def test_twenty_at_once_exactly_one_wins(r: redis.Redis, redis_url: str, action:
                 alerts.acknowledge(client, alert_id, name, note=f"by {name}")
             elif action == "resolve":
                 alerts.resolve(client, alert_id, name)
+            elif action == "claim_only":
+                alerts.claim(client, alert_id, name)
+            elif action == "takeover":
+                alerts.take_over(client, alert_id, name, "holder")
             else:
                 alerts.assign(client, alert_id, name, name)
             results[name] = "won"
@@ -202,15 +209,15 @@ def test_twenty_at_once_exactly_one_wins(r: redis.Redis, redis_url: str, action:
     winners = [name for name, outcome in results.items() if outcome == "won"]
     assert len(results) == 20 and len(winners) == 1, results
     alert = _alert(r, alert_id)
-    by = {"ack": alert["acked_by"], "resolve": alert["resolved_by"],
-          "claim": alert["assigned_by"]}[action]
-    at = {"ack": alert["acked_at"], "resolve": alert["resolved_at"],
-          "claim": alert["assigned_at"]}[action]
+    by = {"ack": alert["acked_by"], "resolve": alert["resolved_by"]}.get(action,
+                                                                         alert["assigned_by"])
+    at = {"ack": alert["acked_at"], "resolve": alert["resolved_at"]}.get(action,
+                                                                         alert["assigned_at"])
     assert by == winners[0]
     losers = [outcome for name, outcome in results.items() if name != winners[0]]
     assert losers == [(winners[0], pytest.approx(at))] * 19
-    assert sum(e["action"] == {"claim": "assign"}.get(action, action)
-               for e in alerts.timeline(r, alert_id)) == 1
+    step = {"claim": "assign", "claim_only": "claim"}.get(action, action)
+    assert sum(e["action"] == step for e in alerts.timeline(r, alert_id)) == 1
 
 
 def test_list_filters_and_newest_unacknowledged_first(r: redis.Redis) -> None:

@@ -13,6 +13,7 @@ from app.model.alerts import SEVERITIES
 from app.model.cap import cap_id
 from app.model.records import Event, Removed
 from data_adapters.cap.parse import parse_cap
+from tests.support.alert_sheet import sheet_inputs
 from tests.support.web import PASSWORD, csrf_header, login
 
 T0 = 1_767_225_600.0
@@ -323,14 +324,14 @@ def _callback(caller: Caller, key: str, inputs: list[Any], state: list[dict[str,
 def _sheet_callback(web_app: Any, caller: Caller, alert_id: str, button: str,
                     user: str | None = None, seen_assignee: str | None = None) -> Any:
     """The sheet's action callback as a crafted POST: ``button`` pressed on ``alert_id``."""
-    buttons = ["alert-ack", "alert-claim", "alert-add-note", "alert-resolve", "alert-assign"]
+    pressed, changed = sheet_inputs(button)
     return _callback(caller, _output_key(web_app, "alert-result.children...alert-note.value"), [
-        {"id": b, "property": "n_clicks", "value": 1 if b == button else None} for b in buttons],
+        {"id": cid, "property": prop, "value": value} for cid, prop, value in pressed],
         [{"id": "alert-selected", "property": "data", "value": {"id": alert_id, "mode": "ack"}},
          {"id": "alert-note", "property": "value", "value": "via a crafted POST"},
          {"id": "alert-assign-user", "property": "value", "value": user},
          {"id": "alert-seen-assignee", "property": "data", "value": seen_assignee}],
-        f"{button}.n_clicks")
+        changed)
 
 
 def _ack_callback(web_app: Any, caller: Caller, alert_id: str) -> Any:

@@ -67,6 +67,10 @@ def valid_bodies(users: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]
         ("api_alerts.act", "ack"): {"note": "seen"},
         ("api_alerts.act", "assign"): {"user": users[OPERATOR], "expected": ""},
         ("api_alerts.act", "note"): {"text": "valve closed"},
+        # acting explicitly (issue 18): claim, take over, several at once
+        ("api_alerts.act", "claim"): {},
+        ("api_alerts.act", "takeover"): {"expected": ""},
+        ("api_alerts.acknowledge_many", ""): {"ids": ["al-0123456789abcdef"], "note": "outage"},
         ("api_alerts.act", "resolve"): {"note": "fixed"},
         # the audit archive and sign-in back-off (issue 17): "<audit_id>" is the newest entry
         ("api_admin.confirm_archive", ""): {"through": "<audit_id>"},
@@ -426,6 +430,15 @@ FORMS: dict[str, dict[str, Any]] = {
     "hand over": {"callback": "layouts.shifts.hand_over", "page": "/shifts",
                   "button": ids.SHIFTS_HANDOVER_WRITE,
                   "fields": {ids.SHIFTS_HANDOVER_NOTE: "optional", ids.SHIFTS_CHANGED: "context"}},
+    # /admin's user form (issue 19): the role and domains of the picked user
+    "manage a user": {"callback": "layouts.admin_users.act", "page": "/admin",
+                      "button": ids.ADMIN_USER_SAVE,
+                      "fields": {ids.ADMIN_USER_PICK: "required", ids.ADMIN_USER_ROLE: "required",
+                                 ids.ADMIN_USER_DOMAINS: "optional"}},
+    "create a token": {"callback": "layouts.admin_tokens.create", "page": "/admin",
+                       "button": ids.ADMIN_TOKEN_CREATE,
+                       "fields": {ids.ADMIN_TOKEN_NAME: "required", ids.ADMIN_TOKEN_ROLE: "required",
+                                  ids.ADMIN_TOKEN_DAYS: "optional"}},
 }
 # The lat/lon fields are optional as a pair: one without the other is refused (the base has both).
 
@@ -442,6 +455,10 @@ def good_values(form: str, users: dict[str, str], alert_id: str) -> dict[str, An
         "write in the shift log": {ids.SHIFTS_NOTE_TEXT: "valve 7 closed",
                                    ids.SHIFTS_NOTE_NOTABLE: ["yes"], ids.SHIFTS_CHANGED: 0},
         "hand over": {ids.SHIFTS_HANDOVER_NOTE: "storm after midnight", ids.SHIFTS_CHANGED: 0},
+        "manage a user": {ids.ADMIN_USER_PICK: users["official"], ids.ADMIN_USER_ROLE: "emergency",
+                          ids.ADMIN_USER_DOMAINS: ["water"]},
+        "create a token": {ids.ADMIN_TOKEN_NAME: "lobby-wall", ids.ADMIN_TOKEN_ROLE: "wall",
+                           ids.ADMIN_TOKEN_DAYS: 90},
     }.get(form, {ids.ALERT_NOTE: "valve closed", ids.ALERT_ASSIGN_USER: users[OPERATOR],
                  ids.ALERT_SELECTED: {"id": alert_id, "mode": "view"},
                  ids.ALERT_SEEN_ASSIGNEE: None})
@@ -481,6 +498,10 @@ def bad_values(component: dict[str, Any]) -> dict[str, Any]:
     if kind == "Dropdown":
         assert component.get("options"), component["id"]
         return dict(NOT_TEXT, **{"not an option": "x" * 65})
+    if kind == "Checklist":
+        assert component.get("options"), component["id"]
+        return {"text": "water", "number": 5, "object": {"a": "b"}, "not an option": ["x" * 65],
+                "not text": [5]}
     if kind == "Input" and component.get("type") == "number":
         return {"text": "28.5", "list": [28.5], "object": {"v": 1}, "bool": True,
                 "out of range": component["max"] + 1}

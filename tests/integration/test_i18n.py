@@ -13,6 +13,7 @@ from app import accounts, i18n, store
 from app.i18n.catalog import CATALOG
 from app.model import roles
 from app.model.domains import DOMAINS
+from tests.support.alert_sheet import sheet_inputs
 from tests.support.seeds.domains import HOSTILE, seed_medical, texts
 from tests.support.seeds.official import HOSTILE as OFFICIAL_HOSTILE
 from tests.support.seeds.official import page_body, seed
@@ -247,13 +248,12 @@ def page_json(client, path: str) -> str:  # type: ignore[no-untyped-def]
 def sheet_action(client, button: str, alert_id: str | None):  # type: ignore[no-untyped-def]
     """Press a button of the alert sheet (acknowledge, claim, ...) for ``alert_id``."""
 
-    buttons = ["alert-ack", "alert-claim", "alert-add-note", "alert-resolve", "alert-assign"]
-    body = callback_body([("alert-result", "children"), ("alert-note", "value")],
-                         [(b, "n_clicks", 1 if b == button else None) for b in buttons],
+    pressed, changed = sheet_inputs(button)
+    body = callback_body([("alert-result", "children"), ("alert-note", "value")], pressed,
                          [("alert-selected", "data", {"id": alert_id, "mode": "ack"} if alert_id else None),
                           ("alert-note", "value", ""), ("alert-assign-user", "value", None),
                           ("alert-seen-assignee", "data", "")])
-    body["changedPropIds"] = [f"{button}.n_clicks"]
+    body["changedPropIds"] = [changed]
     response = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
     assert response.status_code == 200, response.data[:300]
     return texts(response.get_json()["response"]["alert-result"]["children"])
@@ -282,6 +282,7 @@ def test_alerts_page_for_a_chinese_user(client, users, r: redis.Redis) -> None: 
                              ("alerts-filter-severity", "value", []),
                              ("alerts-filter-state", "value", ["active_unack"])],
                             [("alerts-shown", "data", None)])
+    listing["state"].append([])  # the cards' checkboxes (a pattern-matching state): none yet
     response = client.post("/_dash-update-component", json=listing, headers=csrf_header(client))
     cards = texts(response.get_json()["response"]["alerts-list"]["children"])
     assert "确认" in cards and "详情" in cards and "紧急" in cards and "供水" in cards

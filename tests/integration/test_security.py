@@ -34,6 +34,7 @@ from app.web import auth, csrf, sessions
 from app.web.login import LANG_PATH
 from app.web.server import create_app
 from layouts import ids
+from tests.support.admin_users import ADMIN_USER_CALLBACKS, admin_user_requests
 from tests.support.api import for_rule, readings_sample, required_query
 from tests.support.incident_pages import INCIDENT_CALLBACKS, incident_requests
 from tests.support.incidents import incident_sample
@@ -75,6 +76,14 @@ PUBLIC_ROUTES: dict[str, str] = {
     # The public status page and its CAP feed (issue 16): bytes the runner rendered, no form.
     "/public": "the public status page: what citizens may see, no ids, no form, no script",
     "/public/cap.atom": "the published warnings as CAP 1.2 in Atom, for the national platform",
+    # The installable app (issue 20): a browser installing it fetches these without cookies.
+    "/manifest.webmanifest": "the web app manifest: the app's name, colours and icons, no data",
+    "/app-icon.svg": "the app's icon (drawn, no data)",
+    "/app-icon-192.png": "the app's icon (drawn, no data)",
+    "/app-icon-512.png": "the app's icon (drawn, no data)",
+    # Pairing a wall display (issue 19): a display without a session asks for a short code; it
+    # is signed in only once an admin confirmed that code (tests/integration/test_display_pairing.py).
+    "/pair": "a display's pairing code (rate-limited per address); shows no data",
 }
 # Flask views without a role guard of their own, and why that is safe.
 UNGUARDED_VIEWS: dict[str, str] = {
@@ -83,6 +92,12 @@ UNGUARDED_VIEWS: dict[str, str] = {
     "healthz": "public",
     "public.public_page": "public (issue 16): serves the rendered page, reads nothing a visitor sends",
     "public.public_feed": "public (issue 16): serves the rendered CAP feed",
+    "install.manifest_view": "public (issue 20): the web manifest, reads nothing a visitor sends",
+    "install.svg_icon_view": "public (issue 20): a fixed icon",
+    "install.png_icon_192": "public (issue 20): a fixed icon",
+    "install.png_icon_512": "public (issue 20): a fixed icon",
+    "pairing.pair": "public (issue 19): a display's own pairing code; signs in only after an "
+                    "admin's confirmation, and only the display holding the request's secret",
     "logout": "any signed-in caller may end their own session (CSRF-checked by the gate)",
     "language": "any signed-in caller may choose their language (CSRF-checked by the gate)",
     "_dash_assets.static": "stylesheets, scripts and the basemap: no live data; behind the gate",
@@ -105,6 +120,7 @@ VIEW_ROLES: dict[str, frozenset[str]] = {
     "api_alerts.alert_cap": EVERYONE, "api_alerts.audit": frozenset({ADMIN}),
     "api_alerts.raise_alert": frozenset({ADMIN, OPERATOR}),
     "api_alerts.act": frozenset({ADMIN, OPERATOR, EMERGENCY}),
+    "api_alerts.acknowledge_many": frozenset({ADMIN, OPERATOR, EMERGENCY}),  # issue 18
     "official.report_html": OFFICIAL_READERS, "official.kpis_download": OFFICIAL_READERS,
     "official.alerts_download": OFFICIAL_READERS,
     "api_admin.audit_archive": frozenset({ADMIN}), "api_admin.confirm_archive": frozenset({ADMIN}),
@@ -147,9 +163,13 @@ UNGUARDED_CALLBACKS: dict[str, str] = {
 MUTATING_CALLBACKS: dict[str, frozenset[str]] = {
     "layouts.admin.add_user": frozenset({ADMIN}),
     "layouts.admin.disable_user": frozenset({ADMIN}),
+    # /admin's user and token forms (issue 19): role and domains, enable, disable, password
+    # reset, delete; creating and revoking tokens
+    **ADMIN_USER_CALLBACKS,
     "layouts.alert_panel.toggle_sound": frozenset({ADMIN, OPERATOR}),
     "layouts.alerts.act": frozenset({ADMIN, OPERATOR, EMERGENCY}),
     "layouts.alerts.raise_incident": frozenset({ADMIN, OPERATOR}),
+    "layouts.alert_bulk.acknowledge_selected": frozenset({ADMIN, OPERATOR, EMERGENCY}),  # issue 18
     # incident screens (issue 15): the detail's changes and tasks, declaring, proposals, /tasks
     **INCIDENT_CALLBACKS,
     # shifts (issue 15)
@@ -163,6 +183,7 @@ MUTATING_CALLBACKS: dict[str, frozenset[str]] = {
 POST_BODIES: dict[str, Any] = {
     "api_alerts.raise_alert": NEW_ALERT,
     "api_alerts.act": {"note": "sweep"},
+    "api_alerts.acknowledge_many": lambda r: {"ids": [water_alert(r, "sweep-bulk")]},  # issue 18
     "api_admin.confirm_archive": lambda r: {"through": store.audit.read(r, 1)[0].id},
     "api_incidents.declare": NEW_INCIDENT,
     "api_incidents.act": {"text": "sweep"},  # ARG_SAMPLES' incident_action: note
@@ -360,6 +381,8 @@ def mutating_requests(web_app: Any, r: redis.Redis, users: dict[str, str],
         cases = [({f"{ids.ADMIN_DISABLE_USER}.n_clicks": 1,
                    f"{ids.ADMIN_DISABLE_NAME}.value": users[OFFICIAL]},
                   f"{ids.ADMIN_DISABLE_USER}.n_clicks")]
+    elif name in ADMIN_USER_CALLBACKS:
+        cases = admin_user_requests(r, name, spec)
     elif name == "layouts.alert_panel.toggle_sound":
         pattern = next(i for i in spec["inputs"] if i["id"].startswith("{"))
         match = {"id": {"type": ids.ALERT_SOUND_TOGGLE, "index": "critical"},
@@ -368,14 +391,23 @@ def mutating_requests(web_app: Any, r: redis.Redis, users: dict[str, str],
                   json.dumps(match["id"], sort_keys=True, separators=(",", ":")) + ".n_clicks")]
     elif name == "layouts.alerts.act":
         cases = []
-        for button in (ids.ALERT_ACK, ids.ALERT_CLAIM, ids.ALERT_ADD_NOTE, ids.ALERT_RESOLVE,
-                       ids.ALERT_ASSIGN):
+        # Resolve and Take over are heard once confirmed in their dialogs (issue 18).
+        for button in (f"{ids.ALERT_ACK}.n_clicks", f"{ids.ALERT_CLAIM}.n_clicks",
+                       f"{ids.ALERT_ADD_NOTE}.n_clicks", f"{ids.ALERT_RESOLVE_CONFIRM}.submit_n_clicks",
+                       f"{ids.ALERT_ASSIGN}.n_clicks", f"{ids.ALERT_TAKEOVER_CONFIRM}.submit_n_clicks"):
             alert_id = water_alert(r, f"sweep:{button}")
-            cases.append(({f"{button}.n_clicks": 1,
+            cases.append(({button: 1,
                            f"{ids.ALERT_SELECTED}.data": {"id": alert_id, "mode": "ack"},
                            f"{ids.ALERT_NOTE}.value": "sweep note",
                            f"{ids.ALERT_ASSIGN_USER}.value": users[OPERATOR]},
-                          f"{button}.n_clicks"))
+                          button))
+    elif name == "layouts.alert_bulk.acknowledge_selected":  # issue 18: the ticked cards
+        pattern = next(s for s in spec["state"] if s["id"].startswith("{"))
+        alert_id = water_alert(r, "sweep:bulk")
+        ticked = {"id": {"type": ids.ALERT_SELECT, "index": alert_id}, "property": "value",
+                  "value": [alert_id]}
+        cases = [({f"{ids.ALERTS_ACK_SELECTED}.n_clicks": 1, f"{pattern['id']}.value": [ticked]},
+                  f"{ids.ALERTS_ACK_SELECTED}.n_clicks")]
     elif name == "layouts.alerts.raise_incident":
         cases = [({f"{ids.ALERT_NEW_RAISE}.n_clicks": 1, f"{ids.ALERT_NEW_TITLE}.value": "Tree down",
                    f"{ids.ALERT_NEW_DOMAIN}.value": "city", f"{ids.ALERT_NEW_SEVERITY}.value": "minor",

@@ -1,5 +1,6 @@
 -- One lifecycle step. ARGV: id, now, actor, addr, action, text, arg, expected.
 -- ack (text: note), assign (arg: the new assignee; expected: the assignee the caller saw),
+-- claim (the actor takes an alert nobody holds), takeover (expected: the holder confirmed),
 -- note (text), resolve (text: note), clear, escalate (arg: the severity's deadline in seconds).
 -- Returns {'ok', state}, {'noop', state}, {'missing'} or {'conflict', why, by, at}: two people
 -- acting at once meet one winner, and the loser is answered from the same atomic read.
@@ -36,6 +37,32 @@ elseif action == 'assign' then
   end
   redis.call('HSET', KEYS[1], 'assignee', arg, 'assigned_by', actor, 'assigned_at', now)
   text = arg
+elseif action == 'claim' then
+  -- Claiming never takes an alert from its holder: that is 'takeover', asked for on purpose.
+  if state == 'cleared_ack' then
+    return conflict('the alert is closed', f[7], f[8])
+  end
+  if f[4] == actor then
+    return conflict('already assigned to ' .. actor, f[5], f[6])
+  end
+  if f[4] ~= '' then
+    return conflict('held by ' .. f[4], f[4], f[6])
+  end
+  redis.call('HSET', KEYS[1], 'assignee', actor, 'assigned_by', actor, 'assigned_at', now)
+  text = actor
+elseif action == 'takeover' then
+  -- expected: the holder the person confirmed taking it from; anyone else meanwhile is a conflict.
+  if state == 'cleared_ack' then
+    return conflict('the alert is closed', f[7], f[8])
+  end
+  if f[4] == actor then
+    return conflict('already assigned to ' .. actor, f[5], f[6])
+  end
+  if f[4] ~= '' and f[4] ~= expected then
+    return conflict('assigned to ' .. f[4] .. ' meanwhile', f[5], f[6])
+  end
+  redis.call('HSET', KEYS[1], 'assignee', actor, 'assigned_by', actor, 'assigned_at', now)
+  text = f[4]
 elseif action == 'note' then
   redis.call('HINCRBY', KEYS[1], 'notes', 1)
 elseif action == 'resolve' then

@@ -1,9 +1,10 @@
 """The alerts API (/api/v1/alerts, /api/v1/audit): list, raise, act, CAP 1.2 export, audit log.
 
 Every role may read; operators and admins act on every alert, emergency staff on the domains set
-on their user, officials and wall tokens never (403). Every body field is checked: a missing,
-mistyped or over-long one is a 400 naming the field. Two people acting at once: one wins, the
-other gets 409 ``{"error", "by", "at"}``. Lists come in pages (app/web/api/paging.py); alert
+on their user (every domain when none is set), officials and wall tokens never (403). Every body
+field is checked: a missing, mistyped or over-long one is a 400 naming the field. Two people
+acting at once: one wins, the other gets 409 ``{"error", "by", "at"}``; a claim never takes an
+alert from its holder (that is ``takeover``). Lists come in pages (app/web/api/paging.py); alert
 answers carry an ETag made from the alerts' version, so a poller that is up to date gets 304.
 """
 
@@ -20,7 +21,7 @@ from app.accounts import admin
 from app.alerts.cap_export import cap_document, describe, issue_message
 from app.alerts.screens import version as alerts_version
 from app.model import roles
-from app.model.alerts import MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE, SEVERITIES, STATES, UNACKED
+from app.model.alerts import ALERT_ID, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE, SEVERITIES, STATES, UNACKED
 from app.model.domains import DOMAINS
 from app.model.geo import valid_position
 from app.web.api import paging
@@ -62,11 +63,20 @@ ACTION_BODIES: dict[str, tuple[Field, ...]] = {
                Field("expected", "text", max_length=64,
                      description="The assignee you saw (\"\" for none): if someone assigned it "
                                  "meanwhile, the answer is 409.", example="")),
+    "claim": (),
+    "takeover": (Field("expected", "text", max_length=64,
+                       description="The holder you confirmed taking it from (\"\" for none): if "
+                                   "someone else holds it by now, the answer is 409.",
+                       example=""),),
     "note": (Field("text", "text", required=True, max_length=MAX_NOTE, multiline=True,
                    example="valve closed"),),
     "resolve": (_NOTE,),
 }
 ACTIONS = tuple(ACTION_BODIES)
+BULK_ACK_BODY = (Field("ids", "list", required=True, max_length=40, high=alerts.MAX_BULK,
+                       description="The alerts to acknowledge (at most "
+                                   f"{alerts.MAX_BULK}).", example=["al-0123456789abcdef"]),
+                 _NOTE)
 ALERT_ANSWER = (Answer(200, "Alert", "The alert as it is now."),
                 Answer(409, "Conflict", "Someone else acted first: who and when."))
 
@@ -189,11 +199,30 @@ def _assignee(r: redis.Redis, name: str) -> str:
     return name
 
 
+@api_alerts.post("/alerts/ack")
+@require_roles(alerts.ACTORS)
+@inputs(body=BULK_ACK_BODY, answers=(Answer(200, "AckSummary", "What was acknowledged and what "
+                                                               "was refused, and why."),))
+def acknowledge_many() -> Response:
+    """Acknowledge several alerts at once {ids, note}: each one its own atomic step and audit
+    line; the answer lists those acknowledged and those refused (missing, not permitted, or
+    already acknowledged: by whom and when)."""
+    body = g.body
+    bad = [alert_id for alert_id in body["ids"] if not ALERT_ID.match(alert_id)]
+    if bad:
+        bad_request(f"'ids': '{bad[0][:40]}' is not an alert id")
+    result = alerts.acknowledge_many(redis_client(), _principal(), body["ids"],
+                                     note=body["note"] or "", addr=client_addr())
+    return jsonify(result.as_json())
+
+
 @api_alerts.post("/alerts/<alert_id>/<action>")
 @require_roles(alerts.ACTORS)
 @inputs(body=ACTION_BODIES, body_by="action", answers=ALERT_ANSWER)
 def act(alert_id: str, action: str) -> Response | tuple[Response, int]:
-    """ack {note}, assign {user, expected}, note {text}, resolve {note}: 200 with the alert."""
+    """ack {note}, assign {user, expected}, claim {} (only an alert nobody holds: 409 names the
+    holder and since when), takeover {expected} (take it from the holder you confirmed), note
+    {text}, resolve {note}: 200 with the alert."""
     r = redis_client()
     principal = _principal()
     body = g.body

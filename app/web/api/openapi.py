@@ -120,6 +120,12 @@ def field_schema(field: Field, in_body: bool = False) -> dict[str, Any]:
         schema = {"type": "string", "enum": list(field.choices)}
     elif field.kind == "choices":
         schema = {"type": "array", "items": {"type": "string", "enum": list(field.choices)}}
+    elif field.kind == "list":
+        schema = {"type": "array", "items": {"type": "string", "maxLength": field.max_length}}
+        if _finite(field.high):
+            schema["maxItems"] = int(field.high)
+        if field.required:
+            schema["minItems"] = 1
     elif field.kind == "time":
         schema = {"anyOf": [{"type": "string", "format": "date-time"},
                             {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,6})?$"}]}

@@ -39,7 +39,8 @@ class Field:
     """One query parameter or JSON body field: its name, what it holds, and its limits.
 
     ``kind`` is "text" (a string of at most ``max_length``), "choice" (one of ``choices``),
-    "choices" (a comma-separated list of ``choices``, query only), "number" (a finite number
+    "choices" (a comma-separated list of ``choices``, query only), "list" (body only: a JSON
+    array of at most ``high`` texts of at most ``max_length`` each), "number" (a finite number
     within ``low``..``high``) or "int" (a whole number within ``low``..``high``). Query only:
     "time" (ISO 8601 with its time zone, or Unix seconds; read as Unix seconds), "duration"
     (seconds, or ISO 8601 such as PT1H; read as seconds within ``low``..``high``) and "cursor"
@@ -89,7 +90,9 @@ def _body_value(field: Field, body: Mapping[str, Any]) -> Any:
     if value is None:
         if field.required:
             bad_request(f"'{field.name}' is required")
-        return None if field.kind == "number" else ""
+        return None if field.kind == "number" else [] if field.kind == "list" else ""
+    if field.kind == "list":
+        return _list_value(field, value)
     if field.kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             bad_request(f"'{field.name}' must be a number")
@@ -109,6 +112,24 @@ def _body_value(field: Field, body: Mapping[str, Any]) -> Any:
     if field.kind == "choice" and text not in field.choices:
         bad_request(f"'{field.name}' must be one of {', '.join(field.choices)}")
     return text
+
+
+def _list_value(field: Field, value: Any) -> list[str]:
+    """A body list: a JSON array of at most ``high`` texts of at most ``max_length`` each (at
+    least one when required), duplicates kept once."""
+    if not isinstance(value, list):
+        bad_request(f"'{field.name}' must be a list of strings")
+    if len(value) > field.high:
+        bad_request(f"'{field.name}' holds more than {field.high:g} items")
+    if field.required and not value:
+        bad_request(f"'{field.name}' must not be empty")
+    for item in value:
+        if not isinstance(item, str):
+            bad_request(f"'{field.name}' must be a list of strings")
+        if len(item) > field.max_length:
+            bad_request(f"'{field.name}' holds an item longer than {field.max_length} characters")
+        _check_text(field, item)
+    return list(dict.fromkeys(item.strip() for item in value))
 
 
 def _check_text(field: Field, value: str) -> None:

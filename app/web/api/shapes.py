@@ -118,6 +118,10 @@ SHAPES: dict[str, Schema] = {
     "Alert": ALERT,
     "AlertDetail": {"allOf": [ref("Alert"), obj(
         {"timeline": {"type": "array", "items": ref("TimelineEntry")}})]},
+    "AckSummary": obj({"acknowledged": TEXTS, "refused": {"type": "array", "items": obj(
+        {"id": TEXT, "reason": TEXT, "by": TEXT, "at": TIME})}},
+        description="Acknowledged ids; refused ones with why (missing, not permitted, already "
+                    "acknowledged), by whom and when."),
     "AlertPage": page("Alert", "alerts", "Alerts, unacknowledged first, then newest first."),
     "TimelineEntry": TIMELINE_ENTRY,
     "AuditEntry": AUDIT_ENTRY,
