@@ -11,6 +11,7 @@ from flask import has_request_context, session
 
 from app import i18n
 from app.kpis import reading as kpi_reading
+from app.kpis.status import effective_status
 from app.live.status import domain_versions
 from app.model import roles
 from app.model.domains import DOMAINS
@@ -137,11 +138,11 @@ def domain_card(domain: str, version: int, updated_at: float | None,
         body: list[Any] = [html.Div(i18n.t("card.no_data"), className="card-value muted"),
                            html.Div(i18n.t("card.waiting"), className="card-note")]
     else:
-        body = [html.Div(i18n.t("card.as_of", time=format_time(updated_at), version=version),
+        body = [html.Div(i18n.t("card.data_as_of", time=format_time(updated_at)),
                          className="card-note")]
     if kpis:
         body.insert(0, html.Ul(className="kpi-list", children=[
-            html.Li(className=f"kpi kpi-{k.get('status', 'unknown')}", title=k.get("target", ""),
+            html.Li(className=f"kpi kpi-{effective_status(k)}", title=k.get("target", ""),  # issue 19
                     children=[html.Span(i18n.kpi_title(k), className="kpi-name"),
                               html.Span(kpi_value_text(k), className="kpi-value")])
             for k in kpis]))

@@ -24,6 +24,7 @@ from app.live.feeds import read_health
 from app.live.status import domain_versions
 from app.model import roles
 from app.model.feeds import STALE_STATES, FeedHealth
+from app.situation.mapdata import short_id
 from app.web.context import redis_client, require_roles
 from layouts import ids
 from layouts.components import DOMAIN_TITLES, domain_title, format_time, kpi_value_text, tab_title
@@ -38,7 +39,7 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "sensor": ("name", "zone", "metric"),
     "reservoir": ("name", "zone"),
     "hospital": ("name", "beds_available", "icu_beds_available"),
-    "ambulance": ("label", "call_id"),
+    "ambulance": ("label",),  # on a call or not is its status; the call's id is plumbing
     "request": ("service_name", "status", "requested_at", "address"),
 }
 
@@ -79,10 +80,10 @@ def _kpi_tiles(kpis: list[dict[str, Any]], stale: bool) -> list[Any]:
                 html.Thead(html.Tr([html.Th(t("domain.col_for")), html.Th(t("domain.col_value")),
                                     html.Th(t("domain.col_target")), html.Th(t("domain.col_status"))])),
                 html.Tbody([html.Tr(className=f"kpi-{k.get('status', 'unknown')}", children=[
-                    html.Td(str(k.get("subject"))), html.Td(kpi_value_text(k)),
+                    html.Td(i18n.kpi_subject(k)), html.Td(kpi_value_text(k)),
                     html.Td(str(k.get("target") or "")),
                     html.Td(i18n.label("kpi_status", str(k.get("status", ""))))])
-                    for k in sorted(rows, key=lambda k: str(k.get("subject")))]),
+                    for k in sorted(rows, key=i18n.kpi_subject)]),
             ])]))
     return tiles
 
@@ -130,9 +131,14 @@ def _feed_state_text(state: str) -> str:
     return i18n.t("domain.data_is_old", state=shown) if state in STALE_STATES else shown
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, column: str = "") -> str:
     if value is None:
         return ""
+    if column.endswith("_at") and isinstance(value, (int, float)):
+        return format_time(float(value), with_date=True)  # a time, never epoch seconds (issue 19)
+    if column == "status" or column == "metric":
+        return i18n.t_or(f"{'entity_status' if column == 'status' else 'metric'}.{value}",
+                         str(value).replace("_", " "))
     if isinstance(value, float):
         return i18n.format_number(value, 1)
     return str(value)
@@ -158,10 +164,14 @@ def _entities_table(rows: list[dict[str, Any]]) -> list[Any]:
             html.Table(className="data-table", children=[
                 html.Thead(html.Tr([html.Th(i18n.t("domain.col_id")), html.Th(i18n.t("domain.col_status")),
                                     html.Th(i18n.t("domain.col_as_of"))]
-                                   + [html.Th(c.replace("_", " ")) for c in columns])),
-                html.Tbody([html.Tr([html.Td(str(e.get("id"))), html.Td(str(e.get("status", ""))),
+                                   + [html.Th(i18n.t_or(f"field.{c}", c.replace("_", " ")))
+                                      for c in columns])),
+                # The feed's own reference (the part after the source prefix), never the stored
+                # id; states by their names (issue 19).
+                html.Tbody([html.Tr([html.Td(short_id(str(e.get("id")))),
+                                     html.Td(_cell(e.get("status", ""), "status")),
                                      html.Td(format_time(e.get("observed_at")))]
-                                    + [html.Td(_cell(e.get(c))) for c in columns])
+                                    + [html.Td(_cell(e.get(c), c)) for c in columns])
                             for e in shown]),
             ])]))
     return out
@@ -208,7 +218,7 @@ def _content(domain: str) -> list[Any]:
     names = {k["name"]: i18n.kpi_title(k) for k in kpis
              if not k.get("subject") and k.get("unit") != "{alert}"}
     return banner + [
-        html.P(i18n.t("domain.as_of", time=format_time(updated_at), version=version) if updated_at
+        html.P(i18n.t("domain.data_as_of", time=format_time(updated_at)) if updated_at
                else i18n.t("domain.no_data"), className="card-note"),
         html.Section(className="card", children=[html.H2(i18n.t("domain.indicators")),
                                                  *_kpi_tiles(kpis, bool(stale))]),

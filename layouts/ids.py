@@ -287,3 +287,6 @@ ADMIN_AUDIT_OLDER = "admin-audit-older"
 ADMIN_AUDIT_NEWEST = "admin-audit-newest"
 ADMIN_AUDIT_PAGE = "admin-audit-page"  # where the next older page starts, and its number
 ADMIN_AUDIT_PAGE_NO = "admin-audit-page-no"
+
+# issue 19 (one truth): the overview's line of domain statuses, judged as /official judges them
+OVERVIEW_STATUS = "overview-status"

@@ -26,13 +26,14 @@ import redis
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
+from app import i18n
 from app.model import roles
 from app.model.domains import DOMAINS
 from app.situation import mapdata
 from app.situation.mapdata import LAYER_BY_KEY, LAYERS, SEVERITY_CLASSES, View
 from app.situation.mapdata import share as map_share
 from app.web.context import redis_client, require_roles, settings
-from layouts import ids
+from layouts import ids, map_fields
 from layouts.components import format_time
 
 ALL_LAYERS: tuple[str, ...] = tuple(layer.key for layer in LAYERS)
@@ -139,7 +140,18 @@ class Content:
 
 
 def _class_name(layer: mapdata.Layer, code: int, total: int) -> str:
-    return f"{layer.title}: {layer.classes[code].label} ({total})"
+    return f"{layer_title(layer)}: {class_label(layer, code)} ({total})"
+
+
+def layer_title(layer: mapdata.Layer) -> str:
+    """A layer's name in the reader's language."""
+    return i18n.t_or(f"map.layer.{layer.key}", layer.title)
+
+
+def class_label(layer: mapdata.Layer, code: int) -> str:
+    """What a marker class means, in the reader's language (issue 19: say what it means)."""
+    marker = layer.classes[code]
+    return i18n.t_or(f"map.class.{layer.key}.{marker.key}", marker.label)
 
 
 def trace_updates(spec: TraceSpec, content: Content, seen: Sequence[str] | None
@@ -403,35 +415,6 @@ def _panel_hint() -> list[Any]:
                    className="muted")]
 
 
-def _value_text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}" if math.isfinite(value) else "—"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_value_text(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_value_text(v)}" for k, v in value.items())
-    text = "—" if value is None else str(value)
-    return text if len(text) <= 300 else text[:299] + "…"
-
-
-_TIME_FIELDS = frozenset({"observed_at", "requested_at", "updated_at", "expected_at", "starts_at",
-                          "ends_at", "first_seen", "last_seen", "opened_at", "acked_at",
-                          "cleared_at"})
-_HIDDEN_FIELDS = frozenset({"shape", "area", "geometry", "fingerprint", "version", "group"})
-
-
-def _fields(record: Mapping[str, Any]) -> list[Any]:
-    rows: list[Any] = []
-    flat = {**{k: v for k, v in record.items() if k != "attrs"}, **(record.get("attrs") or {})}
-    for key, value in flat.items():
-        if key in _HIDDEN_FIELDS or value in (None, "", [], {}):
-            continue
-        text = (format_time(float(value), with_date=True)
-                if key in _TIME_FIELDS and isinstance(value, (int, float)) else _value_text(value))
-        rows += [html.Dt(key.replace("_", " ")), html.Dd(text)]
-    return [html.Dl(rows, className="map-fields")]
-
-
 def panel(details: mapdata.Details | None) -> list[Any]:
     """The side panel's content for a clicked thing (every string a text node: React escapes it)."""
     if details is None:
@@ -447,20 +430,21 @@ def panel(details: mapdata.Details | None) -> list[Any]:
     title = (record.get("title") or attrs.get("name") or attrs.get("label")
              or attrs.get("service_name") or mapdata.short_id(details.id))
     out: list[Any] = [html.H3(str(title), className="panel-title"),
-                      html.P(layer.title, className="panel-layer muted"), *_fields(record)]
+                      html.P(layer_title(layer), className="panel-layer muted"), *map_fields.fields(record)]
     if details.readings:
-        out += [html.H4("Latest readings"), html.Table(className="table map-readings", children=[
-            html.Tbody([html.Tr([html.Td(metric.replace("_", " ")),
+        out += [html.H4(i18n.t("map.latest_readings")), html.Table(className="table map-readings", children=[
+            html.Tbody([html.Tr([html.Td(map_fields.metric_name(metric)),
                                  html.Td(f"{value:,.2f} {unit}".strip()),
                                  html.Td(format_time(at) if at else "—")])
                         for metric, value, unit, at in details.readings])])]
     if layer.domain != mapdata.ALERTS and layer.geometry == "points":
-        out.append(html.H4("Open alerts"))
-        out.append(html.Ul([html.Li(f"{a.get('severity', '')}: {a.get('title', '')} "
-                                    f"({a.get('state', '').replace('_', ' ')})",
+        out.append(html.H4(i18n.t("map.open_alerts")))
+        out.append(html.Ul([html.Li(f"{i18n.label('severity', str(a.get('severity', '')))}: "
+                                    f"{a.get('title', '')} "
+                                    f"({i18n.label('alert_state', str(a.get('state', '')))})",
                                     className=f"alert-{a.get('severity', 'info')}")
                             for a in details.alerts], className="map-alerts")
-                   if details.alerts else html.P("None.", className="muted"))
+                   if details.alerts else html.P(i18n.t("map.no_open_alerts"), className="muted"))
     return out
 
 

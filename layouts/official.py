@@ -25,6 +25,7 @@ from plotly.subplots import make_subplots
 from app import i18n
 from app.incidents import after_action
 from app.kpis import reading as kpi_reading
+from app.kpis.status import effective_status
 from app.model import roles
 from app.model.domains import DOMAINS
 from app.situation.report import (
@@ -98,12 +99,15 @@ def status_cards(situation: Situation | None) -> list[Any]:
 
 def _kpi_issue(kpi: dict[str, Any]) -> html.Li:
     target = " " + i18n.t("official.target", target=kpi["target"]) if kpi.get("target") else ""
-    return html.Li(className=f"official-issue kpi-{kpi.get('status')}", children=[
+    # The status that counts (issue 19): a small sample's bad shows as warn and says so.
+    return html.Li(className=f"official-issue kpi-{effective_status(kpi)}", children=[
         html.Span(domain_title(str(kpi.get("domain"))),
                   className="official-issue-domain"),
         html.Span(kpi_label(kpi), className="official-issue-title"),
         html.Span(f"{value_text(kpi.get('value'), str(kpi.get('unit') or ''))}{target}",
                   className="official-issue-value"),
+        *([html.Span(i18n.t("wall.small_sample"), className="official-issue-small-sample")]
+          if kpi.get("small_sample") else []),
     ])
 
 

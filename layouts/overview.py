@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dash
-from dash import html
+from dash import Input, Output, html
 
 from app import i18n
-from layouts import alert_panel, ids
+from app.model import roles
+from app.web.context import require_roles
+from layouts import alert_panel, domain_status, ids
 from layouts.components import domain_cards, page_layout, register_tiles_refresh, tab_title
 from layouts.livemap import live_map, register_map
 
@@ -19,6 +21,8 @@ def layout(**_query: str) -> html.Div:
     return html.Div([
         html.H1(i18n.t("overview.title"), id=ids.PAGE_TITLE),
         alert_panel.panel(compact=True),
+        html.Div(domain_status.strip(domain_status.read_statuses()), id=ids.OVERVIEW_STATUS,
+                 className="domain-status-line"),
         html.Div(domain_cards(),
                  id=ids.OVERVIEW_TILES, className="card-grid"),
         html.Div(className="card map-card", children=[
@@ -28,9 +32,17 @@ def layout(**_query: str) -> html.Div:
     ])
 
 
+@require_roles(roles.PAGE_BY_PATH[PATH].roles)
+def refresh_status(_seen: object) -> list[html.Span]:
+    """Each domain's status again whenever the shell saw a version or a feed's state change."""
+    return domain_status.strip(domain_status.read_statuses())
+
+
 def register(app: dash.Dash) -> None:
-    """Register the page with Dash Pages, its cards' refresh and its map's callbacks."""
+    """Register the page with Dash Pages, its cards' and statuses' refresh and its map's callbacks."""
     register_tiles_refresh(app, ids.OVERVIEW_TILES, PATH)
+    app.callback(Output(ids.OVERVIEW_STATUS, "children"), Input(ids.SEEN, "data"),
+                 prevent_initial_call=True)(refresh_status)
     register_map(app, ids.OVERVIEW_MAP, PATH)
     alert_panel.register(app)
     dash.register_page(__name__, path=PATH, name="Overview", title=tab_title(PATH),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
@@ -18,10 +18,13 @@ from dash import html
 
 from app import i18n
 from app.kpis import reading as kpi_reading
+from app.kpis.status import effective_status
 from app.live.status import live_status
 from app.model.domains import DOMAINS
 from app.model.feeds import STALE_STATES, feed_state
+from app.situation.report.situation import DomainStatus
 from app.web.context import redis_client, settings
+from layouts import domain_status
 from layouts.components import domain_title, kpi_value_text
 
 # Plain English, in one place, so that the translations can take them over in one move.
@@ -231,8 +234,8 @@ def feed_strip(lines: Sequence[FeedLine]) -> list[Any]:
 def kpi_tile(kpi: Mapping[str, Any], series: Sequence[float | None] | None,
              stale_since: float | None = None, stale: bool = False) -> html.Div:
     """One KPI: value, target, status (colour and word) and its 24 h sparkline; dimmed when stale."""
-    status = str(kpi.get("status") or "unknown")
-    status = status if status in STATUS_WORDS else "unknown"
+    # The status that counts (issue 19): a small sample's bad shows as warn, marked as such.
+    status = effective_status(kpi)
     title = i18n.kpi_title(dict(kpi))
     classes = f"wall-tile kpi-{status}" + (" stale" if stale else "")
     target = kpi.get("target") or ""
@@ -243,6 +246,8 @@ def kpi_tile(kpi: Mapping[str, Any], series: Sequence[float | None] | None,
             html.Span(STATUS_WORDS[status], className=f"tile-status status-{status}"),
         ]),
         html.Div(_t("target", target=target) if target else "", className="tile-target"),
+        *([html.Div(i18n.t("wall.small_sample"), className="tile-small-sample")]
+          if kpi.get("small_sample") else []),
         sparkline(list(series or []), status, title),
         *([html.Div(stale_text(stale_since), className="stale-label")] if stale else []),
     ])
@@ -250,11 +255,15 @@ def kpi_tile(kpi: Mapping[str, Any], series: Sequence[float | None] | None,
 
 def domain_card(domain: str, kpis: Sequence[Mapping[str, Any]],
                 history: Mapping[str, Sequence[float | None]], updated_at: float | None,
-                stale: bool, stale_since: float | None, big: bool = False) -> html.Div:
-    """A domain's card: its title, a stale label when a feed is stale, and one tile per KPI."""
+                stale: bool, stale_since: float | None, big: bool = False,
+                status: DomainStatus | None = None) -> html.Div:
+    """A domain's card: its title, its status (as /official judges it), a stale label when a
+    feed is stale, and one tile per KPI."""
     classes = f"card domain-card wall-card domain-{domain}" + (" stale" if stale else "") + (
         " big" if big else "")
     head: list[Any] = [html.H3(domain_title(domain))]
+    if status is not None:
+        head.append(domain_status.badge(status))
     if stale:
         head.append(html.Span(stale_text(stale_since), className="stale-label"))
     elif updated_at is None:
@@ -275,6 +284,7 @@ class WallData:
     versions: dict[str, tuple[int, float | None]]
     feeds: list[FeedLine]
     ok: bool  # False when Redis could not be read
+    statuses: dict[str, DomainStatus] = field(default_factory=dict)  # as /official judges them
 
 
 def read_wall(r: redis.Redis | None = None, now: float | None = None) -> WallData:
@@ -285,15 +295,16 @@ def read_wall(r: redis.Redis | None = None, now: float | None = None) -> WallDat
         status = live_status(r)
         kpis = {d: kpi_reading.current(r, d, city_only=True) for d in DOMAINS}
         history = {d: history_series(r, d, now) for d in DOMAINS}
+        statuses = domain_status.read_statuses(r, now)
     except redis.RedisError:
         empty: dict[str, Any] = {d: [] for d in DOMAINS}
         return WallData(empty, {d: {} for d in DOMAINS},
                         {d: (0, None) for d in DOMAINS}, [], False)
-    return WallData(kpis, history, status.versions, feed_lines(status.feeds, now), True)
+    return WallData(kpis, history, status.versions, feed_lines(status.feeds, now), True, statuses)
 
 
 def cards(data: WallData, domains: Sequence[str] = DOMAINS, big: bool = False) -> list[html.Div]:
     """The domain cards of ``domains`` from ``data``."""
     stale = stale_domains(data.feeds)
     return [domain_card(d, data.kpis[d], data.history[d], data.versions[d][1], d in stale,
-                        stale.get(d), big=big) for d in domains]
+                        stale.get(d), big=big, status=data.statuses.get(d)) for d in domains]

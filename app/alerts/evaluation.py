@@ -21,6 +21,7 @@ import redis
 
 from app import alerts, store
 from app.alerts.rules import RuleSet, ThresholdRule, fmt, load_rules
+from app.kpis import status as kpi_status
 from app.model.alerts import SEVERITIES
 from app.model.cap import cap_id, map_severity
 from app.model.domains import DOMAINS
@@ -255,6 +256,35 @@ def _event_conditions(rules: RuleSet, inputs: store.alerts.RuleInputs, now: floa
     return out
 
 
+def _limit_conditions(rules: RuleSet, inputs: store.alerts.RuleInputs) -> list[Condition]:
+    """issue 19: one condition per judged city-wide KPI, holding while it is past its critical
+    limit (app.kpis.status.raises_alert: bad and not a small sample), so that a domain shown
+    Critical always has its alert. An unknown KPI says nothing either way."""
+    out = []
+    for domain in DOMAINS:
+        for kpi in inputs.kpis.get(domain, []):
+            if not kpi_status.is_city_wide(kpi) or kpi_status.effective_status(kpi) == "unknown":
+                continue
+            name = str(kpi.get("name") or "")
+            title = str(kpi.get("title") or name)[:100]
+            value = kpi.get("value")
+            shown = fmt(float(value)) if isinstance(value, (int, float)) and not isinstance(
+                value, bool) and math.isfinite(value) else "?"
+            unit = str(kpi.get("unit") or "")
+            out.append(Condition(
+                key=f"limit|{domain}|{name}", holds=kpi_status.raises_alert(kpi),
+                for_s=rules.kpi_limit_for_s,
+                alert={"fingerprint": f"limit:{domain}:{name}",
+                       "title": f"{title}: past its critical limit",
+                       "severity": rules.kpi_limit_severity, "domain": domain, "source": "rule",
+                       "rule": "kpi_limit", "entity": name,
+                       "description": f"{title} is {shown} {unit} against the target "
+                                      f"{kpi.get('target') or '-'}, past its critical limit for "
+                                      f"{fmt(rules.kpi_limit_for_s)} s or more".replace("  ", " "),
+                       "lat": None, "lon": None, "locate": []}))
+    return out
+
+
 def _locate(r: redis.Redis, spec: dict[str, Any]) -> dict[str, Any]:
     """Raise-time positions: the first known of the rule's candidate entities, or the first
     informed stop of a service alert."""
@@ -293,6 +323,8 @@ def evaluate(r: redis.Redis, now: float, rules: RuleSet | None = None) -> Evalua
         conditions.extend(_threshold_conditions(rule, inputs, result.rejected))
     if rules.staleness:
         conditions.extend(_stale_conditions(rules, inputs, now))
+    if rules.kpi_limits:
+        conditions.extend(_limit_conditions(rules, inputs))
     conditions.extend(_event_conditions(rules, inputs, now, result.rejected))
     _dead_letter_once(r, result.rejected)
     seen = {c.key for c in conditions}
@@ -337,7 +369,7 @@ def evaluate(r: redis.Redis, now: float, rules: RuleSet | None = None) -> Evalua
         kind, _, rest = key.partition("|")
         # A stale key no longer evaluated: staleness switched off, a feed gone, or a feed now
         # counted with the other feeds of its source.
-        gone = (kind == "event" or kind == "stale"
+        gone = (kind == "event" or kind == "stale" or (kind == "limit" and not rules.kpi_limits)
                 or (kind == "rule" and rest.partition("|")[0] not in rule_ids))
         if key in seen or not gone:
             continue

@@ -71,6 +71,11 @@ class RuleSet:
     service_alerts: bool = True
     cap_warnings: bool = True
     source: str = "defaults"
+    # issue 19: every city-wide KPI past its critical limit (status bad, not a small sample) for
+    # kpi_limit_for_s raises an alert of kpi_limit_severity ([kpi_limits]; on unless switched off).
+    kpi_limits: bool = True
+    kpi_limit_severity: str = "critical"
+    kpi_limit_for_s: float = 300.0
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -191,16 +196,17 @@ def parse_rules(text: str, source: str = "rules") -> RuleSet:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"{source}: not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"escalation", "staleness", "feeds", "threshold"})
+    unknown = sorted(set(data) - {"escalation", "staleness", "feeds", "threshold", "kpi_limits"})
     if unknown:
         raise RulesError(f"{source}: unknown table '{unknown[0]}' "
-                         "(known: escalation, staleness, feeds, threshold)")
+                         "(known: escalation, staleness, feeds, threshold, kpi_limits)")
     escalation: dict[str, float | None] = dict(DEFAULT_ESCALATION)
     for severity, value in _table(data, "escalation", source, set(SEVERITIES)).items():
         where = f"{source}: escalation.{severity}"
         escalation[severity] = None if value == "never" else parse_duration(value, where)
     stale = _table(data, "staleness", source, {"enabled", "severity"})
     feeds = _table(data, "feeds", source, {"service_alerts", "cap_warnings"})
+    limits = _table(data, "kpi_limits", source, {"enabled", "severity", "for"})
     raw_rules = data.get("threshold", [])
     if not isinstance(raw_rules, list):
         raise RulesError(f"{source}: threshold rules are [[threshold]] tables")
@@ -217,7 +223,11 @@ def parse_rules(text: str, source: str = "rules") -> RuleSet:
         stale_severity=_severity(stale.get("severity", "major"), f"{source}: staleness.severity"),
         service_alerts=_bool(feeds.get("service_alerts", True), f"{source}: feeds.service_alerts"),
         cap_warnings=_bool(feeds.get("cap_warnings", True), f"{source}: feeds.cap_warnings"),
-        source=source)
+        source=source,
+        kpi_limits=_bool(limits.get("enabled", True), f"{source}: kpi_limits.enabled"),
+        kpi_limit_severity=_severity(limits.get("severity", "critical"),
+                                     f"{source}: kpi_limits.severity"),
+        kpi_limit_for_s=parse_duration(limits.get("for", "5m"), f"{source}: kpi_limits.for"))
 
 
 def default_rules_text() -> str:

@@ -26,7 +26,11 @@ PHONE_UP_BPS = 750_000 / 8
 PHONE_RTT_MS = 150
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 WALL_VIEWPORT = {"width": 1920, "height": 1080}
-EXTRA_ARGS: list[str] = os.environ.get("CITYOPS_BENCH_CHROMIUM_ARGS", "--disable-gpu").split()
+# A wall has a GPU: the machine here has none, so WebGL and compositing run on SwiftShader in
+# Chromium's GPU process, as a GPU would take them off the main thread. With --disable-gpu the
+# compositor's software path adds ~100 ms of main-thread "Commit" per frame, a cost no wall pays.
+EXTRA_ARGS: list[str] = os.environ.get(
+    "CITYOPS_BENCH_CHROMIUM_ARGS", "--use-angle=swiftshader --enable-unsafe-swiftshader").split()
 # Counts completed redraws of the wall's map (Plotly's afterplot event on its graph div).
 _COUNT_REDRAWS = """() => {
   const gd = document.querySelector('#wall-map .js-plotly-plot');

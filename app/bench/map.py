@@ -136,7 +136,10 @@ def bench_tick_on(r: redis.Redis, runs: int, move: Callable[[int], None]) -> dic
                     "outputs": [{"id": ids.WALL_MAP, "property": "figure"},
                                 {"id": state_id, "property": "data"}],
                     "inputs": [{"id": ids.TICK, "property": "n_intervals", "value": n},
-                               {"id": ids.WALL_MAP, "property": "relayoutData", "value": None}],
+                               {"id": ids.WALL_MAP, "property": "relayoutData", "value": None},
+                       # the wall shows its city view (a hidden view's map is not drawn)
+                       {"id": ids.WALL_VIEWS, "property": "className",
+                        "value": "wall-views show-all"}],
                     "changedPropIds": [f"{ids.TICK}.n_intervals"],
                     "state": [{"id": state_id, "property": "data", "value": held}]}
             started = time.perf_counter()

@@ -69,6 +69,9 @@ class KpiSettings:
     close_time_target_h: float = _kpi(72.0, _HOURS, "close_time_target_h")
     close_time_bad_h: float = _kpi(168.0, _HOURS, "close_time_bad_h")
     close_window_days: int = _kpi(7, (parse_int(1, 366), "an integer from 1 to 366"), "close_window_days")
+    # issue 19 (one truth): fewer observations than this behind a KPI make it a small sample,
+    # shown as such, which never makes its domain worse than warn nor raises an alert.
+    min_sample: int = _kpi(10, (parse_int(1, 100_000), "an integer from 1 to 100000"), "min_sample")
 
 
 # Pairs of KPI limits whose "bad" side must not be milder than the target (a status could never

@@ -52,6 +52,9 @@ class WebSettings:
         None, "CITYOPS_SECRET_KEY", parse_secret,
         f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters (no template text, no "
         "repeated pattern)")
+    # Issue 18: the CJK font the web serves (a subset) to machines with none of their own.
+    cjk_font: Path = setting(Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"), "CITYOPS_CJK_FONT",
+                             parse_path, "the path of a TTF, OTF or TTC font file")
 
 
 @dataclass(frozen=True)

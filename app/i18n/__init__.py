@@ -160,6 +160,14 @@ def kpi_title(kpi: dict[str, Any]) -> str:
     return f"{t(key)}: {subject}" if sep else (t(key) if stored == english else stored)
 
 
+def kpi_subject(kpi: dict[str, Any]) -> str:
+    """The name of a KPI's subject (issue 19): the zone, hospital or category as its title names
+    it ("<base title>: <subject name>"), not its stored subject, which may be an entity id."""
+    subject = str(kpi.get("subject") or "")
+    _, sep, named = str(kpi.get("title") or "").partition(": ")
+    return named if sep and named else subject
+
+
 def label(prefix: str, value: str) -> str:
     """A state, severity, role or kind by its code (``label("severity", "major")``); unknown codes
     are shown as they are."""

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Mapping, Protocol
 
 import redis
 
 from app.config import Settings, load_settings
+
+# The judges live in app.kpis.status (the one rule set); domain modules import them from here.
+from app.kpis.status import informational as informational
+from app.kpis.status import judge as judge
+from app.kpis.status import judge_at_least as judge_at_least
+from app.kpis.status import judge_at_most as judge_at_most
 
 # Subjects come from feeds (a request category is free text): long ones are cut so that a KPI
 # name stays a short hash field. Screens escape them like any feed text.
@@ -36,6 +42,9 @@ class Kpi:
     subject: str | None = None
     group: str = ""
     detail: Mapping[str, Any] | None = None
+    # How many observations the value rests on (requests, sensors), when it counts any: below
+    # kpis.min_sample it is a small sample (app.kpis.status). None: not a count of observations.
+    sample: int | None = None
 
     def __post_init__(self) -> None:
         if not self.group:
@@ -51,30 +60,6 @@ class Computer(Protocol):
 
     def __call__(self, r: redis.Redis, now: float | None = None,
                  settings: Settings | None = None) -> list[Kpi]: ...
-
-
-def judge(value: float | None, ok: Callable[[float], bool], warn: Callable[[float], bool]) -> str:
-    """"unknown" without a value, else "ok" when ``ok`` holds, "warn" when ``warn`` does, "bad"."""
-    if value is None:
-        return "unknown"
-    if ok(value):
-        return "ok"
-    return "warn" if warn(value) else "bad"
-
-
-def judge_at_least(value: float | None, target: float, bad_below: float) -> str:
-    """ok at or above ``target``, warn down to ``bad_below``, bad under it."""
-    return judge(value, lambda v: v >= target, lambda v: v >= bad_below)
-
-
-def judge_at_most(value: float | None, target: float, bad_above: float) -> str:
-    """ok at or below ``target``, warn up to ``bad_above``, bad over it."""
-    return judge(value, lambda v: v <= target, lambda v: v <= bad_above)
-
-
-def informational(value: float | None) -> str:
-    """The status of a figure with no target: ok when known, unknown when there is no data."""
-    return "unknown" if value is None else "ok"
 
 
 def subject_kpi(group: str, subject: str, **fields: Any) -> Kpi:

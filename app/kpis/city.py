@@ -82,11 +82,13 @@ def _kpis(tally: Tally, subject: str | None, now: float, s: Settings, day: str) 
         {"group": "sla_breach", "title": "Open requests past their expected time", "value": breach,
          "unit": "%", "target": f"<= {s.kpis.sla_breach_target_pct:g} %",
          "status": judge_at_most(breach, s.kpis.sla_breach_target_pct, s.kpis.sla_breach_bad_pct),
+         "sample": tally.with_deadline,
          "detail": {"overdue": tally.overdue, "with_expected_time": tally.with_deadline,
                     "without_expected_time": tally.open - tally.with_deadline}},
         {"group": "median_time_to_close", "title": "Median time to close", "value": median,
          "unit": "h", "target": f"<= {s.kpis.close_time_target_h:g} h",
          "status": judge_at_most(median, s.kpis.close_time_target_h, s.kpis.close_time_bad_h),
+         "sample": len(tally.close_hours),
          "detail": {"closed_in_window": len(tally.close_hours), "window_days": s.kpis.close_window_days}},
     ]
     if subject is None:

@@ -14,6 +14,7 @@ from app.config import Settings
 from app.kpis.base import Computer, Kpi, default_settings
 from app.kpis.city import compute_city
 from app.kpis.medical import compute_medical
+from app.kpis.status import is_small_sample
 from app.kpis.transport import compute_transport
 from app.kpis.water import compute_water
 
@@ -41,6 +42,10 @@ def refresh(r: redis.Redis, domain: str, now: float | None = None,
     settings = settings or default_settings()
     kpis = compute(r, now, settings)
     # rank keeps the order the definitions give (most telling first) on every screen.
-    store.kpis.write(r, domain, [dict(k.as_json(), rank=i) for i, k in enumerate(kpis)],
+    # small_sample is decided once, here, with the setting; every reader takes it from the record.
+    # A KPI without a value is unknown, not a small sample.
+    store.kpis.write(r, domain, [dict(k.as_json(), rank=i, small_sample=k.value is not None
+                                      and is_small_sample(k.sample, settings.kpis.min_sample))
+                                 for i, k in enumerate(kpis)],
                      history_days=settings.history.kpis_days, now=now)
     return kpis

@@ -143,7 +143,10 @@ def _map_tick_body(n: int, state: Any) -> dict[str, Any]:
     return {"output": f"..{ids.WALL_MAP}.figure...{state_id}.data..",
             "outputs": [{"id": ids.WALL_MAP, "property": "figure"}, {"id": state_id, "property": "data"}],
             "inputs": [{"id": ids.TICK, "property": "n_intervals", "value": n},
-                       {"id": ids.WALL_MAP, "property": "relayoutData", "value": None}],
+                       {"id": ids.WALL_MAP, "property": "relayoutData", "value": None},
+                       # the wall shows its city view (a hidden view's map is not drawn)
+                       {"id": ids.WALL_VIEWS, "property": "className",
+                        "value": "wall-views show-all"}],
             "changedPropIds": [f"{ids.TICK}.n_intervals"],
             "state": [{"id": state_id, "property": "data", "value": state}]}
 

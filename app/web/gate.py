@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app import accounts, audit, i18n
 from app.model import roles
 from app.model.principal import Principal
-from app.web import install
+from app.web import fonts, install
 from app.web.context import client_addr, redis_client
 from app.web.context import settings as current_settings
 from app.web.csrf import csrf_ok, set_csrf_cookie
@@ -29,7 +29,9 @@ PUBLIC_PATHS = frozenset({"/login", "/login/login.css", "/healthz",
                           # fetches without cookies (app/web/install.py).
                           *install.PUBLIC_PATHS,
                           # A wall display shows its pairing code there (app/web/pairing.py).
-                          "/pair"})
+                          "/pair",
+                          # The Chinese font and its stylesheet, used by the login page too.
+                          *fonts.PUBLIC_PATHS})
 # Where a wall display opens with ?token= (the slash: a hand-typed URL).
 DISPLAY_PATHS = frozenset({"/wall", "/wall/"})
 

@@ -29,9 +29,11 @@ PATHS = frozenset({PAGE_PATH, FEED_PATH})
 MAX_AGE_S = 5
 RETRY_AFTER_S = 5
 MAX_LANG_CHARS = 16
-# No script, no form, no frame, nothing from elsewhere: the page is text and its inline style.
+# No script, no form, no frame, nothing from elsewhere: the page is text and its inline style,
+# and from this server the Chinese font and its stylesheet (app/web/fonts.py).
 PAGE_POLICY = "; ".join([
-    "default-src 'none'", "style-src 'unsafe-inline'", "img-src data:", "base-uri 'none'",
+    "default-src 'none'", "style-src 'self' 'unsafe-inline'", "font-src 'self'", "img-src data:",
+    "base-uri 'none'",
     "form-action 'none'", "frame-ancestors 'none'"])
 FEED_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 DOCUMENTS_KEY = "public_documents"

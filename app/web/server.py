@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import Settings, load_settings, resolve_secret_key
 from app.store.embedded import EmbeddedRedis
 from app.store.link import RedisUnavailable, connect
-from app.web import after_action, auth, compression, exports, guards, headers, install, pairing, public
+from app.web import after_action, auth, compression, exports, fonts, guards, headers, install, pairing, public
 from app.web.api.admin import api_admin
 from app.web.api.alerts import api_alerts
 from app.web.api.city import api
@@ -81,6 +81,9 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     server.register_blueprint(api_document)
     server.register_blueprint(install.blueprint)  # issue 20: the web manifest and its icons
     server.register_blueprint(pairing.blueprint)  # issue 19: pairing a wall display (/pair)
+    # Issue 18: the Chinese font for machines with none (app/web/fonts.py); the log says if missing.
+    server.register_blueprint(fonts.blueprint)
+    fonts.check(settings.web.cjk_font)
     server.after_request(conditional_get)
     app = dash.Dash(
         "cityops",
@@ -96,6 +99,7 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
         suppress_callback_exceptions=True,
     )
     install.link_manifest(app)  # issue 20: every page links the manifest
+    fonts.link_stylesheet(app)  # issue 18: the font stack and the served CJK font
     register_pages(app)
     status_strip.register(app)
     server.before_request(guards.json_body_guard)

@@ -84,6 +84,9 @@ PUBLIC_ROUTES: dict[str, str] = {
     # Pairing a wall display (issue 19): a display without a session asks for a short code; it
     # is signed in only once an admin confirmed that code (tests/integration/test_display_pairing.py).
     "/pair": "a display's pairing code (rate-limited per address); shows no data",
+    # The Chinese font (issue 18, app/web/fonts.py): the login and public pages need it.
+    "/fonts/cityops-cjk.woff2": "a subset of the installed CJK font (glyphs only, no data)",
+    "/fonts/cityops-cjk.css": "its @font-face and the font stack (fixed text, no data)",
 }
 # Flask views without a role guard of their own, and why that is safe.
 UNGUARDED_VIEWS: dict[str, str] = {
@@ -98,6 +101,8 @@ UNGUARDED_VIEWS: dict[str, str] = {
     "install.png_icon_512": "public (issue 20): a fixed icon",
     "pairing.pair": "public (issue 19): a display's own pairing code; signs in only after an "
                     "admin's confirmation, and only the display holding the request's secret",
+    "fonts.font_view": "public (issue 18): the served CJK font, reads nothing a visitor sends",
+    "fonts.css_view": "public (issue 18): the font's stylesheet",
     "logout": "any signed-in caller may end their own session (CSRF-checked by the gate)",
     "language": "any signed-in caller may choose their language (CSRF-checked by the gate)",
     "_dash_assets.static": "stylesheets, scripts and the basemap: no live data; behind the gate",

@@ -86,7 +86,9 @@ LAYERS: tuple[Layer, ...] = (
     Layer("sensors", "Water sensors", "water", ("sensor",), "sensors", classes=_classes(
         ("ok", "pressure ok", GREEN, 8, OK), ("low", "pressure low", ORANGE, 11, WARN),
         ("very_low", "pressure very low", VERMILLION, 14, BAD),
-        ("unknown", "no pressure reading", GREY, 7, UNKNOWN))),
+        ("unknown", "pressure sensor, no reading", GREY, 7, UNKNOWN),
+        # Flow, level and quality meters: no pressure to judge, and not broken (issue 19).
+        ("other", "flow, level or quality meter", SKY, 7, OK))),
     Layer("reservoirs", "Reservoirs", "water", ("reservoir",), "reservoirs", classes=_classes(
         ("ok", "level ok", GREEN, 13, OK), ("low", "level low", ORANGE, 16, WARN),
         ("very_low", "level very low", VERMILLION, 19, BAD),

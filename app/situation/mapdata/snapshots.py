@@ -172,8 +172,19 @@ def _level_class(value: float | None, low: float, bad: float) -> int:
     return 2 if value < bad else 1 if value < low else 0
 
 
+# A sensor that says it measures something, but not pressure: a flow, level or quality meter. It
+# is drawn as such (class 4), not as a pressure sensor without a reading (issue 19: 54 meters
+# read as 54 broken sensors).
+OTHER_METER = 4
+
+
+def _measures_other(rec: Mapping[str, Any], metric: str) -> bool:
+    metrics = (rec.get("attrs") or {}).get("metrics")
+    return isinstance(metrics, (list, tuple)) and bool(metrics) and metric not in metrics
+
+
 def _water_rows(records: Iterable[dict[str, Any]], readings: Mapping[str, Any], low: float,
-                bad: float) -> list[tuple[str, float, float, int, str]]:
+                bad: float, metric: str = "") -> list[tuple[str, float, float, int, str]]:
     rows = []
     for rec in records:
         attrs = rec.get("attrs") or {}
@@ -181,8 +192,10 @@ def _water_rows(records: Iterable[dict[str, Any]], readings: Mapping[str, Any], 
         hover = f"{'Reservoir' if rec['kind'] == 'reservoir' else 'Sensor'} {hover_text(name)}"
         if attrs.get("zone"):
             hover += f"<br>Zone {hover_text(attrs['zone'])}"
-        rows.append((rec["id"], rec["lat"], rec["lon"],
-                     _level_class(_value(readings, rec["id"]), low, bad), hover))
+        value = _value(readings, rec["id"])
+        code = (OTHER_METER if value is None and metric and _measures_other(rec, metric)
+                else _level_class(value, low, bad))
+        rows.append((rec["id"], rec["lat"], rec["lon"], code, hover))
     return rows
 
 
@@ -305,7 +318,7 @@ def build_domain_snapshot(r: redis.Redis, domain: str, version: int, limits: Thr
     elif domain == "water":
         points["sensors"] = PointSet.of(_water_rows(
             located("sensor"), latest["pressure_bar"], limits.pressure_low_bar,
-            limits.pressure_bad_bar))
+            limits.pressure_bad_bar, "pressure_bar"))
         points["reservoirs"] = PointSet.of(_water_rows(
             located("reservoir"), latest["level_m"], limits.level_low_m, limits.level_bad_m))
     elif domain == "medical":

@@ -52,7 +52,11 @@ def kpi_label(kpi: Mapping[str, Any]) -> str:
         # English keeps the title as computed; other languages name the KPI by the catalogue.
         # A subject KPI keeps its stored title, whose subject part is a feed's name.
         title = i18n.kpi_title(kpi)
-    return f"{title} · {kpi['subject']}" if kpi.get("subject") else title
+    if not kpi.get("subject"):
+        return title
+    # A subject KPI's title already names its subject ("<title>: <name>"); the stored subject may
+    # be an entity id, never shown (issue 19).
+    return title if ": " in title else f"{title} · {i18n.kpi_subject(dict(kpi))}"
 
 
 def plural(count: int, key: str) -> str:

@@ -14,7 +14,7 @@ from folium.template import Template
 
 from app import i18n
 from app.model.alerts import most_urgent_first
-from app.situation.mapdata import DEFAULT_CENTER
+from app.situation.mapdata import DEFAULT_CENTER, short_id
 from app.situation.report.formats import clock, escape_feed
 from app.situation.report.map_layers import MapLayers, located
 from app.situation.report.situation import Situation
@@ -77,7 +77,9 @@ def _short(text: object) -> str:
 
 def _entity_marker(entity: Mapping[str, Any], tz: str) -> folium.CircleMarker:
     attrs = entity.get("attrs") or {}
-    name = attrs.get("name") or attrs.get("label") or entity.get("id")
+    # Issue 19: a thing is named by its name, else the feed's own reference, never the stored id.
+    reference = short_id(str(entity.get("id") or ""))
+    name = attrs.get("name") or attrs.get("label") or reference
     domain = str(entity.get("domain") or "")
     colour = DOMAIN_COLOURS.get(domain, "#6B6B6B")
     marker = folium.CircleMarker(
@@ -88,7 +90,9 @@ def _entity_marker(entity: Mapping[str, Any], tz: str) -> folium.CircleMarker:
     t = i18n.t
     SafePopup(_popup_html(str(name), [
         (t("report.pop_kind"), i18n.label("kind", str(entity.get("kind")))),
-        (t("report.pop_id"), entity.get("id")), (t("report.pop_status"), entity.get("status")),
+        (t("report.pop_id"), reference),
+        (t("report.pop_status"), i18n.t_or(f"entity_status.{entity.get('status')}",
+                                           str(entity.get("status") or "").replace("_", " "))),
         (t("report.pop_as_of"), clock(entity.get("observed_at"), tz, with_date=True)),
         (t("report.pop_source"), entity.get("source"))])).add_to(marker)
     return marker

@@ -14,6 +14,7 @@ import redis
 
 from app import alerts as alert_store
 from app import i18n, store
+from app.kpis import status as kpi_status
 from app.live.feeds import read_health
 from app.model.alerts import ACTIVE, most_urgent_first
 from app.model.domains import DOMAINS
@@ -64,8 +65,9 @@ class Situation:
     def worst_kpis(self, limit: int = 10) -> list[dict[str, Any]]:
         """KPIs off target, bad before warn, in domain and definition order."""
         domain_rank = {d: i for i, d in enumerate(DOMAINS)}
-        off = [k for k in self.kpis if k.get("status") in ("bad", "warn")]
-        return sorted(off, key=lambda k: (KPI_ORDER[k["status"]], domain_rank.get(k.get("domain"), 9),
+        off = [k for k in self.kpis if kpi_status.effective_status(k) in ("bad", "warn")]
+        return sorted(off, key=lambda k: (KPI_ORDER[kpi_status.effective_status(k)],
+                                          domain_rank.get(k.get("domain"), 9),
                                           k.get("rank", 0), str(k.get("name"))))[:limit]
 
     def top_alerts(self, limit: int = 10) -> list[dict[str, Any]]:
@@ -85,18 +87,25 @@ def _feed_reason(feed: FeedHealth, tz: str) -> str:
 def _kpi_reason(kpi: Mapping[str, Any]) -> str:
     value = value_text(kpi.get("value"), str(kpi.get("unit") or ""))
     if kpi.get("target"):
-        return i18n.t("reason.kpi_target", kpi=kpi_label(kpi), value=value, target=kpi["target"])
-    return i18n.t("reason.kpi", kpi=kpi_label(kpi), value=value)
+        text = i18n.t("reason.kpi_target", kpi=kpi_label(kpi), value=value, target=kpi["target"])
+    else:
+        text = i18n.t("reason.kpi", kpi=kpi_label(kpi), value=value)
+    if kpi.get("small_sample"):
+        text = i18n.t("reason.small_sample", reason=text)
+    return text
 
 
 def judge_domain(domain: str, *, kpis: Sequence[Mapping[str, Any]], feeds: Sequence[FeedHealth],
                  alerts: Sequence[Mapping[str, Any]], updated_at: float | None,
                  tz: str) -> DomainStatus:
-    """A domain's colour and reasons from its KPI statuses, its feeds' health and its open alerts.
+    """A domain's colour and reasons by the one rule set of docs/kpis.md ("From a KPI to a status").
 
-    Red: a feed down, a KPI bad, an active critical alert. Amber: a feed stale, a KPI warn, an
+    Only city-wide KPIs count (app.kpis.status.deciding), each by its effective status (a small
+    sample's bad counts as warn). Red: a feed down or an active critical alert, so "Critical"
+    always comes with something on /alerts (a KPI past its critical limit raises one once it has
+    stayed there for its rule's duration). Amber: a feed stale, a city-wide KPI warn or bad, an
     active major alert. A stale feed is never green: its KPIs describe the past. Grey: nothing
-    to judge yet. Green only when at least one KPI is judged and nothing above holds.
+    to judge yet. Green only when at least one city-wide KPI is judged and nothing above holds.
     """
     red: list[str] = []
     amber: list[str] = []
@@ -105,9 +114,9 @@ def judge_domain(domain: str, *, kpis: Sequence[Mapping[str, Any]], feeds: Seque
             red.append(_feed_reason(feed, tz))
         elif feed.state == "stale":
             amber.append(_feed_reason(feed, tz))
-    ranked = sorted(kpis, key=lambda k: k.get("rank", 0))
-    red += [_kpi_reason(k) for k in ranked if k.get("status") == "bad"]
-    amber += [_kpi_reason(k) for k in ranked if k.get("status") == "warn"]
+    ranked = sorted(kpi_status.deciding(kpis), key=lambda k: (
+        kpi_status.SEVERITY_ORDER[kpi_status.effective_status(k)], k.get("rank", 0)))
+    amber += [_kpi_reason(k) for k in ranked if kpi_status.effective_status(k) in ("bad", "warn")]
     active = [a for a in alerts if a.get("state") in ACTIVE]
     critical = sum(1 for a in active if a.get("severity") == "critical")
     major = sum(1 for a in active if a.get("severity") == "major")
@@ -119,7 +128,7 @@ def judge_domain(domain: str, *, kpis: Sequence[Mapping[str, Any]], feeds: Seque
         return DomainStatus(domain, RED, tuple(red + amber), updated_at)
     if amber:
         return DomainStatus(domain, AMBER, tuple(amber), updated_at)
-    judged = [k for k in kpis if k.get("status") == "ok"]
+    judged = [k for k in kpi_status.deciding(kpis) if kpi_status.effective_status(k) == "ok"]
     if updated_at is None and not judged:
         waiting = any(f.state == "waiting" for f in feeds)
         return DomainStatus(domain, GREY, (i18n.t("reason.waiting" if waiting else "reason.no_data"),),
