@@ -153,6 +153,9 @@ def test_sigkill_of_redis_loses_nothing_acknowledged_and_everyone_reconnects(cit
         answer = act(session, base, alert_id, action, body)
         assert answer.status_code == 200, (action, answer.status_code, answer.text)
     writer = NoteWriter(session, base, alert_id)
+    # Enough notes acknowledged first (a loaded machine writes them slowly), then the AOF's
+    # one-second fsync window passes so that they are on disk before the kill.
+    poll(lambda: sum(n.status == 200 for n in writer.notes) >= 6, 60, "the notes are not answered")
     time.sleep(AOF_EVERYSEC_S + 0.5)
 
     redis_pid = child_pid(city, "redis-server")
