@@ -24,7 +24,8 @@ TIME_FIELDS = frozenset({"observed_at", "requested_at", "updated_at", "expected_
 HIDDEN_FIELDS = frozenset({"shape", "area", "geometry", "fingerprint", "version", "group", "id",
                            "domain", "kind", "lat", "lon", "source", "datastream_id", "thing_id",
                            "located_by", "unit", "entity", "rule", "call_id", "stream_id",
-                           "sensor_id", "feed", "adapter", "identifier", "sender", "references"})
+                           "sensor_id", "feed", "adapter", "identifier", "sender", "references",
+                           "service_code"})  # a request's type is shown in words (service_name)
 # field -> the catalogue prefix that names its values.
 VALUE_LABELS: dict[str, str] = {"status": "entity_status", "metrics": "metric", "metric": "metric",
                                 "state": "alert_state", "severity": "severity",
