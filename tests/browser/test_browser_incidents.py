@@ -253,6 +253,11 @@ def test_incident_screens_fit_every_size_in_both_languages(
             context.close()
         if width < 1440:
             continue  # a wall is a large screen
+        # A pin lasts INCIDENT_PIN_S from the last raise; a loaded machine may take longer than that
+        # to get here: lower and raise the fresh incident's level again, as a commander would.
+        for level in ("II", "I"):
+            incidents.change(r, Principal("desk", "operator"), sop.load_catalogue(),
+                             seeded["fresh"]["id"], "level", level=level)
         context = _context(browser, width, height, lang, base)  # a display session of its own
         try:
             wall = context.new_page()
