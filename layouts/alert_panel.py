@@ -27,7 +27,7 @@ from app.incidents.queries import version as incidents_version
 from app.model import roles
 from app.model.alerts import CLOSED, SEVERITIES, SEVERITY_RANK, UNACKED
 from app.web.context import client_addr, current_principal, redis_client, require_roles, settings
-from layouts import ids
+from layouts import ids, pulse
 from layouts.components import domain_title, format_time
 from layouts.incident_parts import (
     department_name,
@@ -303,11 +303,13 @@ def panel(compact: bool = False) -> html.Div:
         dcc.Store(id=ids.ALERT_SOUND, data=content["sound"]),
         dcc.Store(id=ids.ALERT_SOUND_PLAYED),
         dcc.Store(id=ids.ALERT_PANEL_SHOWN, data=version),
+        *pulse.stores(ids.ALERT_PANEL_LIST),
+        *pulse.stores(ids.ALERT_PANEL_INCIDENTS),
     ])
 
 
 @require_roles(READERS)
-def refresh(_tick: int | None, shown: int | None, classes: str | None) -> tuple[Any, ...]:
+def refresh(_pulse: Any, shown: int | None, classes: str | None) -> tuple[Any, ...]:
     """Redraw the panel when any alert changed (one HGET when nothing did)."""
     try:
         r = redis_client()
@@ -323,7 +325,7 @@ def refresh(_tick: int | None, shown: int | None, classes: str | None) -> tuple[
 
 
 @require_roles(READERS)
-def refresh_incidents(_tick: int | None, shown: Any) -> tuple[Any, Any]:
+def refresh_incidents(_pulse: Any, shown: Any) -> tuple[Any, Any]:
     """Redraw the open incidents when an incident or task changed (one HGET when none did), or
     when the clock may have made a task overdue."""
     try:
@@ -357,14 +359,17 @@ def register(app: dash.Dash) -> None:
     if getattr(app, _REGISTERED, False):
         return
     setattr(app, _REGISTERED, True)
+    trigger, running = pulse.gate(app, ids.ALERT_PANEL_LIST)
     app.callback(Output(ids.ALERT_PANEL_COUNTS, "children"), Output(ids.ALERT_PANEL_LIST, "children"),
                  Output(ids.ALERT_PANEL, "className"), Output(ids.ALERT_SOUND, "data"),
                  Output(ids.ALERT_SOUND_CONTROLS, "children"), Output(ids.ALERT_PANEL_SHOWN, "data"),
-                 Input(ids.TICK, "n_intervals"), State(ids.ALERT_PANEL_SHOWN, "data"),
-                 State(ids.ALERT_PANEL, "className"), prevent_initial_call=True)(refresh)
+                 trigger, State(ids.ALERT_PANEL_SHOWN, "data"),
+                 State(ids.ALERT_PANEL, "className"), running=running,
+                 prevent_initial_call=True)(refresh)
+    trigger, running = pulse.gate(app, ids.ALERT_PANEL_INCIDENTS)
     app.callback(Output(ids.ALERT_PANEL_INCIDENTS, "children"),
-                 Output(ids.ALERT_PANEL_INCIDENTS_SHOWN, "data"), Input(ids.TICK, "n_intervals"),
-                 State(ids.ALERT_PANEL_INCIDENTS_SHOWN, "data"),
+                 Output(ids.ALERT_PANEL_INCIDENTS_SHOWN, "data"), trigger,
+                 State(ids.ALERT_PANEL_INCIDENTS_SHOWN, "data"), running=running,
                  prevent_initial_call=True)(refresh_incidents)
     app.callback(Output(ids.ALERT_PANEL_SHOWN, "data", allow_duplicate=True),
                  Input({"type": ids.ALERT_SOUND_TOGGLE, "index": ALL}, "n_clicks"),

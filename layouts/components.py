@@ -16,7 +16,7 @@ from app.live.status import domain_versions
 from app.model import roles
 from app.model.domains import DOMAINS
 from app.web.context import current_principal, redis_client, require_roles, settings
-from layouts import ids
+from layouts import ids, pulse
 
 # English names (logs, exports' machine columns); people read domain_title() in their language.
 DOMAIN_TITLES: dict[str, str] = {
@@ -114,6 +114,7 @@ def shell() -> html.Div:
         html.Div(id=ids.DATA_AS_OF, className="data-as-of", children=i18n.t("shell.connecting")),
         dcc.Interval(id=ids.TICK, interval=TICK_MS),
         dcc.Store(id=ids.SEEN),
+        *pulse.stores(ids.SEEN),
         dcc.Store(id=ids.CITY_TIMEZONE, data=settings().city.timezone),
         dcc.Store(id=ids.LANGUAGE, data=i18n.HTML_LANG[i18n.current_language()]),
         html.Main(dash.page_container, className="page"),

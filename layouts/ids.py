@@ -97,6 +97,17 @@ MAP_FILTER = "filter"
 MAP_PANEL = "panel"
 
 
+# The page tick as each server callback driven by it sees it (layouts/pulse.py): a gate's two
+# stores are named after the gate, e.g. pulse_part("wall-pin", PULSE) == "wall-pin-pulse".
+PULSE = "pulse"
+BUSY = "busy"
+
+
+def pulse_part(gate: str, part: str) -> str:
+    """The id of one store (the pulse it fires, or whether its callback is busy) of a tick gate."""
+    return f"{gate}-{part}"
+
+
 def map_part(map_id: str, part: str) -> str:
     """The id of one part (state store, layer checklist, filter, side panel) of a map instance."""
     return f"{map_id}-{part}"

@@ -25,7 +25,7 @@ from app.incidents.queries import version as incidents_version
 from app.model import roles
 from app.model.incidents import INCIDENT_ID
 from app.web.context import redis_client, require_roles
-from layouts import ids, incident_declare, incident_detail
+from layouts import ids, incident_declare, incident_detail, pulse
 from layouts.components import page_layout, tab_title
 from layouts.incident_parts import (
     level_badge,
@@ -69,6 +69,7 @@ def layout(incident: str | None = None, declare: str | None = None, view: str | 
             incident_detail.detail_sheet(),
         ]),
         dcc.Store(id=ids.INCIDENTS_SHOWN),
+        *pulse.stores(ids.INCIDENTS_LIST),
         dcc.Store(id=ids.INCIDENT_SELECTED, data=opened),
     ])
 
@@ -105,7 +106,7 @@ def cards(r: redis.Redis, which: str | None) -> list[Any]:
 
 
 @require_roles(PAGE_ROLES)
-def poll(_tick: int | None, which: str | None, shown: Any) -> tuple[Any, Any, Any]:
+def poll(_pulse: Any, which: str | None, shown: Any) -> tuple[Any, Any, Any]:
     """Redraw the list and the proposals when an incident, task or proposal changed, the filter
     changed, or the clock moved on far enough to make a task overdue."""
     try:
@@ -137,10 +138,11 @@ def register(app: dash.Dash) -> None:
     """Register the page with Dash Pages and its callbacks (list, detail, declaring, proposals)."""
     dash.register_page(__name__, path=PATH, name="Incidents", title=tab_title(PATH),
                        layout=layout)
+    trigger, running = pulse.gate(app, ids.INCIDENTS_LIST)
     app.callback(Output(ids.INCIDENTS_LIST, "children"), Output(ids.PROPOSALS, "children"),
                  Output(ids.INCIDENTS_SHOWN, "data"),
-                 Input(ids.TICK, "n_intervals"), Input(ids.INCIDENTS_FILTER, "value"),
-                 State(ids.INCIDENTS_SHOWN, "data"))(poll)
+                 trigger, Input(ids.INCIDENTS_FILTER, "value"),
+                 State(ids.INCIDENTS_SHOWN, "data"), running=running)(poll)
     app.callback(Output(ids.INCIDENT_SELECTED, "data"),
                  Input({"type": ids.INCIDENT_PICK, "index": ALL}, "n_clicks"),
                  Input(ids.INCIDENT_DETAIL_CLOSE, "n_clicks"), prevent_initial_call=True)(select)

@@ -33,7 +33,7 @@ from app.situation import mapdata
 from app.situation.mapdata import LAYER_BY_KEY, LAYERS, SEVERITY_CLASSES, View
 from app.situation.mapdata import share as map_share
 from app.web.context import redis_client, require_roles, settings
-from layouts import ids, map_fields
+from layouts import ids, map_fields, pulse
 from layouts.components import format_time
 
 ALL_LAYERS: tuple[str, ...] = tuple(layer.key for layer in LAYERS)
@@ -335,7 +335,8 @@ def live_map(map_id: str, layers: Sequence[str] = ALL_LAYERS, theme: str = DESK,
     graph = dcc.Graph(id=map_id, figure=fig, className="live-map", responsive=True,
                       config={"displaylogo": False, "scrollZoom": True,
                               "modeBarButtonsToRemove": ["toImage"]})
-    parts: list[Any] = [dcc.Store(id=ids.map_part(map_id, ids.MAP_STATE), data=state)]
+    parts: list[Any] = [dcc.Store(id=ids.map_part(map_id, ids.MAP_STATE), data=state),
+                        *pulse.stores(map_id, watch=map_id)]
     if not controls:
         return html.Div([graph, *parts], className=f"live-map-wrap map-{theme}")
     toolbar = html.Div(className="map-toolbar", children=[
@@ -481,6 +482,24 @@ def _details_panel(spec: TraceSpec, item: str, lat: float, lon: float, state: An
     return panel(mapdata.entity_details(r, spec.layer, item, _limits()))
 
 
+def tick_request(map_id: str, n: int, state: Any,
+                 shown_in: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The body a browser posts to /_dash-update-component for one update of a map without
+    controls, as registered by :func:`register_map` (``shown_in``: its container's id and the
+    class the container has now). The soak and the benchmark post it as a wall would."""
+    state_id = ids.map_part(map_id, ids.MAP_STATE)
+    pulse_id = ids.pulse_part(map_id, ids.PULSE)
+    inputs: list[dict[str, Any]] = [
+        {"id": pulse_id, "property": "data", "value": {"n": n, "at": 0, "watch": map_id}},
+        {"id": map_id, "property": "relayoutData", "value": None}]
+    if shown_in is not None:
+        inputs.append({"id": shown_in[0], "property": "className", "value": shown_in[1]})
+    return {"output": f"..{map_id}.figure...{state_id}.data..",
+            "outputs": [{"id": map_id, "property": "figure"}, {"id": state_id, "property": "data"}],
+            "inputs": inputs, "changedPropIds": [f"{pulse_id}.data"],
+            "state": [{"id": state_id, "property": "data", "value": state}]}
+
+
 def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] = ALL_LAYERS,
                  controls: bool = True, shown_in: tuple[str, str] | None = None) -> None:
     """Register a map instance's callbacks; they answer only roles that may open ``path``.
@@ -491,7 +510,8 @@ def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] =
     allowed = roles.PAGE_BY_PATH[path].roles
     layers = tuple(layers)
     state_id = ids.map_part(map_id, ids.MAP_STATE)
-    inputs = [Input(ids.TICK, "n_intervals"), Input(map_id, "relayoutData")]
+    trigger, running = pulse.gate(app, map_id)
+    inputs = [trigger, Input(map_id, "relayoutData")]
     if controls:
         inputs += [Input(ids.map_part(map_id, ids.MAP_LAYERS), "value"),
                    Input(ids.map_part(map_id, ids.MAP_FILTER), "value")]
@@ -509,7 +529,7 @@ def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] =
 
     tick.__name__ = f"refresh_{map_id.replace('-', '_')}"
     app.callback(Output(map_id, "figure"), Output(state_id, "data"), *inputs,
-                 State(state_id, "data"), prevent_initial_call=True)(tick)
+                 State(state_id, "data"), running=running, prevent_initial_call=True)(tick)
     if not controls:
         return
 

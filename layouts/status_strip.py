@@ -20,7 +20,7 @@ from app.live.status import LiveStatus, live_status
 from app.model import roles
 from app.model.feeds import STALE_STATES, feed_state
 from app.web.context import redis_client, require_roles
-from layouts import ids
+from layouts import ids, pulse
 from layouts.components import domain_title, format_time
 
 LINK_LOST = "lost"
@@ -68,7 +68,7 @@ def _status(status: LiveStatus, feeds: list[list[str]]) -> list[Any]:
 
 
 @require_roles(roles.TOKEN_ROLES)
-def refresh(_tick: int | None, seen: Any) -> tuple[Any, Any, Any]:
+def refresh(_pulse: Any, seen: Any) -> tuple[Any, Any, Any]:
     """Re-render the status strip only when a version, the runner or a feed's state changed."""
     try:
         status = live_status(redis_client())
@@ -86,9 +86,10 @@ def refresh(_tick: int | None, seen: Any) -> tuple[Any, Any, Any]:
 
 def register(app: dash.Dash) -> None:
     """Register the live-status callback and the clientside theme and clock."""
+    trigger, running = pulse.gate(app, ids.SEEN)
     app.callback(Output(ids.DATA_AS_OF, "children"), Output(ids.LINK_BANNER, "hidden"),
-                 Output(ids.SEEN, "data"), Input(ids.TICK, "n_intervals"),
-                 State(ids.SEEN, "data"))(refresh)
+                 Output(ids.SEEN, "data"), trigger, State(ids.SEEN, "data"),
+                 running=running)(refresh)
     app.clientside_callback(
         dash.ClientsideFunction(namespace="cityops", function_name="theme"),
         Output(ids.SHELL, "className"), Input(ids.PAGE_LOCATION, "pathname"))

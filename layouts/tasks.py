@@ -24,7 +24,7 @@ from app.model import roles
 from app.model.incidents import MAX_NOTE, TASK_ID
 from app.model.principal import Principal
 from app.web.context import client_addr, current_principal, redis_client, require_roles
-from layouts import ids
+from layouts import ids, pulse
 from layouts.components import page_layout, tab_title
 from layouts.incident_parts import (
     catalogue,
@@ -78,6 +78,7 @@ def layout(**_query: str) -> html.Div:
         html.Div(id=ids.TASKS_RESULT, role="status", className="action-result"),
         html.Div(id=ids.TASKS_LIST, className="task-cards", role="list"),
         dcc.Store(id=ids.TASKS_SHOWN),
+        *pulse.stores(ids.TASKS_LIST),
     ])
 
 
@@ -152,7 +153,7 @@ def cards(r: redis.Redis) -> list[Any]:
 
 
 @require_roles(PAGE_ROLES)
-def poll(_tick: int | None, shown: Any) -> tuple[Any, Any]:
+def poll(_pulse: Any, shown: Any) -> tuple[Any, Any]:
     """Redraw the tasks when one changed (or the clock made one overdue)."""
     try:
         r = redis_client()
@@ -201,8 +202,9 @@ def act(_clicks: list[int | None], reasons: list[str | None]) -> tuple[Any, Any,
 def register(app: dash.Dash) -> None:
     """Register the page with Dash Pages and its callbacks."""
     dash.register_page(__name__, path=PATH, name="Tasks", title=tab_title(PATH), layout=layout)
+    trigger, running = pulse.gate(app, ids.TASKS_LIST)
     app.callback(Output(ids.TASKS_LIST, "children"), Output(ids.TASKS_SHOWN, "data"),
-                 Input(ids.TICK, "n_intervals"), State(ids.TASKS_SHOWN, "data"))(poll)
+                 trigger, State(ids.TASKS_SHOWN, "data"), running=running)(poll)
     app.callback(Output(ids.TASKS_RESULT, "children"),
                  Output(ids.TASKS_LIST, "children", allow_duplicate=True),
                  Output(ids.TASKS_SHOWN, "data", allow_duplicate=True),

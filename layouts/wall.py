@@ -32,7 +32,7 @@ from app.model.domains import DOMAINS
 from app.model.incidents import LEVEL_RANK
 from app.situation.mapdata import LAYERS
 from app.web.context import redis_client, require_roles
-from layouts import alert_panel, ids, linkage_panel, wall_tiles
+from layouts import alert_panel, ids, linkage_panel, pulse, wall_tiles
 from layouts.components import domain_title, page_layout
 from layouts.incident_parts import level_badge, numbered, progress, status_badge, type_name
 from layouts.livemap import WALL, live_map, register_map
@@ -159,6 +159,13 @@ def layout(**query: str) -> html.Div:
         dcc.Store(id=ids.WALL_TILES_DRAWN),
         dcc.Store(id=ids.WALL_INCIDENT_DRAWN),
         *[dcc.Store(id=ids.WALL_DOMAIN_TILES_DRAWN[d]) for d in views[1:]],
+        # Each server refresh has its own view of the tick (layouts/pulse.py); a view's parts
+        # are asked for only while the view is on screen.
+        *pulse.stores(ids.WALL_TILES),
+        *[store for d in views[1:]
+          for store in pulse.stores(ids.WALL_DOMAIN_TILES[d], watch=ids.WALL_DOMAIN_TILES[d])],
+        *pulse.stores(ids.WALL_INCIDENT_PIN),
+        *pulse.stores(ids.WALL_INCIDENT_HEAD, watch=ids.WALL_INCIDENT_HEAD),
         dcc.Interval(id=ids.WALL_BEAT_TICK, interval=BEAT_MS),
         dcc.Store(id=ids.WALL_BEAT),
         dcc.Store(id=ids.WALL_LINK, data={"version": app_version(),
@@ -167,7 +174,7 @@ def layout(**query: str) -> html.Div:
 
 
 @require_roles(roles.PAGE_BY_PATH[PATH].roles)
-def refresh_city(_tick: object, seen: object, drawn: object) -> tuple[Any, Any, Any]:
+def refresh_city(_pulse: object, seen: object, drawn: object) -> tuple[Any, Any, Any]:
     """Redraw the domain cards and the feed strip when the shell has seen a change since the
     last drawing."""
     if seen == drawn:
@@ -224,7 +231,7 @@ def pinned_incident(r: redis.Redis, now: float) -> tuple[dict[str, Any], float] 
 
 
 @require_roles(roles.PAGE_BY_PATH[PATH].roles)
-def pin(_tick: int | None, rotation: Any, current: Any) -> dict[str, Any]:
+def pin(_pulse: Any, rotation: Any, current: Any) -> dict[str, Any]:
     """Which incident holds the rotation now (checked when an incident changed, and every few
     seconds, as a pin runs out by the clock); nothing on a wall that does not rotate."""
     if not isinstance(rotation, dict) or not rotation.get("seconds"):
@@ -246,7 +253,7 @@ def pin(_tick: int | None, rotation: Any, current: Any) -> dict[str, Any]:
 
 
 @require_roles(roles.PAGE_BY_PATH[PATH].roles)
-def refresh_incident_view(_tick: Any, held: Any, seen: Any, drawn: Any
+def refresh_incident_view(_pulse: Any, held: Any, seen: Any, drawn: Any
                           ) -> tuple[Any, Any, Any, Any]:
     """The pinned incident's head, map and linkage panel, recomputed from the live store while
     it is pinned and the pin or the city changed since the last drawing (nothing is computed
@@ -287,19 +294,21 @@ def register(app: dash.Dash) -> None:
     # The tiles follow the shell's SEEN as a State read on the tick, not as an Input: the shell's
     # own callback recomputes SEEN on every tick, and Dash holds back (then drops) a callback while
     # an input of it is being recomputed, so on a live city the tiles were starved for seconds.
+    trigger, running = pulse.gate(app, ids.WALL_TILES)
     app.callback(Output(ids.WALL_TILES, "children"), Output(ids.WALL_FEEDS, "children"),
-                 Output(ids.WALL_TILES_DRAWN, "data"), Input(ids.TICK, "n_intervals"),
+                 Output(ids.WALL_TILES_DRAWN, "data"), trigger,
                  State(ids.SEEN, "data"), State(ids.WALL_TILES_DRAWN, "data"),
-                 prevent_initial_call=True)(refresh_city)
+                 running=running, prevent_initial_call=True)(refresh_city)
     # Each view's map is drawn only while its view is on screen (the others wait, then catch up).
     register_map(app, ids.WALL_MAP, PATH, controls=False,
                  shown_in=(ids.WALL_VIEWS, f"show-{CITY}"))
     for domain in DOMAINS:
+        trigger, running = pulse.gate(app, ids.WALL_DOMAIN_TILES[domain])
         app.callback(Output(ids.WALL_DOMAIN_TILES[domain], "children"),
                      Output(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
-                     Input(ids.TICK, "n_intervals"), State(ids.SEEN, "data"),
+                     trigger, State(ids.SEEN, "data"),
                      State(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
-                     prevent_initial_call=True)(_refresh_domain(domain))
+                     running=running, prevent_initial_call=True)(_refresh_domain(domain))
         register_map(app, ids.WALL_DOMAIN_MAP[domain], PATH, layers=domain_layers(domain),
                      controls=False, shown_in=(ids.WALL_VIEWS, f"show-{domain}"))
     app.callback(Output(ids.WALL_BEAT, "data"), Input(ids.WALL_BEAT_TICK, "n_intervals"))(beat)
@@ -314,16 +323,18 @@ def register(app: dash.Dash) -> None:
         # rotation for good. Read on each tick, a new pin or critical alert shows within a second.
         State(ids.ALERT_SOUND, "data"), State(ids.WALL_INCIDENT_PIN, "data"),
         State(ids.WALL_ROTATION, "data"), State(ids.WALL_ROTATION_STATE, "data"))
-    app.callback(Output(ids.WALL_INCIDENT_PIN, "data"), Input(ids.TICK, "n_intervals"),
+    trigger, running = pulse.gate(app, ids.WALL_INCIDENT_PIN)
+    app.callback(Output(ids.WALL_INCIDENT_PIN, "data"), trigger,
                  State(ids.WALL_ROTATION, "data"), State(ids.WALL_INCIDENT_PIN, "data"),
-                 prevent_initial_call=True)(pin)
+                 running=running, prevent_initial_call=True)(pin)
+    trigger, running = pulse.gate(app, ids.WALL_INCIDENT_HEAD)
     app.callback(Output(ids.WALL_INCIDENT_HEAD, "children"),
                  Output(ids.WALL_INCIDENT_MAP, "figure"),
                  Output(ids.WALL_INCIDENT_LINKAGE, "children"),
-                 Output(ids.WALL_INCIDENT_DRAWN, "data"), Input(ids.TICK, "n_intervals"),
+                 Output(ids.WALL_INCIDENT_DRAWN, "data"), trigger,
                  State(ids.WALL_INCIDENT_PIN, "data"), State(ids.SEEN, "data"),
                  State(ids.WALL_INCIDENT_DRAWN, "data"),
-                 prevent_initial_call=True)(refresh_incident_view)
+                 running=running, prevent_initial_call=True)(refresh_incident_view)
     # The heartbeat's answer is noted apart from the link watch, which runs on the page's own
     # tick: a hung heartbeat request must not hold the watch back (assets/wall.js).
     app.clientside_callback(

@@ -132,16 +132,8 @@ def bench_tick_on(r: redis.Redis, runs: int, move: Callable[[int], None]) -> dic
             _fig, state = livemap._initial(ids.WALL_MAP, livemap.ALL_LAYERS, livemap.WALL)
 
         def tick(n: int, held: Any) -> tuple[float, int, Any]:
-            body = {"output": f"..{ids.WALL_MAP}.figure...{state_id}.data..",
-                    "outputs": [{"id": ids.WALL_MAP, "property": "figure"},
-                                {"id": state_id, "property": "data"}],
-                    "inputs": [{"id": ids.TICK, "property": "n_intervals", "value": n},
-                               {"id": ids.WALL_MAP, "property": "relayoutData", "value": None},
-                       # the wall shows its city view (a hidden view's map is not drawn)
-                       {"id": ids.WALL_VIEWS, "property": "className",
-                        "value": "wall-views show-all"}],
-                    "changedPropIds": [f"{ids.TICK}.n_intervals"],
-                    "state": [{"id": state_id, "property": "data", "value": held}]}
+            # the wall shows its city view (a hidden view's map is not drawn)
+            body = livemap.tick_request(ids.WALL_MAP, n, held, (ids.WALL_VIEWS, "wall-views show-all"))
             started = time.perf_counter()
             response = client.post("/_dash-update-component", json=body, headers=csrf)
             elapsed = (time.perf_counter() - started) * 1000

@@ -26,7 +26,8 @@ from typing import Any, Iterator
 from app.store.embedded import free_port
 
 START_TIMEOUT_S = 60.0
-# The 1 s status tick every page (and the wall) sends, as the Dash renderer posts it.
+# The 1 s status tick every page (and the wall) sends, as the Dash renderer posts it (its gate's
+# pulse, layouts/pulse.py).
 STATUS_OUTPUTS = [("data-as-of", "children"), ("link-banner", "hidden"), ("live-seen", "data")]
 
 
@@ -34,8 +35,8 @@ def _tick_body(seen: Any) -> dict[str, Any]:
     return {
         "output": ".." + "...".join(f"{i}.{p}" for i, p in STATUS_OUTPUTS) + "..",
         "outputs": [{"id": i, "property": p} for i, p in STATUS_OUTPUTS],
-        "inputs": [{"id": "live-tick", "property": "n_intervals", "value": 1}],
-        "changedPropIds": ["live-tick.n_intervals"],
+        "inputs": [{"id": "live-seen-pulse", "property": "data", "value": {"n": 1}}],
+        "changedPropIds": ["live-seen-pulse.data"],
         "state": [{"id": "live-seen", "property": "data", "value": seen}],
     }
 

@@ -138,17 +138,10 @@ def _wall_map_state() -> dict[str, Any]:
 
 def _map_tick_body(n: int, state: Any) -> dict[str, Any]:
     from layouts import ids
+    from layouts.livemap import tick_request
 
-    state_id = ids.map_part(ids.WALL_MAP, ids.MAP_STATE)
-    return {"output": f"..{ids.WALL_MAP}.figure...{state_id}.data..",
-            "outputs": [{"id": ids.WALL_MAP, "property": "figure"}, {"id": state_id, "property": "data"}],
-            "inputs": [{"id": ids.TICK, "property": "n_intervals", "value": n},
-                       {"id": ids.WALL_MAP, "property": "relayoutData", "value": None},
-                       # the wall shows its city view (a hidden view's map is not drawn)
-                       {"id": ids.WALL_VIEWS, "property": "className",
-                        "value": "wall-views show-all"}],
-            "changedPropIds": [f"{ids.TICK}.n_intervals"],
-            "state": [{"id": state_id, "property": "data", "value": state}]}
+    # the wall shows its city view (a hidden view's map is not drawn)
+    return tick_request(ids.WALL_MAP, n, state, (ids.WALL_VIEWS, "wall-views show-all"))
 
 
 class _Wall:

@@ -240,3 +240,34 @@ def test_a_rotating_wall_draws_only_the_map_on_screen(
     view_of = {"wall-map": "all", **{f"wall-map-{d}": d for d in DOMAINS}}
     hidden = [(m, shown) for m, shown in drawn if f"show-{view_of[m]}" not in shown.split()]
     assert hidden == [], hidden
+
+
+@pytest.mark.browser
+def test_a_wall_on_a_slow_link_still_shows_what_changes(
+        cityops_wall: RunningCityOps, r: redis.Redis, browser: Browser) -> None:
+    """Every answer 1.5 s late (longer than the page's 1 s tick, as on a loaded server or a slow
+    link): a new critical alert still pins the rotating wall and lists it, and a feed going stale still
+    dims its domain. Dash drops an answer whose input changed while it was on its way, so each
+    callback is asked again only once its answer is back (layouts/pulse.py)."""
+    _seed(r)
+    context, page, _watch = _open_wall(browser, r, cityops_wall.base_url, 1920, 1080, "&rotate=2")
+    try:
+        expect(page.locator("#wall-tiles .wall-tile")).to_have_count(8)
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 1500, "downloadThroughput": -1, "uploadThroughput": -1})
+        alert_id = alerts.raise_alert(r, fingerprint="test:wall-slow", title="Slow-link burst",
+                                      severity="critical", domain="water", source="manual",
+                                      lat=28.553, lon=112.361, description="").alert_id
+        expect(page.locator(VIEWS_CLASS)).to_have_class(re.compile(r"\bpinned\b"),
+                                                        timeout=3 * UPDATE_MS)
+        expect(page.locator(f"#alert-panel-list [data-alert='{alert_id}']")).to_be_visible(
+            timeout=3 * UPDATE_MS)
+        store.feeds.write_health(r, "water-feed", {"domain": "water",
+                                                  "last_success": time.time() - 3600,
+                                                  "freshness_budget_s": 600})
+        expect(page.locator("#wall-tiles .domain-water")).to_have_class(
+            re.compile(r"\bstale\b"), timeout=3 * UPDATE_MS)
+    finally:
+        context.close()

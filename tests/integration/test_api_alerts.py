@@ -418,10 +418,10 @@ def test_sound_switches_are_for_operators(web_app: Any, r: redis.Redis,
     assert store.alerts.read_settings(r)["sound:critical"] == "off"
     panel = _callback(_session(web_app, people["official"]),
                       _output_key(web_app, "alert-panel-counts.children"),
-                      [{"id": "live-tick", "property": "n_intervals", "value": 3}],
+                      [{"id": "alert-panel-list-pulse", "property": "data", "value": {"n": 3}}],
                       [{"id": "alert-panel-shown", "property": "data", "value": None},
                        {"id": "alert-panel", "property": "className", "value": "alert-panel"}],
-                      "live-tick.n_intervals")
+                      "alert-panel-list-pulse.data")
     assert panel.status_code == 200
     sound = panel.get_json()["response"]["alert-sound"]["data"]
     assert sound["enabled"]["critical"] is False and sound["enabled"]["major"] is True

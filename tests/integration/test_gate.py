@@ -432,7 +432,8 @@ def test_cards_refresh_with_kpis_and_respect_page_roles(client, users, r) -> Non
     store.status.bump_domain_version(r, "transport")
     overview = callback_body([("overview-tiles", "children")], [("live-seen", "data", [1])])
     wall = callback_body([("wall-tiles", "children"), (ids.WALL_FEEDS, "children"),
-                          (ids.WALL_TILES_DRAWN, "data")], [(ids.TICK, "n_intervals", 1)],
+                          (ids.WALL_TILES_DRAWN, "data")],
+                         [(ids.pulse_part(ids.WALL_TILES, ids.PULSE), "data", {"n": 1})],
                          [("live-seen", "data", [1]), (ids.WALL_TILES_DRAWN, "data", None)])
     login(client, users["emergency"])
     resp = client.post("/_dash-update-component", json=overview, headers=csrf_header(client))

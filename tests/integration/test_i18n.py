@@ -179,7 +179,7 @@ def test_status_strip_in_chinese_keeps_feed_names(client, users, r: redis.Redis)
     login(client, users["official"])
     switch(client, "zh")
     body = callback_body([("data-as-of", "children"), ("link-banner", "hidden"), ("live-seen", "data")],
-                         [("live-tick", "n_intervals", 1)], [("live-seen", "data", None)])
+                         [("live-seen-pulse", "data", {"n": 1})], [("live-seen", "data", None)])
     response = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
     assert response.status_code == 200
     words = texts(response.get_json()["response"]["data-as-of"]["children"])

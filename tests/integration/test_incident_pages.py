@@ -55,6 +55,11 @@ def _signed_in(client: Any, users: dict[str, str], role: str) -> Any:
     return client
 
 
+def _pulse(gate: str) -> str:
+    """The callback input a page's tick reaches a gated callback by (layouts/pulse.py)."""
+    return prop(ids.pulse_part(gate, ids.PULSE), "data")
+
+
 def _detail(client: Any, web_app: Any, incident_id: str) -> dict[str, Any]:
     return _response(call(client, web_app, "layouts.incident_detail.render", {
         prop(ids.INCIDENT_SELECTED, "data"): incident_id}))
@@ -62,7 +67,7 @@ def _detail(client: Any, web_app: Any, incident_id: str) -> dict[str, Any]:
 
 def _list(client: Any, web_app: Any, which: str = "open") -> dict[str, Any]:
     return _response(call(client, web_app, "layouts.incidents.poll", {
-        prop(ids.TICK, "n_intervals"): 1, prop(ids.INCIDENTS_FILTER, "value"): which}))
+        _pulse(ids.INCIDENTS_LIST): {"n": 1}, prop(ids.INCIDENTS_FILTER, "value"): which}))
 
 
 def _pattern_input(web_app: Any, name: str, kind: str) -> str:
@@ -119,7 +124,7 @@ def test_list_shows_open_incidents_gravest_first_with_their_task_progress(
     assert [c["props"]["data-incident"] for c in cards][-1] == false_alarm["id"]
     # Nothing changed: the next tick costs one read and sends nothing.
     again = call(client, web_app, "layouts.incidents.poll", {
-        prop(ids.TICK, "n_intervals"): 2, prop(ids.INCIDENTS_FILTER, "value"): "open",
+        _pulse(ids.INCIDENTS_LIST): {"n": 2}, prop(ids.INCIDENTS_FILTER, "value"): "open",
         prop(ids.INCIDENTS_SHOWN, "data"): shown[ids.INCIDENTS_SHOWN]["data"]})
     assert again.status_code == 204
 
@@ -409,7 +414,7 @@ def test_proposals_are_shown_to_operators_to_accept_or_dismiss(
 # -- /tasks ------------------------------------------------------------------------------------------
 def _tasks(client: Any, web_app: Any) -> list[Any]:
     return _response(call(client, web_app, "layouts.tasks.poll", {
-        prop(ids.TICK, "n_intervals"): 1}))[ids.TASKS_LIST]["children"]
+        _pulse(ids.TASKS_LIST): {"n": 1}}))[ids.TASKS_LIST]["children"]
 
 
 def _task_cards(children: list[Any]) -> dict[str, Any]:
@@ -509,7 +514,7 @@ def test_officials_may_not_open_tasks_and_operators_see_every_department(
     incident = _declare(r, "Burst main")
     _signed_in(client, users, "official")
     assert call(client, web_app, "layouts.tasks.poll",
-                {prop(ids.TICK, "n_intervals"): 1}).status_code == 403
+                {_pulse(ids.TASKS_LIST): {"n": 1}}).status_code == 403
     operator = _signed_in(web_app.server.test_client(), users, "operator")
     assert len(_task_cards(_tasks(operator, web_app))) == incident["tasks"]["total"]
 
@@ -600,7 +605,8 @@ def test_wall_panel_shows_open_incidents_above_alerts_with_progress_and_overdue_
     client, headers = _wall_caller(web_app, r)
     key = callback_key(web_app, "layouts.alert_panel.refresh_incidents")
     from tests.support.security import callback_request
-    body = callback_request(key, web_app.callback_map[key], {prop(ids.TICK, "n_intervals"): 1})
+    body = callback_request(key, web_app.callback_map[key], {
+        _pulse(ids.ALERT_PANEL_INCIDENTS): {"n": 1}})
     response = client.post("/_dash-update-component", json=body, headers=headers)
     block = _response(response)[ids.ALERT_PANEL_INCIDENTS]["children"]
     lines = find_all(block, lambda p: "data-incident" in p)
@@ -635,7 +641,8 @@ def test_the_rotation_pins_an_incident_just_declared_or_raised_a_level(
     from tests.support.security import callback_request
     for seconds, expected in ((10, fresh["id"]), (0, None)):
         body = callback_request(key, web_app.callback_map[key], {
-            prop(ids.TICK, "n_intervals"): 1, prop(ids.WALL_ROTATION, "data"): {"seconds": seconds}})
+            _pulse(ids.WALL_INCIDENT_PIN): {"n": 1},
+            prop(ids.WALL_ROTATION, "data"): {"seconds": seconds}})
         response = client.post("/_dash-update-component", json=body, headers=headers)
         if expected is None:
             assert response.status_code == 204  # a wall that does not rotate pins nothing

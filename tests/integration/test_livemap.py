@@ -174,7 +174,7 @@ def tick_body(state: Any, relayout: Any = None, layers: tuple[str, ...] = livema
     """The overview map's refresh as the renderer posts it."""
     return callback_body(
         [(MAP, "figure"), (STATE, "data")],
-        [(ids.TICK, "n_intervals", 7), (MAP, "relayoutData", relayout),
+        [(ids.pulse_part(MAP, ids.PULSE), "data", {"n": 7}), (MAP, "relayoutData", relayout),
          (ids.map_part(MAP, ids.MAP_LAYERS), "value", list(layers)),
          (ids.map_part(MAP, ids.MAP_FILTER), "value", list(filters))],
         [(STATE, "data", state)])

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 WALL_BODY = callback_body(
     [("wall-tiles", "children"), ("wall-feeds", "children"), ("wall-tiles-drawn", "data")],
-    [("live-tick", "n_intervals", 1)],
+    [("wall-tiles-pulse", "data", {"n": 1})],
     [("live-seen", "data", [["city", 1, 0.0]]), ("wall-tiles-drawn", "data", None)])
 OVERVIEW_BODY = callback_body([("overview-status", "children")],
                               [("live-seen", "data", [["city", 1, 0.0]])])

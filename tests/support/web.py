@@ -41,4 +41,4 @@ def callback_body(outputs: list[tuple[str, str]], inputs: list[tuple[str, str, A
 
 LIVE_BODY = callback_body(
     [("data-as-of", "children"), ("link-banner", "hidden"), ("live-seen", "data")],
-    [("live-tick", "n_intervals", 1)], [("live-seen", "data", None)])
+    [("live-seen-pulse", "data", {"n": 1})], [("live-seen", "data", None)])
