@@ -14,7 +14,10 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       if (busy && now - (last.at || 0) < (last.stale || 10000)) { return no; }
       if (last.watch) {
         var el = document.getElementById(last.watch);
-        if (el && el.getClientRects().length === 0) { return no; }
+        // Not on screen: outside the layout (display: none) or in a wall view stacked hidden
+        // (visibility: hidden keeps its size so its map is ready when shown).
+        if (el && (el.getClientRects().length === 0
+                   || getComputedStyle(el).visibility !== "visible")) { return no; }
       }
       return { n: n, at: now, stale: last.stale, watch: last.watch };
     },

@@ -492,12 +492,13 @@ def tick_request(map_id: str, n: int, state: Any,
     inputs: list[dict[str, Any]] = [
         {"id": pulse_id, "property": "data", "value": {"n": n, "at": 0, "watch": map_id}},
         {"id": map_id, "property": "relayoutData", "value": None}]
+    states: list[dict[str, Any]] = []
     if shown_in is not None:
-        inputs.append({"id": shown_in[0], "property": "className", "value": shown_in[1]})
+        states.append({"id": shown_in[0], "property": "className", "value": shown_in[1]})
+    states.append({"id": state_id, "property": "data", "value": state})
     return {"output": f"..{map_id}.figure...{state_id}.data..",
             "outputs": [{"id": map_id, "property": "figure"}, {"id": state_id, "property": "data"}],
-            "inputs": inputs, "changedPropIds": [f"{pulse_id}.data"],
-            "state": [{"id": state_id, "property": "data", "value": state}]}
+            "inputs": inputs, "changedPropIds": [f"{pulse_id}.data"], "state": states}
 
 
 def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] = ALL_LAYERS,
@@ -506,7 +507,9 @@ def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] =
 
     ``shown_in`` = (container id, class): a map that is on screen only while its container's
     className has that class (the wall's rotating views). It is not redrawn while hidden, and
-    catches up the moment it is shown: a wall then draws one map per update, not every view's."""
+    catches up on the first tick it is shown: a wall then draws one map per update, not every
+    view's. The class is read as a State: as an Input, every turn of the rotation would ask the
+    server for every view's map at once, and a loaded wall's six connections would queue them."""
     allowed = roles.PAGE_BY_PATH[path].roles
     layers = tuple(layers)
     state_id = ids.map_part(map_id, ids.MAP_STATE)
@@ -515,12 +518,11 @@ def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] =
     if controls:
         inputs += [Input(ids.map_part(map_id, ids.MAP_LAYERS), "value"),
                    Input(ids.map_part(map_id, ids.MAP_FILTER), "value")]
-    if shown_in is not None:
-        inputs.append(Input(shown_in[0], "className"))
+    states = [State(shown_in[0], "className")] if shown_in is not None else []
 
     @require_roles(allowed)
     def tick(_n: Any, relayout: Any, *rest: Any) -> tuple[Any, Any]:
-        if shown_in is not None:  # the container's class is the last Input, before the State
+        if shown_in is not None:  # the container's class is the State before the map's own
             container_class, rest = rest[-2], rest[:-2] + rest[-1:]
             if shown_in[1] not in str(container_class or "").split():
                 raise PreventUpdate
@@ -528,7 +530,7 @@ def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] =
         return refresh(layers, relayout, enabled, wanted, state)
 
     tick.__name__ = f"refresh_{map_id.replace('-', '_')}"
-    app.callback(Output(map_id, "figure"), Output(state_id, "data"), *inputs,
+    app.callback(Output(map_id, "figure"), Output(state_id, "data"), *inputs, *states,
                  State(state_id, "data"), running=running, prevent_initial_call=True)(tick)
     if not controls:
         return

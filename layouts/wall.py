@@ -165,7 +165,9 @@ def layout(**query: str) -> html.Div:
         *[store for d in views[1:]
           for store in pulse.stores(ids.WALL_DOMAIN_TILES[d], watch=ids.WALL_DOMAIN_TILES[d])],
         *pulse.stores(ids.WALL_INCIDENT_PIN),
-        *pulse.stores(ids.WALL_INCIDENT_HEAD, watch=ids.WALL_INCIDENT_HEAD),
+        # Not watched: the incident's view is hidden until the pin shows it, and must be drawn
+        # by then.
+        *pulse.stores(ids.WALL_INCIDENT_HEAD),
         dcc.Interval(id=ids.WALL_BEAT_TICK, interval=BEAT_MS),
         dcc.Store(id=ids.WALL_BEAT),
         dcc.Store(id=ids.WALL_LINK, data={"version": app_version(),

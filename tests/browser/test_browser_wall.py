@@ -34,6 +34,9 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason=f"{CHROMIUM} is missing: install Debian's chromium package")
 SIZES = [(1920, 1080), (3840, 2160)]
 UPDATE_MS = 10_000
+# A bound, not a timing: every answer is 1.5 s late, the browser's six connections queue the
+# wall's callbacks, and the CI machine may be loaded; without the tick gates nothing lands at all.
+SLOW_LINK_MS = 60_000
 SCROLL_JS = """() => {
     const root = document.scrollingElement, shell = document.getElementById("shell");
     return {scrollWidth: root.scrollWidth, scrollHeight: root.scrollHeight,
@@ -219,7 +222,7 @@ def test_a_rotating_wall_draws_only_the_map_on_screen(
         asked = json.loads(response.request.post_data or "{}")
         map_id = next((i["id"] for i in asked.get("inputs", [])
                        if i.get("property") == "relayoutData"), None)
-        shown = next((i.get("value") for i in asked.get("inputs", [])
+        shown = next((i.get("value") for i in asked.get("state", [])
                       if i.get("id") == "wall-views"), None)
         if map_id is not None:
             drawn.append((map_id, str(shown)))
@@ -261,13 +264,13 @@ def test_a_wall_on_a_slow_link_still_shows_what_changes(
                                       severity="critical", domain="water", source="manual",
                                       lat=28.553, lon=112.361, description="").alert_id
         expect(page.locator(VIEWS_CLASS)).to_have_class(re.compile(r"\bpinned\b"),
-                                                        timeout=3 * UPDATE_MS)
+                                                        timeout=SLOW_LINK_MS)
         expect(page.locator(f"#alert-panel-list [data-alert='{alert_id}']")).to_be_visible(
-            timeout=3 * UPDATE_MS)
+            timeout=SLOW_LINK_MS)
         store.feeds.write_health(r, "water-feed", {"domain": "water",
                                                   "last_success": time.time() - 3600,
                                                   "freshness_budget_s": 600})
         expect(page.locator("#wall-tiles .domain-water")).to_have_class(
-            re.compile(r"\bstale\b"), timeout=3 * UPDATE_MS)
+            re.compile(r"\bstale\b"), timeout=SLOW_LINK_MS)
     finally:
         context.close()
