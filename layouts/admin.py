@@ -1,4 +1,5 @@
-"""The admin page (/admin): users, API/display tokens, webhooks and e-mail, and the audit log."""
+"""The admin page (/admin): users, API/display tokens, feeds, the rules and SOP files, webhooks and
+e-mail, and the audit log."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from app.accounts import admin
 from app.model import roles
 from app.model.principal import Principal
 from app.web.context import client_addr, current_principal, redis_client, require_roles
-from layouts import admin_audit, admin_tokens, admin_users, admin_webhooks, ids
+from layouts import (
+    admin_audit,
+    admin_feeds,
+    admin_files,
+    admin_tokens,
+    admin_users,
+    admin_webhooks,
+    ids,
+)
 from layouts.components import page_layout, tab_title
 
 PATH = "/admin"
@@ -82,6 +91,8 @@ def layout(**_query: str) -> html.Div:
         html.H2(i18n.t("admin.users")), html.Div(users, id=ids.ADMIN_USERS),
         admin_users.section(),
         admin_tokens.section(),
+        admin_feeds.section(),
+        admin_files.section(),
         admin_webhooks.section(),
         admin_audit.section(),
     ])
@@ -138,6 +149,7 @@ def register(app: dash.Dash) -> None:
     admin_tokens.register(app)
     admin_audit.register(app)
     admin_webhooks.register(app)
+    admin_feeds.register(app)
     app.callback(Output(ids.ADMIN_RESULT, "children"), Output(ids.ADMIN_REFRESH, "data"),
                  Input(ids.ADMIN_ADD_USER, "n_clicks"), State(ids.ADMIN_NEW_NAME, "value"),
                  State(ids.ADMIN_NEW_ROLE, "value"), State(ids.ADMIN_NEW_PASSWORD, "value"),

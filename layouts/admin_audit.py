@@ -34,7 +34,7 @@ NAMED_ACTIONS: tuple[str, ...] = (
     "webhook_remove", "shift_sign_on", "shift_sign_off", "shift_note", "shift_handover",
     "shift_handover_ack", "incident_declare", "incident_autolink", "incident_notify",
     "incident_tasks", "proposal_create", "proposal_accept", "proposal_dismiss", "proposal_extend",
-    "task_auto", "task_escalate", "retention")
+    "task_auto", "task_escalate", "retention", "feed_pause", "feed_resume")
 # Actions named after a step of an alert, incident or task ("alert_ack", "incident_level").
 KINDS = {"alert": ALERT_ACTIONS, "incident": INCIDENT_ACTIONS, "task": TASK_ACTIONS}
 STEP_WORDS = {"alert": "action", "incident": "incident_action", "task": "audit_log.task"}

@@ -1,6 +1,7 @@
-"""The alert panel shared by the wall and /alerts: counts by severity and state, the newest alerts
-grouped under the CAP warning whose area holds them, unacknowledged critical alerts flashing until
-acknowledged, and an optional sound per severity that operators can mute.
+"""The alert panel shared by the wall and /alerts: counts by severity and state, the alerts most in
+need of attention grouped under the CAP warning whose area holds them, unacknowledged critical
+alerts flashing until acknowledged, and an optional sound per severity that operators can mute for
+every screen. On /alerts each count is a button that filters the list (layouts/alert_filters.py).
 
 The browser asks every second (the shell's tick); the callback reads one version number and
 answers ``PreventUpdate`` unless an alert changed, so the panel costs almost nothing while the
@@ -25,7 +26,7 @@ from app.alerts import screens
 from app.alerts.screens import SOUND_DEFAULT, SOUND_EDITORS, sound_settings
 from app.incidents.queries import version as incidents_version
 from app.model import roles
-from app.model.alerts import CLOSED, SEVERITIES, SEVERITY_RANK, UNACKED
+from app.model.alerts import ACTIVE, CLOSED, SEVERITIES, SEVERITY_RANK, UNACKED
 from app.web.context import client_addr, current_principal, redis_client, require_roles, settings
 from layouts import ids, pulse
 from layouts.components import domain_title, format_time
@@ -39,8 +40,6 @@ from layouts.incident_parts import (
 )
 
 PANEL_ROWS = 30  # lines sent to the wall; assets/alerts.js hides those that do not fit
-# The wall's list: active alerts first, cleared-but-unacknowledged ones only in the room left.
-LIST_STATE_RANK: dict[str, int] = {"active_unack": 0, "active_ack": 1, "cleared_unack": 2}
 PANEL_INCIDENTS = 4  # open incidents shown above the alerts (the gravest); the rest are counted
 OVERDUE_ROWS = 3  # overdue tasks named under an incident
 CLOCK_BUCKET_S = 30  # overdue is judged by the clock: the incidents are redrawn at least this often
@@ -52,6 +51,7 @@ COUNT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("active_unack", "Unack.", "Active, unacknowledged"), ("active_ack", "Ack.", "Active, acknowledged"),
     ("cleared_unack", "Clear.", "Cleared, unacknowledged"), ("escalated", "Esc.", "Escalated"))
 _REGISTERED = "_cityops_alert_panel"
+PICKABLE = "pick-counts"  # the panel's class on /alerts, where a count filters the list
 
 
 def when(ts: float | None) -> str:
@@ -105,12 +105,11 @@ def alert_line(alert: Mapping[str, Any], extra: Sequence[Any] = (),
     ])
 
 
-def wall_order(alert: Mapping[str, Any]) -> tuple[int, int, float]:
-    """Sort key of the wall's list: active alerts (unacknowledged, then acknowledged) before
-    cleared-but-unacknowledged ones, so a cleared alert never pushes an active one off the wall;
-    then by severity, newest first."""
-    return (LIST_STATE_RANK.get(alert["state"], 9), SEVERITY_RANK.get(alert["severity"], 9),
-            -(alert.get("last_seen") or 0.0))
+def wall_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Sort key of the wall's list: active alerts before cleared-but-unacknowledged ones, so a
+    cleared alert never pushes an active one off the wall; within each, the order of what needs
+    attention (app.alerts.attention_order: escalated, severity, unacknowledged, oldest)."""
+    return (0 if alert["state"] in ACTIVE else 1, *alerts.attention_order(alert))
 
 
 def worst_severity(found: Sequence[Mapping[str, Any]]) -> str:
@@ -153,7 +152,7 @@ def grouped_lines(everything: Sequence[Mapping[str, Any]], limit: int = PANEL_RO
     # A line per warning (with its members) and per alert outside any listed warning.
     heads = [a for a in everything if not (a.get("group") and a["group"] in by_id)]
 
-    def line_key(alert: Mapping[str, Any]) -> tuple[int, int, float]:
+    def line_key(alert: Mapping[str, Any]) -> tuple[Any, ...]:
         return min([wall_order(alert)] + [wall_order(m) for m in members.get(alert["id"], [])])
 
     heads.sort(key=line_key)
@@ -184,8 +183,22 @@ def grouped_lines(everything: Sequence[Mapping[str, Any]], limit: int = PANEL_RO
     return lines
 
 
-def counts_table(open_alerts: Sequence[Mapping[str, Any]]) -> html.Table:
-    """Counts of the open alerts by severity (rows) and state (columns)."""
+def _count_cell(severity: str, column: str, count: int, meaning: str, pickable: bool) -> html.Td:
+    """One count; on /alerts a button that shows only those alerts (pressed again: all of them)."""
+    shown: Any = str(count)
+    if pickable:
+        shown = html.Button(str(count), id={"type": ids.ALERT_COUNT_PICK,
+                                            "index": f"{severity}:{column}"},
+                            className="count-pick", **{"aria-label": i18n.t(
+                                "alerts.count_pick", count=count,
+                                severity=i18n.label("severity", severity), column=meaning)})
+    return html.Td(shown, className="zero" if not count else "nonzero",
+                   **{"data-count": f"{severity}:{column}"})
+
+
+def counts_table(open_alerts: Sequence[Mapping[str, Any]], pickable: bool = False) -> html.Table:
+    """Counts of the open alerts by severity (rows) and state (columns); ``pickable`` (/alerts):
+    each count a button that filters the list."""
     table = alerts.counts(open_alerts)
     return html.Table(className="alert-counts", children=[
         html.Thead(html.Tr([html.Th("")] + [
@@ -195,10 +208,9 @@ def counts_table(open_alerts: Sequence[Mapping[str, Any]]) -> html.Table:
             for state, label, meaning in COUNT_COLUMNS])),
         html.Tbody([html.Tr(className=f"sev-{severity}", children=[
             html.Th(i18n.label("severity", severity), scope="row"),
-            *[html.Td(str(table[severity][column]),
-                      className="zero" if not table[severity][column] else "nonzero",
-                      **{"data-count": f"{severity}:{column}"})
-              for column, _, _ in COUNT_COLUMNS]]) for severity in SEVERITIES]),
+            *[_count_cell(severity, column, table[severity][column],
+                          i18n.t_or(f"alerts.col.{column}.meaning", meaning).lower(), pickable)
+              for column, _, meaning in COUNT_COLUMNS]]) for severity in SEVERITIES]),
     ])
 
 
@@ -220,13 +232,13 @@ def sound_controls(switches: Mapping[str, bool], editable: bool) -> list[Any]:
         for severity, enabled in switches.items()]
 
 
-def _content(r: redis.Redis) -> dict[str, Any]:
-    """Everything the panel shows, from one read of the open alerts."""
-    open_alerts = alerts.list_alerts(r, open_only=True, limit=1000)
+def _content(r: redis.Redis, pickable: bool = False) -> dict[str, Any]:
+    """Everything the panel shows, from one read of the open alerts (most in need first)."""
+    open_alerts = alerts.list_alerts(r, open_only=True, limit=1000, order="attention")
     principal = current_principal()
     sound = sound_settings(r)
     return {
-        "counts": counts_table(open_alerts),
+        "counts": counts_table(open_alerts, pickable),
         "list": grouped_lines(open_alerts) or [html.P(i18n.t("official.no_open_alerts"), className="muted")],
         "class": "alert-panel" + (" has-flash" if any(flashes(a) for a in open_alerts) else ""),
         "sound": {"enabled": sound, "unacked": [[a["id"], a["severity"]] for a in open_alerts
@@ -273,11 +285,12 @@ def incident_lines(r: redis.Redis) -> list[Any]:
             html.Div(lines, role="list", className="incident-lines")]
 
 
-def panel(compact: bool = False) -> html.Div:
-    """The panel, drawn from the store now and refreshed by :func:`register`'s callback."""
+def panel(compact: bool = False, pickable: bool = False) -> html.Div:
+    """The panel, drawn from the store now and refreshed by :func:`register`'s callback;
+    ``pickable`` (/alerts): its counts are buttons that filter the page's list."""
     try:
         r = redis_client()
-        content = _content(r)
+        content = _content(r, pickable=pickable)
         version: int | None = screens.version(r)
         open_incidents = incident_lines(r)
         incidents_shown: Any = [incidents_version(r), int(time.time() // CLOCK_BUCKET_S)]
@@ -287,7 +300,8 @@ def panel(compact: bool = False) -> html.Div:
                    "class": "alert-panel", "sound": {"enabled": {}, "unacked": []},
                    "controls": []}
         version = None
-    return html.Div(id=ids.ALERT_PANEL, className=content["class"] + (" compact" if compact else ""),
+    modes = (" compact" if compact else "") + (f" {PICKABLE}" if pickable else "")
+    return html.Div(id=ids.ALERT_PANEL, className=content["class"] + modes,
                     role="region", **{"aria-label": "Alerts"}, children=[
         html.H2(i18n.t("page./alerts"), className="alert-panel-title"),
         html.Div(open_incidents, id=ids.ALERT_PANEL_INCIDENTS, className="panel-incidents",
@@ -316,11 +330,11 @@ def refresh(_pulse: Any, shown: int | None, classes: str | None) -> tuple[Any, .
         version = screens.version(r)
         if version == shown:
             raise PreventUpdate
-        content = _content(r)
+        modes = [m for m in ("compact", PICKABLE) if m in (classes or "").split()]
+        content = _content(r, pickable=PICKABLE in modes)
     except redis.RedisError:
         raise PreventUpdate from None  # the shell's banner says the link is lost
-    compact = " compact" if "compact" in (classes or "").split() else ""
-    return (content["counts"], content["list"], content["class"] + compact, content["sound"],
+    return (content["counts"], content["list"], " ".join([content["class"], *modes]), content["sound"],
             content["controls"], version)
 
 

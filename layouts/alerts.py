@@ -1,10 +1,12 @@
 """The alerts page (/alerts) for emergency staff, operators and officials, on a phone or a laptop.
 
-Filters by domain, severity and state; the newest unacknowledged alerts first; acknowledging
+Filters by domain, severity and state (a count of the panel picks them); the alerts most in need
+of attention first, or the newest (layouts/alert_filters.py); acknowledging
 takes two taps ("Acknowledge" on the alert, then "Confirm" in the sheet that opens, a note being
 optional); the sheet shows the alert on a small offline map and its whole timeline. Every
 callback checks the role on the server, and every action also checks that this person may act
-on this alert's domain, whatever the buttons showed.
+on this alert's domain, whatever the buttons showed; an alert is assigned only to someone who
+could act on it (layouts/alert_assign.py).
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ from app.model.alerts import (
 from app.model.domains import DOMAINS
 from app.situation.mapdata import DEFAULT_CENTER  # where an unlocated alert's map opens
 from app.web.context import client_addr, current_principal, redis_client, require_roles
-from layouts import alert_bulk, alert_panel, alert_refusals, ids
+from layouts import alert_assign, alert_bulk, alert_filters, alert_panel, alert_refusals, ids
+from layouts.alert_filters import OPEN_STATES
 from layouts.components import domain_title, format_time, page_layout, tab_title
 from layouts.livemap import basemap_layers
 
 PATH = "/alerts"
 PAGE_ROLES = roles.PAGE_BY_PATH[PATH].roles
 LIST_LIMIT = 200
-OPEN_STATES = ["active_unack", "active_ack", "cleared_unack"]
 
 
 
@@ -120,17 +122,6 @@ def _rules_status() -> html.Div:
     return html.Div(children, id=ids.ALERTS_RULES_STATUS, className="rules-status")
 
 
-def _assignable_users() -> list[str]:
-    """Enabled users an operator may assign an alert to (none for other roles)."""
-    principal = current_principal()
-    if principal is None or principal.role not in alerts.ACT_ON_ALL:
-        return []
-    try:
-        return admin.enabled_users(redis_client())
-    except redis.RedisError:
-        return []
-
-
 @page_layout(PATH)
 def layout(alert: str | None = None, **_query: str) -> html.Div:
     """Counts, filters, the alert list and the sheet of the alert picked (``?alert=<id>`` opens
@@ -143,7 +134,8 @@ def layout(alert: str | None = None, **_query: str) -> html.Div:
     cards, shown = _first_cards(domains)
     return html.Div(className="alerts-page", children=[
         html.H1(i18n.t("page./alerts"), id=ids.PAGE_TITLE),
-        alert_panel.panel(compact=True),
+        alert_panel.panel(compact=True, pickable=True),
+        *alert_filters.pick_parts(),
         _rules_status(),
         # On a phone the filters fold behind one control (assets/phone.css shows them on a desk).
         html.Details(id=ids.ALERTS_FILTERS_TOGGLE, className="phone-fold filters-fold", children=[
@@ -160,12 +152,12 @@ def layout(alert: str | None = None, **_query: str) -> html.Div:
                          placeholder=i18n.t("alerts.all_states"),
                          options=_labelled("alert_state", STATES),
                          searchable=False),
-        ])]),
+        ]), alert_filters.order_control()]),
         _raise_form() if raisers else html.Div(),
         alert_bulk.bar(),
         html.Div(className="alerts-layout", children=[
             html.Div(cards, id=ids.ALERTS_LIST, className="alert-cards", role="list"),
-            _detail_sheet(_assignable_users()),
+            _detail_sheet(),
         ]),
         dcc.Store(id=ids.ALERTS_SHOWN, data=shown),
         dcc.Store(id=ids.ALERT_SELECTED, data=opened),
@@ -179,13 +171,14 @@ def _first_cards(domains: list[str]) -> tuple[list[Any], Any]:
     trip. The signature makes refresh_list skip redrawing what is already there."""
     try:
         r = redis_client()
-        signature = [screens.version(r), domains, [], list(OPEN_STATES)]
-        return _cards(r, domains, [], list(OPEN_STATES)), signature
+        order = alert_filters.ORDER_DEFAULT
+        signature = [screens.version(r), domains, [], list(OPEN_STATES), order, None]
+        return _cards(r, domains, [], list(OPEN_STATES), order=order), signature
     except redis.RedisError:
         return [], None
 
 
-def _detail_sheet(users: list[str]) -> html.Aside:
+def _detail_sheet() -> html.Aside:
     """The picked alert: actions first (so acknowledging is the second tap), map, timeline."""
     return html.Aside(id=ids.ALERT_DETAIL, className="alert-detail", children=[
         html.Button(i18n.t("alerts.close"), id=ids.ALERT_DETAIL_CLOSE, className="btn-link detail-close",
@@ -209,14 +202,8 @@ def _detail_sheet(users: list[str]) -> html.Aside:
                     children=html.Button(i18n.t("alerts.take_over"), id=ids.ALERT_TAKEOVER,
                                          className="btn btn-secondary", hidden=True)),
             ]),
-            # Operators hand an alert to someone; everybody else claims it for themselves.
-            html.Div(id=ids.ALERT_ASSIGN_ROW, className="action-row assign-row", hidden=not users,
-                     children=[
-                dcc.Dropdown(id=ids.ALERT_ASSIGN_USER, options=users,
-                             placeholder=i18n.t("alerts.assign_placeholder"),
-                             clearable=True, className="assign-user"),
-                html.Button(i18n.t("alerts.assign"), id=ids.ALERT_ASSIGN, className="btn btn-secondary"),
-            ]),
+            # Operators hand an alert to someone who may act on it; everybody else claims it.
+            alert_assign.row(),
         ]),
         html.Div(id=ids.ALERT_RESULT, role="status", className="action-result"),
         # The map is made when an alert is opened (_map): a page with no Graph on it never loads
@@ -265,9 +252,13 @@ def _declare_link(alert_id: str, component_id: str | None = None) -> dcc.Link:
 
 
 def _cards(r: redis.Redis, domains: list[str], severities: list[str],
-           states: list[str], ticked: frozenset[str] = frozenset()) -> list[Any]:
+           states: list[str], ticked: frozenset[str] = frozenset(), *,
+           order: str = alert_filters.ORDER_DEFAULT, escalated: bool = False) -> list[Any]:
     found = alerts.list_alerts(r, domains=domains or None, severities=severities or None,
-                               states=states or None, limit=LIST_LIMIT)
+                               states=states or None, limit=LIST_LIMIT if not escalated else 100_000,
+                               order=order)
+    if escalated:  # a count of the escalated column picked: its open escalated alerts
+        found = [a for a in found if a.get("escalated") and a["state"] != CLOSED][:LIST_LIMIT]
     if not found:
         return [html.P(i18n.t("alerts.none_match"), className="muted")]
     principal = current_principal()
@@ -279,13 +270,17 @@ def _cards(r: redis.Redis, domains: list[str], severities: list[str],
 
 @require_roles(PAGE_ROLES)
 def refresh_list(_panel_version: int | None, domains: list[str] | None,
-                 severities: list[str] | None, states: list[str] | None,
-                 shown: Any, ticked: list[Any] | None = None) -> tuple[Any, Any]:
-    """Redraw the list when an alert or a filter changed (the panel's version store moves on
-    every alert change, so the list needs no timer of its own); ticked cards stay ticked."""
+                 severities: list[str] | None, states: list[str] | None, order: str | None,
+                 picked: Any, shown: Any, ticked: list[Any] | None = None) -> tuple[Any, Any]:
+    """Redraw the list when an alert, a filter, the order or the count picked changed (the
+    panel's version store moves on every alert change, so the list needs no timer of its own);
+    ticked cards stay ticked."""
     try:
         r = redis_client()
-        signature = [screens.version(r), domains or [], severities or [], states or []]
+        order = alert_filters.order_of(order)
+        escalated = alert_filters.escalated_only(picked)
+        signature = [screens.version(r), domains or [], severities or [], states or [], order,
+                     picked if escalated else None]
         if signature == shown:
             if ctx.triggered_id is None:
                 # The first call after the page came with these cards (_first_cards): answer
@@ -294,8 +289,8 @@ def refresh_list(_panel_version: int | None, domains: list[str] | None,
                 return no_update, signature
             raise PreventUpdate
         kept = alert_bulk.ticked_ids(ticked)
-        return (_cards(r, list(domains or []), list(severities or []), list(states or []), kept),
-                signature)
+        return (_cards(r, list(domains or []), list(severities or []), list(states or []), kept,
+                       order=order, escalated=escalated), signature)
     except redis.RedisError:
         raise PreventUpdate from None
 
@@ -492,6 +487,8 @@ def act(_ack: int | None, _claim: int | None, _note: int | None, _resolve: int |
                    addr=client_addr())
     except alerts.AlertNotFound:
         return html.Span(i18n.t("alerts.gone"), className="error"), no_update
+    except alerts.NotAssignable as exc:  # someone who could not act on it (issue 19)
+        return alert_assign.refused(exc), no_update
     except alerts.NotPermitted as exc:
         # Lower case: the name sits mid-sentence in English; Chinese has no case to change.
         domain = domain_title(exc.domain).lower()
@@ -547,11 +544,14 @@ def register(app: dash.Dash) -> None:
     """Register the page with Dash Pages, its callbacks and the shared alert panel's."""
     alert_panel.register(app)
     alert_bulk.register(app)
+    alert_assign.register(app)
+    alert_filters.register(app)
     dash.register_page(__name__, path=PATH, name="Alerts", title=tab_title(PATH),
                        layout=layout)
     app.callback(Output(ids.ALERTS_LIST, "children"), Output(ids.ALERTS_SHOWN, "data"),
                  Input(ids.ALERT_PANEL_SHOWN, "data"), Input(ids.ALERTS_FILTER_DOMAIN, "value"),
                  Input(ids.ALERTS_FILTER_SEVERITY, "value"), Input(ids.ALERTS_FILTER_STATE, "value"),
+                 Input(ids.ALERTS_ORDER, "value"), Input(ids.ALERTS_COUNT_PICKED, "data"),
                  State(ids.ALERTS_SHOWN, "data"),
                  State({"type": ids.ALERT_SELECT, "index": ALL}, "value"))(refresh_list)
     app.callback(Output(ids.ALERT_SELECTED, "data"),

@@ -115,6 +115,12 @@ ALERT_ASSIGN_USER = "alert-assign-user"
 ALERT_ASSIGN = "alert-assign"
 ALERT_ASSIGN_ROW = "alert-assign-row"
 ALERT_SEEN_ASSIGNEE = "alert-seen-assignee"  # the assignee the sheet showed (for a reassignment)
+# /alerts, the desk (issue 19): the list's order and the counts that filter it
+# (layouts/alert_filters.py); the assign list holds only who may act (layouts/alert_assign.py).
+ALERTS_ORDER = "alerts-order"
+ALERT_COUNT_PICK = "alert-count-pick"  # pattern-matching type: a count of the panel's table
+ALERTS_COUNT_PICKED = "alerts-count-picked"  # the count picked: {severity, column} or None
+ALERTS_COUNT_NOTE = "alerts-count-note"  # what the picked count shows, and how to show all
 
 # The wall (layouts/wall.py, layouts/wall_tiles.py, assets/wall.js).
 WALL = "wall"
@@ -298,6 +304,14 @@ ADMIN_AUDIT_OLDER = "admin-audit-older"
 ADMIN_AUDIT_NEWEST = "admin-audit-newest"
 ADMIN_AUDIT_PAGE = "admin-audit-page"  # where the next older page starts, and its number
 ADMIN_AUDIT_PAGE_NO = "admin-audit-page-no"
+
+# Admin page, the feeds and the rules and SOP files (layouts/admin_feeds.py, admin_files.py, issue 19).
+ADMIN_FEEDS = "admin-feeds"  # the feeds' table with their health and dead letters
+ADMIN_FEED_RESULT = "admin-feed-result"
+ADMIN_FEEDS_RELOAD = "admin-feeds-reload"  # reads the feeds' health again
+ADMIN_FEED_PAUSE = "admin-feed-pause"  # pattern-matching type of a confirmed pause: {"type", "feed"}
+ADMIN_FEED_RESUME = "admin-feed-resume"  # pattern-matching type of a resume button: {"type", "feed"}
+ADMIN_FILES = "admin-files"  # the rules file and the SOP catalogue, as checked
 
 # issue 19 (one truth): the overview's line of domain statuses, judged as /official judges them
 OVERVIEW_STATUS = "overview-status"

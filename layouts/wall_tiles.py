@@ -38,6 +38,7 @@ TEXT: dict[str, str] = {
     "down": "down",
     "ok": "ok",
     "waiting": "waiting for first data",
+    "paused": "paused",
     "no_feeds": "No feeds configured",
     "feeds": "Feeds",
     "trend": "24 h trend of {title}",

@@ -6,8 +6,8 @@ resolve, list, ...). The rules live in ``app.alerts.rules`` (loading), ``app.ale
 export in ``app.alerts.cap_export``; the vocabulary (severities, states) in ``app.model.alerts``.
 """
 
-from app.alerts.actions import ACTIONS, MAX_BULK, BulkResult, acknowledge_many, act
-from app.alerts.errors import AlertError, AlertNotFound, Conflict, NotPermitted
+from app.alerts.actions import ACTIONS, MAX_BULK, BulkResult, acknowledge_many, act, assignees
+from app.alerts.errors import AlertError, AlertNotFound, Conflict, NotAssignable, NotPermitted
 from app.alerts.grouping import assign_groups
 from app.alerts.lifecycle import (
                                   SYSTEM_ACTOR,
@@ -27,19 +27,24 @@ from app.alerts.lifecycle import (
 from app.alerts.policy import (
     ACT_ON_ALL,
     ACTORS,
+    ASSIGNEE_DISABLED,
+    ASSIGNEE_UNKNOWN,
     RAISERS,
     REFUSED_DOMAIN,
     REFUSED_ROLE,
     acting_domains,
+    assignee_refusal,
     may_act,
     refusal,
 )
-from app.alerts.queries import counts, get_alert, list_alerts, timeline, to_json
+from app.alerts.queries import ORDERS, attention_order, counts, get_alert, list_alerts, timeline, to_json
 
-__all__ = ["ACTIONS", "ACTORS", "ACT_ON_ALL", "AlertError", "AlertNotFound", "BulkResult",
-           "Conflict", "MAX_BULK", "NotPermitted", "RAISERS", "REFUSED_DOMAIN", "REFUSED_ROLE",
+__all__ = ["ACTIONS", "ACTORS", "ACT_ON_ALL", "ASSIGNEE_DISABLED", "ASSIGNEE_UNKNOWN", "AlertError",
+           "AlertNotFound", "BulkResult", "Conflict", "MAX_BULK", "NotAssignable", "NotPermitted",
+           "ORDERS", "RAISERS", "REFUSED_DOMAIN", "REFUSED_ROLE",
            "Raised", "SYSTEM_ACTOR",
            "SYSTEM_ADDR", "acknowledge", "acknowledge_many", "act", "acting_domains", "add_note",
-           "assign", "assign_groups", "claim", "clear", "counts", "escalate", "get_alert",
+           "assign", "assign_groups", "assignee_refusal", "assignees", "attention_order", "claim",
+           "clear", "counts", "escalate", "get_alert",
            "list_alerts", "may_act", "raise_alert", "raise_manual", "refusal", "resolve",
            "take_over", "timeline", "to_json"]

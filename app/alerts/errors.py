@@ -27,3 +27,25 @@ class NotPermitted(AlertError):
     def __init__(self, domain: str) -> None:
         super().__init__(f"your role may not act on alerts of the {domain} domain")
         self.domain = domain
+
+
+class NotAssignable(AlertError):
+    """The user named may not be given this alert: ``user`` says who, ``why`` why not (one of
+    app.alerts.policy's ASSIGNEE_* codes), ``role`` their role, ``domains`` the domains they act on
+    and ``domain`` the alert's."""
+
+    def __init__(self, user: str, why: str, *, role: str = "", domains: tuple[str, ...] = (),
+                 domain: str = "") -> None:
+        reasons = {
+            "unknown": f"there is no user '{user}'",
+            "disabled": f"'{user}' is disabled",
+            "role": f"'{user}' may not be assigned alerts: the {role} role does not act on them",
+            "domain": f"'{user}' may not be assigned this {domain} alert: they act on "
+                      f"{', '.join(domains) or 'no'} alerts only",
+        }
+        super().__init__(reasons.get(why, f"'{user}' may not be assigned this alert"))
+        self.user = user
+        self.why = why
+        self.role = role
+        self.domains = domains
+        self.domain = domain

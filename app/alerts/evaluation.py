@@ -25,7 +25,7 @@ from app.kpis import status as kpi_status
 from app.model.alerts import SEVERITIES
 from app.model.cap import cap_id, map_severity
 from app.model.domains import DOMAINS
-from app.model.feeds import STALE_STATES, feed_state
+from app.model.feeds import STALE_STATES, UNJUDGED_STATES, feed_state
 from app.model.geo import area_center
 
 log = logging.getLogger("cityops.rules")
@@ -123,11 +123,12 @@ def _threshold_conditions(rule: ThresholdRule, inputs: store.alerts.RuleInputs,
 def _stale_conditions(rules: RuleSet, inputs: store.alerts.RuleInputs, now: float) -> list[Condition]:
     """One condition per source host (a feed without a URL, or alone on its host, is its own
     source): one outage that makes several feeds of a host stale is one alert to acknowledge,
-    naming the feeds; another feed of the host going stale later raises it again, updated."""
+    naming the feeds; another feed of the host going stale later raises it again, updated. A
+    feed an admin paused is not judged: its alert clears and none is raised while it stays so."""
     groups: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for feed, row in sorted(inputs.feeds.items()):
         state = feed_state(row, now)
-        if state == "waiting":
+        if state in UNJUDGED_STATES:  # no first data yet, or paused by an admin (issue 19)
             continue
         source = str(row.get("source") or "")
         groups.setdefault(f"source:{source}" if source else feed, []).append((feed, state, row))

@@ -1,5 +1,8 @@
 """Who may do what to alerts: operators and admins act on every alert, emergency staff on their domains.
 
+Whom an alert may be assigned to follows the same rule (issue 19): an enabled user who could act
+on it themselves (``assignee_refusal``), so the desk never hands work to someone who cannot do it.
+
 The one place that says what a user's domains mean (docs/security.md, "Emergency staff and their
 domains"): an emergency user acts on the domains stored on the account, and an account with no
 domains stored acts on every domain, as the CLI (`--domains`: "default all"), the admin page
@@ -55,3 +58,30 @@ def refusal(principal: Principal | None, alert: Mapping[str, Any]) -> str | None
     if principal is None or principal.role not in ACTORS:
         return REFUSED_ROLE
     return REFUSED_DOMAIN
+
+
+# Why a user may not be given an alert (the page says it in the reader's language; the API
+# answers 400 naming `user`): no such user, a disabled account, a role that only reads, or an
+# alert outside the domains set on the account.
+ASSIGNEE_UNKNOWN = "unknown"
+ASSIGNEE_DISABLED = "disabled"
+
+
+def user_principal(user: Mapping[str, Any]) -> Principal:
+    """The principal a stored user's public fields (app.accounts.admin.get_user) would act as."""
+    domains = tuple(d for d in str(user.get("domains") or "").split(",") if d)
+    return Principal(name=str(user.get("name") or ""), role=str(user.get("role") or ""),
+                     domains=domains)
+
+
+def assignee_refusal(user: Mapping[str, Any] | None, alert: Mapping[str, Any]) -> str | None:
+    """None when ``user`` (public fields of a stored user, None for no such user) may be given
+    ``alert``, else why not: ASSIGNEE_UNKNOWN, ASSIGNEE_DISABLED, REFUSED_ROLE or REFUSED_DOMAIN.
+
+    The same rule as acting: an enabled user whose role acts on alerts and whose domains hold the
+    alert's (no domains stored: every domain)."""
+    if user is None:
+        return ASSIGNEE_UNKNOWN
+    if user.get("disabled") == "1":
+        return ASSIGNEE_DISABLED
+    return refusal(user_principal(user), alert)

@@ -1,15 +1,28 @@
-"""Reading alerts: the API form of one, filtered lists (grouped by area), timelines and counts."""
+"""Reading alerts: the API form of one, filtered lists (grouped by area), timelines and counts.
+
+The one place for the order of what needs attention (issue 19, docs/alerts.md "Order"):
+``attention_order`` sorts /alerts by default and the wall's panel; the API's lists stay newest
+unacknowledged first (``newest_unacked_first``), which their paging cursors rely on.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import orjson
 import redis
 
 from app import store
 from app.alerts.grouping import assign_groups
-from app.model.alerts import ALERT_ID, CLOSED, SEVERITIES, STATES, newest_unacked_first
+from app.model.alerts import (
+    ALERT_ID,
+    CLOSED,
+    SEVERITIES,
+    SEVERITY_RANK,
+    STATES,
+    UNACKED,
+    newest_unacked_first,
+)
 
 _FLOAT_FIELDS = ("first_seen", "last_seen", "opened_at", "acked_at", "assigned_at", "cleared_at",
                  "closed_at", "resolved_at", "escalated_at", "updated_at")
@@ -47,6 +60,31 @@ def to_json(row: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+# -- the order of what needs attention ------------------------------------------------------------
+# Within a severity: waiting for someone (still active before cleared), then owned ones, closed last.
+ATTENTION_STATE_RANK: dict[str, int] = {"active_unack": 0, "cleared_unack": 1, "active_ack": 2,
+                                        CLOSED: 3}
+
+
+def attention_order(alert: Mapping[str, Any]) -> tuple[int, int, int, float, str]:
+    """Sort key, most in need of attention first: escalated alerts nobody has acknowledged yet;
+    then by severity (critical, major, minor, warning, info); then unacknowledged before
+    acknowledged (an active one before a cleared one); then the one waiting longest first (since
+    it opened or reopened); the id breaks ties. Closed alerts come after every open one.
+
+    An escalated alert someone has since acknowledged has an owner: it sorts by its severity."""
+    state = alert.get("state", "")
+    tier = 2 if state == CLOSED else 0 if alert.get("escalated") and state in UNACKED else 1
+    since = alert.get("opened_at") or alert.get("first_seen") or alert.get("last_seen") or 0.0
+    return (tier, SEVERITY_RANK.get(alert.get("severity", ""), 9),
+            ATTENTION_STATE_RANK.get(state, 9), float(since), str(alert.get("id", "")))
+
+
+# How a list may be sorted: most in need of attention first, or newest unacknowledged first.
+ORDERS: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {
+    "attention": attention_order, "newest": newest_unacked_first}
+
+
 def get_alert(r: redis.Redis, alert_id: str) -> dict[str, Any] | None:
     """One alert (API form), or None (also for anything that is not an alert id)."""
     row = store.alerts.read_alert(r, alert_id) if ALERT_ID.match(alert_id) else None
@@ -55,8 +93,10 @@ def get_alert(r: redis.Redis, alert_id: str) -> dict[str, Any] | None:
 
 def list_alerts(r: redis.Redis, *, states: Iterable[str] | None = None,
                 domains: Iterable[str] | None = None, severities: Iterable[str] | None = None,
-                open_only: bool = False, limit: int = 200) -> list[dict[str, Any]]:
-    """Alerts matching the filters (None: any), newest unacknowledged first, grouped by area.
+                open_only: bool = False, limit: int = 200,
+                order: str = "newest") -> list[dict[str, Any]]:
+    """Alerts matching the filters (None: any), grouped by area, in ``order`` (ORDERS):
+    "newest" unacknowledged first, or "attention" (``attention_order``); the first ``limit``.
 
     Grouping looks at every open alert, so a member is grouped even when its warning is
     filtered out of the answer.
@@ -74,7 +114,7 @@ def list_alerts(r: redis.Redis, *, states: Iterable[str] | None = None,
     picked = [a for a in rows if (not state_set or a["state"] in state_set)
               and (not domain_set or a["domain"] in domain_set)
               and (not severity_set or a["severity"] in severity_set)]
-    return sorted(picked, key=newest_unacked_first)[:limit]
+    return sorted(picked, key=ORDERS.get(order, newest_unacked_first))[:limit]
 
 
 def timeline(r: redis.Redis, alert_id: str) -> list[dict[str, Any]]:

@@ -125,7 +125,7 @@ class MapSettings:
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """The demo city ([demo]): how large it is and its seed."""
+    """The demo city ([demo]): how large it is, its seed and how often an ordinary incident happens."""
 
     vehicles: int = setting(300, "CITYOPS_DEMO_VEHICLES", parse_int(1, 50_000),
                             "an integer from 1 to 50000")
@@ -138,6 +138,10 @@ class DemoSettings:
                               "an integer from 0 to 2000")
     requests: int = setting(200, "CITYOPS_DEMO_REQUESTS", parse_int(0, 100_000),
                             "an integer from 0 to 100000")
+    # issue 19: an ordinary incident (a main break, a bus breakdown, a full hospital, a flooded
+    # underpass) about this often, the first within two minutes; none while a scenario plays.
+    trickle_minutes: float = setting(5.0, "CITYOPS_DEMO_TRICKLE_MINUTES", parse_float(0.0, 1440.0),
+                                     "a number of minutes from 0 (no incidents) to 1440")
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "feed_state.stale": ("stale", "数据过期"),
     "feed_state.down": ("down", "中断"),
     "feed_state.waiting": ("waiting", "等待中"),
+    "feed_state.paused": ("paused", "已暂停"),  # an admin paused it (issue 19)
     # -- KPI status --------------------------------------------------------------------------------
     "kpi_status.ok": ("ok", "正常"),
     "kpi_status.warn": ("warn", "预警"),
@@ -108,7 +109,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "wall.city": ("City", "全市"),
     "wall.no_data": ("No data yet", "暂无数据"),
     "alerts.count_hint": ("times this condition occurred", "该情况发生的次数"),
-    "alerts.sound": ("Sound:", "声音："),
+    "alerts.sound": ("Sound, for every screen:", "所有屏幕的声音："),
     "alerts.sound_list": ("Sound: {severities}", "声音：{severities}"),
     "alerts.sound_none": ("Sound: off", "声音：关闭"),
     "alerts.sound_switch": ("{severity}: {state}", "{severity}：{state}"),
@@ -133,6 +134,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "wall.down": ("down", "中断"),
     "wall.ok": ("ok", "正常"),
     "wall.waiting": ("waiting for first data", "等待首批数据"),
+    "wall.paused": ("paused", "已暂停"),
     "wall.no_feeds": ("No feeds configured", "未配置数据源"),
     "wall.feeds": ("Feeds", "数据源"),
     "wall.trend": ("24 h trend of {title}", "{title} 24 小时趋势"),
@@ -320,6 +322,28 @@ CATALOG: dict[str, tuple[str, str]] = {
     "alerts.bulk_gone": ("{title}: no longer exists", "{title}：已不存在"),
     "alerts.bulk_unknown": ("an alert", "一条告警"),
     "alerts.bulk_more": ("and {count} more", "另有 {count} 条"),
+    # -- the desk (issue 19): whom an alert may go to, the list's order, counts that filter it ------
+    "alerts.assignee_option": ("{user} ({role})", "{user}（{role}）"),
+    "alerts.assign_nobody": ("Nobody else may act on this alert", "没有其他可处理此告警的用户"),
+    "alerts.not_assignable_unknown": ("Not assigned: there is no user {user}.",
+                                      "未指派：不存在用户 {user}。"),
+    "alerts.not_assignable_disabled": ("Not assigned: the account of {user} is disabled.",
+                                       "未指派：{user} 的账号已停用。"),
+    "alerts.not_assignable_role": ("Not assigned: {user} is {role}, a role that reads alerts but "
+                                   "does not act on them.",
+                                   "未指派：{user} 的角色是{role}，只能查看告警，不能处理。"),
+    "alerts.not_assignable_domain": ("Not assigned: {user} acts on {domains} alerts only, and this "
+                                     "one is a {domain} alert.",
+                                     "未指派：{user} 只能处理以下领域的告警：{domains}；"
+                                     "此告警属于{domain}领域。"),
+    "alerts.order": ("Order", "排序"),
+    "alerts.order_attention": ("Needs attention first", "最需处理的在前"),
+    "alerts.order_newest": ("Newest unacknowledged first", "未确认的最新告警在前"),
+    "alerts.count_pick": ("{count} {severity} alert(s), {column}: show only these",
+                          "{severity}告警（{column}）{count} 条：仅显示这些"),
+    "alerts.count_picked": ("Showing only {severity} alerts, {column}. Press the count again to "
+                            "show every open alert.",
+                            "仅显示{severity}告警（{column}）。再次点击该数字可显示全部未关闭告警。"),
     # -- city status (layouts/official.py, app/report.py) ----------------------------------------
     "city_status.green": ("Normal", "正常"),
     "city_status.amber": ("Attention", "关注"),
@@ -1199,6 +1223,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "audit_log.action.task_auto": ("a task done by the system", "系统自动完成任务"),
     "audit_log.action.task_escalate": ("escalated an overdue task", "升级超时任务"),
     "audit_log.action.retention": ("removed old records", "清理过期记录"),
+    "audit_log.action.feed_pause": ("paused a feed", "暂停数据源"),
+    "audit_log.action.feed_resume": ("resumed a feed", "恢复数据源"),
     "audit_log.alert_step": ("alert: {step}", "告警：{step}"),
     "audit_log.incident_step": ("incident: {step}", "事件：{step}"),
     "audit_log.task_step": ("task: {step}", "任务：{step}"),
@@ -1227,6 +1253,63 @@ CATALOG: dict[str, tuple[str, str]] = {
     "audit_log.page": ("Page {page}", "第 {page} 页"),
     "audit_log.bad_actor": ("Who: at most 64 characters of text.", "操作人：最多 64 个字符。"),
     "audit_log.bad_filter": ("Choose the filters from the lists.", "请从列表中选择筛选条件。"),
+    # -- /admin: feeds, and the rules and SOP files (layouts/admin_feeds.py, admin_files.py, issue 19)
+    "admin.feeds": ("Feeds", "数据源"),
+    "admin_feeds.intro": ("Every configured feed with its health and the rows it rejected. A paused "
+                          "feed is not polled and raises no stale alert; once resumed it is polled "
+                          "again within one poll.",
+                          "所有已配置的数据源及其健康状况和拒收记录。暂停的数据源不再采集，也不会触发"
+                          "数据过期告警；恢复后将在一个采集周期内重新采集。"),
+    "admin_feeds.col_feed": ("Feed", "数据源"),
+    "admin_feeds.col_domain": ("Domain", "领域"),
+    "admin_feeds.col_state": ("State", "状态"),
+    "admin_feeds.col_success": ("Last success", "最近成功"),
+    "admin_feeds.col_error": ("Last error", "最近错误"),
+    "admin_feeds.col_rejected": ("Rejected rows", "拒收记录"),
+    "admin_feeds.col_actions": ("Actions", "操作"),
+    "admin_feeds.never": ("never", "从未"),
+    "admin_feeds.no_error": ("none", "无"),
+    "admin_feeds.error_at": ("at {time}", "时间 {time}"),
+    "admin_feeds.paused_by": ("paused by {user} at {time}", "{user} 于 {time} 暂停"),
+    "admin_feeds.rejected_count": ("{count} kept", "保留 {count} 条"),
+    "admin_feeds.newest_rejected": ("the newest {count}", "最新 {count} 条"),
+    "admin_feeds.rejected_row": ("{time}: {reason}", "{time}：{reason}"),
+    "admin_feeds.pause": ("Pause", "暂停"),
+    "admin_feeds.resume": ("Resume", "恢复"),
+    "admin_feeds.pause_confirm": ("Pause feed {feed}? It is not polled until it is resumed, and "
+                                  "its data grows old meanwhile.",
+                                  "暂停数据源 {feed}？恢复之前不再采集，其数据会逐渐过时。"),
+    "admin_feeds.paused": ("Feed {feed} is paused.", "数据源 {feed} 已暂停。"),
+    "admin_feeds.resumed": ("Feed {feed} is resumed; it is polled again within one poll.",
+                            "数据源 {feed} 已恢复，将在一个采集周期内重新采集。"),
+    "admin_feeds.already_paused": ("Feed {feed} was already paused.", "数据源 {feed} 已处于暂停状态。"),
+    "admin_feeds.not_paused": ("Feed {feed} was not paused.", "数据源 {feed} 未处于暂停状态。"),
+    "admin_feeds.unknown": ("There is no feed of that name.", "没有该名称的数据源。"),
+    "admin_feeds.none": ("No feed is configured and none has reported yet.",
+                         "尚未配置数据源，也没有数据源上报。"),
+    "admin_feeds.reload": ("Read again", "重新读取"),
+    "admin.files": ("Rules and SOP files", "规则与 SOP 文件"),
+    "admin_files.intro": ("The files the runner reads, checked as `cityops rules check` and "
+                          "`cityops sop check` check them. Read-only: a city's own file is changed "
+                          "on the server.",
+                          "运行程序读取的文件，按 `cityops rules check` 和 `cityops sop check` 的方式"
+                          "检查。只读：本市的文件需在服务器上修改。"),
+    "admin_files.rules": ("Alert rules", "告警规则"),
+    "admin_files.sop": ("SOP catalogue", "SOP 目录"),
+    "admin_files.file": ("File", "文件"),
+    "admin_files.contents": ("Contents", "内容"),
+    "admin_files.check": ("Check", "检查"),
+    "admin_files.default": ("the shipped default ({file})", "随附的默认文件（{file}）"),
+    "admin_files.own": ("the city's own file: {file}", "本市的文件：{file}"),
+    "admin_files.rules_counts": ("{rules} threshold rules", "{rules} 条阈值规则"),
+    "admin_files.sop_counts": ("{types} incident types with {steps} steps, {departments} departments",
+                               "{types} 种事件类型，共 {steps} 个步骤，{departments} 个部门"),
+    "admin_files.ok": ("ok: the file is valid", "通过：文件有效"),
+    "admin_files.failed": ("the file does not validate; the check says:", "文件未通过校验，检查结果："),
+    "admin_files.rules_kept": ("The runner keeps the rules it had before (the shipped defaults if "
+                               "none).", "运行程序继续使用此前的规则（若无则使用默认规则）。"),
+    "admin_files.sop_kept": ("The runner keeps the catalogue it had before (the shipped default if "
+                             "none).", "运行程序继续使用此前的目录（若无则使用默认目录）。"),
     # issue 19 (one truth): small samples, and the domain's status on the wall and the overview
     "reason.small_sample": ("{reason}, small sample", "{reason}，样本量小"),
     "wall.small_sample": ("small sample", "样本量小"),

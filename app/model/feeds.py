@@ -1,4 +1,5 @@
-"""Feed health as every screen shows it: ok, stale, down or waiting, judged against the freshness budget."""
+"""Feed health as every screen shows it: ok, stale, down, waiting or paused, judged against the
+freshness budget (a feed an admin paused is paused, never stale or down: issue 19)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from urllib.parse import urlsplit
 
 DOWN_AFTER_FAILURES = 3
 STALE_STATES = frozenset({"stale", "down"})
+# Every state a feed can be in; "waiting" (no first success yet, still within budget) and "paused"
+# (an admin stopped its polling) say nothing about the feed's source, so no alert judges them.
+FEED_STATES: tuple[str, ...] = ("ok", "stale", "down", "waiting", "paused")
+UNJUDGED_STATES = frozenset({"waiting", "paused"})
 
 
 def feed_source(url: object) -> str:
@@ -30,7 +35,7 @@ class FeedHealth:
     feed: str
     domain: str
     adapter: str
-    state: str  # "ok", "stale", "down" or "waiting" (never succeeded yet, still within budget)
+    state: str  # "ok", "stale", "down", "waiting" (never succeeded yet, still within budget), "paused"
     last_success: float | None
     last_attempt: float | None
     last_error: str
@@ -42,6 +47,9 @@ class FeedHealth:
     interval_s: float
     freshness_budget_s: float
     owner: str
+    paused: bool = False  # an admin paused it: the runner does not poll it (issue 19)
+    paused_at: float | None = None
+    paused_by: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form (GET /api/v1/feeds, `cityops feeds --json`)."""
@@ -57,10 +65,16 @@ def _num(row: dict[str, str], key: str) -> float | None:
 
 
 def feed_state(row: dict[str, str], now: float) -> str:
-    """ok / stale / down / waiting for a stored health record at time ``now``."""
+    """ok / stale / down / waiting / paused for a stored health record at time ``now``."""
+    if row.get("paused") == "1":
+        return "paused"
     budget = _num(row, "freshness_budget_s") or 0.0
     last_success = _num(row, "last_success")
     failures = int(row.get("consecutive_failures") or 0)
+    resumed, attempted = _num(row, "resumed_at"), _num(row, "last_attempt")
+    if resumed is not None and (attempted is None or attempted < resumed) and \
+            now - resumed <= budget:
+        return "waiting"  # resumed, its first poll still to come: not stale for having paused
     if row.get("fatal") == "1":
         return "down"
     if last_success is None:
@@ -84,4 +98,5 @@ def health_of(row: dict[str, str], now: float) -> FeedHealth:
         accepted=int(row.get("accepted") or 0), rejected=int(row.get("rejected") or 0),
         lag_s=_num(row, "lag_s"), interval_s=_num(row, "interval_s") or 0.0,
         freshness_budget_s=_num(row, "freshness_budget_s") or 0.0,
-        owner=row.get("owner", ""))
+        owner=row.get("owner", ""), paused=row.get("paused") == "1",
+        paused_at=_num(row, "paused_at"), paused_by=row.get("paused_by", ""))

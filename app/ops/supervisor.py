@@ -146,6 +146,7 @@ class Supervisor:
         self.demo = demo
         self.scenario = scenario
         self.scenario_start: float | None = None
+        self.trickle_start: float | None = None
         self.access_log = access_log
         self.stopping = False
         self.embedded: EmbeddedRedis | None = None
@@ -225,6 +226,12 @@ class Supervisor:
             # Fixed at the first start, so a restarted simulator resumes the same timeline.
             self.scenario_start = self.scenario_start or time.time()
             argv += ["--scenario", self.scenario, "--scenario-start", f"{self.scenario_start:.0f}"]
+        if self.settings.demo.trickle_minutes > 0:
+            # The ordinary incidents (issue 19), also fixed at the first start; the simulator
+            # plays none while a scenario does.
+            self.trickle_start = self.trickle_start or time.time()
+            argv += ["--trickle-minutes", f"{self.settings.demo.trickle_minutes:g}",
+                     "--trickle-start", f"{self.trickle_start:.0f}"]
         return Child("simulator", lambda: self._spawn(argv))
 
     def _runner_child(self) -> Child:

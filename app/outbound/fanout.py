@@ -21,6 +21,7 @@ from app import store
 from app.alerts.queries import get_alert
 from app.config import Settings
 from app.live.feeds import read_health
+from app.model.feeds import UNJUDGED_STATES
 from app.model.outbound import Receiver
 from app.outbound import events, mail, notices
 from app.outbound.incident_events import IncidentFanout
@@ -115,7 +116,7 @@ class Fanout:
                       fanned: Fanned) -> None:
         announced = store.outbound.read_feed_states(r)
         for health in read_health(r, now):
-            if health.state == "waiting":
+            if health.state in UNJUDGED_STATES:  # no data yet, or paused by an admin (issue 19)
                 continue
             state = "down" if health.state in FEED_DOWN else "up"
             before = announced.get(health.feed)

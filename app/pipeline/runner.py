@@ -7,6 +7,10 @@ Redis makes sure only one runner, on any host, polls a feed at a time; a runner 
 leases when they expire, within half a freshness budget, so another runner takes the feed over
 before its data goes stale. The runner also beats a heartbeat.
 
+A feed an admin paused (app/live/feeds.py, the list in Redis) is not polled while it stays paused:
+the runner reads the list every loop, lets go of the feed's subscription, and polls it again in
+the first loop after it is resumed.
+
 Work derived from stored data (the map snapshot, KPIs, alert rules) is not the pipeline's: whoever
 starts a runner plugs it in as :class:`DerivedWork` (app/ops/runner_process.py does for
 `cityops up`), so the pipeline imports none of the services that read what it writes.
@@ -88,6 +92,7 @@ class FeedSchedule:
     failures: int = 0
     first_attempt: float | None = None
     next_retention: float = 0.0  # monotonic
+    paused: bool = False  # an admin paused it: not polled until resumed
 
 
 def backoff_delay(interval_s: float, failures: int, retry_after: float | None,
@@ -233,9 +238,12 @@ class Runner:
                         if now >= next_periodic[i]:  # alert rules, staleness and escalation
                             work(r, self.owner)
                             next_periodic[i] = now + every_s
+                    paused = store.feeds.read_paused(r) if self.schedules else {}
                     for sched in self.schedules:
                         feed = sched.adapter.feed
                         busy = feed in in_flight and not in_flight[feed].done()
+                        if self._held(sched, feed in paused, busy, now):
+                            continue
                         # Renew every loop, so a long poll does not let the lease lapse.
                         if not store.feeds.acquire_lease(r, feed, self.owner,
                                                    self._lease_ms(sched.adapter)):
@@ -262,6 +270,21 @@ class Runner:
                 except redis.RedisError:
                     pass
             r.close()
+
+    def _held(self, sched: FeedSchedule, paused: bool, busy: bool, now: float) -> bool:
+        """True while the feed is paused (its subscription closed once, when nothing is in
+        flight); at the resume the feed is due at once, whatever back-off it was waiting out."""
+        if paused:
+            if not sched.paused and not busy:
+                sched.paused = True
+                sched.adapter.close()
+                log.info("feed %s: paused", sched.adapter.feed)
+            return True
+        if sched.paused:
+            sched.paused = False
+            sched.next_due = now
+            log.info("feed %s: resumed", sched.adapter.feed)
+        return False
 
     def _poll_safely(self, r: redis.Redis, sched: FeedSchedule) -> None:
         try:

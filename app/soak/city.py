@@ -26,10 +26,11 @@ from app.store.embedded import free_port
 from app.store.link import connect
 
 # Settings field -> the variable that sets it for `up`; the defaults come from Settings itself.
-# The demo city's sizes (every [demo] setting but its seed): knob -> (environment variable, default).
+# The demo city's sizes (every [demo] setting but its seed and how often its ordinary incidents
+# come): knob -> (environment variable, default).
 DEMO_KNOBS: dict[str, tuple[str, int]] = {
     "demo_" + d.key.removeprefix("demo."): (d.env, d.default) for d in declared()
-    if d.key.startswith("demo.") and d.key != "demo.seed"}
+    if d.key.startswith("demo.") and d.key not in ("demo.seed", "demo.trickle_minutes")}
 START_TIMEOUT_S = 120.0
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0

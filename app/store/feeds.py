@@ -14,7 +14,16 @@ from app.store.scripts import script
 # -- feeds: health, dead letters, leases --------------------------------------------------------------
 DEAD_LETTER_MAXLEN = 1000
 SUMMARY_FIELDS = ("domain", "last_success", "first_attempt", "freshness_budget_s",
-                  "consecutive_failures", "fatal", "source")  # source: the feed URL's host
+                  "consecutive_failures", "fatal", "source",  # source: the feed URL's host
+                  # issue 19: while an admin has paused it; since its resume, until a new attempt
+                  "paused", "resumed_at", "last_attempt")
+
+
+def _refresh_summary(r: redis.Redis, feed: str) -> None:
+    """Copy the feed's health record into its compact summary, read at the moment of copying:
+    the copy made after the last change to the record wins, whoever made which change."""
+    r.eval(script("feed_summary", "feed_prelude"), 2, Keys.feed_health(feed), Keys.feeds_summary,
+           feed, *SUMMARY_FIELDS)
 
 
 def write_health(r: redis.Redis, feed: str, fields: Mapping[str, Any],
@@ -28,9 +37,35 @@ def write_health(r: redis.Redis, feed: str, fields: Mapping[str, Any],
             pipe.hincrby(key, "consecutive_failures", 1)
         else:
             pipe.hset(key, "consecutive_failures", 0)
-        pipe.hgetall(key)
-        record = pipe.execute()[-1]
-    r.hset(Keys.feeds_summary, feed, orjson.dumps({k: record.get(k, "") for k in SUMMARY_FIELDS}))
+        pipe.execute()
+    _refresh_summary(r, feed)
+
+
+# -- pausing a feed (issue 19) ------------------------------------------------------------------------
+def set_paused(r: redis.Redis, feed: str, paused: bool, by: str = "", at: float = 0.0) -> bool:
+    """Pause (``paused``) or resume a feed at ``at``: the runner's list, the health record's
+    "paused" (or "resumed_at") field and the summary in one step. True when this changed it (a
+    repeated pause changes nothing)."""
+    return bool(r.eval(script("feed_pause", "feed_prelude"), 4, Keys.feeds_index, Keys.feeds_paused,
+                       Keys.feed_health(feed), Keys.feeds_summary, feed, "1" if paused else "0",
+                       by, f"{at:.3f}", *SUMMARY_FIELDS))
+
+
+def read_paused(r: redis.Redis) -> dict[str, dict[str, Any]]:
+    """Paused feed -> who paused it and when (``by``, ``at``); the runner reads it every loop."""
+    out: dict[str, dict[str, Any]] = {}
+    for feed, raw in r.hgetall(Keys.feeds_paused).items():
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = {}
+        out[feed] = value if isinstance(value, dict) else {}
+    return out
+
+
+def is_known(r: redis.Redis, feed: str) -> bool:
+    """True when a runner has recorded the feed's health (or it was paused) at least once."""
+    return bool(r.sismember(Keys.feeds_index, feed))
 
 
 def read_health(r: redis.Redis) -> list[dict[str, str]]:
@@ -61,6 +96,14 @@ def read_dead_letters(r: redis.Redis, feed: str, count: int = 50) -> list[dict[s
     return [dict(f, id=i) for i, f in r.xrevrange(Keys.dead_letters(feed), count=count)]
 
 
+def dead_letter_counts(r: redis.Redis, feeds: Iterable[str]) -> dict[str, int]:
+    """How many dead letters each feed keeps (the stream is capped at about DEAD_LETTER_MAXLEN)."""
+    names = list(feeds)
+    with r.pipeline(transaction=False) as pipe:
+        for feed in names:
+            pipe.xlen(Keys.dead_letters(feed))
+        counts = pipe.execute()
+    return {feed: int(n) for feed, n in zip(names, counts, strict=True)}
 
 
 def acquire_lease(r: redis.Redis, feed: str, owner: str, ttl_ms: int) -> bool:

@@ -162,6 +162,11 @@ class Keys:
     def lease(feed: str) -> str:
         return f"co:{{feeds}}:lease:{feed}"
 
+    # hash: feed -> who paused it and when (JSON: by, at); the runner polls no feed listed here
+    # (issue 19, /admin's feeds and `cityops feeds pause`). Mirrored in the health record's
+    # "paused" field by the same transaction, so every screen judges the feed as paused.
+    feeds_paused = "co:{feeds}:paused"
+
     # Alerts: one hash tag, so every lifecycle script touches one cluster slot. Durable: no
     # live-data retention ever trims these keys (no TTL, no MAXLEN).
     alerts_index = "co:{alerts}:index"  # zset: alert id -> time of its last change

@@ -1,7 +1,8 @@
 """The demo city: a seeded Yiyang whose every feed is served in its real format over loopback HTTP.
 
 Buses (GTFS, GTFS-Realtime), ambulances (GTFS-Realtime), the water network (SensorThings API,
-SenML), hospitals (FHIR R4), service requests (Open311) and warnings (CAP), with scenarios.
+SenML), hospitals (FHIR R4), service requests (Open311) and warnings (CAP), with scenarios and a
+trickle of ordinary incidents.
 """
 
 from data_adapters.simulator.ambulances import AmbulanceService
@@ -13,9 +14,10 @@ from data_adapters.simulator.scenario import SCENARIOS, Scenario, make_scenario
 from data_adapters.simulator.server import SimulatorServer
 from data_adapters.simulator.sta import SensorThingsService
 from data_adapters.simulator.transit import Fleet, FleetState, Route, Stop, TransitNetwork
+from data_adapters.simulator.trickle import Trickle
 from data_adapters.simulator.water import WaterNetwork
 
 __all__ = ["SCENARIOS", "YIYANG", "AmbulanceService", "BBox", "CityModel", "District", "FhirService",
            "Fleet", "FleetState", "HospitalNetwork", "LonLat", "RequestBook", "Route", "Scenario",
-           "SensorThingsService", "SimulatorServer", "Stop", "TransitNetwork", "WarningFeed", "WaterNetwork",
-           "make_scenario"]
+           "SensorThingsService", "SimulatorServer", "Stop", "TransitNetwork", "Trickle", "WarningFeed",
+           "WaterNetwork", "make_scenario"]

@@ -4,7 +4,8 @@ Each hospital is a ``Location`` (type HOSP, with a position) run by an ``Organiz
 reports its bed capacity every 5 minutes as a SANER ``MeasureReport`` (measure
 CDCPatientImpactAndHospitalCapacity: numbeds, numBedsOcc, numICUBeds, numICUBedsOcc, numVent,
 numVentUse). Occupancy follows a daily pattern (admissions outpace discharges through the day:
-evening peak, morning low); in the rainstorm the hospitals fill up, the flooded district's most.
+evening peak, morning low); in the rainstorm the hospitals fill up, the flooded district's most,
+and the trickle (trickle.py) brings one hospital near capacity now and then.
 Searches return ``searchset`` Bundles paged by ``next`` links; unknown search parameters are
 ignored as FHIR's default lenient handling says.
 """
@@ -30,6 +31,7 @@ from data_adapters.simulator.patterns import (
     zone,
 )
 from data_adapters.simulator.scenario import Scenario
+from data_adapters.simulator.trickle import Trickle
 
 DEFAULT_HOSPITALS = 8
 MAX_HOSPITALS = 2_000
@@ -84,10 +86,10 @@ class HospitalNetwork:
     """The city's hospitals and their bed capacity at any time."""
 
     def __init__(self, city: CityModel, seed: int = 1, hospitals: int = DEFAULT_HOSPITALS,
-                 scenario: Scenario | None = None) -> None:
+                 scenario: Scenario | None = None, trickle: Trickle | None = None) -> None:
         if not 1 <= hospitals <= MAX_HOSPITALS:
             raise ValueError(f"hospitals must be from 1 to {MAX_HOSPITALS}")
-        self.city, self.seed, self.scenario = city, seed, scenario
+        self.city, self.seed, self.scenario, self.trickle = city, seed, scenario, trickle
         self.tz = zone(city.timezone)
         nodes = np.array(city.nodes)
         by_name = {d.name: d for d in city.districts}
@@ -140,6 +142,8 @@ class HospitalNetwork:
         if self.scenario is not None:
             rise = np.where(self.flooded[k], STORM_RISE_FLOODED, STORM_RISE_ELSEWHERE)
             occupancy = occupancy + rise * self.scenario.level("hospital_load", t)
+        if self.trickle is not None:  # a hospital near capacity now and then
+            occupancy = self.trickle.occupancy(len(self.hospitals), k, float(when), occupancy)
         occupancy = np.clip(occupancy, 0.2, 0.995)
         icu_share = np.clip(self.icu_base[k] + 0.6 * (occupancy - self.base[k])
                             + 0.04 * smooth_noise(self.seed, 89, k, t, 5400.0), 0.05, 1.0)

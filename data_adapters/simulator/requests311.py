@@ -5,7 +5,8 @@ category with an expected resolution time (its SLA), is acknowledged after 10-10
 closed after 0.15 to 1.5 times its expected time, so about a quarter run past their SLA.
 A few have no coordinates and some have multi-line descriptions or text with markup characters
 (feed text is untrusted: screens must escape it). In the rainstorm, flooding and blocked-drain
-reports pour in from the flooded district. The arrival rate is chosen so that about ``target``
+reports pour in from the flooded district; the trickle (trickle.py) reports a flooded underpass now
+and then. The arrival rate is chosen so that about ``target``
 requests are open at any time, and everything is drawn per (hour, n) from the seed, so the list
 at any time is computed, never stored.
 """
@@ -24,6 +25,7 @@ import numpy as np
 from data_adapters.simulator.city import CityModel, points_in_polygon
 from data_adapters.simulator.patterns import local_hours, request_arrivals, uniform, utc_offset, zone
 from data_adapters.simulator.scenario import Scenario
+from data_adapters.simulator.trickle import Trickle, is_underpass_report
 
 DEFAULT_REQUESTS = 200
 MAX_REQUESTS = 100_000
@@ -101,10 +103,11 @@ class RequestBook:
     """All service requests of the city at any time (``target`` open on average)."""
 
     def __init__(self, city: CityModel, seed: int = 1, target: int = DEFAULT_REQUESTS,
-                 scenario: Scenario | None = None) -> None:
+                 scenario: Scenario | None = None, trickle: Trickle | None = None) -> None:
         if not 0 <= target <= MAX_REQUESTS:
             raise ValueError(f"requests must be from 0 to {MAX_REQUESTS}")
         self.city, self.seed, self.target, self.scenario = city, seed, target, scenario
+        self.trickle = trickle  # its flooded underpasses are reported here
         self.tz = zone(city.timezone)
         weights = np.array([s.weight for s in SERVICES])
         self._cumulative = np.cumsum(weights / weights.sum())
@@ -142,6 +145,9 @@ class RequestBook:
         columns = {"key": key, "filed": filed, "service": service, "node": node}
         if self.scenario is not None:
             columns = _concat(columns, self._storm(now_i))
+        if self.trickle is not None:
+            columns = _concat(columns, self.trickle.requests(now_i, self.horizon_s, self._nodes,
+                                                             self._code_index["flooding"]))
         keep = columns["filed"] <= now_i
         columns = {k: v[keep] for k, v in columns.items()}
         key = columns["key"]
@@ -152,6 +158,8 @@ class RequestBook:
         ack_delay = 600 + np.floor(5400 * uniform(self.seed, 96, key, 0)).astype(np.int64)
         columns["acked"] = columns["filed"] + ack_delay
         columns["style"] = uniform(self.seed, 97, key, 0)
+        if self.trickle is not None:
+            self.trickle.settle_requests(columns)
         return columns
 
     def _storm(self, now: int) -> dict[str, np.ndarray]:
@@ -231,6 +239,8 @@ class RequestBook:
         node = columns["node"]
         dx = 240.0 * uniform(seed, 102, key, 0) - 120.0
         dy = 240.0 * uniform(seed, 102, key, 1) - 120.0
+        at_node = is_underpass_report(key)  # an underpass is at the crossing itself
+        dx, dy = np.where(at_node, 0.0, dx), np.where(at_node, 0.0, dy)
         lon, lat = city.to_lonlat(self._node_xy[node, 0] + dx, self._node_xy[node, 1] + dy)
         text_pick = np.floor(uniform(seed, 103, key, 0) * 3).astype(np.int64)
         out: list[dict[str, Any]] = []
@@ -247,6 +257,8 @@ class RequestBook:
                 description = f"{description}.\n{MULTILINE_EXTRAS[int(text_pick[k])]}\r\n{HOTLINE}"
             elif UNLOCATED_SHARE + MULTILINE_SHARE <= s < UNLOCATED_SHARE + MULTILINE_SHARE + MARKUP_SHARE:
                 description = MARKUP_TEXTS[int(text_pick[k])]
+            if self.trickle is not None and at_node[k]:
+                description, address = self.trickle.underpass_report(int(key[k]))
             closed = bool(columns["is_closed"][k])
             acked = int(columns["acked"][k]) <= int(columns["updated"][k])
             notes = (f"Closed by {service.agency}" if closed else

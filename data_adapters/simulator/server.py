@@ -39,6 +39,7 @@ from data_adapters.simulator.scenario import (
 from data_adapters.simulator.sta import ROOT_PATH as STA_ROOT
 from data_adapters.simulator.sta import SensorThingsService
 from data_adapters.simulator.transit import DEFAULT_VEHICLES, Fleet, TransitNetwork
+from data_adapters.simulator.trickle import Trickle
 from data_adapters.simulator.water import DEFAULT_SENSORS, WaterNetwork
 
 PROTOBUF = "application/x-protobuf"
@@ -71,7 +72,8 @@ class SimulatorServer:
                  clock: Callable[[], float] = time.time, cache_s: float = CACHE_S, *,
                  scenario: str | None = None, scenario_start: float | None = None,
                  sensors: int = DEFAULT_SENSORS, hospitals: int = DEFAULT_HOSPITALS,
-                 ambulances: int = DEFAULT_AMBULANCES, requests: int = DEFAULT_REQUESTS) -> None:
+                 ambulances: int = DEFAULT_AMBULANCES, requests: int = DEFAULT_REQUESTS,
+                 trickle_minutes: float = 0.0, trickle_start: float | None = None) -> None:
         self.host, self.port = host, port
         self.clock = clock
         self.cache_s = cache_s
@@ -85,13 +87,22 @@ class SimulatorServer:
         if self.scenario is not None:
             self.fleet.add_delay_area(self.scenario.district.polygon, start + 60.0 * BUS_DELAY_START_MIN,
                                       BUS_DELAY_PEAK_S, hold_s=60.0 * BUS_DELAY_HOLD_MIN)
-        self.water = WaterNetwork(self.city, seed, sensors, self.scenario)
+        # The trickle of ordinary incidents (off at 0), from when the server is made unless told;
+        # it plays nothing while the scenario does (trickle.py).
+        self.trickle = (Trickle(seed, clock() if trickle_start is None else float(trickle_start),
+                                trickle_minutes, self.scenario, self.network)
+                        if trickle_minutes > 0 else None)
+        if self.trickle is not None:
+            trickle, fleet = self.trickle, self.fleet
+            fleet.add_incidents(lambda t: trickle.breakdowns(t, len(fleet)),
+                                lambda now: trickle.notices(fleet, now))
+        self.water = WaterNetwork(self.city, seed, sensors, self.scenario, self.trickle)
         self.sta = SensorThingsService(self.water)
-        self.hospitals = HospitalNetwork(self.city, seed, hospitals, self.scenario)
+        self.hospitals = HospitalNetwork(self.city, seed, hospitals, self.scenario, self.trickle)
         self.fhir = FhirService(self.hospitals)
         self.ambulances = AmbulanceService(self.city, self.hospitals.hospitals, seed, ambulances,
                                            self.scenario)
-        self.requests = RequestBook(self.city, seed, requests, self.scenario)
+        self.requests = RequestBook(self.city, seed, requests, self.scenario, self.trickle)
         self.warnings = WarningFeed(self.city, seed, self.scenario)
         self._lock = threading.Lock()
         self._build_locks: dict[tuple[str, str, str], threading.Lock] = {}
@@ -146,7 +157,8 @@ class SimulatorServer:
                 "hospitals": len(self.hospitals.hospitals), "ambulances": len(self.ambulances),
                 "open_requests": self.requests.open_count(now), "warnings": len(self.warnings.current(now)),
                 "scenario": scenario.name if scenario else None,
-                "scenario_start": iso_local(scenario.start, self.hospitals.tz) if scenario else None}
+                "scenario_start": iso_local(scenario.start, self.hospitals.tz) if scenario else None,
+                "trickle_minutes": self.trickle.mean_s / 60.0 if self.trickle else None}
 
     def payload(self, path: str, query: str = "", host: str | None = None) -> Reply | None:
         """(status, body, content type, ETag) for ``path`` and its query, or None when nothing is there.
@@ -298,14 +310,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ambulances", type=int, default=DEFAULT_AMBULANCES)
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS,
                         help="service requests open at a time, on average")
+    parser.add_argument("--trickle-minutes", type=float, default=0.0, metavar="MINUTES",
+                        help="mean minutes between ordinary incidents (default 0: none)")
+    parser.add_argument("--trickle-start", type=float, default=None, metavar="UNIX_TIME",
+                        help="when the trickle starts (default: now)")
     args = parser.parse_args(argv)
     if args.vehicles < 1:
         parser.error("--vehicles must be at least 1")
+    if not 0 <= args.trickle_minutes <= 1440:
+        parser.error("--trickle-minutes must be from 0 (none) to 1440")
     try:
         server = SimulatorServer(args.host, args.port, vehicles=args.vehicles, routes=args.routes,
                                  seed=args.seed, scenario=args.scenario, scenario_start=args.scenario_start,
                                  sensors=args.sensors, hospitals=args.hospitals, ambulances=args.ambulances,
-                                 requests=args.requests)
+                                 requests=args.requests, trickle_minutes=args.trickle_minutes,
+                                 trickle_start=args.trickle_start)
     except ValueError as exc:
         parser.error(str(exc))
 
@@ -325,6 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if server.scenario is not None:
         start = iso_local(server.scenario.start, server.hospitals.tz)
         print(f"simulator: scenario {server.scenario.name} from {start}", file=sys.stderr, flush=True)
+    if server.trickle is not None:
+        start = iso_local(server.trickle.start, server.hospitals.tz)
+        print(f"simulator: an ordinary incident every {server.trickle.mean_s / 60:g} min or so from "
+              f"{start}", file=sys.stderr, flush=True)
     try:
         while not stopping.wait(0.5):  # short waits keep the main thread responsive to signals
             pass

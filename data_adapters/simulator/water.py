@@ -13,7 +13,9 @@ time, and their values, are pure functions of (seed, datastream, time).
 - reservoirs fill at night and draw down by day; river levels drift slowly;
 - turbidity and free chlorine stay within limits but for an occasional short excursion;
 - the rainstorm scenario raises the river and the reservoirs, muddies the flooded zone's water
-  and drops its pressure below 2 bar.
+  and drops its pressure below 2 bar;
+- the trickle of ordinary incidents (trickle.py) breaks a main now and then: a few loggers of one
+  zone fall below 2 bar for a while.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from data_adapters.simulator.city import (
 )
 from data_adapters.simulator.patterns import local_hours, smooth_noise, uniform, water_demand, zone
 from data_adapters.simulator.scenario import Scenario
+from data_adapters.simulator.trickle import Trickle
 
 DEFAULT_SENSORS = 60
 MAX_SENSORS = 20_000
@@ -128,11 +131,11 @@ class WaterNetwork:
     """The sensors of the city's water network and their readings at any time."""
 
     def __init__(self, city: CityModel, seed: int = 1, sensors: int = DEFAULT_SENSORS,
-                 scenario: Scenario | None = None) -> None:
+                 scenario: Scenario | None = None, trickle: Trickle | None = None) -> None:
         minimum = RIVER_GAUGES + RESERVOIRS + 2 * len(city.districts)
         if not minimum <= sensors <= MAX_SENSORS:
             raise ValueError(f"sensors must be from {minimum} to {MAX_SENSORS}")
-        self.city, self.seed, self.scenario = city, seed, scenario
+        self.city, self.seed, self.scenario, self.trickle = city, seed, scenario, trickle
         self.tz = zone(city.timezone)
         self.zones = _zones(city)
         self.sensors: list[Sensor] = []
@@ -263,7 +266,9 @@ class WaterNetwork:
                  + 0.04 * smooth_noise(seed, 70, sensor, t, 600.0))
             drop = np.where(flooded, self._level("pressure_drop", t), 0.0)
             low = self.p_target[sensor] + 0.05 * smooth_noise(seed, 78, sensor, t, 300.0)
-            return (1.0 - drop) * p + drop * low
+            p = (1.0 - drop) * p + drop * low
+            # The trickle's water main breaks (none while a scenario plays).
+            return p if self.trickle is None else self.trickle.pressure(self, sensor, t, p)
         if code == FLOW:
             mean = self.f_mean[sensor]
             flow = mean * demand * (1.0 + 0.05 * smooth_noise(seed, 71, sensor, t, 900.0))

@@ -182,6 +182,48 @@ def test_officials_read_but_have_no_buttons(cityops_alerts: RunningCityOps, r: r
         context.close()
 
 
+@pytest.mark.browser
+def test_a_count_filters_the_list_from_the_keyboard_and_the_assign_list_holds_who_may_act(
+        cityops_alerts: RunningCityOps, r: redis.Redis, browser: Browser) -> None:
+    """Issue 19 on /alerts: a count is a button reached and pressed from the keyboard (Enter
+    shows only its alerts and says so, Space again shows all); the assign list of an opened
+    alert offers operators, never an official."""
+    base = cityops_alerts.base_url
+    accounts.add_user(r, "desk-keys", "operator", PASSWORD)
+    accounts.add_user(r, "reader-keys", "official", PASSWORD)
+    critical = _critical(r, "Keyboard critical")
+    minor = alerts.raise_alert(r, fingerprint="test:keys-minor", title="Keyboard minor",
+                               severity="minor", domain="water", source="manual").alert_id
+    context = _context(browser, 1280, 800)
+    watch = PageWatch()
+    try:
+        page = context.new_page()
+        watch.attach(page)
+        with watch.explained():
+            log_in(page, base, "desk-keys", PASSWORD)
+            page.goto(f"{base}/alerts")
+            listing = page.locator("#alerts-list")
+            expect(listing.locator(f"[data-alert='{minor}']")).to_be_visible()
+            count = page.locator("td[data-count='critical:active_unack'] button.count-pick")
+            count.focus()
+            page.keyboard.press("Enter")
+            expect(listing.locator(f"[data-alert='{minor}']")).to_have_count(0)
+            expect(listing.locator(f"[data-alert='{critical}']")).to_be_visible()
+            expect(page.locator("#alerts-count-note")).to_contain_text("Showing only critical")
+            count.focus()
+            page.keyboard.press("Space")
+            expect(listing.locator(f"[data-alert='{minor}']")).to_be_visible()
+            expect(page.locator("#alerts-count-note")).to_be_hidden()
+            listing.locator(f"[data-alert='{critical}']").get_by_role(
+                "button", name="Details", exact=True).click()
+            page.locator("#alert-assign-user").click()
+            expect(page.get_by_text("desk-keys (operator)")).to_be_visible()
+            expect(page.get_by_text("reader-keys")).to_have_count(0)
+    finally:
+        context.close()
+    watch.assert_clean()
+
+
 # Records what alerts.js plays instead of playing it: each oscillator started, by frequency.
 FAKE_AUDIO = """
 window.__beeps = [];

@@ -280,7 +280,9 @@ def test_alerts_page_for_a_chinese_user(client, users, r: redis.Redis) -> None: 
     listing = callback_body([("alerts-list", "children"), ("alerts-shown", "data")],
                             [("alert-panel-shown", "data", 1), ("alerts-filter-domain", "value", []),
                              ("alerts-filter-severity", "value", []),
-                             ("alerts-filter-state", "value", ["active_unack"])],
+                             ("alerts-filter-state", "value", ["active_unack"]),
+                             ("alerts-order", "value", "attention"),
+                             ("alerts-count-picked", "data", None)],
                             [("alerts-shown", "data", None)])
     listing["state"].append([])  # the cards' checkboxes (a pattern-matching state): none yet
     response = client.post("/_dash-update-component", json=listing, headers=csrf_header(client))

@@ -76,6 +76,8 @@ def test_shipped_defaults_hold_the_issue_rules() -> None:
                        ("medical", "icu_beds_available", "city", 2.0, None, 0.0, "critical"),
                        ("transport", "on_time_performance", "city", 80.0, None, 900.0, "minor"),
                        ("city", "sla_breach", "city", None, 20.0, 0.0, "warning"),
+                       # one hospital near capacity (issue 19: the demo city's trickle shows it)
+                       ("medical", "ward_occupancy", "each", None, 97.0, 300.0, "major"),
                        # every sensor's turbidity: the rainstorm's muddy water clusters with its
                        # warning into an incident proposal (docs/incidents.md)
                        ("water", None, "city", None, 1.0, 300.0, "minor")}

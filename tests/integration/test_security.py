@@ -34,6 +34,7 @@ from app.web import auth, csrf, sessions
 from app.web.login import LANG_PATH
 from app.web.server import create_app
 from layouts import ids
+from tests.support.admin_feeds import ADMIN_FEED_CALLBACKS, admin_feed_requests
 from tests.support.admin_users import ADMIN_USER_CALLBACKS, admin_user_requests
 from tests.support.api import for_rule, readings_sample, required_query
 from tests.support.incident_pages import INCIDENT_CALLBACKS, incident_requests
@@ -171,6 +172,8 @@ MUTATING_CALLBACKS: dict[str, frozenset[str]] = {
     # /admin's user and token forms (issue 19): role and domains, enable, disable, password
     # reset, delete; creating and revoking tokens
     **ADMIN_USER_CALLBACKS,
+    # /admin's feeds (issue 19): pausing (confirmed) and resuming a feed
+    **ADMIN_FEED_CALLBACKS,
     "layouts.alert_panel.toggle_sound": frozenset({ADMIN, OPERATOR}),
     "layouts.alerts.act": frozenset({ADMIN, OPERATOR, EMERGENCY}),
     "layouts.alerts.raise_incident": frozenset({ADMIN, OPERATOR}),
@@ -388,6 +391,8 @@ def mutating_requests(web_app: Any, r: redis.Redis, users: dict[str, str],
                   f"{ids.ADMIN_DISABLE_USER}.n_clicks")]
     elif name in ADMIN_USER_CALLBACKS:
         cases = admin_user_requests(r, name, spec)
+    elif name in ADMIN_FEED_CALLBACKS:
+        cases = admin_feed_requests(r, name, spec)
     elif name == "layouts.alert_panel.toggle_sound":
         pattern = next(i for i in spec["inputs"] if i["id"].startswith("{"))
         match = {"id": {"type": ids.ALERT_SOUND_TOGGLE, "index": "critical"},

@@ -47,7 +47,7 @@ def test_cleared_alerts_never_push_active_ones_off() -> None:
     active = [_alert(10 + i, "active_ack", "minor", 100.0 + i) for i in range(3)]
     lines = grouped_lines(cleared + active, limit=3)
     shown = [i for line in lines[:-1] for i in _ids(line)]
-    assert shown == ["al-12", "al-11", "al-10"]
+    assert shown == ["al-10", "al-11", "al-12"]  # the order of attention: oldest first (issue 19)
     more = lines[-1]
     assert getattr(more, "data-omitted") == "5" and getattr(more, "data-worst") == "critical"
     with i18n.use_language("en"):
@@ -64,3 +64,16 @@ def test_an_area_is_sorted_by_and_shows_its_gravest_member() -> None:
     assert getattr(lines[0], "data-count") == "3" and getattr(lines[0], "data-severity") == "critical"
     assert _ids(lines[1]) == ["al-4"]
     assert getattr(lines[-1], "data-omitted") == "0" and lines[-1].hidden is True
+
+
+def test_the_wall_uses_the_order_of_attention() -> None:
+    """Issue 19: active alerts in app.alerts.attention_order (escalated and unacknowledged, then
+    severity, then unacknowledged, then oldest), cleared-but-unacknowledged ones after them."""
+    escalated = _alert(1, "active_unack", "minor", 500.0, escalated=True, opened_at=400.0)
+    critical_new = _alert(2, "active_unack", "critical", 900.0, opened_at=900.0)
+    critical_old = _alert(3, "active_unack", "critical", 950.0, opened_at=100.0)
+    critical_acked = _alert(4, "active_ack", "critical", 990.0, opened_at=50.0)
+    cleared = _alert(5, "cleared_unack", "critical", 999.0, escalated=True, opened_at=10.0)
+    lines = grouped_lines([cleared, critical_acked, critical_new, escalated, critical_old])
+    assert [i for line in lines[:-1] for i in _ids(line)] == ["al-1", "al-3", "al-2", "al-4",
+                                                               "al-5"]

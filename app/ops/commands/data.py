@@ -1,4 +1,5 @@
-"""`cityops ingest` (a recorded payload into the store, as the runner would) and `cityops feeds`."""
+"""`cityops ingest` (a recorded payload into the store, as the runner would), `cityops feeds` and
+`cityops feeds pause|resume NAME` (issue 19: what /admin's feeds section does, for scripts)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import redis
 
 from app.config import load_settings
 from app.model.domains import DOMAINS
-from app.ops.commands.common import EXIT_OK, EXIT_USAGE, CommandError, print_table, when
+from app.ops.commands.common import EXIT_OK, EXIT_USAGE, CommandError, actor, print_table, when
 
 INGEST_MAX_BYTES = 256 * 1024 * 1024
 
@@ -106,8 +107,25 @@ def cmd_feeds(r: redis.Redis, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_feed_pause(r: redis.Redis, args: argparse.Namespace) -> int:
+    """Pause (``args.feeds_command`` "pause") or resume a feed, audited as the machine's admin."""
+    from app.live import feeds
+
+    configured = [str(f["name"]) for f in load_settings().feeds]
+    try:
+        if args.feeds_command == "pause":
+            changed = feeds.pause(r, actor(), args.name, configured)
+            print(f"feed {args.name} {'paused' if changed else 'was already paused'}")
+        else:
+            changed = feeds.resume(r, actor(), args.name, configured)
+            print(f"feed {args.name} {'resumed' if changed else 'was not paused'}")
+    except feeds.FeedError as exc:
+        raise CommandError(str(exc)) from None
+    return EXIT_OK
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """`cityops ingest` and `cityops feeds`."""
+    """`cityops ingest`, `cityops feeds` and `cityops feeds pause|resume NAME`."""
     ingest = sub.add_parser("ingest", help="parse a recorded feed payload into the store")
     ingest.add_argument("domain", choices=DOMAINS + ("cap",))
     ingest.add_argument("--file", required=True, help="the recorded payload")
@@ -119,3 +137,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     feeds = sub.add_parser("feeds", help="each feed with its health")
     feeds.add_argument("--json", action="store_true")
     feeds.set_defaults(handler=cmd_feeds)
+    feeds_sub = feeds.add_subparsers(dest="feeds_command", required=False, metavar="ACTION")
+    for action, words in (("pause", "stop polling a feed until it is resumed (no stale alert)"),
+                          ("resume", "poll a paused feed again")):
+        one = feeds_sub.add_parser(action, help=words)
+        one.add_argument("name", help="the feed's name, as `cityops feeds` lists it")
+        one.set_defaults(handler=cmd_feed_pause)

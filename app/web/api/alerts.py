@@ -2,7 +2,8 @@
 
 Every role may read; operators and admins act on every alert, emergency staff on the domains set
 on their user (every domain when none is set), officials and wall tokens never (403). Every body
-field is checked: a missing, mistyped or over-long one is a 400 naming the field. Two people
+field is checked: a missing, mistyped or over-long one is a 400 naming the field, and so is an
+assignee who could not act on the alert (role or domains; issue 19). Two people
 acting at once: one wins, the other gets 409 ``{"error", "by", "at"}``; a claim never takes an
 alert from its holder (that is ``takeover``). Lists come in pages (app/web/api/paging.py); alert
 answers carry an ETag made from the alerts' version, so a poller that is up to date gets 304.
@@ -59,7 +60,8 @@ _NOTE = Field("note", "text", max_length=MAX_NOTE, multiline=True, example="seen
 ACTION_BODIES: dict[str, tuple[Field, ...]] = {
     "ack": (_NOTE,),
     "assign": (Field("user", "text", required=True, max_length=64,
-                     description="The user to assign it to.", example="operator1"),
+                     description="The user to assign it to: an enabled user who may act on this "
+                                 "alert (role and domains), else 400.", example="operator1"),
                Field("expected", "text", max_length=64,
                      description="The assignee you saw (\"\" for none): if someone assigned it "
                                  "meanwhile, the answer is 409.", example="")),
@@ -233,6 +235,8 @@ def act(alert_id: str, action: str) -> Response | tuple[Response, int]:
                              expected=body.get("expected", ""), addr=client_addr())
     except alerts.NotPermitted as exc:
         abort(403, description=str(exc))
+    except alerts.NotAssignable as exc:
+        bad_request(f"'user': {exc}")  # someone who could not act on it (issue 19), audited
     except alerts.Conflict as exc:
         return jsonify({"error": exc.why, "by": exc.by, "at": exc.at}), 409
     except alerts.AlertNotFound as exc:

@@ -157,7 +157,7 @@ def kpis() -> Response:
 @require_roles(roles.API_READERS)
 @inputs(query=paging.PAGE_QUERY, answers=(Answer(200, "FeedPage", "Feeds by name."),))
 def feeds() -> Response:
-    """Every feed's health record, with its state (ok, stale, down, waiting)."""
+    """Every feed's health record, with its state (ok, stale, down, waiting, paused)."""
     rows = [h.as_json() for h in read_health(redis_client())]
     found, next_cursor = paging.page(rows, key=lambda feed: (feed["feed"],))
     return paging.answer("feeds", found, next_cursor)

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.model.alerts import SEVERITIES, STATES
 from app.model.domains import DOMAINS
+from app.model.feeds import FEED_STATES
 from app.model.incidents import LEVELS, PROPOSAL_STATES, STATUSES
 
 Schema = dict[str, Any]
@@ -73,8 +74,10 @@ KPI = obj({"name": TEXT, "domain": TEXT, "title": TEXT, "value": MAYBE_NUMBER, "
            "target": TEXT, "status": {"enum": ["ok", "warn", "bad", "unknown"]},
            "computed_at": NUMBER}, {"subject": {"type": ["string", "null"]}, "group": TEXT})
 FEED = obj({"feed": TEXT, "domain": TEXT, "adapter": TEXT,
-            "state": {"enum": ["ok", "stale", "down", "waiting"]}, "last_success": TIME,
-            "last_error": TEXT, "consecutive_failures": INT, "accepted": INT, "rejected": INT})
+            "state": {"enum": list(FEED_STATES)}, "last_success": TIME,
+            "last_error": TEXT, "consecutive_failures": INT, "accepted": INT, "rejected": INT,
+            # issue 19: an admin paused it on /admin or with `cityops feeds pause` (read-only here)
+            "paused": FLAG, "paused_at": TIME, "paused_by": TEXT})
 ALERT = obj({"id": TEXT, "state": {"enum": list(STATES)}, "severity": {"enum": list(SEVERITIES)},
              "domain": TEXT, "title": TEXT, "description": TEXT, "count": INT, "source": TEXT,
              "acked_by": TEXT, "assignee": TEXT, "escalated": FLAG, "notes": INT, "version": INT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -30,6 +30,11 @@ RUSH_AMPLITUDE_S = 150.0
 AREA_MAX_RISE = 0.07
 AREA_MAX_FALL = 0.025
 AREA_SAMPLE_M = 50.0
+# A breakdown (the demo's trickle): the bus stands still (the delay grows 1 s/s), then makes the
+# time up at this rate until it is back on its planned delay (within the catching-up bound).
+BREAKDOWN_RECOVERY = 0.2
+# (vehicle, start, stuck seconds) of the breakdowns that may still show at a time.
+Breakdowns = Callable[[float], list[tuple[int, float, float]]]
 
 
 @dataclass(frozen=True)
@@ -85,15 +90,37 @@ class DelayModel:
         self._base = -20.0 + 100.0 * uniform(seed, 1, self._ids, 0)
         self._rush_factor = (0.4 + uniform(seed, 2, route, 0))
         self._areas: list[tuple[DelayArea, np.ndarray]] = []
+        self._breakdowns: Breakdowns | None = None
+        self._before: dict[tuple[int, float], float] = {}
 
     def add_area(self, area: DelayArea, route_share: np.ndarray) -> None:
         """Apply ``area`` to each bus by its route's share inside it (doubled, at most 1), varied per bus."""
         jitter = 0.7 + 0.3 * uniform(self.seed, 40 + len(self._areas), self._ids, 0)
         self._areas.append((area, np.minimum(1.0, 2.0 * route_share) * jitter))
 
+    def add_breakdowns(self, breakdowns: Breakdowns) -> None:
+        """Let ``breakdowns(t)`` stop buses: each stands still while stuck, then catches up."""
+        self._breakdowns = breakdowns
+
     def at(self, now: float) -> np.ndarray:
-        """Every bus's delay at ``now``: the calm delay plus that of the delay areas."""
+        """Every bus's delay at ``now``: the calm delay plus that of the delay areas and breakdowns."""
         t = float(now)
+        delay = self._planned(t)
+        if self._breakdowns is not None:
+            for vehicle, start, stuck_s in self._breakdowns(t):
+                key = (vehicle, start)
+                if key not in self._before:
+                    self._before[key] = float(self._planned(start)[vehicle])
+                before = self._before[key]
+                if t <= start + stuck_s:
+                    delay[vehicle] = before + max(t - start, 0.0)
+                else:
+                    delay[vehicle] = max(float(delay[vehicle]), before + stuck_s
+                                         - BREAKDOWN_RECOVERY * (t - start - stuck_s))
+        return delay
+
+    def _planned(self, t: float) -> np.ndarray:
+        """The calm delay plus that of the delay areas."""
         delay = self.calm(t)
         for area, weight in self._areas:
             share = area.profile(t)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from data_adapters.simulator.patterns import utc_offset, zone
 from data_adapters.simulator.transit import realtime
-from data_adapters.simulator.transit.delays import DelayArea, DelayModel, route_shares
+from data_adapters.simulator.transit.delays import Breakdowns, DelayArea, DelayModel, route_shares
 from data_adapters.simulator.transit.detours import detours
 from data_adapters.simulator.transit.load import congestion, occupancy, route_popularity
+from data_adapters.simulator.transit.model import Route, Stop
 from data_adapters.simulator.transit.motion import Duties, FleetState, phase, position, progress
 from data_adapters.simulator.transit.network import TransitNetwork
 from data_adapters.simulator.transit.tables import Shapes, Timetables
@@ -42,6 +43,7 @@ class Fleet:
         self._delays = DelayModel(self.seed, self.route, self._zone)
         self._ids = np.arange(n)
         self._popularity = route_popularity(self.seed, self.route)
+        self._notices: Callable[[float], list[dict[str, Any]]] | None = None
 
     def __len__(self) -> int:
         """The number of vehicles."""
@@ -68,6 +70,21 @@ class Fleet:
         self._delays.add_area(area, self.route_shares(area.polygon)[self.route])
         self._state = None  # the cached step no longer holds
         return area
+
+    def add_incidents(self, breakdowns: Breakdowns,
+                      notices: Callable[[float], list[dict[str, Any]]]) -> None:
+        """Unplanned incidents (the demo's trickle): ``breakdowns(t)`` stop buses (see
+        DelayModel.add_breakdowns), ``notices(now)`` are listed as service alerts beside the detours."""
+        self._delays.add_breakdowns(breakdowns)
+        self._notices = notices
+        self._state = None
+
+    def where(self, vehicle: int, now: float) -> tuple[Route, Stop]:
+        """The route of ``vehicle`` and the stop it is at or last left at ``now``."""
+        state = self.step(now)
+        stop_at = int(self._flat_stop(state, state.stop_index)[vehicle])
+        return (self.network.routes[int(self.route[vehicle])],
+                self.network.stop(self._timetables.stop_ids[stop_at]))
 
     def route_shares(self, polygon: Sequence[tuple[float, float]]) -> np.ndarray:
         """Share of each route's length (indexed by route index) that lies inside ``polygon``."""
@@ -120,8 +137,10 @@ class Fleet:
         return realtime.trip_updates(self._names, state, flat.tolist(), delay.tolist(), arrival.tolist())
 
     def alerts(self, now: float) -> bytes:
-        """A GTFS-Realtime Alerts feed: usually empty, sometimes a detour on one route."""
-        return realtime.alerts(self.detours(now), now)
+        """A GTFS-Realtime Alerts feed: usually empty, sometimes a detour on one route (and the
+        notices of unplanned incidents, when add_incidents gave any)."""
+        notices = self._notices(now) if self._notices is not None else []
+        return realtime.alerts(self.detours(now), now, notices)
 
     def detours(self, now: float) -> list[dict[str, Any]]:
         """The detours announced at ``now``: a few per day, each for 15-45 minutes."""

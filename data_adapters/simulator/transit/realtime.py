@@ -125,8 +125,10 @@ def trip_updates(names: FeedNames, state: FleetState, next_at: list[int], delay:
     return feed.SerializeToString()
 
 
-def alerts(detours: list[dict[str, Any]], now: float) -> bytes:
-    """An Alerts feed with one DETOUR warning per detour, texts in English and Chinese."""
+def alerts(detours: list[dict[str, Any]], now: float, notices: Sequence[dict[str, Any]] = ()) -> bytes:
+    """An Alerts feed with one DETOUR warning per detour, texts in English and Chinese, then one
+    WARNING per notice (an unplanned incident: ``id``, ``route``, ``stop_id``, ``start``, ``end``,
+    ``cause``, ``effect``, ``header_en``/``_zh``, ``description_en``/``_zh``)."""
     feed = feed_message(now)
     for detour in detours:
         route = detour["route"]
@@ -149,6 +151,23 @@ def alerts(detours: list[dict[str, Any]], now: float) -> bytes:
                    en=f"Route {route.short_name} ({route.long_name}) is diverted around {road} "
                       f"because of {reason_en}; some stops are not served.",
                    zh=f"因{reason_zh}，{route.short_name}路公交在{road}附近临时绕行，部分站点暂停服务。")
+    for notice in notices:
+        entity = feed.entity.add()
+        entity.id = notice["id"]
+        alert = entity.alert
+        period = alert.active_period.add()
+        period.start, period.end = notice["start"], notice["end"]
+        for stop_id in ("", notice["stop_id"]):
+            informed = alert.informed_entity.add()
+            informed.agency_id = AGENCY_ID
+            informed.route_id = notice["route"].route_id
+            informed.route_type = 3
+            if stop_id:
+                informed.stop_id = stop_id
+        alert.cause, alert.effect = notice["cause"], notice["effect"]
+        alert.severity_level = rt.Alert.WARNING
+        _translate(alert.header_text, en=notice["header_en"], zh=notice["header_zh"])
+        _translate(alert.description_text, en=notice["description_en"], zh=notice["description_zh"])
     return feed.SerializeToString()
 
 

@@ -1,0 +1,119 @@
+"""/admin's feeds in Chromium at 1440x900 (issue 19), in both languages: an admin sees each feed's
+health in words, its last error as text (a hostile one renders nothing) and its rejected rows,
+pauses a feed after confirming, sees it paused (the status strip too), and resumes it; both steps
+are in the audit log. The rules and SOP files are shown checked."""
+
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+import pytest
+import redis
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from app import store
+from tests.support.admin_feeds import reported_feed
+from tests.support.browser import (
+    CHROMIUM,
+    PAGE_TIMEOUT_MS,
+    PageWatch,
+    RunningCityOps,
+    log_in,
+    new_context,
+    screenshot,
+)
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing")]
+expect.set_options(timeout=PAGE_TIMEOUT_MS)
+
+HOSTILE = "<img src=x onerror=alert(1)><b>bold</b>"
+TEXT = {
+    "en": {"ok": "ok", "stale": "stale", "paused": "paused", "waiting": "waiting", "pause": "Pause",
+           "resume": "Resume",
+           "is_paused": "is paused", "is_resumed": "is resumed", "kept": "3 kept",
+           "audit_pause": "paused a feed", "audit_resume": "resumed a feed",
+           "valid": "ok: the file is valid", "strip": "Feed buses: paused"},
+    "zh": {"ok": "正常", "stale": "数据过期", "paused": "已暂停", "waiting": "等待中", "pause": "暂停",
+           "resume": "恢复",
+           "is_paused": "已暂停", "is_resumed": "已恢复", "kept": "保留 3 条",
+           "audit_pause": "暂停数据源", "audit_resume": "恢复数据源",
+           "valid": "通过：文件有效", "strip": "数据源 buses：已暂停"},
+}
+
+
+@pytest.fixture
+def wide(browser: Browser) -> Iterator[BrowserContext]:
+    """A 1440x900 context, the size of an admin's desk screen."""
+    ctx = new_context(browser, 1440, 900)
+    yield ctx
+    ctx.close()
+
+
+def _seed(r: redis.Redis) -> None:
+    """Two feeds as a runner recorded them: one fresh, one stale with a hostile error and three
+    rejected rows (no runner polls them: the city runs without feeds)."""
+    now = time.time()
+    reported_feed(r, "buses", now=now, freshness_budget_s=86_400.0)
+    reported_feed(r, "sensors", now=now, last_success=f"{now - 7200:.3f}", last_error=HOSTILE,
+                  last_error_at=f"{now - 60:.3f}", failures=1)
+    store.feeds.dead_letter(r, "sensors", [(f"bad reading {n}", f"{HOSTILE} row {n}")
+                                           for n in range(3)])
+
+
+def _row(page: Page, feed: str):  # type: ignore[no-untyped-def]
+    return page.locator(f"#admin-feeds tr[data-feed='{feed}']")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_an_admin_pauses_and_resumes_a_feed_in_the_browser(
+        wide: BrowserContext, r: redis.Redis, cityops_on_test_redis: RunningCityOps,
+        lang: str) -> None:
+    cityops = cityops_on_test_redis
+    _seed(r)
+    page = wide.new_page()
+    watch = PageWatch().attach(page)
+    dialogs: list[str] = []
+
+    def accept(dialog) -> None:  # type: ignore[no-untyped-def]
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)  # the confirmation of pause
+    t = TEXT[lang]
+    with watch.explained():
+        log_in(page, cityops.base_url, "admin", cityops.admin_password or "")
+        page.goto(f"{cityops.base_url}/admin")
+        switch = page.locator(f"#lang-{lang}")
+        if switch.is_enabled():
+            switch.click()
+        buses, sensors = _row(page, "buses"), _row(page, "sensors")
+        expect(buses.locator(".admin-feed-state")).to_have_text(t["ok"])
+        expect(sensors.locator(".admin-feed-state")).to_have_text(t["stale"])
+        # The feed's error and rejected rows as text: nothing of them becomes markup.
+        expect(sensors.locator(".admin-feed-error")).to_have_text(HOSTILE)
+        expect(sensors).to_contain_text(t["kept"])
+        assert page.locator("#admin-feeds img, #admin-feeds b").count() == 0
+        expect(page.locator("#admin-files")).to_contain_text(t["valid"])
+
+        buses.locator("button", has_text=t["pause"]).click()
+        expect(page.locator("#admin-feed-result")).to_contain_text(t["is_paused"])
+        assert "buses" in dialogs[-1]
+        expect(buses.locator(".admin-feed-state")).to_have_text(t["paused"])
+        expect(buses.locator("button", has_text=t["resume"])).to_be_visible()
+        expect(page.locator("#admin-audit")).to_contain_text(t["audit_pause"])
+        page.goto(f"{cityops.base_url}/admin")  # the status strip says it on every page
+        expect(page.locator(".chip.feed-paused")).to_have_text(t["strip"])
+        expect(buses.locator(".admin-feed-state")).to_have_text(t["paused"])
+        page.locator(".admin-feeds").scroll_into_view_if_needed()
+        screenshot(page, f"admin-feeds-{lang}.png")
+
+        buses.locator("button", has_text=t["resume"]).click()
+        expect(page.locator("#admin-feed-result")).to_contain_text(t["is_resumed"])
+        # Waiting for its first poll since the resume (no runner polls this seeded feed).
+        expect(buses.locator(".admin-feed-state")).to_have_text(t["waiting"])
+        expect(buses.locator("button", has_text=t["pause"])).to_be_visible()
+        expect(page.locator("#admin-audit")).to_contain_text(t["audit_resume"])
+        assert store.feeds.read_paused(r) == {}
+    watch.assert_clean()
