@@ -82,13 +82,7 @@ def pause(r: redis.Redis, actor: Principal, feed: str, configured: Sequence[str]
           addr: str = "", now: float | None = None) -> bool:
     """Pause a feed: no runner polls it until it is resumed. False when it already was paused
     (nothing changes, nothing recorded)."""
-    _require_admin(r, actor, "feed_pause", str(feed), addr)
-    name = _known(r, feed, configured)
-    changed = store.feeds.set_paused(r, name, True, by=actor.name,
-                                     at=time.time() if now is None else now)
-    if changed:
-        audit.record(r, actor.name, "feed_pause", target=name, addr=addr)
-    return changed
+    return _set_paused(r, actor, feed, True, configured, addr, now)
 
 
 def resume(r: redis.Redis, actor: Principal, feed: str, configured: Sequence[str] = (),
@@ -96,10 +90,17 @@ def resume(r: redis.Redis, actor: Principal, feed: str, configured: Sequence[str
     """Resume a paused feed: its runner polls it again within one loop, and until that poll it is
     waiting (not stale for having been paused). False when it was not paused (nothing changes,
     nothing recorded)."""
-    _require_admin(r, actor, "feed_resume", str(feed), addr)
+    return _set_paused(r, actor, feed, False, configured, addr, now)
+
+
+def _set_paused(r: redis.Redis, actor: Principal, feed: str, paused: bool,
+                configured: Sequence[str], addr: str, now: float | None) -> bool:
+    """Pause or resume for an admin, audited when it changed something."""
+    action = "feed_pause" if paused else "feed_resume"
+    _require_admin(r, actor, action, str(feed), addr)
     name = _known(r, feed, configured)
-    changed = store.feeds.set_paused(r, name, False, by=actor.name,
+    changed = store.feeds.set_paused(r, name, paused, by=actor.name,
                                      at=time.time() if now is None else now)
     if changed:
-        audit.record(r, actor.name, "feed_resume", target=name, addr=addr)
+        audit.record(r, actor.name, action, target=name, addr=addr)
     return changed

@@ -59,3 +59,11 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     ctx = new_context(browser)
     yield ctx
     ctx.close()
+
+
+@pytest.fixture
+def wide(browser: Browser) -> Iterator[BrowserContext]:
+    """A 1440x900 context, the size of an admin's desk screen."""
+    ctx = new_context(browser, 1440, 900)
+    yield ctx
+    ctx.close()

@@ -6,11 +6,10 @@ are in the audit log. The rules and SOP files are shown checked."""
 from __future__ import annotations
 
 import time
-from typing import Iterator
 
 import pytest
 import redis
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from app import store
 from tests.support.admin_feeds import reported_feed
@@ -20,7 +19,6 @@ from tests.support.browser import (
     PageWatch,
     RunningCityOps,
     log_in,
-    new_context,
     screenshot,
 )
 
@@ -42,13 +40,6 @@ TEXT = {
            "valid": "通过：文件有效", "strip": "数据源 buses：已暂停"},
 }
 
-
-@pytest.fixture
-def wide(browser: Browser) -> Iterator[BrowserContext]:
-    """A 1440x900 context, the size of an admin's desk screen."""
-    ctx = new_context(browser, 1440, 900)
-    yield ctx
-    ctx.close()
 
 
 def _seed(r: redis.Redis) -> None:

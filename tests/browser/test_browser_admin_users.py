@@ -6,7 +6,6 @@ open /admin, and the admin cannot delete their own account."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -31,13 +30,6 @@ TEXT = {
            "deleted": "已删除账户", "not_self": "您自己的账户"},
 }
 
-
-@pytest.fixture
-def wide(browser: Browser) -> Iterator[BrowserContext]:
-    """A 1440x900 context, the size of an admin's desk screen."""
-    ctx = new_context(browser, 1440, 900)
-    yield ctx
-    ctx.close()
 
 
 def _admin_page(page: Page, cityops: RunningCityOps, lang: str) -> None:
