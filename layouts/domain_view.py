@@ -25,11 +25,12 @@ from app.live.status import domain_versions
 from app.model import roles
 from app.model.feeds import STALE_STATES, FeedHealth
 from app.situation.mapdata import short_id
-from app.web.context import redis_client, require_roles
-from layouts import ids
+from app.web.context import redis_client, require_roles, settings
+from layouts import ids, kpi_charts
 from layouts.components import DOMAIN_TITLES, domain_title, format_time, kpi_value_text, tab_title
 
 TREND_HOURS = 24
+TREND_BUCKET_S = 60  # the history's own step: every minute's point is drawn
 MAX_ROWS = 200
 # Per kind: the attributes worth a column, in order (the id and status are always shown).
 KIND_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -88,25 +89,13 @@ def _kpi_tiles(kpis: list[dict[str, Any]], stale: bool) -> list[Any]:
     return tiles
 
 
-def _trend_figure(history: list[tuple[float, str, Any]], names: dict[str, str]) -> go.Figure:
-    """Lines of the domain's city-wide KPIs over the last 24 h (from the minute history)."""
-    series: dict[str, tuple[list[float], list[float]]] = {}
-    for ts, name, value in history:
-        if name not in names or not isinstance(value, (int, float)):
-            continue
-        xs, ys = series.setdefault(name, ([], []))
-        xs.append(ts * 1000)
-        ys.append(float(value))
-    figure = go.Figure([go.Scatter(x=xs, y=ys, mode="lines", name=names[name],
-                                   hovertemplate="%{y:,.1f}<extra>%{fullData.name}</extra>")
-                        for name, (xs, ys) in series.items()])
-    figure.update_layout(
-        height=260, margin={"l": 40, "r": 10, "t": 10, "b": 30}, xaxis={"type": "date"},
-        legend={"orientation": "h", "y": -0.25}, paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)")
-    if not series:
-        figure.add_annotation(text=i18n.t("domain.no_history"), showarrow=False, x=0.5, y=0.5,
-                              xref="paper", yref="paper")
+def _trend_figure(history: list[tuple[float, str, Any]], kpis: list[dict[str, Any]],
+                  tz: str) -> go.Figure:
+    """The domain's city-wide KPIs over the last 24 h (minute history), a row per unit, city time."""
+    names = {str(k["name"]): i18n.kpi_title(k) for k in kpis}
+    series = kpi_charts.bucket_series(history, list(names), TREND_BUCKET_S, tz)
+    figure = kpi_charts.unit_figure(kpis, series, names, i18n.t("domain.no_history"))
+    figure.update_layout(legend={"orientation": "h"})
     return figure
 
 
@@ -215,8 +204,7 @@ def _content(domain: str) -> list[Any]:
             i18n.t("domain.stale_since", feeds=", ".join(f.feed for f in stale),
                    time=format_time(since)) if since
             else i18n.t("domain.stale", feeds=", ".join(f.feed for f in stale))])]
-    names = {k["name"]: i18n.kpi_title(k) for k in kpis
-             if not k.get("subject") and k.get("unit") != "{alert}"}
+    charted = [k for k in kpis if not k.get("subject") and k.get("unit") != "{alert}"]
     return banner + [
         html.P(i18n.t("domain.data_as_of", time=format_time(updated_at)) if updated_at
                else i18n.t("domain.no_data"), className="card-note"),
@@ -224,7 +212,8 @@ def _content(domain: str) -> list[Any]:
                                                  *_kpi_tiles(kpis, bool(stale))]),
         html.Section(className="card", children=[
             html.H2(i18n.t("domain.last_hours", hours=TREND_HOURS)),
-            dcc.Graph(figure=_trend_figure(history, names), config={"displaylogo": False})]),
+            dcc.Graph(figure=_trend_figure(history, charted, settings().city.timezone),
+                      config={"displaylogo": False})]),
         html.Section(className="card", children=[html.H2(i18n.t("domain.feeds")), _feeds_table(feeds)]),
         html.Section(className="card", children=[html.H2(i18n.t("domain.reported")),
                                                  *_entities_table(entities)]),

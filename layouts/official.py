@@ -10,17 +10,13 @@ Feed text is shown only as Dash text (React escapes it) or HTML-escaped in plotl
 
 from __future__ import annotations
 
-import html as html_text
 import time
-from datetime import datetime
 from typing import Any, Sequence
-from zoneinfo import ZoneInfo
 
 import dash
 import plotly.graph_objects as go
 import redis
 from dash import Input, Output, dcc, html
-from plotly.subplots import make_subplots
 
 from app import i18n
 from app.incidents import after_action
@@ -39,8 +35,9 @@ from app.situation.report import (
 from app.web.after_action import report_path
 from app.web.context import redis_client, require_roles, settings
 from app.web.exports import ALERTS_CSV_PATH, KPIS_CSV_PATH, REPORT_PATH
-from layouts import ids
+from layouts import ids, kpi_charts
 from layouts.components import domain_title, page_layout, tab_title
+from layouts.trend_exports import trend_export_links
 
 PATH = "/official"
 ALLOWED = roles.PAGE_BY_PATH[PATH].roles
@@ -148,64 +145,16 @@ def top_issues(situation: Situation | None) -> list[Any]:
 
 # -- trends ----------------------------------------------------------------------------------------
 def trend_series(history: Sequence[tuple[float, str, Any]], names: Sequence[str], bucket_s: int,
-                 tz: str) -> dict[str, tuple[list[str | None], list[float | None]]]:
-    """Bucket means of each named KPI's history, as city-time x values.
-
-    A bucket without readings between two with readings becomes a gap (None): a line must not
-    bridge a time when the feed said nothing.
-    """
-    sums: dict[str, dict[int, list[float]]] = {name: {} for name in names}
-    for ts, name, value in history:
-        if name in sums and isinstance(value, (int, float)) and not isinstance(value, bool):
-            acc = sums[name].setdefault(int(ts // bucket_s), [0.0, 0.0])
-            acc[0] += float(value)
-            acc[1] += 1
-    zone = ZoneInfo(tz)
-    out: dict[str, tuple[list[str | None], list[float | None]]] = {}
-    for name, buckets in sums.items():
-        xs: list[str | None] = []
-        ys: list[float | None] = []
-        previous: int | None = None
-        for bucket in sorted(buckets):
-            if previous is not None and bucket - previous > 1:
-                xs.append(None)
-                ys.append(None)
-            middle = (bucket + 0.5) * bucket_s
-            xs.append(datetime.fromtimestamp(middle, zone).replace(tzinfo=None).isoformat())
-            total, count = buckets[bucket]
-            ys.append(total / count)
-            previous = bucket
-        out[name] = (xs, ys)
-    return out
+                 tz: str) -> kpi_charts.Series:
+    """Bucket means of each named KPI's history as city-time x values, gaps as None
+    (:func:`layouts.kpi_charts.bucket_series`)."""
+    return kpi_charts.bucket_series(history, names, bucket_s, tz)
 
 
-def trend_figure(kpis: Sequence[dict[str, Any]],
-                 series: dict[str, tuple[list[str | None], list[float | None]]]) -> go.Figure:
-    """One small chart per city-wide KPI of a domain, sharing the time axis."""
-    shown = [k for k in kpis if any(y is not None for y in series.get(k["name"], ([], []))[1])]
-    if not shown:
-        figure = go.Figure()
-        figure.add_annotation(text=html_text.escape(i18n.t("official.no_history")), showarrow=False,
-                              x=0.5, y=0.5, xref="paper", yref="paper")
-        figure.update_layout(height=120, xaxis={"visible": False}, yaxis={"visible": False})
-    else:
-        # Plotly renders a subset of HTML in titles: escape them like any text we did not write.
-        titles = [html_text.escape(f"{kpi_label(k) or k['name']} ({k.get('unit') or ''})")
-                  for k in shown]
-        figure = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, subplot_titles=titles,
-                               vertical_spacing=min(0.12, 0.5 / len(shown)))
-        for row, kpi in enumerate(shown, start=1):
-            xs, ys = series[kpi["name"]]
-            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", connectgaps=False,
-                                        name=html_text.escape(kpi_label(kpi) or str(kpi["name"])),
-                                        line={"width": 2, "color": "#1f5f99"},
-                                        hovertemplate="%{x|%d %b %H:%M}: %{y:.1f}<extra></extra>"),
-                             row=row, col=1)
-        figure.update_layout(height=90 + 110 * len(shown), showlegend=False)
-        figure.update_xaxes(type="date")
-    figure.update_layout(margin={"l": 45, "r": 10, "t": 30, "b": 25},
-                         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-    return figure
+def trend_figure(kpis: Sequence[dict[str, Any]], series: kpi_charts.Series) -> go.Figure:
+    """A domain's city-wide KPIs, a row per unit sharing the time axis, with their targets."""
+    titles = {str(k["name"]): kpi_label(k) or str(k["name"]) for k in kpis}
+    return kpi_charts.unit_figure(kpis, series, titles, i18n.t("official.no_history"))
 
 
 def trends(window: str, now: float | None = None) -> list[Any]:
@@ -291,7 +240,7 @@ def _exports() -> html.Div:
     return html.Div(id=ids.OFFICIAL_EXPORTS, className="official-exports", children=[
         html.A(text, href=href, download="", className="btn official-export",
                id=f"official-export-{href.rsplit('/', 1)[-1].replace('.', '-')}")
-        for href, text in links])
+        for href, text in links] + trend_export_links())
 
 
 @page_layout(PATH)

@@ -248,8 +248,9 @@ def export_csv(record: Record, tz: str) -> str:
     """The figures as one CSV table (one row per figure: the incident's spans, each alert's time to
     acknowledge, each task's time to take and duration, then every action with who and when).
 
-    The columns are ids in every language, like the other CSV exports (scripts read them by name);
-    times are ISO 8601 in the city's time zone; text a spreadsheet would run is defused.
+    The machine form (``?form=machine``): column ids in every language (scripts read them by name),
+    times ISO 8601 in the city's time zone; text a spreadsheet would run is defused. The people's
+    form, the download's default, is :mod:`app.incidents.after_action_csv`.
     """
     figures = durations(record)
     rows: list[list[object]] = []

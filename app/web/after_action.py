@@ -1,7 +1,8 @@
 """An incident's after-action record as downloads for officials: offline HTML, JSON and CSV.
 
 Plain Flask views under /official/incidents/ID/, behind the gate and, inside each view, the same
-role check as the /official page. Each download is written to the audit log (an export).
+role check as the /official page. Each download is written to the audit log (an export). The CSV
+comes in the people's form unless ``?form=machine`` asks for the column ids and raw values.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import redis
 from flask import Blueprint, Response, jsonify
 
 from app import audit, i18n
-from app.incidents import after_action, after_action_html, sop
+from app.incidents import after_action, after_action_csv, after_action_html, sop
 from app.model import roles
 from app.model.incidents import INCIDENT_ID
-from app.situation.report import ReportError
+from app.situation.report import MACHINE, ReportError
 from app.web.context import client_addr, current_principal, redis_client, require_roles, settings
+from app.web.export_forms import ExportChoiceError, chosen_form, chosen_language
 
 READERS = roles.PAGE_BY_PATH["/official"].roles
 PREFIX = "/official/incidents"
@@ -99,6 +101,17 @@ def report_json(incident_id: str) -> Response:
 @blueprint.get("/<incident_id>/after-action.csv")
 @require_roles(READERS)
 def report_csv(incident_id: str) -> Response:
-    """The record's figures as one CSV table."""
-    return _export(incident_id, "csv", lambda record, _now: _download(
-        after_action.export_csv(record, settings().city.timezone), "text/csv", record, "csv"))
+    """The record's figures as one CSV table, for people (``?lang=``) or ``?form=machine``."""
+    try:
+        form, lang = chosen_form(), chosen_language()
+    except ExportChoiceError as exc:
+        return _error(400, str(exc))
+    tz = settings().city.timezone
+
+    def make(record: dict[str, Any], _now: float) -> Response:
+        if form == MACHINE:
+            return _download(after_action.export_csv(record, tz), "text/csv", record, "csv")
+        with i18n.use_language(lang):
+            return _download(after_action_csv.export_people_csv(record, tz), "text/csv", record, "csv")
+
+    return _export(incident_id, "csv", make)

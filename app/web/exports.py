@@ -1,8 +1,10 @@
-"""The officials' exports: the situation report (standalone HTML) and the KPIs and open alerts as CSV.
+"""The officials' exports: the situation report (HTML); the KPIs, open alerts and KPI history as CSV.
 
 Plain Flask views under /official, behind the gate and, inside each view, the same role check as
 the /official page (the gate lets any signed-in person reach a path that is not a page). Each
-export is a download (Content-Disposition: attachment) and is written to the audit log.
+export is a download (Content-Disposition: attachment) and is written to the audit log. A CSV
+comes in the people's form unless ``?form=machine`` asks for the column ids and raw values
+(app/web/export_forms.py; docs/api.md, "CSV exports").
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 import redis
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
-from app import audit
+from app import audit, i18n
+from app.live.history import HistoryError
 from app.model import roles
+from app.model.domains import DOMAINS
 from app.situation.report import (
+    DEFAULT_WINDOW,
+    WINDOWS,
     ReportError,
     Situation,
     alerts_csv,
@@ -25,14 +31,17 @@ from app.situation.report import (
     read_map_layers,
     read_situation,
     render_report,
+    trends_csv,
 )
 from app.web.context import client_addr, current_principal, redis_client, require_roles, settings
+from app.web.export_forms import ExportChoiceError, chosen_form, chosen_language
 
 OFFICIAL_PATH = "/official"
 READERS = roles.PAGE_BY_PATH[OFFICIAL_PATH].roles
 REPORT_PATH = f"{OFFICIAL_PATH}/report.html"
 KPIS_CSV_PATH = f"{OFFICIAL_PATH}/kpis.csv"
 ALERTS_CSV_PATH = f"{OFFICIAL_PATH}/alerts.csv"
+TRENDS_CSV_PATH = f"{OFFICIAL_PATH}/kpi-history.csv"
 
 blueprint = Blueprint("official", __name__, url_prefix=OFFICIAL_PATH)
 
@@ -59,11 +68,17 @@ def _audit(r: redis.Redis, what: str, outcome: str) -> None:
 
 
 def _export(what: str, make: Callable[[redis.Redis, Situation], Response]) -> Response:
-    """Read the situation once and answer with ``make``'s download (503 while Redis is away)."""
+    """Read the situation once and answer with ``make``'s download (503 while Redis is away), in
+    the language asked for with ``?lang=`` or else the reader's."""
+    try:
+        lang = chosen_language()
+    except ExportChoiceError as exc:
+        return error_response(400, str(exc))
     try:
         r = redis_client()
-        situation = read_situation(r, settings().city.timezone, time.time())
-        response = make(r, situation)
+        with i18n.use_language(lang):
+            situation = read_situation(r, settings().city.timezone, time.time())
+            response = make(r, situation)
         _audit(r, what, "ok" if response.status_code == 200 else "failed")
     except redis.RedisError:
         return error_response(503, "data link lost: no export now, rather than an old one")
@@ -90,14 +105,49 @@ def report_html() -> Response:
 @blueprint.get("/kpis.csv")
 @require_roles(READERS)
 def kpis_download() -> Response:
-    """Every current KPI as CSV."""
-    return _export("kpis.csv", lambda _r, s: _download(kpis_csv(s), "text/csv", "cityops-kpis", "csv",
-                                                       s.generated_at))
+    """Every current KPI as CSV (``?form=machine``: column ids and raw values)."""
+    try:
+        form = chosen_form()
+    except ExportChoiceError as exc:
+        return error_response(400, str(exc))
+    return _export("kpis.csv", lambda _r, s: _download(kpis_csv(s, form), "text/csv", "cityops-kpis",
+                                                       "csv", s.generated_at))
 
 
 @blueprint.get("/alerts.csv")
 @require_roles(READERS)
 def alerts_download() -> Response:
-    """Every open alert as CSV."""
-    return _export("alerts.csv", lambda _r, s: _download(alerts_csv(s), "text/csv", "cityops-alerts",
-                                                         "csv", s.generated_at))
+    """Every open alert as CSV (``?form=machine``: column ids and raw values)."""
+    try:
+        form = chosen_form()
+    except ExportChoiceError as exc:
+        return error_response(400, str(exc))
+    return _export("alerts.csv", lambda _r, s: _download(alerts_csv(s, form), "text/csv",
+                                                         "cityops-alerts", "csv", s.generated_at))
+
+
+@blueprint.get("/kpi-history.csv")
+@require_roles(READERS)
+def trends_download() -> Response:
+    """The city-wide KPIs over ``?window=24h|7d|30d`` (of ``?domain=`` or every domain) as CSV."""
+    try:
+        form = chosen_form()
+    except ExportChoiceError as exc:
+        return error_response(400, str(exc))
+    window_key = request.args.get("window", DEFAULT_WINDOW)
+    domain = request.args.get("domain")
+    if window_key not in WINDOWS:
+        return error_response(400, f"unknown window '{window_key[:40]}': use one of {', '.join(WINDOWS)}")
+    if domain is not None and domain not in DOMAINS:
+        return error_response(400, f"unknown domain '{domain[:40]}': use one of {', '.join(DOMAINS)}")
+
+    def make(r: redis.Redis, situation: Situation) -> Response:
+        try:
+            body = trends_csv(r, WINDOWS[window_key], situation.generated_at, situation.timezone,
+                              (domain,) if domain else DOMAINS, form)
+        except HistoryError as exc:
+            return error_response(400, str(exc))
+        return _download(body, "text/csv", f"cityops-kpi-history-{window_key}", "csv",
+                         situation.generated_at)
+
+    return _export(f"kpi-history.csv {window_key}", make)

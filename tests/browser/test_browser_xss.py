@@ -500,11 +500,11 @@ def test_official_page_and_exports(xss_city: XssCity, session: Any, browser: Bro
         expect(page.locator("#official-trends .official-trend")).to_have_count(4)
         watch.check_document()
 
-        alerts_rows = _csv_rows(page.context, f"{city.base}/official/alerts.csv")
+        alerts_rows = _csv_rows(page.context, f"{city.base}/official/alerts.csv?form=machine")
         titles = {row["title"] for row in alerts_rows}
         for name in ("xss.rt.header", "xss.cap.headline", "xss.api.title"):
             assert city[name] in titles, titles
-        kpi_rows = _csv_rows(page.context, f"{city.base}/official/kpis.csv")
+        kpi_rows = _csv_rows(page.context, f"{city.base}/official/kpis.csv?form=machine")
         subjects = {row["subject"] for row in kpi_rows}
         assert any(s and city["xss.311.service_name"].startswith(s) for s in subjects), subjects
 

@@ -136,7 +136,7 @@ def test_json_and_csv_downloads(official: Any, r: redis.Redis, built: tuple[str,
     assert body["durations"]["to_declare_s"] == pytest.approx(300, abs=0.01)
     assert body["durations"]["closed_at_iso"].endswith("Z")
     assert {t["title"] for t in body["tasks"]} == {"Exercise the valves", "Sandbags <b>"}
-    table = official.get(f"/official/incidents/{incident_id}/after-action.csv")
+    table = official.get(f"/official/incidents/{incident_id}/after-action.csv?form=machine")
     assert table.status_code == 200 and table.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(table.get_data(as_text=True).lstrip("\ufeff"))))
     spans = {(row["part"], row["measure"]): row for row in rows if row["part"] == "incident"}
@@ -145,6 +145,48 @@ def test_json_and_csv_downloads(official: Any, r: redis.Redis, built: tuple[str,
     assert all(not row["item"].startswith(("=", "+", "@")) for row in rows)
     exports = [e.target for e in audit.recent(r) if e.action == "export"]
     assert "after-action #1 json" in exports and "after-action #1 csv" in exports
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_csv_for_people_is_in_words(official: Any, r: redis.Redis, built: tuple[str, float],
+                                        users: dict[str, str], lang: str) -> None:
+    """The default CSV (issue 19): headers and values in the reader's language, spans in words
+    and in minutes, local times, no codes; hostile titles defused and kept as one cell."""
+    from tests.support.code_scan import PATTERNS
+
+    incident_id, base = built
+    accounts.set_language(r, users["official"], lang)
+    answer = official.get(f"/official/incidents/{incident_id}/after-action.csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    text = answer.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text[1:], newline="")))
+    with i18n.use_language(lang):
+        assert rows[0][:3] == [i18n.t("export.col_part"), i18n.t("export.col_item"),
+                               i18n.t("after_action.col_measure")]
+        by_measure = {row[2]: row for row in rows[1:] if row[0] == i18n.t("export.part_incident")}
+        close = by_measure[i18n.t("after_action.to_close")]
+        assert close[1] == HOSTILE  # the incident's title, as sent (it starts with "<")
+        assert (close[6], close[7]) == (after_action.duration_text(2700), "45.0")
+        assert close[8] == i18n.label("incident_status", "closed")
+        first = by_measure[i18n.t("after_action.to_first_task_accepted")]
+        assert first[3] == users["operator"] and first[7] == "2.0"
+        actions = [row for row in rows[1:] if row[0] == i18n.t("export.part_action")]
+        assert i18n.label("incident_action", "declared") in {row[2] for row in actions}
+    for row in rows:
+        assert len(row) == len(rows[0]), row
+        for cell in row:
+            assert not cell.startswith(("=", "+", "@")), cell
+            for kind in ("unit code", "snake_case name", "epoch seconds", "internal id"):
+                assert not PATTERNS[kind].search(cell), (kind, cell, row)
+    assert rows_with_machine_columns(official, incident_id) == list(after_action.CSV_COLUMNS)
+
+
+def rows_with_machine_columns(client: Any, incident_id: str) -> list[str]:
+    """The header of the machine form, which a people's form does not change."""
+    path = f"/official/incidents/{incident_id}/after-action.csv?form=machine"
+    text = client.get(path).get_data(as_text=True)
+    return next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
 
 
 def test_who_may_download_and_what_does_not_exist(web_app: Any, r: redis.Redis, official: Any,

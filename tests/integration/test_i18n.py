@@ -349,7 +349,11 @@ def test_report_for_a_chinese_user_keeps_escaping(client, users, r: redis.Redis)
         english = report.render_report(report.read_situation(r, "Asia/Shanghai", now),
                                        report.read_map_layers(r, now))
     assert "Situation report" in english and "态势报告" not in english
-    # The CSV keeps its machine-readable column ids whatever the reader's language.
-    text = client.get("/official/kpis.csv").get_data(as_text=True)
+    # The CSV's machine form keeps its column ids whatever the reader's language ...
+    text = client.get("/official/kpis.csv?form=machine").get_data(as_text=True)
     header = csv.DictReader(io.StringIO(text.lstrip("\ufeff"))).fieldnames
     assert header == list(report.KPI_COLUMNS)
+    # ... and the people's form, the default, is in the reader's language (issue 19).
+    text = client.get("/official/kpis.csv").get_data(as_text=True)
+    header = csv.DictReader(io.StringIO(text.lstrip("\ufeff"))).fieldnames
+    assert header == ["领域", "指标", "数值", "单位", "目标", "状态", "计算时间"]

@@ -20,6 +20,7 @@ from tests.support.seeds.official import HOSTILE, page_body, seed
 from tests.support.web import callback_body, csrf_header, login
 
 EXPORTS = ["/official/report.html", "/official/kpis.csv", "/official/alerts.csv"]
+TREND_EXPORTS = [f"/official/kpi-history.csv?window={w}" for w in ("24h", "7d", "30d")]
 TZ = "Asia/Shanghai"  # the default setting of the test app
 
 
@@ -78,6 +79,13 @@ def test_exports_follow_the_official_page_roles(client, users, r: redis.Redis, r
                                 disposition), disposition
             assert response.mimetype == ("text/html" if suffix == "html" else "text/csv")
             assert response.headers["Cache-Control"] == "no-store"
+    for path in TREND_EXPORTS:
+        response = client.get(path)
+        assert response.status_code == expected, (role, path, response.text[:200])
+        if expected == 200:
+            assert response.mimetype == "text/csv"
+            assert re.fullmatch(r'attachment; filename="cityops-kpi-history-\d+[hd]-\d{8}-\d{4}\.csv"',
+                                response.headers["Content-Disposition"])
 
 
 def test_wall_token_may_not_export(client, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
@@ -91,7 +99,8 @@ def test_official_token_exports_and_is_audited(client, r: redis.Redis) -> None: 
     """A reporting script with an official's token gets the CSV; the export is in the audit log."""
     seed(r, time.time())
     token = accounts.create_token(r, "reporting", "official")
-    response = client.get("/official/alerts.csv", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/official/alerts.csv?form=machine",
+                          headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert [(row["severity"], row["title"]) for row in rows] == [("critical", HOSTILE)]
@@ -104,7 +113,7 @@ def test_kpis_csv_over_http(client, users, r: redis.Redis) -> None:  # type: ign
     """The downloaded CSV holds the stored KPIs, per-subject ones with their subject."""
     seed(r, time.time())
     login(client, users["official"])
-    text = client.get("/official/kpis.csv").get_data(as_text=True)
+    text = client.get("/official/kpis.csv?form=machine").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     assert sorted((row["domain"], row["name"], row["subject"], row["value"], row["status"])
                   for row in rows) == [
@@ -157,7 +166,7 @@ def test_page_shows_status_reasons_issues_and_exports(client, users, r: redis.Re
     assert "Min pressure · Zone 3" in issues
     exports = find(content, "official-exports")
     assert exports is not None
-    assert [a["props"]["href"] for a in exports["props"]["children"]] == EXPORTS
+    assert [a["props"]["href"] for a in exports["props"]["children"]] == EXPORTS + TREND_EXPORTS
     assert "dangerouslySetInnerHTML" not in json.dumps(content)
 
 

@@ -129,6 +129,7 @@ VIEW_ROLES: dict[str, frozenset[str]] = {
     "api_alerts.acknowledge_many": frozenset({ADMIN, OPERATOR, EMERGENCY}),  # issue 18
     "official.report_html": OFFICIAL_READERS, "official.kpis_download": OFFICIAL_READERS,
     "official.alerts_download": OFFICIAL_READERS,
+    "official.trends_download": OFFICIAL_READERS,  # the KPI history CSV (issue 19)
     "api_admin.audit_archive": frozenset({ADMIN}), "api_admin.confirm_archive": frozenset({ADMIN}),
     "api_admin.unlock_user": frozenset({ADMIN}),
     # incidents (issue 15): everyone reads; operators and admins declare and judge proposals; the
