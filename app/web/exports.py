@@ -60,6 +60,12 @@ def error_response(status: int, message: str) -> Response:
     return response
 
 
+@blueprint.errorhandler(ExportChoiceError)
+def bad_choice(exc: ExportChoiceError) -> Response:
+    """An unknown ``?form=`` or ``?lang=`` on any export: 400 naming it, nothing read."""
+    return error_response(400, str(exc))
+
+
 def _audit(r: redis.Redis, what: str, outcome: str) -> None:
     """Exports leave the building: who took which one, and when, goes into the audit log."""
     principal = current_principal()
@@ -70,10 +76,7 @@ def _audit(r: redis.Redis, what: str, outcome: str) -> None:
 def _export(what: str, make: Callable[[redis.Redis, Situation], Response]) -> Response:
     """Read the situation once and answer with ``make``'s download (503 while Redis is away), in
     the language asked for with ``?lang=`` or else the reader's."""
-    try:
-        lang = chosen_language()
-    except ExportChoiceError as exc:
-        return error_response(400, str(exc))
+    lang = chosen_language()
     try:
         r = redis_client()
         with i18n.use_language(lang):
@@ -106,10 +109,7 @@ def report_html() -> Response:
 @require_roles(READERS)
 def kpis_download() -> Response:
     """Every current KPI as CSV (``?form=machine``: column ids and raw values)."""
-    try:
-        form = chosen_form()
-    except ExportChoiceError as exc:
-        return error_response(400, str(exc))
+    form = chosen_form()
     return _export("kpis.csv", lambda _r, s: _download(kpis_csv(s, form), "text/csv", "cityops-kpis",
                                                        "csv", s.generated_at))
 
@@ -118,10 +118,7 @@ def kpis_download() -> Response:
 @require_roles(READERS)
 def alerts_download() -> Response:
     """Every open alert as CSV (``?form=machine``: column ids and raw values)."""
-    try:
-        form = chosen_form()
-    except ExportChoiceError as exc:
-        return error_response(400, str(exc))
+    form = chosen_form()
     return _export("alerts.csv", lambda _r, s: _download(alerts_csv(s, form), "text/csv",
                                                          "cityops-alerts", "csv", s.generated_at))
 
@@ -130,10 +127,7 @@ def alerts_download() -> Response:
 @require_roles(READERS)
 def trends_download() -> Response:
     """The city-wide KPIs over ``?window=24h|7d|30d`` (of ``?domain=`` or every domain) as CSV."""
-    try:
-        form = chosen_form()
-    except ExportChoiceError as exc:
-        return error_response(400, str(exc))
+    form = chosen_form()
     window_key = request.args.get("window", DEFAULT_WINDOW)
     domain = request.args.get("domain")
     if window_key not in WINDOWS:
