@@ -18,6 +18,7 @@ from tests.support.browser import (
     PAGE_TIMEOUT_MS,
     PageWatch,
     RunningCityOps,
+    accept_dialogs,
     log_in,
     screenshot,
 )
@@ -65,13 +66,7 @@ def test_an_admin_pauses_and_resumes_a_feed_in_the_browser(
     _seed(r)
     page = wide.new_page()
     watch = PageWatch().attach(page)
-    dialogs: list[str] = []
-
-    def accept(dialog) -> None:  # type: ignore[no-untyped-def]
-        dialogs.append(dialog.message)
-        dialog.accept()
-
-    page.on("dialog", accept)  # the confirmation of pause
+    dialogs = accept_dialogs(page)  # the confirmation of pause
     t = TEXT[lang]
     with watch.explained():
         log_in(page, cityops.base_url, "admin", cityops.admin_password or "")

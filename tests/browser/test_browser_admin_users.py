@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.support.browser import (
     PageWatch,
     RunningCityOps,
+    accept_dialogs,
     log_in,
     new_context,
     screenshot,
@@ -62,13 +63,7 @@ def test_an_admin_manages_a_user_in_the_browser(wide: BrowserContext, browser: B
                                                 cityops: RunningCityOps, lang: str) -> None:
     page = wide.new_page()
     watch = PageWatch().attach(page)
-    dialogs: list[str] = []
-
-    def accept(dialog) -> None:  # type: ignore[no-untyped-def]
-        dialogs.append(dialog.message)
-        dialog.accept()
-
-    page.on("dialog", accept)  # the confirmations of disable, reset and delete
+    dialogs = accept_dialogs(page)  # the confirmations of disable, reset and delete
     t = TEXT[lang]
     user = f"pat-{lang}"
     with watch.explained():
@@ -135,13 +130,7 @@ def test_an_admin_creates_and_revokes_a_wall_token_in_the_browser(
     """The token's text is shown once and opens the wall; revoked (confirmed), it opens nothing."""
     page = wide.new_page()
     watch = PageWatch().attach(page)
-    dialogs: list[str] = []
-
-    def accept(dialog) -> None:  # type: ignore[no-untyped-def]
-        dialogs.append(dialog.message)
-        dialog.accept()
-
-    page.on("dialog", accept)
+    dialogs = accept_dialogs(page)
     t = TOKENS[lang]
     name = f"lobby-{lang}"
     with watch.explained():

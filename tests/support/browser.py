@@ -21,6 +21,7 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    Dialog,
     Page,
     Route,
     expect,
@@ -250,3 +251,16 @@ def admin_on_overview(page: Page, cityops: "RunningCityOps") -> None:
     assert cityops.admin_password is not None
     log_in(page, cityops.base_url, "admin", cityops.admin_password)
     expect_overview(page, cityops.base_url)
+
+
+def accept_dialogs(page: Page) -> list[str]:
+    """Accept every confirmation ``page`` asks (as the person would); returns the list its
+    messages are appended to, newest last."""
+    messages: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        messages.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    return messages
