@@ -17,7 +17,7 @@ import pytest
 
 from app.config import Settings
 from app.soak import cli
-from app.soak.city import DEMO_KNOBS, scaled_knobs
+from app.soak.city import DEMO_KNOBS, READY_TIMEOUT_S, START_TIMEOUT_S, scaled_knobs
 from app.soak.errors import SoakError
 from app.soak.faults import FAULTS, RECOVERY_TIMEOUT_S
 from app.soak.procs import ROLES, Proc, classify, scan_tree
@@ -323,7 +323,9 @@ def test_interrupt_stops_everything(signum: int) -> None:
     """Ctrl-C (SIGINT to the soak) or SIGTERM stops `up` and its children, and still prints a report."""
     process, lines = _start_soak("--minutes", "5", "--scale", "0.5", "--interval", "1",
                                  "--faults", "none", "--json")
-    deadline = time.monotonic() + 90
+    # The soak gives up on its own after its start timeouts; wait for its word either way (a
+    # loaded CI machine has taken more than 90 s to bring the city up).
+    deadline = time.monotonic() + START_TIMEOUT_S + READY_TIMEOUT_S + 30
     while not any("the city is ready" in line for line in lines):
         assert process.poll() is None and time.monotonic() < deadline, "\n".join(lines)
         time.sleep(0.2)
