@@ -41,7 +41,7 @@ from app.situation.mapdata import DEFAULT_CENTER  # where an unlocated alert's m
 from app.web.context import client_addr, current_principal, redis_client, require_roles
 from layouts import alert_assign, alert_bulk, alert_filters, alert_panel, alert_refusals, ids
 from layouts.alert_filters import OPEN_STATES
-from layouts.components import domain_title, format_time, page_layout, tab_title
+from layouts.components import domain_title, format_time, graph_config, page_layout, tab_title
 from layouts.livemap import basemap_layers
 
 PATH = "/alerts"
@@ -345,7 +345,7 @@ def alert_figure(alert: Mapping[str, Any] | None,
 def _map(alert: Mapping[str, Any], warning: Mapping[str, Any] | None) -> dcc.Graph:
     """The opened alert's map (the same id each time, so an update redraws it in place)."""
     return dcc.Graph(id=ids.ALERT_MAP, className="alert-map", figure=alert_figure(alert, warning),
-                     config={"displaylogo": False, "displayModeBar": False, "scrollZoom": True})
+                     config=graph_config(displayModeBar=False, scrollZoom=True))
 
 
 def _outer_rings(area: Mapping[str, Any] | None) -> list[list[list[float]]]:

@@ -33,6 +33,12 @@ def format_time(ts: float | None, with_date: bool = False) -> str:
     return i18n.format_datetime(ts, with_date, tz=settings().city.timezone)
 
 
+def graph_config(**options: Any) -> dict[str, Any]:
+    """A dcc.Graph's config in the reader's language: plotly's own dates and month names follow the
+    page (assets/plotly-locale.js registers the Chinese ones); ``options`` are the chart's own."""
+    return {"displaylogo": False, **options, "locale": i18n.HTML_LANG[i18n.current_language()]}
+
+
 def domain_title(domain: str) -> str:
     """A domain's name in the reader's language."""
     return i18n.label("domain", domain)

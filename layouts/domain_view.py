@@ -27,7 +27,14 @@ from app.model.feeds import STALE_STATES, FeedHealth
 from app.situation.mapdata import short_id
 from app.web.context import redis_client, require_roles, settings
 from layouts import ids, kpi_charts
-from layouts.components import DOMAIN_TITLES, domain_title, format_time, kpi_value_text, tab_title
+from layouts.components import (
+    DOMAIN_TITLES,
+    domain_title,
+    format_time,
+    graph_config,
+    kpi_value_text,
+    tab_title,
+)
 
 TREND_HOURS = 24
 TREND_BUCKET_S = 60  # the history's own step: every minute's point is drawn
@@ -94,7 +101,8 @@ def _trend_figure(history: list[tuple[float, str, Any]], kpis: list[dict[str, An
     """The domain's city-wide KPIs over the last 24 h (minute history), a row per unit, city time."""
     names = {str(k["name"]): i18n.kpi_title(k) for k in kpis}
     series = kpi_charts.bucket_series(history, list(names), TREND_BUCKET_S, tz)
-    figure = kpi_charts.unit_figure(kpis, series, names, i18n.t("domain.no_history"))
+    figure = kpi_charts.unit_figure(kpis, series, names, i18n.t("domain.no_history"),
+                                    settings().kpis)
     figure.update_layout(legend={"orientation": "h"})
     return figure
 
@@ -213,7 +221,7 @@ def _content(domain: str) -> list[Any]:
         html.Section(className="card", children=[
             html.H2(i18n.t("domain.last_hours", hours=TREND_HOURS)),
             dcc.Graph(figure=_trend_figure(history, charted, settings().city.timezone),
-                      config={"displaylogo": False})]),
+                      config=graph_config())]),
         html.Section(className="card", children=[html.H2(i18n.t("domain.feeds")), _feeds_table(feeds)]),
         html.Section(className="card", children=[html.H2(i18n.t("domain.reported")),
                                                  *_entities_table(entities)]),

@@ -36,7 +36,7 @@ from app.model.incidents import (
 )
 from app.web.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids, linkage_panel
-from layouts.components import domain_title
+from layouts.components import domain_title, graph_config
 from layouts.incident_parts import (
     catalogue,
     department_name,
@@ -159,7 +159,7 @@ def detail_sheet() -> html.Aside:
             html.H3(t("incident.where")),
             dcc.Graph(id=ids.INCIDENT_MAP, className="incident-map",
                       figure=linkage_panel.figure(None, None),
-                      config={"displaylogo": False, "displayModeBar": False, "scrollZoom": True}),
+                      config=graph_config(displayModeBar=False, scrollZoom=True)),
             html.Div(id=ids.INCIDENT_LINKAGE, className="linkage-panel"),
         ]),
         html.Section(className="incident-section", children=[

@@ -10,7 +10,9 @@ different stories:
 - one row per unit, titled with the unit in words (never a code such as ``{vehicle}``);
 - y ranges that do not mislead: a share is shown at least ``PCT_MIN_SPAN`` points wide with its
   target, 0-100 where everything fits; counts and measures never below zero;
-- each KPI's target as a dashed line, the side off target lightly shaded, in the severity colours.
+- each KPI's target as a dashed line; past it the warning band, past its critical limit the
+  critical band, both in the product's severity colours and named in the legend. The limits are
+  the ones the KPI is judged by (:func:`app.kpis.status.limits`), never restated here.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app import i18n
+from app.config.kpis import KpiSettings
+from app.kpis.status import Limits, limits
 from app.model.alerts import SEVERITY_COLOURS
 
 Series = dict[str, tuple[list[str | None], list[float | None]]]
@@ -41,9 +45,12 @@ UNIT_KEYS: dict[str, str] = {
     "{vehicle}": "vehicle", "{request}": "request", "{bed}": "bed", "{zone}": "zone",
     "{hospital}": "hospital", "{ambulance}": "ambulance", "{alert}": "alert",
 }
-# Lines of one row; the severity colours are kept for targets and bad zones.
+# Lines of one row; the severity colours are kept for targets and bands. Warning and critical take
+# the colours the map and the alerts give them (app/situation/mapdata/layers.py RANK_COLOURS).
 LINE_COLOURS = ("#1f5f99", "#009E73", "#56B4E9", "#6A3D9A", "#444444")
 TARGET_COLOUR = SEVERITY_COLOURS["major"]
+BAND_COLOURS: dict[str, str] = {"warn": SEVERITY_COLOURS["major"], "bad": SEVERITY_COLOURS["critical"]}
+BAND_OPACITY: dict[str, float] = {"warn": 0.14, "bad": 0.26}
 _TARGET = re.compile(r"^\s*(>=|<=|≥|≤)?\s*(-?\d+(?:\.\d+)?)\s*([^\s(]*)")
 
 
@@ -140,30 +147,77 @@ def _by_unit(kpis: Sequence[Mapping[str, Any]], series: Series) -> dict[str, lis
     return rows
 
 
+def _band(figure: go.Figure, row: int, level: str, low: float, high: float) -> bool:
+    """Shade ``low``-``high`` of a row in ``level``'s colour; False when nothing is left to shade."""
+    if high <= low:
+        return False
+    figure.add_hrect(y0=low, y1=high, row=row, col=1, fillcolor=BAND_COLOURS[level],
+                     opacity=BAND_OPACITY[level], line_width=0, layer="below")
+    return True
+
+
+def _bands(op: str, value: float, judged: Limits | None,
+           bounds: list[float]) -> list[tuple[str, float, float]]:
+    """(level, low, high) of the warning and critical bands of a target ``op value`` in ``bounds``.
+
+    Without the KPI's judged limits everything past the target is the warning band."""
+    if op not in (">=", "<="):
+        return []
+    bad = judged.bad if judged is not None and judged.op == op else None
+    if op == ">=":
+        if bad is None:
+            return [("warn", bounds[0], value)]
+        return [("warn", max(bad, bounds[0]), value), ("bad", bounds[0], min(bad, bounds[1]))]
+    if bad is None:
+        return [("warn", value, bounds[1])]
+    return [("warn", value, min(bad, bounds[1])), ("bad", max(bad, bounds[0]), bounds[1])]
+
+
 def _draw_target(figure: go.Figure, row: int, kpi: Mapping[str, Any], name: str,
-                 bounds: list[float]) -> None:
+                 bounds: list[float], judged: Limits | None) -> set[str]:
+    """The KPI's dashed target line and its bands; returns the band levels drawn."""
     target = target_value(kpi)
     if target is None:
-        return
+        return set()
     op, value = target
-    if op == ">=" and bounds[0] < value:
-        figure.add_hrect(y0=bounds[0], y1=value, row=row, col=1, fillcolor=TARGET_COLOUR,
-                         opacity=0.08, line_width=0, layer="below")
-    elif op == "<=" and value < bounds[1]:
-        figure.add_hrect(y0=value, y1=bounds[1], row=row, col=1, fillcolor=TARGET_COLOUR,
-                         opacity=0.08, line_width=0, layer="below")
+    drawn = {level for level, low, high in _bands(op, value, judged, bounds)
+             if _band(figure, row, level, low, high)}
+    if "bad" in drawn and judged is not None:
+        figure.add_hline(y=judged.bad, row=row, col=1,
+                         line={"dash": "dot", "width": 1, "color": BAND_COLOURS["bad"]})
     label = f"{name}: {html_text.escape(i18n.t('chart.target', target=kpi['target']))}"
     figure.add_hline(y=value, row=row, col=1, line={"dash": "dash", "width": 2, "color": TARGET_COLOUR},
                      annotation_text=label,
                      annotation_position="top left", annotation_font_size=11)
+    return drawn
+
+
+def _tint(level: str) -> str:
+    """A band's colour as it shows on the chart (its colour at its opacity), for the legend."""
+    colour = BAND_COLOURS[level].lstrip("#")
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({red},{green},{blue},{BAND_OPACITY[level]})"
+
+
+def _band_legend(figure: go.Figure, levels: set[str]) -> None:
+    """One legend entry per band drawn, in words: what its colour means."""
+    for level in ("warn", "bad"):
+        if level in levels:
+            figure.add_trace(go.Scatter(
+                x=[None], y=[None], mode="markers", hoverinfo="skip", legendgroup="bands",
+                name=html_text.escape(i18n.t(f"chart.band_{level}")),
+                marker={"symbol": "square", "size": 14, "color": _tint(level),
+                        "line": {"width": 1.5, "color": BAND_COLOURS[level]}}))
 
 
 def unit_figure(kpis: Sequence[Mapping[str, Any]], series: Series, titles: Mapping[str, str],
-                empty_text: str) -> go.Figure:
-    """One row per unit of the KPIs with history, sharing the city-time axis, with targets.
+                empty_text: str, kpi_settings: KpiSettings | None = None) -> go.Figure:
+    """One row per unit of the KPIs with history, sharing the city-time axis, with targets and the
+    warning and critical bands of the limits in ``kpi_settings`` (the defaults without).
 
     ``titles`` names each KPI in the reader's language (plotly labels are HTML-escaped here).
     """
+    limit_settings = kpi_settings or KpiSettings()
     rows = _by_unit(kpis, series)
     if not rows:
         figure = go.Figure()
@@ -175,6 +229,7 @@ def unit_figure(kpis: Sequence[Mapping[str, Any]], series: Series, titles: Mappi
                                subplot_titles=[html_text.escape(unit_words(u)) for u in rows],
                                vertical_spacing=min(0.12, 0.5 / len(rows)))
         drawn = 0  # lines so far: each KPI keeps its own colour in the shared legend
+        banded: set[str] = set()
         for row, (unit, members) in enumerate(rows.items(), start=1):
             words = html_text.escape(unit_words(unit))
             values: list[float] = []
@@ -185,6 +240,9 @@ def unit_figure(kpis: Sequence[Mapping[str, Any]], series: Series, titles: Mappi
                 target = target_value(kpi)
                 if target is not None:
                     targets.append(target[1])
+                    judged = limits(kpi, limit_settings)
+                    if judged is not None and judged.op == target[0]:
+                        targets.append(judged.bad)  # the critical band in view, not off the axis
                 name = html_text.escape(titles.get(str(kpi["name"])) or str(kpi["name"]))
                 figure.add_trace(go.Scatter(
                     x=xs, y=ys, mode="lines+markers" if len(ys) == 1 else "lines", connectgaps=False,
@@ -199,8 +257,10 @@ def unit_figure(kpis: Sequence[Mapping[str, Any]], series: Series, titles: Mappi
             if unit.startswith("{") and bounds[1] <= 10:
                 figure.update_yaxes(dtick=1, row=row, col=1)  # no half a vehicle
             for kpi in members:
-                _draw_target(figure, row, kpi, html_text.escape(
-                    titles.get(str(kpi["name"])) or str(kpi["name"])), bounds)
+                banded |= _draw_target(figure, row, kpi, html_text.escape(
+                    titles.get(str(kpi["name"])) or str(kpi["name"])), bounds,
+                    limits(kpi, limit_settings))
+        _band_legend(figure, banded)
         figure.update_layout(height=90 + 170 * len(rows), showlegend=True,
                              legend={"orientation": "h", "y": -0.12 if len(rows) > 1 else -0.25})
         figure.update_xaxes(type="date")

@@ -34,7 +34,7 @@ from app.situation.mapdata import LAYER_BY_KEY, LAYERS, SEVERITY_CLASSES, View
 from app.situation.mapdata import share as map_share
 from app.web.context import redis_client, require_roles, settings
 from layouts import ids, map_fields, pulse
-from layouts.components import format_time
+from layouts.components import format_time, graph_config
 
 ALL_LAYERS: tuple[str, ...] = tuple(layer.key for layer in LAYERS)
 PROBLEMS = "problems"
@@ -333,8 +333,7 @@ def live_map(map_id: str, layers: Sequence[str] = ALL_LAYERS, theme: str = DESK,
     toggles, a problems-only filter and the side panel that a click fills."""
     fig, state = _initial(map_id, layers, theme, zoom)
     graph = dcc.Graph(id=map_id, figure=fig, className="live-map", responsive=True,
-                      config={"displaylogo": False, "scrollZoom": True,
-                              "modeBarButtonsToRemove": ["toImage"]})
+                      config=graph_config(scrollZoom=True, modeBarButtonsToRemove=["toImage"]))
     parts: list[Any] = [dcc.Store(id=ids.map_part(map_id, ids.MAP_STATE), data=state),
                         *pulse.stores(map_id, watch=map_id)]
     if not controls:

@@ -36,7 +36,7 @@ from app.web.after_action import report_path
 from app.web.context import redis_client, require_roles, settings
 from app.web.exports import ALERTS_CSV_PATH, KPIS_CSV_PATH, REPORT_PATH
 from layouts import ids, kpi_charts
-from layouts.components import domain_title, page_layout, tab_title
+from layouts.components import domain_title, graph_config, page_layout, tab_title
 from layouts.trend_exports import trend_export_links
 
 PATH = "/official"
@@ -154,7 +154,8 @@ def trend_series(history: Sequence[tuple[float, str, Any]], names: Sequence[str]
 def trend_figure(kpis: Sequence[dict[str, Any]], series: kpi_charts.Series) -> go.Figure:
     """A domain's city-wide KPIs, a row per unit sharing the time axis, with their targets."""
     titles = {str(k["name"]): kpi_label(k) or str(k["name"]) for k in kpis}
-    return kpi_charts.unit_figure(kpis, series, titles, i18n.t("official.no_history"))
+    return kpi_charts.unit_figure(kpis, series, titles, i18n.t("official.no_history"),
+                                  settings().kpis)
 
 
 def trends(window: str, now: float | None = None) -> list[Any]:
@@ -176,7 +177,7 @@ def trends(window: str, now: float | None = None) -> list[Any]:
             charts.append(html.Section(className="card official-trend", children=[
                 html.H3(f"{domain_title(domain)} · {label}"),
                 dcc.Graph(id=f"official-trend-{domain}", figure=trend_figure(kpis, series),
-                          config={"displaylogo": False, "displayModeBar": False}),
+                          config=graph_config(displayModeBar=False)),
             ]))
     except redis.RedisError:
         return [_link_lost()]

@@ -33,7 +33,7 @@ from app.model.incidents import LEVEL_RANK
 from app.situation.mapdata import LAYERS
 from app.web.context import redis_client, require_roles
 from layouts import alert_panel, ids, linkage_panel, pulse, wall_tiles
-from layouts.components import domain_title, page_layout
+from layouts.components import domain_title, graph_config, page_layout
 from layouts.incident_parts import level_badge, numbered, progress, status_badge, type_name
 from layouts.livemap import WALL, live_map, register_map
 
@@ -121,8 +121,7 @@ def _incident_view() -> html.Section:
         html.Div(className="wall-incident-body", children=[
             html.Div(dcc.Graph(id=ids.WALL_INCIDENT_MAP, className="wall-incident-map",
                                figure=linkage_panel.figure(None, None, WALL),
-                               config={"displaylogo": False, "displayModeBar": False,
-                                       "staticPlot": False}),
+                               config=graph_config(displayModeBar=False, staticPlot=False)),
                      className="card wall-map"),
             html.Div(id=ids.WALL_INCIDENT_LINKAGE, className="card linkage-panel wall-linkage"),
         ]),

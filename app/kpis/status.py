@@ -12,7 +12,10 @@ wall, the overview, /official and /alerts cannot tell different stories:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
+
+from app.config.kpis import KpiSettings
 
 STATUSES = ("ok", "warn", "bad", "unknown")
 # Worst first: the order a domain's level and lists of reasons take.
@@ -36,6 +39,53 @@ def judge_at_least(value: float | None, target: float, bad_below: float) -> str:
 def judge_at_most(value: float | None, target: float, bad_above: float) -> str:
     """ok at or below ``target``, warn up to ``bad_above``, bad over it."""
     return judge(value, lambda v: v <= target, lambda v: v <= bad_above)
+
+
+# Transport's limits are fixed (no setting yet): on-time performance and mean delay.
+ON_TIME_TARGET_PCT, ON_TIME_BAD_PCT = 85.0, 75.0
+DELAY_TARGET_S, DELAY_BAD_S = 120.0, 300.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Where a KPI stops being ok (``target``) and turns bad (``bad``), on the side ``op`` says:
+    ">=" (ok at or above the target, bad below ``bad``) or "<=" (ok at or below, bad above)."""
+
+    op: str
+    target: float
+    bad: float
+
+
+# KPI group -> how its value is judged: the side, and its target and critical limit from [kpis].
+# Groups judged otherwise (counts, a share of a fleet, another unit's occupancy) are not listed.
+_LIMITS: dict[str, tuple[str, Callable[[KpiSettings], tuple[float, float]]]] = {
+    "on_time_performance": (">=", lambda _k: (ON_TIME_TARGET_PCT, ON_TIME_BAD_PCT)),
+    "mean_delay": ("<=", lambda _k: (DELAY_TARGET_S, DELAY_BAD_S)),
+    "min_pressure": (">=", lambda k: (k.pressure_min_bar, k.pressure_bad_bar)),
+    "reservoir_level": (">=", lambda k: (k.reservoir_min_m, k.reservoir_bad_m)),
+    "water_quality_compliance": (">=", lambda k: (k.quality_target_pct, k.quality_bad_pct)),
+    "ward_occupancy": ("<=", lambda k: (k.occupancy_target_pct, k.occupancy_bad_pct)),
+    "ed_occupancy": ("<=", lambda k: (k.ed_occupancy_target_pct, k.ed_occupancy_bad_pct)),
+    "sla_breach": ("<=", lambda k: (k.sla_breach_target_pct, k.sla_breach_bad_pct)),
+    "median_time_to_close": ("<=", lambda k: (k.close_time_target_h, k.close_time_bad_h)),
+}
+
+
+def limits(kpi: Mapping[str, Any], settings: KpiSettings) -> Limits | None:
+    """The target and critical limit a KPI is judged by (None for one judged otherwise)."""
+    group = str(kpi.get("group") or str(kpi.get("name") or "").partition(":")[0])
+    found = _LIMITS.get(group)
+    if found is None:
+        return None
+    target, bad = found[1](settings)
+    return Limits(found[0], target, bad)
+
+
+def judge_by(value: float | None, found: Limits) -> str:
+    """A value against ``found`` limits: the same verdict as the KPI's own judge."""
+    if found.op == ">=":
+        return judge_at_least(value, found.target, found.bad)
+    return judge_at_most(value, found.target, found.bad)
 
 
 def informational(value: float | None) -> str:

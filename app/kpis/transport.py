@@ -9,7 +9,8 @@ import redis
 
 from app import store
 from app.config import Settings
-from app.kpis.base import Kpi, judge
+from app.kpis.base import Kpi, judge, judge_at_least, judge_at_most
+from app.kpis.status import DELAY_BAD_S, DELAY_TARGET_S, ON_TIME_BAD_PCT, ON_TIME_TARGET_PCT
 from app.live.entities import transport_entities
 
 ON_TIME_EARLY_S = -60.0
@@ -36,10 +37,11 @@ def compute_transport(r: redis.Redis, now: float | None = None,
     return [
         Kpi("vehicles_in_service", "transport", "Vehicles in service", float(len(heard)), "{vehicle}",
             "", "ok" if heard else "unknown", now),
-        Kpi("on_time_performance", "transport", "On-time performance", on_time, "%", ">= 85 %",
-            judge(on_time, lambda v: v >= 85, lambda v: v >= 75), now),
-        Kpi("mean_delay", "transport", "Mean delay", mean_delay, "s", "<= 120 s",
-            judge(mean_delay, lambda v: v <= 120, lambda v: v <= 300), now),
+        Kpi("on_time_performance", "transport", "On-time performance", on_time, "%",
+            f">= {ON_TIME_TARGET_PCT:g} %",
+            judge_at_least(on_time, ON_TIME_TARGET_PCT, ON_TIME_BAD_PCT), now),
+        Kpi("mean_delay", "transport", "Mean delay", mean_delay, "s", f"<= {DELAY_TARGET_S:g} s",
+            judge_at_most(mean_delay, DELAY_TARGET_S, DELAY_BAD_S), now),
         Kpi("active_service_alerts", "transport", "Active service alerts", float(len(alerts)),
             "{alert}", "0", "ok" if not alerts else "warn", now),
         Kpi("vehicles_silent", "transport", "Vehicles silent for 2 min", float(silent),

@@ -6,11 +6,12 @@ with a missing hour. The screenshot goes to test-artifacts/water-trends.png for 
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from app import accounts
 from app.store.link import connect
@@ -66,5 +67,42 @@ def test_water_trends_one_row_per_unit(city: RunningCityOps, browser: Browser) -
         expect(page.locator("body")).not_to_contain_text("{zone}")
         graph.scroll_into_view_if_needed()
         screenshot(page, "water-trends.png")
+    watch.assert_clean()
+    context.close()
+
+
+ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _x_tick_text(page: Page) -> str:
+    """Every x-axis tick label of /water's trend chart, once plotly has drawn them."""
+    graph = page.locator(".domain-page .js-plotly-plot").first
+    # Shared x axes: the labels sit on the bottom row's axis (x2, x3...), in plotly's axis layer.
+    ticks = graph.locator(".xaxislayer-above text")
+    expect(ticks.first).to_be_visible()
+    return " ".join(ticks.all_text_contents())
+
+
+def test_water_trend_dates_follow_the_page_language(city: RunningCityOps, browser: Browser) -> None:
+    """Plotly's own date labels are English on an English page and Chinese on a Chinese one."""
+    context = new_context(browser, width=1440, height=900)
+    page = context.new_page()
+    watch = PageWatch().attach(page)
+    with watch.explained():
+        log_in(page, city.base_url, OPERATOR, PASSWORD)
+        page.goto(f"{city.base_url}/water")
+        english = _x_tick_text(page)
+        assert any(month in english for month in ENGLISH_MONTHS), english
+        assert "月" not in english, english
+        page.click("#lang-zh")
+        expect(page.locator("#page-title")).to_have_text("供水")
+        chinese = _x_tick_text(page)
+        assert re.search(r"\d+月\d+日", chinese), chinese
+        assert not any(month in chinese for month in ENGLISH_MONTHS), chinese
+        assert not re.search(r"\b(AM|PM)\b", chinese), chinese  # 24-hour times
+        page.locator(".domain-page .js-plotly-plot").first.scroll_into_view_if_needed()
+        screenshot(page, "water-trends-zh.png")
+        page.click("#lang-en")  # the user's language back to English for the other tests
+        expect(page.locator("#page-title")).to_have_text("Water")
     watch.assert_clean()
     context.close()

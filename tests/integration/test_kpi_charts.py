@@ -178,3 +178,50 @@ def test_share_range_cases() -> None:
     low, high = kpi_charts.y_range("%", [110.0, 130.0], [85.0])
     assert low <= 85.0 and high >= 130.0
     assert kpi_charts.y_range("{vehicle}", [0.0, 0.0], []) == [0.0, 1.0]
+
+
+def rects_on(figure: dict[str, Any], axis: str) -> dict[str, tuple[float, float]]:
+    """The shaded bands of one row: colour -> (low, high)."""
+    return {s["fillcolor"]: (s["y0"], s["y1"]) for s in figure["layout"]["shapes"]
+            if s["type"] == "rect" and s["yref"] == axis}
+
+
+@pytest.mark.parametrize("page", ["page", "official"])
+def test_warning_and_critical_bands_follow_the_judged_limits(water_figures: dict[str, Any],
+                                                             page: str) -> None:
+    """The pressure row: warning from the critical limit up to the target, critical below it, in
+    the severity colours of the map and alerts, each named in the legend in words."""
+    from app.config.kpis import KpiSettings
+    from app.kpis.status import limits
+    from app.model.alerts import SEVERITY_COLOURS
+
+    figure = water_figures[page]
+    judged = limits({"name": "min_pressure"}, KpiSettings())
+    assert judged is not None and judged.op == ">=" and judged.bad < judged.target == 2.0
+    bands = rects_on(figure, trace_by_name(figure, "min_pressure").get("yaxis", "y"))
+    assert bands[SEVERITY_COLOURS["major"]] == (judged.bad, judged.target)
+    assert bands[SEVERITY_COLOURS["critical"]] == (0.0, judged.bad)
+    names = {t["name"] for t in figure["data"] if t.get("legendgroup") == "bands"}
+    assert names == {"Warning: past the target", "Critical: past the critical limit"}
+    # The flow has no target: no band on its row.
+    assert not rects_on(figure, trace_by_name(figure, "total_flow").get("yaxis", "y"))
+
+
+def test_bands_read_the_configured_limits_and_speak_chinese() -> None:
+    """Another critical limit in [kpis] moves the band; the legend follows the reader's language."""
+    from app import i18n
+    from app.config.kpis import KpiSettings
+    from app.model.alerts import SEVERITY_COLOURS
+
+    kpis = [{"name": "ed_occupancy", "unit": "%", "target": "<= 100 %"}]
+    series: kpi_charts.Series = {"ed_occupancy": (["2026-12-07T10:00:00", "2026-12-07T10:01:00"],
+                                                  [90.0, 104.0])}
+    with i18n.use_language("zh"):
+        figure = kpi_charts.unit_figure(kpis, series, {"ed_occupancy": "急诊占用率"}, "无",
+                                        KpiSettings(ed_occupancy_bad_pct=130.0)).to_plotly_json()
+    bands = rects_on(figure, "y")
+    assert bands[SEVERITY_COLOURS["major"]] == (100.0, 130.0)
+    low, high = bands[SEVERITY_COLOURS["critical"]]
+    assert low == 130.0 and high >= 130.0
+    names = {t["name"] for t in figure["data"] if t.get("legendgroup") == "bands"}
+    assert names == {"预警：未达目标", "严重：超出临界限值"}

@@ -75,3 +75,18 @@ def test_only_a_city_wide_bad_kpi_on_a_real_sample_raises_an_alert() -> None:
     assert not status.raises_alert(kpi("sla_breach", "bad", small_sample=True))
     assert not status.raises_alert(kpi("sla_breach:Noise", "bad", subject="Noise"))
     assert not status.raises_alert(kpi("sla_breach", "warn"))
+
+
+def test_limits_come_from_the_settings_and_judge_like_the_kpi() -> None:
+    """A KPI's limits are its [kpis] settings (a zone's KPI has its group's); the band a value
+    falls in is the status the KPI's own judge gives it."""
+    from app.config.kpis import KpiSettings
+
+    found = status.limits({"name": "min_pressure:north"}, KpiSettings(pressure_bad_bar=1.2))
+    assert found == status.Limits(">=", 2.0, 1.2)
+    assert [status.judge_by(v, found) for v in (2.0, 1.5, 1.1)] == ["ok", "warn", "bad"]
+    delay = status.limits({"name": "mean_delay"}, KpiSettings())
+    assert delay == status.Limits("<=", status.DELAY_TARGET_S, status.DELAY_BAD_S)
+    assert [status.judge_by(v, delay) for v in (120.0, 200.0, 301.0)] == ["ok", "warn", "bad"]
+    assert status.limits({"name": "total_flow"}, KpiSettings()) is None  # informational
+
