@@ -98,7 +98,7 @@ def alert_line(alert: Mapping[str, Any], extra: Sequence[Any] = (),
     return html.Div(className=row_class(alert), **{"data-alert": alert["id"], **(attrs or {})},
                     children=[
         html.Div(badges(alert), className="alert-badges"),
-        html.Div(alert["title"], className="alert-title"),
+        html.Div(alerts.shown_title(alert), className="alert-title"),
         html.Div(className="alert-meta", children=[
             html.Span(domain_title(alert["domain"])),
             html.Span(when(alert.get("last_seen")), className="alert-time"), *extra]),

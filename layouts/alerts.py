@@ -235,7 +235,7 @@ def _card(alert: Mapping[str, Any], actionable: bool, group_title: str | None,
     return html.Div(className=alert_panel.row_class(alert) + " alert-card", role="listitem",
                     **{"data-alert": alert["id"]}, children=[
         html.Div(alert_panel.badges(alert), className="alert-badges"),
-        html.Div(alert["title"], className="alert-title"),
+        html.Div(alerts.shown_title(alert), className="alert-title"),
         html.Div(className="alert-meta", children=[
             html.Span(domain_title(alert["domain"])),
             html.Span(alert_panel.when(alert.get("last_seen")), className="alert-time")]),
@@ -262,7 +262,7 @@ def _cards(r: redis.Redis, domains: list[str], severities: list[str],
     if not found:
         return [html.P(i18n.t("alerts.none_match"), className="muted")]
     principal = current_principal()
-    titles = {a["id"]: a["title"] for a in alerts.list_alerts(r, open_only=True, limit=1000)
+    titles = {a["id"]: alerts.shown_title(a) for a in alerts.list_alerts(r, open_only=True, limit=1000)
               if a["source"] == "cap"}
     return [_card(a, alerts.may_act(principal, a), titles.get(a.get("group") or ""),
                   a["id"] in ticked) for a in found]
@@ -329,7 +329,7 @@ def alert_figure(alert: Mapping[str, Any] | None,
             marker={"size": 16, "color": SEVERITY_COLOURS.get(alert["severity"], "#8C8C8C")},
             # Plotly reads <...> as markup and decodes &lt; &gt; &amp; but not &quot;: with the
             # brackets escaped no tag can form, so a quote is harmless and stays a quote.
-            hovertext=[escape(alert["title"], quote=False)], hoverinfo="text"))
+            hovertext=[escape(alerts.shown_title(alert), quote=False)], hoverinfo="text"))
     center = (alert["lat"], alert["lon"]) if located else DEFAULT_CENTER  # type: ignore[index]
     figure = go.Figure(traces)
     # The city's own offline basemap (districts, roads, river) from assets/: no tiles, no glyphs.
@@ -392,7 +392,7 @@ def _head(alert: Mapping[str, Any], warning: Mapping[str, Any] | None) -> list[A
                if alert["state"] != CLOSED and incidents.may_declare(current_principal()) else None)
     return [
         html.Div(alert_panel.badges(alert), className="alert-badges"),
-        html.H2(alert["title"], className="detail-title"),
+        html.H2(alerts.shown_title(alert), className="detail-title"),
         declare,
         html.P(alert["description"], className="detail-description") if alert["description"] else None,
         html.Dl([item for label, value in facts for item in (html.Dt(label), html.Dd(value))],

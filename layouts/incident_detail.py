@@ -257,7 +257,7 @@ def _alert_rows(r: redis.Redis, incident: Mapping[str, Any], may: bool) -> list[
                              **{"data-alert": alert["id"]}, children=[
             html.Span(i18n.label("severity", alert["severity"]),
                       className=f"sev-badge sev-{alert['severity']}"),
-            html.Span(alert["title"], className="alert-title"),
+            html.Span(alerts.shown_title(alert), className="alert-title"),
             html.Span(domain_title(alert["domain"]), className="muted"),
             html.Span(i18n.t(f"incident.linked_{link['how'] or 'hand'}", user=link["by"],
                              time=when(link["at"])), className="muted"),

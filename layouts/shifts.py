@@ -18,7 +18,7 @@ import redis
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from app import i18n
+from app import alerts, i18n
 from app.model import roles
 from app.model.incidents import LEVEL_HEX
 from app.model.shifts import DUTY_ROLES, MAX_NOTE
@@ -269,7 +269,7 @@ def sheet_view(sheet: Mapping[str, Any]) -> list[Any]:
             html.Ul(tasks) if tasks else html.Div(i18n.t("shift.no_open_tasks"), className="muted")]))
 
     def alert(a: Mapping[str, Any]) -> html.Li:
-        return html.Li(" · ".join((i18n.label("severity", a["severity"]), a["title"],
+        return html.Li(" · ".join((i18n.label("severity", a["severity"]), alerts.shown_title(a),
                                    domain_title(a["domain"]), _when(a.get("opened_at")))))
 
     return [

@@ -37,7 +37,16 @@ from app.alerts.policy import (
     may_act,
     refusal,
 )
-from app.alerts.queries import ORDERS, attention_order, counts, get_alert, list_alerts, timeline, to_json
+from app.alerts.queries import (
+    ORDERS,
+    attention_order,
+    counts,
+    get_alert,
+    list_alerts,
+    shown_title,
+    timeline,
+    to_json,
+)
 
 __all__ = ["ACTIONS", "ACTORS", "ACT_ON_ALL", "ASSIGNEE_DISABLED", "ASSIGNEE_UNKNOWN", "AlertError",
            "AlertNotFound", "BulkResult", "Conflict", "MAX_BULK", "NotAssignable", "NotPermitted",
@@ -47,4 +56,4 @@ __all__ = ["ACTIONS", "ACTORS", "ACT_ON_ALL", "ASSIGNEE_DISABLED", "ASSIGNEE_UNK
            "assign", "assign_groups", "assignee_refusal", "assignees", "attention_order", "claim",
            "clear", "counts", "escalate", "get_alert",
            "list_alerts", "may_act", "raise_alert", "raise_manual", "refusal", "resolve",
-           "take_over", "timeline", "to_json"]
+           "shown_title", "take_over", "timeline", "to_json"]

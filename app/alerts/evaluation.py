@@ -108,6 +108,7 @@ def _threshold_conditions(rule: ThresholdRule, inputs: store.alerts.RuleInputs,
         out.append(Condition(
             key=f"rule|{rule.id}|{subject}", holds=rule.breached(value), for_s=rule.for_s,
             alert={"fingerprint": f"rule:{rule.id}:{subject or watched}", "title": title,
+                   "title_zh": rule.title_zh.format_map(names) if rule.title_zh else "",
                    "severity": rule.severity, "domain": rule.domain, "source": "rule",
                    "rule": rule.id, "entity": subject or watched,
                    "description": f"{watched}{' of ' + subject if subject else ''} is "

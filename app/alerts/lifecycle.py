@@ -59,13 +59,15 @@ def raise_alert(r: redis.Redis, *, fingerprint: str, title: str, severity: str, 
                 source: str, rule: str = "", entity: str = "", lat: float | None = None,
                 lon: float | None = None, description: str = "",
                 area: Mapping[str, Any] | None = None, actor: str = SYSTEM_ACTOR,
-                addr: str = SYSTEM_ADDR, now: float | None = None) -> Raised:
-    """Raise the alert of ``fingerprint``: create it, bump a repeat, or reopen it if it had cleared."""
+                addr: str = SYSTEM_ADDR, now: float | None = None, title_zh: str = "") -> Raised:
+    """Raise the alert of ``fingerprint``: create it, bump a repeat, or reopen it if it had cleared.
+    ``title_zh``: the title in Chinese, when the source has one (a rule's ``title_zh``)."""
     _check_choice(severity, SEVERITIES, "severity")
     _check_choice(domain, DOMAINS, "domain")
     located = lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon)
     fields = {
-        "title": title[:MAX_TITLE] or "(untitled)", "severity": severity, "domain": domain,
+        "title": title[:MAX_TITLE] or "(untitled)", "title_zh": title_zh[:MAX_TITLE],
+        "severity": severity, "domain": domain,
         "source": source, "rule": rule, "entity": entity[:300],
         "description": description[:MAX_DESCRIPTION],
         "lat": f"{lat:.6f}" if located else "", "lon": f"{lon:.6f}" if located else "",

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 import orjson
 import redis
 
-from app import store
+from app import i18n, store
 from app.alerts.grouping import assign_groups
 from app.model.alerts import (
     ALERT_ID,
@@ -41,7 +41,8 @@ def to_json(row: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row.get("id", ""), "state": row.get("state", ""),
         "severity": row.get("severity", "info"), "domain": row.get("domain", ""),
-        "title": row.get("title", ""), "description": row.get("description", ""),
+        "title": row.get("title", ""), "title_zh": row.get("title_zh", ""),
+        "description": row.get("description", ""),
         "count": int(row.get("count") or 0), "source": row.get("source", ""),
         "rule": row.get("rule", ""), "entity": row.get("entity", ""),
         "fingerprint": row.get("fingerprint", ""),
@@ -58,6 +59,14 @@ def to_json(row: Mapping[str, str]) -> dict[str, Any]:
     for name in _FLOAT_FIELDS:
         out[name] = _float(row.get(name))
     return out
+
+
+def shown_title(alert: Mapping[str, Any], lang: str | None = None) -> str:
+    """An alert's title in ``lang`` (the reader's language when None): its Chinese title when it
+    has one (a rule's ``title_zh``, issue 19), else the one it was raised with (older alerts, feeds'
+    and people's alerts carry one title)."""
+    chosen = i18n.current_language() if lang is None else lang
+    return str((chosen == i18n.ZH and alert.get("title_zh")) or alert.get("title") or "")
 
 
 # -- the order of what needs attention ------------------------------------------------------------

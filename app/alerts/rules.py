@@ -47,6 +47,9 @@ class ThresholdRule:
     above: float | None
     for_s: float
     scope: str = "city"  # KPI rules: "city" (the KPI named kpi) or "each" (every kpi:<subject>)
+    # The title in Chinese (issue 19); "" when the file gives none, and then readers of Chinese
+    # see ``title``.
+    title_zh: str = ""
 
     def breached(self, value: float) -> bool:
         """True when ``value`` is on the wrong side of the threshold."""
@@ -145,8 +148,8 @@ def _title(value: Any, where: str) -> str:
     return value
 
 
-_THRESHOLD_KEYS = {"id", "title", "domain", "kpi", "metric", "below", "above", "for", "severity",
-                   "enabled", "scope"}
+_THRESHOLD_KEYS = {"id", "title", "title_zh", "domain", "kpi", "metric", "below", "above", "for",
+                   "severity", "enabled", "scope"}
 SCOPES = ("city", "each")
 
 
@@ -183,7 +186,9 @@ def _threshold(raw: Any, index: int, source: str) -> ThresholdRule | None:
     below = _number(raw["below"], f"{where}: below") if "below" in raw else None
     above = _number(raw["above"], f"{where}: above") if "above" in raw else None
     rule = ThresholdRule(
-        id=raw["id"], title=_title(raw["title"], f"{where}: title"), domain=raw["domain"],
+        id=raw["id"], title=_title(raw["title"], f"{where}: title"),
+        title_zh=_title(raw["title_zh"], f"{where}: title_zh") if "title_zh" in raw else "",
+        domain=raw["domain"],
         severity=_severity(raw["severity"], f"{where}: severity"),
         kpi=raw.get("kpi"), metric=raw.get("metric"), below=below, above=above,
         for_s=parse_duration(raw.get("for", 0), f"{where}: for"), scope=scope)

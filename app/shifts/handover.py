@@ -41,7 +41,8 @@ def compose(r: redis.Redis, now: float, note: str = "", written_by: str = "") ->
     alerts = list_alerts(r, open_only=True, limit=10_000)
 
     def alert_row(a: dict[str, Any]) -> dict[str, Any]:
-        return {"id": a["id"], "title": a["title"], "severity": a["severity"],
+        return {"id": a["id"], "title": a["title"], "title_zh": a["title_zh"],
+                "severity": a["severity"],
                 "domain": a["domain"], "state": a["state"], "opened_at": a.get("opened_at"),
                 "count": a["count"], "escalated": a["escalated"], "assignee": a["assignee"]}
 

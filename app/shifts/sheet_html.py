@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from app.alerts.queries import shown_title
 from app.i18n import format_datetime, t
 from app.model.alerts import SEVERITY_COLOURS
 from app.model.incidents import LEVEL_HEX
@@ -43,7 +44,7 @@ def render(handover: Mapping[str, Any], lang: str, timezone: str,
     def alert(a: Mapping[str, Any]) -> dict[str, Any]:
         return {"severity": _name(lang, "severity", a["severity"]),
                 "colour": SEVERITY_COLOURS.get(a["severity"], SEVERITY_COLOURS["info"]),
-                "title": a["title"], "count": a.get("count") or 1,
+                "title": shown_title(a, lang), "count": a.get("count") or 1,
                 "domain": _name(lang, "domain", a["domain"]),
                 "state": _name(lang, "alert_state", "escalated" if a.get("escalated")
                                and a["state"] == "active_unack" else a["state"]),

@@ -16,6 +16,7 @@ import io
 from typing import Any, Iterable, Mapping, Sequence
 
 from app import i18n
+from app.alerts.queries import shown_title
 from app.kpis.status import effective_status
 from app.situation.report.formats import iso_time, kpi_label
 from app.situation.report.situation import Situation
@@ -108,7 +109,7 @@ def _kpi_words(kpi: Mapping[str, Any], tz: str) -> list[object]:
 def _alert_words(alert: Mapping[str, Any], tz: str) -> list[object]:
     return [i18n.label("severity", str(alert.get("severity"))),
             i18n.label("alert_state", str(alert.get("state"))),
-            i18n.label("domain", str(alert.get("domain"))), alert.get("title"), alert.get("count"),
+            i18n.label("domain", str(alert.get("domain"))), shown_title(alert), alert.get("count"),
             local_time(alert.get("first_seen"), tz), local_time(alert.get("last_seen"), tz),
             alert.get("acked_by") or "", alert.get("assignee") or "", yes_no(alert.get("escalated"))]
 

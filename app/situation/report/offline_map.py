@@ -13,6 +13,7 @@ import folium
 from folium.template import Template
 
 from app import i18n
+from app.alerts.queries import shown_title
 from app.model.alerts import most_urgent_first
 from app.situation.mapdata import DEFAULT_CENTER, short_id
 from app.situation.report.formats import clock, escape_feed
@@ -107,9 +108,9 @@ def _alert_marker(alert: Mapping[str, Any], tz: str) -> folium.CircleMarker:
         [float(alert["lat"]), float(alert["lon"])], radius=radius, color="#000000", weight=2,
         fill=True, fill_color=colour, fill_opacity=0.95,
         class_name=f"report-marker report-alert severity-{severity}",
-        tooltip=folium.Tooltip(escape_feed(f"{i18n.label('severity', severity)}: {alert.get('title')}")))
+        tooltip=folium.Tooltip(escape_feed(f"{i18n.label('severity', severity)}: {shown_title(alert)}")))
     t = i18n.t
-    SafePopup(_popup_html(str(alert.get("title") or alert.get("id")), [
+    SafePopup(_popup_html(shown_title(alert) or str(alert.get("id")), [
         (t("report.pop_severity"), i18n.label("severity", severity)),
         (t("report.pop_state"), i18n.label("alert_state", str(alert.get("state")))),
         (t("report.pop_domain"), i18n.label("domain", str(alert.get("domain")))),

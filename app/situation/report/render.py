@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from app import i18n
+from app.alerts.queries import shown_title
 from app.situation.report.formats import clock, escape_feed, kpi_label, plural, value_text
 from app.situation.report.map_layers import MapLayers, located
 from app.situation.report.offline import assert_offline, drop_linked_files, leaflet_assets
@@ -81,7 +82,7 @@ def _alert_rows(situation: Situation) -> list[dict[str, Any]]:
     tz = situation.timezone
     return [{"severity": a.get("severity"), "severity_label": i18n.label("severity", str(a.get("severity"))),
              "state": i18n.label("alert_state", str(a.get("state"))),
-             "domain": i18n.label("domain", str(a.get("domain"))), "title": a.get("title"),
+             "domain": i18n.label("domain", str(a.get("domain"))), "title": shown_title(a),
              "count": a.get("count"), "first_seen": clock(a.get("first_seen"), tz, True),
              "last_seen": clock(a.get("last_seen"), tz, True), "acked_by": a.get("acked_by") or "",
              "assignee": a.get("assignee") or "",
