@@ -21,10 +21,28 @@ from layouts import ids
 from layouts.components import domain_title, format_time
 
 SUMMARY_NAMES = 5  # refusals named one by one; the rest are counted
-SELECT_ALL_JS = """function (clicks, shown) {
-    if (!clicks) { return window.dash_clientside.no_update; }
-    return shown.map(function (one) { return [one.index]; });
-}"""
+# The ticks live in the browser (a store: the list's signature when they were made, and the ids
+# ticked) and are put back on the cards after every redraw of the list: a redraw already on its way
+# when "Select all shown" (or a box) was pressed draws the cards with the ticks it was asked with,
+# and would clear what was ticked meanwhile. A redraw is told from a tick by the list's signature
+# (refresh_list moves it with every redraw), since both reach this callback as new box values.
+TICK_JS = """function (_clicks, values, shown, signature, kept) {
+    var fired = window.dash_clientside.callback_context.triggered.map(function (t) {
+        return t.prop_id;
+    });
+    var ids = shown.map(function (one) { return one.index; });
+    var drawn = JSON.stringify(signature);
+    var ticked;
+    if (fired.indexOf('%s.n_clicks') >= 0) {
+        ticked = ids;
+    } else if (kept && kept.drawn !== drawn) {
+        ticked = ids.filter(function (id) { return kept.ticked.indexOf(id) >= 0; });
+    } else {
+        ticked = ids.filter(function (_id, i) { return (values[i] || []).length > 0; });
+    }
+    return [ids.map(function (id) { return ticked.indexOf(id) >= 0 ? [id] : []; }),
+            {drawn: drawn, ticked: ticked}];
+}""" % ids.ALERTS_SELECT_ALL
 
 
 def checkbox(alert_id: str, ticked: bool = False) -> dcc.Checklist:
@@ -40,10 +58,12 @@ def bar() -> html.Div:
     principal = current_principal()
     if principal is None or principal.role not in alerts.ACTORS:
         return html.Div(id=ids.ALERTS_BULK, hidden=True, children=[
+            dcc.Store(id=ids.ALERTS_TICKED),
             html.Button(id=ids.ALERTS_SELECT_ALL, hidden=True),
             html.Button(id=ids.ALERTS_ACK_SELECTED, hidden=True),
             html.Div(id=ids.ALERTS_BULK_RESULT)])
     return html.Div(id=ids.ALERTS_BULK, className="alerts-bulk", children=[
+        dcc.Store(id=ids.ALERTS_TICKED),
         html.Button(i18n.t("alerts.select_all"), id=ids.ALERTS_SELECT_ALL,
                     className="btn btn-secondary"),
         html.Button(i18n.t("alerts.ack_selected"), id=ids.ALERTS_ACK_SELECTED,
@@ -111,11 +131,15 @@ def acknowledge_selected(clicks: int | None, ticked: list[list[str] | None]) -> 
 
 def register(app: dash.Dash) -> None:
     """The bar's callbacks (the page itself is layouts/alerts.py)."""
-    # Ticking every checkbox shown is the browser's own work (the list holds checkboxes only
-    # where this person may act; the server checks again when they acknowledge).
-    app.clientside_callback(SELECT_ALL_JS, Output({"type": ids.ALERT_SELECT, "index": ALL}, "value"),
+    # Ticking is the browser's own work (the list holds checkboxes only where this person may
+    # act; the server checks again when they acknowledge).
+    app.clientside_callback(TICK_JS, Output({"type": ids.ALERT_SELECT, "index": ALL}, "value"),
+                            Output(ids.ALERTS_TICKED, "data"),
                             Input(ids.ALERTS_SELECT_ALL, "n_clicks"),
+                            Input({"type": ids.ALERT_SELECT, "index": ALL}, "value"),
                             State({"type": ids.ALERT_SELECT, "index": ALL}, "id"),
+                            State(ids.ALERTS_SHOWN, "data"),
+                            State(ids.ALERTS_TICKED, "data"),
                             prevent_initial_call=True)
     app.callback(Output(ids.ALERTS_BULK_RESULT, "children"),
                  Input(ids.ALERTS_ACK_SELECTED, "n_clicks"),

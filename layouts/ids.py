@@ -288,6 +288,7 @@ ALERTS_FILTERS_TOGGLE = "alerts-filters-toggle"  # the <details> holding the fil
 ADMIN_TOKEN_NAME = "admin-token-name"
 ADMIN_TOKEN_ROLE = "admin-token-role"
 ADMIN_TOKEN_DAYS = "admin-token-days"
+ALERTS_TICKED = "alerts-ticked"  # the ticked alert ids, kept in the browser across list redraws
 ADMIN_TOKEN_CREATE = "admin-token-create"
 ADMIN_TOKEN_RESULT = "admin-token-result"
 ADMIN_TOKEN_REVOKE = "admin-token-revoke"  # pattern-matching type of a confirmed revoke: {"type", "token"}
