@@ -16,7 +16,7 @@ from app.alerts.actions import ACTIONS as ALERT_ACTIONS
 from app.model import roles
 from app.model.incidents import INCIDENT_ACTIONS, TASK_ACTIONS
 from app.web.context import redis_client, require_roles
-from layouts import ids
+from layouts import audit_targets, ids
 from layouts.components import format_time
 
 PAGE_ROWS = 50
@@ -65,15 +65,17 @@ def _outcome(entry: audit.AuditEntry) -> str:
         if entry.count > 1 else words
 
 
-def _table(entries: list[audit.AuditEntry]) -> Any:
+def _table(r: redis.Redis, entries: list[audit.AuditEntry]) -> Any:
     if not entries:
         return html.P(i18n.t("audit_log.none"), className="muted")
+    # What each entry acted on, in words and with a link (never its id: audit_targets).
+    target = audit_targets.namer(r)
     return html.Table(className="table admin-audit-table", children=[
         html.Thead(html.Tr([html.Th(i18n.t(h)) for h in (
             "admin.col_when", "admin.col_who", "admin.col_what", "admin.col_target",
             "admin.col_from", "admin.col_outcome")])),
         html.Tbody([html.Tr([html.Td(format_time(e.at, with_date=True)), html.Td(e.actor),
-                             html.Td(action_words(e.action)), html.Td(e.target), html.Td(e.addr),
+                             html.Td(action_words(e.action)), html.Td(target(e)), html.Td(e.addr),
                              html.Td(_outcome(e), className=f"audit-{e.outcome}")])
                     for e in entries])])
 
@@ -81,8 +83,9 @@ def _table(entries: list[audit.AuditEntry]) -> Any:
 def section() -> html.Section:
     """The part of the admin page: the filters, the newest page and the paging buttons."""
     try:
-        entries, more = audit.search(redis_client(), limit=PAGE_ROWS)
-        listing: Any = _table(entries)
+        r = redis_client()
+        entries, more = audit.search(r, limit=PAGE_ROWS)
+        listing: Any = _table(r, entries)
     except redis.RedisError:
         entries, more, listing = [], "", html.P(i18n.t("admin.link_lost"))
     return html.Section(className="admin-audit", children=[
@@ -128,12 +131,13 @@ def show(_refresh: object, actor: object, action: object, window: object, _older
     number = (int(state.get("page", 1)) + 1 if isinstance(state.get("page"), int) else 2) if older else 1
     since = time.time() - WINDOWS[window] if WINDOWS[window] else 0.0
     try:
-        entries, more = audit.search(redis_client(), actor=(actor or "").strip(),
-                                     action=action or "", since=since, before=before,
-                                     limit=PAGE_ROWS)
+        r = redis_client()
+        entries, more = audit.search(r, actor=(actor or "").strip(), action=action or "",
+                                     since=since, before=before, limit=PAGE_ROWS)
+        listing = _table(r, entries)
     except redis.RedisError:
         return html.P(i18n.t("admin.link_lost")), no_update, no_update, no_update
-    return (_table(entries), {"next": more, "page": number}, not more,
+    return (listing, {"next": more, "page": number}, not more,
             i18n.t("audit_log.page", page=i18n.format_number(number)))
 
 
