@@ -342,8 +342,13 @@ def alert_figure(alert: Mapping[str, Any] | None,
     return figure
 
 
-def _map(alert: Mapping[str, Any], warning: Mapping[str, Any] | None) -> dcc.Graph:
-    """The opened alert's map (the same id each time, so an update redraws it in place)."""
+def _map(alert: Mapping[str, Any], warning: Mapping[str, Any] | None) -> dcc.Graph | html.P:
+    """The opened alert's map (the same id each time, so an update redraws it in place); for an
+    alert that says nowhere (no position, no area, no warning's area) a sentence, not an empty
+    map of the city."""
+    if (alert.get("lat") is None or alert.get("lon") is None) and not _outer_rings(
+            alert.get("area")) and not _outer_rings((warning or {}).get("area")):
+        return html.P(i18n.t("place.no_place"), className="no-place")
     return dcc.Graph(id=ids.ALERT_MAP, className="alert-map", figure=alert_figure(alert, warning),
                      config=graph_config(displayModeBar=False, scrollZoom=True))
 

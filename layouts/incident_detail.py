@@ -34,6 +34,7 @@ from app.model.incidents import (
     TASK_OPEN,
     TRANSITIONS,
 )
+from app.situation import places
 from app.web.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids, linkage_panel
 from layouts.components import domain_title, graph_config
@@ -69,6 +70,8 @@ STATUS_BUTTONS: dict[tuple[str, str], str] = {
     ("stabilised", "responding"): "incident.to.flared_up",
     ("stabilised", "closed"): "incident.to.closed",
 }
+MAP_CLASS = "incident-map"
+NO_PLACE_MAP_CLASS = "incident-map no-place-map"  # hidden (assets/incidents.css)
 
 
 def _row(label_key: str, *children: Any, for_id: str | None = None) -> html.Div:
@@ -157,7 +160,7 @@ def detail_sheet() -> html.Aside:
         ]),
         html.Section(className="incident-section incident-where", children=[
             html.H3(t("incident.where")),
-            dcc.Graph(id=ids.INCIDENT_MAP, className="incident-map",
+            dcc.Graph(id=ids.INCIDENT_MAP, className=MAP_CLASS,
                       figure=linkage_panel.figure(None, None),
                       config=graph_config(displayModeBar=False, scrollZoom=True)),
             html.Div(id=ids.INCIDENT_LINKAGE, className="linkage-panel"),
@@ -177,8 +180,8 @@ def _area_words(incident: Mapping[str, Any]) -> str:
         return i18n.t("incident.area_shape")
     if incident.get("lat") is None:
         return i18n.t("incident.area_none")
-    return i18n.t("incident.area_circle", radius=linkage_panel.distance(incident.get("radius_m")),
-                  lat=f"{incident['lat']:.5f}", lon=f"{incident['lon']:.5f}")
+    return places.coordinates_words(float(incident["lat"]), float(incident["lon"])) + " · " + (
+        i18n.t("place.within", radius=linkage_panel.distance(incident.get("radius_m"))))
 
 
 def _head(incident: Mapping[str, Any]) -> list[Any]:
@@ -488,20 +491,25 @@ def register(app: dash.Dash) -> None:
                  State(ids.INCIDENT_STEP_REQUIRED, "value"), State(ids.INCIDENT_LINK_ALERT, "value"),
                  State(ids.INCIDENT_TASK_REASON, "value"), prevent_initial_call=True)(act)
     app.callback(Output(ids.INCIDENT_LINKAGE, "children"), Output(ids.INCIDENT_MAP, "figure"),
+                 Output(ids.INCIDENT_MAP, "className"),
                  Input(ids.INCIDENT_SEEN, "data"), Input(ids.SEEN, "data"),
                  prevent_initial_call=True)(refresh_linkage)
 
 
 @require_roles(PAGE_ROLES)
-def refresh_linkage(seen: Mapping[str, Any] | None, _live: Any) -> tuple[Any, Any]:
+def refresh_linkage(seen: Mapping[str, Any] | None, _live: Any) -> tuple[Any, Any, str]:
     """The linkage panel and the map of the incident shown, recomputed from the live store when
-    the incident or the city's data changed."""
+    the incident or the city's data changed. An incident without a place says so in a sentence;
+    its map is hidden rather than drawn empty."""
     incident_id = seen.get("id") if isinstance(seen, dict) else None
     if not isinstance(incident_id, str) or not INCIDENT_ID.match(incident_id):
-        return [], linkage_panel.figure(None, None)
+        return [], linkage_panel.figure(None, None), NO_PLACE_MAP_CLASS
     try:
         incident = incidents.get_incident(redis_client(), incident_id)
         found = linkage_panel.compute(incident) if incident is not None else None
     except redis.RedisError:
         raise PreventUpdate from None
-    return linkage_panel.panel(found), linkage_panel.figure(incident, found)
+    if incident is not None and linkage_panel.area_of(incident) is None:
+        return ([html.P(i18n.t("place.no_place"), className="no-place")],
+                linkage_panel.figure(None, None), NO_PLACE_MAP_CLASS)
+    return linkage_panel.panel(found), linkage_panel.figure(incident, found), MAP_CLASS

@@ -333,3 +333,10 @@ def forget() -> None:
         _indexes.clear()
     _basemap.cache_clear()
 
+
+
+def coordinates_words(lat: float, lon: float, lang: str | None = None) -> str:
+    """A position as people read it: "28.5501° N, 112.3601° E" (four decimals: about 10 m)."""
+    return i18n.t("place.coordinates", lang, lat=f"{abs(lat):.4f}", lon=f"{abs(lon):.4f}",
+                  ns=i18n.t("place.north" if lat >= 0 else "place.south", lang),
+                  ew=i18n.t("place.east" if lon >= 0 else "place.west", lang))
