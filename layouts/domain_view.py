@@ -35,6 +35,7 @@ from layouts.components import (
     kpi_value_text,
     tab_title,
 )
+from layouts.trend_exports import trend_export_links
 
 TREND_HOURS = 24
 TREND_BUCKET_S = 60  # the history's own step: every minute's point is drawn
@@ -221,7 +222,9 @@ def _content(domain: str) -> list[Any]:
         html.Section(className="card", children=[
             html.H2(i18n.t("domain.last_hours", hours=TREND_HOURS)),
             dcc.Graph(figure=_trend_figure(history, charted, settings().city.timezone),
-                      config=graph_config())]),
+                      config=graph_config()),
+            # The same downloads as /official's, of this domain's KPIs only.
+            html.Div(trend_export_links(domain), className="official-exports domain-exports")]),
         html.Section(className="card", children=[html.H2(i18n.t("domain.feeds")), _feeds_table(feeds)]),
         html.Section(className="card", children=[html.H2(i18n.t("domain.reported")),
                                                  *_entities_table(entities)]),

@@ -19,7 +19,7 @@ from app import accounts, i18n, store
 from app.situation import report
 from tests.support.code_scan import PATTERNS
 from tests.support.seeds.report import HOSTILE, kpi, seed_city
-from tests.support.web import login
+from tests.support.web import callback_body, csrf_header, login
 
 TZ = "Asia/Shanghai"  # the default setting of the test app
 # A KPI title a spreadsheet would run, with a quote, a comma and a line break to escape.
@@ -219,3 +219,66 @@ def test_the_official_page_links_the_history_downloads(official: Any) -> None:
     assert hrefs == [f"/official/kpi-history.csv?window={w}" for w in ("24h", "7d", "30d")]
     for href in hrefs:
         assert official.get(href).status_code == 200
+
+
+def _water_history(r: redis.Redis, now: float) -> None:
+    """A few minutes of water history beside transport's, to tell one domain's download apart."""
+    for at in (now - 600, now - 300, now - 60):
+        store.kpis.write(r, "water", [
+            kpi("min_pressure", "ok", 2.75, domain="water", unit="bar", target=">= 2 bar",
+                title="Lowest pressure", computed_at=at)], now=at)
+
+
+def _domain_page_links(client: Any, r: redis.Redis, domain: str) -> list[str]:
+    """The history download links of ``domain``'s page, as its refresh callback draws the page."""
+    version = store.status.domain_versions(r)[domain][0]
+    body = callback_body([(f"domain-body-{domain}", "children"), (f"domain-shown-{domain}", "data")],
+                         [("live-seen", "data", [[domain, version, time.time()], True, []])],
+                         [(f"domain-shown-{domain}", "data", None)])
+    answer = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    hrefs: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif isinstance(node, dict):
+            href = node.get("props", {}).get("href")
+            if isinstance(href, str) and "kpi-history" in href:
+                hrefs.append(href)
+            walk(node.get("props", {}).get("children"))
+
+    walk(answer.get_json()["response"][f"domain-body-{domain}"]["children"])
+    return hrefs
+
+
+@pytest.mark.parametrize("domain", ["transport", "water", "medical", "city"])
+def test_each_domain_page_offers_its_own_history(web_app: Any, r: redis.Redis,
+                                                 users: dict[str, str], domain: str) -> None:
+    """The domain page links the three windows of its own KPIs; emergency staff (who may open the
+    domain pages, not /official) get that domain's download, and only that domain's rows."""
+    now = time.time()
+    _history(r, now)
+    _water_history(r, now)
+    client = web_app.server.test_client()
+    assert login(client, users["emergency"]).status_code == 302
+    hrefs = _domain_page_links(client, r, domain)
+    assert hrefs == [f"/official/kpi-history.csv?window={w}&domain={domain}" for w in ("24h", "7d", "30d")]
+    for href in hrefs:
+        rows = get_csv(client, href + "&form=machine")
+        assert rows[0] == list(report.TREND_COLUMNS)
+        assert {row[0] for row in rows[1:]} <= {domain}
+        if domain in ("transport", "water"):
+            assert len(rows) > 1, href
+    # Every domain at once stays /official's: emergency staff may not open it.
+    assert client.get("/official/kpi-history.csv?window=24h").status_code == 403
+
+
+def test_an_unknown_domain_is_refused_clearly(official: Any) -> None:
+    """?domain= names one of the domains; anything else is a 400 that lists them, for anyone."""
+    for bad in ("moon", "", "WATER", "water%00", "../admin"):
+        answer = official.get(f"/official/kpi-history.csv?window=24h&domain={bad}")
+        assert answer.status_code == 400, bad
+        message = answer.get_json()["error"]
+        assert "unknown domain" in message and "transport, water, medical, city" in message, message

@@ -230,7 +230,9 @@ def test_trends_callback_draws_stored_history(client, users, r: redis.Redis, win
     graph = find(sections, "official-trend-transport")
     assert graph is not None
     traces = graph["props"]["figure"]["data"]
-    assert [t["y"] for t in traces] == [[91.5]]
+    # Besides the KPI's line, the legend's entries of the warning and critical bands (no data).
+    assert [t["y"] for t in traces if t.get("legendgroup") != "bands"] == [[91.5]]
+    assert {t["legendgroup"] for t in traces[1:]} == {"bands"}
     empty = find(sections, "official-trend-city")
     assert empty is not None and not empty["props"]["figure"]["data"]
 
