@@ -42,6 +42,8 @@ REPORT_PATH = f"{OFFICIAL_PATH}/report.html"
 KPIS_CSV_PATH = f"{OFFICIAL_PATH}/kpis.csv"
 ALERTS_CSV_PATH = f"{OFFICIAL_PATH}/alerts.csv"
 TRENDS_CSV_PATH = f"{OFFICIAL_PATH}/kpi-history.csv"
+# One domain's KPI history is also for whoever may open that domain's page (the page links it).
+HISTORY_READERS = READERS.union(*(roles.PAGE_BY_PATH[f"/{domain}"].roles for domain in DOMAINS))
 
 blueprint = Blueprint("official", __name__, url_prefix=OFFICIAL_PATH)
 
@@ -124,6 +126,7 @@ def alerts_download() -> Response:
 
 
 @blueprint.get("/kpi-history.csv")
+@require_roles(HISTORY_READERS)
 def trends_download() -> Response:
     """The city-wide KPIs over ``?window=24h|7d|30d`` (of ``?domain=`` or every domain) as CSV.
 

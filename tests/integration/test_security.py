@@ -129,7 +129,9 @@ VIEW_ROLES: dict[str, frozenset[str]] = {
     "api_alerts.acknowledge_many": frozenset({ADMIN, OPERATOR, EMERGENCY}),  # issue 18
     "official.report_html": OFFICIAL_READERS, "official.kpis_download": OFFICIAL_READERS,
     "official.alerts_download": OFFICIAL_READERS,
-    "official.trends_download": OFFICIAL_READERS,  # the KPI history CSV (issue 19)
+    # the KPI history CSV (issue 19): every domain's for OFFICIAL_READERS, one domain's also for
+    # whoever may open that domain's page (the view checks that again per domain)
+    "official.trends_download": frozenset({ADMIN, OPERATOR, EMERGENCY, OFFICIAL}),
     "api_admin.audit_archive": frozenset({ADMIN}), "api_admin.confirm_archive": frozenset({ADMIN}),
     "api_admin.unlock_user": frozenset({ADMIN}),
     # incidents (issue 15): everyone reads; operators and admins declare and judge proposals; the
