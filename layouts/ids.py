@@ -322,6 +322,9 @@ ADMIN_FEED_RESULT = "admin-feed-result"
 ADMIN_FEEDS_RELOAD = "admin-feeds-reload"  # reads the feeds' health again
 ADMIN_FEED_PAUSE = "admin-feed-pause"  # pattern-matching type of a confirmed pause: {"type", "feed"}
 ADMIN_FEED_RESUME = "admin-feed-resume"  # pattern-matching type of a resume button: {"type", "feed"}
+ADMIN_FEEDS_TICK = "admin-feeds-tick"  # the table's own timer (slower than the page tick)
+ADMIN_FEEDS_SHOWN = "admin-feeds-shown"  # a digest of the table on screen: unchanged, not redrawn
+ADMIN_FEED_LETTERS = "admin-feed-letters"  # pattern-matching type of a rejected rows' summary
 ADMIN_FILES = "admin-files"  # the rules file and the SOP catalogue, as checked
 
 # issue 19 (one truth): the overview's line of domain statuses, judged as /official judges them

@@ -34,12 +34,14 @@ def stores(name: str, watch: str | None = None) -> list[dcc.Store]:
             dcc.Store(id=ids.pulse_part(name, ids.BUSY), data=False)]
 
 
-def gate(app: dash.Dash, name: str) -> tuple[Input, list[tuple[Output, Any, Any]]]:
-    """Register the gate ``name`` on the page tick; returns the Input to drive the callback by and
-    the ``running`` argument through which its callback tells the gate that it is waiting."""
+def gate(app: dash.Dash, name: str,
+         tick: str = ids.TICK) -> tuple[Input, list[tuple[Output, Any, Any]]]:
+    """Register the gate ``name`` on the page tick (or on the dcc.Interval ``tick`` of a part that
+    asks less often); returns the Input to drive the callback by and the ``running`` argument
+    through which its callback tells the gate that it is waiting."""
     pulse_id, busy_id = ids.pulse_part(name, ids.PULSE), ids.pulse_part(name, ids.BUSY)
     app.clientside_callback(
         dash.ClientsideFunction(namespace="cityops", function_name="pulse"),
-        Output(pulse_id, "data"), Input(ids.TICK, "n_intervals"), State(busy_id, "data"),
+        Output(pulse_id, "data"), Input(tick, "n_intervals"), State(busy_id, "data"),
         State(pulse_id, "data"), prevent_initial_call=True)
     return Input(pulse_id, "data"), [(Output(busy_id, "data"), True, False)]

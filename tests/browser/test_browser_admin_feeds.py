@@ -103,3 +103,40 @@ def test_an_admin_pauses_and_resumes_a_feed_in_the_browser(
         expect(page.locator("#admin-audit")).to_contain_text(t["audit_resume"])
         assert store.feeds.read_paused(r) == {}
     watch.assert_clean()
+
+
+def test_a_feeds_health_change_appears_without_reload(
+        wide: BrowserContext, r: redis.Redis, cityops_on_test_redis: RunningCityOps) -> None:
+    """The table follows the runner's records by itself: a feed that goes down shows as down within
+    a few of the table's ticks, on the same page (no reload), where the admin had scrolled, with
+    the rejected rows the admin had opened still open."""
+    from layouts.admin_feeds import REFRESH_MS
+
+    cityops = cityops_on_test_redis
+    _seed(r)
+    page = wide.new_page()
+    watch = PageWatch().attach(page)
+    with watch.explained():
+        log_in(page, cityops.base_url, "admin", cityops.admin_password or "")
+        page.goto(f"{cityops.base_url}/admin")
+        if page.locator("#lang-en").is_enabled():
+            page.click("#lang-en")
+        buses, sensors = _row(page, "buses"), _row(page, "sensors")
+        expect(buses.locator(".admin-feed-state")).to_have_text("ok")
+        letters = sensors.locator("details.admin-feed-letters")
+        letters.locator("summary").click()
+        expect(letters).to_have_attribute("open", "")
+        page.locator("#admin-feeds").scroll_into_view_if_needed()
+        scrolled = page.evaluate("window.scrollY")
+        assert scrolled > 0
+        page.evaluate("window.cityopsSamePage = true")  # gone if the page were loaded again
+
+        store.feeds.write_health(r, "buses", {"fatal": "1", "last_error": "connection refused",
+                                              "last_error_at": f"{time.time():.3f}"})
+        expect(buses.locator(".admin-feed-state")).to_have_text("down", timeout=4 * REFRESH_MS)
+        expect(buses.locator(".admin-feed-error")).to_have_text("connection refused")
+        assert page.evaluate("window.cityopsSamePage === true")
+        assert abs(page.evaluate("window.scrollY") - scrolled) <= 2
+        expect(letters).to_have_attribute("open", "")
+        screenshot(page, "admin-feeds-refreshed.png")
+    watch.assert_clean()

@@ -426,3 +426,37 @@ def test_the_files_section_shows_a_broken_rules_file_and_its_error(
     assert any(t.startswith(str(sops)) and "[departments]" in t for t in text)
     assert "The runner keeps the rules it had before" in joined
     assert "ok: the file is valid" not in joined
+
+
+def test_the_table_follows_its_timer_only_when_what_it_shows_changed(
+        web_app: Any, r: redis.Redis, users: dict[str, str]) -> None:
+    """On the table's timer (its tick gate) an unchanged table is not sent again (204: the admin's
+    scroll and open lists stay); a feed that went down is; a fold the admin opened stays open."""
+    _seed_section(r, time.time())
+    caller = session_caller(web_app, roles.ADMIN, users["admin"])
+    spec = web_app.callback_map[callback_key(web_app, "layouts.admin_feeds.refresh")]
+    pulse = f"{ids.pulse_part(ids.ADMIN_FEEDS, ids.PULSE)}.data"
+    fold = {"type": ids.ADMIN_FEED_LETTERS, "feed": "late"}
+    pattern = {s["property"]: f"{s['id']}.{s['property']}" for s in spec["state"]
+               if s["id"].startswith("{")}
+    opened = {pattern["n_clicks"]: [{"id": fold, "property": "n_clicks", "value": 1}],
+              pattern["id"]: [{"id": fold, "property": "id", "value": fold}]}
+
+    first = _call(web_app, caller, "layouts.admin_feeds.refresh", {pulse: {"n": 1}}, pulse)
+    assert first.status_code == 200, first.data[:300]
+    shown = first.get_json()["response"][ids.ADMIN_FEEDS_SHOWN]["data"]
+    again = _call(web_app, caller, "layouts.admin_feeds.refresh",
+                  {pulse: {"n": 2}, f"{ids.ADMIN_FEEDS_SHOWN}.data": shown, **opened}, pulse)
+    assert again.status_code == 204
+
+    store.feeds.write_health(r, "fresh", {"fatal": "1", "last_error": "connection refused"})
+    changed = _call(web_app, caller, "layouts.admin_feeds.refresh",
+                    {pulse: {"n": 3}, f"{ids.ADMIN_FEEDS_SHOWN}.data": shown, **opened}, pulse)
+    assert changed.status_code == 200, changed.data[:300]
+    answer = changed.get_json()["response"]
+    assert answer[ids.ADMIN_FEEDS_SHOWN]["data"] != shown
+    rows = {row["props"]["data-feed"]: row for row in _components(answer[ids.ADMIN_FEEDS]["children"])
+            if row["type"] == "Tr" and "data-feed" in row["props"]}
+    assert "down" in _texts(rows["fresh"]) and "connection refused" in _texts(rows["fresh"])
+    folds = [c for c in _components(rows["late"]) if c["type"] == "Details"]
+    assert folds and folds[0]["props"]["open"] is True
