@@ -7,8 +7,9 @@ has to occur; a name starting with the query ranks first, then a word of it star
 the rest, shorter names first. At most ``MAX_RESULTS`` come back.
 
 Cost: reading a domain's entities is the costly step (HVALS and JSON), so each process keeps an
-index per domain and rebuilds it only when the domain's version moved and the index is older than
-``REFRESH_S`` (vehicles move every few seconds; stops and hospitals hardly ever change). A search
+index per domain and rebuilds it only when the domain's version moved and either its number of
+entities changed or the index is older than ``REFRESH_S`` (vehicles move every few seconds; stops
+and hospitals hardly ever change). A search
 is then a pass over the folded names: about 10 ms at 20,000 places (tests/integration/
 test_places.py measures it).
 
@@ -48,6 +49,7 @@ DOMAIN_KINDS: dict[str, tuple[str, ...]] = {
     "transport": ("stop",), "medical": ("hospital",), "water": ("reservoir", "sensor")}
 # The order of kinds among results of the same rank: what an operator names a place by first.
 KIND_ORDER: tuple[str, ...] = ("stop", "hospital", "street", "district", "reservoir", "sensor")
+BASEMAP_KINDS = ("street", "district")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class _Index:
     rows: tuple[_Row, ...]
     version: int
     built_at: float
+    count: int  # the domain's entities (vehicles too) when it was built
 
 
 _indexes: dict[tuple[Any, str], _Index] = {}
@@ -136,16 +139,19 @@ def _server(r: redis.Redis) -> Any:
 def _domain_index(r: redis.Redis, domain: str, version: int, now: float) -> _Index:
     key = (_server(r), domain)
     index = _indexes.get(key)
-    fresh = index is not None and (index.version == version or (
-        index.version < version and now - index.built_at < REFRESH_S))
-    if fresh:
-        assert index is not None
+    if index is not None and index.version == version:
+        return index
+    # Moved on: vehicles move every few seconds, so a recent index stays unless the domain gained
+    # or lost something (a new stop is found at once; a renamed one within REFRESH_S).
+    count = store.entities.count(r, domain)
+    if (index is not None and index.version < version and now - index.built_at < REFRESH_S
+            and index.count == count):
         return index
     with _lock:
         kinds = DOMAIN_KINDS[domain]
         places = [place for record in store.entities.read_entities(r, domain)
                   if record.get("kind") in kinds and (place := _entity_place(record)) is not None]
-        index = _Index(tuple(places), _rows(places), version, now)
+        index = _Index(tuple(places), _rows(places), version, now, count)
         _indexes[key] = index
     return index
 
@@ -251,8 +257,10 @@ def search(r: redis.Redis, query: str, limit: int = MAX_RESULTS,
     terms = fold(str(query)[:MAX_QUERY]).split()
     if not terms or limit <= 0:
         return []
-    whole, first, rest = " ".join(terms), terms[0], terms[1:]
-    starts, word = "\n" + whole, " " + first
+    whole = " ".join(terms)
+    starts, word = "\n" + whole, " " + terms[0]
+    # The longest word first: it rules out the most names with one comparison.
+    first, *rest = sorted(terms, key=len, reverse=True)
     # Rows come in listing order, so each rank keeps the first few it meets (a query of one common
     # word matches thousands of stops: no sort of every match). Spare rows cover duplicates.
     keep = limit * 4
@@ -274,8 +282,10 @@ def search(r: redis.Redis, query: str, limit: int = MAX_RESULTS,
     results: list[Found] = []
     seen: set[tuple[str, str, float, float]] = set()
     for names, _, _, _, place in best:
-        # Two platforms of one stop share a name a few metres apart: one entry says it.
-        same = (place.kind, names, round(place.lat, 3), round(place.lon, 3))
+        # Two platforms of one stop share a name a few metres apart, and a long street is several
+        # lines of the basemap: one entry says each.
+        same = (place.kind, names, 0.0, 0.0) if place.kind in BASEMAP_KINDS else (
+            place.kind, names, round(place.lat, 3), round(place.lon, 3))
         if same in seen:
             continue
         seen.add(same)
