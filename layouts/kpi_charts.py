@@ -50,7 +50,7 @@ UNIT_KEYS: dict[str, str] = {
 LINE_COLOURS = ("#1f5f99", "#009E73", "#56B4E9", "#6A3D9A", "#444444")
 TARGET_COLOUR = SEVERITY_COLOURS["major"]
 BAND_COLOURS: dict[str, str] = {"warn": SEVERITY_COLOURS["major"], "bad": SEVERITY_COLOURS["critical"]}
-BAND_OPACITY: dict[str, float] = {"warn": 0.14, "bad": 0.26}
+BAND_OPACITY: dict[str, float] = {"warn": 0.22, "bad": 0.32}
 _TARGET = re.compile(r"^\s*(>=|<=|≥|≤)?\s*(-?\d+(?:\.\d+)?)\s*([^\s(]*)")
 
 
