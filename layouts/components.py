@@ -16,7 +16,7 @@ from app.live.status import domain_versions
 from app.model import roles
 from app.model.domains import DOMAINS
 from app.web.context import current_principal, redis_client, require_roles, settings
-from layouts import ids, pulse
+from layouts import first_page, ids, pulse
 
 # English names (logs, exports' machine columns); people read domain_title() in their language.
 DOMAIN_TITLES: dict[str, str] = {
@@ -123,7 +123,7 @@ def shell() -> html.Div:
         *pulse.stores(ids.SEEN),
         dcc.Store(id=ids.CITY_TIMEZONE, data=settings().city.timezone),
         dcc.Store(id=ids.LANGUAGE, data=i18n.HTML_LANG[i18n.current_language()]),
-        html.Main(dash.page_container, className="page"),
+        html.Main(first_page.container(), className="page"),
     ])
 
 

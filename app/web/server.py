@@ -25,7 +25,7 @@ from app.web.api.incidents import api_incidents
 from app.web.api.openapi import api_document
 from app.web.api.shifts import api_shifts
 from app.web.context import EXTENSION
-from layouts import register_pages, status_strip
+from layouts import first_page, register_pages, status_strip
 from layouts.components import shell
 
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
@@ -97,10 +97,14 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
         title="CityOps",
         update_title=None,
         suppress_callback_exceptions=True,
+        # The page of the address is drawn with the shell; the router skips it (layouts/first_page).
+        routing_callback_inputs=first_page.ROUTING_INPUTS,
     )
     install.link_manifest(app)  # issue 20: every page links the manifest
     fonts.link_stylesheet(app)  # issue 18: the font stack and the served CJK font
+    first_page.link_preloads(app)  # issue 18: lazily loaded scripts fetched with the others
     register_pages(app)
+    first_page.wrap_registered_pages()  # issue 18: the router skips the page drawn with the shell
     status_strip.register(app)
     server.before_request(guards.json_body_guard)
     server.before_request(guards.callback_request_guard(app))

@@ -9,11 +9,12 @@ confined to 127.0.0.1 and checked afterwards.
 
 from __future__ import annotations
 
+import time
 from typing import Iterator
 
 import pytest
 import redis
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
 from app import accounts, alerts
 from tests.support.browser import (
@@ -102,6 +103,11 @@ def _small_targets(page: Page) -> str:
                      if t["width"] < MIN_TARGET_PX or t["height"] < MIN_TARGET_PX)
 
 
+def _plotly_js(url: str) -> bool:
+    """plotly.js itself (served by Dash), not the project's small plotly locale in assets/."""
+    return "/_dash-component-suites/" in url and "plotly" in url
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("locale,lang,menu,filters", [("en-GB", "en", "Menu", "Filters"),
                                                       ("zh-CN", "zh", "菜单", "筛选")])
@@ -122,7 +128,7 @@ def test_emergency_staff_land_on_their_alerts_with_finger_sized_targets(
             first = page.locator("#alerts-list .alert-card").first
             expect(first).to_be_visible()
             # No map on the page until an alert is opened: plotly.js is not fetched for the list.
-            assert not any("plotly" in url for url in watch.requests), watch.requests
+            assert not any(_plotly_js(url) for url in watch.requests), watch.requests
             expect(page.locator("#alert-map")).to_have_count(0)
 
             where = page.evaluate(FIRST_CARD_JS)
@@ -159,7 +165,7 @@ def test_emergency_staff_land_on_their_alerts_with_finger_sized_targets(
             first = page.locator("#alerts-list .alert-card").first
             first.locator(".card-actions button").last.tap()
             expect(page.locator("#alert-map .js-plotly-plot")).to_be_visible(timeout=30_000)
-            assert any("plotly" in url for url in watch.requests)
+            assert any(_plotly_js(url) for url in watch.requests)
             screenshot(page, f"phone-alert-sheet-{lang}.png")
         watch.assert_clean()
     finally:
@@ -207,5 +213,47 @@ def test_on_a_desk_the_navigation_and_filters_stay_open(cityops_phone: RunningCi
         assert abs(first["y"] - second["y"]) < 5 and second["x"] > first["x"], (first, second)  # a row
         page.locator("#nav-water").click()
         expect(page).to_have_url(f"{cityops_phone.base_url}/water")
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_the_first_page_comes_with_the_layout_and_the_router_skips_it(
+        cityops_phone: RunningCityOps, r: redis.Redis, browser: Browser) -> None:
+    """Issue 18: the page of the address is drawn into the layout's answer (a slow link saves
+    the router's round trip), the router's first answer is "no update", and moving to another
+    page and back draws each as usual."""
+    base = cityops_phone.base_url
+    accounts.add_user(r, "medic-first", "emergency", PASSWORD, ("water",))
+    _raise_alerts(r, "first")
+    context = _phone(browser, "en-GB")
+    page = context.new_page()
+    watch = PageWatch().attach(page)
+    routed: list[int] = []
+
+    def router_answer(response: Response) -> None:
+        body = response.request.post_data_json if response.request.method == "POST" else None
+        if isinstance(body, dict) and "_pages_content.children" in str(body.get("output")):
+            routed.append(response.status)
+
+    page.on("response", router_answer)
+    try:
+        with watch.explained():
+            with page.expect_response(lambda response: response.url.endswith("/_dash-layout")) as got:
+                log_in(page, base, "medic-first", PASSWORD)
+            assert '"alerts-list"' in got.value.text()  # the page's list, in the layout's answer
+            expect(page.locator("#alerts-list .alert-card").first).to_be_visible()
+            deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
+            while not routed:  # Playwright hands over responses while the page is waited on
+                assert time.monotonic() < deadline, "the router was never asked"
+                page.wait_for_timeout(50)
+            assert routed == [204], routed
+            for path, shown in (("tasks", "#page-title"), ("alerts", "#alerts-list .alert-card")):
+                page.locator("#nav-menu summary").click()
+                page.locator(f"#nav-{path}").click()
+                expect(page).to_have_url(f"{base}/{path}")
+                expect(page.locator(shown).first).to_be_visible()
+            assert routed == [204, 200, 200], routed
+        watch.assert_clean()
     finally:
         context.close()
