@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from app import alerts
+from app.i18n import t
 from app.model import roles
 from layouts import ids
 from tests.support.incident_pages import find_all, texts
@@ -142,3 +143,45 @@ def test_every_page_links_the_manifest(client: Any, users: dict[str, str]) -> No
         page = client.get(path).get_data(as_text=True)
         assert 'rel="manifest" href="/manifest.webmanifest"' in page, path
         assert '<meta name="theme-color"' in page, path
+
+
+def test_the_layout_holds_the_page_it_is_fetched_for_and_the_router_skips_it(
+        client: Any, users: dict[str, str], r: redis.Redis) -> None:
+    """layouts/first_page: the page of the Referer's address comes in the layout's answer (only
+    from this host, and still behind the page's role check); the router answers "no update" for
+    the page so drawn and draws any other address (or the same one once it has drawn another)."""
+    alerts.raise_alert(r, fingerprint="phone:first", title="Pressure low first", severity="major",
+                       domain="water", source="manual")
+    login(client, users["emergency"])
+
+    def layout(referrer: str | None) -> Any:
+        response = client.get("/_dash-layout", headers={"Referer": referrer} if referrer else {})
+        assert response.status_code == 200
+        return response.get_json()
+
+    def store(found: Any) -> Any:
+        stores = find_all(found, lambda props: props.get("id") == "_pages_store")
+        assert len(stores) == 1
+        return stores[0]["props"].get("data")
+
+    drawn = layout("http://localhost/alerts")
+    def listed(found: Any) -> bool:
+        return bool(find_all(found, lambda props: props.get("id") == ids.ALERTS_LIST))
+
+    assert listed(drawn)
+    for other in (None, "http://elsewhere.example/alerts", "http://localhost/no-such-page"):
+        assert not listed(layout(other)) and store(layout(other)) is None
+    # A page this role may not open is drawn as its refusal, as the router would draw it.
+    assert t("forbidden.title", "en") in texts(layout("http://localhost/admin"))
+
+    record = store(drawn)
+    body = page_body("/alerts")
+    body["state"][0]["value"] = record
+    skipped = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
+    assert skipped.status_code == 204
+    for path, state in (("/tasks", record), ("/alerts", None), ("/alerts", "junk")):
+        body = page_body(path)
+        body["state"][0]["value"] = state
+        routed = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
+        assert routed.status_code == 200, (path, state)
+        assert routed.get_json()["response"]["_pages_content"]["children"]

@@ -40,6 +40,8 @@ def seed(r: redis.Redis, now: float) -> str:
 
 # -- the page --------------------------------------------------------------------------------------
 def page_body(path: str = "/official") -> dict[str, Any]:
-    """Dash Pages' router callback: what the browser asks for when it opens ``path``."""
+    """Dash Pages' router callback: what the browser asks for when it moves to ``path`` (the
+    page container's store as its State: no page drawn with the layout, so the router draws it)."""
     return callback_body([("_pages_content", "children"), ("_pages_store", "data")],
-                         [("_pages_location", "pathname", path), ("_pages_location", "search", "")])
+                         [("_pages_location", "pathname", path), ("_pages_location", "search", "")],
+                         [("_pages_store", "data", None)])
