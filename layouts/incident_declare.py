@@ -5,7 +5,13 @@ Only operators and admins see these (``app.incidents.may_declare``); the callbac
 them and the service checks again. The form opened from an alert (``?declare=<ids>``) starts with
 those alerts, the gravest one's title and the type their words suggest; the level is left to the
 service unless chosen (the graver of the type's and the alerts'), and so is the area (the first
-CAP warning's area among the alerts, else the first located alert's position).
+CAP warning's area among the alerts, else the first located alert's position), which the form
+shows until another place is chosen.
+
+The place is found by name (``app.situation.places``: stops, hospitals, water sensors, streets,
+districts) or by a click on the form's map (assets/place_pick.js hands the point over), and shown
+in words and on the map with its radius; typed coordinates stay possible, folded away. A pick
+fills the coordinate fields, which are what the form sends.
 """
 
 from __future__ import annotations

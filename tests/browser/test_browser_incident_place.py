@@ -10,6 +10,7 @@ request is confined to 127.0.0.1 and checked afterwards.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -94,7 +95,7 @@ def _declared(r: redis.Redis, title: str) -> dict:  # type: ignore[type-arg]
 def test_declare_by_searching_a_stop_and_picking_it(
         cityops_place: RunningCityOps, r: redis.Redis, browser: Browser) -> None:
     base = cityops_place.base_url
-    seed_city(r, __import__("time").time())
+    seed_city(r, time.time())
     accounts.add_user(r, "desk", "operator", PASSWORD)
     context = _context(browser, *DESK, base)
     try:
@@ -166,6 +167,35 @@ def test_declare_by_tapping_the_map_on_a_phone(
 
 
 @pytest.mark.browser
+def test_declaring_from_an_alert_starts_with_its_place(
+        cityops_place: RunningCityOps, r: redis.Redis, browser: Browser) -> None:
+    base = cityops_place.base_url
+    seed_city(r, time.time())
+    accounts.add_user(r, "desk", "operator", PASSWORD)
+    alert_id = alerts.raise_alert(r, fingerprint="test:at-stop", title="Crowd at the stop",
+                                  severity="minor", domain="transport", source="manual",
+                                  lat=STOP[0], lon=STOP[1]).alert_id
+    context = _context(browser, *DESK, base, "zh")
+    try:
+        page = context.new_page()
+        watch = PageWatch().attach(page)
+        with watch.explained():
+            log_in(page, base, "desk", PASSWORD)
+            page.goto(f"{base}/incidents?declare={alert_id}")
+            expect(page.locator("#declare-place-words")).to_contain_text(
+                "取自告警：" + TEXT["zh"]["near_stop"])
+            expect(page.locator("#declare-map .maplibregl-canvas")).to_be_visible()
+            page.locator("#declare-submit").click()
+            expect(page.locator("#declare-result")).to_contain_text("Crowd at the stop")
+        incident = _declared(r, "Crowd at the stop")
+        assert (incident["lat"], incident["lon"]) == (pytest.approx(STOP[0], abs=1e-6),
+                                                      pytest.approx(STOP[1], abs=1e-6))
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
 def test_no_place_means_a_sentence_not_an_empty_map(
         cityops_place: RunningCityOps, r: redis.Redis, browser: Browser) -> None:
     base = cityops_place.base_url
@@ -203,7 +233,7 @@ def test_the_declare_form_fits_and_is_photographed(
         cityops_place: RunningCityOps, r: redis.Redis, browser: Browser,
         size: tuple[int, int], lang: str) -> None:
     base = cityops_place.base_url
-    seed_city(r, __import__("time").time())
+    seed_city(r, time.time())
     accounts.add_user(r, "desk", "operator", PASSWORD)
     context = _context(browser, *size, base, lang)
     try:
