@@ -97,7 +97,7 @@ def typed(values: np.ndarray, dtype: str = "f4") -> dict[str, str] | list[Any]:
 def _base_trace(spec: TraceSpec, theme: str) -> dict[str, Any]:
     """The parts of a trace that never change."""
     layer = LAYER_BY_KEY[spec.layer]
-    common = {"legendgroup": layer.key, "showlegend": False, "name": layer.title}
+    common = {"legendgroup": layer.key, "showlegend": False, "name": layer_title(layer)}
     if spec.role == "lines":
         return {**common, "type": "scattermap", "mode": "lines", "lat": [], "lon": [],
                 "line": {"width": 2, "color": ROUTE_COLOUR[theme]}, "hoverinfo": "skip"}
@@ -110,11 +110,12 @@ def _base_trace(spec: TraceSpec, theme: str) -> dict[str, Any]:
     trace = {**common, "type": "scattermap", "mode": "markers", "lat": [], "lon": [],
              "customdata": [], "hovertext": [], "hovertemplate": "%{hovertext}<extra></extra>"}
     if spec.role == "cells":
-        trace["name"] = f"{layer.title}: grouped, worst {mapdata.worst_label(layer, spec.code)}"
+        trace["name"] = i18n.t("map.hover.grouped", layer=layer_title(layer),
+                               worst=_worst_label(layer, spec.code))
         trace["marker"] = {"size": [], "color": mapdata.RANK_COLOURS[spec.code], "opacity": 0.7}
         # The count travels as a typed array; the words are the same for every cell.
-        trace["hovertemplate"] = (f"%{{customdata:,}} {layer.noun}<br>zoom in to see each"
-                                  "<extra>%{fullData.name}</extra>")
+        trace["hovertemplate"] = i18n.t("map.hover.cell", count="%{customdata:,}",
+                                        layer=layer_title(layer)) + "<extra>%{fullData.name}</extra>"
         return trace
     marker_class = layer.classes[spec.code]
     trace["marker"] = {"size": marker_class.size, "color": marker_class.colour,
@@ -148,6 +149,13 @@ def layer_title(layer: mapdata.Layer) -> str:
     return i18n.t_or(f"map.layer.{layer.key}", layer.title)
 
 
+def _worst_label(layer: mapdata.Layer, rank: int) -> str:
+    """What a cell of ``rank`` says about its worst member, in the reader's language."""
+    code = next((n for n in reversed(range(len(layer.classes))) if layer.classes[n].rank == rank),
+                None)
+    return class_label(layer, code) if code is not None else i18n.t(f"map.rank.{rank}")
+
+
 def class_label(layer: mapdata.Layer, code: int) -> str:
     """What a marker class means, in the reader's language (issue 19: say what it means)."""
     marker = layer.classes[code]
@@ -170,16 +178,19 @@ def trace_updates(spec: TraceSpec, content: Content, seen: Sequence[str] | None
         return updates, [members, "", ""]
     if spec.role == "areas":
         warnings = content.warnings
-        members = mapdata.digest([w.id for w in warnings], [w.hover for w in warnings],
+        # A handful of areas: their labels are worded here (each once per language: cached).
+        lang = i18n.current_language()
+        hover = [mapdata.localize(w.hover, lang) for w in warnings]
+        members = mapdata.digest([w.id for w in warnings], hover,
                                  [str(w.severity) for w in warnings])
-        name = f"{layer.title} ({len(warnings)})"
+        name = f"{layer_title(layer)} ({len(warnings)})"
         if members != seen[0]:
             updates[("geojson",)] = _collection(warnings)
             updates[("locations",)] = [w.id for w in warnings]
             updates[("customdata",)] = [w.id for w in warnings]
             # z in the middle of its colour band: the severity's own colour, whatever the rounding.
             updates[("z",)] = [w.severity + 0.5 for w in warnings]
-            updates[("hovertext",)] = [w.hover for w in warnings]
+            updates[("hovertext",)] = hover
         if name != seen[2]:
             updates[("name",)] = name
             updates[("showlegend",)] = bool(warnings)

@@ -73,3 +73,5 @@ def test_the_log_names_what_was_acted_on_in_words_with_links(
     for words in expected:
         assert words in text, (words, text)
     assert "POST /api/v1/alerts/…/resolve" in text
+    if lang == "zh":  # an alert raised for the first time is said in words too
+        assert "告警：已上报" in text and "created" not in text

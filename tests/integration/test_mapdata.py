@@ -62,8 +62,9 @@ def test_vehicles_are_classed_by_their_own_delay_else_their_trips(r: redis.Redis
     snap = snapshot(r, "transport")
     assert classes_by_id("vehicles", snap) == {"t:vehicle:1": "early", "t:vehicle:2": "late",
                                                "t:vehicle:3": "very_late", "t:vehicle:4": "unknown"}
-    hover = " ".join(snap.points["vehicles"].hover.tolist())
-    assert "<img" not in hover and "&lt;img src=x onerror=alert(1)&gt;" in hover
+    for lang in ("en", "zh"):  # worded for the reader, still escaped
+        hover = " ".join(snap.points["vehicles"].hover_in(lang))
+        assert "<img" not in hover and "&lt;img src=x onerror=alert(1)&gt;" in hover
 
 
 def test_water_hospitals_ambulances_and_requests_are_classed(r: redis.Redis) -> None:
@@ -101,7 +102,8 @@ def test_water_hospitals_ambulances_and_requests_are_classed(r: redis.Redis) -> 
                                                    "m:hospital:2": "full", "m:hospital:3": "unknown"}
     assert classes_by_id("ambulances", medical) == {"m:ambulance:a": "on_call",
                                                     "m:ambulance:b": "available"}
-    assert "1 of 100 beds free" in " ".join(medical.points["hospitals"].hover.tolist())
+    assert "1 of 100 beds free" in " ".join(medical.points["hospitals"].hover_in("en"))
+    assert "空床 1 张（共 100 张）" in " ".join(medical.points["hospitals"].hover_in("zh"))
 
     store.entities.write_batch(r, "city", "c", entities=[
         Entity("city", "request", "c:request:open", 28.5, 112.3, "open", now, "c",
@@ -141,7 +143,7 @@ def test_cap_warnings_and_located_alerts(r: redis.Redis) -> None:
     alert_layer = snapshot(r, mapdata.ALERTS).points["alerts"]
     assert alert_layer.ids.tolist() == [raised.alert_id]
     assert mapdata.SEVERITY_CLASSES[int(alert_layer.cls[0])].key == "critical"
-    assert "<img" not in alert_layer.hover[0]
+    assert all("<img" not in alert_layer.hover_in(lang)[0] for lang in ("en", "zh"))
 
 
 def test_snapshot_is_built_once_per_version_and_rebuilt_after_a_reset(r: redis.Redis) -> None:
@@ -326,7 +328,8 @@ def test_real_cap_warnings_become_areas(r: redis.Redis, name: str) -> None:
     for w in warnings:
         assert w.geometry == located[w.id].area
         assert mapdata.SEVERITY_CLASSES[w.severity].key == located[w.id].severity
-        assert "<" not in w.hover.replace("<br>", "")
+        for lang in ("en", "zh"):
+            assert "<" not in mapdata.localize(w.hover, lang).replace("<br>", "")
     ends = [e.ends_at for e in located.values() if e.ends_at]
     if ends:
         later = max(ends) + 1

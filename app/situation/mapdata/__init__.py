@@ -19,6 +19,7 @@ from app.situation.mapdata.cache import (
                                          keep_snapshot,
                                          read_versions,
 )
+from app.situation.mapdata.hover import localize
 from app.situation.mapdata.layers import (
                                          ALERTS,
                                          BAD,
@@ -67,5 +68,6 @@ __all__ = ["ALERTS", "BAD", "DEFAULT_CENTER", "DEFAULT_ZOOM", "Details", "Domain
            "VERSION_KEYS", "View", "WARN", "Warning", "build_alerts_snapshot",
            "build_domain_snapshot", "build_lock", "cached_snapshot", "cell_details",
            "cell_members", "cut_for", "cut_layers", "digest", "domain_snapshot",
-           "entity_details", "forget_snapshots", "hover_text", "keep_snapshot", "needs_new_cut",
+           "entity_details", "forget_snapshots", "hover_text", "keep_snapshot", "localize",
+           "needs_new_cut",
            "read_versions", "short_id", "view_around", "view_from_relayout", "worst_label"]

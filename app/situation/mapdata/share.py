@@ -4,8 +4,9 @@ Classifying a domain's markers (20,000 vehicles are 5 MB of packed JSON to parse
 ~100 ms. Done by each web worker after each change it would sit in the wall's update tick; done
 once by the runner right after the batch it wrote (:func:`publish`), every worker only reads the
 arrays (:func:`domain_snapshot`): a few hundred kB of float32 positions and uint8 classes. Ids,
-hover labels, route lines and warning areas change far less often than positions: they travel as
-separate parts keyed by a digest, compressed, and each worker decodes a part once.
+hover labels (their words as catalogue keys, worded per reader: mapdata/hover.py), route lines and
+warning areas change far less often than positions: they travel as separate parts keyed by a
+digest, compressed, and each worker decodes a part (and words its labels per language) once.
 
 A worker that finds no published snapshot for the version it sees (no runner publishes, or the
 runner is slower than ``PUBLISH_GRACE_S``) builds the snapshot itself, as before.
@@ -163,12 +164,14 @@ def decode(r: redis.Redis, domain: str, data: dict[str, Any]) -> DomainSnapshot 
     for name, (lat, lon, cls, key) in data["points"].items():
         labels = parts[key]
         if not isinstance(labels, tuple):  # first use in this worker: keep the numpy arrays
-            labels = (_object_array(labels[0]), _object_array(labels[1]))
+            # ... and one dict of the labels worded per language, shared by every version that
+            # publishes these labels: a tick that only moved vehicles words nothing again.
+            labels = (_object_array(labels[0]), _object_array(labels[1]), {})
             with _parts_lock:
                 _parts[(domain, key)] = labels
         points[name] = PointSet(labels[0], np.frombuffer(lat, np.float32).astype(np.float64),
                                 np.frombuffer(lon, np.float32).astype(np.float64),
-                                np.frombuffer(cls, np.uint8), labels[1])
+                                np.frombuffer(cls, np.uint8), labels[1], labels[2])
     lines = None
     if data["lines"] is not None:
         # A snapshot published before the routes' ids travelled has three fields.

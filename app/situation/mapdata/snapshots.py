@@ -15,6 +15,7 @@ import redis
 
 from app import alerts as alert_model
 from app import store
+from app.situation.mapdata.hover import either, localize, term, word
 from app.situation.mapdata.layers import (
     ALERTS,
     DELAY_EDGES,
@@ -41,7 +42,28 @@ class PointSet:
     lat: np.ndarray  # float64
     lon: np.ndarray  # float64
     cls: np.ndarray  # uint8: index into the layer's classes
-    hover: np.ndarray  # object (escaped str)
+    hover: np.ndarray  # object (escaped str, its words marked: mapdata.hover)
+    # language -> ``hover`` worded, row by row (None: not worded yet): filled as rows are drawn,
+    # and shared by the snapshots of every version that publishes the same labels (share.decode:
+    # the same ``hover`` array, so rows line up). Only drawn markers are worded (a cut draws at
+    # most MAX_MARKERS), each once per label set and language; numpy picks the rest.
+    worded: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def hover_of(self, rows: np.ndarray, lang: str) -> list[str]:
+        """The labels of ``rows`` in ``lang``."""
+        table = self.worded.get(lang)
+        if table is None:
+            table = self.worded[lang] = np.full(len(self.hover), None, dtype=object)
+        picked = table[rows]
+        missing = rows[np.equal(picked, None)]
+        if missing.size:
+            table[missing] = [localize(text, lang) for text in self.hover[missing].tolist()]
+            picked = table[rows]
+        return picked.tolist()
+
+    def hover_in(self, lang: str) -> list[str]:
+        """Every label in ``lang`` (tests, the side panel's lists)."""
+        return self.hover_of(np.arange(len(self.hover)), lang)
 
     @classmethod
     def of(cls, rows: Sequence[tuple[str, float, float, int, str]]) -> PointSet:
@@ -129,8 +151,8 @@ def _located(record: Mapping[str, Any]) -> bool:
 def _vehicle_hover(label: str, route: str) -> str:
     # Labels and routes rarely change between polls: escaping 20,000 of them every version was
     # most of a snapshot's build time.
-    hover = f"Vehicle {hover_text(label)}"
-    return f"{hover}<br>Route {hover_text(route)}" if route else hover
+    hover = word("vehicle", label=hover_text(label))
+    return f"{hover}<br>{word('route', route=hover_text(route))}" if route else hover
 
 
 def vehicle_points(records: Iterable[dict[str, Any]], delays: Mapping[str, Any]) -> PointSet:
@@ -189,9 +211,9 @@ def _water_rows(records: Iterable[dict[str, Any]], readings: Mapping[str, Any], 
     for rec in records:
         attrs = rec.get("attrs") or {}
         name = attrs.get("name") or short_id(rec["id"])
-        hover = f"{'Reservoir' if rec['kind'] == 'reservoir' else 'Sensor'} {hover_text(name)}"
+        hover = word("reservoir" if rec["kind"] == "reservoir" else "sensor", name=hover_text(name))
         if attrs.get("zone"):
-            hover += f"<br>Zone {hover_text(attrs['zone'])}"
+            hover += f"<br>{word('zone', zone=hover_text(attrs['zone']))}"
         value = _value(readings, rec["id"])
         code = (OTHER_METER if value is None and metric and _measures_other(rec, metric)
                 else _level_class(value, low, bad))
@@ -209,13 +231,13 @@ def _hospital_rows(records: Iterable[dict[str, Any]], latest: Mapping[str, Mappi
         if free is None and total is not None:
             occupied = _value(latest.get("beds_occupied", {}), rec["id"])
             free = None if occupied is None else total - occupied
-        hover = f"Hospital {hover_text(attrs.get('name') or short_id(rec['id']))}"
+        hover = word("hospital", name=hover_text(attrs.get("name") or short_id(rec["id"])))
         code = 3
         if total and free is not None:
             occupancy = 100.0 * (total - free) / total
             code = (2 if occupancy >= limits.occupancy_bad_pct else
                     1 if occupancy >= limits.occupancy_warn_pct else 0)
-            hover += f"<br>{free:.0f} of {total:.0f} beds free"
+            hover += f"<br>{word('beds_free', free=f'{free:.0f}', total=f'{total:.0f}')}"
         rows.append((rec["id"], rec["lat"], rec["lon"], code, hover))
     return rows
 
@@ -225,8 +247,8 @@ def _ambulance_rows(records: Iterable[dict[str, Any]]) -> list[tuple[str, float,
     for rec in records:
         attrs = rec.get("attrs") or {}
         on_call = rec.get("status") == "on_call"
-        hover = f"Ambulance {hover_text(attrs.get('label') or short_id(rec['id']))}"
-        hover += "<br>On call" if on_call else "<br>Available"
+        hover = word("ambulance", label=hover_text(attrs.get("label") or short_id(rec["id"])))
+        hover += f"<br>{word('on_call' if on_call else 'available')}"
         rows.append((rec["id"], rec["lat"], rec["lon"], 1 if on_call else 0, hover))
     return rows
 
@@ -240,7 +262,8 @@ def _request_rows(records: Iterable[dict[str, Any]], now: float
         attrs = rec.get("attrs") or {}
         expected = attrs.get("expected_at")
         overdue = isinstance(expected, (int, float)) and expected < now
-        hover = hover_text(attrs.get("service_name") or "Request")
+        hover = (hover_text(attrs["service_name"]) if attrs.get("service_name")
+                 else word("request"))
         if attrs.get("address"):
             hover += f"<br>{hover_text(attrs['address'])}"
         rows.append((rec["id"], rec["lat"], rec["lon"], 1 if overdue else 0, hover))
@@ -249,8 +272,9 @@ def _request_rows(records: Iterable[dict[str, Any]], now: float
 
 def _simple_rows(records: Iterable[dict[str, Any]], noun: str
                  ) -> list[tuple[str, float, float, int, str]]:
+    """Markers of one class named "<noun> <name>" (``noun``: a word of mapdata.hover)."""
     return [(rec["id"], rec["lat"], rec["lon"], 0,
-             f"{noun} {hover_text((rec.get('attrs') or {}).get('name') or short_id(rec['id']))}")
+             word(noun, name=hover_text((rec.get("attrs") or {}).get("name") or short_id(rec["id"]))))
             for rec in records]
 
 
@@ -287,10 +311,11 @@ def _warnings(domain: str, events: Iterable[dict[str, Any]], now: float) -> tupl
             continue
         severity = SEVERITY_RANK.get(str(event.get("severity")), SEVERITY_RANK["info"])
         attrs = event.get("attrs") or {}
-        hover = f"Warning: {hover_text(event.get('title') or 'CAP warning')}"
+        title = hover_text(event["title"]) if event.get("title") else term("map.hover.cap_warning")
+        hover = word("warning", title=title)
         if attrs.get("areaDesc"):
             hover += f"<br>{hover_text(attrs['areaDesc'])}"
-        hover += f"<br>Severity {SEVERITY_CLASSES[severity].label}"
+        hover += f"<br>{word('severity', severity=term(f'severity.{SEVERITY_CLASSES[severity].key}'))}"
         found.append(Warning(str(event["id"]), domain, severity, area, hover))
     return tuple(sorted(found, key=lambda w: w.id))
 
@@ -313,7 +338,7 @@ def build_domain_snapshot(r: redis.Redis, domain: str, version: int, limits: Thr
     lines = None
     if domain == "transport":
         points["vehicles"] = vehicle_points(by_kind.get("vehicle", ()), latest["delay_s"])
-        points["stops"] = PointSet.of(_simple_rows(located("stop"), "Stop"))
+        points["stops"] = PointSet.of(_simple_rows(located("stop"), "stop"))
         lines = _route_lines(by_kind.get("route", ()))
     elif domain == "water":
         points["sensors"] = PointSet.of(_water_rows(
@@ -344,9 +369,12 @@ def build_alerts_snapshot(r: redis.Redis, version: int) -> DomainSnapshot:
         if lat is None or lon is None:
             continue
         severity = SEVERITY_RANK.get(alert.get("severity", "info"), SEVERITY_RANK["info"])
-        acked = "acknowledged" if alert.get("state") == "active_ack" else "not acknowledged"
-        hover = (f"{SEVERITY_CLASSES[severity].label.capitalize()} alert: "
-                 f"{hover_text(alert.get('title') or alert['id'])}<br>{acked}")
+        acked = word("acked" if alert.get("state") == "active_ack" else "unacked")
+        # Both titles travel: the reader's language picks (a rule's alert has a Chinese one).
+        title = either(hover_text(alert_model.shown_title(alert, "en")),
+                       hover_text(alert_model.shown_title(alert, "zh")))
+        hover = (word("alert", severity=term(f"severity.{SEVERITY_CLASSES[severity].key}"),
+                      title=title) + f"<br>{acked}")
         rows.append((alert["id"], float(lat), float(lon), severity, hover))
     return DomainSnapshot(ALERTS, version, {"alerts": PointSet.of(rows)}, records=found,
                           built_ms=(time.perf_counter() - started) * 1000)

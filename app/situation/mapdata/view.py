@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from app import i18n
 from app.situation.mapdata.layers import LAYER_BY_KEY, MAX_MARKERS, RANK_LABELS, WARN, Layer
 from app.situation.mapdata.snapshots import DomainSnapshot, PointSet
 
@@ -208,7 +209,7 @@ def worst_label(layer: Layer, rank: int) -> str:
     return next((c.label for c in reversed(layer.classes) if c.rank == rank), RANK_LABELS[rank])
 
 
-def _class_cuts(layer: Layer, points: PointSet, rows: np.ndarray, wanted: np.ndarray
+def _class_cuts(layer: Layer, points: PointSet, rows: np.ndarray, wanted: np.ndarray, lang: str
                 ) -> tuple[ClassCut, ...]:
     totals = np.bincount(points.cls[wanted], minlength=len(layer.classes))
     cuts = []
@@ -217,7 +218,7 @@ def _class_cuts(layer: Layer, points: PointSet, rows: np.ndarray, wanted: np.nda
         picked = rows[codes == code]
         cuts.append(ClassCut.of(points.lat[picked].astype(np.float32),
                                 points.lon[picked].astype(np.float32),
-                                points.ids[picked].tolist(), points.hover[picked].tolist(),
+                                points.ids[picked].tolist(), points.hover_of(picked, lang),
                                 int(totals[code])))
     return tuple(cuts)
 
@@ -242,9 +243,12 @@ def _cached_cut(key: tuple[Any, ...], make: Callable[[], LayerCut]) -> LayerCut:
 
 
 def cut_layers(snapshots: Mapping[str, DomainSnapshot], layers: Sequence[str], cut: View,
-               problems_only: bool = False, max_markers: int = MAX_MARKERS) -> dict[str, LayerCut]:
-    """Each point layer's content inside ``cut``; the largest layers are grouped into cells
-    until at most ``max_markers`` markers remain drawn one by one."""
+               problems_only: bool = False, max_markers: int = MAX_MARKERS,
+               lang: str | None = None) -> dict[str, LayerCut]:
+    """Each point layer's content inside ``cut``, its hover labels in ``lang`` (the reader's
+    language when None); the largest layers are grouped into cells until at most
+    ``max_markers`` markers remain drawn one by one."""
+    lang = lang or i18n.current_language()
     sources: dict[str, tuple[Layer, PointSet, np.ndarray, np.ndarray, int]] = {}  # (..., serial)
     for key in layers:
         layer = LAYER_BY_KEY[key]
@@ -273,9 +277,12 @@ def cut_layers(snapshots: Mapping[str, DomainSnapshot], layers: Sequence[str], c
                 empty = np.zeros(0, dtype=np.float32)
                 classes = tuple(ClassCut.of(empty, empty, [], [], int(n)) for n in totals)
                 return LayerCut(layer.key, True, classes, group_cells(layer, points, rows, cut))
-            return LayerCut(layer.key, False, _class_cuts(layer, points, rows, wanted), None)
+            return LayerCut(layer.key, False, _class_cuts(layer, points, rows, wanted, lang), None)
 
-        out[key] = _cached_cut((key, serial, cut, problems_only, is_grouped, max_markers), make)
+        # Grouped cells carry no labels: one cut serves every language.
+        worded = "" if is_grouped else lang
+        out[key] = _cached_cut((key, serial, cut, problems_only, is_grouped, max_markers, worded),
+                               make)
     return out
 
 
