@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 import orjson
 import redis
 
-from app import alerts, store
+from app import alerts, i18n, store
 from app.alerts.rules import RuleSet, ThresholdRule, fmt, load_rules
 from app.kpis import status as kpi_status
 from app.model.alerts import SEVERITIES
@@ -144,19 +144,23 @@ def _stale_conditions(rules: RuleSet, inputs: store.alerts.RuleInputs, now: floa
                    for _, _, row in shown}
         domain = domains.pop() if len(domains) == 1 else "city"
         names = [feed for feed, _, _ in shown]
+        fingerprint = f"stale:{key}"
         if key.startswith("source:"):
             host = key.removeprefix("source:")
-            fingerprint = f"stale:{key}"
-            title = (f"Feed {names[0]} of {host} stale" if len(names) == 1
-                     else f"{len(names)} feeds of {host} stale: {', '.join(names)}")
+            words = (("alert_title.feed_of_host_stale", {"feed": names[0], "host": host})
+                     if len(names) == 1 else ("alert_title.feeds_of_host_stale", {
+                         "count": len(names), "host": host, "feeds": ", ".join(names)}))
         else:
-            fingerprint, title = f"stale:{key}", f"Feed {key} stale"
+            words = ("alert_title.feed_stale", {"feed": key})
+        # Both languages are stored on the alert (issue 19): a reader of Chinese sees Chinese.
+        title, title_zh = (i18n.t(words[0], lang=lang, **words[1]) for lang in (i18n.EN, i18n.ZH))
         description = " ".join(
             f"Feed {feed} is {state}: no fresh data within its freshness budget of "
             f"{fmt(float(row.get('freshness_budget_s') or 0))} s." for feed, state, row in shown)
         out.append(Condition(
             key=f"stale|{key}", holds=bool(stale), for_s=0.0, members=tuple(names) if stale else (),
-            alert={"fingerprint": fingerprint, "title": title, "severity": rules.stale_severity,
+            alert={"fingerprint": fingerprint, "title": title, "title_zh": title_zh,
+                   "severity": rules.stale_severity,
                    "domain": domain, "source": "staleness", "rule": "feed_stale",
                    "entity": ",".join(names), "description": description}))
     return out
@@ -273,11 +277,14 @@ def _limit_conditions(rules: RuleSet, inputs: store.alerts.RuleInputs) -> list[C
             shown = fmt(float(value)) if isinstance(value, (int, float)) and not isinstance(
                 value, bool) and math.isfinite(value) else "?"
             unit = str(kpi.get("unit") or "")
+            with i18n.use_language(i18n.ZH):
+                title_zh = i18n.t("alert_title.kpi_limit", kpi=i18n.kpi_title(dict(kpi))[:100])
             out.append(Condition(
                 key=f"limit|{domain}|{name}", holds=kpi_status.raises_alert(kpi),
                 for_s=rules.kpi_limit_for_s,
                 alert={"fingerprint": f"limit:{domain}:{name}",
-                       "title": f"{title}: past its critical limit",
+                       "title": i18n.t("alert_title.kpi_limit", lang=i18n.EN, kpi=title),
+                       "title_zh": title_zh,
                        "severity": rules.kpi_limit_severity, "domain": domain, "source": "rule",
                        "rule": "kpi_limit", "entity": name,
                        "description": f"{title} is {shown} {unit} against the target "

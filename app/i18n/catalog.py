@@ -283,6 +283,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     # -- alert timeline actions ------------------------------------------------------------------
     "action.raised": ("raised", "已上报"),
     "action.created": ("raised", "已上报"),  # the audit log's "alert_created" (a first raise)
+    # Titles of the alerts the rules file's built-in rules raise (app/alerts/evaluation.py; both
+    # languages are stored on the alert).
+    "alert_title.feed_stale": ("Feed {feed} stale", "数据源 {feed} 数据过期"),
+    "alert_title.feed_of_host_stale": ("Feed {feed} of {host} stale", "{host} 的数据源 {feed} 数据过期"),
+    "alert_title.feeds_of_host_stale": ("{count} feeds of {host} stale: {feeds}",
+                                        "{host} 的 {count} 个数据源数据过期：{feeds}"),
+    "alert_title.kpi_limit": ("{kpi}: past its critical limit", "{kpi}：超出临界限值"),
     "action.repeated": ("occurred again", "再次发生"),
     "action.reopened": ("reopened", "重新打开"),
     "action.ack": ("acknowledged", "已确认"),

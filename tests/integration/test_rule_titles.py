@@ -76,3 +76,24 @@ def test_a_rule_alert_shows_its_title_in_the_readers_language(
     assert "供水分区 north 水压偏低：1.5 bar" in shown[alert_id]
     assert "Low pressure in zone north: 1.5 bar" not in shown[alert_id]
     assert "Hydrant leaking" in shown[older]
+
+
+def test_the_built_in_rules_raise_alerts_with_a_chinese_title_too(r: redis.Redis) -> None:
+    """A stale feed ([staleness]) and a city-wide KPI past its limit ([kpi_limits])."""
+    store.feeds.write_health(r, "buses", {"domain": "transport", "adapter": "gtfs_rt",
+                                          "freshness_budget_s": 60, "first_attempt": T0 - 600,
+                                          "last_success": T0})
+    store.kpis.write(r, "water", [{
+        "name": "min_pressure", "domain": "water", "title": "Lowest pressure", "value": 0.5,
+        "unit": "bar", "target": ">= 2 bar", "status": "bad", "computed_at": T0, "subject": None,
+        "group": "min_pressure"}])
+    shipped = rules.parse_rules("", "test")
+    evaluation.evaluate(r, T0, shipped)
+    evaluation.evaluate(r, T0 + shipped.kpi_limit_for_s, shipped)
+    stale = alerts.get_alert(r, alert_id_for("stale:buses"))
+    limit = alerts.get_alert(r, alert_id_for("limit:water:min_pressure"))
+    assert stale is not None and limit is not None
+    assert (stale["title"], stale["title_zh"]) == ("Feed buses stale", "数据源 buses 数据过期")
+    assert limit["title"] == "Lowest pressure: past its critical limit"
+    assert limit["title_zh"].endswith("：超出临界限值") and "Lowest" not in limit["title_zh"]
+    assert alerts.shown_title(limit, "zh") == limit["title_zh"]
