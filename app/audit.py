@@ -68,14 +68,15 @@ SEARCH_SCAN_MAX = 5000
 
 
 def search(r: redis.Redis, *, actor: str = "", action: str = "", since: float = 0.0,
-           before: str = "", limit: int = 50) -> tuple[list[AuditEntry], str]:
+           before: str = "", limit: int = 50, target: str = "") -> tuple[list[AuditEntry], str]:
     """Entries newest first, older than entry ``before`` ("" for the newest), written since Unix
-    time ``since`` (0: any time), whose actor contains ``actor`` (any case) and whose action is
-    ``action`` (""; any); at most ``limit``. Returns them and the id to go on from for older ones
-    ("" when there are none)."""
+    time ``since`` (0: any time), whose actor contains ``actor`` and whose target contains
+    ``target`` (any case: an id such as an alert's stays searchable where screens show words) and
+    whose action is ``action`` (""; any); at most ``limit``. Returns them and the id to go on from
+    for older ones ("" when there are none)."""
     found: list[AuditEntry] = []
     cursor, scanned = before, 0
-    wanted = actor.casefold()
+    wanted, acted_on = actor.casefold(), target.casefold()
     while len(found) < limit and scanned < SEARCH_SCAN_MAX:
         batch = store.audit.read_older(r, cursor, int(since * 1000), 500)
         if not batch:
@@ -83,7 +84,8 @@ def search(r: redis.Redis, *, actor: str = "", action: str = "", since: float = 
         for entry in batch:
             scanned += 1
             cursor = entry.id
-            if (not action or entry.action == action) and wanted in entry.actor.casefold():
+            if ((not action or entry.action == action) and wanted in entry.actor.casefold()
+                    and acted_on in entry.target.casefold()):
                 found.append(entry)
                 if len(found) == limit:
                     break

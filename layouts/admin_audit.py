@@ -95,6 +95,9 @@ def section() -> html.Section:
             html.Div([html.Label(i18n.t("audit_log.actor"), htmlFor=ids.ADMIN_AUDIT_ACTOR),
                       dcc.Input(id=ids.ADMIN_AUDIT_ACTOR, type="text", maxLength=ACTOR_MAX,
                                 debounce=True)]),
+            html.Div([html.Label(i18n.t("audit_log.target"), htmlFor=ids.ADMIN_AUDIT_TARGET),
+                      dcc.Input(id=ids.ADMIN_AUDIT_TARGET, type="text", maxLength=ACTOR_MAX,
+                                debounce=True)]),
             html.Div([html.Label(i18n.t("audit_log.action"), htmlFor=ids.ADMIN_AUDIT_ACTION),
                       dcc.Dropdown(id=ids.ADMIN_AUDIT_ACTION, options=_choices(), value=None,
                                    placeholder=i18n.t("audit_log.any_action"))]),
@@ -116,10 +119,12 @@ def section() -> html.Section:
 
 @require_roles(roles.ADMINS)
 def show(_refresh: object, actor: object, action: object, window: object, _older: object,
-         _newest: object, page: object) -> tuple[Any, Any, Any, Any]:
+         _newest: object, target: object, page: object) -> tuple[Any, Any, Any, Any]:
     """The page of entries the filters and the paging buttons ask for."""
     if actor is not None and (not isinstance(actor, str) or len(actor) > ACTOR_MAX):
         return html.P(i18n.t("audit_log.bad_actor"), className="error"), no_update, no_update, no_update
+    if target is not None and (not isinstance(target, str) or len(target) > ACTOR_MAX):
+        return html.P(i18n.t("audit_log.bad_target"), className="error"), no_update, no_update, no_update
     if action is not None and (not isinstance(action, str) or action not in
                                {o["value"] for o in _choices()}):
         return html.P(i18n.t("audit_log.bad_filter"), className="error"), no_update, no_update, no_update
@@ -133,7 +138,8 @@ def show(_refresh: object, actor: object, action: object, window: object, _older
     try:
         r = redis_client()
         entries, more = audit.search(r, actor=(actor or "").strip(), action=action or "",
-                                     since=since, before=before, limit=PAGE_ROWS)
+                                     since=since, before=before, limit=PAGE_ROWS,
+                                     target=(target or "").strip())
         listing = _table(r, entries)
     except redis.RedisError:
         return html.P(i18n.t("admin.link_lost")), no_update, no_update, no_update
@@ -149,4 +155,5 @@ def register(app: dash.Dash) -> None:
                  Input(ids.ADMIN_REFRESH, "data"), Input(ids.ADMIN_AUDIT_ACTOR, "value"),
                  Input(ids.ADMIN_AUDIT_ACTION, "value"), Input(ids.ADMIN_AUDIT_WINDOW, "value"),
                  Input(ids.ADMIN_AUDIT_OLDER, "n_clicks"), Input(ids.ADMIN_AUDIT_NEWEST, "n_clicks"),
-                 State(ids.ADMIN_AUDIT_PAGE, "data"), prevent_initial_call=True)(show)
+                 Input(ids.ADMIN_AUDIT_TARGET, "value"), State(ids.ADMIN_AUDIT_PAGE, "data"),
+                 prevent_initial_call=True)(show)

@@ -309,6 +309,7 @@ ADMIN_PAIR = "admin-pair"
 
 # Admin page, the audit log (layouts/admin_audit.py, issue 19); the table keeps ADMIN_AUDIT.
 ADMIN_AUDIT_ACTOR = "admin-audit-actor"
+ADMIN_AUDIT_TARGET = "admin-audit-target"  # what was acted on: its id (never shown) or a name
 ADMIN_AUDIT_ACTION = "admin-audit-action"
 ADMIN_AUDIT_WINDOW = "admin-audit-window"
 ADMIN_AUDIT_OLDER = "admin-audit-older"

@@ -1317,6 +1317,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "audit_log.older": ("Older entries", "更早的记录"),
     "audit_log.page": ("Page {page}", "第 {page} 页"),
     "audit_log.bad_actor": ("Who: at most 64 characters of text.", "操作人：最多 64 个字符。"),
+    "audit_log.target": ("Acted on (an id, such as an alert's, or a name)", "操作对象（编号，如告警编号，或名称）"),
+    "audit_log.bad_target": ("Acted on: at most 64 characters of text.", "操作对象：最多 64 个字符。"),
     "audit_log.bad_filter": ("Choose the filters from the lists.", "请从列表中选择筛选条件。"),
     # What an audit entry acted on, in words (layouts/audit_targets.py, issue 19).
     "audit_target.incident": ("Incident #{number}: {title}", "事件 #{number}：{title}"),

@@ -27,7 +27,7 @@ NAME = "layouts.admin_audit.show"
 HOSTILE = "<b>Main</b> burst on Xinhua Road"
 
 
-def _listing(web_app: Any, admin_name: str, lang: str) -> Any:
+def _listing(web_app: Any, admin_name: str, lang: str, target: object = None) -> Any:
     caller = session_caller(web_app, roles.ADMIN, admin_name)
     caller.client.set_cookie(i18n.COOKIE, lang)
     key = callback_key(web_app, NAME)
@@ -35,7 +35,8 @@ def _listing(web_app: Any, admin_name: str, lang: str) -> Any:
         key, web_app.callback_map[key], {
             f"{ids.ADMIN_AUDIT_ACTOR}.value": None, f"{ids.ADMIN_AUDIT_ACTION}.value": None,
             f"{ids.ADMIN_AUDIT_WINDOW}.value": "all", f"{ids.ADMIN_AUDIT_OLDER}.n_clicks": None,
-            f"{ids.ADMIN_AUDIT_PAGE}.data": None}, f"{ids.ADMIN_AUDIT_ACTOR}.value"))
+            f"{ids.ADMIN_AUDIT_TARGET}.value": target, f"{ids.ADMIN_AUDIT_PAGE}.data": None},
+        f"{ids.ADMIN_AUDIT_TARGET}.value"))
     assert response.status_code == 200, response.data[:300]
     return response.get_json()["response"][ids.ADMIN_AUDIT]["children"]
 
@@ -75,3 +76,19 @@ def test_the_log_names_what_was_acted_on_in_words_with_links(
     assert "POST /api/v1/alerts/…/resolve" in text
     if lang == "zh":  # an alert raised for the first time is said in words too
         assert "告警：已上报" in text and "created" not in text
+
+
+def test_an_id_still_finds_its_entries_without_being_shown(
+        web_app: Any, r: redis.Redis, users: dict[str, str]) -> None:
+    """Searching by an alert's id (from the API or a webhook) lists that alert's entries, named by
+    its title; a filter too long is refused with a message."""
+    wanted = placed_alert(r, "audit-search", title="Hydrant leaking")
+    other = placed_alert(r, "audit-other", title="Valve stuck")
+    alerts.acknowledge(r, wanted, "operator1")
+    alerts.acknowledge(r, other, "operator1")
+    tree = _listing(web_app, users["admin"], "en", target=f"  {wanted.upper()} ")
+    text = "\n".join(texts(tree))
+    assert text.count("Hydrant leaking") == 2 and "Valve stuck" not in text  # raised, acknowledged
+    assert not find_codes(text)
+    refused = _listing(web_app, users["admin"], "zh", target="x" * 65)
+    assert texts(refused) == ["操作对象：最多 64 个字符。"]
