@@ -30,9 +30,29 @@ log = logging.getLogger("cityops.web")
 
 FONT_PATH = "/fonts/cityops-cjk.woff2"
 CSS_PATH = "/fonts/cityops-cjk.css"
+SCRIPT_PATH = "/fonts/cityops-cjk.js"
 # Public like the login page's stylesheet: the sign-in and public pages need them (app/web/gate.py).
-PUBLIC_PATHS = frozenset({FONT_PATH, CSS_PATH})
+PUBLIC_PATHS = frozenset({FONT_PATH, CSS_PATH, SCRIPT_PATH})
 FAMILY = "CityOps CJK"
+# The class SCRIPT puts on <html> once the served face has arrived.
+ARRIVED_CLASS = "cjk-font-arrived"
+# Chromium keeps the shapes of text laid out while the served face was still on its way (boxes)
+# after the face has arrived, until something that text is shaped with changes: a label or a
+# button drawn early stays boxes. text-rendering is such a thing, and optimizeLegibility draws as
+# Chromium's default does, so switching to it once the face is in makes every text shaped again.
+SCRIPT = """(function () {
+  if (!document.fonts) { return; }
+  function arrived() {
+    document.fonts.forEach(function (face) {
+      if (face.family.replace(/["']/g, "") === "%(family)s" && face.status === "loaded") {
+        document.documentElement.classList.add("%(arrived)s");
+      }
+    });
+  }
+  document.fonts.addEventListener("loadingdone", arrived);
+  document.fonts.ready.then(arrived);
+})();
+""" % {"family": FAMILY, "arrived": ARRIVED_CLASS}
 # System CJK fonts first (no download where one is installed), then the served one.
 FONT_STACK = ('system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", '
               '"Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", '
@@ -176,7 +196,9 @@ def stylesheet(available: bool) -> str:
         face = (f'@font-face {{ font-family: "{FAMILY}"; font-style: normal; font-weight: 400;\n'
                 f'  src: url("{FONT_PATH}") format("woff2");\n'
                 f"  unicode-range: {ranges}; font-display: swap; }}\n")
-    return face + f":root {{ --cityops-font: {FONT_STACK}; }}\n"
+    return (face + f":root {{ --cityops-font: {FONT_STACK}; }}\n"
+            # Form controls too: the browser's own stylesheet sets their text-rendering.
+            f"html.{ARRIVED_CLASS}, html.{ARRIVED_CLASS} * {{ text-rendering: optimizeLegibility; }}\n")
 
 
 def check(font_file: Path) -> bool:
@@ -219,11 +241,22 @@ def css_view() -> Response:
     return response.make_conditional(request)
 
 
-HEAD_LINK = f'<link rel="stylesheet" href="{CSS_PATH}">'
+@blueprint.get(SCRIPT_PATH)
+def script_view() -> Response:
+    """GET /fonts/cityops-cjk.js: has Chinese text shaped again once the served face arrived."""
+    response = Response(SCRIPT, mimetype="text/javascript")
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:20])
+    response.headers["Cache-Control"] = f"public, max-age={CSS_MAX_AGE_S}"
+    return response.make_conditional(request)
+
+
+HEAD_LINK = (f'<link rel="stylesheet" href="{CSS_PATH}">'
+             f'<script src="{SCRIPT_PATH}" defer></script>')
 
 
 def link_stylesheet(app: dash.Dash) -> None:
-    """Put the font stylesheet into the head of every Dash page, before the theme that uses it."""
+    """Put the font stylesheet (and its script) into the head of every Dash page, before the
+    theme that uses it."""
     marker = "{%css%}"
     if marker in app.index_string and CSS_PATH not in app.index_string:
         app.index_string = app.index_string.replace(marker, HEAD_LINK + marker, 1)

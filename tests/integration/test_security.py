@@ -88,6 +88,7 @@ PUBLIC_ROUTES: dict[str, str] = {
     # The Chinese font (issue 18, app/web/fonts.py): the login and public pages need it.
     "/fonts/cityops-cjk.woff2": "a subset of the installed CJK font (glyphs only, no data)",
     "/fonts/cityops-cjk.css": "its @font-face and the font stack (fixed text, no data)",
+    "/fonts/cityops-cjk.js": "has text shaped again once the font arrived (fixed text, no data)",
 }
 # Flask views without a role guard of their own, and why that is safe.
 UNGUARDED_VIEWS: dict[str, str] = {
@@ -104,6 +105,7 @@ UNGUARDED_VIEWS: dict[str, str] = {
                     "admin's confirmation, and only the display holding the request's secret",
     "fonts.font_view": "public (issue 18): the served CJK font, reads nothing a visitor sends",
     "fonts.css_view": "public (issue 18): the font's stylesheet",
+    "fonts.script_view": "public (issue 18): the font's script (fixed text)",
     "logout": "any signed-in caller may end their own session (CSRF-checked by the gate)",
     "language": "any signed-in caller may choose their language (CSRF-checked by the gate)",
     "_dash_assets.static": "stylesheets, scripts and the basemap: no live data; behind the gate",
