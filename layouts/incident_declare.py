@@ -170,15 +170,6 @@ def _named(name: Any, lat: float, lon: float) -> str | None:
         same) else None
 
 
-def _city_map() -> dict[str, Any]:
-    """The city's map with no place on it yet: an empty map trace makes plotly draw a map (a
-    figure with no trace at all would be an empty chart with axes)."""
-    figure = linkage_panel.figure(None, None)
-    figure["data"].append({"type": "scattermap", "lat": [], "lon": [], "hoverinfo": "skip",
-                           "showlegend": False})
-    return figure
-
-
 def _place_view(lat: Any, lon: Any, radius: Any, name: Any, chosen: Sequence[Mapping[str, Any]],
                 default_radius_m: float) -> tuple[dict[str, Any], list[Any]]:
     """The map (the place, its circle) and the place in words: what was picked or typed, else
@@ -187,14 +178,14 @@ def _place_view(lat: Any, lon: Any, radius: Any, name: Any, chosen: Sequence[Map
     try:
         lat_value, lon_value, radius_value = number(lat), number(lon), number(radius)
     except ValueError:
-        return _city_map(), [html.P(t("alerts.not_numbers"),
+        return linkage_panel.figure(None, None), [html.P(t("alerts.not_numbers"),
                                                          className="place-problem")]
     radius_m = radius_value if radius_value and radius_value > 0 else default_radius_m
     prefix = None
     if lat_value is None or lon_value is None or not valid_position(lat_value, lon_value):
         taken = areas.from_alerts(chosen, radius_m)
         if taken is None or taken.lat is None or taken.lon is None:
-            return _city_map(), [html.P(t("place.not_chosen"),
+            return linkage_panel.figure(None, None), [html.P(t("place.not_chosen"),
                                                              className="muted")]
         lat_value, lon_value, prefix = taken.lat, taken.lon, taken
         headline = t("place.alert_area") if taken.polygon else (

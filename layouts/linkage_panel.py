@@ -215,6 +215,11 @@ def figure(incident: Mapping[str, Any] | None, found: linkage.Linkage | None,
                          # Plotly reads <...> as markup: feed names are escaped for it.
                          "hovertext": [escape(i.name, quote=False) for i in items],
                          "hoverinfo": "text+name"})
+    if not data:
+        # An empty map trace makes plotly draw the city's map: a figure with no trace at all is an
+        # empty chart with axes (an incident with no place yet, the declare form before one).
+        data.append({"type": "scattermap", "lat": [], "lon": [], "hoverinfo": "skip",
+                     "showlegend": False})
     centre = (area.lat, area.lon) if area is not None else DEFAULT_CENTER
     ink = "#F4F7FA" if theme == WALL else "#14202B"
     tile_url = settings().map.tile_url or None
