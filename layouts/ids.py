@@ -288,6 +288,7 @@ ALERTS_BULK = "alerts-bulk"
 ALERTS_SELECT_ALL = "alerts-select-all"
 ALERTS_ACK_SELECTED = "alerts-ack-selected"
 ALERTS_BULK_RESULT = "alerts-bulk-result"
+ALERTS_TICKED = "alerts-ticked"  # the ticked alert ids, kept in the browser across list redraws
 
 # The phone (issue 18/20): /alerts' map made on demand, the shell's menu and the filters' toggle.
 ALERT_MAP_HOLDER = "alert-map-holder"
@@ -298,7 +299,6 @@ ALERTS_FILTERS_TOGGLE = "alerts-filters-toggle"  # the <details> holding the fil
 ADMIN_TOKEN_NAME = "admin-token-name"
 ADMIN_TOKEN_ROLE = "admin-token-role"
 ADMIN_TOKEN_DAYS = "admin-token-days"
-ALERTS_TICKED = "alerts-ticked"  # the ticked alert ids, kept in the browser across list redraws
 ADMIN_TOKEN_CREATE = "admin-token-create"
 ADMIN_TOKEN_RESULT = "admin-token-result"
 ADMIN_TOKEN_REVOKE = "admin-token-revoke"  # pattern-matching type of a confirmed revoke: {"type", "token"}
