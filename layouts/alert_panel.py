@@ -296,13 +296,13 @@ def panel(compact: bool = False, pickable: bool = False) -> html.Div:
         incidents_shown: Any = [incidents_version(r), int(time.time() // CLOCK_BUCKET_S)]
     except redis.RedisError:
         open_incidents, incidents_shown = [], None
-        content = {"counts": html.P("Data link lost.", className="muted"), "list": [],
+        content = {"counts": html.P(i18n.t("alerts.link_lost"), className="muted"), "list": [],
                    "class": "alert-panel", "sound": {"enabled": {}, "unacked": []},
                    "controls": []}
         version = None
     modes = (" compact" if compact else "") + (f" {PICKABLE}" if pickable else "")
     return html.Div(id=ids.ALERT_PANEL, className=content["class"] + modes,
-                    role="region", **{"aria-label": "Alerts"}, children=[
+                    role="region", **{"aria-label": i18n.t("alerts.panel_label")}, children=[
         html.H2(i18n.t("page./alerts"), className="alert-panel-title"),
         html.Div(open_incidents, id=ids.ALERT_PANEL_INCIDENTS, className="panel-incidents",
                  **{"aria-live": "polite"}),

@@ -351,10 +351,10 @@ def live_map(map_id: str, layers: Sequence[str] = ALL_LAYERS, theme: str = DESK,
         return html.Div([graph, *parts], className=f"live-map-wrap map-{theme}")
     toolbar = html.Div(className="map-toolbar", children=[
         dcc.Checklist(id=ids.map_part(map_id, ids.MAP_LAYERS), value=list(layers), inline=True,
-                      options=[{"label": LAYER_BY_KEY[key].title, "value": key} for key in layers],
+                      options=[{"label": layer_title(LAYER_BY_KEY[key]), "value": key} for key in layers],
                       className="map-layers", inputClassName="map-check"),
         dcc.Checklist(id=ids.map_part(map_id, ids.MAP_FILTER), value=[], inline=True,
-                      options=[{"label": "Only problems", "value": PROBLEMS}],
+                      options=[{"label": i18n.t("map.only_problems"), "value": PROBLEMS}],
                       className="map-filter", inputClassName="map-check"),
     ])
     panel = html.Aside(id=ids.map_part(map_id, ids.MAP_PANEL), className="map-panel",
@@ -422,21 +422,23 @@ def refresh(layers: Sequence[str], relayout: Any, enabled_values: Any, filter_va
 
 
 def _panel_hint() -> list[Any]:
-    return [html.P("Select a marker or an area on the map to see its details here.",
-                   className="muted")]
+    return [html.P(i18n.t("map.panel_hint"), className="muted")]
 
 
 def panel(details: mapdata.Details | None) -> list[Any]:
     """The side panel's content for a clicked thing (every string a text node: React escapes it)."""
     if details is None:
-        return [html.P("That item is no longer on the map.", className="muted")]
+        return [html.P(i18n.t("map.gone"), className="muted")]
     layer = LAYER_BY_KEY[details.layer]
     record = details.record
     if details.counts:
-        return [html.H3(f"{record.get('count', 0):,} {layer.noun} here", className="panel-title"),
-                html.Ul([html.Li(f"{label}: {count:,}") for label, count in details.counts if count],
+        # The counts come in the layer's class order: each is named in the reader's language.
+        return [html.H3(i18n.t("map.cell_count", count=i18n.format_number(record.get("count", 0)),
+                               noun=i18n.t(f"map.noun.{layer.key}")), className="panel-title"),
+                html.Ul([html.Li(f"{class_label(layer, code)}: {i18n.format_number(count)}")
+                         for code, (_, count) in enumerate(details.counts) if count],
                         className="map-counts"),
-                html.P("Zoom in to see each of them.", className="muted")]
+                html.P(i18n.t("map.zoom_in"), className="muted")]
     attrs = record.get("attrs") or {}
     title = (record.get("title") or attrs.get("name") or attrs.get("label")
              or attrs.get("service_name") or mapdata.short_id(details.id))
@@ -476,7 +478,7 @@ def show_details(layers: Sequence[str], click: Any, state: Any) -> list[Any]:
     try:
         return _details_panel(spec, item, lat, lon, state)
     except redis.RedisError:
-        return [html.P("The data link is lost: details cannot be read right now.", className="muted")]
+        return [html.P(i18n.t("map.details_link_lost"), className="muted")]
 
 
 def _details_panel(spec: TraceSpec, item: str, lat: float, lon: float, state: Any) -> list[Any]:

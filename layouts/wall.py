@@ -38,7 +38,6 @@ from layouts.incident_parts import level_badge, numbered, progress, status_badge
 from layouts.livemap import WALL, live_map, register_map
 
 PATH = "/wall"
-TEXT: dict[str, str] = {"title": "City operations", "city": "City"}
 MIN_ROTATE_S = 2
 MAX_ROTATE_S = 3600
 BEAT_MS = 5000  # how often the browser asks for the server's version: slow, it is only a heartbeat
@@ -137,11 +136,11 @@ def layout(**query: str) -> html.Div:
     sections = [_city_view(data)] + [_domain_view(d, data) for d in views[1:]] + [_incident_view()]
     return html.Div(id=ids.WALL, className="wall", children=[
         html.Div(className="wall-head", children=[
-            html.H1(i18n.t_or("wall.title", TEXT["title"]), id=ids.PAGE_TITLE),
-            html.Span(i18n.t_or("wall.city", TEXT["city"]), id=ids.WALL_VIEW_LABEL,
+            html.H1(i18n.t("wall.title"), id=ids.PAGE_TITLE),
+            html.Span(i18n.t("wall.city"), id=ids.WALL_VIEW_LABEL,
                       className="wall-view-label"),
             html.Div(wall_tiles.feed_strip(data.feeds), id=ids.WALL_FEEDS, className="feed-strip",
-                     role="status", **{"aria-label": wall_tiles.TEXT["feeds"]}),
+                     role="status", **{"aria-label": i18n.t("wall.feeds")}),
         ]),
         html.Div(id=ids.WALL_LINK_NOTE, className="wall-link-note", hidden=True, role="alert"),
         html.Div(className="wall-layout", children=[
@@ -149,7 +148,7 @@ def layout(**query: str) -> html.Div:
             alert_panel.panel(),
         ]),
         dcc.Store(id=ids.WALL_ROTATION, data={"seconds": seconds, "views": views,
-                                               "titles": {CITY: i18n.t_or("wall.city", TEXT["city"])}
+                                               "titles": {CITY: i18n.t("wall.city")}
                                                | {d: domain_title(d) for d in DOMAINS}
                                                | {"pinned_alert": i18n.t("wall.pinned_alert"),
                                                   "pinned_incident": i18n.t("wall.pinned_incident")}}),

@@ -27,24 +27,6 @@ from app.web.context import redis_client, settings
 from layouts import domain_status
 from layouts.components import domain_title, kpi_value_text
 
-# Plain English, in one place, so that the translations can take them over in one move.
-TEXT: dict[str, str] = {
-    "no_data": "No data yet",
-    "no_kpis": "No indicators yet",
-    "target": "target {target}",
-    "stale_since": "stale since {time}",
-    "stale": "stale",
-    "down_since": "down since {time}",
-    "down": "down",
-    "ok": "ok",
-    "waiting": "waiting for first data",
-    "paused": "paused",
-    "no_feeds": "No feeds configured",
-    "feeds": "Feeds",
-    "trend": "24 h trend of {title}",
-    "no_trend": "no 24 h history yet",
-}
-STATUS_WORDS: dict[str, str] = {"ok": "OK", "warn": "Warning", "bad": "Bad", "unknown": "Unknown"}
 SPARK_WINDOW_S = 24 * 3600.0
 SPARK_BUCKETS = 48  # half-hour means: enough shape for a trend, few enough points for a tiny image
 SPARK_WIDTH, SPARK_HEIGHT = 120, 32
@@ -53,8 +35,8 @@ SPARK_COLOURS: dict[str, str] = {"ok": "#4cd07d", "warn": "#ffc24b", "bad": "#ff
 
 
 def _t(key: str, **fmt: Any) -> str:
-    """The reader's language when the catalogue has ``wall.<key>``, else the English above."""
-    return i18n.t_or(f"wall.{key}", TEXT[key].format(**fmt), **fmt)
+    """The wall's words (``wall.<key>`` in the catalogue) in the reader's language."""
+    return i18n.t(f"wall.{key}", **fmt)
 
 
 def hhmm(ts: float) -> str:
@@ -217,7 +199,7 @@ def feed_label(line: FeedLine) -> str:
         return stale_text(line.since)
     if line.state == "down":
         return _t("down_since", time=hhmm(line.since)) if line.since else _t("down")
-    return _t(line.state) if line.state in TEXT else line.state
+    return i18n.t_or(f"wall.{line.state}", i18n.label("feed_state", line.state))
 
 
 def feed_strip(lines: Sequence[FeedLine]) -> list[Any]:
@@ -244,7 +226,7 @@ def kpi_tile(kpi: Mapping[str, Any], series: Sequence[float | None] | None,
         html.Div(title, className="tile-title"),
         html.Div(className="tile-row", children=[
             html.Span(kpi_value_text(dict(kpi)), className="tile-value"),
-            html.Span(STATUS_WORDS[status], className=f"tile-status status-{status}"),
+            html.Span(_t(f"status.{status}"), className=f"tile-status status-{status}"),
         ]),
         html.Div(_t("target", target=target) if target else "", className="tile-target"),
         *([html.Div(i18n.t("wall.small_sample"), className="tile-small-sample")]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+import plotly.io.json
 import pytest
 import redis
 
-from app import accounts, store
+from app import accounts, i18n, store
 from app.config import ConfigError, load_settings
 from app.model.records import Entity, Observation
 from app.situation import mapdata
@@ -268,6 +270,13 @@ def test_zooming_in_draws_each_and_zooming_out_groups(
     words = texts(answer.get_json()["response"][panel]["children"])
     assert words[0] == f"{int(counts[0]):,} vehicles here"
     assert f"delay unknown: {int(counts[0]):,}" in words
+    # The same panel for a Chinese reader: every word from the catalogue, none left in English.
+    with web_app.server.test_request_context("/"), i18n.use_language("zh"):
+        shown = livemap.panel(mapdata.cell_details(
+            r, "vehicles", float(lat), float(lon), livemap._view_of(state["cut"]), livemap._limits()))
+        chinese = texts(json.loads(plotly.io.json.to_json_plotly(shown)))
+    assert chinese[0] == f"此处有 {int(counts[0]):,} 个车辆"
+    assert not [w for w in chinese if re.search(r"[A-Za-z]{3,}", w)], chinese
 
 
 def test_layer_toggle_hides_and_restores_traces(
