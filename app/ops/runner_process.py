@@ -35,6 +35,9 @@ def derived_work(settings: Settings) -> DerivedWork:
     def publish_map(r: redis.Redis, domain: str) -> object:
         return map_share.publish(r, domain, limits)
 
+    def publish_quiet_maps(r: redis.Redis, _owner: str) -> object:
+        return map_share.publish_quiet(r, limits)
+
     def refresh_kpis(r: redis.Redis, domain: str) -> object:
         return kpis.refresh(r, domain, settings=settings)
 
@@ -68,7 +71,9 @@ def derived_work(settings: Settings) -> DerivedWork:
                                  (incident_jobs.EVERY_S, propose_incidents),
                                  (incident_jobs.EVERY_S, due_steps),
                                  (retention.RETENTION_EVERY_S, enforce_retention),
-                                 (public_job.EVERY_S, render_public)))
+                                 (public_job.EVERY_S, render_public),
+                                 # Things gone silent show on the map though no batch comes.
+                                 (map_share.QUIET_EVERY_S, publish_quiet_maps)))
 
 
 def build_runner(settings: Settings, redis_url: str, feeds: Sequence[Adapter] = (),

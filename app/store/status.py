@@ -24,6 +24,11 @@ def bump_domain_version(r: redis.Redis, domain: str, updated_at: float | None = 
     return int(version)
 
 
+def bump_version_only(r: redis.Redis, domain: str) -> int:
+    """Mark that what ``domain`` shows changed though no new data came (its "as of" time stays)."""
+    return int(r.hincrby(Keys.domain_meta(domain), "version", 1))
+
+
 def _meta_pipeline(pipe: redis.client.Pipeline) -> None:
     for domain in DOMAINS:
         pipe.hmget(Keys.domain_meta(domain), "version", "updated_at")

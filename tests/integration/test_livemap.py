@@ -214,8 +214,9 @@ def test_tick_answers_204_unless_something_moved_then_a_small_patch(
     assert set(ops) == {("data", ON_TIME, "lat"), ("data", ON_TIME, "lon")}
     assert 28.5799 in decode(ops[("data", ON_TIME, "lat")]).round(4).tolist()
     # The state that comes back holds one short print per marker class's trace, whatever the
-    # number of markers: the sensors' fifth class (flow and quality meters, issue 19) adds one.
-    assert len(resp.data) < 4200
+    # number of markers: the sensors' fifth class (flow and quality meters, issue 19) adds one,
+    # and "no recent report" (issue 18) one in each of the five layers that judge it.
+    assert len(resp.data) < 4600
     new_state = resp.get_json()["response"][STATE]["data"]
     assert post(tick_body(new_state)).status_code == 204
     # Another domain's change reads and sends only that domain's layers.

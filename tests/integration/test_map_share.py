@@ -29,9 +29,11 @@ def fresh_cache() -> Iterator[None]:
     """Snapshots and parts are cached per process: each test starts without them."""
     mapdata.forget_snapshots()
     map_share._parts.clear()
+    map_share._quiet_due.clear()
     yield
     mapdata.forget_snapshots()
     map_share._parts.clear()
+    map_share._quiet_due.clear()
 
 
 def fill(r: redis.Redis, n: int = 50, at: float | None = None, label: str = "Bus") -> None:
@@ -191,3 +193,28 @@ def test_an_unusable_published_snapshot_is_built_locally(r: redis.Redis) -> None
     assert map_share.load(r, "transport", version, LIMITS) is None
     snapshot = map_share.domain_snapshot(r, "transport", version, LIMITS)
     assert snapshot.records and snapshot.points["vehicles"].ids.size == 50
+
+
+def test_a_feed_gone_silent_shows_on_the_map_though_no_batch_comes(r: redis.Redis) -> None:
+    """Issue 18: the runner publishes the domain again when its things pass their silence limit
+    (a version of what the map shows; the data's "as of" time stays), and the map reads them as
+    "no recent report" with no new batch stored."""
+    budget = 0.5
+    store.feeds.write_health(r, "t", {"domain": "transport", "adapter": "gtfs_rt",
+                                      "last_success": time.time(), "freshness_budget_s": budget})
+    fill(r, n=3)
+    assert map_share.publish(r, "transport", LIMITS)
+    version, as_of = store.status.domain_versions(r)["transport"]
+    quiet = mapdata.quiet_code(mapdata.LAYER_BY_KEY["vehicles"])
+    first = map_share.domain_snapshot(r, "transport", version, LIMITS)
+    assert quiet not in first.points["vehicles"].cls.tolist()
+    assert map_share.publish_quiet(r, LIMITS, now=time.time() - 60) == []  # not yet due
+    deadline = time.monotonic() + 30
+    while not map_share.publish_quiet(r, LIMITS):  # due 3 budgets after the last report
+        assert time.monotonic() < deadline, "never published again"
+        time.sleep(0.1)
+    again, as_of_again = store.status.domain_versions(r)["transport"]
+    assert again == version + 1 and as_of_again == as_of
+    shown = map_share.domain_snapshot(r, "transport", again, LIMITS).points["vehicles"].cls.tolist()
+    assert shown == [quiet] * 3
+    assert map_share.publish_quiet(r, LIMITS) == []  # nothing left to turn silent

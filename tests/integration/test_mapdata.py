@@ -67,6 +67,46 @@ def test_vehicles_are_classed_by_their_own_delay_else_their_trips(r: redis.Redis
         assert "<img" not in hover and "&lt;img src=x onerror=alert(1)&gt;" in hover
 
 
+def test_things_silent_past_their_feeds_budget_are_drawn_as_not_reporting(r: redis.Redis) -> None:
+    """Issue 18: a bus whose last report is older than its feed's freshness budget is drawn as
+    "no recent report" whatever its delay said; a fresh one keeps its class; without any feed
+    health for the domain nothing is judged; stops (which report nothing) never are."""
+    now = time.time()
+    store.entities.write_batch(r, "transport", "t", entities=[
+        vehicle(1, 28.5, 112.3, now - 10), vehicle(2, 28.51, 112.31, now - 600),
+        Entity("transport", "stop", "t:stop:1", 28.52, 112.32, "active", now - 86400, "t", {})],
+        observations=[Observation("t:vehicle:1", "delay_s", 0.0, "s", now),
+                      Observation("t:vehicle:2", "delay_s", 900.0, "s", now - 600)])
+    assert classes_by_id("vehicles", snapshot(r, "transport")) == {
+        "t:vehicle:1": "on_time", "t:vehicle:2": "very_late"}  # no health: not judged
+    store.feeds.write_health(r, "t", {"domain": "transport", "adapter": "gtfs_rt",
+                                      "last_success": now, "freshness_budget_s": 120})
+    snap = mapdata.build_domain_snapshot(r, "transport", mapdata.read_versions(r)["transport"],
+                                         LIMITS, now=now)
+    assert classes_by_id("vehicles", snap) == {"t:vehicle:1": "on_time", "t:vehicle:2": "quiet"}
+    assert classes_by_id("stops", snap) == {"t:stop:1": "stop"}
+    layer = mapdata.LAYER_BY_KEY["vehicles"]
+    assert layer.classes[-1].key == "quiet" and mapdata.quiet_code(layer) == len(layer.classes) - 1
+    # A sensor by its newest pressure reading; a hospital by its bed counts, not its directory entry.
+    store.entities.write_batch(r, "water", "w", entities=[
+        Entity("water", "sensor", f"w:sensor:{n}", 28.5, 112.3, "active", now - 86400, "w",
+               {"metrics": ["pressure_bar"]}) for n in (1, 2)],
+        observations=[Observation("w:sensor:1", "pressure_bar", 3.0, "bar", now - 30),
+                      Observation("w:sensor:2", "pressure_bar", 3.0, "bar", now - 3600)])
+    store.entities.write_batch(r, "medical", "m", entities=[
+        Entity("medical", "hospital", "m:hospital:1", 28.5, 112.3, "active", now - 86400, "m", {})],
+        observations=[Observation("m:hospital:1", "beds_total", 80.0, "{bed}", now - 30),
+                      Observation("m:hospital:1", "beds_available", 20.0, "{bed}", now - 30)])
+    for domain in ("water", "medical"):
+        store.feeds.write_health(r, domain[0], {"domain": domain, "adapter": "x", "last_success": now,
+                                                "freshness_budget_s": 90})
+    versions = mapdata.read_versions(r)
+    water = mapdata.build_domain_snapshot(r, "water", versions["water"], LIMITS, now=now)
+    assert classes_by_id("sensors", water) == {"w:sensor:1": "ok", "w:sensor:2": "quiet"}
+    medical = mapdata.build_domain_snapshot(r, "medical", versions["medical"], LIMITS, now=now)
+    assert classes_by_id("hospitals", medical) == {"m:hospital:1": "free"}
+
+
 def test_water_hospitals_ambulances_and_requests_are_classed(r: redis.Redis) -> None:
     """Pressure and level against the KPI limits, bed occupancy, call status, open and past due."""
     now = time.time()
@@ -218,7 +258,7 @@ def test_beyond_the_limit_the_largest_layer_is_grouped_into_cells(r: redis.Redis
     assert groups is not None and len(groups) == 4
     assert sum(int(g.count.sum()) for g in groups) == 300
     assert all(len(c.ids) == 0 for c in vehicles.classes)
-    assert [c.total for c in vehicles.classes] == [0, 270, 0, 30, 0]  # the legend still counts
+    assert [c.total for c in vehicles.classes] == [0, 270, 0, 30, 0, 0]  # the legend still counts
     points = snap.points["vehicles"]
     seen = 0
     for rank, group in enumerate(groups):
@@ -259,7 +299,7 @@ def test_problems_only_keeps_the_bad_classes(r: redis.Redis) -> None:
     snap = snapshot(r, "transport")
     cut = mapdata.cut_for(mapdata.view_around(*CENTER, 11.0))
     only = mapdata.cut_layers({"transport": snap}, ["vehicles"], cut, problems_only=True)["vehicles"]
-    assert [len(c.ids) for c in only.classes] == [0, 0, 0, 5, 0]
+    assert [len(c.ids) for c in only.classes] == [0, 0, 0, 5, 0, 0]
 
 
 def test_float32_positions_stay_within_a_metre(r: redis.Redis) -> None:
@@ -307,7 +347,8 @@ def test_details_of_an_entity_and_of_a_cell(r: redis.Redis) -> None:
         assert cell is not None and sum(n for _, n in cell.counts) == cell.record["count"]
         for label, n in cell.counts:
             by_class[label] = by_class.get(label, 0) + n
-    assert by_class == {"early": 0, "on time": 36, "late": 0, "very late": 4, "delay unknown": 0}
+    assert by_class == {"early": 0, "on time": 36, "late": 0, "very late": 4, "delay unknown": 0,
+                        "no recent report": 0}
 
 
 

@@ -35,6 +35,7 @@ from app.situation.mapdata.layers import (
                                          MarkerClass,
                                          Thresholds,
                                          hover_text,
+                                         quiet_code,
                                          short_id,
 )
 from app.situation.mapdata.panel import Details, cell_details, entity_details
@@ -69,5 +70,5 @@ __all__ = ["ALERTS", "BAD", "DEFAULT_CENTER", "DEFAULT_ZOOM", "Details", "Domain
            "build_domain_snapshot", "build_lock", "cached_snapshot", "cell_details",
            "cell_members", "cut_for", "cut_layers", "digest", "domain_snapshot",
            "entity_details", "forget_snapshots", "hover_text", "keep_snapshot", "localize",
-           "needs_new_cut",
+           "needs_new_cut", "quiet_code",
            "read_versions", "short_id", "view_around", "view_from_relayout", "worst_label"]

@@ -75,6 +75,14 @@ SEVERITY_CLASSES = _classes(
 SEVERITY_RANK = {c.key: i for i, c in enumerate(SEVERITY_CLASSES)}
 
 
+# Things that report their own state (vehicles, ambulances, sensors, reservoirs, hospitals) and
+# have not for longer than their feed's freshness budget: drawn as such, pale and small, whatever
+# their last report said (issue 18: stale data dimmed on the map too). Always the layer's last class.
+QUIET = "quiet"
+QUIET_COLOUR = "#C9CED3"
+QUIET_ROW = (QUIET, "no recent report", QUIET_COLOUR, 6, UNKNOWN)
+
+
 LAYERS: tuple[Layer, ...] = (
     Layer("routes", "Bus routes", "transport", ("route",), "routes", geometry="lines"),
     Layer("warnings", "Warning areas", "city", ("cap_warning",), "warnings", geometry="areas",
@@ -88,25 +96,31 @@ LAYERS: tuple[Layer, ...] = (
         ("very_low", "pressure very low", VERMILLION, 14, BAD),
         ("unknown", "pressure sensor, no reading", GREY, 7, UNKNOWN),
         # Flow, level and quality meters: no pressure to judge, and not broken (issue 19).
-        ("other", "flow, level or quality meter", SKY, 7, OK))),
+        ("other", "flow, level or quality meter", SKY, 7, OK), QUIET_ROW)),
     Layer("reservoirs", "Reservoirs", "water", ("reservoir",), "reservoirs", classes=_classes(
         ("ok", "level ok", GREEN, 13, OK), ("low", "level low", ORANGE, 16, WARN),
         ("very_low", "level very low", VERMILLION, 19, BAD),
-        ("unknown", "no level reading", GREY, 12, UNKNOWN))),
+        ("unknown", "no level reading", GREY, 12, UNKNOWN), QUIET_ROW)),
     Layer("hospitals", "Hospitals", "medical", ("hospital",), "hospitals", classes=_classes(
         ("free", "beds free", GREEN, 14, OK), ("filling", "filling up", ORANGE, 17, WARN),
-        ("full", "full", VERMILLION, 20, BAD), ("unknown", "no capacity report", GREY, 12, UNKNOWN))),
+        ("full", "full", VERMILLION, 20, BAD), ("unknown", "no capacity report", GREY, 12, UNKNOWN),
+        QUIET_ROW)),
     Layer("ambulances", "Ambulances", "medical", ("ambulance",), "ambulances", classes=_classes(
-        ("available", "available", SKY, 10, OK), ("on_call", "on call", PURPLE, 13, WARN))),
+        ("available", "available", SKY, 10, OK), ("on_call", "on call", PURPLE, 13, WARN), QUIET_ROW)),
     Layer("vehicles", "Vehicles", "transport", ("vehicle",), "vehicles", classes=_classes(
         ("early", "early", BLUE, 9, OK), ("on_time", "on time", GREEN, 9, OK),
         ("late", "late", ORANGE, 12, WARN), ("very_late", "very late", VERMILLION, 15, BAD),
-        ("unknown", "delay unknown", GREY, 8, UNKNOWN))),
+        ("unknown", "delay unknown", GREY, 8, UNKNOWN), QUIET_ROW)),
     Layer("alerts", "Alerts", ALERTS, ("alert",), "alerts", classes=SEVERITY_CLASSES, opacity=0.55),
 )
 
 
 LAYER_BY_KEY: dict[str, Layer] = {layer.key: layer for layer in LAYERS}
+
+
+def quiet_code(layer: Layer) -> int | None:
+    """The class code of ``layer``'s things that have not reported lately (None: not judged)."""
+    return len(layer.classes) - 1 if layer.classes and layer.classes[-1].key == QUIET else None
 
 
 VERSION_KEYS: tuple[str, ...] = DOMAINS + (ALERTS,)

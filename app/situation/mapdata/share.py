@@ -56,6 +56,9 @@ def _limits_list(limits: Thresholds) -> list[float]:
 _publish_locks: dict[str, threading.Lock] = {d: threading.Lock() for d in DOMAINS}
 _publish_pending: dict[str, bool] = {d: False for d in DOMAINS}
 _pending_lock = threading.Lock()
+# When each domain's last published snapshot has a thing turn "no recent report" (mapdata).
+_quiet_due: dict[str, float] = {}
+QUIET_EVERY_S = 5.0  # how often the runner looks for them
 
 
 def encode(snapshot: DomainSnapshot, limits: Thresholds) -> tuple[bytes, dict[str, bytes]]:
@@ -106,6 +109,10 @@ def _publish_once(r: redis.Redis, domain: str, limits: Thresholds) -> None:
     # The version is read before the data: the snapshot holds that version's data or newer.
     version = store.map_snapshots.versions(r)[0][domain][0]
     snapshot = mapdata.build_domain_snapshot(r, domain, version, limits)
+    if snapshot.quiet_due is None:
+        _quiet_due.pop(domain, None)
+    else:
+        _quiet_due[domain] = snapshot.quiet_due
     blob, parts = encode(snapshot, limits)
     digests = sorted(parts)
     # Parts are mostly unchanged between versions: send only the ones Redis lacks.
@@ -115,6 +122,18 @@ def _publish_once(r: redis.Redis, domain: str, limits: Thresholds) -> None:
         stored, missing = store.map_snapshots.write(r, domain, version, blob, digests, packed)
     if missing:
         log.warning("map snapshot of %s not published: parts %s went missing", domain, missing)
+
+
+def publish_quiet(r: redis.Redis, limits: Thresholds, now: float | None = None) -> list[str]:
+    """Publish again each domain in which a thing has gone silent since its last snapshot (a new
+    version of what it shows, not of its data): the domains published."""
+    now = time.time() if now is None else now
+    due = [domain for domain, at in list(_quiet_due.items()) if at <= now]
+    for domain in due:
+        _quiet_due.pop(domain, None)
+        store.status.bump_version_only(r, domain)
+        publish(r, domain, limits)
+    return due
 
 
 # -- reading (the web workers) ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from app.situation.mapdata.layers import (
     ALERTS,
     DELAY_EDGES,
     DOMAIN_METRICS,
+    LAYER_BY_KEY,
     MAX_MARKERS,
     SEVERITY_CLASSES,
     SEVERITY_RANK,
@@ -27,6 +28,7 @@ from app.situation.mapdata.layers import (
     WARNING_KIND,
     Thresholds,
     hover_text,
+    quiet_code,
     short_id,
 )
 
@@ -125,6 +127,9 @@ class DomainSnapshot:
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> id -> reading
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     built_ms: float = 0.0
+    # When the next of its things turns "no recent report" (None: none will): the runner publishes
+    # the domain again then, so a feed gone silent shows on the map though no batch comes.
+    quiet_due: float | None = None
     # Unique per build in this process: versions restart when Redis loses its data, serials don't.
     serial: int = field(default_factory=lambda: next(_serials))
 
@@ -320,6 +325,78 @@ def _warnings(domain: str, events: Iterable[dict[str, Any]], now: float) -> tupl
     return tuple(sorted(found, key=lambda w: w.id))
 
 
+def freshness_budgets(health: Iterable[Mapping[str, Any]], domain: str) -> dict[str, float]:
+    """Each of ``domain``'s feeds' freshness budget in seconds (its name -> budget); under "" the
+    largest, for things whose feed is not named."""
+    budgets: dict[str, float] = {}
+    for row in health:
+        try:
+            budget = float(row.get("freshness_budget_s") or 0)
+        except (TypeError, ValueError):
+            continue
+        if row.get("domain") == domain and budget > 0:
+            budgets[str(row.get("feed"))] = budget
+    if budgets:
+        budgets[""] = max(budgets.values())
+    return budgets
+
+
+# What a thing's last report is: its own record's time for things that report where they are,
+# the newest reading of what the layer judges them by for the others (a hospital's directory
+# entry is old by nature; its bed counts are what it reports). A feed may leave out what did not
+# change, so silence is judged after a few of its budgets, not one; and a meter whose value moves
+# slowly reads again only when it has moved (a reservoir's level), so readings are given at
+# least half an hour.
+REPORTED_BY: dict[str, tuple[str, ...]] = {
+    "vehicles": (), "ambulances": (), "sensors": ("pressure_bar",), "reservoirs": ("level_m",),
+    "hospitals": ("beds_available", "beds_total", "beds_occupied")}
+QUIET_AFTER_BUDGETS = 3
+READING_QUIET_MIN_S = 1800.0
+
+
+def mark_quiet(points: Mapping[str, PointSet], records: Mapping[str, Mapping[str, Any]],
+               latest: Mapping[str, Mapping[str, Any]], budgets: Mapping[str, float],
+               now: float) -> float | None:
+    """Class as "no recent report" the things silent for longer than a few of their feed's
+    freshness budgets (the budget that makes the feed stale), in the layers that judge it; when
+    the next of the others will be (None: never)."""
+    due: float | None = None
+    if not budgets:
+        return due
+    for key, found in points.items():
+        code = quiet_code(LAYER_BY_KEY[key])
+        if code is None or key not in REPORTED_BY or not len(found.ids):
+            continue
+        ids = found.ids.tolist()
+        metrics = REPORTED_BY[key]
+        if metrics:  # readings do not name their feed: the domain's most lenient budget
+            limits = np.full(len(ids), max(budgets[""], READING_QUIET_MIN_S / QUIET_AFTER_BUDGETS))
+            seen = np.fromiter((max((_reading_time(latest.get(m, {}).get(i)) for m in metrics),
+                                    default=math.nan) for i in ids), np.float64, len(ids))
+        else:
+            limits = np.fromiter((budgets.get(str(records.get(i, {}).get("source")), budgets[""])
+                                  for i in ids), np.float64, len(ids))
+            seen = np.fromiter((_time((records.get(i) or {}).get("observed_at")) for i in ids),
+                               np.float64, len(ids))
+        # A thing never timed (NaN) is not judged: it keeps its class ("no reading" and the like).
+        turns = seen + limits * QUIET_AFTER_BUDGETS
+        quiet = now > turns
+        found.cls[quiet] = code
+        later = turns[~quiet & ~np.isnan(turns)]
+        if later.size:
+            due = min(float(later.min()), due if due is not None else math.inf)
+    return due
+
+
+def _time(value: Any) -> float:
+    return float(value) if value.__class__ in (float, int) else math.nan
+
+
+def _reading_time(entry: Any) -> float:
+    """The time of a latest reading (value, unit, observed_at); NaN without one."""
+    return _time(entry[2]) if isinstance(entry, (list, tuple)) and len(entry) > 2 else math.nan
+
+
 def build_domain_snapshot(r: redis.Redis, domain: str, version: int, limits: Thresholds,
                           now: float | None = None) -> DomainSnapshot:
     """Read one domain from the store and classify its markers (the expensive step)."""
@@ -351,11 +428,14 @@ def build_domain_snapshot(r: redis.Redis, domain: str, version: int, limits: Thr
         points["ambulances"] = PointSet.of(_ambulance_rows(located("ambulance")))
     elif domain == "city":
         points["requests"] = PointSet.of(_request_rows(located("request"), now))
+    by_id = {rec["id"]: rec for rec in records}
+    quiet_due = mark_quiet(points, by_id, latest, freshness_budgets(store.feeds.read_health(r), domain),
+                           now)
     events = {str(e.get("id")): e for e in store.entities.read_events(r, domain)}
     return DomainSnapshot(
         domain, version, points, _warnings(domain, events.values(), now), lines,
-        records={rec["id"]: rec for rec in records}, latest=latest, events=events,
-        built_ms=(time.perf_counter() - started) * 1000)
+        records=by_id, latest=latest, events=events,
+        built_ms=(time.perf_counter() - started) * 1000, quiet_due=quiet_due)
 
 
 def build_alerts_snapshot(r: redis.Redis, version: int) -> DomainSnapshot:
