@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 import redis
-from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
+from playwright.sync_api import Browser, Response, expect
 
 from app import accounts, alerts
 from tests.support.browser import (
@@ -24,7 +24,9 @@ from tests.support.browser import (
     RunningCityOps,
     _loopback_only,
     log_in,
+    phone_context,
     screenshot,
+    small_targets,
     start_cityops,
     stop_cityops,
 )
@@ -33,33 +35,6 @@ from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason=f"{CHROMIUM} is missing: install Debian's chromium package")
-PHONE = {"width": 390, "height": 844}
-MIN_TARGET_PX = 44
-# Every element a finger can press that is on screen now: links, buttons, form fields, the folds'
-# buttons, Dash's dropdowns (the box and its clear "x"). A control wrapped in a <label> is pressed
-# through the label, so the label is what is measured. Sizes are rounded to a hundredth.
-TARGETS_JS = """() => {
-  const chosen = new Set();
-  const selector = 'a[href], button, input:not([type=hidden]), select, textarea, summary, '
-    + '[role=button], [role=checkbox], [role=combobox], [tabindex]:not([tabindex="-1"]), '
-    + '[onclick], .dash-dropdown, .Select-control, .Select-clear-zone, .dash-dropdown-clear';
-  for (const el of document.querySelectorAll(selector)) {
-    if (el.disabled && el.tagName === 'BUTTON' && !el.classList.contains('lang-button')) continue;
-    const label = el.closest('label');
-    chosen.add(label && el.tagName === 'INPUT' ? label : el);
-  }
-  const out = [];
-  for (const el of chosen) {
-    if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
-    const box = el.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0) continue;
-    if (box.bottom <= 0 || box.top >= window.innerHeight) continue;  // on screen now
-    out.push({tag: el.tagName.toLowerCase(), id: el.id || '', cls: String(el.className || ''),
-              text: (el.innerText || el.value || el.getAttribute('aria-label') || '').slice(0, 30),
-              width: Math.round(box.width * 100) / 100, height: Math.round(box.height * 100) / 100});
-  }
-  return out;
-}"""
 FIRST_CARD_JS = """() => {
   const card = document.querySelector('#alerts-list .alert-card');
   if (!card) { return null; }
@@ -79,28 +54,12 @@ def cityops_phone(redis_server: RedisServer,
     stop_cityops(running)
 
 
-def _phone(browser: Browser, locale: str) -> BrowserContext:
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
-                                  device_scale_factor=2, locale=locale)
-    context.set_default_timeout(PAGE_TIMEOUT_MS)
-    context.route("**/*", _loopback_only)
-    return context
-
-
 def _raise_alerts(r: redis.Redis, prefix: str) -> list[str]:
     """A few open water alerts of every severity (the count table has rows to show)."""
     return [alerts.raise_alert(r, fingerprint=f"phone:{prefix}:{i}", title=f"{prefix} pressure low {i}",
                                severity=("critical", "major", "minor")[i % 3], domain="water",
                                source="manual", lat=28.55 + i * 1e-3, lon=112.36).alert_id
             for i in range(6)]
-
-
-def _small_targets(page: Page) -> str:
-    """The tap targets on screen smaller than 44x44, one a line ("" when there is none)."""
-    found = page.evaluate(TARGETS_JS)
-    assert found, "no tap target found on screen"
-    return "\n".join(str(t) for t in found
-                     if t["width"] < MIN_TARGET_PX or t["height"] < MIN_TARGET_PX)
 
 
 def _plotly_js(url: str) -> bool:
@@ -118,7 +77,7 @@ def test_emergency_staff_land_on_their_alerts_with_finger_sized_targets(
     name = f"medic-{lang}"
     accounts.add_user(r, name, "emergency", PASSWORD, ("water",))
     _raise_alerts(r, lang)
-    context = _phone(browser, locale)
+    context = phone_context(browser, locale)
     page = context.new_page()
     watch = PageWatch().attach(page)
     try:
@@ -140,21 +99,21 @@ def test_emergency_staff_land_on_their_alerts_with_finger_sized_targets(
             expect(page.locator("#nav-menu > summary")).to_have_text(menu)
             expect(page.locator("#alerts-filters-toggle > summary")).to_have_text(filters)
             expect(page.locator("#alerts-filter-domain")).to_be_hidden()
-            assert not (small := _small_targets(page)), small
+            assert not (small := small_targets(page)), small
             screenshot(page, f"phone-alerts-{lang}.png")
 
             # The filters open behind their one control; their dropdowns are finger-sized, the
             # domain filter's clear "x" included (an emergency user starts with their domains).
             page.locator("#alerts-filters-toggle > summary").tap()
             expect(page.locator("#alerts-filter-domain")).to_be_visible()
-            assert not (small := _small_targets(page)), small
+            assert not (small := small_targets(page)), small
             screenshot(page, f"phone-alerts-filters-{lang}.png")
             page.locator("#alerts-filters-toggle > summary").tap()
 
             # The menu holds the navigation; following a link closes it.
             page.locator("#nav-menu > summary").tap()
             expect(page.locator("#nav-tasks")).to_be_visible()
-            assert not (small := _small_targets(page)), small
+            assert not (small := small_targets(page)), small
             screenshot(page, f"phone-menu-{lang}.png")
             page.locator("#nav-tasks").tap()
             expect(page).to_have_url(f"{base}/tasks")
@@ -176,13 +135,13 @@ def test_emergency_staff_land_on_their_alerts_with_finger_sized_targets(
 def test_other_roles_still_land_on_the_overview(cityops_phone: RunningCityOps, r: redis.Redis,
                                                 browser: Browser) -> None:
     accounts.add_user(r, "desk-phone", "operator", PASSWORD)
-    context = _phone(browser, "en-GB")
+    context = phone_context(browser, "en-GB")
     try:
         page = context.new_page()
         log_in(page, cityops_phone.base_url, "desk-phone", PASSWORD)
         expect(page).to_have_url(f"{cityops_phone.base_url}/")
         expect(page.locator("#page-title")).to_be_visible()
-        assert not (small := _small_targets(page)), small
+        assert not (small := small_targets(page)), small
     finally:
         context.close()
 
@@ -226,7 +185,7 @@ def test_the_first_page_comes_with_the_layout_and_the_router_skips_it(
     base = cityops_phone.base_url
     accounts.add_user(r, "medic-first", "emergency", PASSWORD, ("water",))
     _raise_alerts(r, "first")
-    context = _phone(browser, "en-GB")
+    context = phone_context(browser, "en-GB")
     page = context.new_page()
     watch = PageWatch().attach(page)
     routed: list[int] = []

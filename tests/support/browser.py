@@ -182,6 +182,54 @@ def new_context(browser: Browser, width: int = 1280, height: int = 800) -> Brows
     return context
 
 
+# -- the phone (issues 18 and 20) -----------------------------------------------------------------
+PHONE = {"width": 390, "height": 844}
+MIN_TARGET_PX = 44
+# Every element a finger can press that is on screen now: links, buttons, form fields, the folds'
+# buttons, Dash's dropdowns (the box and its clear "x"). A control wrapped in a <label> is pressed
+# through the label, so the label is what is measured. Sizes are rounded to a hundredth.
+TARGETS_JS = """() => {
+  const chosen = new Set();
+  const selector = 'a[href], button, input:not([type=hidden]), select, textarea, summary, '
+    + '[role=button], [role=checkbox], [role=combobox], [tabindex]:not([tabindex="-1"]), '
+    + '[onclick], .dash-dropdown, .Select-control, .Select-clear-zone, .dash-dropdown-clear';
+  for (const el of document.querySelectorAll(selector)) {
+    if (el.disabled && el.tagName === 'BUTTON' && !el.classList.contains('lang-button')) continue;
+    const label = el.closest('label');
+    chosen.add(label && el.tagName === 'INPUT' ? label : el);
+  }
+  const out = [];
+  for (const el of chosen) {
+    if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if (box.bottom <= 0 || box.top >= window.innerHeight) continue;  // on screen now
+    out.push({tag: el.tagName.toLowerCase(), id: el.id || '', cls: String(el.className || ''),
+              text: (el.innerText || el.value || el.getAttribute('aria-label') || '').slice(0, 30),
+              width: Math.round(box.width * 100) / 100, height: Math.round(box.height * 100) / 100});
+  }
+  return out;
+}"""
+
+
+def phone_context(browser: Browser, locale: str = "en-GB") -> BrowserContext:
+    """A 390x844 touch screen at twice the pixels, its traffic confined to loopback."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
+                                  device_scale_factor=2, locale=locale)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    context.route("**/*", _loopback_only)
+    return context
+
+
+def small_targets(page: Page, some_on_screen: bool = True) -> str:
+    """The tap targets on screen smaller than 44x44, one a line ("" when there is none); with
+    ``some_on_screen``, fail when the screen has no target at all (the page is not drawn)."""
+    found = page.evaluate(TARGETS_JS)
+    assert found or not some_on_screen, "no tap target found on screen"
+    return "\n".join(str(t) for t in found
+                     if t["width"] < MIN_TARGET_PX or t["height"] < MIN_TARGET_PX)
+
+
 @dataclass
 class PageWatch:
     """Every request URL, console error and uncaught exception of a page."""
