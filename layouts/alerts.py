@@ -41,7 +41,14 @@ from app.situation.mapdata import DEFAULT_CENTER  # where an unlocated alert's m
 from app.web.context import client_addr, current_principal, redis_client, require_roles
 from layouts import alert_assign, alert_bulk, alert_filters, alert_panel, alert_refusals, ids
 from layouts.alert_filters import OPEN_STATES
-from layouts.components import domain_title, format_time, graph_config, page_layout, tab_title
+from layouts.components import (
+    domain_title,
+    dropdown_labels,
+    format_time,
+    graph_config,
+    page_layout,
+    tab_title,
+)
 from layouts.livemap import basemap_layers
 
 PATH = "/alerts"
@@ -141,14 +148,15 @@ def layout(alert: str | None = None, **_query: str) -> html.Div:
         html.Details(id=ids.ALERTS_FILTERS_TOGGLE, className="phone-fold filters-fold", children=[
         html.Summary(i18n.t("phone.filters"), className="phone-fold-button"),
         html.Div(className="alert-filters", children=[
-            dcc.Dropdown(id=ids.ALERTS_FILTER_DOMAIN, multi=True, value=domains,
+            dcc.Dropdown(id=ids.ALERTS_FILTER_DOMAIN, multi=True, value=domains, labels=dropdown_labels(),
                          placeholder=i18n.t("alerts.all_domains"), options=_domain_options(),
                          searchable=False),
-            dcc.Dropdown(id=ids.ALERTS_FILTER_SEVERITY, multi=True, value=[],
+            dcc.Dropdown(id=ids.ALERTS_FILTER_SEVERITY, multi=True, labels=dropdown_labels(), value=[],
                          placeholder=i18n.t("alerts.all_severities"),
                          options=_labelled("severity", SEVERITIES),
                          searchable=False),
             dcc.Dropdown(id=ids.ALERTS_FILTER_STATE, multi=True, value=list(OPEN_STATES),
+                         labels=dropdown_labels(),
                          placeholder=i18n.t("alerts.all_states"),
                          options=_labelled("alert_state", STATES),
                          searchable=False),

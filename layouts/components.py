@@ -39,6 +39,16 @@ def graph_config(**options: Any) -> dict[str, Any]:
     return {"displaylogo": False, **options, "locale": i18n.HTML_LANG[i18n.current_language()]}
 
 
+DROPDOWN_WORDS = ("selected_count", "select_all", "deselect_all", "search", "clear_search",
+                  "clear_selection", "no_options_found")
+
+
+def dropdown_labels() -> dict[str, str]:
+    """The words a Dash dropdown writes itself ("2 selected", its search box, "nothing found"),
+    in the reader's language: Dash's own are English (a Chinese screen showed "2 selected")."""
+    return {word: i18n.t(f"dropdown.{word}") for word in DROPDOWN_WORDS}
+
+
 def domain_title(domain: str) -> str:
     """A domain's name in the reader's language."""
     return i18n.label("domain", domain)

@@ -41,7 +41,7 @@ from app.model.incidents import (
 from app.situation import places
 from app.web.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids, linkage_panel
-from layouts.components import domain_title, graph_config
+from layouts.components import domain_title, dropdown_labels, graph_config
 from layouts.incident_parts import (
     catalogue,
     done,
@@ -105,7 +105,8 @@ def declare_form(alert_ids: Sequence[str]) -> html.Details:
         dcc.Dropdown(id=ids.DECLARE_COMMANDER, options=commanders, clearable=False,
                      value=principal.name if principal else None),
         html.Label(t("incident.field.alerts"), htmlFor=ids.DECLARE_ALERTS),
-        dcc.Dropdown(id=ids.DECLARE_ALERTS, multi=True, options=_alert_options(r, alert_ids),
+        dcc.Dropdown(id=ids.DECLARE_ALERTS, multi=True, labels=dropdown_labels(),
+                     options=_alert_options(r, alert_ids),
                      value=[a["id"] for a in chosen], placeholder=t("incident.no_alerts_call")),
         _place_picker(found.radius_m, chosen),
         html.Label(t("incident.field.description"), htmlFor=ids.DECLARE_DESCRIPTION),

@@ -191,3 +191,29 @@ def test_the_declare_link_keeps_clear_of_the_title_and_in_line_with_the_buttons(
         assert title["y"] + title["height"] <= link["y"], (title, link)  # below, not over it
     finally:
         context.close()
+
+
+def test_the_dropdowns_own_words_are_in_the_readers_language(
+        city: tuple[RunningCityOps, dict[str, str]], browser: Browser) -> None:
+    """Dash writes "3 selected" and "Clear selection" itself, in English: a Chinese screen
+    showed them so. The filters of /alerts and the declare form's alerts say them in Chinese."""
+    running, sample = city
+    assert running.admin_password is not None
+    context = new_context(browser, 1440, 900)
+    host = running.base_url.split("//", 1)[1].split(":")[0]
+    context.add_cookies([{"name": i18n.COOKIE, "value": "zh", "domain": host, "path": "/"}])
+    counted = i18n.t("dropdown.selected_count", "zh")
+    try:
+        page = context.new_page()
+        _sign_in(page, running, "admin", running.admin_password)
+        for path, dropdown, ticked in (
+                ("/alerts", "#alerts-filter-state", 3),
+                (f"/incidents?declare={sample['alert']}", "#declare-alerts", None)):
+            _open(page, f"{running.base_url}{path}", dropdown)
+            if ticked is not None:  # one ticked option is named, not counted
+                expect(page.locator(f"{dropdown}-value-count")).to_have_text(
+                    counted.replace("{num_selected}", str(ticked)))
+            expect(page.locator(f"{dropdown} .dash-dropdown-clear")).to_have_attribute(
+                "aria-label", i18n.t("dropdown.clear_selection", "zh"))
+    finally:
+        context.close()
