@@ -217,3 +217,30 @@ def test_the_dropdowns_own_words_are_in_the_readers_language(
                 "aria-label", i18n.t("dropdown.clear_selection", "zh"))
     finally:
         context.close()
+
+
+def test_the_audit_log_names_the_system_and_the_feeds_buttons_sit_in_their_rows(
+        city: tuple[RunningCityOps, dict[str, str]], browser: Browser) -> None:
+    """The audit log showed "system:rules" and "runner" (codes) as who and where from; the feeds
+    table's Pause buttons sat a line below their row's words."""
+    running, _ = city
+    assert running.admin_password is not None
+    context = new_context(browser, 1440, 900)
+    host = running.base_url.split("//", 1)[1].split(":")[0]
+    context.add_cookies([{"name": i18n.COOKIE, "value": "zh", "domain": host, "path": "/"}])
+    try:
+        page = context.new_page()
+        _sign_in(page, running, "admin", running.admin_password)
+        _open(page, f"{running.base_url}/admin", ".admin-audit-table td")
+        log = page.locator(".admin-audit-table")
+        expect(log).to_contain_text(i18n.t("audit_log.system.rules", "zh"))
+        expect(log).to_contain_text(i18n.t("audit_log.from_runner", "zh"))
+        assert not re.search(r"system:|token:|\brunner\b", log.inner_text()), log.inner_text()
+
+        row = page.locator(".admin-feeds-table tbody tr").first
+        cell, button = _box(page, ".admin-feeds-table tbody tr >> nth=0 >> td"), \
+            row.locator(".btn").bounding_box()
+        assert button is not None
+        assert button["y"] - cell["y"] <= 8, (cell, button)  # within the cell's padding
+    finally:
+        context.close()
