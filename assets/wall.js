@@ -35,6 +35,39 @@
     }).catch(function () { /* still down: the next tick tries again */ });
   }
 
+  // Each wall map zoomed so the city fills the shorter side of its panel, whatever the screen:
+  // the server draws them at one zoom (data-zoom) that fits data-fit-px pixels; a panel twice as
+  // large is one zoom level more. Asked again when a panel changes size.
+  function fitWallMaps() {
+    var views = document.getElementById("wall-views");
+    if (!views || !window.Plotly) { return; }
+    var zoom = parseFloat(views.getAttribute("data-zoom"));
+    var fitPx = parseFloat(views.getAttribute("data-fit-px"));
+    views.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
+      var map = gd.layout && gd.layout.map;
+      var side = Math.min(gd.clientWidth, gd.clientHeight);
+      if (!map || !side || !fitPx) { return; }
+      var wanted = Math.round((zoom + Math.log2(side / fitPx)) * 100) / 100;
+      if (Math.abs((map.zoom || 0) - wanted) > 0.05) {
+        window.Plotly.relayout(gd, { "map.zoom": wanted });
+      }
+    });
+  }
+  var fitting = null;
+  function fitSoon() {
+    window.clearTimeout(fitting);
+    fitting = window.setTimeout(fitWallMaps, 300);
+  }
+  window.addEventListener("resize", fitSoon);
+  // Maps are drawn after the page: fit each once it has drawn (and after each redraw, which
+  // costs nothing when the zoom is right).
+  new MutationObserver(function () {
+    document.querySelectorAll("#wall-views .js-plotly-plot:not([data-fit])").forEach(function (gd) {
+      gd.setAttribute("data-fit", "1");
+      if (gd.on) { gd.on("plotly_afterplot", fitSoon); }
+    });
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     cityops_wall: {
       rotate: function (_tick, sound, pin, config, state) {

@@ -45,6 +45,10 @@ CITY = "all"  # not "city": that is the city-management domain
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 WALL_ZOOM = 12.0  # the wall's maps open on the whole city (the soak's clients use it too)
+# At WALL_ZOOM the city is about this many pixels across: assets/wall.js zooms each wall map so
+# the city fills its panel's shorter side (one more zoom level per doubling), so at 4K the city
+# does not sit in a quarter of the map (issue 18).
+WALL_FIT_PX = 560
 INCIDENT = "incident"  # the pinned incident's view: never in the rotation, only pinned
 INCIDENT_PIN_S = 120  # how long a declared or raised incident holds the rotation
 PIN_CHECK_S = 5  # the pin is looked at again at least this often (a pin runs out by the clock)
@@ -144,7 +148,8 @@ def layout(**query: str) -> html.Div:
         ]),
         html.Div(id=ids.WALL_LINK_NOTE, className="wall-link-note", hidden=True, role="alert"),
         html.Div(className="wall-layout", children=[
-            html.Div(sections, id=ids.WALL_VIEWS, className="wall-views show-all"),
+            html.Div(sections, id=ids.WALL_VIEWS, className="wall-views show-all",
+                     **{"data-zoom": str(WALL_ZOOM), "data-fit-px": str(WALL_FIT_PX)}),
             alert_panel.panel(),
         ]),
         dcc.Store(id=ids.WALL_ROTATION, data={"seconds": seconds, "views": views,

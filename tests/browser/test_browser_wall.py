@@ -19,6 +19,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from app import accounts, alerts, store
 from app.model.domains import DOMAINS
+from layouts.wall import WALL_FIT_PX, WALL_ZOOM
+from tests.browser.test_browser_incidents import CLIPPED_JS
 from tests.support.browser import (
     CHROMIUM,
     PageWatch,
@@ -125,6 +127,13 @@ def test_wall_fills_the_screen_stays_local_and_shows_a_stale_feed(
             expect(page.locator("#wall-tiles .domain-transport")).not_to_have_class(
                 re.compile(r"\bstale\b"))
 
+            # The city fills the map's shorter side at every size: one zoom level per doubling.
+            page.wait_for_function("""([zoom, fitPx]) => {
+                const gd = document.querySelector('#wall-map .js-plotly-plot');
+                if (!gd || !gd.layout || !gd.layout.map) return false;
+                const side = Math.min(gd.clientWidth, gd.clientHeight);
+                return Math.abs(gd.layout.map.zoom - (zoom + Math.log2(side / fitPx))) < 0.06;
+            }""", arg=[WALL_ZOOM, WALL_FIT_PX], timeout=UPDATE_MS)
             page.wait_for_timeout(500)  # let the map finish drawing before measuring
             metrics = page.evaluate(SCROLL_JS)
             screenshot(page, f"wall-{width}x{height}.png")
@@ -133,6 +142,9 @@ def test_wall_fills_the_screen_stays_local_and_shows_a_stale_feed(
             assert not metrics["shellClipped"], metrics
             # Type scales with the screen: 4K is about twice 1080p, not the same pixels.
             assert metrics["fontPx"] >= width / 110, metrics
+            # No name, value, unit or status word cut short, no tile pushed out of its card.
+            clipped = page.evaluate(CLIPPED_JS, "#wall-tiles .wall-card, #wall-tiles .wall-card *")
+            assert not clipped, clipped
         watch.assert_clean()
     finally:
         context.close()
