@@ -17,7 +17,7 @@ from app.model import roles
 from app.model.incidents import INCIDENT_ACTIONS, TASK_ACTIONS
 from app.web.context import redis_client, require_roles
 from layouts import audit_targets, ids
-from layouts.components import format_time
+from layouts.components import actor_words, addr_words, format_time
 
 PAGE_ROWS = 50
 ACTOR_MAX = 64
@@ -59,22 +59,6 @@ def _choices() -> list[dict[str, str]]:
                   key=lambda o: o["label"])
 
 
-def who_words(actor: str) -> str:
-    """Who acted, in words: a person's or a token's name as given, the system's own parts
-    ("system:rules") and its tokens ("token:<name>") named in the reader's language."""
-    kind, _, name = actor.partition(":")
-    if kind == "system" and i18n.has(f"audit_log.system.{name}"):
-        return i18n.t(f"audit_log.system.{name}")
-    if kind == "token" and name:
-        return i18n.t("audit_log.by_token", name=name)
-    return actor
-
-
-def _from_words(addr: str) -> str:
-    """Where from: an address as recorded, the background service (the runner) in words."""
-    return i18n.t("audit_log.from_runner") if addr == "runner" else addr
-
-
 def _outcome(entry: audit.AuditEntry) -> str:
     words = i18n.t_or(f"audit_log.outcome.{entry.outcome}", entry.outcome)
     return i18n.t("audit_log.repeated", outcome=words, count=i18n.format_number(entry.count)) \
@@ -90,9 +74,9 @@ def _table(r: redis.Redis, entries: list[audit.AuditEntry]) -> Any:
         html.Thead(html.Tr([html.Th(i18n.t(h)) for h in (
             "admin.col_when", "admin.col_who", "admin.col_what", "admin.col_target",
             "admin.col_from", "admin.col_outcome")])),
-        html.Tbody([html.Tr([html.Td(format_time(e.at, with_date=True)), html.Td(who_words(e.actor)),
+        html.Tbody([html.Tr([html.Td(format_time(e.at, with_date=True)), html.Td(actor_words(e.actor)),
                              html.Td(action_words(e.action)), html.Td(target(e)),
-                             html.Td(_from_words(e.addr)),
+                             html.Td(addr_words(e.addr)),
                              html.Td(_outcome(e), className=f"audit-{e.outcome}")])
                     for e in entries])])
 

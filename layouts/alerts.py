@@ -42,6 +42,8 @@ from app.web.context import client_addr, current_principal, redis_client, requir
 from layouts import alert_assign, alert_bulk, alert_filters, alert_panel, alert_refusals, ids
 from layouts.alert_filters import OPEN_STATES
 from layouts.components import (
+    actor_words,
+    addr_words,
     domain_title,
     dropdown_labels,
     format_time,
@@ -382,10 +384,10 @@ def _timeline(entries: list[dict[str, Any]]) -> html.Ol:
     return html.Ol(className="timeline", children=[
         html.Li(className=f"tl-{e['action']}", children=[
             html.Span(format_time(e["at"], with_date=True), className="tl-time"),
-            html.Span(e["actor"], className="tl-actor"),
+            html.Span(actor_words(e["actor"]), className="tl-actor"),
             html.Span(i18n.label("action", e["action"]), className="tl-action"),
             html.Span(_detail_text(e), className="tl-detail") if e["detail"] else None,
-            html.Span(i18n.t("alerts.from_addr", addr=e["addr"]), className="tl-addr muted")
+            html.Span(i18n.t("alerts.from_addr", addr=addr_words(e["addr"])), className="tl-addr muted")
             if e["addr"] else None,
         ]) for e in reversed(entries)])
 

@@ -49,6 +49,22 @@ def dropdown_labels() -> dict[str, str]:
     return {word: i18n.t(f"dropdown.{word}") for word in DROPDOWN_WORDS}
 
 
+def actor_words(actor: str) -> str:
+    """Who acted, in words: a person's or a token's name as given, the system's own parts
+    ("system:rules") and its tokens ("token:<name>") named in the reader's language."""
+    kind, _, name = actor.partition(":")
+    if kind == "system" and i18n.has(f"audit_log.system.{name}"):
+        return i18n.t(f"audit_log.system.{name}")
+    if kind == "token" and name:
+        return i18n.t("audit_log.by_token", name=name)
+    return actor
+
+
+def addr_words(addr: str) -> str:
+    """Where an action came from: an address as recorded, the background service in words."""
+    return i18n.t("audit_log.from_runner") if addr == "runner" else addr
+
+
 def domain_title(domain: str) -> str:
     """A domain's name in the reader's language."""
     return i18n.label("domain", domain)

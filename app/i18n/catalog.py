@@ -1333,7 +1333,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "audit_log.system.incidents": ("System (incidents)", "系统（事件）"),
     "audit_log.system.retention": ("System (data clean-up)", "系统（数据清理）"),
     "audit_log.by_token": ("Token {name}", "令牌 {name}"),
-    "audit_log.from_runner": ("Background service", "后台服务"),
+    "audit_log.from_runner": ("the background service", "后台服务"),
     "audit_log.bad_actor": ("Who: at most 64 characters of text.", "操作人：最多 64 个字符。"),
     "audit_log.target": ("Acted on (an id, such as an alert's, or a name)", "操作对象（编号，如告警编号，或名称）"),
     "audit_log.bad_target": ("Acted on: at most 64 characters of text.", "操作对象：最多 64 个字符。"),

@@ -193,6 +193,10 @@ def test_the_declare_link_keeps_clear_of_the_title_and_in_line_with_the_buttons(
         expect(page.locator(".detail-title")).to_have_text(re.compile("title long enough"))
         title, link = _box(page, ".detail-title"), _box(page, "#alert-declare")
         assert title["y"] + title["height"] <= link["y"], (title, link)  # below, not over it
+        # Its history names who raised it in words, not "system:rules" from "runner".
+        history = page.locator("#alert-timeline .timeline")
+        expect(history).to_contain_text(i18n.t("audit_log.system.rules", "en"))
+        assert not re.search(r"system:|\brunner\b", history.inner_text()), history.inner_text()
     finally:
         context.close()
 
