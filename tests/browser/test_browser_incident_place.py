@@ -21,10 +21,11 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from app import accounts, alerts, incidents
 from app.situation.mapdata import DEFAULT_CENTER
 from tests.browser.test_browser_incidents import CLIPPED_JS
-from tests.browser.test_browser_phone import MIN_TARGET_PX, TARGETS_JS
 from tests.support.browser import (
     CHROMIUM,
+    MIN_TARGET_PX,
     PAGE_TIMEOUT_MS,
+    TARGETS_JS,
     PageWatch,
     RunningCityOps,
     _loopback_only,
