@@ -78,7 +78,7 @@ def _kpi_tiles(kpis: list[dict[str, Any]], stale: bool) -> list[Any]:
         html.Div(className=f"kpi-tile kpi-{k.get('status', 'unknown')}" + (" stale" if stale else ""),
                  children=[html.Div(i18n.kpi_title(k), className="kpi-name"),
                            html.Div(kpi_value_text(k), className="kpi-big"),
-                           html.Div(t("domain.target", target=k["target"]) if k.get("target") else "",
+                           html.Div(t("domain.target", target=i18n.kpi_target(k)) if k.get("target") else "",
                                     className="kpi-target")])
         for k in overall])]
     for group, rows in sorted(grouped.items()):
@@ -90,7 +90,7 @@ def _kpi_tiles(kpis: list[dict[str, Any]], stale: bool) -> list[Any]:
                                     html.Th(t("domain.col_target")), html.Th(t("domain.col_status"))])),
                 html.Tbody([html.Tr(className=f"kpi-{k.get('status', 'unknown')}", children=[
                     html.Td(i18n.kpi_subject(k)), html.Td(kpi_value_text(k)),
-                    html.Td(str(k.get("target") or "")),
+                    html.Td(i18n.kpi_target(k)),
                     html.Td(i18n.label("kpi_status", str(k.get("status", ""))))])
                     for k in sorted(rows, key=i18n.kpi_subject)]),
             ])]))

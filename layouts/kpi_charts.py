@@ -185,7 +185,7 @@ def _draw_target(figure: go.Figure, row: int, kpi: Mapping[str, Any], name: str,
     if "bad" in drawn and judged is not None:
         figure.add_hline(y=judged.bad, row=row, col=1,
                          line={"dash": "dot", "width": 1, "color": BAND_COLOURS["bad"]})
-    label = f"{name}: {html_text.escape(i18n.t('chart.target', target=kpi['target']))}"
+    label = f"{name}: {html_text.escape(i18n.t('chart.target', target=i18n.kpi_target(kpi)))}"
     figure.add_hline(y=value, row=row, col=1, line={"dash": "dash", "width": 2, "color": TARGET_COLOUR},
                      annotation_text=label,
                      annotation_position="top left", annotation_font_size=11)

@@ -95,7 +95,7 @@ def status_cards(situation: Situation | None) -> list[Any]:
 
 
 def _kpi_issue(kpi: dict[str, Any]) -> html.Li:
-    target = " " + i18n.t("official.target", target=kpi["target"]) if kpi.get("target") else ""
+    target = " " + i18n.t("official.target", target=i18n.kpi_target(kpi)) if kpi.get("target") else ""
     # The status that counts (issue 19): a small sample's bad shows as warn and says so.
     return html.Li(className=f"official-issue kpi-{effective_status(kpi)}", children=[
         html.Span(domain_title(str(kpi.get("domain"))),

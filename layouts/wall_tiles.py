@@ -221,7 +221,7 @@ def kpi_tile(kpi: Mapping[str, Any], series: Sequence[float | None] | None,
     status = effective_status(kpi)
     title = i18n.kpi_title(dict(kpi))
     classes = f"wall-tile kpi-{status}" + (" stale" if stale else "")
-    target = kpi.get("target") or ""
+    target = i18n.kpi_target(kpi)
     return html.Div(className=classes, **{"data-kpi": str(kpi.get("name", ""))}, children=[
         html.Div(title, className="tile-title"),
         html.Div(className="tile-row", children=[

@@ -12,7 +12,7 @@ import contextlib
 import contextvars
 import string
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 from flask import g, has_request_context, request
@@ -141,6 +141,19 @@ def format_datetime(ts: float | None, with_date: bool = False, tz: str = "UTC",
     if (lang or current_language()) == ZH:
         return f"{moment.year}年{moment.month}月{moment.day}日 {clock}"
     return f"{moment:%Y-%m-%d} {clock}"
+
+
+def kpi_target(kpi: Mapping[str, Any]) -> str:
+    """A KPI's target in the reader's language: its words when it has them (``target_words``),
+    else the stored target (a comparison and a number, the same in every language)."""
+    words = kpi.get("target_words")
+    if isinstance(words, Mapping) and words.get("key") in CATALOG:
+        values = words.get("values") if isinstance(words.get("values"), Mapping) else {}
+        try:
+            return t(str(words["key"]), **values)
+        except (KeyError, IndexError, ValueError):
+            pass  # stored by another version with other placeholders: the English stands
+    return str(kpi.get("target") or "")
 
 
 def kpi_title(kpi: dict[str, Any]) -> str:

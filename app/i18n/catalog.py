@@ -134,6 +134,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     "wall.down": ("down", "中断"),
     "wall.ok": ("ok", "正常"),
     # A tile's status word, read from across the room (the colour says the same).
+    # KPI targets in words (app/kpis/base.py target_words; i18n.kpi_target shows them).
+    "kpi_target.occupancy": ("occupancy <= {target} %", "床位占用率 ≤ {target}%"),
+    "kpi_target.fleet_share": (">= {target} % of the fleet", "≥ 车队的 {target}%"),
+    "kpi_target.quality": (">= {share} % (turbidity <= {ntu} NTU, free chlorine {low}-{high} mg/L)",
+                           "≥ {share}%（浊度 ≤ {ntu} NTU，余氯 {low}–{high} mg/L）"),
+    "kpi_target.learning": ("baseline being learned: needs {needs} earlier nights, has {has}",
+                            "正在学习基线：需要此前 {needs} 个夜晚的数据，已有 {has} 个"),
     "wall.status.ok": ("OK", "正常"),
     "wall.status.warn": ("Warning", "预警"),
     "wall.status.bad": ("Bad", "异常"),
@@ -1335,7 +1342,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "audit_log.by_token": ("Token {name}", "令牌 {name}"),
     "audit_log.from_runner": ("the background service", "后台服务"),
     "audit_log.bad_actor": ("Who: at most 64 characters of text.", "操作人：最多 64 个字符。"),
-    "audit_log.target": ("Acted on (an id, such as an alert's, or a name)", "操作对象（编号，如告警编号，或名称）"),
+    "audit_log.target": ("Acted on (an id, such as an alert's, or a name)",
+                         "操作对象（编号，如告警编号，或名称）"),
     "audit_log.bad_target": ("Acted on: at most 64 characters of text.", "操作对象：最多 64 个字符。"),
     "audit_log.bad_filter": ("Choose the filters from the lists.", "请从列表中选择筛选条件。"),
     # What an audit entry acted on, in words (layouts/audit_targets.py, issue 19).

@@ -45,6 +45,10 @@ class Kpi:
     # How many observations the value rests on (requests, sensors), when it counts any: below
     # kpis.min_sample it is a small sample (app.kpis.status). None: not a count of observations.
     sample: int | None = None
+    # The target in words, for screens in the reader's language: a catalogue key and its values
+    # (``target`` keeps the English for the API and machine exports). None: ``target`` is only
+    # a comparison and a number (">= 2 bar"), the same in every language.
+    target_words: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.group:
@@ -60,6 +64,11 @@ class Computer(Protocol):
 
     def __call__(self, r: redis.Redis, now: float | None = None,
                  settings: Settings | None = None) -> list[Kpi]: ...
+
+
+def target_words(key: str, **values: Any) -> dict[str, Any]:
+    """A target in words (``Kpi.target_words``): catalogue key ``kpi_target.<key>`` and its values."""
+    return {"key": f"kpi_target.{key}", "values": values}
 
 
 def subject_kpi(group: str, subject: str, **fields: Any) -> Kpi:

@@ -15,7 +15,14 @@ import redis
 
 from app import store
 from app.config import Settings
-from app.kpis.base import Kpi, default_settings, headline_first, judge_at_most, subject_kpi
+from app.kpis.base import (
+    Kpi,
+    default_settings,
+    headline_first,
+    judge_at_most,
+    subject_kpi,
+    target_words,
+)
 
 DOMAIN = "medical"
 # Counts of one report share its date: occupancy is taken only from a total and an occupied
@@ -90,6 +97,7 @@ def _capacity_kpis(subjects: Mapping[str, str], pairs: Mapping[str, Pair], group
                    occupancy_group: str | None, occupancy_title: str) -> list[Kpi]:
     """City-wide and per-hospital availability of one kind of bed, and its occupancy."""
     goal = f"occupancy <= {target:g} %"
+    goal_words = target_words("occupancy", target=f"{target:g}")
     out: list[Kpi] = []
     if group:
         value, reporting = _sum(p.available for p in pairs.values())
@@ -97,7 +105,7 @@ def _capacity_kpis(subjects: Mapping[str, str], pairs: Mapping[str, Pair], group
         out.append(Kpi(group, DOMAIN, title, value, unit, goal,
                        availability_status(value, _share(pairs.values()), target, bad), now,
                        detail={"reporting": reporting, "hospitals": len(subjects),
-                               "not_reporting": missing[:DETAIL_IDS]}))
+                               "not_reporting": missing[:DETAIL_IDS]}, target_words=goal_words))
     if occupancy_group:
         share = _share(pairs.values())
         out.append(Kpi(occupancy_group, DOMAIN, occupancy_title, share, "%", f"<= {target:g} %",
@@ -109,6 +117,7 @@ def _capacity_kpis(subjects: Mapping[str, str], pairs: Mapping[str, Pair], group
         if group:
             out.append(subject_kpi(group, entity_id, domain=DOMAIN, title=f"{title}: {name}",
                                    value=pair.available, unit=unit, target=goal, computed_at=now,
+                                   target_words=goal_words,
                                    status=availability_status(pair.available, pair.occupancy,
                                                               target, bad)))
         if occupancy_group:
@@ -167,7 +176,8 @@ def ambulance_kpi(fleet: list[Mapping[str, Any]], now: float, s: Settings) -> Kp
     return Kpi("ambulances_available", DOMAIN, "Ambulances available", value, "{ambulance}",
                f">= {s.kpis.ambulances_available_pct:g} % of the fleet", status, now,
                detail={"heard": len(heard), "on_call": on_call,
-                       "other": len(heard) - available - on_call, "silent": len(fleet) - len(heard)})
+                       "other": len(heard) - available - on_call, "silent": len(fleet) - len(heard)},
+               target_words=target_words("fleet_share", target=f"{s.kpis.ambulances_available_pct:g}"))
 
 
 CAPACITY_METRICS = ("beds_available", "beds_occupied", "beds_total", "icu_beds_available",

@@ -27,6 +27,7 @@ from app.kpis.base import (
     informational,
     judge_at_least,
     subject_kpi,
+    target_words,
 )
 
 DOMAIN = "water"
@@ -171,13 +172,17 @@ def quality_kpis(net: Network, turbidity: Mapping[str, float], chlorine: Mapping
     """The share of quality sensors whose current readings are all within limits, city and zones."""
     target = (f">= {s.kpis.quality_target_pct:g} % (turbidity <= {s.kpis.turbidity_max_ntu:g} NTU, "
               f"free chlorine {s.kpis.free_chlorine_min_mgl:g}-{s.kpis.free_chlorine_max_mgl:g} mg/L)")
+    words = target_words("quality", share=f"{s.kpis.quality_target_pct:g}",
+                         ntu=f"{s.kpis.turbidity_max_ntu:g}", low=f"{s.kpis.free_chlorine_min_mgl:g}",
+                         high=f"{s.kpis.free_chlorine_max_mgl:g}")
     compliant = {i: within_limits(turbidity.get(i), chlorine.get(i), s)
                  for i in set(turbidity) | set(chlorine)}
 
     def one(verdicts: Mapping[str, bool]) -> dict[str, Any]:
         outside = sorted(i for i, ok in verdicts.items() if not ok)
         share = 100.0 * (len(verdicts) - len(outside)) / len(verdicts) if verdicts else None
-        return {"value": share, "unit": "%", "target": target, "computed_at": now, "domain": DOMAIN,
+        return {"value": share, "unit": "%", "target": target, "target_words": words,
+                "computed_at": now, "domain": DOMAIN,
                 "status": judge_at_least(share, s.kpis.quality_target_pct, s.kpis.quality_bad_pct),
                 "detail": {"sensors": len(verdicts), "outside_limits": len(outside),
                            "outside": outside[:DETAIL_IDS]}}
@@ -299,14 +304,17 @@ def night_flow_kpi(zone: str, nights: Mapping[str, list[float]], meters: int, si
             # More than twice the allowed excess is no longer a borderline reading.
             twice = last.baseline + 2 * (last.threshold - last.baseline)
             status = "bad" if last.minimum > twice else "warn"
+    words = None
     if last is not None and last.threshold is not None:
         target = f"<= {last.threshold:.1f} m3/h"
     else:
         earlier = sum(not v.suspect for v in verdicts[:-1])
         target = f"baseline being learned: needs {MIN_LEARN_NIGHTS} earlier nights, has {earlier}"
+        words = target_words("learning", needs=MIN_LEARN_NIGHTS, has=earlier)
     return subject_kpi(
         "night_flow", zone, domain=DOMAIN, title=f"Minimum night flow: {zone}",
-        value=last.minimum if last else None, unit="m3/h", target=target, status=status,
+        value=last.minimum if last else None, unit="m3/h", target=target, target_words=words,
+        status=status,
         computed_at=now,
         detail={"night": last.day if last else None, "baseline": last.baseline if last else None,
                 "baseline_from": last.source if last else None,

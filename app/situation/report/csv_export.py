@@ -102,7 +102,7 @@ def yes_no(value: object) -> str:
 def _kpi_words(kpi: Mapping[str, Any], tz: str) -> list[object]:
     unit = str(kpi.get("unit") or "")
     return [i18n.label("domain", str(kpi.get("domain"))), kpi_label(kpi),
-            rounded(kpi.get("value"), unit), unit_words(unit), kpi.get("target") or "",
+            rounded(kpi.get("value"), unit), unit_words(unit), i18n.kpi_target(kpi),
             i18n.label("kpi_status", effective_status(kpi)), local_time(kpi.get("computed_at"), tz)]
 
 

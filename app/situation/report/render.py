@@ -73,7 +73,7 @@ def _kpi_rows(situation: Situation) -> list[dict[str, Any]]:
     tz = situation.timezone
     return [{"status": k.get("status"), "domain": i18n.label("domain", str(k.get("domain"))),
              "indicator": kpi_label(k), "value": value_text(k.get("value"), str(k.get("unit") or "")),
-             "target": k.get("target") or "",
+             "target": i18n.kpi_target(k),
              "status_label": i18n.label("kpi_status", str(k.get("status"))),
              "computed": clock(k.get("computed_at"), tz)} for k in situation.kpis]
 

@@ -87,7 +87,7 @@ def _feed_reason(feed: FeedHealth, tz: str) -> str:
 def _kpi_reason(kpi: Mapping[str, Any]) -> str:
     value = value_text(kpi.get("value"), str(kpi.get("unit") or ""))
     if kpi.get("target"):
-        text = i18n.t("reason.kpi_target", kpi=kpi_label(kpi), value=value, target=kpi["target"])
+        text = i18n.t("reason.kpi_target", kpi=kpi_label(kpi), value=value, target=i18n.kpi_target(kpi))
     else:
         text = i18n.t("reason.kpi", kpi=kpi_label(kpi), value=value)
     if kpi.get("small_sample"):
