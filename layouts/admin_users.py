@@ -36,6 +36,17 @@ def _choices() -> list[dict[str, str]]:
              "value": u["name"]} for u in rows]
 
 
+# The confirmations name the picked user in the browser, as it is picked: filled by the server,
+# a pick followed at once by a press asked "Delete the account 'admin'?" and deleted the other.
+CONFIRMED = ("disable", "reset", "delete")
+USER_SLOT = "{user}"
+CONFIRMS_JS = """function (name, texts) {
+    return ['disable', 'reset', 'delete'].map(function (action) {
+        return name && texts ? texts[action].split('%s').join(name) : '';
+    });
+}""" % USER_SLOT
+
+
 def _confirmed(component_id: str, label: str, danger: bool = True) -> dcc.ConfirmDialogProvider:
     """A button that asks first (its message names the picked user: see ``fill``)."""
     return dcc.ConfirmDialogProvider(
@@ -76,6 +87,8 @@ def section() -> html.Section:
             ]),
         ]),
         html.Div(id=ids.ADMIN_USER_RESULT, className="admin-result", role="status"),
+        dcc.Store(id=ids.ADMIN_USER_CONFIRMS, data={
+            action: i18n.t(f"admin_users.{action}_confirm", user=USER_SLOT) for action in CONFIRMED}),
     ])
 
 
@@ -90,17 +103,13 @@ def _error(key: str, **values: str) -> html.Span:
 
 
 @require_roles(roles.ADMINS)
-def fill(name: object) -> tuple[Any, Any, Any, Any, Any]:
-    """The picked user's role and domains into the form, and confirmations that name them."""
+def fill(name: object) -> tuple[Any, Any]:
+    """The picked user's role and domains into the form (the confirmations: CONFIRMS_JS)."""
     found = admin.get_user(redis_client(), name) if isinstance(name, str) else None
     if found is None:
-        return no_update, no_update, no_update, no_update, no_update
-    user = found["name"]
+        return no_update, no_update
     domains = [d for d in str(found.get("domains", "")).split(",") if d in DOMAINS]
-    return (found.get("role") or None, domains,
-            i18n.t("admin_users.disable_confirm", user=user),
-            i18n.t("admin_users.reset_confirm", user=user),
-            i18n.t("admin_users.delete_confirm", user=user))
+    return found.get("role") or None, domains
 
 
 def _change(action: str, r: redis.Redis, actor: Principal, target: str, role: object,
@@ -174,9 +183,12 @@ def refresh_choices(_version: object) -> object:
 def register(app: dash.Dash) -> None:
     """The section's callbacks (the admin page registers them)."""
     app.callback(Output(ids.ADMIN_USER_ROLE, "value"), Output(ids.ADMIN_USER_DOMAINS, "value"),
-                 Output(ids.ADMIN_USER_DISABLE, "message"), Output(ids.ADMIN_USER_RESET, "message"),
-                 Output(ids.ADMIN_USER_DELETE, "message"), Input(ids.ADMIN_USER_PICK, "value"),
-                 prevent_initial_call=True)(fill)
+                 Input(ids.ADMIN_USER_PICK, "value"), prevent_initial_call=True)(fill)
+    app.clientside_callback(CONFIRMS_JS, Output(ids.ADMIN_USER_DISABLE, "message"),
+                            Output(ids.ADMIN_USER_RESET, "message"),
+                            Output(ids.ADMIN_USER_DELETE, "message"),
+                            Input(ids.ADMIN_USER_PICK, "value"), State(ids.ADMIN_USER_CONFIRMS, "data"),
+                            prevent_initial_call=True)
     app.callback(Output(ids.ADMIN_USER_RESULT, "children"),
                  Output(ids.ADMIN_REFRESH, "data", allow_duplicate=True),
                  Input(ids.ADMIN_USER_SAVE, "n_clicks"), Input(ids.ADMIN_USER_ENABLE, "n_clicks"),

@@ -270,6 +270,7 @@ HOOK_REMOVE = "hook-remove"  # pattern-matching type of the confirmed remove: {"
 
 # Admin page, managing one user (layouts/admin_users.py, issue 19).
 ADMIN_USER_PICK = "admin-user-pick"
+ADMIN_USER_CONFIRMS = "admin-user-confirms"  # store: the confirmations' texts, "{user}" to fill
 ADMIN_USER_ROLE = "admin-user-role"
 ADMIN_USER_DOMAINS = "admin-user-domains"
 ADMIN_USER_SAVE = "admin-user-save"
