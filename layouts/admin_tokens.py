@@ -18,7 +18,7 @@ from app.model import roles
 from app.model.principal import Principal
 from app.web.context import client_addr, current_principal, redis_client, require_roles
 from layouts import ids
-from layouts.components import format_time
+from layouts.components import actor_words, format_time
 
 MAX_DAYS = 3650  # what app.accounts.tokens accepts
 
@@ -47,7 +47,7 @@ def _row(row: dict[str, Any]) -> html.Tr:
         message=i18n.t("admin_tokens.revoke_confirm", name=row["name"])) if live else None
     return html.Tr([
         html.Td(row["name"]), html.Td(i18n.label("role", row.get("role", ""))),
-        html.Td(_when(row.get("created_at", ""))), html.Td(row.get("created_by", "")),
+        html.Td(_when(row.get("created_at", ""))), html.Td(actor_words(str(row.get("created_by", "")))),
         html.Td(_when(row.get("expires_at", "")) or i18n.t("admin_tokens.never")),
         html.Td(_state(row)), html.Td(revoke)])
 

@@ -57,6 +57,8 @@ def actor_words(actor: str) -> str:
         return i18n.t(f"audit_log.system.{name}")
     if kind == "token" and name:
         return i18n.t("audit_log.by_token", name=name)
+    if actor == "cli":  # made with the command line (`cityops token create`): no person named
+        return i18n.t("audit_log.by_cli")
     return actor
 
 

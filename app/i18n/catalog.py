@@ -1337,6 +1337,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "audit_log.older": ("Older entries", "更早的记录"),
     "audit_log.page": ("Page {page}", "第 {page} 页"),
     "audit_log.system.rules": ("System (alert rules)", "系统（告警规则）"),
+    "audit_log.by_cli": ("the command line", "命令行"),
     "audit_log.system.incidents": ("System (incidents)", "系统（事件）"),
     "audit_log.system.retention": ("System (data clean-up)", "系统（数据清理）"),
     "audit_log.by_token": ("Token {name}", "令牌 {name}"),
