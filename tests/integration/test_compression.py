@@ -97,17 +97,3 @@ def test_fingerprinted_suites_are_cached_for_a_year_and_pages_not_at_all(staff: 
         assert answer.cache_control.immutable, path
     page = _get(staff, "/alerts", "br")
     assert page.cache_control.no_store and not page.cache_control.immutable
-
-
-def test_dash_scripts_travel_at_brotlis_best(staff: Caller) -> None:
-    """The scripts a phone fetches before its first card are packed at brotli's best quality
-    (once per name, then kept); other answers keep the quicker level."""
-    renderer = next(p for p in _suite_paths(staff) if "dash_renderer" in p)
-    body = _get(staff, renderer, None).get_data()
-    for _ in range(2):  # packed the first time, served from the kept copy the second
-        wire = _get(staff, renderer, "br, gzip").get_data()
-        assert brotli.decompress(wire) == body
-        assert len(wire) <= len(brotli.compress(body, quality=11)) < len(brotli.compress(body, quality=5))
-    theme = _get(staff, "/assets/theme.css", "br").get_data()
-    plain = _get(staff, "/assets/theme.css", None).get_data()
-    assert len(theme) == len(brotli.compress(plain, quality=5))  # not a Dash script: as before
