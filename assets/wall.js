@@ -43,7 +43,10 @@
     if (!views || !window.Plotly) { return; }
     var zoom = parseFloat(views.getAttribute("data-zoom"));
     var fitPx = parseFloat(views.getAttribute("data-fit-px"));
-    views.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
+    // The live maps of the views on screen: a hidden view's map is fitted when it is shown (its
+    // catch-up draw), and the pinned incident's map keeps the zoom of the incident's area.
+    views.querySelectorAll(".live-map .js-plotly-plot").forEach(function (gd) {
+      if (getComputedStyle(gd).visibility !== "visible") { return; }
       var map = gd.layout && gd.layout.map;
       var side = Math.min(gd.clientWidth, gd.clientHeight);
       if (!map || !side || !fitPx) { return; }
@@ -62,7 +65,7 @@
   // Maps are drawn after the page: fit each once it has drawn (and after each redraw, which
   // costs nothing when the zoom is right).
   new MutationObserver(function () {
-    document.querySelectorAll("#wall-views .js-plotly-plot:not([data-fit])").forEach(function (gd) {
+    document.querySelectorAll("#wall-views .live-map .js-plotly-plot:not([data-fit])").forEach(function (gd) {
       gd.setAttribute("data-fit", "1");
       if (gd.on) { gd.on("plotly_afterplot", fitSoon); }
     });
