@@ -131,6 +131,15 @@ def _incident_view() -> html.Section:
     ])
 
 
+def _first_pin(seconds: int) -> dict[str, Any]:
+    if not seconds:
+        return {}
+    try:
+        return current_pin(redis_client(), time.time())
+    except redis.RedisError:
+        return {}
+
+
 @page_layout(PATH)
 def layout(**query: str) -> html.Div:
     """The city at a glance (and, with ``rotate``, one view per domain that the kiosk cycles)."""
@@ -157,7 +166,9 @@ def layout(**query: str) -> html.Div:
                                                | {d: domain_title(d) for d in DOMAINS}
                                                | {"pinned_alert": i18n.t("wall.pinned_alert"),
                                                   "pinned_incident": i18n.t("wall.pinned_incident")}}),
-        dcc.Store(id=ids.WALL_INCIDENT_PIN, data={}),
+        # A wall opened (or reloaded) while an incident holds the rotation shows it on its first
+        # tick, not after its maps and a round trip of the pin's own.
+        dcc.Store(id=ids.WALL_INCIDENT_PIN, data=_first_pin(seconds)),
         dcc.Store(id=ids.WALL_ROTATION_STATE),
         dcc.Store(id=ids.WALL_TILES_DRAWN),
         dcc.Store(id=ids.WALL_INCIDENT_DRAWN),
@@ -244,12 +255,22 @@ def pin(_pulse: Any, rotation: Any, current: Any) -> dict[str, Any]:
     now = time.time()
     try:
         r = redis_client()
-        signature = [incidents_version(r), int(now // PIN_CHECK_S)]
-        if isinstance(current, dict) and current.get("sig") == signature:
+        if isinstance(current, dict) and current.get("sig") == _pin_signature(r, now):
             raise PreventUpdate
-        held = pinned_incident(r, now)
+        return current_pin(r, now)
     except redis.RedisError:
         raise PreventUpdate from None
+
+
+def _pin_signature(r: redis.Redis, now: float) -> list[Any]:
+    return [incidents_version(r), int(now // PIN_CHECK_S)]
+
+
+def current_pin(r: redis.Redis, now: float) -> dict[str, Any]:
+    """The pin store's value now: which incident holds the rotation (id None: none), until when
+    (ms), its label, and the signature it was worked out for."""
+    signature = _pin_signature(r, now)
+    held = pinned_incident(r, now)
     if held is None:
         return {"sig": signature, "id": None}
     incident, since = held

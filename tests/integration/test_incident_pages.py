@@ -661,3 +661,16 @@ def test_the_rotation_pins_an_incident_just_declared_or_raised_a_level(
         assert shown[ids.WALL_INCIDENT_MAP]["figure"]["data"][0]["name"] == "Incident area"
         assert find_all(shown[ids.WALL_INCIDENT_LINKAGE]["children"],
                         lambda p: "data-section" in p)
+
+
+def test_a_wall_opened_while_an_incident_holds_the_rotation_starts_with_it(
+        web_app: Any, r: redis.Redis) -> None:
+    """The pin comes with the wall's layout (a wall opened or reloaded shows the incident on its
+    first tick); a wall that does not rotate starts with no pin."""
+    fresh = _declare(r, "Fresh burst", level="II", now=time.time() - 1)
+    client, headers = _wall_caller(web_app, r)
+    for query, expected in (("?rotate=30", fresh["id"]), ("", None)):
+        layout = client.get("/_dash-layout", headers={**headers, "Referer": f"http://localhost/wall{query}"})
+        stores = find_all(layout.get_json(), lambda p: p.get("id") == ids.WALL_INCIDENT_PIN)
+        assert len(stores) == 1
+        assert (stores[0]["props"].get("data") or {}).get("id") == expected, stores[0]["props"]
