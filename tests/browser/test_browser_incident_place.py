@@ -25,6 +25,7 @@ from tests.support.browser import (
     CHROMIUM,
     MIN_TARGET_PX,
     PAGE_TIMEOUT_MS,
+    SCREENSHOT_TIMEOUT_MS,
     TARGETS_JS,
     PageWatch,
     RunningCityOps,
@@ -261,7 +262,7 @@ def test_the_declare_form_fits_and_is_photographed(
             assert not small, small
             SHOTS.mkdir(parents=True, exist_ok=True)
             name = f"declare_{'phone' if size == PHONE else 'desk'}_{lang}.png"
-            page.locator("#declare-form").screenshot(path=str(SHOTS / name))
+            page.locator("#declare-form").screenshot(path=str(SHOTS / name), timeout=SCREENSHOT_TIMEOUT_MS)
         watch.assert_clean()
     finally:
         context.close()

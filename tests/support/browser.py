@@ -272,10 +272,15 @@ class PageWatch:
         assert not self.console_errors and not self.page_errors, self.summary()
 
 
+# A screenshot is an artifact, not a check: a 4K wall with its maps, drawn in software on a
+# loaded CI machine, has taken longer than the page timeout (15 s) to capture.
+SCREENSHOT_TIMEOUT_MS = 90_000
+
+
 def screenshot(page: Page, name: str) -> None:
     """Save a screenshot under test-artifacts/ for people to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
+    page.screenshot(path=str(ARTIFACTS / name), timeout=SCREENSHOT_TIMEOUT_MS)
 
 
 def log_in(page: Page, base_url: str, name: str, password: str) -> None:
