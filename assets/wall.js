@@ -45,15 +45,18 @@
     var fitPx = parseFloat(views.getAttribute("data-fit-px"));
     // The live maps of the views on screen: a hidden view's map is fitted when it is shown (its
     // catch-up draw), and the pinned incident's map keeps the zoom of the incident's area.
+    // The legend's type follows the wall's (0.9 em), as every other text on it does.
+    var fontPx = Math.round(0.9 * parseFloat(getComputedStyle(views).fontSize));
     views.querySelectorAll(".live-map .js-plotly-plot").forEach(function (gd) {
       if (getComputedStyle(gd).visibility !== "visible") { return; }
       var map = gd.layout && gd.layout.map;
       var side = Math.min(gd.clientWidth, gd.clientHeight);
       if (!map || !side || !fitPx) { return; }
       var wanted = Math.round((zoom + Math.log2(side / fitPx)) * 100) / 100;
-      if (Math.abs((map.zoom || 0) - wanted) > 0.05) {
-        window.Plotly.relayout(gd, { "map.zoom": wanted });
-      }
+      var change = {};
+      if (Math.abs((map.zoom || 0) - wanted) > 0.05) { change["map.zoom"] = wanted; }
+      if (fontPx && ((gd.layout.font || {}).size || 0) !== fontPx) { change["font.size"] = fontPx; }
+      if (Object.keys(change).length) { window.Plotly.relayout(gd, change); }
     });
   }
   var fitting = null;
@@ -115,6 +118,8 @@
           label = titles[view] || view;
         }
         var className = "wall-views show-" + view + (next.pinned ? " pinned" : "");
+        // A view coming on screen has its map fitted now, not only after its catch-up draw.
+        if (!state || state.view !== view) { fitSoon(); }
         if (state && state.view === view && state.pinned === next.pinned &&
             state.label === label) {
           return [noUpdate(), noUpdate(), noUpdate()];

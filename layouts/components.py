@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import dash
 import redis
@@ -155,15 +155,22 @@ def shell() -> html.Div:
     ])
 
 
-def kpi_value_text(kpi: dict[str, Any]) -> str:
-    """A KPI's value with its unit, as a person reads it (a dash when unknown)."""
+def kpi_value_parts(kpi: Mapping[str, Any]) -> tuple[str, str]:
+    """A KPI's value and its unit as a person reads them, apart (the wall sets the unit smaller);
+    a dash when unknown, no unit for a count."""
     value = kpi.get("value")
     if value is None:
-        return "—"
-    unit = kpi.get("unit", "")
+        return "—", ""
+    unit = str(kpi.get("unit") or "")
     if unit.startswith("{"):  # UCUM annotations such as {vehicle} are counts
-        return i18n.format_number(value, 0)
-    return f"{i18n.format_number(value, 1)} {unit}"
+        return i18n.format_number(value, 0), ""
+    return i18n.format_number(value, 1), unit
+
+
+def kpi_value_text(kpi: Mapping[str, Any]) -> str:
+    """A KPI's value with its unit, as a person reads it (a dash when unknown)."""
+    number, unit = kpi_value_parts(kpi)
+    return f"{number} {unit}" if unit else number
 
 
 def domain_card(domain: str, version: int, updated_at: float | None,

@@ -18,18 +18,21 @@ from dash import html
 
 from app import i18n
 from app.kpis import reading as kpi_reading
-from app.kpis.status import effective_status
+from app.kpis.status import SEVERITY_ORDER, effective_status
 from app.live.status import live_status
 from app.model.domains import DOMAINS
 from app.model.feeds import STALE_STATES, feed_state
 from app.situation.report.situation import DomainStatus
 from app.web.context import redis_client, settings
 from layouts import domain_status
-from layouts.components import domain_title, kpi_value_text
+from layouts.components import domain_title, kpi_value_parts
 
 SPARK_WINDOW_S = 24 * 3600.0
 SPARK_BUCKETS = 48  # half-hour means: enough shape for a trend, few enough points for a tiny image
 SPARK_WIDTH, SPARK_HEIGHT = 120, 32
+# The city view holds each domain's gravest KPIs at a size read from 4 m (20 px names, 40 px values
+# at 1080p); the rest are counted under them and shown whole on the domain's own view.
+CITY_TILES = 2
 SPARK_COLOURS: dict[str, str] = {"ok": "#4cd07d", "warn": "#ffc24b", "bad": "#ff6b5e",
                                  "unknown": "#a9b8c7"}
 
@@ -222,10 +225,13 @@ def kpi_tile(kpi: Mapping[str, Any], series: Sequence[float | None] | None,
     title = i18n.kpi_title(dict(kpi))
     classes = f"wall-tile kpi-{status}" + (" stale" if stale else "")
     target = i18n.kpi_target(kpi)
+    number, unit = kpi_value_parts(kpi)
     return html.Div(className=classes, **{"data-kpi": str(kpi.get("name", ""))}, children=[
         html.Div(title, className="tile-title"),
         html.Div(className="tile-row", children=[
-            html.Span(kpi_value_text(dict(kpi)), className="tile-value"),
+            html.Span(className="tile-value", children=[
+                html.Span(number, className="tile-number"),
+                *([html.Span(unit, className="tile-unit")] if unit else [])]),
             html.Span(_t(f"status.{status}"), className=f"tile-status status-{status}"),
         ]),
         html.Div(_t("target", target=target) if target else "", className="tile-target"),
@@ -236,12 +242,30 @@ def kpi_tile(kpi: Mapping[str, Any], series: Sequence[float | None] | None,
     ])
 
 
+def by_attention(kpis: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The KPIs gravest first (bad, warning, unknown, on target), each status in the order the
+    definitions rank them."""
+    return sorted(kpis, key=lambda k: SEVERITY_ORDER[effective_status(k)])
+
+
+def more_text(rest: Sequence[Mapping[str, Any]]) -> str:
+    """What the city view says of the KPIs it has no room for: how many, and how many of them are
+    off target."""
+    off = sum(effective_status(k) in ("warn", "bad") for k in rest)
+    if off:
+        return _t("more_off", n=len(rest), off=off)
+    if all(effective_status(k) == "ok" for k in rest):
+        return _t("more_ok", n=len(rest))
+    return _t("more", n=len(rest))
+
+
 def domain_card(domain: str, kpis: Sequence[Mapping[str, Any]],
                 history: Mapping[str, Sequence[float | None]], updated_at: float | None,
                 stale: bool, stale_since: float | None, big: bool = False,
                 status: DomainStatus | None = None) -> html.Div:
     """A domain's card: its title, its status (as /official judges it), a stale label when a
-    feed is stale, and one tile per KPI."""
+    feed is stale, and a tile per KPI: every one on the domain's own (big) view, the gravest
+    :data:`CITY_TILES` with a count of the rest on the city view."""
     classes = f"card domain-card wall-card domain-{domain}" + (" stale" if stale else "") + (
         " big" if big else "")
     head: list[Any] = [html.H3(domain_title(domain))]
@@ -251,10 +275,13 @@ def domain_card(domain: str, kpis: Sequence[Mapping[str, Any]],
         head.append(html.Span(stale_text(stale_since), className="stale-label"))
     elif updated_at is None:
         head.append(html.Span(_t("no_data"), className="muted"))
-    tiles = [kpi_tile(k, history.get(str(k.get("name", ""))), stale_since, stale) for k in kpis]
+    shown = list(kpis) if big else by_attention(kpis)[:CITY_TILES]
+    rest = [] if big else by_attention(kpis)[CITY_TILES:]
+    tiles = [kpi_tile(k, history.get(str(k.get("name", ""))), stale_since, stale) for k in shown]
     return html.Div(className=classes, **{"data-domain": domain}, children=[
         html.Div(head, className="card-head"),
         html.Div(tiles or [html.Div(_t("no_kpis"), className="muted")], className="wall-tiles"),
+        *([html.Div(more_text(rest), className="tile-more")] if rest else []),
     ])
 
 

@@ -1424,6 +1424,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     # issue 19 (one truth): small samples, and the domain's status on the wall and the overview
     "reason.small_sample": ("{reason}, small sample", "{reason}，样本量小"),
     "wall.small_sample": ("small sample", "样本量小"),
+    "wall.more_off": ("+{n} more, {off} off target", "另有 {n} 项，{off} 项未达标"),
+    "wall.more_ok": ("+{n} more, all on target", "另有 {n} 项，均已达标"),
+    "wall.more": ("+{n} more", "另有 {n} 项"),
     "wall.domain_status": ("Status: {status}", "状态：{status}"),
     # issue 19 (what people read): no internal codes on screen; names of fields and states
     "card.data_as_of": ("data as of {time}", "数据时间 {time}"),

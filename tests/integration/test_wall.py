@@ -10,7 +10,7 @@ import pytest
 import redis
 from dash import html
 
-from app import store
+from app import i18n, store
 from app.model.domains import DOMAINS
 from layouts import wall, wall_tiles
 
@@ -80,11 +80,38 @@ def test_kpi_tile_shows_value_target_status_and_keeps_feed_text_as_text() -> Non
     tile = wall_tiles.kpi_tile(kpi, [80.0, 90.0, 91.0])
     texts = _texts(tile)
     assert "On time <script>x</script>" in texts  # a text child: React escapes it
-    assert "91.2 %" in texts and "target >= 90 %" in texts and "OK" in texts
+    assert "91.2" in texts and "%" in texts and "target >= 90 %" in texts and "OK" in texts
+    assert _find(tile, "tile-unit")[0].children == "%"  # set apart, smaller than the figure
     assert "kpi-ok" in tile.className.split() and "stale" not in tile.className.split()
     assert _find(tile, "spark")[0].alt == "24 h trend of On time <script>x</script>"
     odd = wall_tiles.kpi_tile({"name": "n", "value": None, "status": "weird"}, None)
     assert "kpi-unknown" in odd.className and "—" in _texts(odd)
+
+
+def test_the_city_view_shows_each_domains_gravest_kpis_and_counts_the_rest() -> None:
+    """Two tiles a domain on the city view, bad before warning before unknown before on target
+    (each in its declared order); the rest counted with how many are off target. The domain's own
+    view shows every KPI in its declared order."""
+    def kpi(name: str, status: str) -> dict[str, Any]:
+        return {"name": name, "title": name, "value": 1.0, "unit": "%", "status": status}
+
+    kpis = [kpi("a", "ok"), kpi("b", "warn"), kpi("c", "ok"), kpi("d", "bad"), kpi("e", "warn")]
+    card = wall_tiles.domain_card("water", kpis, {}, time.time(), False, None)
+    assert [t.to_plotly_json()["props"]["data-kpi"] for t in _find(card, "wall-tile")] == ["d", "b"]
+    assert _find(card, "tile-more")[0].children == "+3 more, 1 off target"
+    calm = wall_tiles.domain_card("water", [kpi("a", "ok"), kpi("b", "ok"), kpi("c", "ok")], {},
+                                  time.time(), False, None)
+    assert _find(calm, "tile-more")[0].children == "+1 more, all on target"
+    unsure = wall_tiles.domain_card("water", [kpi("a", "ok")] + [kpi(n, "unknown") for n in "bcd"],
+                                    {}, time.time(), False, None)
+    assert _find(unsure, "tile-more")[0].children == "+2 more"  # one unknown, one on target
+    two = wall_tiles.domain_card("water", kpis[:2], {}, time.time(), False, None)
+    assert _find(two, "tile-more") == []
+    big = wall_tiles.domain_card("water", kpis, {}, time.time(), False, None, big=True)
+    assert [t.to_plotly_json()["props"]["data-kpi"] for t in _find(big, "wall-tile")] == list("abcde")
+    assert _find(big, "tile-more") == []
+    with i18n.use_language("zh"):
+        assert wall_tiles.more_text([kpi("x", "bad")]) == "另有 1 项，1 项未达标"
 
 
 def test_stale_tiles_are_dimmed_and_labelled_with_the_time() -> None:

@@ -174,9 +174,12 @@ def _loopback_only(route: Route) -> None:
         route.abort("blockedbyclient")
 
 
-def new_context(browser: Browser, width: int = 1280, height: int = 800) -> BrowserContext:
-    """A fresh context (own cookies) whose traffic cannot leave loopback."""
-    context = browser.new_context(viewport={"width": width, "height": height})
+def new_context(browser: Browser, width: int = 1280, height: int = 800,
+                scale: float = 1) -> BrowserContext:
+    """A fresh context (own cookies) whose traffic cannot leave loopback; ``scale`` is the
+    device's pixels per CSS pixel (2 for a 4K screen run at 200 %)."""
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  device_scale_factor=scale)
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     context.route("**/*", _loopback_only)
     return context
