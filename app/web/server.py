@@ -15,7 +15,19 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import Settings, load_settings, resolve_secret_key
 from app.store.embedded import EmbeddedRedis
 from app.store.link import RedisUnavailable, connect
-from app.web import after_action, auth, compression, exports, fonts, guards, headers, install, pairing, public
+from app.web import (
+    after_action,
+    auth,
+    compression,
+    exports,
+    fonts,
+    guards,
+    headers,
+    install,
+    packing,
+    pairing,
+    public,
+)
 from app.web.api.admin import api_admin
 from app.web.api.alerts import api_alerts
 from app.web.api.city import api
@@ -57,6 +69,8 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     # Issue 18: brotli/gzip answers; first, so that it sees every answer last (app/web/compression.py).
     compression.install(server)
+    # Dash's scripts at brotli's best, packed once in the background (app/web/packing.py).
+    packing.install(server)
     if settings.web.trusted_proxies:
         # Behind a reverse proxy the connection comes from the proxy: the client's address (for
         # the login throttle and the audit) and the host (the same-site check) are the forwarded ones.

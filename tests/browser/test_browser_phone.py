@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -196,12 +197,22 @@ def test_the_first_page_comes_with_the_layout_and_the_router_skips_it(
             routed.append(response.status)
 
     page.on("response", router_answer)
+    order: list[str] = []  # "ask <path>" and "done <path>", as the browser sent and finished them
+    page.on("request", lambda request: order.append("ask " + urlsplit(request.url).path))
+    page.on("requestfinished", lambda request: order.append("done " + urlsplit(request.url).path))
     try:
         with watch.explained():
             with page.expect_response(lambda response: response.url.endswith("/_dash-layout")) as got:
                 log_in(page, base, "medic-first", PASSWORD)
             assert '"alerts-list"' in got.value.text()  # the page's list, in the layout's answer
             expect(page.locator("#alerts-list .alert-card").first).to_be_visible()
+            # The layout and the callback graph are preloaded from the page's head: asked before
+            # Dash's renderer has even arrived (it asks for them only once it runs), and asked
+            # once (the renderer's own request is answered by the preload).
+            renderer = next(e for e in order if e.startswith("done ") and "dash_renderer" in e)
+            for name in ("/_dash-layout", "/_dash-dependencies"):
+                assert order.count("ask " + name) == 1, order
+                assert order.index("ask " + name) < order.index(renderer), order
             deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
             while not routed:  # Playwright hands over responses while the page is waited on
                 assert time.monotonic() < deadline, "the router was never asked"

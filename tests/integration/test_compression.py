@@ -5,12 +5,15 @@ scripts are cached for a year and marked immutable."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
+from pathlib import Path
 from typing import Any
 
 import brotli
 import pytest
 
+from app.web import packing
 from tests.support.security import EMERGENCY, Caller, session_caller
 from tests.support.web import LIVE_BODY, csrf_header
 
@@ -97,3 +100,38 @@ def test_fingerprinted_suites_are_cached_for_a_year_and_pages_not_at_all(staff: 
         assert answer.cache_control.immutable, path
     page = _get(staff, "/alerts", "br")
     assert page.cache_control.no_store and not page.cache_control.immutable
+
+
+def test_dash_scripts_are_packed_once_at_brotlis_best_and_kept(staff: Caller, web_app: Any,
+                                                               tmp_path: Path) -> None:
+    """The first answer of a script goes out at the quick level while a background thread packs
+    it at 11; later answers are the packed copy (smaller, same script), kept on disk for every
+    worker and the next run; a client without brotli still gets gzip."""
+    packer = packing.Packer(tmp_path / "packed")
+    web_app.server.extensions["cityops_packer"].__dict__.update(packer.__dict__)  # a fresh cache
+    path = next(p for p in _suite_paths(staff) if "dash_renderer" in p)
+    plain = _get(staff, path, None).get_data()
+    first = _get(staff, path, "br")
+    assert first.headers["Content-Encoding"] == "br"
+    key = hashlib.sha256(plain).hexdigest()
+    made = web_app.server.extensions["cityops_packer"].wait(key, timeout=120)
+    assert made is not None and brotli.decompress(made) == plain
+    assert (tmp_path / "packed" / f"{key}.br").read_bytes() == made  # kept for the next worker
+    later = _get(staff, path, "br, gzip")
+    assert later.headers["Content-Encoding"] == "br" and later.get_data() == made
+    assert len(made) < len(first.get_data()) < len(plain)
+    assert _get(staff, path, "gzip").headers["Content-Encoding"] == "gzip"
+    # A new worker finds the copy on disk and never packs it itself.
+    fresh = packing.Packer(tmp_path / "packed")
+    assert fresh.packed(key) == made
+
+
+def test_packing_leaves_pages_plotly_and_failed_answers_alone(staff: Caller, web_app: Any) -> None:
+    """Only fingerprinted scripts up to a megabyte are packed: a page, a stylesheet or a 404 goes
+    out as flask-compress makes it, and nothing is queued for them."""
+    packer = web_app.server.extensions["cityops_packer"]
+    before = set(packer._asked)
+    for path in ("/alerts", "/assets/theme.css", "/_dash-component-suites/dash/nothing.v1m1.js"):
+        _get(staff, path, "br")
+    assert set(packer._asked) == before
+    assert packing.BEST_MAX_BYTES < 4_000_000  # plotly.js (4.8 MB) stays at the quick level
