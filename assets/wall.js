@@ -49,14 +49,20 @@
     var fontPx = Math.round(0.9 * parseFloat(getComputedStyle(views).fontSize));
     views.querySelectorAll(".live-map .js-plotly-plot").forEach(function (gd) {
       if (getComputedStyle(gd).visibility !== "visible") { return; }
-      var map = gd.layout && gd.layout.map;
-      var side = Math.min(gd.clientWidth, gd.clientHeight);
-      if (!map || !side || !fitPx) { return; }
-      var wanted = Math.round((zoom + Math.log2(side / fitPx)) * 100) / 100;
-      var change = {};
-      if (Math.abs((map.zoom || 0) - wanted) > 0.05) { change["map.zoom"] = wanted; }
-      if (fontPx && ((gd.layout.font || {}).size || 0) !== fontPx) { change["font.size"] = fontPx; }
-      if (Object.keys(change).length) { window.Plotly.relayout(gd, change); }
+      if (!gd.layout || !gd.layout.map || !fitPx) { return; }
+      // The legend's type first: it sets the legend's height under the map, hence the map's own
+      // area, which the zoom is fitted to next.
+      var typed = fontPx && ((gd.layout.font || {}).size || 0) !== fontPx
+        ? window.Plotly.relayout(gd, { "font.size": fontPx }) : Promise.resolve();
+      typed.then(function () {
+        var size = gd._fullLayout && gd._fullLayout._size;
+        var side = size ? Math.min(size.w, size.h) : Math.min(gd.clientWidth, gd.clientHeight);
+        if (!side) { return; }
+        var wanted = Math.round((zoom + Math.log2(side / fitPx)) * 100) / 100;
+        if (Math.abs((gd.layout.map.zoom || 0) - wanted) > 0.05) {
+          window.Plotly.relayout(gd, { "map.zoom": wanted });
+        }
+      }).catch(function () { /* the map was redrawn meanwhile: its afterplot fits it again */ });
     });
   }
   var fitting = null;

@@ -54,6 +54,13 @@ BASEMAP_COLOURS: dict[str, dict[str, str]] = {
     WALL: {"district": "#141f2b", "outline": "#2d3d4f", "road": "#2a3846", "river": "#2f6f99"},
 }
 ROUTE_COLOUR = {DESK: "#9AA9B8", WALL: "#4d6478"}
+# The desk's legend sits on the map's corner (its layer switches are beside it). The wall's goes
+# under the map, in rows: nobody can move a legend on a wall, and one laid over the map hides the
+# markers beneath it (plotly pushes the map's bottom margin up to make room).
+DESK_LEGEND = {"x": 0.005, "y": 0.995, "xanchor": "left", "yanchor": "top",
+               "bgcolor": "rgba(255,255,255,0.85)", "itemsizing": "constant", "groupclick": "toggleitem"}
+WALL_LEGEND = {"orientation": "h", "x": 0, "y": 0, "xanchor": "left", "yanchor": "top",
+               "bgcolor": "rgba(0,0,0,0)", "itemsizing": "constant", "groupclick": "toggleitem"}
 SEVERITY_SCALE = [[i / len(SEVERITY_CLASSES), c.colour] for n, c in enumerate(SEVERITY_CLASSES)
                   for i in (n, n + 1)]
 
@@ -310,9 +317,7 @@ def figure(plan: Sequence[TraceSpec], content: Content, enabled: Sequence[str], 
                 "layers": basemap_layers(asset_url, theme, tile_url)},
         "uirevision": uirevision, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
         "paper_bgcolor": "rgba(0,0,0,0)", "font": {"color": ink, "size": 18 if theme == WALL else 12},
-        "legend": {"x": 0.005, "y": 0.995, "xanchor": "left", "yanchor": "top",
-                   "bgcolor": "rgba(11,18,26,0.8)" if theme == WALL else "rgba(255,255,255,0.85)",
-                   "itemsizing": "constant", "groupclick": "toggleitem"},
+        "legend": WALL_LEGEND if theme == WALL else DESK_LEGEND,
         "clickmode": "event", "hovermode": "closest",
     }
     return {"data": data, "layout": layout}, fingerprints
