@@ -4,8 +4,9 @@ Dash Pages draws a page in two steps: the browser fetches the layout (the shell 
 container), then its router callback asks for the page of the address bar. On a phone on a slow link
 that second round trip is ~0.3 s of the ~3 s budget to the first alert card (issue 18). Here the
 shell's layout already holds the page of the address the layout was fetched from (the request's
-Referer), and the router's first call, which would draw the same page again, is skipped: the page
-container's store records which page was drawn, and the router (given that store as a State)
+Referer), with the address bar's parts for its dcc.Location, which then has nothing to set when it
+mounts, so the router is not asked for that page at all. Should it be asked anyway, it skips: the
+page container's store records which page was drawn, and the router (given that store as a State)
 answers "no update" for it. The router's own answers rewrite the store without that record, so
 coming back to the same address later draws it as usual.
 
@@ -51,6 +52,16 @@ def _address() -> tuple[str, dict[str, Any]] | None:
     return "/" + parts.path.strip("/"), _query(parts.query)
 
 
+def _location_props() -> dict[str, str]:
+    """The address bar as the browser shows it (from the Referer, fragment aside), for the page
+    container's dcc.Location. Given in the layout, the Location has nothing to set when it mounts;
+    left out, it set them from the address bar on mount, and a link pressed before that update
+    was drawn (a page drawn early on a loaded machine) was sent back to this page by it."""
+    parts = urlsplit(request.referrer)
+    return {"pathname": parts.path or "/", "search": f"?{parts.query}" if parts.query else "",
+            "href": request.referrer.split("#", 1)[0], "hash": ""}
+
+
 def _page(path: str) -> Mapping[str, Any] | None:
     for page in dash.page_registry.values():
         if page.get("path") == path:
@@ -62,6 +73,7 @@ def container() -> html.Div:
     """Dash Pages' page container, holding the page of the address the layout is fetched for."""
     content: Any = None
     record: dict[str, Any] | None = None
+    location: dict[str, str] = {}
     address = _address()
     page = _page(address[0]) if address else None
     if address is not None and page is not None:
@@ -70,8 +82,9 @@ def container() -> html.Div:
         content = layout(**query) if callable(layout) else layout
         title = page["title"]
         record = {"title": title() if callable(title) else title, DRAWN: _page_key(path, query)}
+        location = _location_props()
     return html.Div([
-        dcc.Location(id=LOCATION, refresh="callback-nav"),
+        dcc.Location(id=LOCATION, refresh="callback-nav", **location),
         html.Div(content, id=CONTENT, disable_n_clicks=True),
         dcc.Store(id=STORE, data=record),
         html.Div(id=DUMMY, disable_n_clicks=True),

@@ -169,6 +169,14 @@ def test_the_layout_holds_the_page_it_is_fetched_for_and_the_router_skips_it(
         return bool(find_all(found, lambda props: props.get("id") == ids.ALERTS_LIST))
 
     assert listed(drawn)
+    # The address bar's parts come with it: the Location has nothing to set as it mounts.
+    location = find_all(layout("http://localhost/alerts?severity=major#x"),
+                        lambda props: props.get("id") == "_pages_location")[0]["props"]
+    assert {k: location.get(k) for k in ("pathname", "search", "href", "hash")} == {
+        "pathname": "/alerts", "search": "?severity=major",
+        "href": "http://localhost/alerts?severity=major", "hash": ""}
+    bare = find_all(layout(None), lambda props: props.get("id") == "_pages_location")[0]["props"]
+    assert "pathname" not in bare and "href" not in bare
     for other in (None, "http://elsewhere.example/alerts", "http://localhost/no-such-page"):
         assert not listed(layout(other)) and store(layout(other)) is None
     # A page this role may not open is drawn as its refusal, as the router would draw it.
