@@ -26,7 +26,8 @@ import brotli
 from flask import Flask, request
 from werkzeug.wrappers import Response as BaseResponse
 
-SUITES = "/_dash-component-suites/"
+from app.web.compression import SUITES
+
 BEST_QUALITY = 11
 BEST_MAX_BYTES = 1_000_000
 CACHE_ENV = "CITYOPS_CACHE_DIR"  # where packed copies are kept (default: the XDG cache directory)
