@@ -1,4 +1,24 @@
 /* Clientside callbacks: the page theme and the clock run in the browser, costing the server nothing. */
+
+// What changed in the city (app/web/live_versions.py), asked on each tick outside Dash's
+// renderer: one small answer shared by every gate of the page, read by the next tick's gates
+// (waiting for it inside the tick's callback would make that callback slower than a tick on a
+// slow link, and Dash drops such a callback's answer). A request not back within 10 s is given
+// up; a failed one leaves null, and following gates then fire on every tick as before.
+var liveAsk = { busy: false, at: 0, versions: null };
+function askLiveVersions() {
+  var now = Date.now();
+  if (liveAsk.busy && now - liveAsk.at < 10000) { return; }
+  liveAsk.busy = true;
+  liveAsk.at = now;
+  fetch("/_live-versions", { credentials: "same-origin", cache: "no-store" })
+    .then(function (resp) { return resp.ok ? resp.json() : null; })
+    .catch(function () { return null; })
+    .then(function (versions) {
+      liveAsk.busy = false;
+      liveAsk.versions = versions;
+    });
+}
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   cityops: {
     theme: function (pathname) {
@@ -7,9 +27,35 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // One server callback's view of the page tick (layouts/pulse.py): nothing while its last
     // answer is still on its way (unless that is older than the stale limit) or while the element
     // it draws is not on screen.
-    pulse: function (n, busy, last) {
+    // Every gate of the page in one callback (pattern-matched stores): each fires unless its
+    // callback's answer is still on its way or the element it draws is not on screen; a gate that
+    // follows parts of what changed (app/web/live_versions.py) fires only when they moved.
+    pulses: function (n, _busyList, lastList) {
       var no = window.dash_clientside.no_update;
+      var context = window.dash_clientside.callback_context;
+      var busyOf = {};
+      (context.states_list[0] || []).forEach(function (entry) {
+        busyOf[entry.id.gate] = entry.value;
+      });
+      lastList = lastList || [];
+      var follows = lastList.some(function (last) { return last && last.follow && last.follow.length; });
+      var versions = follows ? liveAsk.versions : null;
+      if (follows) { askLiveVersions(); }
+      var pulseIds = context.outputs_list || [];
       var now = Date.now();
+      var fired = false;
+      var out = lastList.map(function (last, i) {
+        var gate = pulseIds[i] && pulseIds[i].id.gate;
+        var next = window.dash_clientside.cityops.pulseOf(n, busyOf[gate], last, now, versions);
+        fired = fired || next !== no;
+        return next;
+      });
+      return fired ? out : no;
+    },
+    // One gate's next pulse, or no_update. Without ``versions`` (not fetched, or the store is
+    // lost) a following gate fires as any other: its callback then says what is wrong.
+    pulseOf: function (n, busy, last, now, versions) {
+      var no = window.dash_clientside.no_update;
       last = last || {};
       if (busy && now - (last.at || 0) < (last.stale || 10000)) { return no; }
       if (last.watch) {
@@ -19,7 +65,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         if (el && (el.getClientRects().length === 0
                    || getComputedStyle(el).visibility !== "visible")) { return no; }
       }
-      return { n: n, at: now, stale: last.stale, watch: last.watch };
+      var key = null;
+      if (last.follow && last.follow.length && versions) {
+        key = JSON.stringify(last.follow.map(function (name) { return versions[name]; }))
+          + "|" + Math.floor(now / (last.every || 30000));
+        if (key === last.key) { return no; }
+      }
+      return Object.assign({}, last, { n: n, at: now, key: key });
     },
     clock: function (_tick, timeZone) {
       var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };

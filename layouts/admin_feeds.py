@@ -159,7 +159,7 @@ def section() -> html.Section:
         html.Div(table, id=ids.ADMIN_FEEDS),
         dcc.Store(id=ids.ADMIN_FEEDS_SHOWN, data=shown_digest(views)),
         dcc.Interval(id=ids.ADMIN_FEEDS_TICK, interval=REFRESH_MS),
-        *pulse.stores(ids.ADMIN_FEEDS, watch=ids.ADMIN_FEEDS),
+        *pulse.stores(ids.ADMIN_FEEDS, watch=ids.ADMIN_FEEDS, tick=ids.ADMIN_FEEDS_TICK),
         html.Div(className="admin-user-buttons", children=[
             html.Button(i18n.t("admin_feeds.reload"), id=ids.ADMIN_FEEDS_RELOAD, className="btn")]),
     ])
@@ -213,7 +213,7 @@ def refresh(_changed: object, _reload: object, _pulse: object, shown: object,
     admin opened stay open."""
     views = _views()
     now = shown_digest(views)
-    if ctx.triggered_id == ids.pulse_part(ids.ADMIN_FEEDS, ids.PULSE) and now == shown:
+    if ctx.triggered_id == ids.pulse_part(ids.ADMIN_FEEDS, ids.PULSE, ids.ADMIN_FEEDS_TICK) and now == shown:
         raise PreventUpdate
     opened = {str(fold.get("feed")): int(n or 0) for fold, n in zip(folds, clicks, strict=False)
               if isinstance(fold, dict)}

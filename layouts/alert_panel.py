@@ -317,8 +317,8 @@ def panel(compact: bool = False, pickable: bool = False) -> html.Div:
         dcc.Store(id=ids.ALERT_SOUND, data=content["sound"]),
         dcc.Store(id=ids.ALERT_SOUND_PLAYED),
         dcc.Store(id=ids.ALERT_PANEL_SHOWN, data=version),
-        *pulse.stores(ids.ALERT_PANEL_LIST),
-        *pulse.stores(ids.ALERT_PANEL_INCIDENTS),
+        *pulse.stores(ids.ALERT_PANEL_LIST, follow=("alerts",)),
+        *pulse.stores(ids.ALERT_PANEL_INCIDENTS, follow=("incidents",), every_s=CLOCK_BUCKET_S),
     ])
 
 

@@ -148,7 +148,7 @@ def shell() -> html.Div:
         html.Div(id=ids.DATA_AS_OF, className="data-as-of", children=i18n.t("shell.connecting")),
         dcc.Interval(id=ids.TICK, interval=TICK_MS),
         dcc.Store(id=ids.SEEN),
-        *pulse.stores(ids.SEEN),
+        *pulse.stores(ids.SEEN, follow=("status",)),
         dcc.Store(id=ids.CITY_TIMEZONE, data=settings().city.timezone),
         dcc.Store(id=ids.LANGUAGE, data=i18n.HTML_LANG[i18n.current_language()]),
         html.Main(first_page.container(), className="page"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 # The shell around every page.
 SHELL = "shell"
 NAV = "nav"
@@ -98,14 +100,22 @@ MAP_PANEL = "panel"
 
 
 # The page tick as each server callback driven by it sees it (layouts/pulse.py): a gate's two
-# stores are named after the gate, e.g. pulse_part("wall-pin", PULSE) == "wall-pin-pulse".
+# stores are pattern-matched ids named after the gate and the timer that drives it, so one browser
+# callback per timer fires every gate of the page (a callback per gate cost the wall ~4 ms each).
 PULSE = "pulse"
 BUSY = "busy"
 
 
-def pulse_part(gate: str, part: str) -> str:
+def pulse_part(gate: str, part: str, tick: str = TICK) -> dict[str, str]:
     """The id of one store (the pulse it fires, or whether its callback is busy) of a tick gate."""
-    return f"{gate}-{part}"
+    return {"type": f"tick-{part}", "tick": tick, "gate": gate}
+
+
+def prop_id(component_id: str | dict[str, str], prop: str) -> str:
+    """A property as Dash names it in a request's ``changedPropIds`` (a dict id as sorted JSON)."""
+    if isinstance(component_id, dict):
+        component_id = json.dumps(component_id, sort_keys=True, separators=(",", ":"))
+    return f"{component_id}.{prop}"
 
 
 def map_part(map_id: str, part: str) -> str:

@@ -69,7 +69,7 @@ def layout(incident: str | None = None, declare: str | None = None, view: str | 
             incident_detail.detail_sheet(),
         ]),
         dcc.Store(id=ids.INCIDENTS_SHOWN),
-        *pulse.stores(ids.INCIDENTS_LIST),
+        *pulse.stores(ids.INCIDENTS_LIST, follow=("incidents",), every_s=CLOCK_BUCKET_S),
         dcc.Store(id=ids.INCIDENT_SELECTED, data=opened),
     ])
 

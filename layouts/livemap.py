@@ -15,13 +15,10 @@
 
 from __future__ import annotations
 
-import base64
 import math
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import dash
-import numpy as np
 import redis
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
@@ -30,15 +27,29 @@ from app import i18n
 from app.model import roles
 from app.model.domains import DOMAINS
 from app.situation import mapdata
-from app.situation.mapdata import LAYER_BY_KEY, LAYERS, SEVERITY_CLASSES, View
+from app.situation.mapdata import LAYER_BY_KEY, LAYERS, View
 from app.situation.mapdata import share as map_share
 from app.web.context import redis_client, require_roles, settings
 from layouts import ids, map_fields, pulse
 from layouts.components import format_time, graph_config
+from layouts.map_traces import (  # noqa: F401 (re-exported: the map's one public face)
+    DESK,
+    WALL,
+    Content,
+    TraceSpec,
+    class_label,
+    full_trace,
+    layer_title,
+    occupied,
+    patch_compact,
+    patch_traces,
+    trace_plan,
+    trace_updates,
+    typed,
+)
 
 ALL_LAYERS: tuple[str, ...] = tuple(layer.key for layer in LAYERS)
 PROBLEMS = "problems"
-DESK, WALL = "desk", "wall"
 # On a dark wall the map is dark too: a style with one background layer and nothing to fetch.
 # maplibre refuses a restyle (plotly restyles when the legend changes) of a style without
 # "glyphs" once text layers exist (we never draw text, so the local URL is never fetched), or
@@ -53,7 +64,6 @@ BASEMAP_COLOURS: dict[str, dict[str, str]] = {
     DESK: {"district": "#f3f5f8", "outline": "#c3ccd6", "road": "#d5dbe2", "river": "#56B4E9"},
     WALL: {"district": "#141f2b", "outline": "#2d3d4f", "road": "#2a3846", "river": "#2f6f99"},
 }
-ROUTE_COLOUR = {DESK: "#9AA9B8", WALL: "#4d6478"}
 # The desk's legend sits on the map's corner (its layer switches are beside it). The wall's goes
 # under the map, in rows: nobody can move a legend on a wall, and one laid over the map hides the
 # markers beneath it (plotly pushes the map's bottom margin up to make room).
@@ -61,178 +71,6 @@ DESK_LEGEND = {"x": 0.005, "y": 0.995, "xanchor": "left", "yanchor": "top",
                "bgcolor": "rgba(255,255,255,0.85)", "itemsizing": "constant", "groupclick": "toggleitem"}
 WALL_LEGEND = {"orientation": "h", "x": 0, "y": 0, "xanchor": "left", "yanchor": "top",
                "bgcolor": "rgba(0,0,0,0)", "itemsizing": "constant", "groupclick": "toggleitem"}
-SEVERITY_SCALE = [[i / len(SEVERITY_CLASSES), c.colour] for n, c in enumerate(SEVERITY_CLASSES)
-                  for i in (n, n + 1)]
-
-
-# -- traces ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TraceSpec:
-    """One trace of a map: which layer it draws and in which role (a class, cells, lines, areas)."""
-
-    layer: str
-    role: str
-    code: int = 0
-
-
-def trace_plan(layers: Sequence[str]) -> tuple[TraceSpec, ...]:
-    """The traces of a map showing ``layers``, in drawing order (later traces on top)."""
-    plan: list[TraceSpec] = []
-    for layer in LAYERS:
-        if layer.key not in layers:
-            continue
-        if layer.geometry == "lines":
-            plan.append(TraceSpec(layer.key, "lines"))
-        elif layer.geometry == "areas":
-            plan.append(TraceSpec(layer.key, "areas"))
-        else:
-            plan.extend(TraceSpec(layer.key, "class", code) for code in range(len(layer.classes)))
-            plan.extend(TraceSpec(layer.key, "cells", rank)
-                        for rank in range(len(mapdata.RANK_COLOURS)))
-    return tuple(plan)
-
-
-def typed(values: np.ndarray, dtype: str = "f4") -> dict[str, str] | list[Any]:
-    """A numeric array as a plotly.js typed-array spec (base64 of little-endian values)."""
-    if values.size == 0:
-        return []
-    numpy_type = {"f4": "<f4", "u1": "u1"}[dtype]
-    raw = np.ascontiguousarray(values, dtype=numpy_type).tobytes()
-    return {"dtype": dtype, "bdata": base64.b64encode(raw).decode("ascii")}
-
-
-def _base_trace(spec: TraceSpec, theme: str) -> dict[str, Any]:
-    """The parts of a trace that never change."""
-    layer = LAYER_BY_KEY[spec.layer]
-    common = {"legendgroup": layer.key, "showlegend": False, "name": layer_title(layer)}
-    if spec.role == "lines":
-        return {**common, "type": "scattermap", "mode": "lines", "lat": [], "lon": [],
-                "line": {"width": 2, "color": ROUTE_COLOUR[theme]}, "hoverinfo": "skip"}
-    if spec.role == "areas":
-        return {**common, "type": "choroplethmap", "geojson": _collection(()), "locations": [],
-                "z": [], "featureidkey": "id", "zmin": 0, "zmax": len(SEVERITY_CLASSES),
-                "colorscale": SEVERITY_SCALE, "showscale": False,
-                "marker": {"opacity": 0.28, "line": {"width": 2, "color": "#D55E00"}},
-                "hovertemplate": "%{hovertext}<extra></extra>", "customdata": [], "hovertext": []}
-    trace = {**common, "type": "scattermap", "mode": "markers", "lat": [], "lon": [],
-             "customdata": [], "hovertext": [], "hovertemplate": "%{hovertext}<extra></extra>"}
-    if spec.role == "cells":
-        trace["name"] = i18n.t("map.hover.grouped", layer=layer_title(layer),
-                               worst=_worst_label(layer, spec.code))
-        trace["marker"] = {"size": [], "color": mapdata.RANK_COLOURS[spec.code], "opacity": 0.7}
-        # The count travels as a typed array; the words are the same for every cell.
-        trace["hovertemplate"] = i18n.t("map.hover.cell", count="%{customdata:,}",
-                                        layer=layer_title(layer)) + "<extra>%{fullData.name}</extra>"
-        return trace
-    marker_class = layer.classes[spec.code]
-    trace["marker"] = {"size": marker_class.size, "color": marker_class.colour,
-                       "opacity": layer.opacity}
-    # The class is in the trace's name: the hover box shows it beside the entity's own text.
-    trace["hovertemplate"] = "%{hovertext}<extra>%{fullData.name}</extra>"
-    return trace
-
-
-def _collection(warnings: Sequence[mapdata.Warning]) -> dict[str, Any]:
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": w.id, "properties": {}, "geometry": w.geometry}
-        for w in warnings]}
-
-
-@dataclass(frozen=True)
-class Content:
-    """What the server would draw now: each point layer's cut, the routes and the warning areas."""
-
-    cuts: dict[str, mapdata.LayerCut]
-    lines: mapdata.Lines | None
-    warnings: tuple[mapdata.Warning, ...]
-
-
-def _class_name(layer: mapdata.Layer, code: int, total: int) -> str:
-    return f"{layer_title(layer)}: {class_label(layer, code)} ({total})"
-
-
-def layer_title(layer: mapdata.Layer) -> str:
-    """A layer's name in the reader's language."""
-    return i18n.t_or(f"map.layer.{layer.key}", layer.title)
-
-
-def _worst_label(layer: mapdata.Layer, rank: int) -> str:
-    """What a cell of ``rank`` says about its worst member, in the reader's language."""
-    code = next((n for n in reversed(range(len(layer.classes))) if layer.classes[n].rank == rank),
-                None)
-    return class_label(layer, code) if code is not None else i18n.t(f"map.rank.{rank}")
-
-
-def class_label(layer: mapdata.Layer, code: int) -> str:
-    """What a marker class means, in the reader's language (issue 19: say what it means)."""
-    marker = layer.classes[code]
-    return i18n.t_or(f"map.class.{layer.key}.{marker.key}", marker.label)
-
-
-def trace_updates(spec: TraceSpec, content: Content, seen: Sequence[str] | None
-                  ) -> tuple[dict[tuple[str, ...], Any], list[str]]:
-    """The property paths of one trace that differ from what the browser has (``seen``
-    fingerprints), and the trace's new fingerprints: [members, positions, name]."""
-    seen = list(seen or ("", "", ""))
-    layer = LAYER_BY_KEY[spec.layer]
-    updates: dict[tuple[str, ...], Any] = {}
-    if spec.role == "lines":
-        lines = content.lines
-        members = lines.signature if lines else ""
-        if members != seen[0]:
-            updates[("lat",)] = lines.lat if lines else []
-            updates[("lon",)] = lines.lon if lines else []
-        return updates, [members, "", ""]
-    if spec.role == "areas":
-        warnings = content.warnings
-        # A handful of areas: their labels are worded here (each once per language: cached).
-        lang = i18n.current_language()
-        hover = [mapdata.localize(w.hover, lang) for w in warnings]
-        members = mapdata.digest([w.id for w in warnings], hover,
-                                 [str(w.severity) for w in warnings])
-        name = f"{layer_title(layer)} ({len(warnings)})"
-        if members != seen[0]:
-            updates[("geojson",)] = _collection(warnings)
-            updates[("locations",)] = [w.id for w in warnings]
-            updates[("customdata",)] = [w.id for w in warnings]
-            # z in the middle of its colour band: the severity's own colour, whatever the rounding.
-            updates[("z",)] = [w.severity + 0.5 for w in warnings]
-            updates[("hovertext",)] = hover
-        if name != seen[2]:
-            updates[("name",)] = name
-            updates[("showlegend",)] = bool(warnings)
-        return updates, [members, "", name]
-    cut = content.cuts.get(spec.layer)
-    if cut is None:
-        return updates, list(seen)
-    if spec.role == "cells":
-        group = cut.cells[spec.code] if cut.cells else None
-        empty = np.zeros(0, dtype=np.float32)
-        positions = group.positions if group else mapdata.digest()
-        counts = group.counts if group else mapdata.digest()
-        shown = "shown" if group is not None and group.count.size else ""
-        if positions != seen[0]:
-            updates[("lat",)] = typed(group.lat if group else empty)
-            updates[("lon",)] = typed(group.lon if group else empty)
-        if counts != seen[1]:
-            count = group.count if group else empty
-            updates[("marker", "size")] = typed(np.clip(10 + 5 * np.log2(np.maximum(count, 1)), 10, 44))
-            updates[("customdata",)] = typed(count)
-        if shown != seen[2]:
-            updates[("showlegend",)] = bool(shown)
-        return updates, [positions, counts, shown]
-    part = cut.classes[spec.code]
-    name = _class_name(layer, spec.code, part.total)
-    if part.members != seen[0]:
-        updates[("customdata",)] = part.ids
-        updates[("hovertext",)] = part.hover
-    if part.positions != seen[1]:
-        updates[("lat",)] = typed(part.lat)
-        updates[("lon",)] = typed(part.lon)
-    if name != seen[2]:
-        updates[("name",)] = name
-        updates[("showlegend",)] = part.total > 0
-    return updates, [part.members, part.positions, name]
 
 
 # -- reading the store -------------------------------------------------------------------------------
@@ -294,22 +132,21 @@ def basemap_layers(asset_url: Callable[[str], str], theme: str = DESK,
 def figure(plan: Sequence[TraceSpec], content: Content, enabled: Sequence[str], *,
            theme: str = DESK, asset_url: Callable[[str], str] = lambda path: f"/assets/{path}",
            tile_url: str | None = None, center: tuple[float, float] = mapdata.DEFAULT_CENTER,
-           zoom: float = mapdata.DEFAULT_ZOOM, uirevision: str = "live-map"
-           ) -> tuple[dict[str, Any], list[list[str]]]:
-    """The whole figure (as a plain dict: no go.Figure validation) and its traces' fingerprints."""
+           zoom: float = mapdata.DEFAULT_ZOOM, uirevision: str = "live-map", compact: bool = False
+           ) -> tuple[dict[str, Any], list[list[str]], list[bool]]:
+    """The whole figure (as a plain dict: no go.Figure validation), its traces' fingerprints and
+    which traces are visible. ``compact``: the figure holds only the visible traces (a wall's
+    map, which nobody toggles: plotly keeps four map layers for every trace it holds, drawn or
+    not, and redoes them all on each update)."""
     data = []
     fingerprints = []
-    for spec in plan:
-        trace = _base_trace(spec, theme)
-        updates, prints = trace_updates(spec, content, None)
-        for path, value in updates.items():
-            target = trace
-            for key in path[:-1]:
-                target = target.setdefault(key, {})
-            target[path[-1]] = value
-        trace["visible"] = spec.layer in enabled
-        data.append(trace)
+    shown = []
+    for index, spec in enumerate(plan):
+        trace, prints = full_trace(spec, index, content, enabled, theme)
+        if trace["visible"] or not compact:
+            data.append(trace)
         fingerprints.append(prints)
+        shown.append(trace["visible"])
     ink = "#F4F7FA" if theme == WALL else "#14202B"
     layout = {
         "map": {"style": WALL_STYLE if theme == WALL else "white-bg",
@@ -320,11 +157,11 @@ def figure(plan: Sequence[TraceSpec], content: Content, enabled: Sequence[str], 
         "legend": WALL_LEGEND if theme == WALL else DESK_LEGEND,
         "clickmode": "event", "hovermode": "closest",
     }
-    return {"data": data, "layout": layout}, fingerprints
+    return {"data": data, "layout": layout}, fingerprints, shown
 
 
-def _initial(map_id: str, layers: Sequence[str], theme: str, zoom: float = mapdata.DEFAULT_ZOOM
-             ) -> tuple[dict[str, Any], dict[str, Any]]:
+def _initial(map_id: str, layers: Sequence[str], theme: str, zoom: float = mapdata.DEFAULT_ZOOM,
+             compact: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """The figure a page opens with, and the state store that says what it holds."""
     view = mapdata.view_around(*mapdata.DEFAULT_CENTER, zoom)
     cut = mapdata.cut_for(view)
@@ -336,10 +173,11 @@ def _initial(map_id: str, layers: Sequence[str], theme: str, zoom: float = mapda
     except redis.RedisError:
         # The page still opens (the shell says the data link is lost); the first tick fills it.
         content, drawn = Content({}, None, ()), {}
-    fig, prints = figure(plan, content, layers, theme=theme, asset_url=dash.get_asset_url,
-                         tile_url=settings().map.tile_url, zoom=zoom, uirevision=map_id)
+    fig, prints, shown = figure(plan, content, layers, theme=theme, asset_url=dash.get_asset_url,
+                                tile_url=settings().map.tile_url, zoom=zoom, uirevision=map_id,
+                                compact=compact)
     state = {"versions": drawn, "view": _view_list(view), "cut": _view_list(cut),
-             "layers": list(layers), "problems": False, "prints": prints}
+             "layers": list(layers), "problems": False, "prints": prints, "shown": shown}
     return fig, state
 
 
@@ -347,7 +185,7 @@ def live_map(map_id: str, layers: Sequence[str] = ALL_LAYERS, theme: str = DESK,
              controls: bool = True, zoom: float = mapdata.DEFAULT_ZOOM) -> html.Div:
     """The map component: the graph and its state; with ``controls`` (desk screens) layer
     toggles, a problems-only filter and the side panel that a click fills."""
-    fig, state = _initial(map_id, layers, theme, zoom)
+    fig, state = _initial(map_id, layers, theme, zoom, compact=not controls)
     graph = dcc.Graph(id=map_id, figure=fig, className="live-map", responsive=True,
                       config=graph_config(scrollZoom=True, modeBarButtonsToRemove=["toImage"]))
     parts: list[Any] = [dcc.Store(id=ids.map_part(map_id, ids.MAP_STATE), data=state),
@@ -370,8 +208,9 @@ def live_map(map_id: str, layers: Sequence[str] = ALL_LAYERS, theme: str = DESK,
 
 # -- callbacks -------------------------------------------------------------------------------------
 def refresh(layers: Sequence[str], relayout: Any, enabled_values: Any, filter_values: Any,
-            state: Any) -> tuple[Any, Any]:
-    """One tick of a map: ``PreventUpdate`` when nothing it shows changed, else a Patch."""
+            state: Any, theme: str = DESK, compact: bool = False) -> tuple[Any, Any]:
+    """One tick of a map: ``PreventUpdate`` when nothing it shows changed, else a Patch (for a
+    ``compact`` figure, see :func:`figure`)."""
     if not isinstance(state, dict):
         raise PreventUpdate
     enabled = [k for k in layers if enabled_values is None or k in enabled_values]
@@ -402,27 +241,17 @@ def refresh(layers: Sequence[str], relayout: Any, enabled_values: Any, filter_va
     plan = trace_plan(layers)
     prints = list(state.get("prints") or [])
     prints += [["", "", ""]] * (len(plan) - len(prints))
-    patch = dash.Patch()
-    changed = False
-    was_enabled = set(state.get("layers") or [])
-    for index, spec in enumerate(plan):
-        on = spec.layer in enabled
-        if on != (spec.layer in was_enabled):
-            patch["data"][index]["visible"] = on
-            changed = True
-            if on:
-                prints[index] = ["", "", ""]  # hidden layers were not kept current
-        if not on:
-            continue
-        updates, prints[index] = trace_updates(spec, content, prints[index])
-        for path, value in updates.items():
-            target = patch["data"][index]
-            for key in path[:-1]:
-                target = target[key]
-            target[path[-1]] = value
-            changed = True
+    # Which traces the browser shows (a state from before this was kept shows them all).
+    shown = [bool(v) for v in state.get("shown") or []]
+    shown += [True] * (len(plan) - len(shown))
+    if compact:
+        patch, changed = patch_compact(plan, content, enabled, prints, shown, theme)
+    else:
+        patch, changed = patch_traces(plan, content, enabled, set(state.get("layers") or []), prints,
+                                shown)
     new_state = {"versions": {**drawn, **now_drawn}, "view": _view_list(view),
-                 "cut": _view_list(cut), "layers": enabled, "problems": problems, "prints": prints}
+                 "cut": _view_list(cut), "layers": enabled, "problems": problems, "prints": prints,
+                 "shown": shown}
     return (patch if changed else dash.no_update), new_state
 
 
@@ -515,11 +344,12 @@ def tick_request(map_id: str, n: int, state: Any,
     states.append({"id": state_id, "property": "data", "value": state})
     return {"output": f"..{map_id}.figure...{state_id}.data..",
             "outputs": [{"id": map_id, "property": "figure"}, {"id": state_id, "property": "data"}],
-            "inputs": inputs, "changedPropIds": [f"{pulse_id}.data"], "state": states}
+            "inputs": inputs, "changedPropIds": [ids.prop_id(pulse_id, "data")], "state": states}
 
 
 def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] = ALL_LAYERS,
-                 controls: bool = True, shown_in: tuple[str, str] | None = None) -> None:
+                 controls: bool = True, shown_in: tuple[str, str] | None = None,
+                 theme: str = DESK) -> None:
     """Register a map instance's callbacks; they answer only roles that may open ``path``.
 
     ``shown_in`` = (container id, class): a map that is on screen only while its container's
@@ -544,7 +374,8 @@ def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] =
             if shown_in[1] not in str(container_class or "").split():
                 raise PreventUpdate
         enabled, wanted, state = (rest if controls else (None, None, rest[0]))
-        return refresh(layers, relayout, enabled, wanted, state)
+        # A map without controls (a wall's) holds only the traces it draws (see figure()).
+        return refresh(layers, relayout, enabled, wanted, state, theme=theme, compact=not controls)
 
     tick.__name__ = f"refresh_{map_id.replace('-', '_')}"
     app.callback(Output(map_id, "figure"), Output(state_id, "data"), *inputs, *states,

@@ -11,27 +11,44 @@ that never comes back (on a network error Dash leaves its running flag set) is a
 
 Use: ``trigger, running = pulse.gate(app, name)``; drive the callback by ``trigger`` instead of the
 tick, pass ``running=running``, and put ``pulse.stores(name)`` in the layout beside its outputs.
+The gates of a page are fired by one browser callback per timer (pattern-matched stores); a gate
+that follows what changed (``stores(..., follow=...)``) fires only when that moved.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import dash
-from dash import Input, Output, State, dcc
+from dash import ALL, Input, Output, State, dcc
 
 from layouts import ids
 
 STALE_MS = 10_000  # an answer not back by then is given up and asked for again
+FOLLOW_EVERY_S = 30.0  # a following gate fires at least this often, whatever moved
+# What a gate may follow: the parts of app/web/live_versions.py's answer.
+FOLLOWABLE = ("status", "alerts", "incidents")
 
 
-def stores(name: str, watch: str | None = None) -> list[dcc.Store]:
+def stores(name: str, watch: str | None = None, tick: str = ids.TICK,
+           follow: Sequence[str] = (), every_s: float = FOLLOW_EVERY_S) -> list[dcc.Store]:
     """The gate's two stores: the pulse it fires and whether its callback is waiting for an
     answer. With ``watch`` (an element's id), no pulse fires while that element is not on screen
-    (a wall view that is not shown asks the server nothing)."""
-    return [dcc.Store(id=ids.pulse_part(name, ids.PULSE),
-                      data={"n": 0, "at": 0, "stale": STALE_MS, "watch": watch}),
-            dcc.Store(id=ids.pulse_part(name, ids.BUSY), data=False)]
+    (a wall view that is not shown asks the server nothing). ``tick``: the timer driving it.
+
+    ``follow``: names of app/web/live_versions.py's answer (status, alerts, incidents). The gate
+    then fires only when one of them moved since its last pulse, or ``every_s`` passed (a part
+    judged by the clock, and a safety net): a page's parts ask the server when there is
+    something new, not every second. The answer used is the one fetched on the tick before (the
+    browser asks for it on each tick, outside Dash), so a following part is at most a tick later
+    than one asking every tick: the maps, whose glass-to-glass time is a target, do not follow."""
+    unknown = set(follow) - set(FOLLOWABLE)
+    if unknown:
+        raise ValueError(f"a gate cannot follow {sorted(unknown)}")
+    return [dcc.Store(id=ids.pulse_part(name, ids.PULSE, tick),
+                      data={"n": 0, "at": 0, "stale": STALE_MS, "watch": watch,
+                            "follow": list(follow), "every": int(every_s * 1000)}),
+            dcc.Store(id=ids.pulse_part(name, ids.BUSY, tick), data=False)]
 
 
 def gate(app: dash.Dash, name: str,
@@ -39,9 +56,23 @@ def gate(app: dash.Dash, name: str,
     """Register the gate ``name`` on the page tick (or on the dcc.Interval ``tick`` of a part that
     asks less often); returns the Input to drive the callback by and the ``running`` argument
     through which its callback tells the gate that it is waiting."""
-    pulse_id, busy_id = ids.pulse_part(name, ids.PULSE), ids.pulse_part(name, ids.BUSY)
+    _fire_all(app, tick)
+    return (Input(ids.pulse_part(name, ids.PULSE, tick), "data"),
+            [(Output(ids.pulse_part(name, ids.BUSY, tick), "data"), True, False)])
+
+
+def _fire_all(app: dash.Dash, tick: str) -> None:
+    """One browser callback per timer fires the pulse of every gate on the page (matched by
+    pattern), registered once per app and timer. Why one: Dash's renderer runs every connected
+    component's selector on each of a callback's steps, so a dozen gates on the wall, one callback
+    each, cost it ~50 ms of main thread a second doing nothing."""
+    registered = app.__dict__.setdefault("_cityops_pulse_ticks", set())
+    if tick in registered:
+        return
+    registered.add(tick)
+    pulse_all = {"type": f"tick-{ids.PULSE}", "tick": tick, "gate": ALL}
+    busy_all = {"type": f"tick-{ids.BUSY}", "tick": tick, "gate": ALL}
     app.clientside_callback(
-        dash.ClientsideFunction(namespace="cityops", function_name="pulse"),
-        Output(pulse_id, "data"), Input(tick, "n_intervals"), State(busy_id, "data"),
-        State(pulse_id, "data"), prevent_initial_call=True)
-    return Input(pulse_id, "data"), [(Output(busy_id, "data"), True, False)]
+        dash.ClientsideFunction(namespace="cityops", function_name="pulses"),
+        Output(pulse_all, "data"), Input(tick, "n_intervals"), State(busy_all, "data"),
+        State(pulse_all, "data"), prevent_initial_call=True)

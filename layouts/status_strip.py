@@ -16,20 +16,14 @@ from dash import Input, Output, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from app import i18n
-from app.live.status import LiveStatus, live_status
+from app.live.status import LiveStatus, feed_states, live_status, signature
 from app.model import roles
-from app.model.feeds import STALE_STATES, feed_state
+from app.model.feeds import STALE_STATES
 from app.web.context import redis_client, require_roles
 from layouts import ids, pulse
 from layouts.components import domain_title, format_time
 
 LINK_LOST = "lost"
-
-
-def _feed_states(status: LiveStatus, now: float) -> list[list[str]]:
-    """[feed, domain, state] for every feed, sorted, with staleness judged at ``now``."""
-    return [[feed, row.get("domain", ""), feed_state(row, now)]
-            for feed, row in sorted(status.feeds.items())]
 
 
 def _status(status: LiveStatus, feeds: list[list[str]]) -> list[Any]:
@@ -76,12 +70,11 @@ def refresh(_pulse: Any, seen: Any) -> tuple[Any, Any, Any]:
         if seen == LINK_LOST:
             raise PreventUpdate from None  # an empty 204: the cheapest answer Dash has
         return no_update, False, LINK_LOST
-    feeds = _feed_states(status, time.time())
-    signature = [[d, v, t] for d, (v, t) in status.versions.items()] + [status.runner_alive,
-                                                                        feeds]
-    if signature == seen:
+    now = time.time()
+    changed = signature(status, now)
+    if changed == seen:
         raise PreventUpdate
-    return _status(status, feeds), True, signature
+    return _status(status, feed_states(status, now)), True, changed
 
 
 def register(app: dash.Dash) -> None:

@@ -78,7 +78,7 @@ def layout(**_query: str) -> html.Div:
         html.Div(id=ids.TASKS_RESULT, role="status", className="action-result"),
         html.Div(id=ids.TASKS_LIST, className="task-cards", role="list"),
         dcc.Store(id=ids.TASKS_SHOWN),
-        *pulse.stores(ids.TASKS_LIST),
+        *pulse.stores(ids.TASKS_LIST, follow=("incidents",), every_s=CLOCK_BUCKET_S),
     ])
 
 

@@ -24,9 +24,11 @@ import dash
 import redis
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
+from plotly.io.json import to_json_plotly
 
 from app import i18n, incidents
 from app.incidents.queries import version as incidents_version
+from app.live.status import domain_versions
 from app.model import roles
 from app.model.domains import DOMAINS
 from app.model.incidents import LEVEL_RANK
@@ -175,13 +177,16 @@ def layout(**query: str) -> html.Div:
         *[dcc.Store(id=ids.WALL_DOMAIN_TILES_DRAWN[d]) for d in views[1:]],
         # Each server refresh has its own view of the tick (layouts/pulse.py); a view's parts
         # are asked for only while the view is on screen.
-        *pulse.stores(ids.WALL_TILES),
+        *pulse.stores(ids.WALL_TILES, follow=("status",)),
         *[store for d in views[1:]
-          for store in pulse.stores(ids.WALL_DOMAIN_TILES[d], watch=ids.WALL_DOMAIN_TILES[d])],
-        *pulse.stores(ids.WALL_INCIDENT_PIN),
-        # Not watched: the incident's view is hidden until the pin shows it, and must be drawn
-        # by then.
-        *pulse.stores(ids.WALL_INCIDENT_HEAD),
+          for store in pulse.stores(ids.WALL_DOMAIN_TILES[d], watch=ids.WALL_DOMAIN_TILES[d],
+                                    follow=("status",))],
+        # The pin runs out by the clock: looked at every PIN_CHECK_S whatever moved.
+        *pulse.stores(ids.WALL_INCIDENT_PIN, follow=("incidents",), every_s=PIN_CHECK_S),
+        # Asked while the incident's view is on screen; a new pin draws it at once (the pin is
+        # an Input of its callback), before the rotation shows it.
+        *pulse.stores(ids.WALL_INCIDENT_HEAD, watch=ids.WALL_INCIDENT_HEAD,
+                      follow=("status", "incidents")),
         dcc.Interval(id=ids.WALL_BEAT_TICK, interval=BEAT_MS),
         dcc.Store(id=ids.WALL_BEAT),
         dcc.Store(id=ids.WALL_LINK, data={"version": app_version(),
@@ -189,27 +194,38 @@ def layout(**query: str) -> html.Div:
     ])
 
 
+def _digest(*parts: Any) -> str:
+    """A short digest of components as the browser would get them: the same cards give the same
+    digest, so cards that did not change are not sent again (a wall redrawing its cards every
+    second because a bus moved spent its main thread on nothing new)."""
+    return hashlib.blake2b(to_json_plotly(parts).encode(), digest_size=12).hexdigest()
+
+
 @require_roles(roles.PAGE_BY_PATH[PATH].roles)
-def refresh_city(_pulse: object, seen: object, drawn: object) -> tuple[Any, Any, Any]:
-    """Redraw the domain cards and the feed strip when the shell has seen a change since the
-    last drawing."""
-    if seen == drawn:
-        raise PreventUpdate
+def refresh_city(_pulse: object, drawn: object) -> tuple[Any, Any, Any]:
+    """Redraw the domain cards and the feed strip when what they show changed since the last
+    drawing (asked when a domain or a feed moved)."""
     data = wall_tiles.read_wall()
     if not data.ok:
         raise PreventUpdate  # the shell's banner says the link is lost; keep what is shown
-    return wall_tiles.cards(data), wall_tiles.feed_strip(data.feeds), seen
+    tiles, feeds = wall_tiles.cards(data), wall_tiles.feed_strip(data.feeds)
+    marker = _digest(tiles, feeds)
+    if marker == drawn:
+        raise PreventUpdate
+    return tiles, feeds, marker
 
 
 def _refresh_domain(domain: str):  # type: ignore[no-untyped-def]
     @require_roles(roles.PAGE_BY_PATH[PATH].roles)
-    def refresh(_tick: object, seen: object, drawn: object) -> tuple[Any, Any]:
-        if seen == drawn:
-            raise PreventUpdate
+    def refresh(_tick: object, drawn: object) -> tuple[Any, Any]:
         data = wall_tiles.read_wall()
         if not data.ok:
             raise PreventUpdate
-        return wall_tiles.cards(data, (domain,), big=True), seen
+        tiles = wall_tiles.cards(data, (domain,), big=True)
+        marker = _digest(tiles)
+        if marker == drawn:
+            raise PreventUpdate
+        return tiles, marker
 
     refresh.__name__ = f"refresh_wall_{domain}"
     return refresh
@@ -279,20 +295,22 @@ def current_pin(r: redis.Redis, now: float) -> dict[str, Any]:
 
 
 @require_roles(roles.PAGE_BY_PATH[PATH].roles)
-def refresh_incident_view(_pulse: Any, held: Any, seen: Any, drawn: Any
-                          ) -> tuple[Any, Any, Any, Any]:
+def refresh_incident_view(_pulse: Any, held: Any, drawn: Any) -> tuple[Any, Any, Any, Any]:
     """The pinned incident's head, map and linkage panel, recomputed from the live store while
     it is pinned and the pin or the city changed since the last drawing (nothing is computed
-    while no incident is)."""
+    while no incident is). Asked when the pin changes, and when the city or an incident moved."""
     incident_id = held.get("id") if isinstance(held, dict) else None
     if not isinstance(incident_id, str) or (held.get("until") or 0) < time.time() * 1000:
         raise PreventUpdate
-    # Drawn again when the city moved (SEEN) or an incident changed (the pin's signature).
-    marker = [incident_id, held.get("sig"), seen]
-    if drawn == marker:
-        raise PreventUpdate
     try:
-        incident = incidents.get_incident(redis_client(), incident_id)
+        r = redis_client()
+        # Drawn again when the city moved (the domains' versions) or an incident changed (the
+        # pin's signature).
+        marker = [incident_id, held.get("sig"),
+                  [[d, v] for d, (v, _) in domain_versions(r).items()]]
+        if drawn == marker:
+            raise PreventUpdate
+        incident = incidents.get_incident(r, incident_id)
         if incident is None:
             raise PreventUpdate
         found = linkage_panel.compute(incident)
@@ -322,21 +340,19 @@ def register(app: dash.Dash) -> None:
     # an input of it is being recomputed, so on a live city the tiles were starved for seconds.
     trigger, running = pulse.gate(app, ids.WALL_TILES)
     app.callback(Output(ids.WALL_TILES, "children"), Output(ids.WALL_FEEDS, "children"),
-                 Output(ids.WALL_TILES_DRAWN, "data"), trigger,
-                 State(ids.SEEN, "data"), State(ids.WALL_TILES_DRAWN, "data"),
+                 Output(ids.WALL_TILES_DRAWN, "data"), trigger, State(ids.WALL_TILES_DRAWN, "data"),
                  running=running, prevent_initial_call=True)(refresh_city)
     # Each view's map is drawn only while its view is on screen (the others wait, then catch up).
     register_map(app, ids.WALL_MAP, PATH, controls=False,
-                 shown_in=(ids.WALL_VIEWS, f"show-{CITY}"))
+                 shown_in=(ids.WALL_VIEWS, f"show-{CITY}"), theme=WALL)
     for domain in DOMAINS:
         trigger, running = pulse.gate(app, ids.WALL_DOMAIN_TILES[domain])
         app.callback(Output(ids.WALL_DOMAIN_TILES[domain], "children"),
                      Output(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
-                     trigger, State(ids.SEEN, "data"),
-                     State(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
+                     trigger, State(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
                      running=running, prevent_initial_call=True)(_refresh_domain(domain))
         register_map(app, ids.WALL_DOMAIN_MAP[domain], PATH, layers=domain_layers(domain),
-                     controls=False, shown_in=(ids.WALL_VIEWS, f"show-{domain}"))
+                     controls=False, shown_in=(ids.WALL_VIEWS, f"show-{domain}"), theme=WALL)
     app.callback(Output(ids.WALL_BEAT, "data"), Input(ids.WALL_BEAT_TICK, "n_intervals"))(beat)
     app.clientside_callback(
         dash.ClientsideFunction(namespace="cityops_wall", function_name="rotate"),
@@ -358,8 +374,8 @@ def register(app: dash.Dash) -> None:
                  Output(ids.WALL_INCIDENT_MAP, "figure"),
                  Output(ids.WALL_INCIDENT_LINKAGE, "children"),
                  Output(ids.WALL_INCIDENT_DRAWN, "data"), trigger,
-                 State(ids.WALL_INCIDENT_PIN, "data"), State(ids.SEEN, "data"),
-                 State(ids.WALL_INCIDENT_DRAWN, "data"),
+                 # An Input too: a new pin is drawn at once, not on the next change.
+                 Input(ids.WALL_INCIDENT_PIN, "data"), State(ids.WALL_INCIDENT_DRAWN, "data"),
                  running=running, prevent_initial_call=True)(refresh_incident_view)
     # The heartbeat's answer is noted apart from the link watch, which runs on the page's own
     # tick: a hung heartbeat request must not hold the watch back (assets/wall.js).

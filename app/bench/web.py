@@ -32,11 +32,14 @@ STATUS_OUTPUTS = [("data-as-of", "children"), ("link-banner", "hidden"), ("live-
 
 
 def _tick_body(seen: Any) -> dict[str, Any]:
+    from layouts import ids
+
+    pulse = ids.pulse_part(ids.SEEN, ids.PULSE)
     return {
         "output": ".." + "...".join(f"{i}.{p}" for i, p in STATUS_OUTPUTS) + "..",
         "outputs": [{"id": i, "property": p} for i, p in STATUS_OUTPUTS],
-        "inputs": [{"id": "live-seen-pulse", "property": "data", "value": {"n": 1}}],
-        "changedPropIds": ["live-seen-pulse.data"],
+        "inputs": [{"id": pulse, "property": "data", "value": {"n": 1}}],
+        "changedPropIds": [ids.prop_id(pulse, "data")],
         "state": [{"id": "live-seen", "property": "data", "value": seen}],
     }
 

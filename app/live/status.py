@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 
 from app import store
+from app.model.feeds import feed_state
 from app.store.status import LiveStatus
 
-__all__ = ["LiveStatus", "domain_versions", "live_status"]
+__all__ = ["LiveStatus", "domain_versions", "feed_states", "live_status", "signature"]
 
 
 def live_status(r: redis.Redis) -> LiveStatus:
@@ -19,3 +22,16 @@ def live_status(r: redis.Redis) -> LiveStatus:
 def domain_versions(r: redis.Redis) -> dict[str, tuple[int, float | None]]:
     """(version, updated_at) of every domain; version 0 and None when it never had data."""
     return store.status.domain_versions(r)
+
+
+def feed_states(status: LiveStatus, now: float) -> list[list[str]]:
+    """[feed, domain, state] for every feed, sorted, with staleness judged at ``now``."""
+    return [[feed, row.get("domain", ""), feed_state(row, now)]
+            for feed, row in sorted(status.feeds.items())]
+
+
+def signature(status: LiveStatus, now: float) -> list[Any]:
+    """What the status strip shows, as a value that changes exactly when the strip would: every
+    domain's version and time, whether the runner beats, and each feed's state at ``now``."""
+    return ([[d, v, t] for d, (v, t) in status.versions.items()]
+            + [status.runner_alive, feed_states(status, now)])

@@ -7,6 +7,7 @@ that names the problem, before any view or callback runs, so nothing is written.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Mapping, Sequence
 
 import dash
@@ -47,8 +48,19 @@ def _is_pattern(component_id: str) -> bool:
     return component_id.startswith("{")
 
 
+def _exact_dict_id(component_id: str) -> dict[str, Any] | None:
+    """A dict id without a wildcard (e.g. a tick gate's store), as a dict; None otherwise."""
+    if not _is_pattern(component_id):
+        return None
+    parsed = json.loads(component_id)
+    return None if any(isinstance(v, list) for v in parsed.values()) else parsed
+
+
 def _entry_ok(sent: Any, component_id: str, prop: str) -> bool:
     """One input, state or output entry as Dash's renderer sends it for the declared one."""
+    exact = _exact_dict_id(component_id)
+    if exact is not None:
+        return isinstance(sent, dict) and sent.get("id") == exact and sent.get("property") == prop
     if _is_pattern(component_id):
         # A pattern-matching dependency: one match (MATCH) or a list of them (ALL, ALLSMALLER).
         matches = sent if isinstance(sent, list) else [sent]

@@ -24,6 +24,7 @@ from app.web import (
     guards,
     headers,
     install,
+    live_versions,
     packing,
     pairing,
     public,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, client: redis.Redis | None = No
     server.register_blueprint(api_document)
     server.register_blueprint(install.blueprint)  # issue 20: the web manifest and its icons
     server.register_blueprint(pairing.blueprint)  # issue 19: pairing a wall display (/pair)
+    server.register_blueprint(live_versions.blueprint)  # issue 20: what a page's parts follow
     # Issue 18: the Chinese font for machines with none (app/web/fonts.py); the log says if missing.
     server.register_blueprint(fonts.blueprint)
     fonts.check(settings.web.cjk_font)

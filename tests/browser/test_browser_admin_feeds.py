@@ -126,6 +126,9 @@ def test_a_feeds_health_change_appears_without_reload(
         letters = sensors.locator("details.admin-feed-letters")
         letters.locator("summary").click()
         expect(letters).to_have_attribute("open", "")
+        # The shell's status strip above has its first answer (a later one would move the page
+        # under the admin's scroll, as the browser keeps what is on screen in place).
+        expect(page.locator("#data-as-of .chip").first).to_be_visible()
         page.locator("#admin-feeds").scroll_into_view_if_needed()
         scrolled = page.evaluate("window.scrollY")
         assert scrolled > 0

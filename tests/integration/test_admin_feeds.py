@@ -435,7 +435,7 @@ def test_the_table_follows_its_timer_only_when_what_it_shows_changed(
     _seed_section(r, time.time())
     caller = session_caller(web_app, roles.ADMIN, users["admin"])
     spec = web_app.callback_map[callback_key(web_app, "layouts.admin_feeds.refresh")]
-    pulse = f"{ids.pulse_part(ids.ADMIN_FEEDS, ids.PULSE)}.data"
+    pulse = ids.prop_id(ids.pulse_part(ids.ADMIN_FEEDS, ids.PULSE, ids.ADMIN_FEEDS_TICK), "data")
     fold = {"type": ids.ADMIN_FEED_LETTERS, "feed": "late"}
     pattern = {s["property"]: f"{s['id']}.{s['property']}" for s in spec["state"]
                if s["id"].startswith("{")}

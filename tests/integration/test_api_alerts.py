@@ -13,6 +13,7 @@ from app.model.alerts import SEVERITIES
 from app.model.cap import cap_id
 from app.model.records import Event, Removed
 from data_adapters.cap.parse import parse_cap
+from layouts import ids
 from tests.support.alert_sheet import sheet_inputs
 from tests.support.web import PASSWORD, csrf_header, login
 
@@ -418,10 +419,11 @@ def test_sound_switches_are_for_operators(web_app: Any, r: redis.Redis,
     assert store.alerts.read_settings(r)["sound:critical"] == "off"
     panel = _callback(_session(web_app, people["official"]),
                       _output_key(web_app, "alert-panel-counts.children"),
-                      [{"id": "alert-panel-list-pulse", "property": "data", "value": {"n": 3}}],
+                      [{"id": ids.pulse_part(ids.ALERT_PANEL_LIST, ids.PULSE), "property": "data",
+                        "value": {"n": 3}}],
                       [{"id": "alert-panel-shown", "property": "data", "value": None},
                        {"id": "alert-panel", "property": "className", "value": "alert-panel"}],
-                      "alert-panel-list-pulse.data")
+                      ids.prop_id(ids.pulse_part(ids.ALERT_PANEL_LIST, ids.PULSE), "data"))
     assert panel.status_code == 200
     sound = panel.get_json()["response"]["alert-sound"]["data"]
     assert sound["enabled"]["critical"] is False and sound["enabled"]["major"] is True

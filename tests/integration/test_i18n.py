@@ -13,6 +13,7 @@ from app import accounts, i18n, store
 from app.i18n.catalog import CATALOG
 from app.model import roles
 from app.model.domains import DOMAINS
+from layouts import ids
 from tests.support.alert_sheet import sheet_inputs
 from tests.support.seeds.domains import HOSTILE, seed_medical, texts
 from tests.support.seeds.official import HOSTILE as OFFICIAL_HOSTILE
@@ -179,7 +180,8 @@ def test_status_strip_in_chinese_keeps_feed_names(client, users, r: redis.Redis)
     login(client, users["official"])
     switch(client, "zh")
     body = callback_body([("data-as-of", "children"), ("link-banner", "hidden"), ("live-seen", "data")],
-                         [("live-seen-pulse", "data", {"n": 1})], [("live-seen", "data", None)])
+                         [(ids.pulse_part(ids.SEEN, ids.PULSE), "data", {"n": 1})],
+                         [("live-seen", "data", None)])
     response = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
     assert response.status_code == 200
     words = texts(response.get_json()["response"]["data-as-of"]["children"])

@@ -85,7 +85,7 @@ def test_figure_is_offline_unlabelled_and_keeps_the_zoom(r: redis.Redis) -> None
     """white-bg plus local GeoJSON, no URL anywhere, no text mode, a uirevision; hover escaped."""
     seed_city(r, time.time())
     plan = livemap.trace_plan(livemap.ALL_LAYERS)
-    fig, prints = livemap.figure(plan, content_of(r), livemap.ALL_LAYERS, uirevision="m")
+    fig, prints, _ = livemap.figure(plan, content_of(r), livemap.ALL_LAYERS, uirevision="m")
     layout = fig["layout"]
     assert layout["map"]["style"] == "white-bg" and layout["uirevision"] == "m"
     sources = {layer["source"] for layer in layout["map"]["layers"]}
@@ -99,6 +99,8 @@ def test_figure_is_offline_unlabelled_and_keeps_the_zoom(r: redis.Redis) -> None
     assert sorted(vehicles["customdata"]) == ["t:vehicle:1", "t:vehicle:2", "t:vehicle:3"]
     assert sorted(decode(vehicles["lat"]).round(4).tolist()) == [28.55, 28.56, 28.57]
     assert fig["data"][LATE]["showlegend"] is False  # empty classes stay out of the legend
+    # ... and are not drawn at all: plotly keeps no map layers for an invisible trace.
+    assert fig["data"][LATE]["visible"] is False and vehicles["visible"] is True
 
 
 def test_wall_style_is_dark_and_fetches_nothing() -> None:
@@ -106,7 +108,7 @@ def test_wall_style_is_dark_and_fetches_nothing() -> None:
     local (maplibre wants one to restyle; no text is drawn, so it is never fetched) and its one
     source is an empty inline collection (maplibre wants sources, and an empty {} is dropped)."""
     plan = livemap.trace_plan(livemap.ALL_LAYERS)
-    fig, _ = livemap.figure(plan, livemap.Content({}, None, ()), livemap.ALL_LAYERS, theme="wall")
+    fig, _, _ = livemap.figure(plan, livemap.Content({}, None, ()), livemap.ALL_LAYERS, theme="wall")
     style = fig["layout"]["map"]["style"]
     assert "sprite" not in style and style["glyphs"].startswith("/assets/")
     assert all(src["type"] == "geojson" and src["data"]["features"] == []
@@ -145,7 +147,7 @@ def test_updates_carry_only_what_changed(r: redis.Redis) -> None:
     now = time.time()
     seed_city(r, now)
     plan = livemap.trace_plan(livemap.ALL_LAYERS)
-    _, prints = livemap.figure(plan, content_of(r), livemap.ALL_LAYERS)
+    _, prints, _ = livemap.figure(plan, content_of(r), livemap.ALL_LAYERS)
 
     def changes() -> dict[int, dict[tuple[str, ...], Any]]:
         content = content_of(r)
@@ -215,8 +217,9 @@ def test_tick_answers_204_unless_something_moved_then_a_small_patch(
     assert 28.5799 in decode(ops[("data", ON_TIME, "lat")]).round(4).tolist()
     # The state that comes back holds one short print per marker class's trace, whatever the
     # number of markers: the sensors' fifth class (flow and quality meters, issue 19) adds one,
-    # and "no recent report" (issue 18) one in each of the five layers that judge it.
-    assert len(resp.data) < 4600
+    # and "no recent report" (issue 18) one in each of the five layers that judge it; and a
+    # flag per trace saying whether it is drawn (an empty trace is not).
+    assert len(resp.data) < 5000
     new_state = resp.get_json()["response"][STATE]["data"]
     assert post(tick_body(new_state)).status_code == 204
     # Another domain's change reads and sends only that domain's layers.
@@ -225,6 +228,70 @@ def test_tick_answers_204_unless_something_moved_then_a_small_patch(
                {"name": "City Hospital"})])
     hospital_ops = operations(post(tick_body(new_state)))
     assert {loc[1] for loc in hospital_ops} == {index_of("hospitals", "class", 3)}
+
+
+def test_a_class_is_drawn_only_while_it_has_members(
+        client: Any, users: dict[str, str], r: redis.Redis, web_app: Any) -> None:
+    """A trace is visible only while it has something to draw: the first late bus shows the late
+    trace, and when it is on time again the trace is hidden (a wall's map keeps a few of its 67
+    traces drawn instead of all of them)."""
+    now = time.time()
+    seed_city(r, now)
+    state = initial_state(web_app)
+    assert state["shown"][LATE] is False and state["shown"][ON_TIME] is True
+    login(client, users["operator"])
+    post = lambda body: client.post("/_dash-update-component", json=body,  # noqa: E731
+                                    headers=csrf_header(client))
+    store.entities.write_batch(r, "transport", "t", entities=[bus(2, 28.56, 112.37, now + 1)],
+                               observations=[Observation("t:vehicle:2", "delay_s", 420.0, "s", now + 1)])
+    resp = post(tick_body(state))
+    ops = operations(resp)
+    assert ops[("data", LATE, "visible")] is True and ("data", ON_TIME, "visible") not in ops
+    state = resp.get_json()["response"][STATE]["data"]
+    store.entities.write_batch(r, "transport", "t", entities=[bus(2, 28.56, 112.37, now + 2)],
+                               observations=[Observation("t:vehicle:2", "delay_s", 10.0, "s", now + 2)])
+    resp = post(tick_body(state))
+    assert operations(resp)[("data", LATE, "visible")] is False
+    assert resp.get_json()["response"][STATE]["data"]["shown"][LATE] is False
+
+
+def test_a_wall_map_holds_only_the_traces_it_draws(
+        client: Any, users: dict[str, str], r: redis.Redis, web_app: Any) -> None:
+    """A wall's map (no controls) holds only its drawn traces, each known by its place in the
+    plan (uid): a move patches the trace at its place among them; a class's first member sends
+    the new list of traces, in plan order."""
+    now = time.time()
+    seed_city(r, now)
+    plan = livemap.trace_plan(livemap.ALL_LAYERS)
+    with web_app.server.test_request_context("/wall"):
+        fig, state = livemap._initial(ids.WALL_MAP, livemap.ALL_LAYERS, livemap.WALL, compact=True)
+    drawn = [int(trace["uid"]) for trace in fig["data"]]
+    assert drawn == [i for i, shown in enumerate(state["shown"]) if shown]
+    assert ON_TIME in drawn and LATE not in drawn and len(drawn) < len(plan) / 4
+    login(client, users["operator"])
+    wall_state = ids.map_part(ids.WALL_MAP, ids.MAP_STATE)
+
+    def tick(n: int, held: Any) -> dict[str, Any]:
+        body = livemap.tick_request(ids.WALL_MAP, n, held, (ids.WALL_VIEWS, "wall-views show-all"))
+        resp = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
+        assert resp.status_code == 200, resp.text
+        return resp.get_json()["response"]
+
+    store.entities.write_batch(r, "transport", "t", entities=[bus(3, 28.5799, 112.3899, now + 1)])
+    answer = tick(1, state)
+    ops = {tuple(op["location"]): op["params"]["value"]
+           for op in answer[ids.WALL_MAP]["figure"]["operations"]}
+    assert set(ops) == {("data", drawn.index(ON_TIME), "lat"), ("data", drawn.index(ON_TIME), "lon")}
+    state = answer[wall_state]["data"]
+    store.entities.write_batch(r, "transport", "t", entities=[bus(2, 28.56, 112.37, now + 2)],
+                               observations=[Observation("t:vehicle:2", "delay_s", 420.0, "s", now + 2)])
+    answer = tick(2, state)
+    (op,) = answer[ids.WALL_MAP]["figure"]["operations"]
+    assert op["location"] == ["data"]
+    uids = [int(trace["uid"]) for trace in op["params"]["value"]]
+    assert LATE in uids and uids == sorted(uids) and set(uids) == set(drawn) | {LATE}
+    late = op["params"]["value"][uids.index(LATE)]
+    assert late["customdata"] == ["t:vehicle:2"] and late["name"] == "Vehicles: late (1)"
 
 
 def test_zooming_in_draws_each_and_zooming_out_groups(

@@ -93,7 +93,7 @@ def _hover_words(r: redis.Redis, lang: str) -> tuple[str, list[Any]]:
     with i18n.use_language(lang):
         content, _ = livemap.read_content(r, mapdata.read_versions(r), livemap.ALL_LAYERS, cut,
                                           False, LIMITS)
-        fig, _ = livemap.figure(livemap.trace_plan(livemap.ALL_LAYERS), content,
+        fig, _, _ = livemap.figure(livemap.trace_plan(livemap.ALL_LAYERS), content,
                                 livemap.ALL_LAYERS)
     labels = [text for trace in fig["data"] for text in trace.get("hovertext", [])]
     words = labels + [trace["name"] for trace in fig["data"]] + [

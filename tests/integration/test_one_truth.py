@@ -22,6 +22,7 @@ from app.config import load_settings
 from app.kpis.registry import refresh
 from app.model.domains import DOMAINS
 from app.model.records import Entity
+from layouts import ids
 from tests.support.seeds.official import page_body
 from tests.support.web import callback_body, csrf_header, login
 
@@ -29,8 +30,8 @@ pytestmark = pytest.mark.integration
 
 WALL_BODY = callback_body(
     [("wall-tiles", "children"), ("wall-feeds", "children"), ("wall-tiles-drawn", "data")],
-    [("wall-tiles-pulse", "data", {"n": 1})],
-    [("live-seen", "data", [["city", 1, 0.0]]), ("wall-tiles-drawn", "data", None)])
+    [(ids.pulse_part(ids.WALL_TILES, ids.PULSE), "data", {"n": 1})],
+    [("wall-tiles-drawn", "data", None)])
 OVERVIEW_BODY = callback_body([("overview-status", "children")],
                               [("live-seen", "data", [["city", 1, 0.0]])])
 

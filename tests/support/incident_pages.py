@@ -11,6 +11,7 @@ import redis
 from app import store
 from app.model.records import Entity, Event, Observation
 from app.situation import mapdata
+from layouts import ids
 from tests.support.incidents import CENTRE
 from tests.support.security import callback_key, callback_request
 from tests.support.web import csrf_header
@@ -26,9 +27,7 @@ def pattern(kind: str, **keys: str) -> dict[str, str]:
 
 def prop(component: dict[str, str] | str, name: str) -> str:
     """The "id.property" key Dash uses for a component's property (ids as sorted JSON)."""
-    if isinstance(component, dict):
-        return json.dumps(component, sort_keys=True, separators=(",", ":")) + f".{name}"
-    return f"{component}.{name}"
+    return ids.prop_id(component, name)
 
 
 def call(client: Any, web_app: Any, name: str, values: dict[str, Any] | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import redis
@@ -44,15 +45,20 @@ def callback_request(key: str, spec: dict[str, Any], values: dict[str, Any] | No
     names = key.strip(".").split("...") if key.startswith("..") else [key]
     outputs = [{"id": n.rsplit(".", 1)[0], "property": n.rsplit(".", 1)[1]} for n in names]
 
+    def wildcard(component_id: str) -> bool:
+        return component_id.startswith("{") and any(
+            isinstance(v, list) for v in json.loads(component_id).values())
+
     def entry(item: dict[str, Any]) -> Any:
         name = f"{item['id']}.{item['property']}"
-        if item["id"].startswith("{"):
+        if wildcard(item["id"]):
             return values.get(name, [])
-        return {"id": item["id"], "property": item["property"], "value": values.get(name)}
+        component = json.loads(item["id"]) if item["id"].startswith("{") else item["id"]
+        return {"id": component, "property": item["property"], "value": values.get(name)}
 
     inputs = [entry(i) for i in spec["inputs"]]
     first = next((f"{i['id']}.{i['property']}" for i in spec["inputs"]
-                  if not i["id"].startswith("{")), None)
+                  if not wildcard(i["id"])), None)
     return {"output": key, "outputs": outputs if key.startswith("..") else outputs[0],
             "inputs": inputs, "state": [entry(s) for s in spec["state"]],
             "changedPropIds": [trigger or first] if (trigger or first) else []}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from layouts import ids
+
 PASSWORD = "correct horse battery"
 
 
@@ -34,11 +36,11 @@ def callback_body(outputs: list[tuple[str, str]], inputs: list[tuple[str, str, A
     return {
         "output": output, "outputs": outs,
         "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
-        "changedPropIds": [f"{i}.{p}" for i, p, _ in inputs],
+        "changedPropIds": [ids.prop_id(i, p) for i, p, _ in inputs],
         "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
     }
 
 
 LIVE_BODY = callback_body(
     [("data-as-of", "children"), ("link-banner", "hidden"), ("live-seen", "data")],
-    [("live-seen-pulse", "data", {"n": 1})], [("live-seen", "data", None)])
+    [(ids.pulse_part(ids.SEEN, ids.PULSE), "data", {"n": 1})], [("live-seen", "data", None)])

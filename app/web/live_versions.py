@@ -1,0 +1,48 @@
+"""What changed in the city, in one small answer every page fetches each second (issue 20).
+
+Each of a page's live parts is asked for again only when what it follows moved (layouts/pulse.py:
+a gate's ``follow``): the status strip and the wall's cards follow ``status``, the alert panel
+``alerts``, the incident views and lists ``incidents``. Before, every part asked the server every second
+through Dash, and each ask cost the browser's main thread ~15 ms even when the answer was "no
+change": the wall spent most of its time asking. This answer is fetched by plain JavaScript
+(assets/cityops.js), outside Dash's renderer, and costs a wall about a millisecond.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, jsonify
+
+from app.alerts import screens
+from app.incidents import queries as incident_queries
+from app.live.status import live_status, signature
+from app.model import roles
+from app.web.context import redis_client, require_roles
+
+PATH = "/_live-versions"
+
+blueprint = Blueprint("live_versions", __name__)
+
+
+def versions(r: redis.Redis, now: float) -> dict[str, Any]:
+    """The values the gates follow: the strip's signature, the alerts' (and screen settings')
+    version and the incidents' version."""
+    return {"status": signature(live_status(r), now), "alerts": screens.version(r),
+            "incidents": incident_queries.version(r)}
+
+
+@blueprint.get(PATH)
+@require_roles(roles.TOKEN_ROLES)
+def live_versions() -> Response | tuple[Response, int]:
+    """Every role with a live screen may ask; never cached. A lost store answers 503, and the
+    page then asks every part as before, so the strip can say the link is lost."""
+    try:
+        answer = versions(redis_client(), time.time())
+    except redis.RedisError:
+        return jsonify({"error": "the data store is not answering"}), 503
+    response = jsonify(answer)
+    response.headers["Cache-Control"] = "no-store"
+    return response
