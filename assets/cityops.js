@@ -73,14 +73,26 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       }
       return Object.assign({}, last, { n: n, at: now, key: key });
     },
-    clock: function (_tick, timeZone) {
-      var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
-      try {
-        return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: timeZone }, options))
-          .format(new Date());
-      } catch (err) {
-        return new Intl.DateTimeFormat("en-GB", options).format(new Date());
-      }
-    }
   }
 });
+
+// The shell's clock in the city's time zone (the element's data-tz), each second. Plain script,
+// not a Dash callback: the renderer's work for a callback, on every page's tick, cost more than
+// the clock itself.
+(function () {
+  function cityTime(timeZone) {
+    var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+    try {
+      return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: timeZone }, options))
+        .format(new Date());
+    } catch (err) {
+      return new Intl.DateTimeFormat("en-GB", options).format(new Date());
+    }
+  }
+  setInterval(function () {
+    var el = document.getElementById("clock");
+    if (!el) { return; }
+    var text = cityTime(el.getAttribute("data-tz") || undefined);
+    if (el.textContent !== text) { el.textContent = text; }
+  }, 1000);
+})();

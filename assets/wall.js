@@ -82,6 +82,14 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     cityops_wall: {
+      // The tick's work of the wall in one callback: the rotation, then the link watch.
+      beat: function (tick, sound, pin, config, state, link, timeZone) {
+        var wall = window.dash_clientside.cityops_wall;
+        var out = wall.rotate(tick, sound, pin, config, state).concat(wall.link(tick, link, timeZone));
+        var no = noUpdate();
+        return out.every(function (value) { return value === no; }) ? no : out;
+      },
+
       rotate: function (_tick, sound, pin, config, state) {
         config = config || { seconds: 0, views: ["all"], titles: {} };
         var titles = config.titles || {};

@@ -139,7 +139,9 @@ def shell() -> html.Div:
         html.Header(className="topbar", children=[
             html.Div("CityOps", className="brand"),
             _nav(role),
-            html.Div(id=ids.CLOCK, className="clock"),
+            # The city's time, written each second by assets/cityops.js (no Dash callback: one
+            # fewer on every page's tick).
+            html.Div(id=ids.CLOCK, className="clock", **{"data-tz": settings().city.timezone}),
             language_switch(),
             _who(name, role),
         ]),

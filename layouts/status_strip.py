@@ -78,7 +78,7 @@ def refresh(_pulse: Any, seen: Any) -> tuple[Any, Any, Any]:
 
 
 def register(app: dash.Dash) -> None:
-    """Register the live-status callback and the clientside theme and clock."""
+    """Register the live-status callback and the clientside theme (the clock is plain script)."""
     trigger, running = pulse.gate(app, ids.SEEN)
     app.callback(Output(ids.DATA_AS_OF, "children"), Output(ids.LINK_BANNER, "hidden"),
                  Output(ids.SEEN, "data"), trigger, State(ids.SEEN, "data"),
@@ -86,7 +86,4 @@ def register(app: dash.Dash) -> None:
     app.clientside_callback(
         dash.ClientsideFunction(namespace="cityops", function_name="theme"),
         Output(ids.SHELL, "className"), Input(ids.PAGE_LOCATION, "pathname"))
-    app.clientside_callback(
-        dash.ClientsideFunction(namespace="cityops", function_name="clock"),
-        Output(ids.CLOCK, "children"), Input(ids.TICK, "n_intervals"),
-        State(ids.CITY_TIMEZONE, "data"))
+

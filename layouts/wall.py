@@ -354,17 +354,24 @@ def register(app: dash.Dash) -> None:
         register_map(app, ids.WALL_DOMAIN_MAP[domain], PATH, layers=domain_layers(domain),
                      controls=False, shown_in=(ids.WALL_VIEWS, f"show-{domain}"), theme=WALL)
     app.callback(Output(ids.WALL_BEAT, "data"), Input(ids.WALL_BEAT_TICK, "n_intervals"))(beat)
+    # The rotation and the link watch, in one browser callback on the tick (each callback costs
+    # Dash's renderer a pass over every component of the wall, whatever it returns).
     app.clientside_callback(
-        dash.ClientsideFunction(namespace="cityops_wall", function_name="rotate"),
+        dash.ClientsideFunction(namespace="cityops_wall", function_name="beat"),
         Output(ids.WALL_VIEWS, "className"), Output(ids.WALL_VIEW_LABEL, "children"),
         Output(ids.WALL_ROTATION_STATE, "data"),
+        Output(ids.WALL, "className"), Output(ids.WALL_LINK_NOTE, "children"),
+        Output(ids.WALL_LINK_NOTE, "hidden"), Output(ids.WALL_LINK, "data"),
         Input(ids.TICK, "n_intervals"),
         # States, not Inputs: the alert panel's and the pin's server callbacks run on the same
         # tick and mostly find nothing new; Dash holds a callback back while one of its inputs is
         # being computed and drops it when that computation changes nothing, which stopped the
         # rotation for good. Read on each tick, a new pin or critical alert shows within a second.
         State(ids.ALERT_SOUND, "data"), State(ids.WALL_INCIDENT_PIN, "data"),
-        State(ids.WALL_ROTATION, "data"), State(ids.WALL_ROTATION_STATE, "data"))
+        State(ids.WALL_ROTATION, "data"), State(ids.WALL_ROTATION_STATE, "data"),
+        # The link is judged by the age of the last answer, on the page's own tick, never by an
+        # answer: a server that stops answering is shown as lost (assets/wall.js).
+        State(ids.WALL_LINK, "data"), State(ids.CITY_TIMEZONE, "data"))
     trigger, running = pulse.gate(app, ids.WALL_INCIDENT_PIN)
     app.callback(Output(ids.WALL_INCIDENT_PIN, "data"), trigger,
                  State(ids.WALL_ROTATION, "data"), State(ids.WALL_INCIDENT_PIN, "data"),
@@ -383,11 +390,5 @@ def register(app: dash.Dash) -> None:
         dash.ClientsideFunction(namespace="cityops_wall", function_name="heard"),
         Output(ids.WALL_LINK, "data", allow_duplicate=True), Input(ids.WALL_BEAT, "data"),
         State(ids.WALL_LINK, "data"), prevent_initial_call=True)
-    app.clientside_callback(
-        dash.ClientsideFunction(namespace="cityops_wall", function_name="link"),
-        Output(ids.WALL, "className"), Output(ids.WALL_LINK_NOTE, "children"),
-        Output(ids.WALL_LINK_NOTE, "hidden"), Output(ids.WALL_LINK, "data"),
-        Input(ids.TICK, "n_intervals"),
-        State(ids.WALL_LINK, "data"), State(ids.CITY_TIMEZONE, "data"))
     alert_panel.register(app)
     dash.register_page(__name__, path=PATH, name="Wall", title="Wall · CityOps", layout=layout)
