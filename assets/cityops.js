@@ -1,11 +1,12 @@
 /* Clientside callbacks: the page theme and the clock run in the browser, costing the server nothing. */
 
-// What changed in the city (app/web/live_versions.py), asked on each tick outside Dash's
-// renderer: one small answer shared by every gate of the page, read by the next tick's gates
-// (waiting for it inside the tick's callback would make that callback slower than a tick on a
-// slow link, and Dash drops such a callback's answer). A request not back within 10 s is given
-// up; a failed one leaves null, and following gates then fire on every tick as before.
-var liveAsk = { busy: false, at: 0, versions: null };
+// What changed in the city (app/web/live_versions.py), asked outside Dash's renderer shortly
+// before each tick (LEAD_MS): one small answer shared by every gate of the page, read by the
+// tick's gates. Not waited for inside the tick's callback: on a slow link that callback would be
+// slower than a tick, and Dash drops such a callback's answer. A request not back within 10 s is
+// given up; a failed one leaves null, and following gates then fire on every tick as before.
+var LEAD_MS = 250;
+var liveAsk = { busy: false, at: 0, versions: null, tickAt: 0, timer: null };
 function askLiveVersions() {
   var now = Date.now();
   if (liveAsk.busy && now - liveAsk.at < 10000) { return; }
@@ -40,7 +41,16 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       lastList = lastList || [];
       var follows = lastList.some(function (last) { return last && last.follow && last.follow.length; });
       var versions = follows ? liveAsk.versions : null;
-      if (follows) { askLiveVersions(); }
+      if (follows) {
+        // The answer for the next tick is asked just before it (the ticks' own interval, as
+        // measured here), so a following part is at most LEAD_MS behind one asking every tick.
+        var now0 = Date.now();
+        var every = liveAsk.tickAt ? Math.min(Math.max(now0 - liveAsk.tickAt, 300), 5000) : 1000;
+        liveAsk.tickAt = now0;
+        if (versions === null) { askLiveVersions(); }
+        clearTimeout(liveAsk.timer);
+        liveAsk.timer = setTimeout(askLiveVersions, Math.max(every - LEAD_MS, 0));
+      }
       var pulseIds = context.outputs_list || [];
       var now = Date.now();
       var fired = false;

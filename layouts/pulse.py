@@ -39,9 +39,9 @@ def stores(name: str, watch: str | None = None, tick: str = ids.TICK,
     ``follow``: names of app/web/live_versions.py's answer (status, alerts, incidents). The gate
     then fires only when one of them moved since its last pulse, or ``every_s`` passed (a part
     judged by the clock, and a safety net): a page's parts ask the server when there is
-    something new, not every second. The answer used is the one fetched on the tick before (the
-    browser asks for it on each tick, outside Dash), so a following part is at most a tick later
-    than one asking every tick: the maps, whose glass-to-glass time is a target, do not follow."""
+    something new, not every second. The answer used is the one the browser fetched (outside
+    Dash) a quarter of a second before the tick, so a following part is that much later than one
+    asking every tick; the maps, whose glass-to-glass time is a target, do not follow."""
     unknown = set(follow) - set(FOLLOWABLE)
     if unknown:
         raise ValueError(f"a gate cannot follow {sorted(unknown)}")

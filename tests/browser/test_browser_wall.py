@@ -355,3 +355,47 @@ def test_a_wall_on_a_slow_link_still_shows_what_changes(
             re.compile(r"\bstale\b"), timeout=SLOW_LINK_MS)
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_a_still_city_costs_the_wall_no_questions(
+        cityops_wall: RunningCityOps, r: redis.Redis, browser: Browser) -> None:
+    """While nothing moves, the wall asks what changed once a tick, outside Dash, and its alert
+    panel, cards, incident view and status strip ask the server nothing (each Dash callback costs
+    the wall's main thread a pass over every component, issue 20); a change is still shown."""
+    _seed(r)
+    asked: list[str] = []  # "versions", or the output of a callback the wall asked for
+
+    def record(request: Any) -> None:
+        if "/_live-versions" in request.url:
+            asked.append("versions")
+        elif "_dash-update-component" in request.url:
+            asked.append(str(json.loads(request.post_data or "{}").get("output", "")))
+
+    def ticks(count: int) -> None:
+        deadline = time.monotonic() + UPDATE_MS / 1000
+        while asked.count("versions") < count and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert asked.count("versions") >= count, asked
+
+    context, page, watch = _open_wall(browser, r, cityops_wall.base_url, 1920, 1080, "&rotate=3600")
+    try:
+        with watch.explained():
+            expect(page.locator("#wall-tiles .wall-tile")).to_have_count(8)
+            page.on("request", record)
+            ticks(3)  # the first answers are in
+            asked.clear()
+            ticks(6)
+            # Each following part at most once in six ticks (a 30 s safety net may fall in them);
+            # asking every tick, each would have asked six times.
+            for part in ("alert-panel-list", "alert-panel-incidents", "wall-tiles.", "live-seen",
+                         "wall-incident-head"):
+                assert sum(part in output for output in asked) <= 1, (part, asked)
+            alert_id = alerts.raise_alert(r, fingerprint="test:wall-still", title="Still-city burst",
+                                          severity="major", domain="water", source="manual",
+                                          description="").alert_id
+            expect(page.locator(f"#alert-panel-list [data-alert='{alert_id}']")).to_be_visible(
+                timeout=UPDATE_MS)
+        watch.assert_clean()
+    finally:
+        context.close()
