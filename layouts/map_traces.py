@@ -225,7 +225,7 @@ def full_trace(spec: TraceSpec, index: int, content: Content, enabled: Sequence[
 
 
 def patch_traces(plan: Sequence[TraceSpec], content: Content, enabled: Sequence[str],
-           was_enabled: set[str], prints: list[Any], shown: list[bool]) -> tuple[dash.Patch, bool]:
+                 was_enabled: set[str], prints: list[Any], shown: list[bool]) -> tuple[dash.Patch, bool]:
     """What changed, trace by trace (``prints`` and ``shown`` are brought up to date)."""
     patch = dash.Patch()
     changed = False
@@ -245,17 +245,22 @@ def patch_traces(plan: Sequence[TraceSpec], content: Content, enabled: Sequence[
         if visible != shown[index] or toggled_on:
             patch["data"][index]["visible"] = shown[index] = visible
             changed = True
-        for path, value in updates.items():
-            target = patch["data"][index]
-            for key in path[:-1]:
-                target = target[key]
-            target[path[-1]] = value
-            changed = True
+        changed = _assign(patch["data"][index], updates) or changed
     return patch, changed
 
 
+def _assign(trace: Any, updates: dict[tuple[str, ...], Any]) -> bool:
+    """Put each update at its property path in one trace of a patch; whether there was any."""
+    for path, value in updates.items():
+        target = trace
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return bool(updates)
+
+
 def patch_compact(plan: Sequence[TraceSpec], content: Content, enabled: Sequence[str],
-                   prints: list[Any], shown: list[bool], theme: str) -> tuple[dash.Patch, bool]:
+                  prints: list[Any], shown: list[bool], theme: str) -> tuple[dash.Patch, bool]:
     """The same for a compact figure: when the set of drawn traces changed, the whole trace list
     (rare: a class gets its first member or loses its last); else what changed in each drawn
     trace, at its place among them."""
@@ -279,11 +284,6 @@ def patch_compact(plan: Sequence[TraceSpec], content: Content, enabled: Sequence
         if not visible[index]:
             continue
         updates, prints[index] = trace_updates(spec, content, prints[index])
-        for path, value in updates.items():
-            target = patch["data"][place]
-            for key in path[:-1]:
-                target = target[key]
-            target[path[-1]] = value
-            changed = True
+        changed = _assign(patch["data"][place], updates) or changed
         place += 1
     return patch, changed
