@@ -268,29 +268,25 @@ def pin(_pulse: Any, rotation: Any, current: Any) -> dict[str, Any]:
     seconds, as a pin runs out by the clock); nothing on a wall that does not rotate."""
     if not isinstance(rotation, dict) or not rotation.get("seconds"):
         raise PreventUpdate
-    now = time.time()
     try:
-        r = redis_client()
-        if isinstance(current, dict) and current.get("sig") == _pin_signature(r, now):
-            raise PreventUpdate
-        return current_pin(r, now)
+        found = current_pin(redis_client(), time.time())
     except redis.RedisError:
         raise PreventUpdate from None
-
-
-def _pin_signature(r: redis.Redis, now: float) -> list[Any]:
-    return [incidents_version(r), int(now // PIN_CHECK_S)]
+    # The same pin is not sent again: every callback reading it (the incident's view) would run
+    # for nothing, every PIN_CHECK_S.
+    if isinstance(current, dict) and all(current.get(k) == found.get(k) for k in found):
+        raise PreventUpdate
+    return found
 
 
 def current_pin(r: redis.Redis, now: float) -> dict[str, Any]:
     """The pin store's value now: which incident holds the rotation (id None: none), until when
-    (ms), its label, and the signature it was worked out for."""
-    signature = _pin_signature(r, now)
+    (ms) and its label."""
     held = pinned_incident(r, now)
     if held is None:
-        return {"sig": signature, "id": None}
+        return {"id": None}
     incident, since = held
-    return {"sig": signature, "id": incident["id"], "until": (since + INCIDENT_PIN_S) * 1000,
+    return {"id": incident["id"], "until": (since + INCIDENT_PIN_S) * 1000,
             "label": numbered(incident)}
 
 
@@ -304,9 +300,8 @@ def refresh_incident_view(_pulse: Any, held: Any, drawn: Any) -> tuple[Any, Any,
         raise PreventUpdate
     try:
         r = redis_client()
-        # Drawn again when the city moved (the domains' versions) or an incident changed (the
-        # pin's signature).
-        marker = [incident_id, held.get("sig"),
+        # Drawn again when the city moved (the domains' versions) or an incident changed.
+        marker = [incident_id, incidents_version(r),
                   [[d, v] for d, (v, _) in domain_versions(r).items()]]
         if drawn == marker:
             raise PreventUpdate
