@@ -43,26 +43,20 @@
     if (!views || !window.Plotly) { return; }
     var zoom = parseFloat(views.getAttribute("data-zoom"));
     var fitPx = parseFloat(views.getAttribute("data-fit-px"));
-    // The live maps of the views on screen: a hidden view's map is fitted when it is shown (its
-    // catch-up draw), and the pinned incident's map keeps the zoom of the incident's area.
-    // The legend's type follows the wall's (0.9 em), as every other text on it does.
-    var fontPx = Math.round(0.9 * parseFloat(getComputedStyle(views).fontSize));
+    // The live maps of the views on screen: a hidden view's map is fitted when it is shown, and
+    // the pinned incident's map keeps the zoom of the incident's area. (The legend is a list
+    // under the map, layouts/wall_map.py: the map's own area is what is left above it.)
     views.querySelectorAll(".live-map .js-plotly-plot").forEach(function (gd) {
       if (getComputedStyle(gd).visibility !== "visible") { return; }
       if (!gd.layout || !gd.layout.map || !fitPx) { return; }
-      // The legend's type first: it sets the legend's height under the map, hence the map's own
-      // area, which the zoom is fitted to next.
-      var typed = fontPx && ((gd.layout.font || {}).size || 0) !== fontPx
-        ? window.Plotly.relayout(gd, { "font.size": fontPx }) : Promise.resolve();
-      typed.then(function () {
-        var size = gd._fullLayout && gd._fullLayout._size;
-        var side = size ? Math.min(size.w, size.h) : Math.min(gd.clientWidth, gd.clientHeight);
-        if (!side) { return; }
-        var wanted = Math.round((zoom + Math.log2(side / fitPx)) * 100) / 100;
-        if (Math.abs((gd.layout.map.zoom || 0) - wanted) > 0.05) {
-          window.Plotly.relayout(gd, { "map.zoom": wanted });
-        }
-      }).catch(function () { /* the map was redrawn meanwhile: its afterplot fits it again */ });
+      var size = gd._fullLayout && gd._fullLayout._size;
+      var side = size ? Math.min(size.w, size.h) : Math.min(gd.clientWidth, gd.clientHeight);
+      if (!side) { return; }
+      var wanted = Math.round((zoom + Math.log2(side / fitPx)) * 100) / 100;
+      if (Math.abs((gd.layout.map.zoom || 0) - wanted) > 0.05) {
+        window.Plotly.relayout(gd, { "map.zoom": wanted })
+          .catch(function () { /* the map was redrawn meanwhile: its afterplot fits it again */ });
+      }
     });
   }
   var fitting = null;

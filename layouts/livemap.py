@@ -41,7 +41,6 @@ from layouts.map_traces import (  # noqa: F401 (re-exported: the map's one publi
     full_trace,
     layer_title,
     occupied,
-    patch_compact,
     patch_traces,
     trace_plan,
     trace_updates,
@@ -132,19 +131,16 @@ def basemap_layers(asset_url: Callable[[str], str], theme: str = DESK,
 def figure(plan: Sequence[TraceSpec], content: Content, enabled: Sequence[str], *,
            theme: str = DESK, asset_url: Callable[[str], str] = lambda path: f"/assets/{path}",
            tile_url: str | None = None, center: tuple[float, float] = mapdata.DEFAULT_CENTER,
-           zoom: float = mapdata.DEFAULT_ZOOM, uirevision: str = "live-map", compact: bool = False
+           zoom: float = mapdata.DEFAULT_ZOOM, uirevision: str = "live-map"
            ) -> tuple[dict[str, Any], list[list[str]], list[bool]]:
     """The whole figure (as a plain dict: no go.Figure validation), its traces' fingerprints and
-    which traces are visible. ``compact``: the figure holds only the visible traces (a wall's
-    map, which nobody toggles: plotly keeps four map layers for every trace it holds, drawn or
-    not, and redoes them all on each update)."""
+    which traces are visible."""
     data = []
     fingerprints = []
     shown = []
     for index, spec in enumerate(plan):
         trace, prints = full_trace(spec, index, content, enabled, theme)
-        if trace["visible"] or not compact:
-            data.append(trace)
+        data.append(trace)
         fingerprints.append(prints)
         shown.append(trace["visible"])
     ink = "#F4F7FA" if theme == WALL else "#14202B"
@@ -160,8 +156,8 @@ def figure(plan: Sequence[TraceSpec], content: Content, enabled: Sequence[str], 
     return {"data": data, "layout": layout}, fingerprints, shown
 
 
-def _initial(map_id: str, layers: Sequence[str], theme: str, zoom: float = mapdata.DEFAULT_ZOOM,
-             compact: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+def _initial(map_id: str, layers: Sequence[str], zoom: float = mapdata.DEFAULT_ZOOM
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The figure a page opens with, and the state store that says what it holds."""
     view = mapdata.view_around(*mapdata.DEFAULT_CENTER, zoom)
     cut = mapdata.cut_for(view)
@@ -173,25 +169,22 @@ def _initial(map_id: str, layers: Sequence[str], theme: str, zoom: float = mapda
     except redis.RedisError:
         # The page still opens (the shell says the data link is lost); the first tick fills it.
         content, drawn = Content({}, None, ()), {}
-    fig, prints, shown = figure(plan, content, layers, theme=theme, asset_url=dash.get_asset_url,
-                                tile_url=settings().map.tile_url, zoom=zoom, uirevision=map_id,
-                                compact=compact)
+    fig, prints, shown = figure(plan, content, layers, asset_url=dash.get_asset_url,
+                                tile_url=settings().map.tile_url, zoom=zoom, uirevision=map_id)
     state = {"versions": drawn, "view": _view_list(view), "cut": _view_list(cut),
              "layers": list(layers), "problems": False, "prints": prints, "shown": shown}
     return fig, state
 
 
-def live_map(map_id: str, layers: Sequence[str] = ALL_LAYERS, theme: str = DESK,
-             controls: bool = True, zoom: float = mapdata.DEFAULT_ZOOM) -> html.Div:
-    """The map component: the graph and its state; with ``controls`` (desk screens) layer
-    toggles, a problems-only filter and the side panel that a click fills."""
-    fig, state = _initial(map_id, layers, theme, zoom, compact=not controls)
+def live_map(map_id: str, layers: Sequence[str] = ALL_LAYERS,
+             zoom: float = mapdata.DEFAULT_ZOOM) -> html.Div:
+    """The desk's map component: the graph and its state, layer toggles, a problems-only filter
+    and the side panel that a click fills (the wall's maps: layouts/wall_map.py)."""
+    fig, state = _initial(map_id, layers, zoom)
     graph = dcc.Graph(id=map_id, figure=fig, className="live-map", responsive=True,
                       config=graph_config(scrollZoom=True, modeBarButtonsToRemove=["toImage"]))
     parts: list[Any] = [dcc.Store(id=ids.map_part(map_id, ids.MAP_STATE), data=state),
                         *pulse.stores(map_id, watch=map_id)]
-    if not controls:
-        return html.Div([graph, *parts], className=f"live-map-wrap map-{theme}")
     toolbar = html.Div(className="map-toolbar", children=[
         dcc.Checklist(id=ids.map_part(map_id, ids.MAP_LAYERS), value=list(layers), inline=True,
                       options=[{"label": layer_title(LAYER_BY_KEY[key]), "value": key} for key in layers],
@@ -202,15 +195,14 @@ def live_map(map_id: str, layers: Sequence[str] = ALL_LAYERS, theme: str = DESK,
     ])
     panel = html.Aside(id=ids.map_part(map_id, ids.MAP_PANEL), className="map-panel",
                        children=_panel_hint(), **{"aria-live": "polite"})
-    return html.Div(className=f"live-map-wrap map-{theme}", children=[
+    return html.Div(className=f"live-map-wrap map-{DESK}", children=[
         toolbar, html.Div([graph, panel], className="map-body"), *parts])
 
 
 # -- callbacks -------------------------------------------------------------------------------------
 def refresh(layers: Sequence[str], relayout: Any, enabled_values: Any, filter_values: Any,
-            state: Any, theme: str = DESK, compact: bool = False) -> tuple[Any, Any]:
-    """One tick of a map: ``PreventUpdate`` when nothing it shows changed, else a Patch (for a
-    ``compact`` figure, see :func:`figure`)."""
+            state: Any) -> tuple[Any, Any]:
+    """One tick of a map: ``PreventUpdate`` when nothing it shows changed, else a Patch."""
     if not isinstance(state, dict):
         raise PreventUpdate
     enabled = [k for k in layers if enabled_values is None or k in enabled_values]
@@ -244,11 +236,8 @@ def refresh(layers: Sequence[str], relayout: Any, enabled_values: Any, filter_va
     # Which traces the browser shows (a state from before this was kept shows them all).
     shown = [bool(v) for v in state.get("shown") or []]
     shown += [True] * (len(plan) - len(shown))
-    if compact:
-        patch, changed = patch_compact(plan, content, enabled, prints, shown, theme)
-    else:
-        patch, changed = patch_traces(plan, content, enabled, set(state.get("layers") or []), prints,
-                                shown)
+    patch, changed = patch_traces(plan, content, enabled, set(state.get("layers") or []), prints,
+                                  shown)
     new_state = {"versions": {**drawn, **now_drawn}, "view": _view_list(view),
                  "cut": _view_list(cut), "layers": enabled, "problems": problems, "prints": prints,
                  "shown": shown}
@@ -328,60 +317,22 @@ def _details_panel(spec: TraceSpec, item: str, lat: float, lon: float, state: An
     return panel(mapdata.entity_details(r, spec.layer, item, _limits()))
 
 
-def tick_request(map_id: str, n: int, state: Any,
-                 shown_in: tuple[str, str] | None = None) -> dict[str, Any]:
-    """The body a browser posts to /_dash-update-component for one update of a map without
-    controls, as registered by :func:`register_map` (``shown_in``: its container's id and the
-    class the container has now). The soak and the benchmark post it as a wall would."""
-    state_id = ids.map_part(map_id, ids.MAP_STATE)
-    pulse_id = ids.pulse_part(map_id, ids.PULSE)
-    inputs: list[dict[str, Any]] = [
-        {"id": pulse_id, "property": "data", "value": {"n": n, "at": 0, "watch": map_id}},
-        {"id": map_id, "property": "relayoutData", "value": None}]
-    states: list[dict[str, Any]] = []
-    if shown_in is not None:
-        states.append({"id": shown_in[0], "property": "className", "value": shown_in[1]})
-    states.append({"id": state_id, "property": "data", "value": state})
-    return {"output": f"..{map_id}.figure...{state_id}.data..",
-            "outputs": [{"id": map_id, "property": "figure"}, {"id": state_id, "property": "data"}],
-            "inputs": inputs, "changedPropIds": [ids.prop_id(pulse_id, "data")], "state": states}
-
-
-def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] = ALL_LAYERS,
-                 controls: bool = True, shown_in: tuple[str, str] | None = None,
-                 theme: str = DESK) -> None:
-    """Register a map instance's callbacks; they answer only roles that may open ``path``.
-
-    ``shown_in`` = (container id, class): a map that is on screen only while its container's
-    className has that class (the wall's rotating views). It is not redrawn while hidden, and
-    catches up on the first tick it is shown: a wall then draws one map per update, not every
-    view's. The class is read as a State: as an Input, every turn of the rotation would ask the
-    server for every view's map at once, and a loaded wall's six connections would queue them."""
+def register_map(app: dash.Dash, map_id: str, path: str, layers: Sequence[str] = ALL_LAYERS) -> None:
+    """Register a desk map's callbacks; they answer only roles that may open ``path``."""
     allowed = roles.PAGE_BY_PATH[path].roles
     layers = tuple(layers)
     state_id = ids.map_part(map_id, ids.MAP_STATE)
     trigger, running = pulse.gate(app, map_id)
-    inputs = [trigger, Input(map_id, "relayoutData")]
-    if controls:
-        inputs += [Input(ids.map_part(map_id, ids.MAP_LAYERS), "value"),
-                   Input(ids.map_part(map_id, ids.MAP_FILTER), "value")]
-    states = [State(shown_in[0], "className")] if shown_in is not None else []
 
     @require_roles(allowed)
-    def tick(_n: Any, relayout: Any, *rest: Any) -> tuple[Any, Any]:
-        if shown_in is not None:  # the container's class is the State before the map's own
-            container_class, rest = rest[-2], rest[:-2] + rest[-1:]
-            if shown_in[1] not in str(container_class or "").split():
-                raise PreventUpdate
-        enabled, wanted, state = (rest if controls else (None, None, rest[0]))
-        # A map without controls (a wall's) holds only the traces it draws (see figure()).
-        return refresh(layers, relayout, enabled, wanted, state, theme=theme, compact=not controls)
+    def tick(_n: Any, relayout: Any, enabled: Any, wanted: Any, state: Any) -> tuple[Any, Any]:
+        return refresh(layers, relayout, enabled, wanted, state)
 
     tick.__name__ = f"refresh_{map_id.replace('-', '_')}"
-    app.callback(Output(map_id, "figure"), Output(state_id, "data"), *inputs, *states,
-                 State(state_id, "data"), running=running, prevent_initial_call=True)(tick)
-    if not controls:
-        return
+    app.callback(Output(map_id, "figure"), Output(state_id, "data"), trigger,
+                 Input(map_id, "relayoutData"), Input(ids.map_part(map_id, ids.MAP_LAYERS), "value"),
+                 Input(ids.map_part(map_id, ids.MAP_FILTER), "value"), State(state_id, "data"),
+                 running=running, prevent_initial_call=True)(tick)
 
     @require_roles(allowed)
     def details(click: Any, state: Any) -> list[Any]:

@@ -73,8 +73,7 @@ def _base_trace(spec: TraceSpec, theme: str) -> dict[str, Any]:
     trace = {**common, "type": "scattermap", "mode": "markers", "lat": [], "lon": [],
              "customdata": [], "hovertext": [], "hovertemplate": "%{hovertext}<extra></extra>"}
     if spec.role == "cells":
-        trace["name"] = i18n.t("map.hover.grouped", layer=layer_title(layer),
-                               worst=_worst_label(layer, spec.code))
+        trace["name"] = grouped_name(layer, spec.code)
         trace["marker"] = {"size": [], "color": mapdata.RANK_COLOURS[spec.code], "opacity": 0.7}
         # The count travels as a typed array; the words are the same for every cell.
         trace["hovertemplate"] = i18n.t("map.hover.cell", count="%{customdata:,}",
@@ -103,8 +102,19 @@ class Content:
     warnings: tuple[mapdata.Warning, ...]
 
 
-def _class_name(layer: mapdata.Layer, code: int, total: int) -> str:
+def class_name(layer: mapdata.Layer, code: int, total: int) -> str:
+    """A class's line in the legend: the layer, what the class means, how many (issue 19)."""
     return f"{layer_title(layer)}: {class_label(layer, code)} ({total})"
+
+
+def grouped_name(layer: mapdata.Layer, rank: int) -> str:
+    """The legend's line for a layer's grouped cells whose worst member has ``rank``."""
+    return i18n.t("map.hover.grouped", layer=layer_title(layer), worst=_worst_label(layer, rank))
+
+
+def cell_sizes(count: np.ndarray) -> np.ndarray:
+    """A grouped cell's marker size (px) from its count: larger for more, within 10-44 px."""
+    return np.clip(10 + 5 * np.log2(np.maximum(count, 1)), 10, 44).astype(np.float32)
 
 
 def layer_title(layer: mapdata.Layer) -> str:
@@ -172,13 +182,13 @@ def trace_updates(spec: TraceSpec, content: Content, seen: Sequence[str] | None
             updates[("lon",)] = typed(group.lon if group else empty)
         if counts != seen[1]:
             count = group.count if group else empty
-            updates[("marker", "size")] = typed(np.clip(10 + 5 * np.log2(np.maximum(count, 1)), 10, 44))
+            updates[("marker", "size")] = typed(cell_sizes(count))
             updates[("customdata",)] = typed(count)
         if shown != seen[2]:
             updates[("showlegend",)] = bool(shown)
         return updates, [positions, counts, shown]
     part = cut.classes[spec.code]
-    name = _class_name(layer, spec.code, part.total)
+    name = class_name(layer, spec.code, part.total)
     if part.members != seen[0]:
         updates[("customdata",)] = part.ids
         updates[("hovertext",)] = part.hover
@@ -257,33 +267,3 @@ def _assign(trace: Any, updates: dict[tuple[str, ...], Any]) -> bool:
             target = target[key]
         target[path[-1]] = value
     return bool(updates)
-
-
-def patch_compact(plan: Sequence[TraceSpec], content: Content, enabled: Sequence[str],
-                  prints: list[Any], shown: list[bool], theme: str) -> tuple[dash.Patch, bool]:
-    """The same for a compact figure: when the set of drawn traces changed, the whole trace list
-    (rare: a class gets its first member or loses its last); else what changed in each drawn
-    trace, at its place among them."""
-    patch = dash.Patch()
-    visible = []
-    for spec, was in zip(plan, shown, strict=True):
-        has = occupied(spec, content) if spec.layer in enabled else False
-        visible.append(was if has is None else has)
-    if visible != shown:
-        data = []
-        for index, spec in enumerate(plan):
-            trace, prints[index] = full_trace(spec, index, content, enabled, theme)
-            if visible[index]:
-                data.append(trace)
-        patch["data"] = data
-        shown[:] = visible
-        return patch, True
-    changed = False
-    place = 0
-    for index, spec in enumerate(plan):
-        if not visible[index]:
-            continue
-        updates, prints[index] = trace_updates(spec, content, prints[index])
-        changed = _assign(patch["data"][place], updates) or changed
-        place += 1
-    return patch, changed

@@ -34,10 +34,10 @@ from app.model.domains import DOMAINS
 from app.model.incidents import LEVEL_RANK
 from app.situation.mapdata import LAYERS
 from app.web.context import redis_client, require_roles
-from layouts import alert_panel, ids, linkage_panel, pulse, wall_tiles
+from layouts import alert_panel, ids, linkage_panel, pulse, wall_map, wall_tiles
 from layouts.components import domain_title, graph_config, page_layout
 from layouts.incident_parts import level_badge, numbered, progress, status_badge, type_name
-from layouts.livemap import WALL, live_map, register_map
+from layouts.livemap import ALL_LAYERS, WALL
 
 PATH = "/wall"
 MIN_ROTATE_S = 2
@@ -62,6 +62,11 @@ def domain_layers(domain: str) -> tuple[str, ...]:
     belong to city management)."""
     return tuple(layer.key for layer in LAYERS if layer.domain in (domain, "alerts")
                  or (layer.key == "warnings" and domain == "city"))
+
+
+def maps() -> dict[str, tuple[str, ...]]:
+    """The wall's live maps and the layers each shows: the city's, then one per domain's view."""
+    return {ids.WALL_MAP: ALL_LAYERS, **{ids.WALL_DOMAIN_MAP[d]: domain_layers(d) for d in DOMAINS}}
 
 
 def rotate_seconds(value: Any) -> int:
@@ -103,8 +108,7 @@ def _view(name: str, children: list[Any]) -> html.Section:
 
 def _city_view(data: wall_tiles.WallData) -> html.Section:
     return _view(CITY, [
-        html.Div(live_map(ids.WALL_MAP, theme=WALL, controls=False, zoom=WALL_ZOOM),
-                 className="card wall-map"),
+        html.Div(wall_map.wall_map(ids.WALL_MAP, ALL_LAYERS, WALL_ZOOM), className="card wall-map"),
         html.Div(wall_tiles.cards(data), id=ids.WALL_TILES, className="wall-grid"),
     ])
 
@@ -113,8 +117,8 @@ def _domain_view(domain: str, data: wall_tiles.WallData) -> html.Section:
     return _view(domain, [
         html.Div(wall_tiles.cards(data, (domain,), big=True), id=ids.WALL_DOMAIN_TILES[domain],
                  className="wall-domain-tiles"),
-        html.Div(live_map(ids.WALL_DOMAIN_MAP[domain], layers=domain_layers(domain), theme=WALL,
-                          controls=False, zoom=WALL_ZOOM), className="card wall-map"),
+        html.Div(wall_map.wall_map(ids.WALL_DOMAIN_MAP[domain], domain_layers(domain), WALL_ZOOM),
+                 className="card wall-map"),
     ])
 
 
@@ -337,17 +341,15 @@ def register(app: dash.Dash) -> None:
     app.callback(Output(ids.WALL_TILES, "children"), Output(ids.WALL_FEEDS, "children"),
                  Output(ids.WALL_TILES_DRAWN, "data"), trigger, State(ids.WALL_TILES_DRAWN, "data"),
                  running=running, prevent_initial_call=True)(refresh_city)
-    # Each view's map is drawn only while its view is on screen (the others wait, then catch up).
-    register_map(app, ids.WALL_MAP, PATH, controls=False,
-                 shown_in=(ids.WALL_VIEWS, f"show-{CITY}"), theme=WALL)
+    # The maps' frames, fetched by the browser outside Dash (layouts/wall_map.py); each view's map
+    # is asked for only while its view is on screen (the others wait, then catch up).
+    wall_map.register(app.server, maps(), roles.PAGE_BY_PATH[PATH].roles)
     for domain in DOMAINS:
         trigger, running = pulse.gate(app, ids.WALL_DOMAIN_TILES[domain])
         app.callback(Output(ids.WALL_DOMAIN_TILES[domain], "children"),
                      Output(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
                      trigger, State(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
                      running=running, prevent_initial_call=True)(_refresh_domain(domain))
-        register_map(app, ids.WALL_DOMAIN_MAP[domain], PATH, layers=domain_layers(domain),
-                     controls=False, shown_in=(ids.WALL_VIEWS, f"show-{domain}"), theme=WALL)
     app.callback(Output(ids.WALL_BEAT, "data"), Input(ids.WALL_BEAT_TICK, "n_intervals"))(beat)
     # The rotation and the link watch, in one browser callback on the tick (each callback costs
     # Dash's renderer a pass over every component of the wall, whatever it returns).

@@ -31,16 +31,9 @@ WALL_VIEWPORT = {"width": 1920, "height": 1080}
 # compositor's software path adds ~100 ms of main-thread "Commit" per frame, a cost no wall pays.
 EXTRA_ARGS: list[str] = os.environ.get(
     "CITYOPS_BENCH_CHROMIUM_ARGS", "--use-angle=swiftshader --enable-unsafe-swiftshader").split()
-# Counts completed redraws of the wall's map (Plotly's afterplot event on its graph div).
-_COUNT_REDRAWS = """() => {
-  const gd = document.querySelector('#wall-map .js-plotly-plot');
-  if (!gd || !gd.on) { return false; }
-  if (!window.__cityopsRedraws) {
-    window.__cityopsRedraws = 0;
-    gd.on('plotly_afterplot', () => { window.__cityopsRedraws += 1; });
-  }
-  return true;
-}"""
+# The wall's map is on the page and its script runs (assets/wall_map.js counts each frame it draws).
+_WALL_MAPS_READY = """() => !!(window.cityopsWallMaps
+                               && document.querySelector('#wall-map .js-plotly-plot'))"""
 
 
 def available() -> str | None:
@@ -117,7 +110,7 @@ class MovingFleet:
 def _wall_page(browser: Any, port: int, token: str) -> tuple[Any, Any]:
     page = browser.new_page(viewport=WALL_VIEWPORT)
     page.goto(f"http://127.0.0.1:{port}/wall?token={token}")
-    page.wait_for_function(_COUNT_REDRAWS, timeout=60_000)
+    page.wait_for_function(_WALL_MAPS_READY, timeout=60_000)
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable")
     return page, cdp
@@ -135,14 +128,14 @@ def _heap_mb(page: Any, cdp: Any) -> float:
 
 
 def _main_thread_per_update(page: Any, cdp: Any, updates: int) -> list[float]:
-    """Milliseconds of main-thread work between consecutive map redraws, ``updates`` of them."""
+    """Milliseconds of main-thread work between consecutive map updates, ``updates`` of them."""
     spent = []
-    page.wait_for_function("() => window.__cityopsRedraws > 0", timeout=60_000)
-    seen = page.evaluate("() => window.__cityopsRedraws")
+    page.wait_for_function("() => window.cityopsWallMaps.updates > 0", timeout=60_000)
+    seen = page.evaluate("() => window.cityopsWallMaps.updates")
     before = _metrics(cdp)["TaskDuration"]
     while len(spent) < updates:
-        page.wait_for_function("n => window.__cityopsRedraws > n", arg=seen, timeout=60_000)
-        seen = page.evaluate("() => window.__cityopsRedraws")
+        page.wait_for_function("n => window.cityopsWallMaps.updates > n", arg=seen, timeout=60_000)
+        seen = page.evaluate("() => window.cityopsWallMaps.updates")
         now = _metrics(cdp)["TaskDuration"]
         spent.append((now - before) * 1000)
         before = now

@@ -1,8 +1,8 @@
 """Benchmark of the live map's update tick: server time and response bytes at a city's scale.
 
 The store is filled with vehicles (with delays), water sensors, hospitals and open requests
-through the same write path as the adapters; the real map callback runs inside the web app, and
-the response is serialised the way Dash sends it.
+through the same write path as the adapters; the wall map's frame is asked of the web app as a
+wall asks it (layouts/wall_map.py).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _response_bytes(response: Any) -> int:
 
 def bench_tick(r: redis.Redis, vehicles: int = 20_000, sensors: int = 2_000, hospitals: int = 200,
                requests: int = 10_000, runs: int = 5) -> dict[str, float]:
-    """The wall map's update callback over the web app's own request path (gate, CSRF, Dash):
+    """The wall map's frame over the web app's own request path (gate, session, layouts/wall_map.py):
     server time and response bytes when nothing changed and after every vehicle moved."""
     r.flushdb()
     vlat, vlon = fill_city(r, vehicles, sensors, hospitals, requests)
@@ -109,7 +109,6 @@ def bench_tick_on(r: redis.Redis, runs: int, move: Callable[[int], None]) -> dic
 
     accounts.add_user(r, "bench-operator", "operator", "bench password 1234")
     port = r.connection_pool.connection_kwargs["port"]
-    state_id = ids.map_part(ids.WALL_MAP, ids.MAP_STATE)
     with tempfile.TemporaryDirectory(prefix="cityops-bench-map-") as data_dir:
         settings = load_settings(environ={"CITYOPS_DATA_DIR": data_dir,
                                           "CITYOPS_REDIS_URL": f"redis://127.0.0.1:{port}/0"})
@@ -126,25 +125,30 @@ def bench_tick_on(r: redis.Redis, runs: int, move: Callable[[int], None]) -> dic
                                     "csrf_token": client.get_cookie("_csrf_token").value,
                                     "next": "/wall"})
         client.get("/wall")
-        csrf = {"X-CSRFToken": client.get_cookie("_csrf_token").value}
-        from layouts import livemap
-        with app.server.test_request_context():
-            _fig, state = livemap._initial(ids.WALL_MAP, livemap.ALL_LAYERS, livemap.WALL)
+        from layouts import wall_map
+        from layouts.wall import WALL_ZOOM
 
-        def tick(n: int, held: Any) -> tuple[float, int, Any]:
-            # the wall shows its city view (a hidden view's map is not drawn)
-            body = livemap.tick_request(ids.WALL_MAP, n, held, (ids.WALL_VIEWS, "wall-views show-all"))
+        view = mapdata.view_around(*mapdata.DEFAULT_CENTER, WALL_ZOOM)
+        first = client.get(wall_map.frame_url(ids.WALL_MAP, view))
+        header, _ = wall_map.decode(first.get_data())
+        # the wall then holds the routes and areas: later frames leave them out
+        url = wall_map.frame_url(ids.WALL_MAP, view, header.get("lines", {}).get("sig", ""),
+                                 header.get("areas", {}).get("sig", ""))
+
+        def tick(held: str) -> tuple[float, int, str]:
+            # what a wall's map asks each second: 304 while nothing it shows moved
             started = time.perf_counter()
-            response = client.post("/_dash-update-component", json=body, headers=csrf)
+            response = client.get(url, headers={"If-None-Match": held} if held else {})
             elapsed = (time.perf_counter() - started) * 1000
             if response.status_code == 200:
-                held = response.get_json()["response"][state_id]["data"]
-            elif response.status_code != 204:
-                raise RuntimeError(f"the map callback answered {response.status_code}")
+                held = response.headers["ETag"]
+            elif response.status_code != 304:
+                raise RuntimeError(f"the wall map answered {response.status_code}")
             return elapsed, _response_bytes(response), held
 
-        quiet = [tick(n, state) for n in range(30)]
-        if any(held is not state for _, _, held in quiet):
+        state = first.headers["ETag"]
+        quiet = [tick(state) for _ in range(30)]
+        if any(held != state for _, _, held in quiet):
             raise RuntimeError("the map updated although nothing changed")
         changed, sizes, published = [], [], []
         for run in range(runs):
@@ -152,7 +156,7 @@ def bench_tick_on(r: redis.Redis, runs: int, move: Callable[[int], None]) -> dic
             started = time.perf_counter()
             map_share.publish(r, "transport", limits)
             published.append((time.perf_counter() - started) * 1000)
-            elapsed, size, state = tick(100 + run, state)
+            elapsed, size, state = tick(state)
             changed.append(elapsed)
             sizes.append(size)
     return {"tick_unchanged_ms": statistics.median(ms for ms, _, _ in quiet),

@@ -1513,6 +1513,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "map.open_alerts": ("Open alerts", "未关闭的告警"),
     "map.no_open_alerts": ("None.", "无。"),
     "map.only_problems": ("Only problems", "仅看异常"),
+    "map.legend": ("Map legend", "地图图例"),
     "map.panel_hint": ("Select a marker or an area on the map to see its details here.",
                        "点击地图上的标记或区域，在此查看详情。"),
     "map.gone": ("That item is no longer on the map.", "该对象已不在地图上。"),

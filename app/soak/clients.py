@@ -25,6 +25,7 @@ class HttpSession:
         self.port = port
         self.cookies: dict[str, str] = {}
         self.conn: http.client.HTTPConnection | None = None
+        self.etag = ""  # the last response's ETag, if it had one
 
     def close(self) -> None:
         """Drop the connection (the next request opens a new one)."""
@@ -33,18 +34,22 @@ class HttpSession:
             self.conn = None
 
     def request(self, method: str, path: str, body: bytes | None = None,
-                content_type: str = "application/json") -> tuple[int, bytes]:
-        """One request; (status, body). A broken connection is closed and the error raised."""
+                content_type: str = "application/json",
+                extra: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """One request (``extra``: more headers); (status, body). A broken connection is closed
+        and the error raised."""
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT_S)
         try:
-            self.conn.request(method, path, body=body, headers=self._headers(body, content_type))
+            self.conn.request(method, path, body=body,
+                              headers={**self._headers(body, content_type), **(extra or {})})
             response = self.conn.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException):
             self.close()
             raise
         self._keep_cookies(response)
+        self.etag = response.getheader("ETag") or ""
         if response.will_close:
             self.close()
         return response.status, data
@@ -126,65 +131,59 @@ def _paced(period_s: float, stop: threading.Event, stats: LoadStats, step: Calla
         stop.wait(max(0.0, period_s - (time.perf_counter() - began)))
 
 
-def _wall_map_state() -> dict[str, Any]:
-    """The map state a wall opens with, before its first tick fills the rest."""
+def _wall_map_url() -> str:
+    """The frame a wall's city map asks for (layouts/wall_map.py), at the wall's opening view."""
     from app.situation import mapdata
+    from layouts import ids, wall_map
     from layouts.wall import WALL_ZOOM
 
-    view = mapdata.view_around(*mapdata.DEFAULT_CENTER, WALL_ZOOM)
-    return {"versions": {}, "view": [view.west, view.south, view.east, view.north, view.zoom],
-            "layers": None, "problems": False, "prints": []}
-
-
-def _map_tick_body(n: int, state: Any) -> dict[str, Any]:
-    from layouts import ids
-    from layouts.livemap import tick_request
-
-    # the wall shows its city view (a hidden view's map is not drawn)
-    return tick_request(ids.WALL_MAP, n, state, (ids.WALL_VIEWS, "wall-views show-all"))
+    return wall_map.frame_url(ids.WALL_MAP, mapdata.view_around(*mapdata.DEFAULT_CENTER, WALL_ZOOM))
 
 
 class _Wall:
     """One wall display's session: its token URL, and what its status and map ticks returned."""
 
     def __init__(self, port: int, token: str, stats: LoadStats) -> None:
-        from layouts import ids
-
-        self.state_id = ids.map_part(ids.WALL_MAP, ids.MAP_STATE)
         self.session = HttpSession(port)
         self.token = token
         self.stats = stats
         self.seen: Any = None
-        self.state = _wall_map_state()
+        self.map_url = _wall_map_url()
+        self.map_held = ""  # the ETag of the map frame this wall holds
         self.opened = False
-        self.n = 0
 
     def poll(self) -> None:
-        """One second of a wall: (re)open it if need be, then the status tick and the map tick."""
+        """One second of a wall: (re)open it if need be, then the status tick and the map's frame."""
         if not self.opened:  # again after a lost session: a wall reopens its token URL
             self.session.request("GET", f"/wall?token={urllib.parse.quote(self.token)}")
             self.opened = self.session.request("GET", "/wall")[0] == 200
-        self.n += 1
         self._tick("status_tick", _tick_body(self.seen))
-        self._tick("map_tick", _map_tick_body(self.n, self.state))
+        self._map()
+
+    def _map(self) -> None:
+        """The map's frame, as assets/wall_map.js asks it: 304 while the one held is current."""
+        started = time.perf_counter()
+        status, _ = self.session.request(
+            "GET", self.map_url, extra={"If-None-Match": self.map_held} if self.map_held else None)
+        self.stats.add("map_tick", (time.perf_counter() - started) * 1000, status in (200, 304))
+        if status == 200:
+            self.map_held = self.session.etag
+        elif status in (401, 403):
+            self.opened = False
 
     def _tick(self, kind: str, body: dict[str, Any]) -> None:
-        """One Dash callback, counted; keep what it returned for the next one."""
+        """The status strip's Dash callback, counted; keep what it returned for the next one."""
         started = time.perf_counter()
         status, data = self.session.request("POST", "/_dash-update-component", json.dumps(body).encode())
         self.stats.add(kind, (time.perf_counter() - started) * 1000, status in (200, 204))
         if status == 200:
-            answer = json.loads(data)["response"]
-            if kind == "status_tick":
-                self.seen = answer[STATUS_OUTPUTS[2][0]]["data"]
-            else:
-                self.state = answer[self.state_id]["data"]
+            self.seen = json.loads(data)["response"][STATUS_OUTPUTS[2][0]]["data"]
         elif status in (401, 403):
             self.opened = False
 
 
 def wall_client(port: int, token: str, stats: LoadStats, stop: threading.Event) -> None:
-    """A wall display: each second the status tick and the map tick, keeping what they return."""
+    """A wall display: each second the status tick and the map's frame, keeping what they return."""
     wall = _Wall(port, token, stats)
     _paced(1.0, stop, stats, wall.poll, (OSError, http.client.HTTPException, ValueError, KeyError))
 

@@ -15,7 +15,8 @@ from flask import Response, jsonify, request
 from app import i18n
 
 # Paths used by scripts rather than people: they answer 401/403 as JSON instead of redirecting.
-MACHINE_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon", "/_live-versions", "/assets/", "/api/")
+MACHINE_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon", "/_live-versions", "/_wall-map/", "/assets/",
+                    "/api/")
 
 
 @functools.cache

@@ -38,7 +38,7 @@ DISPLAY_PATHS = frozenset({"/wall", "/wall/"})
 
 # What the wall page needs besides itself; a wall token may use nothing else.
 WALL_MACHINE_PREFIXES = ("/_dash-layout", "/_dash-dependencies", "/_dash-update-component",
-                         "/_live-versions",
+                         "/_live-versions", "/_wall-map/",
                          "/_dash-component-suites/", "/_favicon", "/assets/")
 
 

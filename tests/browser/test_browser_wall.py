@@ -141,15 +141,16 @@ def test_wall_fills_the_screen_stays_local_and_shows_a_stale_feed(
                 re.compile(r"\bstale\b"))
 
             # The city fills the map's shorter side at every size: one zoom level per doubling;
-            # the legend's type follows the wall's (0.9 em).
+            # the legend under it is in the wall's type (0.9 em), one line per class drawn.
             page.wait_for_function("""([zoom, fitPx]) => {
                 const gd = document.querySelector('#wall-map .js-plotly-plot');
                 if (!gd || !gd.layout || !gd.layout.map) return false;
-                const size = gd._fullLayout._size;  // the map's area, its legend under it
+                const size = gd._fullLayout._size;
                 const side = Math.min(size.w, size.h);
-                const em = parseFloat(getComputedStyle(gd).fontSize);
+                const legend = document.querySelector('[data-wall-map="wall-map"] .wall-legend');
+                const em = parseFloat(getComputedStyle(legend.parentElement).fontSize);
                 return Math.abs(gd.layout.map.zoom - (zoom + Math.log2(side / fitPx))) < 0.06
-                    && Math.abs(gd.layout.font.size - 0.9 * em) <= 1;
+                    && Math.abs(parseFloat(getComputedStyle(legend).fontSize) - 0.9 * em) <= 1;
             }""", arg=[WALL_ZOOM, WALL_FIT_PX], timeout=UPDATE_MS)
             page.wait_for_timeout(500)  # let the map finish drawing before measuring
             metrics = page.evaluate(SCROLL_JS)
@@ -292,38 +293,107 @@ def test_a_rotating_wall_draws_only_the_map_on_screen(
     from app.bench.browser import MovingFleet
 
     _seed(r)
-    drawn: list[tuple[str, str]] = []  # (map id, the views' class the browser sent with it)
-
-    def record(response: Any) -> None:
-        if "_dash-update-component" not in response.url or response.status != 200:
-            return
-        asked = json.loads(response.request.post_data or "{}")
-        map_id = next((i["id"] for i in asked.get("inputs", [])
-                       if i.get("property") == "relayoutData"), None)
-        shown = next((i.get("value") for i in asked.get("state", [])
-                      if i.get("id") == "wall-views"), None)
-        if map_id is not None:
-            drawn.append((map_id, str(shown)))
-
     context, page, watch = _open_wall(browser, r, cityops_wall.base_url, 1920, 1080, "&rotate=2")
     try:
         with watch.explained(), MovingFleet(r, 300):
-            page.on("response", record)
             # Turns of the rotation (2 s a view) until the city's and the transport view's maps
-            # have each been drawn while shown: one turn alone, but a loaded machine may answer a
-            # view's request only after the view has moved on (then it is drawn at a later turn).
+            # have each been asked for and drawn while shown.
             deadline = time.monotonic() + 6 * UPDATE_MS / 1000
-            while (not {"wall-map", "wall-map-transport"} <= {m for m, _ in drawn}
+            drawn: dict[str, Any] = {}
+            while (not (drawn.get("wall-map") and drawn.get("wall-map-transport"))
                    and time.monotonic() < deadline):
-                page.wait_for_timeout(200)
+                page.wait_for_timeout(500)
+                drawn = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(
+                    '[data-wall-map]')].map(e => [e.dataset.wallMap, e.dataset.markers || null]))""")
+            # (map id, the views' class when the browser asked for its frame), the last 100
+            asked = page.evaluate("() => window.cityopsWallMaps.asked.slice()")
         watch.assert_clean()
     finally:
         context.close()
-    maps = {map_id for map_id, _ in drawn}
-    assert {"wall-map", "wall-map-transport"} <= maps, drawn  # the moving fleet's two maps
+    maps = {map_id for map_id, _ in asked}
+    assert {"wall-map", "wall-map-transport"} <= maps, asked  # the moving fleet's two maps
+    assert drawn["wall-map"] and drawn["wall-map-transport"], drawn
     view_of = {"wall-map": "all", **{f"wall-map-{d}": d for d in DOMAINS}}
-    hidden = [(m, shown) for m, shown in drawn if f"show-{view_of[m]}" not in shown.split()]
+    hidden = [(m, shown) for m, shown in asked if f"show-{view_of[m]}" not in shown.split()]
     assert hidden == [], hidden
+
+
+# Whether the screenshot (a PNG, base64) has a pixel near ``colour`` within 2 px of each point:
+# decoded by the page's own canvas, as Pillow is not among the test extras.
+PIXELS_JS = """async ([png, points, colour]) => {
+    const img = new Image();
+    img.src = 'data:image/png;base64,' + png;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = img.width;
+    canvas.height = img.height;
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    return points.map(([x, y]) => {
+        const data = ctx.getImageData(Math.round(x) - 2, Math.round(y) - 2, 5, 5).data;
+        for (let i = 0; i < data.length; i += 4) {
+            const off = Math.abs(data[i] - colour[0]) + Math.abs(data[i + 1] - colour[1])
+                + Math.abs(data[i + 2] - colour[2]);
+            if (off < 60) return true;
+        }
+        return false;
+    });
+}"""
+# Where the places are on the wall's map now (CSS px of its canvas), once it is still.
+PROJECT_JS = """async (places) => {
+    const gd = document.querySelector('#wall-map .js-plotly-plot');
+    const map = gd._fullLayout.map._subplot.map;
+    if (!map.loaded()) { await new Promise((done) => map.once('idle', done)); }
+    return places.map(([lat, lon]) => { const p = map.project([lon, lat]); return [p.x, p.y]; });
+}"""
+
+
+def _drawn_at(page: Page, places: list[tuple[float, float]], colour: str) -> list[bool]:
+    """Whether the wall's map shows a marker of ``colour`` at each (lat, lon)."""
+    import base64
+
+    points = page.evaluate(PROJECT_JS, [list(p) for p in places])
+    png = page.locator("#wall-map .maplibregl-canvas").screenshot()
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return page.evaluate(PIXELS_JS, [base64.b64encode(png).decode(), points, rgb])
+
+
+@pytest.mark.browser
+def test_the_wall_map_draws_each_vehicle_where_it_is(
+        cityops_wall: RunningCityOps, r: redis.Redis, browser: Browser) -> None:
+    """The markers are drawn by the browser's own WebGL layer (assets/wall_map.js): a bus on
+    time shows in its class's colour where it is, and when it moves it shows at its new place
+    and no longer at the old one; its class is in the legend, with its count."""
+    from app.model.records import Entity, Observation
+    from app.situation.mapdata import LAYER_BY_KEY, Thresholds
+    from app.situation.mapdata import share as map_share
+
+    _seed(r)
+    here, there, elsewhere = (28.55, 112.36), (28.565, 112.38), (28.535, 112.34)
+    colour = LAYER_BY_KEY["vehicles"].classes[1].colour  # on time
+
+    def put(at: tuple[float, float], when: float) -> None:
+        store.entities.write_batch(r, "transport", "px", entities=[
+            Entity("transport", "vehicle", "px:vehicle:1", at[0], at[1], "in_service", when, "px", {})],
+            observations=[Observation("px:vehicle:1", "delay_s", 10.0, "s", when)])
+        map_share.publish(r, "transport", Thresholds.of())  # what the runner does after a batch
+
+    put(here, time.time())
+    context, page, watch = _open_wall(browser, r, cityops_wall.base_url, 1920, 1080)
+    try:
+        with watch.explained():
+            box = page.locator("[data-wall-map='wall-map']")
+            expect(box).to_have_attribute("data-markers", "1", timeout=UPDATE_MS)
+            expect(box.locator(".wall-legend")).to_contain_text("Vehicles: on time (1)")
+            assert _drawn_at(page, [here, there, elsewhere], colour) == [True, False, False]
+            updates = page.evaluate("() => window.cityopsWallMaps.updates")
+            put(there, time.time() + 1)
+            page.wait_for_function("n => window.cityopsWallMaps.updates > n", arg=updates,
+                                   timeout=UPDATE_MS)
+            assert _drawn_at(page, [here, there, elsewhere], colour) == [False, True, False]
+        watch.assert_clean()
+    finally:
+        context.close()
 
 
 @pytest.mark.browser

@@ -187,7 +187,7 @@ def tick_body(state: Any, relayout: Any = None, layers: tuple[str, ...] = livema
 def initial_state(web_app: Any) -> dict[str, Any]:
     """The state store the overview's map opens with."""
     with web_app.server.test_request_context():
-        _, state = livemap._initial(MAP, livemap.ALL_LAYERS, livemap.DESK)
+        _, state = livemap._initial(MAP, livemap.ALL_LAYERS)
     return state
 
 
@@ -253,45 +253,6 @@ def test_a_class_is_drawn_only_while_it_has_members(
     resp = post(tick_body(state))
     assert operations(resp)[("data", LATE, "visible")] is False
     assert resp.get_json()["response"][STATE]["data"]["shown"][LATE] is False
-
-
-def test_a_wall_map_holds_only_the_traces_it_draws(
-        client: Any, users: dict[str, str], r: redis.Redis, web_app: Any) -> None:
-    """A wall's map (no controls) holds only its drawn traces, each known by its place in the
-    plan (uid): a move patches the trace at its place among them; a class's first member sends
-    the new list of traces, in plan order."""
-    now = time.time()
-    seed_city(r, now)
-    plan = livemap.trace_plan(livemap.ALL_LAYERS)
-    with web_app.server.test_request_context("/wall"):
-        fig, state = livemap._initial(ids.WALL_MAP, livemap.ALL_LAYERS, livemap.WALL, compact=True)
-    drawn = [int(trace["uid"]) for trace in fig["data"]]
-    assert drawn == [i for i, shown in enumerate(state["shown"]) if shown]
-    assert ON_TIME in drawn and LATE not in drawn and len(drawn) < len(plan) / 4
-    login(client, users["operator"])
-    wall_state = ids.map_part(ids.WALL_MAP, ids.MAP_STATE)
-
-    def tick(n: int, held: Any) -> dict[str, Any]:
-        body = livemap.tick_request(ids.WALL_MAP, n, held, (ids.WALL_VIEWS, "wall-views show-all"))
-        resp = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
-        assert resp.status_code == 200, resp.text
-        return resp.get_json()["response"]
-
-    store.entities.write_batch(r, "transport", "t", entities=[bus(3, 28.5799, 112.3899, now + 1)])
-    answer = tick(1, state)
-    ops = {tuple(op["location"]): op["params"]["value"]
-           for op in answer[ids.WALL_MAP]["figure"]["operations"]}
-    assert set(ops) == {("data", drawn.index(ON_TIME), "lat"), ("data", drawn.index(ON_TIME), "lon")}
-    state = answer[wall_state]["data"]
-    store.entities.write_batch(r, "transport", "t", entities=[bus(2, 28.56, 112.37, now + 2)],
-                               observations=[Observation("t:vehicle:2", "delay_s", 420.0, "s", now + 2)])
-    answer = tick(2, state)
-    (op,) = answer[ids.WALL_MAP]["figure"]["operations"]
-    assert op["location"] == ["data"]
-    uids = [int(trace["uid"]) for trace in op["params"]["value"]]
-    assert LATE in uids and uids == sorted(uids) and set(uids) == set(drawn) | {LATE}
-    late = op["params"]["value"][uids.index(LATE)]
-    assert late["customdata"] == ["t:vehicle:2"] and late["name"] == "Vehicles: late (1)"
 
 
 def test_zooming_in_draws_each_and_zooming_out_groups(

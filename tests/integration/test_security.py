@@ -159,12 +159,14 @@ VIEW_ROLES: dict[str, frozenset[str]] = {
     "api_history.kpi_trend": EVERYONE, "api_document.openapi_json": EVERYONE,
     # what a page's live parts follow (issue 20): every live screen, the wall's included
     "live_versions.live_versions": EVERYONE | {WALL},
+    # the wall maps' frames (issue 20): whoever may open /wall
+    "wall_map.frame": OFFICIAL_READERS | {WALL},
 }
 # What a wall display may reach besides the /wall page; every other route answers it 403.
 WALL_RULES = frozenset({
     "/_dash-layout", "/_dash-dependencies", "/_dash-update-component", "/_favicon.ico",
     "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
-    "/assets/<path:filename>", LANG_PATH, "/_live-versions",
+    "/assets/<path:filename>", LANG_PATH, "/_live-versions", "/_wall-map/<map_id>",
 })
 # Callbacks without a role guard, and why that is safe.
 UNGUARDED_CALLBACKS: dict[str, str] = {

@@ -134,7 +134,7 @@ def water_alert(r: redis.Redis, fingerprint: str) -> str:
 ARG_SAMPLES = {"domain": "transport", "alert_id": "al-0123456789abcdef", "action": "ack",
                "filename": "theme.css", "package_name": "dash",
                "fingerprinted_path": "deps/polyfill.js", "path": "no-such-page",
-               "name": "operator1",
+               "name": "operator1", "map_id": "wall-map",
                # incidents (issue 15): sweeps that need real ones pass tests.support.incidents'
                "incident_id": "in-0123456789ab", "task_id": "tk-0123456789ab",
                "proposal_id": "pr-0123456789ab", "incident_action": "note", "task_action": "note",
