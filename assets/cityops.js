@@ -18,7 +18,48 @@ function askLiveVersions() {
     .then(function (versions) {
       liveAsk.busy = false;
       liveAsk.versions = versions;
+      showDataTimes(versions && versions.times);
     });
+}
+
+// A Unix time as the city's wall-clock time (the clock's data-tz), as the server writes it. The
+// formatter is made once per time zone: making one costs more than the rest of a tick's script.
+var cityFormats = {};
+function cityTime(timeZone, date) {
+  var key = timeZone || "";
+  if (!cityFormats[key]) {
+    var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+    try {
+      cityFormats[key] = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: timeZone }, options));
+    } catch (err) {
+      cityFormats[key] = new Intl.DateTimeFormat("en-GB", options);
+    }
+  }
+  return cityFormats[key].format(date);
+}
+
+// The strip's data times (layouts/status_strip.py: <time data-domain>, "" for the newest) from the
+// answer, each second: the strip's own callback is asked only when what else it shows changed.
+// The text node is changed in place: it is React's, and React keeps using it.
+function showDataTimes(times) {
+  var strip = document.getElementById("data-as-of");
+  if (!times || !strip) { return; }
+  var clock = document.getElementById("clock");
+  var timeZone = (clock && clock.getAttribute("data-tz")) || undefined;
+  var newest = null;
+  Object.keys(times).forEach(function (domain) {
+    if (typeof times[domain] === "number" && (newest === null || times[domain] > newest)) {
+      newest = times[domain];
+    }
+  });
+  strip.querySelectorAll("time[data-domain]").forEach(function (el) {
+    var domain = el.getAttribute("data-domain");
+    var at = domain ? times[domain] : newest;
+    var node = el.firstChild;
+    if (typeof at !== "number" || !node || node.nodeType !== 3) { return; }
+    var text = cityTime(timeZone, new Date(at * 1000));
+    if (node.nodeValue !== text) { node.nodeValue = text; }
+  });
 }
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   cityops: {
@@ -76,9 +117,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                    || getComputedStyle(el).visibility !== "visible")) { return no; }
       }
       var key = null;
-      if (last.follow && last.follow.length && versions) {
-        key = JSON.stringify(last.follow.map(function (name) { return versions[name]; }))
-          + "|" + Math.floor(now / (last.every || 30000));
+      var path = window.location.pathname.replace(/\/+$/, "") || "/";
+      var follow = (last.follow_on && last.follow_on[path]) || last.follow;
+      if (follow && follow.length && versions) {
+        // Each gate's safety net falls in its own second of the period (its offset), so the
+        // page's followers do not all ask the server in the same tick.
+        var every = last.every || 30000;
+        key = JSON.stringify(follow.map(function (name) { return versions[name]; }))
+          + "|" + Math.floor((now + (last.offset || 0)) / every);
         if (key === last.key) { return no; }
       }
       return Object.assign({}, last, { n: n, at: now, key: key });
@@ -90,19 +136,10 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
 // not a Dash callback: the renderer's work for a callback, on every page's tick, cost more than
 // the clock itself.
 (function () {
-  function cityTime(timeZone) {
-    var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
-    try {
-      return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: timeZone }, options))
-        .format(new Date());
-    } catch (err) {
-      return new Intl.DateTimeFormat("en-GB", options).format(new Date());
-    }
-  }
   setInterval(function () {
     var el = document.getElementById("clock");
     if (!el) { return; }
-    var text = cityTime(el.getAttribute("data-tz") || undefined);
+    var text = cityTime(el.getAttribute("data-tz") || undefined, new Date());
     if (el.textContent !== text) { el.textContent = text; }
   }, 1000);
 })();

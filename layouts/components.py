@@ -27,6 +27,8 @@ DOMAIN_TITLES: dict[str, str] = {
 }
 TICK_MS = 1000
 
+WALL_PATH = "/wall"  # the wall page (layouts/wall.py takes its path from here)
+
 
 def format_time(ts: float | None, with_date: bool = False) -> str:
     """A Unix time as wall-clock time in the city's time zone and the reader's locale ("—" if none)."""
@@ -150,7 +152,10 @@ def shell() -> html.Div:
         html.Div(id=ids.DATA_AS_OF, className="data-as-of", children=i18n.t("shell.connecting")),
         dcc.Interval(id=ids.TICK, interval=TICK_MS),
         dcc.Store(id=ids.SEEN),
-        *pulse.stores(ids.SEEN, follow=("status",)),
+        # The strip follows every batch (pages redraw on what it answers, SEEN); on the wall,
+        # where nothing reads SEEN, only what it shows apart from its times, which the page
+        # keeps current itself (issue 20).
+        *pulse.stores(ids.SEEN, follow=("status",), follow_on={WALL_PATH: ("shown",)}),
         dcc.Store(id=ids.CITY_TIMEZONE, data=settings().city.timezone),
         dcc.Store(id=ids.LANGUAGE, data=i18n.HTML_LANG[i18n.current_language()]),
         html.Main(first_page.container(), className="page"),

@@ -17,7 +17,8 @@ that follows what changed (``stores(..., follow=...)``) fires only when that mov
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import hashlib
+from typing import Any, Mapping, Sequence
 
 import dash
 from dash import ALL, Input, Output, State, dcc
@@ -27,11 +28,12 @@ from layouts import ids
 STALE_MS = 10_000  # an answer not back by then is given up and asked for again
 FOLLOW_EVERY_S = 30.0  # a following gate fires at least this often, whatever moved
 # What a gate may follow: the parts of app/web/live_versions.py's answer.
-FOLLOWABLE = ("status", "alerts", "incidents")
+FOLLOWABLE = ("status", "shown", "kpis", "alerts", "incidents")
 
 
 def stores(name: str, watch: str | None = None, tick: str = ids.TICK,
-           follow: Sequence[str] = (), every_s: float = FOLLOW_EVERY_S) -> list[dcc.Store]:
+           follow: Sequence[str] = (), every_s: float = FOLLOW_EVERY_S,
+           follow_on: Mapping[str, Sequence[str]] | None = None) -> list[dcc.Store]:
     """The gate's two stores: the pulse it fires and whether its callback is waiting for an
     answer. With ``watch`` (an element's id), no pulse fires while that element is not on screen
     (a wall view that is not shown asks the server nothing). ``tick``: the timer driving it.
@@ -41,14 +43,27 @@ def stores(name: str, watch: str | None = None, tick: str = ids.TICK,
     judged by the clock, and a safety net): a page's parts ask the server when there is
     something new, not every second. The answer used is the one the browser fetched (outside
     Dash) a quarter of a second before the tick, so a following part is that much later than one
-    asking every tick; the maps, whose glass-to-glass time is a target, do not follow."""
-    unknown = set(follow) - set(FOLLOWABLE)
+    asking every tick; the maps, whose glass-to-glass time is a target, do not follow.
+
+    ``follow_on``: page path -> what the gate follows while that page is shown instead (the
+    shell's strip follows less on the wall, where nothing else reads what it answers)."""
+    on = {path: list(names) for path, names in (follow_on or {}).items()}
+    unknown = set(follow).union(*on.values()) - set(FOLLOWABLE)
     if unknown:
         raise ValueError(f"a gate cannot follow {sorted(unknown)}")
+    every = int(every_s * 1000)
     return [dcc.Store(id=ids.pulse_part(name, ids.PULSE, tick),
                       data={"n": 0, "at": 0, "stale": STALE_MS, "watch": watch,
-                            "follow": list(follow), "every": int(every_s * 1000)}),
+                            "follow": list(follow), "follow_on": on, "every": every,
+                            "offset": _offset(name, every)}),
             dcc.Store(id=ids.pulse_part(name, ids.BUSY, tick), data=False)]
+
+
+def _offset(name: str, every_ms: int) -> int:
+    """Where in its period a gate's safety net falls (whole seconds, the same for a gate on
+    every page and worker): spread by name, so followers do not all fire in one tick."""
+    seconds = max(every_ms // 1000, 1)
+    return int(hashlib.blake2b(name.encode(), digest_size=4).hexdigest(), 16) % seconds * 1000
 
 
 def gate(app: dash.Dash, name: str,

@@ -26,12 +26,21 @@ from layouts.components import domain_title, format_time
 LINK_LOST = "lost"
 
 
+def _timed(key: str, at: float, which: str, **values: str) -> list[Any]:
+    """A line of the strip whose time the page keeps current each second (assets/cityops.js
+    writes the data times of app/web/live_versions.py's answer into <time data-domain>, "" for
+    the newest): the words around it are the catalogue's, in the reader's language."""
+    before, _, after = i18n.t(key, time="\x00", **values).partition("\x00")
+    return [part for part in (before, html.Time(format_time(at), **{"data-domain": which}), after)
+            if not isinstance(part, str) or part]
+
+
 def _status(status: LiveStatus, feeds: list[list[str]]) -> list[Any]:
     versions = status.versions
     newest = max((t for _, t in versions.values() if t is not None), default=None)
     t = i18n.t
     chips: list[Any] = [html.Span(
-        t("status.as_of", time=format_time(newest)) if newest else t("status.no_live_data"),
+        _timed("status.as_of", newest, "") if newest else t("status.no_live_data"),
         className="as-of-main")]
     stale_domains = {domain for _, domain, state in feeds if state in STALE_STATES}
     for domain, (_, updated_at) in versions.items():
@@ -41,9 +50,12 @@ def _status(status: LiveStatus, feeds: list[list[str]]) -> list[Any]:
             # Old data must never pass for new: say it, and dim it.
             chips.append(html.Span(t("status.domain_stale", domain=name, time=label),
                                    className="chip stale", title=t("status.domain_stale_hint")))
+        elif updated_at:
+            chips.append(html.Span(_timed("status.domain", updated_at, domain, domain=name),
+                                   className="chip has-data",
+                                   title=t("status.domain_as_of_hint", domain=name)))
         else:
-            chips.append(html.Span(t("status.domain", domain=name, time=label),
-                                   className="chip " + ("has-data" if updated_at else "no-data"),
+            chips.append(html.Span(t("status.domain", domain=name, time=label), className="chip no-data",
                                    title=t("status.domain_as_of_hint", domain=name)))
     chips.append(html.Span(t("status.runner_ok") if status.runner_alive else t("status.runner_down"),
                            className="chip " + ("ok" if status.runner_alive else "bad")))

@@ -35,11 +35,11 @@ from app.model.incidents import LEVEL_RANK
 from app.situation.mapdata import LAYERS
 from app.web.context import redis_client, require_roles
 from layouts import alert_panel, ids, linkage_panel, pulse, wall_map, wall_tiles
-from layouts.components import domain_title, graph_config, page_layout
+from layouts.components import WALL_PATH, domain_title, graph_config, page_layout
 from layouts.incident_parts import level_badge, numbered, progress, status_badge, type_name
 from layouts.livemap import ALL_LAYERS, WALL
 
-PATH = "/wall"
+PATH = WALL_PATH
 MIN_ROTATE_S = 2
 MAX_ROTATE_S = 3600
 BEAT_MS = 5000  # how often the browser asks for the server's version: slow, it is only a heartbeat
@@ -55,6 +55,9 @@ INCIDENT = "incident"  # the pinned incident's view: never in the rotation, only
 INCIDENT_PIN_S = 120  # how long a declared or raised incident holds the rotation
 PIN_CHECK_S = 5  # the pin is looked at again at least this often (a pin runs out by the clock)
 LINKAGE_ROWS = 4  # lines per section of the linkage panel on the wall
+# What the cards show moves with: which domains have data and the feeds' states (stale labels),
+# the KPIs (values, sparklines) and the open alerts (each domain's status); not every batch.
+CARDS_FOLLOW = ("shown", "kpis", "alerts")
 
 
 def domain_layers(domain: str) -> tuple[str, ...]:
@@ -181,10 +184,10 @@ def layout(**query: str) -> html.Div:
         *[dcc.Store(id=ids.WALL_DOMAIN_TILES_DRAWN[d]) for d in views[1:]],
         # Each server refresh has its own view of the tick (layouts/pulse.py); a view's parts
         # are asked for only while the view is on screen.
-        *pulse.stores(ids.WALL_TILES, follow=("status",)),
+        *pulse.stores(ids.WALL_TILES, follow=CARDS_FOLLOW),
         *[store for d in views[1:]
           for store in pulse.stores(ids.WALL_DOMAIN_TILES[d], watch=ids.WALL_DOMAIN_TILES[d],
-                                    follow=("status",))],
+                                    follow=CARDS_FOLLOW)],
         # The pin runs out by the clock: looked at every PIN_CHECK_S whatever moved.
         *pulse.stores(ids.WALL_INCIDENT_PIN, follow=("incidents",), every_s=PIN_CHECK_S),
         # Asked while the incident's view is on screen; a new pin draws it at once (the pin is

@@ -10,7 +10,8 @@ from app import store
 from app.model.feeds import feed_state
 from app.store.status import LiveStatus
 
-__all__ = ["LiveStatus", "domain_versions", "feed_states", "live_status", "signature"]
+__all__ = ["LiveStatus", "data_times", "domain_versions", "feed_states", "kpis_mark", "live_status",
+           "shown_signature", "signature"]
 
 
 def live_status(r: redis.Redis) -> LiveStatus:
@@ -35,3 +36,21 @@ def signature(status: LiveStatus, now: float) -> list[Any]:
     domain's version and time, whether the runner beats, and each feed's state at ``now``."""
     return ([[d, v, t] for d, (v, t) in status.versions.items()]
             + [status.runner_alive, feed_states(status, now)])
+
+
+def shown_signature(status: LiveStatus, now: float) -> list[Any]:
+    """What the status strip shows apart from its times: which domains have data, whether the
+    runner beats, each feed's state. It moves far less often than :func:`signature`, which
+    moves with every batch; the times are kept current by the page itself (:func:`data_times`)."""
+    return ([[d, t is not None] for d, (_, t) in status.versions.items()]
+            + [status.runner_alive, feed_states(status, now)])
+
+
+def data_times(status: LiveStatus) -> dict[str, float | None]:
+    """Each domain's data time (Unix seconds, None before its first data)."""
+    return {d: t for d, (_, t) in status.versions.items()}
+
+
+def kpis_mark(status: LiveStatus) -> str:
+    """One value that moves when any domain's KPIs say something new or their history grows."""
+    return "|".join(f"{d}={mark}" for d, mark in sorted(status.kpis.items()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any, Mapping, Sequence
 
@@ -13,6 +14,17 @@ from app.store import series
 from app.store.keys import Keys
 
 HISTORY_EVERY_S = 60.0
+# What a screen needs to know to redraw the KPIs: everything but the time they were computed at,
+# which moves on every computation even when nothing else does.
+UNSHOWN = frozenset({"computed_at"})
+
+
+def digest(kpis: Sequence[Mapping[str, Any]]) -> str:
+    """A short fingerprint of what ``kpis`` say (their computing time left out)."""
+    shown = sorted(({k: v for k, v in kpi.items() if k not in UNSHOWN} for kpi in kpis),
+                   key=lambda kpi: str(kpi.get("name", "")))
+    return hashlib.blake2b(orjson.dumps(shown, option=orjson.OPT_SORT_KEYS),
+                           digest_size=8).hexdigest()
 
 
 def write(r: redis.Redis, domain: str, kpis: Sequence[Mapping[str, Any]],
@@ -28,6 +40,9 @@ def write(r: redis.Redis, domain: str, kpis: Sequence[Mapping[str, Any]],
         # Replaced whole: a zone, hospital or category that is gone takes its KPIs with it.
         pipe.delete(Keys.kpis(domain))
         pipe.hset(Keys.kpis(domain), mapping={k["name"]: orjson.dumps(k) for k in kpis})
+        # Read each second by every live screen (app/live/status.py): its cards redraw only
+        # when this moves.
+        pipe.hset(Keys.domain_meta(domain), "kpi_digest", digest(kpis))
         if due:
             # Per-subject KPIs (hundreds of zones, hospitals, categories) are not kept: their
             # trends are the entities' readings.

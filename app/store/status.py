@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import orjson
@@ -31,12 +31,17 @@ def bump_version_only(r: redis.Redis, domain: str) -> int:
 
 def _meta_pipeline(pipe: redis.client.Pipeline) -> None:
     for domain in DOMAINS:
-        pipe.hmget(Keys.domain_meta(domain), "version", "updated_at")
+        pipe.hmget(Keys.domain_meta(domain), "version", "updated_at", "kpi_digest", "kpi_history_at")
 
 
 def _meta_rows(rows: list[Any]) -> dict[str, tuple[int, float | None]]:
-    return {domain: (int(version or 0), float(updated_at) if updated_at else None)
-            for domain, (version, updated_at) in zip(DOMAINS, rows, strict=True)}
+    return {domain: (int(row[0] or 0), float(row[1]) if row[1] else None)
+            for domain, row in zip(DOMAINS, rows, strict=True)}
+
+
+def _kpi_marks(rows: list[Any]) -> dict[str, str]:
+    """domain -> what its KPIs say and when their history last grew (app/store/kpis.py)."""
+    return {domain: f"{row[2] or ''}@{row[3] or ''}" for domain, row in zip(DOMAINS, rows, strict=True)}
 
 
 def domain_versions(r: redis.Redis) -> dict[str, tuple[int, float | None]]:
@@ -53,6 +58,7 @@ class LiveStatus:
     versions: dict[str, tuple[int, float | None]]
     runner_alive: bool
     feeds: dict[str, dict[str, str]]  # feed -> compact health (see SUMMARY_FIELDS)
+    kpis: dict[str, str] = field(default_factory=dict)  # domain -> its KPIs' mark (_kpi_marks)
 
 
 def live_status(r: redis.Redis) -> LiveStatus:
@@ -63,7 +69,7 @@ def live_status(r: redis.Redis) -> LiveStatus:
         pipe.hgetall(Keys.feeds_summary)
         rows = pipe.execute()
     feeds = {feed: orjson.loads(raw) for feed, raw in (rows[-1] or {}).items()}
-    return LiveStatus(_meta_rows(rows[:-2]), bool(rows[-2]), feeds)
+    return LiveStatus(_meta_rows(rows[:-2]), bool(rows[-2]), feeds, _kpi_marks(rows[:-2]))
 
 
 # -- runner heartbeat -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, jsonify
 
 from app.alerts import screens
 from app.incidents import queries as incident_queries
-from app.live.status import live_status, signature
+from app.live.status import data_times, kpis_mark, live_status, shown_signature, signature
 from app.model import roles
 from app.web.context import redis_client, require_roles
 
@@ -28,10 +28,14 @@ blueprint = Blueprint("live_versions", __name__)
 
 
 def versions(r: redis.Redis, now: float) -> dict[str, Any]:
-    """The values the gates follow: the strip's signature, the alerts' (and screen settings')
-    version and the incidents' version."""
-    return {"status": signature(live_status(r), now), "alerts": screens.version(r),
-            "incidents": incident_queries.version(r)}
+    """The values the gates follow: the strip's signature (``status``, moving with every batch),
+    what the strip shows apart from its times (``shown``), the KPIs' mark, the alerts' (and
+    screen settings') version and the incidents' version; and each domain's data time, which
+    the page writes into the strip itself (assets/cityops.js)."""
+    status = live_status(r)
+    return {"status": signature(status, now), "shown": shown_signature(status, now),
+            "kpis": kpis_mark(status), "alerts": screens.version(r),
+            "incidents": incident_queries.version(r), "times": data_times(status)}
 
 
 @blueprint.get(PATH)

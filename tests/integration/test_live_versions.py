@@ -25,22 +25,38 @@ def _read(client: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
 
 def test_each_part_moves_with_its_own_change_only(client: Any, users: dict[str, str],
                                                   r: redis.Redis) -> None:
-    """An alert moves ``alerts``, a domain's new data moves ``status``; nothing else moves with
-    them."""
+    """An alert moves ``alerts``; a domain's new data moves ``status`` and its time, and
+    ``shown`` (what the strip shows apart from times) only when the domain had no data before;
+    new KPIs move ``kpis`` only when they say something new, not when merely recomputed."""
     login(client, users["operator"])
     first = _read(client)
-    assert set(first) == {"status", "alerts", "incidents"}
+    assert set(first) == {"status", "shown", "kpis", "alerts", "incidents", "times"}
     assert _read(client) == first  # nothing changed, nothing moves
     alerts.raise_alert(r, fingerprint="lv:1", title="Main burst", severity="major",
                        domain="water", source="test")
     after_alert = _read(client)
     assert after_alert["alerts"] != first["alerts"]
-    assert after_alert["status"] == first["status"]
-    assert after_alert["incidents"] == first["incidents"]
-    store.status.bump_domain_version(r, "medical", time.time())
-    after_data = _read(client)
-    assert after_data["status"] != after_alert["status"]
-    assert after_data["alerts"] == after_alert["alerts"]
+    assert {k: v for k, v in after_alert.items() if k != "alerts"} == {
+        k: v for k, v in first.items() if k != "alerts"}
+    now = time.time()
+    store.status.bump_domain_version(r, "medical", now)
+    first_data = _read(client)
+    assert first_data["status"] != after_alert["status"] and first_data["shown"] != after_alert["shown"]
+    assert first_data["times"]["medical"] == pytest.approx(now, abs=0.01)
+    assert first_data["alerts"] == after_alert["alerts"] and first_data["kpis"] == after_alert["kpis"]
+    store.status.bump_domain_version(r, "medical", now + 1)
+    more_data = _read(client)
+    assert more_data["status"] != first_data["status"] and more_data["shown"] == first_data["shown"]
+    assert more_data["times"]["medical"] == pytest.approx(now + 1, abs=0.01)
+    kpi = {"name": "beds_available", "domain": "medical", "value": 12, "status": "ok",
+           "computed_at": now, "subject": None}
+    store.kpis.write(r, "medical", [kpi], history_days=0)
+    with_kpis = _read(client)
+    assert with_kpis["kpis"] != more_data["kpis"] and with_kpis["status"] == more_data["status"]
+    store.kpis.write(r, "medical", [{**kpi, "computed_at": now + 5}], history_days=0)
+    assert _read(client)["kpis"] == with_kpis["kpis"]  # recomputed, saying the same
+    store.kpis.write(r, "medical", [{**kpi, "value": 11}], history_days=0)
+    assert _read(client)["kpis"] != with_kpis["kpis"]
 
 
 def test_a_wall_may_ask_and_nobody_unsigned(web_app: Any, r: redis.Redis) -> None:

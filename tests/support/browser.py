@@ -245,7 +245,8 @@ class PageWatch:
         """Start recording ``page``'s events."""
         page.on("request", lambda request: self.requests.append(request.url))
         page.on("console", self._on_console)
-        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        # With its stack: an error thrown from a library (maplibre, plotly) says little alone.
+        page.on("pageerror", lambda error: self.page_errors.append(error.stack or str(error)))
         return self
 
     def _on_console(self, message: ConsoleMessage) -> None:
