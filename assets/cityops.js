@@ -6,7 +6,7 @@
 // slower than a tick, and Dash drops such a callback's answer. A request not back within 10 s is
 // given up; a failed one leaves null, and following gates then fire on every tick as before.
 var LEAD_MS = 250;
-var liveAsk = { busy: false, at: 0, versions: null, tickAt: 0, timer: null };
+var liveAsk = { busy: false, at: 0, versions: null, timer: null };
 function askLiveVersions() {
   var now = Date.now();
   if (liveAsk.busy && now - liveAsk.at < 10000) { return; }
@@ -61,6 +61,60 @@ function showDataTimes(times) {
     if (node.nodeValue !== text) { node.nodeValue = text; }
   });
 }
+// The page's tick, outside Dash (layouts/components.py: a store, not a dcc.Interval). Each second
+// the timer asks for what changed (shortly before the next second, LEAD_MS) and judges every gate
+// of the page as the pulses callback would; the tick store is moved, running that callback, only
+// when one of them fires, or when the page's gates are not known yet (a new page; every
+// PAGE_TICK_REFRESH ticks, in case parts came or went). A tick moved through Dash costs the
+// renderer a pass over every component of the page even when nothing fires: on a still wall most
+// seconds now cost it nothing.
+var PAGE_TICK = "live-tick";
+var PAGE_TICK_REFRESH = 10;
+var pageTick = { n: 0, gates: null, path: null };
+// A component of the page as Dash holds it (undefined when absent, or while Dash is still
+// loading the page, when its getLayout throws).
+function dashComponent(id) {
+  var api = window.dash_component_api;
+  try {
+    return api && api.getLayout ? api.getLayout(id) : undefined;
+  } catch (err) {
+    return undefined;
+  }
+}
+function gateWouldFire(gate, now) {
+  var pulse = dashComponent(gate.pulse);
+  var busy = dashComponent(gate.busy);
+  if (!pulse || !busy) { return true; }  // gone from the page: let the callback see
+  var no = window.dash_clientside.no_update;
+  return window.dash_clientside.cityops.pulseOf(
+    pageTick.n, busy.props.data, pulse.props.data, now, liveAsk.versions) !== no;
+}
+function runPageTick() {
+  var ns = window.dash_clientside;
+  var store = dashComponent(PAGE_TICK);
+  if (!store || !ns.set_props) { return 1000; }  // a page without the shell, or Dash not ready
+  var every = (store.props.data && store.props.data.every) || 1000;
+  if (liveAsk.versions === null) { askLiveVersions(); }
+  clearTimeout(liveAsk.timer);
+  liveAsk.timer = setTimeout(askLiveVersions, Math.max(every - LEAD_MS, 0));
+  pageTick.n += 1;
+  var now = Date.now();
+  var known = pageTick.gates && pageTick.path === window.location.pathname
+    && pageTick.n % PAGE_TICK_REFRESH !== 0;
+  if (!known || pageTick.gates.some(function (gate) { return gateWouldFire(gate, now); })) {
+    ns.set_props(PAGE_TICK, { data: { n: pageTick.n, every: every } });
+  }
+  return every;
+}
+(function loop() {
+  var every = 1000;
+  try {
+    every = runPageTick();
+  } finally {
+    setTimeout(loop, every);
+  }
+})();
+
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   cityops: {
     theme: function (pathname) {
@@ -72,7 +126,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // Every gate of the page in one callback (pattern-matched stores): each fires unless its
     // callback's answer is still on its way or the element it draws is not on screen; a gate that
     // follows parts of what changed (app/web/live_versions.py) fires only when they moved.
-    pulses: function (n, _busyList, lastList) {
+    pulses: function (tick, _busyList, lastList) {
       var no = window.dash_clientside.no_update;
       var context = window.dash_clientside.callback_context;
       var busyOf = {};
@@ -80,17 +134,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         busyOf[entry.id.gate] = entry.value;
       });
       lastList = lastList || [];
-      var follows = lastList.some(function (last) { return last && last.follow && last.follow.length; });
-      var versions = follows ? liveAsk.versions : null;
-      if (follows) {
-        // The answer for the next tick is asked just before it (the ticks' own interval, as
-        // measured here), so a following part is at most LEAD_MS behind one asking every tick.
-        var now0 = Date.now();
-        var every = liveAsk.tickAt ? Math.min(Math.max(now0 - liveAsk.tickAt, 300), 5000) : 1000;
-        liveAsk.tickAt = now0;
-        if (versions === null) { askLiveVersions(); }
-        clearTimeout(liveAsk.timer);
-        liveAsk.timer = setTimeout(askLiveVersions, Math.max(every - LEAD_MS, 0));
+      var n = tick && typeof tick === "object" ? tick.n : tick;
+      var versions = liveAsk.versions;
+      if (context.inputs_list[0] && context.inputs_list[0].id === PAGE_TICK) {
+        // The page's gates as they are now: the page's timer judges them between its runs.
+        pageTick.gates = (context.outputs_list || []).map(function (out, i) {
+          return { pulse: out.id, busy: (context.states_list[0] || [])[i].id };
+        });
+        pageTick.path = window.location.pathname;
       }
       var pulseIds = context.outputs_list || [];
       var now = Date.now();

@@ -49,6 +49,13 @@
     views.querySelectorAll(".live-map .js-plotly-plot").forEach(function (gd) {
       if (getComputedStyle(gd).visibility !== "visible") { return; }
       if (!gd.layout || !gd.layout.map || !fitPx) { return; }
+      // Not while its first style is loading: plotly would redraw its traces into a map that
+      // refuses them (and throw). Tried again shortly.
+      var sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+      if (!sub || !sub.map || !sub.map.style || !sub.map.style._loaded) {
+        fitSoon();
+        return;
+      }
       var size = gd._fullLayout && gd._fullLayout._size;
       var side = size ? Math.min(size.w, size.h) : Math.min(gd.clientWidth, gd.clientHeight);
       if (!side) { return; }
@@ -76,14 +83,6 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     cityops_wall: {
-      // The tick's work of the wall in one callback: the rotation, then the link watch.
-      beat: function (tick, sound, pin, config, state, link, timeZone) {
-        var wall = window.dash_clientside.cityops_wall;
-        var out = wall.rotate(tick, sound, pin, config, state).concat(wall.link(tick, link, timeZone));
-        var no = noUpdate();
-        return out.every(function (value) { return value === no; }) ? no : out;
-      },
-
       rotate: function (_tick, sound, pin, config, state) {
         config = config || { seconds: 0, views: ["all"], titles: {} };
         var titles = config.titles || {};
@@ -150,40 +149,56 @@
         }
         heardAt = Date.now();
         return noUpdate();
-      },
-
-      // Run by the page's own tick, never by an answer: the link is judged by the age of the last
-      // answer, so a server that stops answering (requests hanging, not refused) is shown as lost
-      // within lost_after, like one that refuses.
-      link: function (_tick, link, timeZone) {
-        var now = Date.now();
-        var next = Object.assign({ lost_after: 15000, reload_after: 120000 }, link || {});
-        if (!next.opened) {
-          next.opened = now;
-        }
-        var last = Math.max(heardAt || 0, next.opened);
-        if (next.lost_since && heardAt > next.lost_since) {
-          if (heardAt - next.lost_since > next.reload_after) {
-            window.location.reload();  // back after a long loss: start from fresh data
-            return [noUpdate(), noUpdate(), noUpdate(), noUpdate()];
-          }
-          next.lost_since = null;
-        }
-        if (now - last > next.lost_after) {
-          next.lost_since = next.lost_since || last;
-        }
-        if (next.lost_since && now - next.lost_since > next.reload_after) {
-          reloadWhenUp(now);
-        }
-        var lost = Boolean(next.lost_since);
-        if (link && link.opened && Boolean(link.lost_since) === lost &&
-            (link.lost_since || null) === (next.lost_since || null)) {
-          return [noUpdate(), noUpdate(), noUpdate(), noUpdate()];
-        }
-        var template = next.text || "No answer from the server since {time}";
-        var note = lost ? template.replace("{time}", clock(next.lost_since, timeZone)) : "";
-        return [lost ? "wall offline" : "wall", note, !lost, next];
       }
     }
   });
+
+  // The link watch, each second outside Dash (a callback on every tick cost the renderer a pass
+  // over the whole wall): the link is judged by the age of the heartbeat's last answer, never by
+  // an answer, so a server that stops answering (requests hanging, not refused) is shown as lost
+  // within lost_after, like one that refuses. The wall's class and note are set only when the
+  // link's state changes. Its words and the app's version come from the wall-link store.
+  var linkState = null;
+  function watchLink() {
+    var ns = window.dash_clientside;
+    var stored = dashComponent("wall-link");  // assets/cityops.js
+    if (!stored || !ns || !ns.set_props) {
+      linkState = null;  // not the wall (or not yet)
+      return;
+    }
+    var now = Date.now();
+    var config = stored.props.data || {};
+    var next = Object.assign({ lost_after: 15000, reload_after: 120000 }, config, linkState || {});
+    if (!next.opened) {
+      next.opened = now;
+    }
+    var last = Math.max(heardAt || 0, next.opened);
+    if (next.lost_since && heardAt > next.lost_since) {
+      if (heardAt - next.lost_since > next.reload_after) {
+        window.location.reload();  // back after a long loss: start from fresh data
+        return;
+      }
+      next.lost_since = null;
+    }
+    if (now - last > next.lost_after) {
+      next.lost_since = next.lost_since || last;
+    }
+    if (next.lost_since && now - next.lost_since > next.reload_after) {
+      reloadWhenUp(now);
+    }
+    var before = linkState;
+    linkState = { opened: next.opened, lost_since: next.lost_since || null };
+    // The page opens with the link up (layouts/wall.py): nothing to set until that changes.
+    if ((before ? before.lost_since || null : null) === linkState.lost_since) {
+      return;
+    }
+    var lost = Boolean(linkState.lost_since);
+    var zone = dashComponent("city-timezone");
+    var template = next.text || "No answer from the server since {time}";
+    ns.set_props("wall", { className: lost ? "wall offline" : "wall" });
+    ns.set_props("wall-link-note", {
+      children: lost ? template.replace("{time}", clock(linkState.lost_since, zone && zone.props.data)) : "",
+      hidden: !lost });
+  }
+  setInterval(watchLink, 1000);
 })();

@@ -149,11 +149,20 @@
     } catch (err) {
       return false;  // the style is still loading: the next tick tries again
     }
-    // A new map (or style) holds nothing yet: ask for everything.
-    state.map = map;
-    state.etag = null;
-    state.lines = "";
-    state.areas = "";
+    // A new map holds nothing yet: ask for everything. The same map with a new style (plotly
+    // restyled it) gets back at once what it showed.
+    if (state.map === map) {
+      if (state.routes) { map.getSource(ROUTES).setData(state.routes); }
+      if (state.zones) { map.getSource(AREAS).setData(state.zones); }
+      map.triggerRepaint();
+    } else {
+      state.map = map;
+      state.etag = null;
+      state.lines = "";
+      state.areas = "";
+      state.drawn = null;
+      state.origin = null;
+    }
     return true;
   }
 
@@ -218,11 +227,17 @@
     });
     state.drawn = { vertices: vertices, groups: groups, origin: state.origin, count: total };
     if (header.lines) {
-      if (header.lines.geojson) { map.getSource(ROUTES).setData(header.lines.geojson); }
+      if (header.lines.geojson) {
+        state.routes = header.lines.geojson;
+        map.getSource(ROUTES).setData(state.routes);
+      }
       state.lines = header.lines.sig;
     }
     if (header.areas) {
-      if (header.areas.geojson) { map.getSource(AREAS).setData(header.areas.geojson); }
+      if (header.areas.geojson) {
+        state.zones = header.areas.geojson;
+        map.getSource(AREAS).setData(state.zones);
+      }
       state.areas = header.areas.sig;
     }
     drawLegend(box, header.legend);

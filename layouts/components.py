@@ -150,7 +150,9 @@ def shell() -> html.Div:
         html.Div(i18n.t("shell.link_lost"),
                  id=ids.LINK_BANNER, className="link-banner", hidden=True, role="alert"),
         html.Div(id=ids.DATA_AS_OF, className="data-as-of", children=i18n.t("shell.connecting")),
-        dcc.Interval(id=ids.TICK, interval=TICK_MS),
+        # The page's tick: moved by assets/cityops.js's own timer, and only when a gate of the
+        # page fires (layouts/pulse.py); a dcc.Interval would cost the renderer every second.
+        dcc.Store(id=ids.TICK, data={"n": 0, "every": TICK_MS}),
         dcc.Store(id=ids.SEEN),
         # The strip follows every batch (pages redraw on what it answers, SEEN); on the wall,
         # where nothing reads SEEN, only what it shows apart from its times, which the page

@@ -140,8 +140,9 @@ WALL_VIEW_LABEL = "wall-view-label"
 WALL_ROTATION = "wall-rotation"  # {"seconds": n, "views": [...]}: what the kiosk cycles through
 WALL_ROTATION_STATE = "wall-rotation-state"
 WALL_BEAT_TICK = "wall-beat-tick"
+WALL_ROTATE_TICK = "wall-rotate-tick"  # each second while the wall rotates (off when it does not)
 WALL_BEAT = "wall-beat"  # the server's answer: its app version and time
-WALL_LINK = "wall-link"  # what the browser knows of the link: version, last answer, lost since
+WALL_LINK = "wall-link"  # the app's version and the lost link's words (assets/wall.js watches)
 WALL_LINK_NOTE = "wall-link-note"
 WALL_DOMAIN_TILES: dict[str, str] = {d: f"wall-tiles-{d}" for d in ("transport", "water", "medical", "city")}
 # What the shell had seen when a wall's tiles were last drawn (one per tiles output).

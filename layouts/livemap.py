@@ -1,4 +1,5 @@
-"""The live map: one component, used by every page, with every domain as layers on an offline basemap.
+"""The desk's live map: one component with every domain as layers on an offline basemap (the wall's
+maps, drawn by the browser outside Dash, are layouts/wall_map.py; they share this basemap).
 
 - Offline: style ``white-bg`` (a plain dark style on the wall) under the city's own GeoJSON layers
   from assets/basemap/; a raster tile layer only when ``map.tile_url`` is configured. No text

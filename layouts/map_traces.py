@@ -203,8 +203,8 @@ def trace_updates(spec: TraceSpec, content: Content, seen: Sequence[str] | None
 
 def occupied(spec: TraceSpec, content: Content) -> bool | None:
     """Whether a trace has anything to draw (None: its layer was not read this time). An empty
-    trace is made invisible: plotly then keeps no map layers for it, and the wall's map holds 67
-    traces of which a city uses a handful; every one kept cost the browser on every redraw."""
+    trace is made invisible: plotly then keeps no map layers for it, and a map holds 67 traces
+    of which a city uses a handful; every one kept cost the browser on every redraw."""
     if spec.role == "lines":
         return bool(content.lines and content.lines.lat)
     if spec.role == "areas":
@@ -220,8 +220,8 @@ def occupied(spec: TraceSpec, content: Content) -> bool | None:
 
 def full_trace(spec: TraceSpec, index: int, content: Content, enabled: Sequence[str],
                theme: str) -> tuple[dict[str, Any], list[str]]:
-    """One trace of the plan with all its content, and its fingerprints. Its uid is its place in
-    the plan, so plotly keeps its identity whichever traces a compact figure holds."""
+    """One trace of the plan with all its content, and its fingerprints (its uid: its place in
+    the plan)."""
     trace = _base_trace(spec, theme)
     updates, prints = trace_updates(spec, content, None)
     for path, value in updates.items():

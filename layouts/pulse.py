@@ -87,7 +87,10 @@ def _fire_all(app: dash.Dash, tick: str) -> None:
     registered.add(tick)
     pulse_all = {"type": f"tick-{ids.PULSE}", "tick": tick, "gate": ALL}
     busy_all = {"type": f"tick-{ids.BUSY}", "tick": tick, "gate": ALL}
+    # The page's own tick is a store its script moves (layouts/components.py); a part's slower
+    # timer is a dcc.Interval.
     app.clientside_callback(
         dash.ClientsideFunction(namespace="cityops", function_name="pulses"),
-        Output(pulse_all, "data"), Input(tick, "n_intervals"), State(busy_all, "data"),
+        Output(pulse_all, "data"), Input(tick, "data" if tick == ids.TICK else "n_intervals"),
+        State(busy_all, "data"),
         State(pulse_all, "data"), prevent_initial_call=True)

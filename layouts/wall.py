@@ -35,7 +35,7 @@ from app.model.incidents import LEVEL_RANK
 from app.situation.mapdata import LAYERS
 from app.web.context import redis_client, require_roles
 from layouts import alert_panel, ids, linkage_panel, pulse, wall_map, wall_tiles
-from layouts.components import WALL_PATH, domain_title, graph_config, page_layout
+from layouts.components import TICK_MS, WALL_PATH, domain_title, graph_config, page_layout
 from layouts.incident_parts import level_badge, numbered, progress, status_badge, type_name
 from layouts.livemap import ALL_LAYERS, WALL
 
@@ -194,6 +194,7 @@ def layout(**query: str) -> html.Div:
         # an Input of its callback), before the rotation shows it.
         *pulse.stores(ids.WALL_INCIDENT_HEAD, watch=ids.WALL_INCIDENT_HEAD,
                       follow=("status", "incidents")),
+        dcc.Interval(id=ids.WALL_ROTATE_TICK, interval=TICK_MS, disabled=not seconds),
         dcc.Interval(id=ids.WALL_BEAT_TICK, interval=BEAT_MS),
         dcc.Store(id=ids.WALL_BEAT),
         dcc.Store(id=ids.WALL_LINK, data={"version": app_version(),
@@ -354,24 +355,20 @@ def register(app: dash.Dash) -> None:
                      trigger, State(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
                      running=running, prevent_initial_call=True)(_refresh_domain(domain))
     app.callback(Output(ids.WALL_BEAT, "data"), Input(ids.WALL_BEAT_TICK, "n_intervals"))(beat)
-    # The rotation and the link watch, in one browser callback on the tick (each callback costs
-    # Dash's renderer a pass over every component of the wall, whatever it returns).
+    # The rotation, in the browser on its own timer, which runs only on a rotating wall (each
+    # callback costs Dash's renderer a pass over every component of the wall, whatever it
+    # returns). The link watch is plain script (assets/wall.js).
     app.clientside_callback(
-        dash.ClientsideFunction(namespace="cityops_wall", function_name="beat"),
+        dash.ClientsideFunction(namespace="cityops_wall", function_name="rotate"),
         Output(ids.WALL_VIEWS, "className"), Output(ids.WALL_VIEW_LABEL, "children"),
         Output(ids.WALL_ROTATION_STATE, "data"),
-        Output(ids.WALL, "className"), Output(ids.WALL_LINK_NOTE, "children"),
-        Output(ids.WALL_LINK_NOTE, "hidden"), Output(ids.WALL_LINK, "data"),
-        Input(ids.TICK, "n_intervals"),
+        Input(ids.WALL_ROTATE_TICK, "n_intervals"),
         # States, not Inputs: the alert panel's and the pin's server callbacks run on the same
         # tick and mostly find nothing new; Dash holds a callback back while one of its inputs is
         # being computed and drops it when that computation changes nothing, which stopped the
         # rotation for good. Read on each tick, a new pin or critical alert shows within a second.
         State(ids.ALERT_SOUND, "data"), State(ids.WALL_INCIDENT_PIN, "data"),
-        State(ids.WALL_ROTATION, "data"), State(ids.WALL_ROTATION_STATE, "data"),
-        # The link is judged by the age of the last answer, on the page's own tick, never by an
-        # answer: a server that stops answering is shown as lost (assets/wall.js).
-        State(ids.WALL_LINK, "data"), State(ids.CITY_TIMEZONE, "data"))
+        State(ids.WALL_ROTATION, "data"), State(ids.WALL_ROTATION_STATE, "data"))
     trigger, running = pulse.gate(app, ids.WALL_INCIDENT_PIN)
     app.callback(Output(ids.WALL_INCIDENT_PIN, "data"), trigger,
                  State(ids.WALL_ROTATION, "data"), State(ids.WALL_INCIDENT_PIN, "data"),

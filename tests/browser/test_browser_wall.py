@@ -56,6 +56,17 @@ SCROLL_JS = """() => {
             fontPx: parseFloat(getComputedStyle(shell).fontSize)};
 }"""
 VIEWS_CLASS = "#wall-views"
+# The city map is zoomed to fit its panel (assets/wall.js), and its legend is in the wall's type.
+FITTED_JS = """([zoom, fitPx]) => {
+    const gd = document.querySelector('#wall-map .js-plotly-plot');
+    if (!gd || !gd.layout || !gd.layout.map) return false;
+    const size = gd._fullLayout._size;
+    const side = Math.min(size.w, size.h);
+    const legend = document.querySelector('[data-wall-map="wall-map"] .wall-legend');
+    const em = parseFloat(getComputedStyle(legend.parentElement).fontSize);
+    return Math.abs(gd.layout.map.zoom - (zoom + Math.log2(side / fitPx))) < 0.06
+        && Math.abs(parseFloat(getComputedStyle(legend).fontSize) - 0.9 * em) <= 1;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -142,16 +153,7 @@ def test_wall_fills_the_screen_stays_local_and_shows_a_stale_feed(
 
             # The city fills the map's shorter side at every size: one zoom level per doubling;
             # the legend under it is in the wall's type (0.9 em), one line per class drawn.
-            page.wait_for_function("""([zoom, fitPx]) => {
-                const gd = document.querySelector('#wall-map .js-plotly-plot');
-                if (!gd || !gd.layout || !gd.layout.map) return false;
-                const size = gd._fullLayout._size;
-                const side = Math.min(size.w, size.h);
-                const legend = document.querySelector('[data-wall-map="wall-map"] .wall-legend');
-                const em = parseFloat(getComputedStyle(legend.parentElement).fontSize);
-                return Math.abs(gd.layout.map.zoom - (zoom + Math.log2(side / fitPx))) < 0.06
-                    && Math.abs(parseFloat(getComputedStyle(legend).fontSize) - 0.9 * em) <= 1;
-            }""", arg=[WALL_ZOOM, WALL_FIT_PX], timeout=UPDATE_MS)
+            page.wait_for_function(FITTED_JS, arg=[WALL_ZOOM, WALL_FIT_PX], timeout=UPDATE_MS)
             page.wait_for_timeout(500)  # let the map finish drawing before measuring
             metrics = page.evaluate(SCROLL_JS)
             screenshot(page, f"wall-{width}x{height}@{scale}.png")
@@ -339,11 +341,12 @@ PIXELS_JS = """async ([png, points, colour]) => {
         return false;
     });
 }"""
-# Where the places are on the wall's map now (CSS px of its canvas), once it is still.
+# Where the places are on the wall's map now (CSS px of its canvas), once it has drawn what it
+# holds (a frame drawn, then idle).
 PROJECT_JS = """async (places) => {
     const gd = document.querySelector('#wall-map .js-plotly-plot');
     const map = gd._fullLayout.map._subplot.map;
-    if (!map.loaded()) { await new Promise((done) => map.once('idle', done)); }
+    await new Promise((done) => { map.once('idle', done); map.triggerRepaint(); });
     return places.map(([lat, lon]) => { const p = map.project([lon, lat]); return [p.x, p.y]; });
 }"""
 
@@ -384,13 +387,19 @@ def test_the_wall_map_draws_each_vehicle_where_it_is(
         with watch.explained():
             box = page.locator("[data-wall-map='wall-map']")
             expect(box).to_have_attribute("data-markers", "1", timeout=UPDATE_MS)
+            page.wait_for_function(FITTED_JS, arg=[WALL_ZOOM, WALL_FIT_PX], timeout=UPDATE_MS)
             expect(box.locator(".wall-legend")).to_contain_text("Vehicles: on time (1)")
             assert _drawn_at(page, [here, there, elsewhere], colour) == [True, False, False]
             updates = page.evaluate("() => window.cityopsWallMaps.updates")
             put(there, time.time() + 1)
             page.wait_for_function("n => window.cityopsWallMaps.updates > n", arg=updates,
                                    timeout=UPDATE_MS)
-            assert _drawn_at(page, [here, there, elsewhere], colour) == [False, True, False]
+            seen = _drawn_at(page, [here, there, elsewhere], colour)
+            assert seen == [False, True, False], (seen, page.evaluate(
+                """() => JSON.stringify({u: window.cityopsWallMaps.updates,
+                  legend: document.querySelector("[data-wall-map='wall-map'] .wall-legend").textContent,
+                  drawn: window.cityopsWallMaps.states['wall-map'].drawn.groups,
+                  v: Array.from(window.cityopsWallMaps.states['wall-map'].drawn.vertices)})"""))
         watch.assert_clean()
     finally:
         context.close()
@@ -455,12 +464,17 @@ def test_a_still_city_costs_the_wall_no_questions(
             page.on("request", record)
             ticks(3)  # the first answers are in
             asked.clear()
+            tick_js = "() => dashComponent('live-tick').props.data.n"
+            moved = page.evaluate(tick_js)
             ticks(6)
             # Each following part at most once in six ticks (a 30 s safety net may fall in them);
             # asking every tick, each would have asked six times.
             for part in ("alert-panel-list", "alert-panel-incidents", "wall-tiles.", "live-seen",
                          "wall-incident-head"):
                 assert sum(part in output for output in asked) <= 1, (part, asked)
+            # The page's tick went through Dash only for the seconds a part fired (the pin's
+            # 5 s check, a safety net): not six times.
+            assert page.evaluate(tick_js) - moved <= 3, asked
             alert_id = alerts.raise_alert(r, fingerprint="test:wall-still", title="Still-city burst",
                                           severity="major", domain="water", source="manual",
                                           description="").alert_id
