@@ -6,14 +6,19 @@
 // slower than a tick, and Dash drops such a callback's answer. A request not back within 10 s is
 // given up; a failed one leaves null, and following gates then fire on every tick as before.
 var LEAD_MS = 250;
-var liveAsk = { busy: false, at: 0, versions: null, timer: null };
+// heardAt: when the server last answered it at all (the wall's link watch, assets/wall.js: a
+// refusal or a lost data store is still a server that answers).
+var liveAsk = { busy: false, at: 0, versions: null, timer: null, heardAt: 0 };
 function askLiveVersions() {
   var now = Date.now();
   if (liveAsk.busy && now - liveAsk.at < 10000) { return; }
   liveAsk.busy = true;
   liveAsk.at = now;
   fetch("/_live-versions", { credentials: "same-origin", cache: "no-store" })
-    .then(function (resp) { return resp.ok ? resp.json() : null; })
+    .then(function (resp) {
+      liveAsk.heardAt = Date.now();
+      return resp.ok ? resp.json() : null;
+    })
     .catch(function () { return null; })
     .then(function (versions) {
       liveAsk.busy = false;
@@ -69,8 +74,8 @@ function showDataTimes(times) {
 // renderer a pass over every component of the page even when nothing fires: on a still wall most
 // seconds now cost it nothing.
 var PAGE_TICK = "live-tick";
-var PAGE_TICK_REFRESH = 10;
-var pageTick = { n: 0, gates: null, path: null };
+var PAGE_TICK_REFRESH = 60;
+var pageTick = { n: 0, fired: 0, gates: null, path: null };  // fired: ticks sent through Dash
 // A component of the page as Dash holds it (undefined when absent, or while Dash is still
 // loading the page, when its getLayout throws).
 function dashComponent(id) {
@@ -102,6 +107,7 @@ function runPageTick() {
   var known = pageTick.gates && pageTick.path === window.location.pathname
     && pageTick.n % PAGE_TICK_REFRESH !== 0;
   if (!known || pageTick.gates.some(function (gate) { return gateWouldFire(gate, now); })) {
+    pageTick.fired += 1;
     ns.set_props(PAGE_TICK, { data: { n: pageTick.n, every: every } });
   }
   return every;

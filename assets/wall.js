@@ -4,7 +4,6 @@
    after a deploy or a long loss). No inline script: the CSP forbids it, Dash loads this file. */
 (function () {
   var lastProbe = 0;
-  var heardAt = 0;  // when the server last answered the heartbeat (ms)
   var PROBE_EVERY_MS = 10000;
 
   function noUpdate() {
@@ -134,29 +133,14 @@
         next.view = view;
         next.label = label;
         return [className, label, next];
-      },
-
-      // The heartbeat's answer arrived: note when (the link watch judges by its age) and reload
-      // after a deploy. Kept apart from the watch itself: Dash holds back a callback whose input
-      // is still being fetched, so a watch fed by the heartbeat would stall with a hung request.
-      heard: function (beat, link) {
-        if (!beat) {
-          return noUpdate();
-        }
-        if (beat.version && link && link.version && beat.version !== link.version) {
-          window.location.reload();  // a new version is deployed: load it
-          return noUpdate();
-        }
-        heardAt = Date.now();
-        return noUpdate();
       }
     }
   });
 
   // The link watch, each second outside Dash (a callback on every tick cost the renderer a pass
-  // over the whole wall): the link is judged by the age of the heartbeat's last answer, never by
-  // an answer, so a server that stops answering (requests hanging, not refused) is shown as lost
-  // within lost_after, like one that refuses. The wall's class and note are set only when the
+  // over the whole wall): the link is judged by the age of the server's last answer to the page's
+  // question of what changed, on the watch's own timer, so a server that stops answering
+  // (requests hanging, not refused) is shown as lost within lost_after, like one that refuses. The wall's class and note are set only when the
   // link's state changes. Its words and the app's version come from the wall-link store.
   var linkState = null;
   function watchLink() {
@@ -168,6 +152,13 @@
     }
     var now = Date.now();
     var config = stored.props.data || {};
+    // The page's answer of what changed each second is the heartbeat (assets/cityops.js).
+    var heardAt = liveAsk.heardAt;
+    var answer = liveAsk.versions;
+    if (answer && answer.app && config.version && answer.app !== config.version) {
+      window.location.reload();  // a new version is deployed: load it
+      return;
+    }
     var next = Object.assign({ lost_after: 15000, reload_after: 120000 }, config, linkState || {});
     if (!next.opened) {
       next.opened = now;

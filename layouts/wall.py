@@ -6,18 +6,16 @@ labelled when a feed of the domain is stale), the alert panel and the feed-healt
 the browser cycles through them (assets/wall.js), pinned to the city view while a critical alert
 is unacknowledged. An incident just declared or raised a level pins the rotation to its own view
 for INCIDENT_PIN_S: its area on the map with the linkage panel (what the city knows about the
-area). A slow heartbeat tells the browser the server's app version, so a wall that runs for days
-reloads itself after a deploy or a long loss of the link; the link is judged by the age of the
-heartbeat's last answer, so a server that hangs is shown as lost like one that refuses.
+area). The page's answer of what changed (app/web/live_versions.py, each second) is its heartbeat:
+it carries the server's app version, so a wall that runs for days reloads itself after a deploy or
+a long loss of the link; the link is judged by the age of its last answer, so a server that hangs
+is shown as lost like one that refuses (assets/wall.js).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import dash
@@ -34,6 +32,7 @@ from app.model.domains import DOMAINS
 from app.model.incidents import LEVEL_RANK
 from app.situation.mapdata import LAYERS
 from app.web.context import redis_client, require_roles
+from app.web.live_versions import app_version
 from layouts import alert_panel, ids, linkage_panel, pulse, wall_map, wall_tiles
 from layouts.components import TICK_MS, WALL_PATH, domain_title, graph_config, page_layout
 from layouts.incident_parts import level_badge, numbered, progress, status_badge, type_name
@@ -42,9 +41,7 @@ from layouts.livemap import ALL_LAYERS, WALL
 PATH = WALL_PATH
 MIN_ROTATE_S = 2
 MAX_ROTATE_S = 3600
-BEAT_MS = 5000  # how often the browser asks for the server's version: slow, it is only a heartbeat
 CITY = "all"  # not "city": that is the city-management domain
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 WALL_ZOOM = 12.0  # the wall's maps open on the whole city (the soak's clients use it too)
 # At WALL_ZOOM the city is about this many pixels across: assets/wall.js zooms each wall map so
@@ -83,28 +80,6 @@ def rotate_seconds(value: Any) -> int:
     return max(MIN_ROTATE_S, min(seconds, MAX_ROTATE_S))
 
 
-@functools.lru_cache(maxsize=1)
-def app_version() -> str:
-    """A digest of what a browser has loaded: the package, Dash, the callbacks and the assets.
-
-    The same on every worker running the same code (no start time or process id in it), so a wall
-    reloads after a deploy but not when a load balancer sends it to another worker.
-    """
-    parts = [dash.__version__]
-    try:
-        parts.append(metadata.version("cityops"))
-    except metadata.PackageNotFoundError:
-        parts.append("dev")
-    try:
-        parts += sorted(dash.get_app().callback_map)
-    except Exception:  # no app yet (unit tests): the assets still say enough
-        pass
-    for path in sorted(ASSETS.rglob("*.js")) + sorted(ASSETS.rglob("*.css")):
-        stat = path.stat()
-        parts.append(f"{path.relative_to(ASSETS)}:{stat.st_size}:{int(stat.st_mtime)}")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
 def _view(name: str, children: list[Any]) -> html.Section:
     return html.Section(children, className=f"wall-view view-{name}", **{"data-view": name})
 
@@ -138,6 +113,16 @@ def _incident_view() -> html.Section:
             html.Div(id=ids.WALL_INCIDENT_LINKAGE, className="card linkage-panel wall-linkage"),
         ]),
     ])
+
+
+def _pin_gates() -> list[Any]:
+    """The gates of the pin and of the pinned incident's view."""
+    # The pin runs out by the clock: looked at every PIN_CHECK_S whatever moved.
+    return [*pulse.stores(ids.WALL_INCIDENT_PIN, follow=("incidents",), every_s=PIN_CHECK_S),
+            # Asked while the incident's view is on screen; a new pin draws it at once (the pin
+            # is an Input of its callback), before the rotation shows it.
+            *pulse.stores(ids.WALL_INCIDENT_HEAD, watch=ids.WALL_INCIDENT_HEAD,
+                          follow=("status", "incidents"))]
 
 
 def _first_pin(seconds: int) -> dict[str, Any]:
@@ -188,15 +173,9 @@ def layout(**query: str) -> html.Div:
         *[store for d in views[1:]
           for store in pulse.stores(ids.WALL_DOMAIN_TILES[d], watch=ids.WALL_DOMAIN_TILES[d],
                                     follow=CARDS_FOLLOW)],
-        # The pin runs out by the clock: looked at every PIN_CHECK_S whatever moved.
-        *pulse.stores(ids.WALL_INCIDENT_PIN, follow=("incidents",), every_s=PIN_CHECK_S),
-        # Asked while the incident's view is on screen; a new pin draws it at once (the pin is
-        # an Input of its callback), before the rotation shows it.
-        *pulse.stores(ids.WALL_INCIDENT_HEAD, watch=ids.WALL_INCIDENT_HEAD,
-                      follow=("status", "incidents")),
+        # Only a rotating wall is pinned (assets/wall.js): a still one asks nothing of the pin.
+        *(_pin_gates() if seconds else []),
         dcc.Interval(id=ids.WALL_ROTATE_TICK, interval=TICK_MS, disabled=not seconds),
-        dcc.Interval(id=ids.WALL_BEAT_TICK, interval=BEAT_MS),
-        dcc.Store(id=ids.WALL_BEAT),
         dcc.Store(id=ids.WALL_LINK, data={"version": app_version(),
                                            "text": i18n.t("wall.link_lost_since", time="{time}")}),
     ])
@@ -330,14 +309,8 @@ def refresh_incident_view(_pulse: Any, held: Any, drawn: Any) -> tuple[Any, Any,
             linkage_panel.panel(found, rows=LINKAGE_ROWS), marker)
 
 
-@require_roles(roles.PAGE_BY_PATH[PATH].roles)
-def beat(_n: int | None) -> dict[str, Any]:
-    """The heartbeat: the server's app version and time (no Redis: it says the server is up)."""
-    return {"version": app_version(), "at": time.time()}
-
-
 def register(app: dash.Dash) -> None:
-    """Register the page with Dash Pages, its refreshes, maps, rotation and heartbeat."""
+    """Register the page with Dash Pages, its refreshes, maps and rotation."""
     # The tiles follow the shell's SEEN as a State read on the tick, not as an Input: the shell's
     # own callback recomputes SEEN on every tick, and Dash holds back (then drops) a callback while
     # an input of it is being recomputed, so on a live city the tiles were starved for seconds.
@@ -354,7 +327,6 @@ def register(app: dash.Dash) -> None:
                      Output(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
                      trigger, State(ids.WALL_DOMAIN_TILES_DRAWN[domain], "data"),
                      running=running, prevent_initial_call=True)(_refresh_domain(domain))
-    app.callback(Output(ids.WALL_BEAT, "data"), Input(ids.WALL_BEAT_TICK, "n_intervals"))(beat)
     # The rotation, in the browser on its own timer, which runs only on a rotating wall (each
     # callback costs Dash's renderer a pass over every component of the wall, whatever it
     # returns). The link watch is plain script (assets/wall.js).
@@ -381,11 +353,5 @@ def register(app: dash.Dash) -> None:
                  # An Input too: a new pin is drawn at once, not on the next change.
                  Input(ids.WALL_INCIDENT_PIN, "data"), State(ids.WALL_INCIDENT_DRAWN, "data"),
                  running=running, prevent_initial_call=True)(refresh_incident_view)
-    # The heartbeat's answer is noted apart from the link watch, which runs on the page's own
-    # tick: a hung heartbeat request must not hold the watch back (assets/wall.js).
-    app.clientside_callback(
-        dash.ClientsideFunction(namespace="cityops_wall", function_name="heard"),
-        Output(ids.WALL_LINK, "data", allow_duplicate=True), Input(ids.WALL_BEAT, "data"),
-        State(ids.WALL_LINK, "data"), prevent_initial_call=True)
     alert_panel.register(app)
     dash.register_page(__name__, path=PATH, name="Wall", title="Wall · CityOps", layout=layout)

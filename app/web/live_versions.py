@@ -10,9 +10,14 @@ change": the wall spent most of its time asking. This answer is fetched by plain
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import time
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
+import dash
 import redis
 from flask import Blueprint, Response, jsonify
 
@@ -23,8 +28,32 @@ from app.model import roles
 from app.web.context import redis_client, require_roles
 
 PATH = "/_live-versions"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 blueprint = Blueprint("live_versions", __name__)
+
+
+@functools.lru_cache(maxsize=1)
+def app_version() -> str:
+    """A digest of what a browser has loaded: the package, Dash, the callbacks and the assets.
+
+    The same on every worker running the same code (no start time or process id in it), so a wall
+    reloads after a deploy (assets/wall.js compares it with the one its page came with) but not
+    when a load balancer sends it to another worker.
+    """
+    parts = [dash.__version__]
+    try:
+        parts.append(metadata.version("cityops"))
+    except metadata.PackageNotFoundError:
+        parts.append("dev")
+    try:
+        parts += sorted(dash.get_app().callback_map)
+    except Exception:  # no app yet (unit tests): the assets still say enough
+        pass
+    for path in sorted(ASSETS.rglob("*.js")) + sorted(ASSETS.rglob("*.css")):
+        stat = path.stat()
+        parts.append(f"{path.relative_to(ASSETS)}:{stat.st_size}:{int(stat.st_mtime)}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def versions(r: redis.Redis, now: float) -> dict[str, Any]:
@@ -33,7 +62,7 @@ def versions(r: redis.Redis, now: float) -> dict[str, Any]:
     screen settings') version and the incidents' version; and each domain's data time, which
     the page writes into the strip itself (assets/cityops.js)."""
     status = live_status(r)
-    return {"status": signature(status, now), "shown": shown_signature(status, now),
+    return {"app": app_version(), "status": signature(status, now), "shown": shown_signature(status, now),
             "kpis": kpis_mark(status), "alerts": screens.version(r),
             "incidents": incident_queries.version(r), "times": data_times(status)}
 

@@ -236,9 +236,13 @@ def test_rotation_cycles_pins_on_a_critical_alert_and_resumes_after_ack(
             # the city, each domain, and the pinned incident's view (shown only while one is pinned)
             expect(page.locator(".wall-view")).to_have_count(1 + len(DOMAINS) + 1)
             expect(views).to_have_class(re.compile(r"\bshow-all\b"))
-            expect(views).to_have_class(re.compile(r"\bshow-transport\b"), timeout=UPDATE_MS)
-            expect(page.locator(".view-transport")).to_be_visible()
-            expect(page.locator("#wall-view-label")).to_have_text("Transport")
+            # The view and its label together (a view lasts 2 s: read apart, the rotation may
+            # move on between the two reads on a loaded machine).
+            page.wait_for_function("""() => (' ' + document.getElementById('wall-views').className + ' ')
+                    .includes(' show-transport ')
+                && document.getElementById('wall-view-label').textContent === 'Transport'
+                && getComputedStyle(document.querySelector('.view-transport')).visibility
+                    === 'visible'""", timeout=UPDATE_MS)
             expect(page.locator("#wall-tiles-transport .wall-tile")).to_have_count(2)
             screenshot(page, "wall-rotate-transport.png")
 
@@ -464,7 +468,7 @@ def test_a_still_city_costs_the_wall_no_questions(
             page.on("request", record)
             ticks(3)  # the first answers are in
             asked.clear()
-            tick_js = "() => dashComponent('live-tick').props.data.n"
+            tick_js = "() => pageTick.fired"  # the page's ticks sent through Dash (cityops.js)
             moved = page.evaluate(tick_js)
             ticks(6)
             # Each following part at most once in six ticks (a 30 s safety net may fall in them);

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from app import accounts, alerts, store
-from app.web.live_versions import PATH
+from app.web.live_versions import PATH, app_version
 from tests.support.web import login
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,9 @@ def test_each_part_moves_with_its_own_change_only(client: Any, users: dict[str, 
     new KPIs move ``kpis`` only when they say something new, not when merely recomputed."""
     login(client, users["operator"])
     first = _read(client)
-    assert set(first) == {"status", "shown", "kpis", "alerts", "incidents", "times"}
+    assert set(first) == {"app", "status", "shown", "kpis", "alerts", "incidents", "times"}
+    # The wall's heartbeat: the version a wall compares with the one its page came with.
+    assert first["app"] == app_version() and len(first["app"]) == 16
     assert _read(client) == first  # nothing changed, nothing moves
     alerts.raise_alert(r, fingerprint="lv:1", title="Main burst", severity="major",
                        domain="water", source="test")
