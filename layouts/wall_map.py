@@ -25,6 +25,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+import dash
 import numpy as np
 import redis
 from dash import dcc, html
@@ -94,7 +95,7 @@ def wall_map(map_id: str, layers: Sequence[str], zoom: float) -> html.Div:
     """A wall map: plotly's base map (no traces of the city), the legend under it, and the data
     attributes assets/wall_map.js reads to fetch and draw its frames."""
     fig, _, _ = figure((), Content({}, None, ()), layers, theme=WALL, zoom=zoom, uirevision=map_id,
-                       asset_url=_asset_url, tile_url=settings().map.tile_url)
+                       asset_url=dash.get_asset_url, tile_url=settings().map.tile_url)
     # plotly draws a map subplot only for a trace that uses it: one empty trace holds it.
     fig["data"] = [{"type": "scattermap", "lat": [], "lon": [], "mode": "markers",
                     "showlegend": False, "hoverinfo": "skip"}]
@@ -105,12 +106,6 @@ def wall_map(map_id: str, layers: Sequence[str], zoom: float) -> html.Div:
         graph, html.Ul(className="wall-legend", **{"aria-label": i18n.t("map.legend")}),
     ], **{"data-wall-map": map_id, "data-route-colour": ROUTE_COLOUR[WALL],
           "data-area-outline": AREA_OUTLINE, "data-area-opacity": str(AREA_OPACITY)})
-
-
-def _asset_url(path: str) -> str:
-    import dash
-
-    return dash.get_asset_url(path)
 
 
 # -- the frame -------------------------------------------------------------------------------------
